@@ -1,0 +1,47 @@
+"""Caseload optimizer: who case-manages each student with an IEP next year.
+
+The public API, in the order a plan is made::
+
+    from optimizer import load_district, build_graph, edge_table
+    district = load_district("data/sample")   # read + validate (DistrictError lists all problems)
+    G = build_graph(district)                 # bipartite eligibility graph (networkx)
+    edges = edge_table(district)              # the same edges as a tidy DataFrame
+"""
+
+from optimizer.graph import (
+    build_graph,
+    components,
+    edge_table,
+    school_table,
+    unplaceable_students,
+)
+from optimizer.model import District, Educator, Lock, Problem, School, Student
+from optimizer.rulepack import RulePack, load_rule_pack
+from optimizer.rules import Decision, Verdict, best_practice, decide, explain
+from optimizer.validate import DistrictError, check_district, load_district
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Decision",
+    "District",
+    "DistrictError",
+    "Educator",
+    "Lock",
+    "Problem",
+    "RulePack",
+    "School",
+    "Student",
+    "Verdict",
+    "best_practice",
+    "build_graph",
+    "check_district",
+    "components",
+    "decide",
+    "edge_table",
+    "explain",
+    "load_district",
+    "load_rule_pack",
+    "school_table",
+    "unplaceable_students",
+]

@@ -1,0 +1,162 @@
+"""The ``caseload`` command: parses arguments and calls the public API.
+
+Exit codes: 0 success, 2 bad input (every problem listed, no traceback).
+Nothing imports this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+from optimizer.graph import build_graph, edge_table, school_table
+from optimizer.model import District
+from optimizer.report import format_graph_summary, format_problems, graph_summary
+from optimizer.rules import decide, explain
+from optimizer.validate import DistrictError, check_district, load_district
+
+EXIT_BAD_INPUT = 2
+
+
+def _load(path: str, as_json: bool) -> District | None:
+    try:
+        return load_district(path)
+    except DistrictError as exc:
+        if as_json:
+            print(json.dumps({"ok": False, "errors": [p.as_dict() for p in exc.errors],
+                              "warnings": [p.as_dict() for p in exc.warnings]}, indent=2))
+        else:
+            print(f"The district at {path} has problems; nothing was planned.", file=sys.stderr)
+            print(format_problems(exc.problems), file=sys.stderr)
+        return None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    problems = check_district(args.district)
+    errors = [p for p in problems if p.severity == "error"]
+    if args.json:
+        print(json.dumps({"ok": not errors, "errors": [p.as_dict() for p in errors],
+                          "warnings": [p.as_dict() for p in problems if p.severity == "warning"]},
+                         indent=2))
+        return EXIT_BAD_INPUT if errors else 0
+    text = format_problems(problems, limit=None if args.all else 50)
+    if errors:
+        print(text, file=sys.stderr)
+        print(f"\n{args.district}: {len(errors)} error(s) — fix them and run again.",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if text:
+        print(text)
+    print(f"{args.district}: valid ({time.perf_counter() - t0:.2f} s).")
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    district = _load(args.district, args.json)
+    if district is None:
+        return EXIT_BAD_INPUT
+    G = build_graph(district)
+    summary = graph_summary(district, G)
+    schools = school_table(district)
+    if args.edges:
+        from optimizer.export import write_table
+
+        write_table(edge_table(district), args.edges)
+    if args.json:
+        print(json.dumps({**summary, "schools": schools.to_dict(orient="records")}, indent=2))
+    else:
+        print(format_graph_summary(summary, schools, limit=args.limit))
+        if args.edges:
+            print(f"\nEdge table written to {args.edges}")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    district = _load(args.district, False)
+    if district is None:
+        return EXIT_BAD_INPUT
+    if args.student not in district.students:
+        print(f"No student '{args.student}' in {args.district}.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    s = district.students[args.student]
+    wanted = [args.educator] if args.educator else list(
+        district.educators_by_school[s.school_id])
+    for eid in wanted:
+        if eid not in district.educators:
+            print(f"No educator '{eid}' in {args.district}.", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    print(f"{s.student_id} — school {s.school_id}, grade {s.grade}, "
+          f"{s.primary_disability}" + (f" / {s.secondary_disability}" if
+                                       s.secondary_disability else "")
+          + f", {s.support_level}, services {', '.join(sorted(s.services))}"
+          + (f", SAI in {s.sai_setting.upper()}" if s.sai_setting else ""))
+    for eid in wanted:
+        e = district.educators[eid]
+        d = decide(district, s, e)
+        head = (f"{d.capacity}, rank {d.rank}" if d.eligible else "not eligible")
+        print(f"\n{eid} {e.name} ({e.role}; {', '.join(sorted(e.credentials)) or 'no credentials'})"
+              f": {head}")
+        for v in explain(district, s.student_id, eid):
+            print(f"   {'yes' if v.ok else 'NO '}  {v.rule}: {v.reason}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from optimizer.export import write_district
+    from optimizer.generator import generate_district
+
+    gen = generate_district(args.students, seed=args.seed, name=args.name)
+    out = write_district(gen, args.out)
+    counts = ", ".join(f"{len(v):,} {k}" for k, v in gen.tables.items())
+    print(f"Wrote {out}: {counts}.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="caseload",
+        description="Plan who case-manages each student with an IEP (California rules).")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", help="check a district's files; list every problem")
+    v.add_argument("district", help="district folder or .xlsx workbook")
+    v.add_argument("--json", action="store_true", help="machine-readable output")
+    v.add_argument("--all", action="store_true", help="list every problem, not the first 50")
+    v.set_defaults(func=cmd_validate)
+
+    g = sub.add_parser("graph", help="who may case-manage whom, and why not")
+    g.add_argument("district", help="district folder or .xlsx workbook")
+    g.add_argument("--json", action="store_true", help="machine-readable output")
+    g.add_argument("--limit", type=int, default=20, help="rows to show per list (default 20)")
+    g.add_argument("--edges", metavar="CSV", help="also write the edge table to this CSV file")
+    g.set_defaults(func=cmd_graph)
+
+    e = sub.add_parser("explain", help="every rule's verdict for one student")
+    e.add_argument("district", help="district folder or .xlsx workbook")
+    e.add_argument("student", help="student_id")
+    e.add_argument("educator", nargs="?", help="educator_id (default: all at the school)")
+    e.set_defaults(func=cmd_explain)
+
+    n = sub.add_parser("generate", help="write a synthetic district (no real data)")
+    n.add_argument("out", help="folder to write")
+    n.add_argument("--students", type=int, default=1900, help="students with IEPs")
+    n.add_argument("--seed", type=int, default=0, help="random seed")
+    n.add_argument("--name", default=None, help="district name")
+    n.set_defaults(func=cmd_generate)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # `caseload graph ... | head` is fine
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

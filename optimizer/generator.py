@@ -1,0 +1,452 @@
+"""Synthetic districts calibrated on published California figures.
+
+Every person here is invented: ids are sequential, names are drawn from short
+lists of common given and family names, and no row comes from real data. The
+figures (disability mix, time in general education, services, staffing) are
+those in ``shared/domain/district-figures.md``; see docs/generator.md.
+
+The generator returns text tables in the data-contract layout; writing them
+to a folder is :func:`optimizer.export.write_district`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from optimizer.contract import CONTRACT
+
+__all__ = ["GeneratedDistrict", "generate_district"]
+
+# School-age primary disability mix (district-figures.md; DB "rare").
+_SCHOOL_AGE_MIX = {"SLD": 38.0, "SLI": 20.0, "AUT": 17.0, "OHI": 12.0, "ID": 5.5, "ED": 3.5,
+                   "MD": 1.5, "HH": 0.6, "DEAF": 0.3, "OI": 0.4, "VI": 0.3, "TBI": 0.3,
+                   "DB": 0.02}
+# Preschool: mostly SLI (about 60%), then autism; EMD exists only here.
+_PRESCHOOL_MIX = {"SLI": 60.0, "AUT": 25.0, "EMD": 4.0, "ID": 3.0, "MD": 2.0, "OHI": 2.0,
+                  "HH": 1.5, "DEAF": 0.5, "OI": 1.0, "VI": 1.0}
+# Adult transition programs serve mostly students with extensive needs.
+_ADULT_MIX = {"ID": 35.0, "AUT": 35.0, "MD": 12.0, "SLD": 6.0, "OHI": 5.0, "ED": 3.0,
+              "OI": 1.5, "HH": 1.0, "VI": 1.0, "TBI": 0.5}
+
+# Share of the day in general education: (>=80%, 40-79%, <40%) per category
+# (district-figures.md; "separate school" folded into <40%).
+_PLACEMENT = {"SLI": (88, 4, 8), "SLD": (76, 19, 5), "AUT": (38, 17, 45), "ID": (21, 28, 51),
+              "MD": (16, 18, 66)}
+_PLACEMENT_DEFAULT = (63, 16, 21)
+
+# Probability of specialized academic instruction by category (overall ~69%).
+_SAI = {"SLI": 0.10, "SLD": 0.97, "AUT": 0.80, "OHI": 0.85, "ID": 1.0, "ED": 0.92, "MD": 1.0,
+        "HH": 0.5, "DEAF": 0.6, "VI": 0.4, "OI": 0.7, "TBI": 0.85, "DB": 1.0, "EMD": 0.7}
+# Other services: probability by category (key "*" for any other category).
+_SERVICES = {
+    "SPEECH": {"SLI": 1.0, "AUT": 0.65, "ID": 0.45, "MD": 0.5, "HH": 0.4, "DEAF": 0.4,
+               "EMD": 0.5, "*": 0.12},
+    "OT": {"AUT": 0.3, "MD": 0.5, "OI": 0.4, "ID": 0.15, "EMD": 0.3, "*": 0.03},
+    "PT": {"OI": 0.6, "MD": 0.3, "EMD": 0.2, "*": 0.005},
+    "APE": {"MD": 0.4, "OI": 0.4, "ID": 0.15, "AUT": 0.08, "*": 0.01},
+    "DHH": {"HH": 0.95, "DEAF": 0.95, "DB": 0.95, "*": 0.0},
+    "VI": {"VI": 0.95, "DB": 0.95, "*": 0.0},
+    "OM": {"VI": 0.4, "DB": 0.5, "*": 0.0},
+    "COUNSELING": {"ED": 0.7, "OHI": 0.1, "AUT": 0.08, "*": 0.05},
+    "BEHAVIOR": {"AUT": 0.12, "ED": 0.25, "*": 0.01},
+    "HEALTH": {"OHI": 0.1, "OI": 0.2, "MD": 0.2, "EMD": 0.3, "*": 0.0},
+    "AT": {"VI": 0.3, "OI": 0.2, "MD": 0.1, "*": 0.01},
+}
+_LOW_INCIDENCE = ("HH", "DEAF", "VI", "OI", "DB")
+
+_GIVEN = ("Alex", "Sam", "Jordan", "Maria", "Jose", "Linh", "Priya", "Chen", "Fatima", "Omar",
+          "Grace", "Luis", "Ana", "David", "Keiko", "Tariq", "Rosa", "Miguel", "Hannah", "Ivan",
+          "Aisha", "Noah", "Elena", "Daniel", "Mei", "Carlos", "Sofia", "Kwame", "Laura", "Raj")
+_FAMILY = ("Garcia", "Nguyen", "Smith", "Hernandez", "Kim", "Patel", "Lopez", "Johnson", "Chen",
+           "Martinez", "Brown", "Tran", "Rodriguez", "Williams", "Park", "Singh", "Davis",
+           "Gonzalez", "Lee", "Ramirez", "Wilson", "Flores", "Khan", "Torres", "Okafor", "Rivera")
+
+_K12 = ["TK", "K"] + [str(g) for g in range(1, 13)]
+
+
+@dataclass(frozen=True)
+class GeneratedDistrict:
+    """Text tables in the data-contract layout, plus district.toml text."""
+
+    name: str
+    tables: dict[str, pd.DataFrame]
+    settings_toml: str
+
+
+def _pick(rng: np.random.Generator, table: dict[str, float], n: int) -> np.ndarray:
+    keys = list(table)
+    p = np.array([table[k] for k in keys], dtype=float)
+    return np.array(keys, dtype=object)[rng.choice(len(keys), size=n, p=p / p.sum())]
+
+
+def _school_plan(n_students: int) -> list[tuple[str, str, str, int]]:
+    """(kind, low, high, count) of schools for a district of this size."""
+    pk, adult = 0.05 * n_students, 0.02 * n_students
+    k12 = n_students - pk - adult
+    elem, mid, high = k12 * 7 / 14, k12 * 3 / 14, k12 * 4 / 14
+    return [("preschool", "PK", "PK", max(1, round(pk / 150))),
+            ("elementary", "TK", "5", max(1, round(elem / 150))),
+            ("middle", "6", "8", max(1, round(mid / 200))),
+            ("high", "9", "12", max(1, round(high / 250))),
+            ("adult", "A", "A", max(1, round(adult / 150)))]
+
+
+def generate_district(n_students: int = 1900, seed: int = 0,
+                      name: str | None = None) -> GeneratedDistrict:
+    """Make a synthetic district with about ``n_students`` students with IEPs.
+
+    Parameters
+    ----------
+    n_students
+        Students with IEPs (the sample has 1,900; LAUSD about 86,000).
+    seed
+        Random seed: the same seed and size give the same tables, byte for byte.
+    name
+        District name written to district.toml.
+
+    Returns
+    -------
+    GeneratedDistrict
+
+    Examples
+    --------
+    >>> g = generate_district(300, seed=1)
+    >>> sorted(g.tables)
+    ['educators', 'locks', 'schools', 'students']
+    """
+    rng = np.random.default_rng(seed)
+    name = name or f"Synthetic district ({n_students} students, seed {seed})"
+    schools = _make_schools(rng, n_students)
+    students = _make_students(rng, n_students, schools)
+    educators = _make_educators(rng, schools, students)
+    _fill_current_case_managers(rng, students, educators)
+    tables = {
+        "schools": schools.drop(columns=["kind"]),
+        "educators": educators,
+        "students": students.drop(columns=["_bp_role"]),
+    }
+    tables["locks"] = _make_locks(rng, tables)
+    for t, frame in tables.items():
+        cols = [c.name for c in CONTRACT[t]]
+        tables[t] = frame[cols].astype(str).replace({"None": "", "nan": ""})
+    settings = (f'name = "{name}"\nrule_pack = "ca"\n\n'
+                "# Full-time caseload caps (prorated by FTE). Anything not given here\n"
+                "# comes from the California rule pack.\n[caps]\nRSP = 28\n")
+    return GeneratedDistrict(name, tables, settings)
+
+
+def _make_schools(rng: np.random.Generator, n_students: int) -> pd.DataFrame:
+    rows = []
+    plan = _school_plan(n_students)
+    counter = 0
+    by_kind: dict[str, list[str]] = {}
+    for kind, low, high, count in plan:
+        for k in range(count):
+            counter += 1
+            sid = f"SCH{counter:04d}"
+            by_kind.setdefault(kind, []).append(sid)
+            label = {"preschool": "Early Learning Center", "elementary": "Elementary",
+                     "middle": "Middle School", "high": "High School",
+                     "adult": "Adult Transition Program"}[kind]
+            rows.append({"school_id": sid, "name": f"{_FAMILY[(counter * 7) % len(_FAMILY)]} "
+                         f"{label}" + (f" {k + 1}" if count > 1 else ""),
+                         "low_grade": low, "high_grade": high, "feeds_into": "",
+                         "region": "", "kind": kind})
+    frame = pd.DataFrame(rows).set_index("school_id", drop=False)
+    highs, mids, elems = by_kind["high"], by_kind["middle"], by_kind["elementary"]
+    # Feeder chains: elementary -> middle -> high -> adult transition; preschool -> elementary.
+    for i, s in enumerate(elems):
+        frame.at[s, "feeds_into"] = mids[i * len(mids) // len(elems)]
+    for i, s in enumerate(mids):
+        frame.at[s, "feeds_into"] = highs[i * len(highs) // len(mids)]
+    for i, s in enumerate(highs):
+        frame.at[s, "feeds_into"] = by_kind["adult"][i * len(by_kind["adult"]) // len(highs)]
+    for i, s in enumerate(by_kind["preschool"]):
+        frame.at[s, "feeds_into"] = elems[i * len(elems) // len(by_kind["preschool"])]
+    # Regions follow high-school attendance areas, one or two high schools each.
+    n_regions = max(1, math.ceil(len(highs) / 1.5))
+    region_of_high = {h: f"R{1 + i * n_regions // len(highs):02d}" for i, h in enumerate(highs)}
+    for s in mids:
+        frame.at[s, "region"] = region_of_high[frame.at[s, "feeds_into"]]
+    for s in elems:
+        frame.at[s, "region"] = frame.at[frame.at[s, "feeds_into"], "region"]
+    for h, r in region_of_high.items():
+        frame.at[h, "region"] = r
+    for kind in ("preschool", "adult"):
+        for i, s in enumerate(by_kind[kind]):
+            frame.at[s, "region"] = f"R{1 + i * n_regions // len(by_kind[kind]):02d}"
+    return frame.reset_index(drop=True)
+
+
+def _make_students(rng: np.random.Generator, n: int, schools: pd.DataFrame) -> pd.DataFrame:
+    # Grades: 5% preschool, 2% adult transition, the rest spread over TK-12 (TK smaller).
+    k12_weights = np.array([0.4] + [1.0] * 13)
+    grade_p = np.concatenate([[5.0], 93.0 * k12_weights / k12_weights.sum(), [2.0]])
+    grades = np.array(["PK"] + _K12 + ["A"], dtype=object)[
+        rng.choice(16, size=n, p=grade_p / grade_p.sum())]
+    order = ["PK"] + _K12 + ["A"]
+    pos = {g: i for i, g in enumerate(order)}
+    serving: dict[str, list[str]] = {g: [] for g in order}
+    size: dict[str, float] = {}
+    for r in schools.itertuples():
+        size[r.school_id] = rng.uniform(0.6, 1.4)  # schools differ in size
+        for g in order[pos[r.low_grade]: pos[r.high_grade] + 1]:
+            serving[g].append(r.school_id)
+    school = np.empty(n, dtype=object)
+    for g in order:
+        idx = np.nonzero(grades == g)[0]
+        opts = serving[g]
+        w = np.array([size[s] for s in opts])
+        school[idx] = np.array(opts, dtype=object)[rng.choice(len(opts), size=len(idx),
+                                                              p=w / w.sum())]
+    primary = _pick(rng, _SCHOOL_AGE_MIX, n)
+    is_pk, is_a = grades == "PK", grades == "A"
+    primary[is_pk] = _pick(rng, _PRESCHOOL_MIX, int(is_pk.sum()))
+    primary[is_a] = _pick(rng, _ADULT_MIX, int(is_a.sum()))
+    # EMD only at ages 3-5: a few TK/K students keep it too.
+    young = np.isin(grades, ["TK", "K"]) & (rng.random(n) < 0.01)
+    primary[young] = "EMD"
+
+    u = rng.random(n)
+    secondary = np.full(n, "", dtype=object)
+    basis = np.full(n, "", dtype=object)
+    low = np.isin(primary, _LOW_INCIDENCE)
+    has_sec = np.where(low, u < 0.45, u < 0.12)
+    sec_choice = _pick(rng, {"SLD": 3, "SLI": 3, "AUT": 2, "ID": 2, "OHI": 2, "ED": 1}, n)
+    secondary[has_sec] = sec_choice[has_sec]
+    secondary[secondary == primary] = ""
+    basis[low & (secondary != "") & (rng.random(n) < 0.5)] = "secondary"
+
+    # Placement: time in general education by category.
+    gen_ed = np.empty(n)
+    buckets = rng.random(n)
+    for i in range(n):
+        hi, mid, _ = _PLACEMENT.get(primary[i], _PLACEMENT_DEFAULT)
+        b = buckets[i] * 100
+        gen_ed[i] = (rng.uniform(80, 100) if b < hi else rng.uniform(40, 80)
+                     if b < hi + mid else rng.uniform(0, 40))
+    gen_ed = np.floor(gen_ed)
+
+    services: list[list[str]] = []
+    setting = np.full(n, "", dtype=object)
+    draws = rng.random((n, len(_SERVICES) + 2))
+    for i in range(n):
+        cat = primary[i]
+        basis_cat = secondary[i] if basis[i] == "secondary" else cat
+        got = []
+        if draws[i, 0] < _SAI.get(basis_cat, 0.8):
+            got.append("SAI")
+            g = gen_ed[i]
+            setting[i] = "rsp" if g >= 80 else ("sdc" if g < 40 else
+                                                ("rsp" if draws[i, 1] < 0.5 else "sdc"))
+        for j, (svc, table) in enumerate(_SERVICES.items()):
+            if draws[i, j + 2] < table.get(cat, table["*"]):
+                got.append(svc)
+        if grades[i] in ("10", "11", "12", "A"):
+            got.append("TRANSITION")
+        if not got:
+            got.append("SPEECH" if cat == "SLI" else "SAI")
+            if got[0] == "SAI":
+                setting[i] = "rsp"
+        services.append(got)
+    # A few IEPs list services by CALPADS code, as some exports do.
+    code_of = {"SAI": "330", "SPEECH": "415", "OT": "450"}
+    svc_text = []
+    code_draw = rng.random(n)
+    for i, got in enumerate(services):
+        if code_draw[i] < 0.03:
+            svc_text.append(";".join(code_of.get(s, s) for s in got))
+        else:
+            svc_text.append(";".join(got))
+
+    level = np.full(n, "", dtype=object)
+    given = rng.random(n) < 0.25
+    ext = (setting == "sdc") & (gen_ed < 40)
+    level[given & ext] = "extensive"
+    level[given & ~ext] = "mild_moderate"
+
+    start = dt.date(2026, 9, 1)
+    annual = [(start + dt.timedelta(days=int(d))).isoformat() for d in rng.integers(0, 365, n)]
+    tri = [(start + dt.timedelta(days=int(d))).isoformat() for d in rng.integers(0, 1095, n)]
+    frame = pd.DataFrame({
+        "student_id": [f"S{i + 1:06d}" for i in range(n)],
+        "school_id": school, "grade": grades,
+        # Some files use the CALPADS number for the category.
+        "primary_disability": primary, "secondary_disability": secondary,
+        "placement_basis": basis, "support_level": level, "services": svc_text,
+        "sai_setting": setting, "gen_ed_pct": gen_ed.astype(int).astype(str),
+        "current_case_manager": "", "annual_review": annual, "triennial_review": tri,
+        "weight": "",
+    })
+    frame["_bp_role"] = [("SDC" if st == "sdc" else "RSP" if st == "rsp" else
+                          "DHH" if "DHH" in sv and "SPEECH" not in sv else
+                          "VI" if "VI" in sv else "SLP") for st, sv in zip(setting, services,
+                                                                             strict=True)]
+    numeric = rng.random(n) < 0.05
+    codes = {"ID": "210", "HH": "220", "DEAF": "230", "SLI": "240", "VI": "250", "ED": "260",
+             "OI": "270", "OHI": "280", "EMD": "281", "SLD": "290", "DB": "300", "MD": "310",
+             "AUT": "320", "TBI": "330"}
+    frame.loc[numeric, "primary_disability"] = frame.loc[numeric, "primary_disability"].map(codes)
+    return frame
+
+
+def _name(rng: np.random.Generator) -> str:
+    return f"{_GIVEN[rng.integers(len(_GIVEN))]} {_FAMILY[rng.integers(len(_FAMILY))]}"
+
+
+def _teacher_credentials(rng: np.random.Generator, role: str, kind: str) -> list[str]:
+    u = rng.random()
+    if kind == "preschool":
+        creds = ["ES-ECSE"] if u < 0.7 else ["ES-ECSE-OLD"] if u < 0.9 else []
+    elif role == "RSP":
+        creds = (["ES-MMSN"] if u < 0.55 else ["ES-MM"] if u < 0.8 else ["LH"] if u < 0.9
+                 else [])  # about 1 in 10 on an intern permit: may only coordinate
+        if "ES-MM" in creds and rng.random() < 0.5:
+            creds.append("AA-ASD")
+        if creds and rng.random() < 0.3:
+            creds.append("AA-RSP")
+    else:  # SDC
+        creds = (["ES-ESN"] if u < 0.45 else ["ES-MS"] if u < 0.65 else ["ES-MMSN"] if u < 0.85
+                 else ["SH"] if u < 0.9 else [])
+        if creds and rng.random() < 0.1:
+            creds.append("AA-ED")
+        if creds and rng.random() < 0.05:
+            creds.append("AA-OHI")
+    return creds
+
+
+def _make_educators(rng: np.random.Generator, schools: pd.DataFrame,
+                    students: pd.DataFrame) -> pd.DataFrame:
+    rows: list[dict] = []
+
+    def add(role: str, creds: list[str], served: list[str], fte: float = 1.0, **extra) -> None:
+        rows.append({"educator_id": f"E{len(rows) + 1:05d}", "name": _name(rng), "role": role,
+                     "credentials": ";".join(creds), "schools": ";".join(served),
+                     "fte": f"{fte:g}", "max_caseload": "", "other_load": "",
+                     "case_manager": "", **extra})
+
+    def teacher_fte() -> float:
+        u = rng.random()
+        return 1.0 if u < 0.88 else 0.8 if u < 0.95 else 0.5
+
+    by_school = students.groupby("school_id")
+    kinds = dict(zip(schools["school_id"], schools["kind"], strict=True))
+    speech_need: dict[str, float] = {}
+    for sid, grp in by_school:
+        kind = kinds[sid]
+        n_rsp = int((grp["sai_setting"] == "rsp").sum())
+        n_sdc = int((grp["sai_setting"] == "sdc").sum())
+        # Staffing with some slack, but not evenly: some schools run short.
+        for _ in range(math.ceil(n_rsp / 22 * rng.uniform(0.8, 1.15))):
+            add("RSP", _teacher_credentials(rng, "RSP", kind), [sid], teacher_fte())
+        for _ in range(math.ceil(n_sdc / 11 * rng.uniform(0.8, 1.15))):
+            add("SDC", _teacher_credentials(rng, "SDC", kind), [sid], teacher_fte())
+        speech_need[sid] = grp["services"].str.contains("SPEECH|415").sum() / 45
+        add("PSY", ["PPS"], [sid], 1.0 if len(grp) > 150 else 0.5)
+    # SLPs: a school with more than one SLP's worth gets its own; the rest
+    # share an itinerant SLP with neighbouring schools in the region.
+    for _region, grp in schools.groupby("region", sort=True):
+        pool: list[str] = []
+        acc = 0.0
+        for sid in grp["school_id"]:
+            need = speech_need.get(sid, 0.0)
+            for _ in range(int(need)):
+                add("SLP", ["SLP-SCA" if rng.random() < 0.1 else "SLP"], [sid])
+            acc += need - int(need)
+            pool.append(sid)
+            if acc >= 0.8:
+                add("SLP", ["SLP"], pool)
+                pool, acc = [], 0.0
+        if pool and acc > 0.2:
+            add("SLP", ["SLP"], pool)
+        served = list(grp["school_id"])
+        in_region = students[students["school_id"].isin(served)]
+        n_dhh = int(in_region["services"].str.contains("DHH|710").sum())
+        n_vi = int(in_region["services"].str.contains(r"(?:^|;)VI(?:;|$)").sum())
+        # Low-incidence itinerants: one per region that needs them (a real gap
+        # appears where a region has more students than one can carry).
+        if n_dhh:
+            add("DHH", ["ES-DHH"], served)
+        if n_vi:
+            add("VI", ["ES-VI"], served)
+        add("APE", ["APE"], served)
+        add("OT", ["OT-LIC"], served)
+        add("PT", ["PT-LIC"], served)
+        add("COORD", ["ES-MMSN"] if rng.random() < 0.5 else ["ES-MS"], served)
+    # Orientation and mobility: one specialist for the whole district.
+    add("OM", ["CRS-OM"], list(schools["school_id"]))
+    return pd.DataFrame(rows)
+
+
+def _fill_current_case_managers(rng: np.random.Generator, students: pd.DataFrame,
+                                educators: pd.DataFrame) -> None:
+    """This year's case managers: mostly the best-practice type at the school,
+    some a poor fit, some who have left the district, none for new arrivals."""
+    by_school_role: dict[tuple[str, str], list[str]] = {}
+    by_school: dict[str, list[str]] = {}
+    for eid, role, served in zip(educators["educator_id"], educators["role"],
+                                 educators["schools"], strict=True):
+        if role in ("PSY", "OT", "PT", "APE", "OM"):
+            continue
+        for s in served.split(";"):
+            by_school_role.setdefault((s, role), []).append(eid)
+            by_school.setdefault(s, []).append(eid)
+    u = rng.random(len(students))
+    pick = rng.random(len(students))
+    entry_grades = {"TK", "K", "6", "9", "A", "PK"}
+    out = []
+    for i, (sch, grade, role) in enumerate(zip(students["school_id"], students["grade"],
+                                               students["_bp_role"], strict=True)):
+        if grade in entry_grades and u[i] < 0.6:
+            out.append("")  # new to this school: no case manager yet
+            continue
+        same = by_school_role.get((sch, role), [])
+        anyone = by_school.get(sch, [])
+        if u[i] < 0.86 and same:
+            out.append(same[int(pick[i] * len(same))])
+        elif u[i] < 0.96 and anyone:
+            out.append(anyone[int(pick[i] * len(anyone))])
+        else:
+            out.append(f"E9{int(pick[i] * 9999):04d}")  # left the district
+    students["current_case_manager"] = out
+
+
+def _make_locks(rng: np.random.Generator, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """A few pins (a parent asked to keep a case manager) and forbids, all legal."""
+    from optimizer.reader import RawDistrict
+    from optimizer.rules import decide
+    from optimizer.validate import validate_tables
+
+    raw = RawDistrict(name="generated", tables={k: v.astype(str).replace({"None": ""})
+                                                 for k, v in tables.items()})
+    district, _ = validate_tables(raw)
+    rows = []
+    if district is None:
+        return pd.DataFrame(columns=["student_id", "educator_id", "kind", "reason"])
+    want_pins = max(2, len(district.students) // 400)
+    load: dict[str, float] = {}
+    order = rng.permutation(len(district.students))
+    ids = list(district.students)
+    for k in order:
+        s = district.students[ids[k]]
+        cm = s.current_case_manager
+        if not cm:
+            continue
+        e = district.educators[cm]
+        d = decide(district, s, e)
+        if len(rows) < want_pins and d.capacity in ("instruction", "service") and \
+                load.get(cm, 0) + s.weight < district.cap(cm) / 2:
+            load[cm] = load.get(cm, 0) + s.weight
+            rows.append({"student_id": s.student_id, "educator_id": cm, "kind": "pin",
+                         "reason": "family asked to keep this case manager"})
+        elif len(rows) >= want_pins and len(rows) < 2 * want_pins and d.capacity:
+            rows.append({"student_id": s.student_id, "educator_id": cm, "kind": "forbid",
+                         "reason": "conflict of interest (relative)"})
+        if len(rows) >= 2 * want_pins:
+            break
+    return pd.DataFrame(rows, columns=["student_id", "educator_id", "kind", "reason"])

@@ -1,0 +1,289 @@
+"""The eligibility graph: students and the educators who may case-manage them.
+
+A bipartite networkx graph: student nodes ``("student", id)`` carry
+``bipartite=0``, educator nodes ``("educator", id)`` carry ``bipartite=1``
+(tuples, so a student and an educator may share an id). An edge exists only
+where the rules allow it, with attributes ``capacity``, ``rank``, ``reason``,
+``current`` (this year's case manager) and ``pinned``. Forbids remove edges;
+a pin leaves the pinned edge as the student's only one.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import Counter
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from optimizer.model import District
+from optimizer.rules import best_practice, decide, engine
+
+__all__ = [
+    "EDGE_COLUMNS",
+    "build_graph",
+    "components",
+    "edge_table",
+    "educator_node",
+    "school_table",
+    "student_node",
+    "unplaceable_students",
+]
+
+EDGE_COLUMNS = ("student_id", "educator_id", "school_id", "role", "capacity", "rank",
+                "current", "pinned", "reason")
+
+
+def student_node(student_id: str) -> tuple[str, str]:
+    """Graph node of a student."""
+    return ("student", student_id)
+
+
+def educator_node(educator_id: str) -> tuple[str, str]:
+    """Graph node of an educator."""
+    return ("educator", educator_id)
+
+
+@dataclass(frozen=True)
+class _Edges:
+    """Eligible edges as columns (cheap to build at 100,000 students)."""
+
+    columns: dict[str, list]
+    forbidden: tuple[tuple[str, str, str], ...]  # (student, educator, why) removed by forbids
+
+
+_CACHE: weakref.WeakKeyDictionary[District, _Edges] = weakref.WeakKeyDictionary()
+
+
+def _edges(district: District) -> _Edges:
+    cached = _CACHE.get(district)
+    if cached is not None:
+        return cached
+    eng = engine(district.rules)
+    educators = district.educators
+    e_ids = list(educators)
+    e_pos = {eid: i for i, eid in enumerate(e_ids)}
+    # Profiles are interned to small ints so the 1-2 million (student,
+    # educator) pairs of a large district cost one integer dict look-up each.
+    eprof_id: dict[tuple, int] = {}
+    e_prof_tuple = [eng.educator_profile(e) for e in educators.values()]
+    e_prof = [eprof_id.setdefault(p, len(eprof_id)) for p in e_prof_tuple]
+    n_ep = max(1, len(eprof_id))
+    sprof_id: dict[tuple, int] = {}
+    decisions: list = []
+    decision_of: dict[int, int] = {}
+    # Educators who may not case-manage at all never get an edge: skip them.
+    school_staff = {sch: [e_pos[e] for e in eids if eng.may_case_manage(educators[e])]
+                    for sch, eids in district.educators_by_school.items()}
+    e_objs = list(educators.values())
+    pins = district.pins
+    s_col: list[int] = []
+    e_col: list[int] = []
+    d_col: list[int] = []
+    students = list(district.students.values())
+    for si, s in enumerate(students):
+        sp = eng.student_profile(s)
+        base = sprof_id.setdefault(sp, len(sprof_id)) * n_ep
+        pinned_to = pins.get(s.student_id)
+        for ei in school_staff[s.school_id]:
+            key = base + e_prof[ei]
+            di = decision_of.get(key)
+            if di is None:
+                d = eng.decide_profiles(sp, e_prof_tuple[ei], s, e_objs[ei])
+                di = decision_of[key] = len(decisions)
+                decisions.append(d)
+            if decisions[di].capacity is None:
+                continue
+            if pinned_to is not None and e_ids[ei] != pinned_to:
+                continue  # a pin is the student's only edge
+            s_col.append(si)
+            e_col.append(ei)
+            d_col.append(di)
+
+    forbidden = []
+    if district.forbids:
+        s_pos = {s.student_id: i for i, s in enumerate(students)}
+        banned = {(s_pos[lk.student_id], e_pos[lk.educator_id]): lk for lk in district.locks
+                  if lk.kind == "forbid"}
+        keep_idx = []
+        for k, pair in enumerate(zip(s_col, e_col, strict=True)):
+            lk = banned.get(pair)
+            if lk is None:
+                keep_idx.append(k)
+            else:
+                forbidden.append((lk.student_id, lk.educator_id,
+                                  f"forbidden by locks row {lk.row}"
+                                  + (f": {lk.reason}" if lk.reason else "")))
+        s_col = [s_col[k] for k in keep_idx]
+        e_col = [e_col[k] for k in keep_idx]
+        d_col = [d_col[k] for k in keep_idx]
+
+    s_arr, e_arr, d_arr = (np.asarray(s_col, dtype=np.int64), np.asarray(e_col, dtype=np.int64),
+                           np.asarray(d_col, dtype=np.int64))
+    sid = np.array([s.student_id for s in students], dtype=object)
+    school = np.array([s.school_id for s in students], dtype=object)
+    current = np.array([e_pos.get(s.current_case_manager or "", -1) for s in students])
+    pinned = np.array([s.student_id in pins for s in students], dtype=bool)
+    eid = np.array(e_ids, dtype=object)
+    role = np.array([e.role for e in educators.values()], dtype=object)
+    cap = np.array([d.capacity for d in decisions], dtype=object)
+    rank = np.array([-1 if d.rank is None else d.rank for d in decisions], dtype=np.int8)
+    why = np.array([d.reason for d in decisions], dtype=object)
+    cols = {
+        "student_id": sid[s_arr], "educator_id": eid[e_arr], "school_id": school[s_arr],
+        "role": role[e_arr], "capacity": cap[d_arr], "rank": rank[d_arr],
+        "current": current[s_arr] == e_arr, "pinned": pinned[s_arr], "reason": why[d_arr],
+    }
+    out = _Edges(cols, tuple(forbidden))
+    _CACHE[district] = out
+    return out
+
+
+def edge_table(district: District) -> pd.DataFrame:
+    """Every eligible (student, educator) edge as a tidy table, locks applied.
+
+    Columns: ``student_id, educator_id, school_id, role, capacity, rank,
+    current, pinned, reason``; rows in students.csv then educators.csv order.
+
+    Examples
+    --------
+    >>> edges = edge_table(district)                         # doctest: +SKIP
+    >>> edges.groupby("capacity").size()                     # doctest: +SKIP
+    """
+    cols = _edges(district).columns
+    frame = pd.DataFrame(cols, columns=list(EDGE_COLUMNS))
+    for c in ("capacity", "role"):
+        frame[c] = frame[c].astype("category")
+    frame["rank"] = frame["rank"].astype("int8")
+    return frame
+
+
+def build_graph(district: District) -> nx.Graph:
+    """Build the bipartite eligibility graph of a district.
+
+    Parameters
+    ----------
+    district
+        A validated district (:func:`optimizer.load_district`).
+
+    Returns
+    -------
+    networkx.Graph
+        Student nodes ``("student", id)`` with ``bipartite=0``, ``school``,
+        ``grade``, ``weight`` and ``best_practice`` (role or None); educator
+        nodes ``("educator", id)`` with ``bipartite=1``, ``role``, ``cap``,
+        ``other_load``; one edge per eligible pair (locks applied) with
+        ``capacity``, ``rank``, ``reason``, ``current``, ``pinned``.
+        ``G.graph["forbidden"]`` lists the eligible pairs removed by forbids.
+
+    Examples
+    --------
+    >>> G = build_graph(load_district("data/sample"))        # doctest: +SKIP
+    >>> nx.is_bipartite(G)                                   # doctest: +SKIP
+    True
+    """
+    edges = _edges(district)
+    pack = district.rules
+    G = nx.Graph(district=district.name, rule_pack=pack.name, forbidden=list(edges.forbidden))
+    G.add_nodes_from(
+        (student_node(sid), {"bipartite": 0, "school": s.school_id, "grade": s.grade,
+                             "weight": s.weight,
+                             "best_practice": (bp[0] if (bp := best_practice(pack, s)) else None)})
+        for sid, s in district.students.items()
+    )
+    G.add_nodes_from(
+        (educator_node(eid), {"bipartite": 1, "role": e.role, "cap": district.cap(eid),
+                              "other_load": e.other_load, "schools": e.schools})
+        for eid, e in district.educators.items()
+    )
+    c = edges.columns
+    G.add_edges_from(
+        (student_node(sid), educator_node(eid),
+         {"capacity": cap, "rank": rank, "reason": why, "current": cur, "pinned": pin})
+        for sid, eid, cap, rank, why, cur, pin in zip(
+            c["student_id"], c["educator_id"], c["capacity"], c["rank"], c["reason"],
+            c["current"], c["pinned"], strict=True)
+    )
+    return G
+
+
+def components(G: nx.Graph) -> list[tuple[list[str], list[str]]]:
+    """Connected components as (student ids, educator ids), largest first.
+
+    Components are independent subproblems for the solver. Isolated
+    students (no eligible case manager) and educators form their own.
+    Order is deterministic: by size, then by the smallest id.
+    """
+    out = []
+    for comp in nx.connected_components(G):
+        students = sorted(n[1] for n in comp if n[0] == "student")
+        educators = sorted(n[1] for n in comp if n[0] == "educator")
+        out.append((students, educators))
+    out.sort(key=lambda c: (-(len(c[0]) + len(c[1])), (c[0] or c[1])[0]))
+    return out
+
+
+def unplaceable_students(district: District) -> list[dict]:
+    """Students with no eligible case manager, each with the rule that excluded
+    every candidate at their school.
+
+    Returns
+    -------
+    list of dict
+        ``student_id``, ``school_id``, ``candidates`` (a list of
+        ``{"educator_id", "role", "why_not"}``) and ``summary`` (one sentence).
+    """
+    edges = _edges(district)
+    has_edge = set(edges.columns["student_id"])
+    forbidden = {(s, e): why for s, e, why in edges.forbidden}
+    out = []
+    for sid, s in district.students.items():
+        if sid in has_edge:
+            continue
+        pinned_to = district.pins.get(sid)
+        candidates = []
+        for eid in district.educators_by_school[s.school_id]:
+            e = district.educators[eid]
+            if (sid, eid) in forbidden:
+                why = [forbidden[(sid, eid)]]
+            else:
+                d = decide(district, s, e)
+                why = (d.failed_text() if not d.eligible
+                       else [f"eligible, but the student is pinned to {pinned_to}"])
+            candidates.append({"educator_id": eid, "role": e.role, "why_not": why})
+        if not candidates:
+            summary = f"no educator serves school {s.school_id}"
+        else:
+            summary = (f"none of the {len(candidates)} educator(s) at school {s.school_id} "
+                       "may case-manage this student")
+        out.append({"student_id": sid, "school_id": s.school_id, "summary": summary,
+                    "candidates": candidates})
+    return out
+
+
+def school_table(district: District) -> pd.DataFrame:
+    """Per-school counts: students, educators serving, eligible edges, students
+    with a best-practice (rank 0) option, and students with no eligible case manager."""
+    c = _edges(district).columns
+    edges_per = Counter(c["school_id"])
+    students_with_edge: dict[str, set] = {}
+    best: dict[str, set] = {}
+    for sid, sch, rank in zip(c["student_id"], c["school_id"], c["rank"], strict=True):
+        students_with_edge.setdefault(sch, set()).add(sid)
+        if rank == 0:
+            best.setdefault(sch, set()).add(sid)
+    n_students = Counter(s.school_id for s in district.students.values())
+    rows = []
+    for sch_id, sch in district.schools.items():
+        rows.append({
+            "school_id": sch_id, "name": sch.name, "region": sch.region or "",
+            "students": n_students.get(sch_id, 0),
+            "educators": len(district.educators_by_school[sch_id]),
+            "edges": edges_per.get(sch_id, 0),
+            "with_best_practice_option": len(best.get(sch_id, ())),
+            "no_eligible_case_manager": n_students.get(sch_id, 0)
+            - len(students_with_edge.get(sch_id, ())),
+        })
+    return pd.DataFrame(rows)

@@ -1,0 +1,209 @@
+"""The validated district: immutable records the rules, graph and solver read.
+
+A :class:`District` is only ever made by :func:`optimizer.validate.validate_tables`
+(or :func:`optimizer.load_district`), so every value in it is already checked:
+codes are canonical, references resolve, numbers are in range.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import pandas as pd
+
+from optimizer.rulepack import RulePack
+
+__all__ = ["School", "Educator", "Student", "Lock", "Problem", "District"]
+
+
+@dataclass(frozen=True, slots=True)
+class School:
+    school_id: str
+    name: str
+    low_grade: str
+    high_grade: str
+    feeds_into: str | None
+    region: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Educator:
+    educator_id: str
+    name: str
+    role: str
+    credentials: frozenset[str]
+    schools: tuple[str, ...]
+    fte: float
+    max_caseload: float | None
+    other_load: float
+    case_manager: bool | None  # None: the role's default applies
+    row: int  # spreadsheet row in educators.csv (header is row 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Student:
+    student_id: str
+    school_id: str
+    grade: str
+    primary_disability: str
+    secondary_disability: str | None
+    placement_basis: str  # "primary" | "secondary"
+    support_level: str  # given, or derived (see support_level_derived)
+    support_level_derived: bool
+    services: frozenset[str]
+    sai_setting: str | None
+    gen_ed_pct: float | None
+    current_case_manager: str | None
+    annual_review: dt.date | None
+    triennial_review: dt.date | None
+    weight: float
+    row: int
+
+    @property
+    def basis_disability(self) -> str:
+        """The category a teacher's credential must cover (primary, or secondary
+        under the low-incidence exception)."""
+        if self.placement_basis == "secondary" and self.secondary_disability:
+            return self.secondary_disability
+        return self.primary_disability
+
+    @property
+    def other_disability(self) -> str | None:
+        """The disability that is not the basis one (for conditional authorizations)."""
+        if self.placement_basis == "secondary":
+            return self.primary_disability
+        return self.secondary_disability
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    student_id: str
+    educator_id: str
+    kind: str  # "pin" | "forbid"
+    reason: str
+    row: int
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong (or odd) in the input, located to the cell.
+
+    ``row`` is the spreadsheet row: the header is row 1, the first data row 2.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    value: str | None
+    expected: str
+    severity: str = "error"  # "error" | "warning"
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f" row {self.row}"
+        if self.column:
+            where += f", column {self.column}"
+        shown = "" if self.value is None else f": '{self.value}'"
+        return f"{where}{shown} — {self.expected}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "severity": self.severity,
+            "file": self.file,
+            "row": self.row,
+            "column": self.column,
+            "value": self.value,
+            "expected": self.expected,
+        }
+
+
+# eq=False: a district is compared by identity, so caches can key on it.
+@dataclass(frozen=True, eq=False)
+class District:
+    """A validated district, ready for the rules engine (immutable).
+
+    Examples
+    --------
+    >>> from optimizer import load_district
+    >>> d = load_district("data/sample")          # doctest: +SKIP
+    >>> d.students["S000001"].grade               # doctest: +SKIP
+    '3'
+    """
+
+    name: str
+    rules: RulePack
+    schools: Mapping[str, School]
+    educators: Mapping[str, Educator]
+    students: Mapping[str, Student]
+    locks: tuple[Lock, ...]
+    warnings: tuple[Problem, ...] = ()
+    settings: Mapping[str, object] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)  # file name -> sha256
+
+    @cached_property
+    def educators_by_school(self) -> Mapping[str, tuple[str, ...]]:
+        """Educator ids serving each school, in educators.csv order."""
+        out: dict[str, list[str]] = {s: [] for s in self.schools}
+        for e in self.educators.values():
+            for s in e.schools:
+                out[s].append(e.educator_id)
+        return {s: tuple(v) for s, v in out.items()}
+
+    @cached_property
+    def pins(self) -> Mapping[str, str]:
+        """student_id -> educator_id for every pin."""
+        return {lk.student_id: lk.educator_id for lk in self.locks if lk.kind == "pin"}
+
+    @cached_property
+    def forbids(self) -> frozenset[tuple[str, str]]:
+        """(student_id, educator_id) pairs that may never be used."""
+        return frozenset((lk.student_id, lk.educator_id) for lk in self.locks
+                         if lk.kind == "forbid")
+
+    def cap(self, educator_id: str) -> int:
+        """Caseload cap: ``max_caseload`` if given, else the role's cap x FTE, rounded down.
+
+        An SLP whose schools serve only preschool gets the preschool cap
+        (EC 56441.7) when the rule pack sets one.
+        """
+        e = self.educators[educator_id]
+        if e.max_caseload is not None:
+            return int(e.max_caseload)
+        role = self.rules.roles[e.role]
+        full = role.cap
+        if role.cap_if_only_preschool is not None and all(
+            self.schools[s].low_grade == self.schools[s].high_grade == "PK" for s in e.schools
+        ):
+            full = role.cap_if_only_preschool
+        # Rounded down with a tolerance so 0.8 x 20 (15.999...) still gives 16.
+        return int(full * e.fte + 1e-9)
+
+    def students_frame(self) -> pd.DataFrame:
+        """The students as a tidy DataFrame (one row each), for notebooks."""
+        rows = []
+        for s in self.students.values():
+            rows.append({
+                "student_id": s.student_id, "school_id": s.school_id, "grade": s.grade,
+                "primary_disability": s.primary_disability,
+                "secondary_disability": s.secondary_disability,
+                "placement_basis": s.placement_basis, "support_level": s.support_level,
+                "services": ";".join(sorted(s.services)), "sai_setting": s.sai_setting,
+                "gen_ed_pct": s.gen_ed_pct, "current_case_manager": s.current_case_manager,
+                "weight": s.weight,
+            })
+        return pd.DataFrame(rows)
+
+    def educators_frame(self) -> pd.DataFrame:
+        """The educators as a tidy DataFrame with their caps, for notebooks."""
+        rows = []
+        for e in self.educators.values():
+            rows.append({
+                "educator_id": e.educator_id, "name": e.name, "role": e.role,
+                "credentials": ";".join(sorted(e.credentials)), "schools": ";".join(e.schools),
+                "fte": e.fte, "cap": self.cap(e.educator_id), "other_load": e.other_load,
+            })
+        return pd.DataFrame(rows)

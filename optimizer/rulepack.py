@@ -1,0 +1,333 @@
+"""The rule pack: every code, credential authorization, cap and preference as data.
+
+A rule pack is a TOML file (``optimizer/rulepacks/ca.toml`` for California). A
+district's ``district.toml`` may override any table of it with the same keys;
+the merged result is a frozen :class:`RulePack` that the validator, the rules
+engine and the optimizer read. No credential or code table lives anywhere else.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+
+__all__ = [
+    "Credential",
+    "Disability",
+    "BestPracticeRow",
+    "Role",
+    "RulePack",
+    "Service",
+    "RulePackError",
+    "available_rule_packs",
+    "load_rule_pack",
+]
+
+
+class RulePackError(ValueError):
+    """A rule pack or a district override that cannot be used, with the key at fault."""
+
+
+@dataclass(frozen=True, slots=True)
+class Disability:
+    abbr: str
+    code: str
+    name: str
+    low_incidence: bool
+    never_secondary: bool
+    grades: frozenset[str] | None  # None: every grade
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name_code: str
+    codes: tuple[str, ...]
+    name: str
+    kind: str  # "instruction" | "specialized" | "related"
+    credentials: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    code: str
+    name: str
+    teaches: str | None  # SAI setting delivered: "rsp", "sdc" or None
+    provides: frozenset[str]
+    case_manager: bool
+    coordinates: bool
+    cap: int
+    cap_source: str
+    cap_if_only_preschool: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    code: str
+    name: str
+    teaching: bool
+    adds_to_teaching: bool
+    categories: frozenset[str]
+    support_levels: frozenset[str]
+    grades: frozenset[str]
+    settings: frozenset[str] | None  # None: any SAI setting
+    category_support: Mapping[str, frozenset[str]]
+    conditional: Mapping[str, frozenset[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class BestPracticeRow:
+    label: str
+    role: str
+    sai_setting: str | None
+    specialized: frozenset[str] | None
+
+
+# eq=False: identity hashing, so engines can cache per pack.
+@dataclass(frozen=True, eq=False)
+class RulePack:
+    """The merged, validated rule tables (immutable).
+
+    Examples
+    --------
+    >>> pack = load_rule_pack("ca")
+    >>> pack.roles["RSP"].cap
+    28
+    >>> pack.disability_of("320")
+    'AUT'
+    """
+
+    name: str
+    title: str
+    grades: tuple[str, ...]
+    support_levels: tuple[str, ...]
+    disabilities: Mapping[str, Disability]
+    services: Mapping[str, Service]
+    roles: Mapping[str, Role]
+    credentials: Mapping[str, Credential]
+    best_practice: tuple[BestPracticeRow, ...]
+    sdc_extensive_below_pct: float
+    default_weight: float
+    objective: Mapping[str, Any]
+    raw: Mapping[str, Any]
+
+    # -- lookups used by the validator ---------------------------------
+    def grade_index(self, grade: str) -> int:
+        """Position of a grade code in the grade order (PK first, A last)."""
+        return self._grade_pos[grade]
+
+    def disability_of(self, value: str) -> str | None:
+        """Abbreviation for a CALPADS code or abbreviation, or None if unknown."""
+        return self._disability_alias.get(value.strip().upper())
+
+    def service_of(self, value: str) -> str | None:
+        """Service name for a service name or CALPADS code, or None if unknown."""
+        return self._service_alias.get(value.strip().upper())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_grade_pos", {g: i for i, g in enumerate(self.grades)})
+        alias: dict[str, str] = {}
+        for abbr, d in self.disabilities.items():
+            alias[abbr.upper()] = abbr
+            alias[d.code] = abbr
+        object.__setattr__(self, "_disability_alias", alias)
+        salias: dict[str, str] = {}
+        for name, s in self.services.items():
+            salias[name.upper()] = name
+            for c in s.codes:
+                salias[c] = name
+        object.__setattr__(self, "_service_alias", salias)
+
+
+def available_rule_packs() -> list[str]:
+    """Names of the rule packs shipped with the tool."""
+    folder = resources.files("optimizer") / "rulepacks"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    # Tables merge key by key so a district can change one cap without
+    # restating the role; any other value (lists included) is replaced whole.
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def _frozen(values: Any, where: str) -> frozenset[str]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise RulePackError(f"{where}: expected a list of codes, got {values!r}")
+    return frozenset(values)
+
+
+def _need(table: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...]) -> Any:
+    if key not in table:
+        raise RulePackError(f"{where}: missing key '{key}'")
+    value = table[key]
+    if not isinstance(value, kind):
+        raise RulePackError(f"{where}.{key}: expected {kind}, got {value!r}")
+    return value
+
+
+def load_rule_pack(name: str = "ca", overrides: Mapping[str, Any] | None = None) -> RulePack:
+    """Load a shipped rule pack and apply a district's overrides.
+
+    Parameters
+    ----------
+    name
+        Rule pack name (``"ca"``).
+    overrides
+        Tables from ``district.toml`` with the same keys as the pack, merged
+        table by table (a list replaces the pack's list).
+
+    Returns
+    -------
+    RulePack
+
+    Raises
+    ------
+    RulePackError
+        Unknown pack, or a table that is missing a key or refers to an unknown code.
+
+    Examples
+    --------
+    >>> load_rule_pack("ca", {"roles": {"RSP": {"cap": 32}}}).roles["RSP"].cap
+    32
+    """
+    if name not in available_rule_packs():
+        raise RulePackError(
+            f"unknown rule pack '{name}': expected one of {', '.join(available_rule_packs())}"
+        )
+    text = (resources.files("optimizer") / "rulepacks" / f"{name}.toml").read_text("utf-8")
+    raw = _merge(tomllib.loads(text), overrides or {})
+    return _build(raw)
+
+
+def _build(raw: Mapping[str, Any]) -> RulePack:
+    pack = _need(raw, "pack", "rule pack", dict)
+    grades = tuple(_need(pack, "grades", "pack", list))
+    support_levels = tuple(_need(pack, "support_levels", "pack", list))
+    grade_set = set(grades)
+
+    disabilities = {}
+    for abbr, t in _need(raw, "disabilities", "rule pack", dict).items():
+        where = f"disabilities.{abbr}"
+        g = t.get("grades")
+        if g is not None and not set(g) <= grade_set:
+            raise RulePackError(f"{where}.grades: unknown grade in {g!r}")
+        disabilities[abbr] = Disability(
+            abbr=abbr,
+            code=str(_need(t, "code", where, str)),
+            name=_need(t, "name", where, str),
+            low_incidence=bool(_need(t, "low_incidence", where, bool)),
+            never_secondary=bool(t.get("never_secondary", False)),
+            grades=None if g is None else frozenset(g),
+        )
+
+    credentials = {}
+    for code, t in _need(raw, "credentials", "rule pack", dict).items():
+        where = f"credentials.{code}"
+        cats = _frozen(t.get("categories", []), f"{where}.categories")
+        if not cats <= disabilities.keys():
+            raise RulePackError(f"{where}.categories: unknown category in {sorted(cats)}")
+        teaching = bool(t.get("teaching", False))
+        credentials[code] = Credential(
+            code=code,
+            name=_need(t, "name", where, str),
+            teaching=teaching,
+            adds_to_teaching=bool(t.get("adds_to_teaching", False)),
+            categories=cats,
+            support_levels=_frozen(t.get("support_levels", list(support_levels)), where),
+            grades=_frozen(t.get("grades", list(grades)), f"{where}.grades"),
+            settings=None if "settings" not in t else _frozen(t["settings"], where),
+            category_support=MappingProxyType(
+                {k: _frozen(v, f"{where}.category_support") for k, v in
+                 t.get("category_support", {}).items()}
+            ),
+            conditional=MappingProxyType(
+                {k: _frozen(v, f"{where}.conditional") for k, v in
+                 t.get("conditional", {}).items()}
+            ),
+        )
+
+    services = {}
+    for sname, t in _need(raw, "services", "rule pack", dict).items():
+        where = f"services.{sname}"
+        kind = _need(t, "kind", where, str)
+        if kind not in ("instruction", "specialized", "related"):
+            raise RulePackError(f"{where}.kind: expected instruction, specialized or related")
+        creds = _frozen(t.get("credentials", []), f"{where}.credentials")
+        if not creds <= credentials.keys():
+            raise RulePackError(f"{where}.credentials: unknown credential in {sorted(creds)}")
+        services[sname] = Service(
+            name_code=sname,
+            codes=tuple(str(c) for c in t.get("codes", [])),
+            name=_need(t, "name", where, str),
+            kind=kind,
+            credentials=creds,
+        )
+
+    roles = {}
+    for rcode, t in _need(raw, "roles", "rule pack", dict).items():
+        where = f"roles.{rcode}"
+        provides = _frozen(t.get("provides", []), f"{where}.provides")
+        if not provides <= services.keys():
+            raise RulePackError(f"{where}.provides: unknown service in {sorted(provides)}")
+        teaches = t.get("teaches")
+        if teaches not in (None, "rsp", "sdc"):
+            raise RulePackError(f"{where}.teaches: expected rsp or sdc, got {teaches!r}")
+        cap = _need(t, "cap", where, int)
+        if cap < 0:
+            raise RulePackError(f"{where}.cap: expected a whole number >= 0, got {cap}")
+        roles[rcode] = Role(
+            code=rcode,
+            name=_need(t, "name", where, str),
+            teaches=teaches,
+            provides=provides,
+            case_manager=bool(_need(t, "case_manager", where, bool)),
+            coordinates=bool(_need(t, "coordinates", where, bool)),
+            cap=cap,
+            cap_source=str(t.get("cap_source", "")),
+            cap_if_only_preschool=t.get("cap_if_only_preschool"),
+        )
+
+    best = []
+    for i, t in enumerate(raw.get("best_practice", [])):
+        where = f"best_practice[{i}]"
+        role = _need(t, "role", where, str)
+        if role not in roles:
+            raise RulePackError(f"{where}.role: unknown role '{role}'")
+        spec = t.get("specialized")
+        best.append(
+            BestPracticeRow(
+                label=str(t.get("label", role)),
+                role=role,
+                sai_setting=t.get("sai_setting"),
+                specialized=None if spec is None else _frozen(spec, where),
+            )
+        )
+
+    weights = raw.get("student_weights", {})
+    return RulePack(
+        name=str(pack.get("name", "custom")),
+        title=str(pack.get("title", "")),
+        grades=grades,
+        support_levels=support_levels,
+        disabilities=MappingProxyType(disabilities),
+        services=MappingProxyType(services),
+        roles=MappingProxyType(roles),
+        credentials=MappingProxyType(credentials),
+        best_practice=tuple(best),
+        sdc_extensive_below_pct=float(
+            raw.get("support_level_rule", {}).get("sdc_gen_ed_pct_below", 40)
+        ),
+        default_weight=float(weights.get("default", 1.0)),
+        objective=MappingProxyType(dict(raw.get("objective", {}))),
+        raw=MappingProxyType(dict(raw)),
+    )

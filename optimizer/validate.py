@@ -1,0 +1,507 @@
+"""Validation: text tables in, an immutable :class:`District` (or every problem) out.
+
+Every check reports the file, spreadsheet row, column, the value as given and
+what was expected, and all checks run before anything stops, so a planner
+fixes the whole file in one pass. Warnings (legal but odd) never stop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pandas as pd
+
+from optimizer.contract import CONTRACT, LIST_SEPARATOR
+from optimizer.model import District, Educator, Lock, Problem, School, Student
+from optimizer.reader import RawDistrict, read_district_files
+from optimizer.rulepack import RulePack, RulePackError, load_rule_pack
+
+__all__ = ["DistrictError", "load_district", "validate_tables", "check_district"]
+
+_YES = {"yes", "y", "true", "1"}
+_NO = {"no", "n", "false", "0"}
+
+# district.toml keys besides the rule-pack tables it may override.
+_SETTING_KEYS = {"name", "rule_pack", "caps", "coordinating_roles", "case_manager_roles"}
+_PACK_TABLES = {"disabilities", "services", "roles", "credentials", "best_practice",
+                "support_level_rule", "student_weights", "objective", "pack"}
+
+
+class DistrictError(Exception):
+    """The district's files have errors; ``problems`` lists every one (warnings too)."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        errors = [p for p in problems if p.severity == "error"]
+        super().__init__(f"{len(errors)} error(s) in the district files; first: {errors[0]}"
+                         if errors else "district has errors")
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+class _Table:
+    """Column checks on one text table; each adds Problems and returns parsed values."""
+
+    def __init__(self, label: str, frame: pd.DataFrame, out: list[Problem]):
+        self.label = label
+        self.frame = frame
+        self.out = out
+        self.rows = frame.index.to_numpy() + 2  # header is spreadsheet row 1
+
+    def col(self, name: str) -> pd.Series:
+        if name in self.frame.columns:
+            return self.frame[name]
+        return pd.Series([""] * len(self.frame), index=self.frame.index, dtype=str)
+
+    def add(self, i: int, column: str, value: str | None, expected: str,
+            severity: str = "error") -> None:
+        self.out.append(Problem(self.label, int(self.rows[i]), column, value, expected, severity))
+
+    def _report(self, mask: pd.Series, column: str, expected: str, severity="error") -> None:
+        values = self.col(column)
+        for i in mask.to_numpy().nonzero()[0]:
+            self.add(i, column, values.iat[i], expected, severity)
+
+    def required(self, name: str, meaning: str) -> pd.Series:
+        s = self.col(name)
+        self._report(s == "", name, f"a value: {meaning} (required)")
+        return s
+
+    def unique(self, name: str, what: str) -> None:
+        s = self.col(name)
+        dup = s.duplicated(keep=False) & (s != "")
+        first: dict[str, int] = {}
+        for i in dup.to_numpy().nonzero()[0]:
+            v = s.iat[i]
+            if v in first:
+                self.add(i, name, v, f"a unique {what}: already used on row {first[v]}")
+            else:
+                first[v] = int(self.rows[i])
+
+    def lookup(self, name: str, table: Mapping[str, str], expected: str,
+               required: bool = False, normalize: Callable[[str], str] = str.upper) -> list:
+        """Map each cell through ``table``; blank -> None; unknown -> problem."""
+        s = self.col(name)
+        out: list[str | None] = []
+        for i, v in enumerate(s.tolist()):
+            if v == "":
+                if required:
+                    self.add(i, name, v, f"a value: {expected} (required)")
+                out.append(None)
+                continue
+            got = table.get(normalize(v))
+            if got is None:
+                self.add(i, name, v, expected)
+            out.append(got)
+        return out
+
+    def number(self, name: str, expected: str, ok: Callable[[float], bool],
+               default: float | None) -> list:
+        s = self.col(name)
+        nums = pd.to_numeric(s, errors="coerce")
+        out = nums.tolist()
+        for i, v in enumerate(s.tolist()):
+            if v == "":
+                out[i] = default
+            elif pd.isna(out[i]) or not ok(out[i]):
+                self.add(i, name, v, expected)
+                out[i] = default
+        return out
+
+    def date(self, name: str) -> list:
+        s = self.col(name)
+        out: list[dt.date | None] = []
+        for i, v in enumerate(s.tolist()):
+            if v == "":
+                out.append(None)
+                continue
+            try:
+                out.append(dt.date.fromisoformat(v[:10]) if len(v) in (10, 19) else
+                           dt.date.fromisoformat(v))
+            except ValueError:
+                self.add(i, name, v, "a date as YYYY-MM-DD")
+                out.append(None)
+        return out
+
+    def code_list(self, name: str, lookup: Callable[[str], str | None], expected: str,
+                  required: bool) -> list[tuple[str, ...]]:
+        """Split a ';'-list and map each item; unknown items are problems.
+        Items keep their order; repeats are dropped."""
+        s = self.col(name)
+        out: list[tuple[str, ...]] = []
+        for i, v in enumerate(s.tolist()):
+            if v == "":
+                if required:
+                    self.add(i, name, v, f"at least one of {expected} (required)")
+                out.append(())
+                continue
+            got: dict[str, None] = {}
+            for part in v.split(LIST_SEPARATOR):
+                part = part.strip()
+                if not part:
+                    continue
+                code = lookup(part)
+                if code is None:
+                    self.add(i, name, part, f"each item one of {expected}")
+                else:
+                    got[code] = None
+            out.append(tuple(got))
+        return out
+
+
+def _rule_pack_from_settings(settings: Mapping[str, Any], out: list[Problem]) -> RulePack:
+    """Build the rule pack a district asked for, reporting bad settings as problems."""
+    label = "district.toml"
+    overrides: dict[str, Any] = {}
+    for key, value in settings.items():
+        if key in _PACK_TABLES:
+            overrides[key] = value
+        elif key not in _SETTING_KEYS:
+            out.append(Problem(label, None, key, None,
+                               "a known setting: " + ", ".join(sorted(_SETTING_KEYS |
+                                                                      _PACK_TABLES))))
+    pack_name = settings.get("rule_pack", "ca")
+    try:
+        base = load_rule_pack(str(pack_name))
+    except RulePackError as exc:
+        out.append(Problem(label, None, "rule_pack", str(pack_name), str(exc)))
+        base = load_rule_pack("ca")
+        pack_name = "ca"
+
+    roles = overrides.setdefault("roles", {})
+    for role, cap in dict(settings.get("caps", {})).items():
+        if role not in base.roles:
+            out.append(Problem(label, None, f"caps.{role}", str(cap),
+                               f"a role: one of {', '.join(base.roles)}"))
+        elif not isinstance(cap, int) or isinstance(cap, bool) or cap < 0:
+            out.append(Problem(label, None, f"caps.{role}", str(cap),
+                               "a whole number of students >= 0 (the full-time cap)"))
+        else:
+            roles.setdefault(role, {})["cap"] = cap
+    for key, flag in (("coordinating_roles", "coordinates"),
+                      ("case_manager_roles", "case_manager")):
+        if key not in settings:
+            continue
+        listed = settings[key]
+        if not isinstance(listed, list):
+            out.append(Problem(label, None, key, str(listed), "a list of role codes"))
+            continue
+        unknown = [r for r in listed if r not in base.roles]
+        for r in unknown:
+            out.append(Problem(label, None, key, str(r),
+                               f"a role: one of {', '.join(base.roles)}"))
+        for r in base.roles:
+            roles.setdefault(r, {})[flag] = r in listed
+    try:
+        return load_rule_pack(str(pack_name), overrides)
+    except RulePackError as exc:
+        out.append(Problem(label, None, None, None, f"a usable rule-pack override: {exc}"))
+        return base
+
+
+def _schools(t: _Table, pack: RulePack) -> dict[str, School]:
+    grade_map = {g: g for g in pack.grades}
+    grades_txt = "a grade code: " + ", ".join(pack.grades)
+    ids = t.required("school_id", "the school's id")
+    t.unique("school_id", "school_id")
+    names = t.required("name", "the school's name")
+    low = t.lookup("low_grade", grade_map, grades_txt, required=True)
+    high = t.lookup("high_grade", grade_map, grades_txt, required=True)
+    feeds = t.col("feeds_into").tolist()
+    regions = t.col("region").tolist()
+    known = set(ids.tolist())
+    for i, (lo, hi) in enumerate(zip(low, high, strict=True)):
+        if lo and hi and pack.grade_index(lo) > pack.grade_index(hi):
+            t.add(i, "high_grade", hi, f"a grade at or above low_grade {lo}")
+    for i, f in enumerate(feeds):
+        if f and f not in known:
+            t.add(i, "feeds_into", f, "the school_id of a school in schools.csv")
+        elif f and f == ids.iat[i]:
+            t.add(i, "feeds_into", f, "another school (a school cannot feed into itself)")
+    out = {}
+    for i, sid in enumerate(ids.tolist()):
+        if sid and sid not in out:
+            out[sid] = School(sid, names.iat[i], low[i] or "", high[i] or "",
+                              feeds[i] or None, regions[i] or None)
+    return out
+
+
+def _educators(t: _Table, pack: RulePack, schools: Mapping[str, School]) -> dict[str, Educator]:
+    ids = t.required("educator_id", "the educator's id")
+    t.unique("educator_id", "educator_id")
+    names = t.required("name", "the educator's name")
+    roles = t.lookup("role", {r: r for r in pack.roles},
+                     "a role: " + ", ".join(pack.roles), required=True)
+    creds = t.code_list("credentials", lambda c: c if c in pack.credentials else
+                        (c.upper() if c.upper() in pack.credentials else None),
+                        "the credential codes " + ", ".join(pack.credentials), required=False)
+    served = t.code_list("schools", lambda s: s if s in schools else None,
+                         "the school_ids in schools.csv", required=True)
+    fte = t.number("fte", "a number greater than 0 and at most 1", lambda x: 0 < x <= 1, None)
+    for i, v in enumerate(t.col("fte").tolist()):
+        if v == "":
+            t.add(i, "fte", v, "a number greater than 0 and at most 1 (required)")
+    max_cl = t.number("max_caseload", "a number of students >= 0", lambda x: x >= 0, None)
+    other = t.number("other_load", "a number of students >= 0", lambda x: x >= 0, 0.0)
+    flag = t.lookup("case_manager", {**{y: "yes" for y in _YES}, **{n: "no" for n in _NO}},
+                    "yes or no", normalize=str.lower)
+    out = {}
+    for i, eid in enumerate(ids.tolist()):
+        if not eid or eid in out:
+            continue
+        role = roles[i]
+        if role and pack.roles[role].teaches and not any(
+            pack.credentials[c].teaching for c in creds[i]
+        ):
+            t.add(i, "credentials", t.col("credentials").iat[i],
+                  f"a teaching credential for a {role} teacher: without one they may "
+                  "only coordinate", "warning")
+        out[eid] = Educator(
+            educator_id=eid, name=names.iat[i], role=role or "",
+            credentials=frozenset(creds[i]), schools=served[i],
+            fte=fte[i] if fte[i] is not None else 0.0,
+            max_caseload=max_cl[i], other_load=other[i] if other[i] is not None else 0.0,
+            case_manager=None if flag[i] is None else flag[i] == "yes",
+            row=int(t.rows[i]),
+        )
+    return out
+
+
+def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
+              educators: Mapping[str, Educator]) -> dict[str, Student]:
+    ids = t.required("student_id", "the student's id")
+    t.unique("student_id", "student_id")
+    school = t.lookup("school_id", {s: s for s in schools},
+                      "the school_id of a school in schools.csv", required=True,
+                      normalize=lambda v: v)
+    grade = t.lookup("grade", {g: g for g in pack.grades},
+                     "a grade code: " + ", ".join(pack.grades), required=True)
+    dis_alias = {**{a: a for a in pack.disabilities},
+                 **{d.code: a for a, d in pack.disabilities.items()}}
+    dis_txt = "a disability code or abbreviation: " + ", ".join(
+        f"{d.code}/{a}" for a, d in pack.disabilities.items())
+    primary = t.lookup("primary_disability", dis_alias, dis_txt, required=True)
+    secondary = t.lookup("secondary_disability", dis_alias, dis_txt)
+    basis = t.lookup("placement_basis", {"primary": "primary", "secondary": "secondary"},
+                     "primary or secondary", normalize=str.lower)
+    levels = t.lookup("support_level", {lv: lv for lv in pack.support_levels},
+                      "a support level: " + " or ".join(pack.support_levels),
+                      normalize=str.lower)
+    services = t.code_list("services", pack.service_of,
+                           "the services " + ", ".join(pack.services), required=True)
+    setting = t.lookup("sai_setting", {"rsp": "rsp", "sdc": "sdc"}, "rsp or sdc",
+                       normalize=str.lower)
+    gen_ed = t.number("gen_ed_pct", "a percentage from 0 to 100", lambda x: 0 <= x <= 100, None)
+    current = t.col("current_case_manager").tolist()
+    annual = t.date("annual_review")
+    tri = t.date("triennial_review")
+    weight = t.number("weight", "a positive number", lambda x: x > 0, pack.default_weight)
+
+    out = {}
+    for i, sid in enumerate(ids.tolist()):
+        sch, g, p, sec = school[i], grade[i], primary[i], secondary[i]
+        if sch and g:
+            s = schools[sch]
+            if s.low_grade and s.high_grade and not (
+                pack.grade_index(s.low_grade) <= pack.grade_index(g)
+                <= pack.grade_index(s.high_grade)
+            ):
+                t.add(i, "grade", g, f"a grade that school {sch} serves "
+                      f"({s.low_grade} to {s.high_grade})")
+        for col, d in (("primary_disability", p), ("secondary_disability", sec)):
+            band = pack.disabilities[d].grades if d else None
+            if d and g and band is not None and g not in band:
+                t.add(i, col, t.col(col).iat[i],
+                      f"a category allowed in grade {g}: {d} ({pack.disabilities[d].name}) "
+                      f"applies only in grades {', '.join(sorted(band, key=pack.grade_index))}")
+        if sec and pack.disabilities[sec].never_secondary:
+            t.add(i, "secondary_disability", t.col("secondary_disability").iat[i],
+                  f"a category that may be secondary: {sec} is reported only as primary")
+        elif sec and p and sec == p:
+            t.add(i, "secondary_disability", t.col("secondary_disability").iat[i],
+                  "a category different from the primary one", "warning")
+        if basis[i] == "secondary":
+            if not sec:
+                t.add(i, "placement_basis", "secondary",
+                      "placement_basis 'secondary' only with a secondary_disability given")
+            elif p and not pack.disabilities[p].low_incidence:
+                t.add(i, "placement_basis", "secondary",
+                      f"placement_basis 'secondary' only when the primary disability is "
+                      f"low-incidence; {p} ({pack.disabilities[p].name}) is not")
+        has_sai = "SAI" in services[i]
+        if has_sai and setting[i] is None and t.col("sai_setting").iat[i] == "":
+            t.add(i, "sai_setting", "", "rsp or sdc: required because services include SAI")
+        elif not has_sai and setting[i] is not None:
+            t.add(i, "sai_setting", t.col("sai_setting").iat[i],
+                  "blank: services do not include SAI, so the setting is ignored", "warning")
+        cm = current[i]
+        if cm and cm not in educators:
+            t.add(i, "current_case_manager", cm,
+                  "an educator_id in educators.csv: this case manager is no longer listed "
+                  "(continuity ignored)", "warning")
+        if not sid or sid in out:
+            continue
+        lv, derived = levels[i], False
+        if lv is None:
+            derived = True
+            lv = ("extensive" if has_sai and setting[i] == "sdc" and gen_ed[i] is not None
+                  and gen_ed[i] < pack.sdc_extensive_below_pct else "mild_moderate")
+        out[sid] = Student(
+            student_id=sid, school_id=sch or "", grade=g or "", primary_disability=p or "",
+            secondary_disability=sec, placement_basis=basis[i] or "primary",
+            support_level=lv, support_level_derived=derived, services=frozenset(services[i]),
+            sai_setting=setting[i] if has_sai else None, gen_ed_pct=gen_ed[i],
+            current_case_manager=cm if cm in educators else None,
+            annual_review=annual[i], triennial_review=tri[i], weight=float(weight[i]),
+            row=int(t.rows[i]),
+        )
+    return out
+
+
+def _locks(t: _Table, students: Mapping[str, Student],
+           educators: Mapping[str, Educator]) -> tuple[Lock, ...]:
+    sid = t.lookup("student_id", {s: s for s in students},
+                   "the student_id of a student in students.csv", required=True,
+                   normalize=lambda v: v)
+    eid = t.lookup("educator_id", {e: e for e in educators},
+                   "the educator_id of an educator in educators.csv", required=True,
+                   normalize=lambda v: v)
+    kind = t.lookup("kind", {"pin": "pin", "forbid": "forbid"}, "pin or forbid",
+                    required=True, normalize=str.lower)
+    reasons = t.col("reason").tolist()
+    pinned: dict[str, int] = {}
+    forbidden: dict[tuple[str, str], int] = {}
+    out = []
+    for i in range(len(sid)):
+        if not (sid[i] and eid[i] and kind[i]):
+            continue
+        row = int(t.rows[i])
+        if kind[i] == "pin":
+            if sid[i] in pinned:
+                t.add(i, "student_id", sid[i],
+                      f"one pin per student: already pinned on row {pinned[sid[i]]}")
+                continue
+            pinned[sid[i]] = row
+        else:
+            forbidden[(sid[i], eid[i])] = row
+        out.append(Lock(sid[i], eid[i], kind[i], reasons[i], row))
+    for lk in out:
+        if lk.kind == "pin" and (lk.student_id, lk.educator_id) in forbidden:
+            t.add(lk.row - 2, "kind", "pin",
+                  f"a pin or a forbid, not both: row {forbidden[(lk.student_id, lk.educator_id)]}"
+                  f" forbids {lk.educator_id} for {lk.student_id}")
+    return tuple(out)
+
+
+def validate_tables(raw: RawDistrict) -> tuple[District | None, list[Problem]]:
+    """Check every table and build the District.
+
+    Parameters
+    ----------
+    raw
+        Tables read by :func:`optimizer.reader.read_district_files`.
+
+    Returns
+    -------
+    (District or None, problems)
+        The district when there is no error (warnings are also stored on it),
+        and every problem found, errors and warnings, in file order.
+    """
+    problems = list(raw.problems)
+    pack = _rule_pack_from_settings(raw.settings, problems)
+
+    def table(name: str) -> _Table:
+        frame = raw.tables.get(name, pd.DataFrame({c.name: [] for c in CONTRACT[name]},
+                                                  dtype=str))
+        return _Table(raw.labels.get(name, f"{name}.csv"), frame, problems)
+
+    schools = _schools(table("schools"), pack)
+    educators = _educators(table("educators"), pack, schools)
+    students = _students(table("students"), pack, schools, educators)
+    locks = _locks(table("locks"), students, educators) if "locks" in raw.tables else ()
+
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    district = District(
+        name=str(raw.settings.get("name", raw.name)), rules=pack,
+        schools=MappingProxyType(schools), educators=MappingProxyType(educators),
+        students=MappingProxyType(students), locks=locks,
+        settings=MappingProxyType(dict(raw.settings)), sources=MappingProxyType(raw.sources),
+    )
+    # Pins must be allowed by some rule; checked here, once the rules can run.
+    problems.extend(_check_pins(district, raw.labels.get("locks", "locks.csv")))
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return _with_warnings(district, problems), problems
+
+
+def _check_pins(district: District, label: str) -> Iterable[Problem]:
+    from optimizer.rules import decide  # the rules engine needs a District
+
+    for lk in district.locks:
+        if lk.kind != "pin":
+            continue
+        s, e = district.students[lk.student_id], district.educators[lk.educator_id]
+        decision = decide(district, s, e)
+        if not decision.eligible:
+            yield Problem(label, lk.row, "educator_id", lk.educator_id,
+                          f"a case manager some rule allows for {lk.student_id}; "
+                          + "; ".join(decision.failed_text()))
+
+
+def _with_warnings(district: District, problems: list[Problem]) -> District:
+    import dataclasses
+
+    return dataclasses.replace(district, warnings=tuple(p for p in problems
+                                                         if p.severity == "warning"))
+
+
+def check_district(path: str | Path) -> list[Problem]:
+    """Every problem (errors and warnings) in a district's files, without raising.
+
+    Examples
+    --------
+    >>> [str(p) for p in check_district("data/sample") if p.severity == "error"]  # doctest: +SKIP
+    []
+    """
+    return validate_tables(read_district_files(path))[1]
+
+
+def load_district(path: str | Path) -> District:
+    """Read and validate a district folder or workbook.
+
+    Parameters
+    ----------
+    path
+        District folder (CSV files) or ``.xlsx`` workbook.
+
+    Returns
+    -------
+    District
+        Immutable and validated; warnings are in ``district.warnings``.
+
+    Raises
+    ------
+    DistrictError
+        When any file has an error; ``.problems`` lists all of them.
+
+    Examples
+    --------
+    >>> d = load_district("data/sample")          # doctest: +SKIP
+    >>> len(d.students) > 1000                     # doctest: +SKIP
+    True
+    """
+    district, problems = validate_tables(read_district_files(path))
+    if district is None:
+        raise DistrictError(problems)
+    return district
