@@ -129,7 +129,7 @@ class _Table:
                 out.append(dt.date.fromisoformat(v[:10]) if len(v) in (10, 19) else
                            dt.date.fromisoformat(v))
             except ValueError:
-                self.add(i, name, v, "a date as YYYY-MM-DD")
+                self.add(i, name, v, "a real date as YYYY-MM-DD")
                 out.append(None)
         return out
 
@@ -223,6 +223,7 @@ def _schools(t: _Table, pack: RulePack) -> dict[str, School]:
     for i, (lo, hi) in enumerate(zip(low, high, strict=True)):
         if lo and hi and pack.grade_index(lo) > pack.grade_index(hi):
             t.add(i, "high_grade", hi, f"a grade at or above low_grade {lo}")
+            low[i] = high[i] = None  # unknown span: do not flag every student there too
     for i, f in enumerate(feeds):
         if f and f not in known:
             t.add(i, "feeds_into", f, "the school_id of a school in schools.csv")
@@ -430,6 +431,7 @@ def validate_tables(raw: RawDistrict) -> tuple[District | None, list[Problem]]:
     students = _students(table("students"), pack, schools, educators)
     locks = _locks(table("locks"), students, educators) if "locks" in raw.tables else ()
 
+    problems = _in_file_order(problems, raw)
     if any(p.severity == "error" for p in problems):
         return None, problems
     district = District(
@@ -445,9 +447,24 @@ def validate_tables(raw: RawDistrict) -> tuple[District | None, list[Problem]]:
     return _with_warnings(district, problems), problems
 
 
+def _in_file_order(problems: list[Problem], raw: RawDistrict) -> list[Problem]:
+    """Sort problems as a planner reads the files: file by file, row by row,
+    column by column (district.toml and file-level problems first)."""
+    label_rank = {label: i + 1 for i, label in enumerate(
+        raw.labels.get(t, f"{t}.csv") for t in CONTRACT)}
+    col_rank = {c.name: i for cols in CONTRACT.values() for i, c in enumerate(cols)}
+
+    def key(p: Problem) -> tuple:
+        return (label_rank.get(p.file, 0), p.row or 0, col_rank.get(p.column or "", -1))
+
+    return sorted(problems, key=key)
+
+
 def _check_pins(district: District, label: str) -> Iterable[Problem]:
     from optimizer.rules import decide  # the rules engine needs a District
 
+    pinned_load: dict[str, float] = {}
+    last_row: dict[str, int] = {}
     for lk in district.locks:
         if lk.kind != "pin":
             continue
@@ -457,6 +474,17 @@ def _check_pins(district: District, label: str) -> Iterable[Problem]:
             yield Problem(label, lk.row, "educator_id", lk.educator_id,
                           f"a case manager some rule allows for {lk.student_id}; "
                           + "; ".join(decision.failed_text()))
+        pinned_load[e.educator_id] = pinned_load.get(e.educator_id, 0.0) + s.weight
+        last_row[e.educator_id] = lk.row
+    # Pins are hard: if they alone overfill a caseload, no plan can exist.
+    for eid, load in pinned_load.items():
+        e = district.educators[eid]
+        cap = district.cap(eid)
+        if load + e.other_load > cap:
+            yield Problem(label, last_row[eid], "educator_id", eid,
+                          f"pins that fit {eid}'s cap of {cap}: pinned students weigh "
+                          f"{load:g} plus other_load {e.other_load:g} "
+                          f"(educators.csv row {e.row})")
 
 
 def _with_warnings(district: District, problems: list[Problem]) -> District:

@@ -1,0 +1,116 @@
+"""An independent eligibility checker for tests.
+
+It re-derives, from the raw CSV files and the rule pack's TOML alone, which
+educator may case-manage which student and in which capacity. It shares no
+code with ``optimizer`` (only the rule data file), so a bug in the engine's
+caching, profiles or graph building shows up as a disagreement.
+"""
+
+from __future__ import annotations
+
+import csv
+import tomllib
+from pathlib import Path
+
+PACK = Path(__file__).resolve().parent.parent / "optimizer" / "rulepacks" / "ca.toml"
+
+
+def _rows(folder: Path, name: str) -> list[dict]:
+    path = folder / f"{name}.csv"
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        return [{k.strip(): (v or "").strip() for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def _items(cell: str) -> list[str]:
+    return [x.strip() for x in cell.split(";") if x.strip()]
+
+
+def eligible_pairs(folder: str | Path) -> dict[tuple[str, str], tuple[str, int]]:
+    """(student_id, educator_id) -> (capacity, rank) for every eligible pair,
+    with forbids removed and pins as the pinned student's only pair."""
+    folder = Path(folder)
+    pack = tomllib.loads(PACK.read_text("utf-8"))
+    dis = {}
+    for abbr, t in pack["disabilities"].items():
+        dis[abbr] = abbr
+        dis[t["code"]] = abbr
+    svc = {}
+    for name, t in pack["services"].items():
+        svc[name] = name
+        for c in t.get("codes", []):
+            svc[c] = name
+    creds, roles = pack["credentials"], pack["roles"]
+    all_levels = pack["pack"]["support_levels"]
+    all_grades = pack["pack"]["grades"]
+
+    educators = _rows(folder, "educators")
+    out: dict[tuple[str, str], tuple[str, int]] = {}
+    for s in _rows(folder, "students"):
+        services = {svc[x.upper()] for x in _items(s["services"])}
+        setting = s.get("sai_setting", "").lower() if "SAI" in services else ""
+        primary = dis[s["primary_disability"].upper()]
+        secondary = dis.get(s.get("secondary_disability", "").upper())
+        on_secondary = s.get("placement_basis", "").lower() == "secondary"
+        basis = secondary if on_secondary else primary
+        other = primary if on_secondary else secondary
+        level = s.get("support_level", "").lower()
+        if not level:
+            pct = s.get("gen_ed_pct", "")
+            level = ("extensive" if setting == "sdc" and pct and float(pct) < 40
+                     else "mild_moderate")
+        specialized = {x for x in services if pack["services"][x]["kind"] != "related"}
+        bp_role = None
+        for row in pack["best_practice"]:
+            if ("sai_setting" in row and row["sai_setting"] == setting) or (
+                    "specialized" in row and set(row["specialized"]) == specialized):
+                bp_role = row["role"]
+                break
+        for e in educators:
+            if s["school_id"] not in _items(e["schools"]):
+                continue
+            role = roles[e["role"]]
+            flag = e.get("case_manager", "").lower()
+            may = role["case_manager"] if not flag else flag in ("yes", "y", "true", "1")
+            if not may:
+                continue
+            held = set(_items(e.get("credentials", "")))
+            capacity = None
+            if role.get("teaches") and role["teaches"] == setting:
+                added = set()
+                for c in held:
+                    if creds[c].get("adds_to_teaching"):
+                        added |= set(creds[c]["categories"])
+                for c in held:
+                    t = creds[c]
+                    if not t.get("teaching") or setting not in t.get("settings", [setting]):
+                        continue
+                    cats = set(t["categories"]) | added
+                    cond = t.get("conditional", {}).get(basis)
+                    if basis not in cats and not (cond and other in cond):
+                        continue
+                    levels = t.get("category_support", {}).get(
+                        basis, t.get("support_levels", all_levels))
+                    if level in levels and s["grade"] in t.get("grades", all_grades):
+                        capacity = "instruction"
+                        break
+            if capacity is None:
+                for x in set(role.get("provides", [])) & services:
+                    if held & set(pack["services"][x]["credentials"]):
+                        capacity = "service"
+                        break
+            if capacity is None and role["coordinates"]:
+                capacity = "coordination"
+            if capacity is None:
+                continue
+            rank = 2 if capacity == "coordination" else (0 if e["role"] == bp_role else 1)
+            out[(s["student_id"], e["educator_id"])] = (capacity, rank)
+    for lk in _rows(folder, "locks"):
+        pair = (lk["student_id"], lk["educator_id"])
+        if lk["kind"].lower() == "forbid":
+            out.pop(pair, None)
+        elif pair in out:
+            for key in [k for k in out if k[0] == pair[0] and k != pair]:
+                del out[key]
+    return out
