@@ -102,9 +102,11 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     safe = frame.copy()
     for col in safe.columns:
-        if safe[col].dtype == object or isinstance(safe[col].dtype, pd.CategoricalDtype):
-            safe[col] = safe[col].map(lambda v: neutralize_formula(v) if isinstance(v, str)
-                                      else v)
+        # Any column that may hold text (object, string or category dtype).
+        if not (pd.api.types.is_numeric_dtype(safe[col]) or
+                pd.api.types.is_bool_dtype(safe[col])):
+            safe[col] = safe[col].astype(object).map(
+                lambda v: neutralize_formula(v) if isinstance(v, str) else v)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(fd)
     try:

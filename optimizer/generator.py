@@ -40,7 +40,7 @@ _PLACEMENT = {"SLI": (88, 4, 8), "SLD": (76, 19, 5), "AUT": (38, 17, 45), "ID": 
 _PLACEMENT_DEFAULT = (63, 16, 21)
 
 # Probability of specialized academic instruction by category (overall ~69%).
-_SAI = {"SLI": 0.10, "SLD": 0.97, "AUT": 0.80, "OHI": 0.85, "ID": 1.0, "ED": 0.92, "MD": 1.0,
+_SAI = {"SLI": 0.08, "SLD": 0.90, "AUT": 0.75, "OHI": 0.78, "ID": 1.0, "ED": 0.92, "MD": 1.0,
         "HH": 0.5, "DEAF": 0.6, "VI": 0.4, "OI": 0.7, "TBI": 0.85, "DB": 1.0, "EMD": 0.7}
 # Other services: probability by category (key "*" for any other category).
 _SERVICES = {
@@ -92,7 +92,7 @@ def _school_plan(n_students: int) -> list[tuple[str, str, str, int]]:
     return [("preschool", "PK", "PK", max(1, round(pk / 150))),
             ("elementary", "TK", "5", max(1, round(elem / 150))),
             ("middle", "6", "8", max(1, round(mid / 200))),
-            ("high", "9", "12", max(1, round(high / 250))),
+            ("high", "9", "12", max(1, round(high / 300))),
             ("adult", "A", "A", max(1, round(adult / 150)))]
 
 
@@ -342,9 +342,9 @@ def _make_educators(rng: np.random.Generator, schools: pd.DataFrame,
         n_rsp = int((grp["sai_setting"] == "rsp").sum())
         n_sdc = int((grp["sai_setting"] == "sdc").sum())
         # Staffing with some slack, but not evenly: some schools run short.
-        for _ in range(math.ceil(n_rsp / 22 * rng.uniform(0.8, 1.15))):
+        for _ in range(math.ceil(n_rsp / 24 * rng.uniform(0.8, 1.15))):
             add("RSP", _teacher_credentials(rng, "RSP", kind), [sid], teacher_fte())
-        for _ in range(math.ceil(n_sdc / 11 * rng.uniform(0.8, 1.15))):
+        for _ in range(math.ceil(n_sdc / 12 * rng.uniform(0.8, 1.15))):
             add("SDC", _teacher_credentials(rng, "SDC", kind), [sid], teacher_fte())
         speech_need[sid] = grp["services"].str.contains("SPEECH|415").sum() / 45
         add("PSY", ["PPS"], [sid], 1.0 if len(grp) > 150 else 0.5)

@@ -237,13 +237,20 @@ def test_district_toml_overrides_caps_and_coordinating_roles(make_district):
     t = base()
     folder = make_district(schools=t["schools"], educators=t["educators"],
                            students=t["students"],
-                           toml='[caps]\nRSP = 32\n'
-                                'coordinating_roles = ["COORD"]\n'.replace("\n[caps]", "[caps]"))
-    # (coordinating_roles must precede the [caps] table in TOML; rewrite it so)
-    (folder / "district.toml").write_text('coordinating_roles = ["COORD"]\n[caps]\nRSP = 32\n')
+                           toml='coordinating_roles = ["COORD"]\n[caps]\nRSP = 32\n')
     d = load_district(folder)
     assert d.cap("E1") == 32
     assert not d.rules.roles["RSP"].coordinates and d.rules.roles["COORD"].coordinates
+
+
+def test_fte_prorates_the_cap_rounding_down(make_district):
+    t = base()
+    t["educators"][0]["fte"] = "0.8"
+    t["educators"][1]["fte"] = "0.5"
+    t["educators"][2]["max_caseload"] = "9"
+    d = load_district(make_district(schools=t["schools"], educators=t["educators"],
+                                    students=t["students"]))
+    assert (d.cap("E1"), d.cap("E2"), d.cap("E3")) == (22, 27, 9)
 
 
 def test_load_district_raises_with_every_problem(make_district):

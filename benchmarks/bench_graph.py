@@ -1,0 +1,96 @@
+"""Time and peak memory to read, validate and build the eligibility graph.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_graph.py              # 2k, 20k, 100k students
+    .venv/bin/python benchmarks/bench_graph.py --sizes 2000 # just one size
+
+Each size is generated (seeded) into a temporary folder, then measured in a
+fresh Python process so its peak memory is its own. Target (issue 2): the
+100k-student district's graph in under 15 s and 4 GB on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_SECONDS = 15.0
+TARGET_GB = 4.0
+
+
+def measure(folder: str) -> dict:
+    """Run in the child process: one district, every stage timed."""
+    t0 = time.perf_counter()
+    from optimizer.graph import build_graph, components, edge_table
+    from optimizer.reader import read_district_files
+    from optimizer.validate import validate_tables
+
+    t_import = time.perf_counter()
+    raw = read_district_files(folder)
+    t_read = time.perf_counter()
+    district, problems = validate_tables(raw)
+    assert district is not None, [str(p) for p in problems if p.severity == "error"][:5]
+    t_valid = time.perf_counter()
+    edges = edge_table(district)
+    t_edges = time.perf_counter()
+    G = build_graph(district)
+    t_graph = time.perf_counter()
+    comps = components(G)
+    t_comp = time.perf_counter()
+    return {
+        "students": len(district.students), "educators": len(district.educators),
+        "edges": len(edges), "components": len(comps),
+        "largest_component_students": len(comps[0][0]),
+        "import_s": t_import - t0, "read_s": t_read - t_import, "validate_s": t_valid - t_read,
+        "rules_edges_s": t_edges - t_valid, "networkx_s": t_graph - t_edges,
+        "components_s": t_comp - t_graph, "total_s": t_comp - t_import,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000, 100000])
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child)))
+        return 0
+
+    from optimizer.export import write_district
+    from optimizer.generator import generate_district
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.sizes:
+            t = time.perf_counter()
+            folder = write_district(generate_district(n, seed=args.seed), Path(tmp) / f"d{n}")
+            gen_s = time.perf_counter() - t
+            out = subprocess.run([sys.executable, __file__, "--child", str(folder)],
+                                 capture_output=True, text=True, check=True)
+            rows.append({"size": n, "generate_s": gen_s, **json.loads(out.stdout)})
+
+    print(f"{'students':>9} {'educators':>9} {'edges':>10} {'comps':>5} | {'read':>5} "
+          f"{'valid':>5} {'rules':>5} {'nx':>5} {'comp':>5} | {'total s':>7} {'peak MB':>8} "
+          f"| {'vs 15 s':>7} {'vs 4 GB':>7}")
+    for r in rows:
+        print(f"{r['students']:>9,} {r['educators']:>9,} {r['edges']:>10,} {r['components']:>5} | "
+              f"{r['read_s']:>5.2f} {r['validate_s']:>5.2f} {r['rules_edges_s']:>5.2f} "
+              f"{r['networkx_s']:>5.2f} {r['components_s']:>5.2f} | {r['total_s']:>7.2f} "
+              f"{r['peak_mb']:>8,.0f} | {r['total_s'] / TARGET_SECONDS:>7.2f} "
+              f"{r['peak_mb'] / 1024 / TARGET_GB:>7.2f}")
+    print("(read = CSV to text tables; valid = checks + records; rules = eligibility of every "
+          "pair at each school; nx = networkx graph; ratios < 1 meet the target)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
