@@ -75,7 +75,7 @@ def test_feeder_pattern_and_itinerants(big):
     schools = big.tables["schools"].set_index("school_id")
     kinds = {(r.low_grade, r.high_grade) for r in schools.itertuples()}
     assert {("PK", "PK"), ("TK", "5"), ("6", "8"), ("9", "12"), ("A", "A")} <= kinds
-    for sid, r in schools.iterrows():
+    for _, r in schools.iterrows():
         if r["high_grade"] in ("5", "8", "12"):
             nxt = schools.loc[r["feeds_into"]]
             assert nxt["low_grade"] == "A" or int(r["high_grade"]) + 1 == int(nxt["low_grade"])
