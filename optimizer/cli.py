@@ -1,6 +1,7 @@
 """The ``caseload`` command: parses arguments and calls the public API.
 
-Exit codes: 0 success, 2 bad input (every problem listed, no traceback).
+Exit codes: 0 success; 1 a plan (or today's assignments) breaks a rule
+(check, audit); 2 bad input (every problem listed, no traceback).
 Nothing imports this module.
 """
 
@@ -105,6 +106,99 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Progress:
+    """Stage-by-stage progress on stderr, so a long run shows it is alive."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.t0 = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        if not self.quiet:
+            print(f"[{time.perf_counter() - self.t0:6.1f}s] {stage}", file=sys.stderr,
+                  flush=True)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from optimizer.export import write_plan
+    from optimizer.problem import build_problem
+    from optimizer.solver import SolveParams, solve
+
+    progress = _Progress(args.quiet or args.json)
+    progress(f"reading and validating {args.district}")
+    t0 = time.perf_counter()
+    district = _load(args.district, args.json)
+    if district is None:
+        return EXIT_BAD_INPUT
+    t_read = time.perf_counter() - t0
+    progress(f"{len(district.students):,} students, {len(district.educators):,} educators; "
+             "applying the credential rules")
+    try:
+        params = SolveParams(balance=args.balance, time_limit=args.time_limit)
+        problem = build_problem(district)
+        progress(f"{problem.n_edges:,} eligible pairs; solving")
+        result = solve(problem, params)
+    except ValueError as exc:
+        print(f"Cannot plan: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    progress(f"{result.status}; writing {args.out}")
+    t0 = time.perf_counter()
+    out = write_plan(result, args.out)
+    progress(f"done (read {t_read:.2f}s, write {time.perf_counter() - t0:.2f}s)")
+    if args.json:
+        print(json.dumps({"plan": str(out), **dict(result.figures)}, indent=2, default=str))
+    else:
+        print(result.summary())
+        print(f"\nPlan written to {out}/ (assignments.csv, caseloads.csv, unassigned.csv, "
+              "hiring_needs.csv, summary.json)")
+    return 0
+
+
+def _print_violations(violations: list, what: str, limit: int | None) -> None:
+    if not violations:
+        print(f"{what}: no violations.")
+        return
+    from collections import Counter
+
+    kinds = Counter(v.kind for v in violations)
+    print(f"{what}: {len(violations)} violation(s) — "
+          + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+    shown = violations if limit is None else violations[:limit]
+    for v in shown:
+        print(f"  {v}")
+    if len(shown) < len(violations):
+        print(f"  … and {len(violations) - len(shown)} more (use --all)")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from optimizer.check import check_plan
+    from optimizer.reader import read_plan_assignments
+
+    district = _load(args.district, False)
+    if district is None:
+        return EXIT_BAD_INPUT
+    frame, problems = read_plan_assignments(args.plan)
+    if frame is None:
+        print(format_problems(problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    violations = check_plan(district, frame)
+    _print_violations(violations, f"Plan {args.plan}", None if args.all else 50)
+    return 1 if violations else 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from optimizer.check import audit_current
+
+    district = _load(args.district, False)
+    if district is None:
+        return EXIT_BAD_INPUT
+    violations = audit_current(district)
+    with_cm = sum(1 for s in district.students.values() if s.current_case_manager)
+    _print_violations(violations, f"Today's case managers ({with_cm:,} assignments)",
+                      None if args.all else 50)
+    return 1 if violations else 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from optimizer.export import write_district
     from optimizer.generator import generate_district
@@ -140,6 +234,29 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("student", help="student_id")
     e.add_argument("educator", nargs="?", help="educator_id (default: all at the school)")
     e.set_defaults(func=cmd_explain)
+
+    pl = sub.add_parser("plan", help="plan next year's case managers")
+    pl.add_argument("district", help="district folder or .xlsx workbook")
+    pl.add_argument("--out", required=True, help="plan folder to write")
+    pl.add_argument("--balance", choices=["convex", "minmax"], default="convex",
+                    help="convex (default): spread work evenly; minmax: lowest highest "
+                         "load ratio first")
+    pl.add_argument("--time-limit", type=float, default=30.0,
+                    help="seconds for CP-SAT when students have weights (default 30)")
+    pl.add_argument("--json", action="store_true", help="print summary.json instead")
+    pl.add_argument("--quiet", action="store_true", help="no progress lines")
+    pl.set_defaults(func=cmd_plan)
+
+    ch = sub.add_parser("check", help="check a plan against every rule (exit 1 if violated)")
+    ch.add_argument("district", help="district folder or .xlsx workbook")
+    ch.add_argument("plan", help="plan folder (with assignments.csv)")
+    ch.add_argument("--all", action="store_true", help="list every violation")
+    ch.set_defaults(func=cmd_check)
+
+    au = sub.add_parser("audit", help="check today's case managers against every rule")
+    au.add_argument("district", help="district folder or .xlsx workbook")
+    au.add_argument("--all", action="store_true", help="list every violation")
+    au.set_defaults(func=cmd_audit)
 
     n = sub.add_parser("generate", help="write a synthetic district (no real data)")
     n.add_argument("out", help="folder to write")

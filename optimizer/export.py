@@ -7,6 +7,7 @@ never leaves a half-written folder over a good one.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -15,8 +16,13 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.generator import GeneratedDistrict
+from optimizer.result import Result
 
-__all__ = ["neutralize_formula", "write_district", "write_table"]
+__all__ = ["PLAN_FILES", "neutralize_formula", "write_district", "write_plan", "write_table"]
+
+#: The files of a plan folder (docs/plan-format.md).
+PLAN_FILES = ("assignments.csv", "caseloads.csv", "unassigned.csv", "hiring_needs.csv",
+              "summary.json")
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -100,13 +106,7 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    safe = frame.copy()
-    for col in safe.columns:
-        # Any column that may hold text (object, string or category dtype).
-        if not (pd.api.types.is_numeric_dtype(safe[col]) or
-                pd.api.types.is_bool_dtype(safe[col])):
-            safe[col] = safe[col].astype(object).map(
-                lambda v: neutralize_formula(v) if isinstance(v, str) else v)
+    safe = _safe(frame)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(fd)
     try:
@@ -116,3 +116,51 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def _safe(frame: pd.DataFrame) -> pd.DataFrame:
+    safe = frame.copy()
+    for col in safe.columns:
+        # Any column that may hold text (object, string or category dtype).
+        if not (pd.api.types.is_numeric_dtype(safe[col]) or
+                pd.api.types.is_bool_dtype(safe[col])):
+            safe[col] = safe[col].astype(object).map(
+                lambda v: neutralize_formula(v) if isinstance(v, str) else v)
+    return safe
+
+
+def write_plan(result: Result, folder: str | Path) -> Path:
+    """Write a plan folder: assignments, caseloads, unassigned, hiring needs, summary.
+
+    The folder is written beside the target and renamed into place, so an
+    interrupted run never leaves half a plan over a good one. Text cells are
+    guarded against spreadsheet formula injection. The CSV files are the same
+    bytes for the same district; ``summary.json`` differs only in ``runtime_s``.
+
+    Examples
+    --------
+    >>> write_plan(plan(load_district("data/sample")), "plan")   # doctest: +SKIP
+    """
+    target = Path(folder)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        tables = {"assignments.csv": result.assignments, "caseloads.csv": result.caseloads,
+                  "unassigned.csv": result.unassigned, "hiring_needs.csv": result.hiring_needs}
+        for name, frame in tables.items():
+            _write_csv(_safe(frame), tmp / name)
+        summary = json.dumps(dict(result.figures), indent=2, sort_keys=False, default=_json)
+        (tmp / "summary.json").write_text(summary + "\n", encoding="utf-8")
+        _replace_folder(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _json(value: object) -> object:
+    if hasattr(value, "items"):
+        return dict(value.items())
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")

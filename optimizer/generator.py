@@ -386,16 +386,22 @@ def _make_educators(rng: np.random.Generator, schools: pd.DataFrame,
 def _fill_current_case_managers(rng: np.random.Generator, students: pd.DataFrame,
                                 educators: pd.DataFrame) -> None:
     """This year's case managers: mostly the best-practice type at the school,
-    some a poor fit, some who have left the district, none for new arrivals."""
+    some a poor fit, some no longer right (still at the student's old school,
+    or in a role that may not case-manage), some who have left the district,
+    and none for students new to their school."""
     by_school_role: dict[tuple[str, str], list[str]] = {}
     by_school: dict[str, list[str]] = {}
+    non_cm: dict[str, list[str]] = {}
+    all_cm: list[tuple[str, str]] = []
     for eid, role, served in zip(educators["educator_id"], educators["role"],
                                  educators["schools"], strict=True):
-        if role in ("PSY", "OT", "PT", "APE", "OM"):
-            continue
         for s in served.split(";"):
+            if role in ("PSY", "OT", "PT", "APE", "OM"):
+                non_cm.setdefault(s, []).append(eid)
+                continue
             by_school_role.setdefault((s, role), []).append(eid)
             by_school.setdefault(s, []).append(eid)
+            all_cm.append((eid, s))
     u = rng.random(len(students))
     pick = rng.random(len(students))
     entry_grades = {"TK", "K", "6", "9", "A", "PK"}
@@ -407,10 +413,15 @@ def _fill_current_case_managers(rng: np.random.Generator, students: pd.DataFrame
             continue
         same = by_school_role.get((sch, role), [])
         anyone = by_school.get(sch, [])
-        if u[i] < 0.86 and same:
+        elsewhere = all_cm[int(pick[i] * len(all_cm))]
+        if u[i] < 0.84 and same:
             out.append(same[int(pick[i] * len(same))])
-        elif u[i] < 0.96 and anyone:
+        elif u[i] < 0.93 and anyone:
             out.append(anyone[int(pick[i] * len(anyone))])
+        elif u[i] < 0.955 and elsewhere[1] != sch:
+            out.append(elsewhere[0])  # still the case manager from another school
+        elif u[i] < 0.965 and non_cm.get(sch):
+            out.append(non_cm[sch][int(pick[i] * len(non_cm[sch]))])  # e.g. the psychologist
         else:
             out.append(f"E9{int(pick[i] * 9999):04d}")  # left the district
     students["current_case_manager"] = out
@@ -435,7 +446,7 @@ def _make_locks(rng: np.random.Generator, tables: dict[str, pd.DataFrame]) -> pd
     for k in order:
         s = district.students[ids[k]]
         cm = s.current_case_manager
-        if not cm:
+        if not cm or cm not in district.educators:
             continue
         e = district.educators[cm]
         d = decide(district, s, e)

@@ -56,7 +56,7 @@ class Student:
     services: frozenset[str]
     sai_setting: str | None
     gen_ed_pct: float | None
-    current_case_manager: str | None
+    current_case_manager: str | None  # as given; may name someone no longer on staff
     annual_review: dt.date | None
     triennial_review: dt.date | None
     weight: float

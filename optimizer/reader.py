@@ -19,7 +19,7 @@ import pandas as pd
 from optimizer.contract import CONTRACT, FILES, OPTIONAL_FILES
 from optimizer.model import Problem
 
-__all__ = ["RawDistrict", "read_district_files"]
+__all__ = ["RawDistrict", "read_district_files", "read_plan_assignments"]
 
 
 @dataclass
@@ -190,3 +190,26 @@ def read_district_files(path: str | Path) -> RawDistrict:
             raw.problems.append(Problem("district.toml", None, None, None,
                                         f"valid TOML: {exc}"))
     return raw
+
+
+def read_plan_assignments(folder: str | Path) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Read a plan folder's ``assignments.csv`` (text cells, as written).
+
+    Returns the frame, or None with the problems (missing file or columns).
+    A leading apostrophe added by the formula-injection guard is removed.
+    """
+    path = Path(folder) / "assignments.csv"
+    problems: list[Problem] = []
+    if not path.exists():
+        problems.append(Problem(str(path), None, None, None,
+                                "a plan folder with assignments.csv (from caseload plan)"))
+        return None, problems
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    for col in ("student_id", "case_manager_id"):
+        if col not in frame.columns:
+            problems.append(Problem("assignments.csv", 1, col, None, f"a column named '{col}'"))
+    if problems:
+        return None, problems
+    for col in ("student_id", "case_manager_id"):
+        frame[col] = frame[col].str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True)
+    return frame, problems

@@ -62,6 +62,7 @@ class Role:
     cap: int
     cap_source: str
     cap_if_only_preschool: int | None
+    itinerant: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +296,7 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
             cap=cap,
             cap_source=str(t.get("cap_source", "")),
             cap_if_only_preschool=t.get("cap_if_only_preschool"),
+            itinerant=bool(t.get("itinerant", False)),
         )
 
     best = []

@@ -362,7 +362,7 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
             secondary_disability=sec, placement_basis=basis[i] or "primary",
             support_level=lv, support_level_derived=derived, services=frozenset(services[i]),
             sai_setting=setting[i] if has_sai else None, gen_ed_pct=gen_ed[i],
-            current_case_manager=cm if cm in educators else None,
+            current_case_manager=cm or None,
             annual_review=annual[i], triennial_review=tri[i], weight=float(weight[i]),
             row=int(t.rows[i]),
         )

@@ -114,3 +114,54 @@ def eligible_pairs(folder: str | Path) -> dict[tuple[str, str], tuple[str, int]]
             for key in [k for k in out if k[0] == pair[0] and k != pair]:
                 del out[key]
     return out
+
+
+def caps(folder: str | Path) -> dict[str, tuple[float, float]]:
+    """educator_id -> (cap, other_load), computed from the files alone."""
+    folder = Path(folder)
+    pack = tomllib.loads(PACK.read_text("utf-8"))
+    district = {}
+    if (folder / "district.toml").exists():
+        district = tomllib.loads((folder / "district.toml").read_text("utf-8"))
+    schools = {r["school_id"]: r for r in _rows(folder, "schools")}
+    out = {}
+    for e in _rows(folder, "educators"):
+        role = pack["roles"][e["role"]]
+        full = district.get("caps", {}).get(e["role"], role["cap"])
+        served = _items(e["schools"])
+        if "cap_if_only_preschool" in role and all(
+                schools[s]["low_grade"] == schools[s]["high_grade"] == "PK" for s in served):
+            full = role["cap_if_only_preschool"]
+        cap = float(e["max_caseload"]) if e.get("max_caseload") else int(
+            full * float(e["fte"]) + 1e-9)
+        out[e["educator_id"]] = (cap, float(e.get("other_load") or 0))
+    return out
+
+
+def plan_violations(folder: str | Path, assignment: dict[str, str]) -> list[str]:
+    """Independent plan check: every pair eligible, caps held, locks honoured.
+    ``assignment`` maps student_id -> educator_id ('' when unplaced)."""
+    folder = Path(folder)
+    pairs = eligible_pairs(folder)
+    cap = caps(folder)
+    weights = {s["student_id"]: float(s.get("weight") or 1) for s in _rows(folder, "students")}
+    out = []
+    if set(assignment) != set(weights):
+        out.append("students in the plan differ from students.csv")
+    load: dict[str, float] = {}
+    for s, e in assignment.items():
+        if not e:
+            continue
+        if (s, e) not in pairs:
+            out.append(f"{s} -> {e} is not an eligible pair")
+        load[e] = load.get(e, 0.0) + weights.get(s, 1.0)
+    for e, v in load.items():
+        if v + cap[e][1] > cap[e][0] + 1e-9:
+            out.append(f"{e} over cap: {v} + {cap[e][1]} > {cap[e][0]}")
+    for lk in _rows(folder, "locks"):
+        got = assignment.get(lk["student_id"], "")
+        if lk["kind"] == "pin" and got != lk["educator_id"]:
+            out.append(f"pin broken for {lk['student_id']}")
+        if lk["kind"] == "forbid" and got == lk["educator_id"]:
+            out.append(f"forbid used for {lk['student_id']}")
+    return out

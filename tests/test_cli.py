@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from optimizer.cli import main
-from tests.conftest import SAMPLE, educator, student
+from tests.conftest import ROOT, SAMPLE, educator, student
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -99,3 +99,29 @@ def test_generate_writes_a_valid_district(tmp_path):
     r = run("generate", str(tmp_path / "g"), "--students", "400", "--seed", "3")
     assert r.returncode == 0, r.stderr
     assert main(["validate", str(tmp_path / "g")]) == 0
+
+
+def test_plan_writes_every_file_and_prints_summary(tmp_path):
+    r = run("plan", str(SAMPLE), "--out", str(tmp_path / "plan"))
+    assert r.returncode == 0, r.stderr
+    assert "OPTIMAL" in r.stdout and "best-practice share" in r.stdout
+    assert "solving" in r.stderr  # progress lines
+    for name in ("assignments.csv", "caseloads.csv", "unassigned.csv", "hiring_needs.csv",
+                 "summary.json"):
+        assert (tmp_path / "plan" / name).exists(), name
+    summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
+    assert summary["status"] == "optimal" and summary["students"] == 1900
+
+
+def test_plan_on_broken_district_exits_2(tmp_path):
+    r = run("plan", str(ROOT / "tests" / "data" / "broken-many"), "--out", str(tmp_path / "p"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert not (tmp_path / "p").exists()
+
+
+def test_plan_minmax_weighted_is_a_clear_error(make_district, tmp_path):
+    folder = make_district(educators=[educator("E1", "RSP", "ES-MMSN")],
+                           students=[student("S1", weight="2")])
+    r = run("plan", str(folder), "--out", str(tmp_path / "p"), "--balance", "minmax")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "minmax" in r.stderr

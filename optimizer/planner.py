@@ -1,0 +1,36 @@
+"""The one-call planning API: district in, :class:`~optimizer.result.Result` out."""
+
+from __future__ import annotations
+
+from optimizer.model import District
+from optimizer.problem import Objective, build_problem
+from optimizer.result import Result
+
+__all__ = ["plan"]
+
+
+def plan(district: District, params=None, objective: Objective | None = None) -> Result:
+    """Plan next year's case managers for a validated district.
+
+    Parameters
+    ----------
+    district
+        From :func:`optimizer.load_district`.
+    params
+        :class:`optimizer.solver.SolveParams` (balance mode, engine, time limit).
+    objective
+        Weights; default: the rule pack's ``[objective]`` with district.toml's overrides.
+
+    Returns
+    -------
+    Result
+
+    Examples
+    --------
+    >>> from optimizer import load_district, plan
+    >>> result = plan(load_district("data/sample"))          # doctest: +SKIP
+    >>> print(result.summary())                               # doctest: +SKIP
+    """
+    from optimizer.solver import solve  # the solver (and OR-Tools) loads only when planning
+
+    return solve(build_problem(district, objective), params)

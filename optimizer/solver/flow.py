@@ -1,0 +1,177 @@
+"""Exact plans by min-cost flow (OR-Tools ``SimpleMinCostFlow``), for unit weights.
+
+The network (see shared/domain/solver-notes.md)::
+
+    source --1--> student --1, cost = rank cost - continuity--> educator
+    educator --seat k, cost = balance increment of the k-th student--> sink
+
+Each educator's link to the sink is split into one unit arc per free seat,
+costing the *increment* of the convex balance penalty; increments grow, so
+the flow fills the cheap seats first and the penalty is exact. Only the free
+seats exist, so caps are hard. ``solve_max_flow_with_min_cost`` places as
+many students as possible first and then minimizes cost among those plans,
+which makes "place the most students" strictly first, as the objective says.
+
+Pinned students are fixed before the flow: they take their educator's first
+seats, which costs the same as any seats (the penalty depends only on load).
+Costs are scaled by :data:`SCALE` and rounded to integers, as the flow needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.graph.python import max_flow, min_cost_flow
+
+from optimizer.problem import PlanningProblem
+
+__all__ = ["SCALE", "FlowOutcome", "solve_flow", "min_max_ratio"]
+
+#: Costs are multiplied by this and rounded: exact to 1/1000 of a point.
+SCALE = 1000
+
+
+@dataclass(frozen=True)
+class FlowOutcome:
+    assignment: np.ndarray  # educator index per student, -1 unplaced
+    status: str  # "optimal" | "infeasible"
+    scaled_cost: int  # the flow's optimal cost (free students only, integer units)
+    max_ratio_limit: float | None  # the min-max ratio the seats were limited to, if any
+
+
+def _fixed(problem: PlanningProblem) -> tuple[np.ndarray, np.ndarray]:
+    """Pinned load per educator and the mask of free (unpinned) students."""
+    pinned = problem.pinned_to >= 0
+    fixed = np.bincount(problem.pinned_to[pinned], weights=problem.weight[pinned],
+                        minlength=problem.n_educators)
+    return fixed, ~pinned
+
+
+def _seat_counts(problem: PlanningProblem, fixed: np.ndarray, degree: np.ndarray,
+                 ratio: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """First free seat number and number of free seats per educator."""
+    cap = problem.cap.astype(float)
+    limit = cap if ratio is None else np.minimum(cap, np.floor(ratio * cap + 1e-9))
+    start = problem.other_load + fixed  # load already there
+    free = np.floor(limit - start + 1e-9).astype(np.int64)
+    free = np.clip(free, 0, None)
+    free = np.minimum(free, degree)  # no more seats than eligible students
+    return start, free
+
+
+def solve_flow(problem: PlanningProblem, ratio: float | None = None) -> FlowOutcome:
+    """Optimal plan for unit weights (placed first, then cost) by min-cost flow.
+
+    Parameters
+    ----------
+    problem
+        A planning problem whose students all weigh 1.
+    ratio
+        Optional ceiling on every educator's load / cap (used by min-max balance).
+    """
+    if not problem.unit_weights:
+        raise ValueError("the flow engine needs every student weight to be 1")
+    n_s, n_e = problem.n_students, problem.n_educators
+    fixed, free_student = _fixed(problem)
+    keep = free_student[problem.edge_student]
+    es, ee = problem.edge_student[keep], problem.edge_educator[keep]
+    cost = np.rint(problem.edge_cost()[keep] * SCALE).astype(np.int64)
+    degree = np.bincount(ee, minlength=n_e)
+    start, free = _seat_counts(problem, fixed, degree, ratio)
+
+    # Node numbering: 0 source, 1 sink, students 2..2+S-1, educators after.
+    src, sink, s0, e0 = 0, 1, 2, 2 + n_s
+    students_with_edges = np.unique(es)
+    # Seat arcs: the k-th free seat of educator e takes load from start+k-1 to
+    # start+k; its cost is the penalty increment balance * ((start+k)^2 - (start+k-1)^2) / cap.
+    seat_e = np.repeat(np.arange(n_e), free)
+    k = np.arange(len(seat_e)) - np.repeat(np.cumsum(free) - free, free) + 1
+    load_after = start[seat_e] + k
+    cap = problem.cap[seat_e].astype(float)
+    inc = problem.objective.balance * (2 * load_after - 1) / cap
+    seat_cost = np.rint(inc * SCALE).astype(np.int64)
+
+    tails = np.concatenate([np.full(len(students_with_edges), src), s0 + es, e0 + seat_e])
+    heads = np.concatenate([s0 + students_with_edges, e0 + ee, np.full(len(seat_e), sink)])
+    caps = np.ones(len(tails), dtype=np.int64)
+    costs = np.concatenate([np.zeros(len(students_with_edges), dtype=np.int64), cost,
+                            seat_cost])
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    smcf.add_arc_with_capacity_and_unit_cost(sink, sink, 0, 0)  # make sure node 1 exists
+    smcf.set_node_supply(src, len(students_with_edges))
+    smcf.set_node_supply(sink, -len(students_with_edges))
+    status = smcf.solve_max_flow_with_min_cost()
+    if status != smcf.OPTIMAL:
+        raise RuntimeError(f"min-cost flow failed with status {status}")
+    edge_arcs = np.arange(len(students_with_edges), len(students_with_edges) + len(es))
+    used = smcf.flows(edge_arcs) > 0
+    assignment = problem.pinned_to.copy()
+    assignment[es[used]] = ee[used]
+    return FlowOutcome(assignment, "optimal", int(smcf.optimal_cost()), ratio)
+
+
+def max_placed(problem: PlanningProblem, ratio: float | None = None) -> int:
+    """How many free students can be placed with loads at most ``ratio`` x cap."""
+    return _MaxFlow(problem).placed(ratio)
+
+
+class _MaxFlow:
+    """One max-flow network whose educator->sink capacities are changed per ratio."""
+
+    def __init__(self, problem: PlanningProblem):
+        self.problem = problem
+        n_s, n_e = problem.n_students, problem.n_educators
+        self.fixed, free_student = _fixed(problem)
+        keep = free_student[problem.edge_student]
+        es, ee = problem.edge_student[keep], problem.edge_educator[keep]
+        self.degree = np.bincount(ee, minlength=n_e)
+        studs = np.unique(es)
+        s0, e0 = 2, 2 + n_s
+        tails = np.concatenate([np.zeros(len(studs), dtype=np.int64), s0 + es,
+                                e0 + np.arange(n_e)])
+        heads = np.concatenate([s0 + studs, e0 + ee, np.ones(n_e, dtype=np.int64)])
+        caps = np.concatenate([np.ones(len(studs) + len(es), dtype=np.int64),
+                               np.zeros(n_e, dtype=np.int64)])
+        self.flow = max_flow.SimpleMaxFlow()
+        self.flow.add_arcs_with_capacity(tails, heads, caps)
+        self.seat_arcs = np.arange(len(studs) + len(es), len(tails))
+
+    def placed(self, ratio: float | None) -> int:
+        _, free = _seat_counts(self.problem, self.fixed, self.degree, ratio)
+        self.flow.set_arcs_capacity(self.seat_arcs, free)
+        if self.flow.solve(0, 1) != self.flow.OPTIMAL:
+            raise RuntimeError("max flow failed")
+        return int(self.flow.optimal_flow())
+
+
+def min_max_ratio(problem: PlanningProblem) -> float:
+    """The smallest ceiling on load / cap that still places the most students.
+
+    Binary search over the load ratios that can occur (k / cap), one max flow
+    each, on a network whose educator capacities change between searches.
+    """
+    net = _MaxFlow(problem)
+    best = net.placed(None)
+    cap = problem.cap.astype(float)
+    base = problem.other_load + net.fixed
+    has_cap = cap > 0
+    floor_ratio = float(np.max(base[has_cap] / cap[has_cap], initial=0.0))
+    # Every ratio a load can reach: (base + k) / cap for each educator and seat k.
+    cands = [np.array([floor_ratio, 1.0])]
+    for e in np.nonzero(has_cap)[0]:
+        top = min(int(cap[e]), int(np.floor(base[e] + 1e-9)) + int(net.degree[e]))
+        ks = np.arange(int(np.ceil(base[e] - 1e-9)), top + 1)
+        cands.append(ks / cap[e])
+    ratios = np.unique(np.concatenate(cands))
+    ratios = ratios[(ratios >= floor_ratio - 1e-12) & (ratios <= 1.0 + 1e-12)]
+    # The largest candidate (1.0, the cap itself) always places `best`.
+    lo, hi = 0, len(ratios) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if net.placed(float(ratios[mid])) >= best:
+            hi = mid
+        else:
+            lo = mid + 1
+    return float(ratios[lo])

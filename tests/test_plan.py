@@ -1,0 +1,273 @@
+"""The optimizer, tested with an independent plan checker, brute force and properties."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optimizer import load_district
+from optimizer.check import check_plan
+from optimizer.export import write_district, write_plan
+from optimizer.generator import generate_district
+from optimizer.planner import plan
+from optimizer.solver import SolveParams
+from tests import independent
+from tests.conftest import SAMPLE, educator, student
+from tests.conftest import write_district as write_rows
+
+OBJ = {"unplaced": 1000.0, "rank": (0.0, 10.0, 30.0), "continuity": 5.0, "balance": 2.0}
+
+
+def as_dict(result) -> dict[str, str]:
+    a = result.assignments
+    return dict(zip(a["student_id"], a["case_manager_id"], strict=True))
+
+
+def independent_objective(folder, assignment: dict[str, str]) -> float:
+    """The objective recomputed from the files and the documented weights."""
+    pairs = independent.eligible_pairs(folder)
+    caps = independent.caps(folder)
+    rows = {r["student_id"]: r for r in independent._rows(folder, "students")}
+    total = 0.0
+    load = {e: other for e, (_, other) in caps.items()}
+    for s, e in assignment.items():
+        if not e:
+            total += OBJ["unplaced"]
+            continue
+        total += OBJ["rank"][pairs[(s, e)][1]]
+        if rows[s].get("current_case_manager") == e:
+            total -= OBJ["continuity"]
+        load[e] += float(rows[s].get("weight") or 1)
+    for e, (cap, _) in caps.items():
+        if cap > 0:
+            total += OBJ["balance"] * load[e] ** 2 / cap
+    return total
+
+
+def brute_force(folder) -> float:
+    """Best objective over every plan (tiny districts only)."""
+    pairs = independent.eligible_pairs(folder)
+    caps = independent.caps(folder)
+    students = [r["student_id"] for r in independent._rows(folder, "students")]
+    options = [[e for (s2, e) in pairs if s2 == s] + [""] for s in students]
+    pinned = {lk["student_id"]: lk["educator_id"] for lk in independent._rows(folder, "locks")
+              if lk["kind"] == "pin"}
+    best = float("inf")
+    for combo in itertools.product(*options):
+        plan_ = dict(zip(students, combo, strict=True))
+        if any(plan_[s] != e for s, e in pinned.items()):
+            continue
+        load = {e: other for e, (_, other) in caps.items()}
+        for e in combo:
+            if e:
+                load[e] += 1
+        if any(load[e] > caps[e][0] + 1e-9 for e in load):
+            continue
+        best = min(best, independent_objective(folder, plan_))
+    return best
+
+
+@pytest.fixture(scope="module")
+def sample_result():
+    return plan(load_district(SAMPLE))
+
+
+def test_sample_plan_is_optimal_and_passes_both_checkers(sample_result):
+    assert sample_result.status == "optimal" and sample_result.gap == 0
+    assert check_plan(load_district(SAMPLE), sample_result.assignments) == []
+    assert independent.plan_violations(SAMPLE, as_dict(sample_result)) == []
+    assert sample_result.objective == pytest.approx(
+        independent_objective(SAMPLE, as_dict(sample_result)), abs=1e-6)
+
+
+@pytest.mark.parametrize("n, seed", [(400, 11), (1200, 12), (3000, 13)])
+def test_generated_plans_pass_the_independent_checker(tmp_path, n, seed):
+    folder = write_district(generate_district(n, seed=seed), tmp_path / "d")
+    result = plan(load_district(folder))
+    assert independent.plan_violations(folder, as_dict(result)) == []
+    assert check_plan(load_district(folder), result.assignments) == []
+    # Nobody with an eligible case manager who has room is left unplaced.
+    assert result.figures["placed"] + len(result.unassigned) == n
+
+
+_kid = st.fixed_dictionaries({
+    "services": st.sampled_from(["SAI", "SAI;SPEECH", "SPEECH", "SAI;OT"]),
+    "setting": st.sampled_from(["rsp", "sdc"]),
+    "primary": st.sampled_from(["SLD", "AUT", "SLI", "ID"]),
+    "current": st.sampled_from(["", "E0", "E1", "E2"]),
+})
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kids=st.lists(_kid, min_size=1, max_size=6),
+       caps=st.lists(st.integers(0, 3), min_size=3, max_size=3),
+       pin=st.booleans())
+def test_small_plans_equal_brute_force(tmp_path_factory, kids, caps, pin):
+    folder = tmp_path_factory.mktemp("bf")
+    educators = [educator("E0", "RSP", "ES-MMSN", max_caseload=str(caps[0])),
+                 educator("E1", "SDC", "ES-ESN", max_caseload=str(caps[1])),
+                 educator("E2", "SLP", "SLP", max_caseload=str(caps[2]))]
+    students = [student(f"S{i}", services=k["services"],
+                        sai_setting=k["setting"] if "SAI" in k["services"] else "",
+                        primary=k["primary"], current_case_manager=k["current"])
+                for i, k in enumerate(kids)]
+    locks = None
+    if pin and caps[0] > 0 and "SAI" in kids[0]["services"]:
+        locks = [{"student_id": "S0", "educator_id": "E0", "kind": "pin"}]
+    write_rows(folder, educators=educators, students=students, locks=locks)
+    district = load_district(folder)
+    result = plan(district)
+    assert independent.plan_violations(folder, as_dict(result)) == []
+    assert result.objective == pytest.approx(brute_force(folder), abs=0.01)
+    minmax = plan(district, SolveParams(balance="minmax"))
+    assert independent.plan_violations(folder, as_dict(minmax)) == []
+    assert minmax.figures["placed"] == result.figures["placed"]
+    assert minmax.figures["load_ratio"]["max"] <= result.figures["load_ratio"]["max"] + 1e-9
+
+
+def test_cpsat_reaches_the_flow_optimum_on_a_small_district(tmp_path):
+    folder = write_district(generate_district(250, seed=4), tmp_path / "d")
+    district = load_district(folder)
+    by_flow = plan(district)
+    by_cpsat = plan(district, SolveParams(engine="cpsat", time_limit=60))
+    assert by_cpsat.status == "optimal"
+    assert by_cpsat.objective == pytest.approx(by_flow.objective, abs=0.5)
+    assert independent.plan_violations(folder, as_dict(by_cpsat)) == []
+
+
+def test_weighted_students_use_cpsat_and_respect_weighted_caps(make_district):
+    folder = make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="3"),
+                   educator("E2", "COORD", max_caseload="3")],
+        students=[student("S1", weight="2"), student("S2", weight="1.5"),
+                  student("S3"), student("S4", weight="2")])
+    result = plan(load_district(folder), SolveParams(time_limit=10))
+    assert "CP-SAT" in result.engine and result.status == "optimal"
+    assert independent.plan_violations(folder, as_dict(result)) == []
+    load = result.caseloads.set_index("educator_id")["load"]
+    assert load["E1"] <= 3 and load["E2"] <= 3
+    assert result.figures["placed"] == 3  # 6.5 of weight for 6 seats: one must wait
+
+
+def test_same_district_same_bytes(tmp_path):
+    d = load_district(SAMPLE)
+    a = write_plan(plan(d), tmp_path / "a")
+    b = write_plan(plan(load_district(SAMPLE)), tmp_path / "b")
+    for name in ("assignments.csv", "caseloads.csv", "unassigned.csv", "hiring_needs.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+    sa = json.loads((a / "summary.json").read_text())
+    sb = json.loads((b / "summary.json").read_text())
+    sa.pop("runtime_s"), sb.pop("runtime_s")
+    assert sa == sb
+
+
+def test_shuffled_rows_give_the_same_plan(tmp_path, sample_result):
+    folder = tmp_path / "shuffled"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("schools.csv", "educators.csv", "students.csv", "locks.csv"):
+        frame = pd.read_csv(SAMPLE / name, dtype=str, keep_default_na=False)
+        frame = frame.iloc[rng.permutation(len(frame))]
+        frame.to_csv(folder / name, index=False)
+    (folder / "district.toml").write_bytes((SAMPLE / "district.toml").read_bytes())
+    shuffled = plan(load_district(folder))
+    assert as_dict(shuffled) == as_dict(sample_result)
+    assert shuffled.objective == pytest.approx(sample_result.objective)
+
+
+def test_too_little_capacity_places_as_many_as_possible_and_explains(make_district):
+    folder = make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="2"),
+                   educator("E2", "SLP", "SLP", max_caseload="1")],
+        students=[student("S1"), student("S2"), student("S3"),
+                  student("S4", services="SPEECH", sai_setting="", primary="SLI"),
+                  student("S5", services="OT", sai_setting="", primary="OHI")])
+    result = plan(load_district(folder))
+    # E1 takes two of S1-S3 and E2 coordinates or serves one more: 3 seats in all,
+    # and S5 (OT only) may only be coordinated by E1 or E2.
+    assert result.figures["placed"] == 3
+    reasons = dict(zip(result.unassigned["student_id"], result.unassigned["reason"],
+                       strict=True))
+    assert len(reasons) == 2
+    for text in reasons.values():
+        assert text.startswith("Every eligible case manager is full: E1 (RSP, 2/2)")
+    needs = result.hiring_needs
+    assert needs["students"].sum() == 2
+    assert set(needs["role"]) <= {"RSP", "SLP", "COORD"}
+
+
+def test_student_nobody_may_case_manage_is_explained(make_district):
+    folder = make_district(educators=[educator("E1", "OT", "OT-LIC")],
+                           students=[student("S1", services="SAI;OT")])
+    result = plan(load_district(folder))
+    assert result.figures["placed"] == 0
+    reason = result.unassigned["reason"].iloc[0]
+    assert reason.startswith("No one at this school may case-manage this student")
+    assert "E1 (OT): May case-manage" in reason
+    row = result.hiring_needs.iloc[0]
+    assert (row["school_id"], row["role"], row["credential"], row["students"]) == (
+        "ELM", "RSP", "ES-MMSN", 1)
+
+
+def test_pins_and_forbids_hold(make_district):
+    folder = make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN"), educator("E2", "RSP", "ES-MMSN"),
+                   educator("E3", "COORD")],
+        students=[student("S1", current_case_manager="E1"), student("S2"), student("S3")],
+        locks=[{"student_id": "S1", "educator_id": "E1", "kind": "forbid",
+                "reason": "family request"},
+               {"student_id": "S2", "educator_id": "E3", "kind": "pin",
+                "reason": "sibling's case manager"}])
+    result = plan(load_district(folder))
+    got = as_dict(result)
+    assert got["S1"] != "E1" and got["S2"] == "E3"
+    reason = dict(zip(result.assignments["student_id"], result.assignments["reason"],
+                      strict=True))
+    assert "forbidden in locks.csv" in reason["S1"]
+    assert reason["S2"].startswith("Pinned in locks.csv row 3 (sibling's case manager)")
+
+
+def test_continuity_kept_where_still_right_and_explained_where_not(make_district):
+    folder = make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN"), educator("E2", "RSP", "ES-MMSN"),
+                   educator("E3", "SDC", "ES-ESN")],
+        students=[student("S1", current_case_manager="E2"),
+                  student("S2", current_case_manager="E3"),  # SDC may only coordinate
+                  student("S3", current_case_manager="E77")])  # left the district
+    result = plan(load_district(folder))
+    a = result.assignments.set_index("student_id")
+    assert a.at["S1", "case_manager_id"] == "E2" and a.at["S1", "kept_current"]
+    assert a.at["S2", "case_manager_id"] in ("E1", "E2")
+    assert "E3 is a weaker fit (coordinator only, rank 2)" in a.at["S2", "reason"]
+    assert "E77 is no longer on staff" in a.at["S3", "reason"]
+    assert result.figures["continuity_share"] == pytest.approx(0.5)
+
+
+def test_balance_spreads_students_evenly(make_district):
+    folder = make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN"), educator("E2", "RSP", "ES-MMSN")],
+        students=[student(f"S{i}") for i in range(10)])
+    loads = sorted(plan(load_district(folder)).caseloads["load"])
+    assert loads == [5, 5]
+
+
+def test_minmax_lowers_the_highest_ratio_on_the_sample(sample_result):
+    minmax = plan(load_district(SAMPLE), SolveParams(balance="minmax"))
+    assert minmax.figures["placed"] == sample_result.figures["placed"]
+    assert minmax.figures["load_ratio"]["max"] <= sample_result.figures["load_ratio"]["max"]
+    assert check_plan(load_district(SAMPLE), minmax.assignments) == []
+
+
+def test_result_is_immutable_and_summarises(sample_result):
+    with pytest.raises(AttributeError):
+        sample_result.status = "feasible"
+    text = sample_result.summary()
+    assert "OPTIMAL" in text and "best-practice share" in text
+    assert set(sample_result.terms) == {"unplaced", "rank", "continuity", "balance"}
