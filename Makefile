@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/caseload validate data/sample
-	$(BIN)/caseload graph data/sample --limit 12
+	$(BIN)/caseload plan data/sample --out plan-sample
 
 lint: $(STAMP)
 	$(BIN)/ruff check optimizer tests benchmarks
@@ -24,6 +24,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_graph.py
+	$(BIN)/python benchmarks/bench_plan.py
 
 # Regenerate the bundled synthetic sample district (deterministic).
 sample: $(STAMP)
@@ -31,4 +32,4 @@ sample: $(STAMP)
 		--name "Sample Unified School District (synthetic)"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info plan-sample

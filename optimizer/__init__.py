@@ -6,8 +6,13 @@ The public API, in the order a plan is made::
     district = load_district("data/sample")   # read + validate (DistrictError lists all problems)
     G = build_graph(district)                 # bipartite eligibility graph (networkx)
     edges = edge_table(district)              # the same edges as a tidy DataFrame
+    result = plan(district)                   # optimal plan: Result with tables + summary()
+    check_plan(district, result.assignments)  # independent re-check: [] when clean
+    write_plan(result, "plan")                # the plan folder (CSV + summary.json)
 """
 
+from optimizer.check import Violation, audit_current, check_plan
+from optimizer.export import write_plan
 from optimizer.graph import (
     build_graph,
     components,
@@ -16,6 +21,8 @@ from optimizer.graph import (
     unplaceable_students,
 )
 from optimizer.model import District, Educator, Lock, Problem, School, Student
+from optimizer.planner import plan
+from optimizer.result import Result
 from optimizer.rulepack import RulePack, load_rule_pack
 from optimizer.rules import Decision, Verdict, best_practice, decide, explain
 from optimizer.validate import DistrictError, check_district, load_district
@@ -29,12 +36,16 @@ __all__ = [
     "Educator",
     "Lock",
     "Problem",
+    "Result",
     "RulePack",
     "School",
     "Student",
     "Verdict",
+    "Violation",
+    "audit_current",
     "best_practice",
     "build_graph",
+    "check_plan",
     "check_district",
     "components",
     "decide",
@@ -42,6 +53,8 @@ __all__ = [
     "explain",
     "load_district",
     "load_rule_pack",
+    "plan",
     "school_table",
     "unplaceable_students",
+    "write_plan",
 ]
