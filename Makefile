@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench sample clean
+.PHONY: demo test lint bench sample clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,11 +15,22 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/caseload validate data/sample
 	$(BIN)/caseload plan data/sample --out plan-sample
+	$(BIN)/caseload report plan-sample --html plan-sample/report.html
+	@echo "Workbook: $(CURDIR)/plan-sample/plan.xlsx"
+	@echo "Report:   $(CURDIR)/plan-sample/report.html"
 
 lint: $(STAMP)
 	$(BIN)/ruff check optimizer tests benchmarks
 
-test: lint
+# The HTML report is tested in a real browser: install Debian's chromium when
+# missing and we may (root with apt-get); otherwise that one test is skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& echo "Installing chromium for the report's browser test…" \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		>/dev/null 2>&1; } || echo "note: chromium unavailable; the browser test will be skipped"
+
+test: lint browser
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -143,14 +143,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     progress(f"{result.status}; writing {args.out}")
     t0 = time.perf_counter()
-    out = write_plan(result, args.out)
+    out = write_plan(result, args.out, xlsx=not args.no_xlsx, redact=args.redact)
     progress(f"done (read {t_read:.2f}s, write {time.perf_counter() - t0:.2f}s)")
     if args.json:
         print(json.dumps({"plan": str(out), **dict(result.figures)}, indent=2, default=str))
     else:
         print(result.summary())
-        print(f"\nPlan written to {out}/ (assignments.csv, caseloads.csv, unassigned.csv, "
-              "hiring_needs.csv, summary.json)")
+        files = "assignments.csv, caseloads.csv, unassigned.csv, hiring_needs.csv, " \
+                "audit.csv, summary.json" + ("" if args.no_xlsx else ", plan.xlsx")
+        print(f"\nPlan written to {out}/ ({files})")
     return 0
 
 
@@ -199,6 +200,62 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 1 if violations else 0
 
 
+def _read_plan(folder: str):
+    from optimizer.reader import read_plan
+
+    try:
+        return read_plan(folder)
+    except FileNotFoundError as exc:
+        print(str(exc), file=sys.stderr)
+        return None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from optimizer.export import redacted, write_transfers
+    from optimizer.workbook import write_workbook
+
+    if not (args.xlsx or args.transfers):
+        print("Nothing to export: give --xlsx FILE and/or --transfers FOLDER.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.transfers and not args.effective:
+        print("--transfers needs --effective YYYY-MM-DD (the date the change takes effect).",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.effective:
+        try:
+            dt.date.fromisoformat(args.effective)
+        except ValueError:
+            print(f"--effective '{args.effective}': expected a date as YYYY-MM-DD.",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
+    tables = _read_plan(args.plan)
+    if tables is None:
+        return EXIT_BAD_INPUT
+    if args.redact:
+        tables = redacted(tables)
+    if args.xlsx:
+        t0 = time.perf_counter()
+        out = write_workbook(tables, args.xlsx, redact=args.redact)
+        print(f"Workbook written to {out} ({time.perf_counter() - t0:.2f} s)")
+    if args.transfers:
+        out = write_transfers(tables, args.transfers, args.effective, args.per_case_manager)
+        print(f"Transfer files written to {out}/")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from optimizer.export import write_report
+
+    tables = _read_plan(args.plan)
+    if tables is None:
+        return EXIT_BAD_INPUT
+    out = write_report(tables, args.html, redact=args.redact)
+    print(f"Report written to {out}")
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from optimizer.export import write_district
     from optimizer.generator import generate_district
@@ -244,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--time-limit", type=float, default=30.0,
                     help="seconds for CP-SAT when students have weights (default 30)")
     pl.add_argument("--json", action="store_true", help="print summary.json instead")
+    pl.add_argument("--no-xlsx", action="store_true", help="do not write plan.xlsx")
+    pl.add_argument("--redact", action="store_true",
+                    help="educator names replaced by their ids in every file")
     pl.add_argument("--quiet", action="store_true", help="no progress lines")
     pl.set_defaults(func=cmd_plan)
 
@@ -257,6 +317,22 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("district", help="district folder or .xlsx workbook")
     au.add_argument("--all", action="store_true", help="list every violation")
     au.set_defaults(func=cmd_audit)
+
+    ex = sub.add_parser("export", help="workbook and IEP-system transfer files from a plan")
+    ex.add_argument("plan", help="plan folder")
+    ex.add_argument("--xlsx", metavar="FILE", help="write the plan workbook here")
+    ex.add_argument("--transfers", metavar="FOLDER", help="write transfer files here")
+    ex.add_argument("--effective", metavar="YYYY-MM-DD", help="effective date of the changes")
+    ex.add_argument("--per-case-manager", action="store_true",
+                    help="also one transfer file per receiving case manager")
+    ex.add_argument("--redact", action="store_true", help="names replaced by ids")
+    ex.set_defaults(func=cmd_export)
+
+    rp = sub.add_parser("report", help="one-page HTML report of a plan")
+    rp.add_argument("plan", help="plan folder")
+    rp.add_argument("--html", required=True, metavar="FILE", help="report file to write")
+    rp.add_argument("--redact", action="store_true", help="names replaced by ids")
+    rp.set_defaults(func=cmd_report)
 
     n = sub.add_parser("generate", help="write a synthetic district (no real data)")
     n.add_argument("out", help="folder to write")

@@ -7,41 +7,58 @@ never leaves a half-written folder over a good one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
 from optimizer.generator import GeneratedDistrict
-from optimizer.result import Result
+from optimizer.result import PlanTables, Result
+from optimizer.textsafe import neutralize_formula
 
-__all__ = ["PLAN_FILES", "neutralize_formula", "write_district", "write_plan", "write_table"]
+__all__ = ["PLAN_FILES", "atomic_file", "neutralize_formula", "write_district", "write_plan",
+           "redacted", "transfer_rows", "write_report", "write_table", "write_transfers"]
 
 #: The files of a plan folder (docs/plan-format.md).
 PLAN_FILES = ("assignments.csv", "caseloads.csv", "unassigned.csv", "hiring_needs.csv",
-              "summary.json")
+              "audit.csv", "summary.json", "plan.xlsx")
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
-def neutralize_formula(value: str) -> str:
-    """Make a text cell safe to open in a spreadsheet.
+def _new_dir_beside(target: Path) -> Path:
+    # mkdtemp makes a private (0700) folder; a plan folder gets the usual rights.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp.chmod(0o777 & ~_umask())
+    return tmp
 
-    A cell that starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return
-    is prefixed with an apostrophe so spreadsheet programs show it as text
-    instead of running it as a formula (CSV/formula injection).
 
-    Examples
-    --------
-    >>> neutralize_formula("=HYPERLINK(\\"x\\")")
-    '\\'=HYPERLINK("x")'
-    >>> neutralize_formula("Ana Lopez")
-    'Ana Lopez'
+@contextlib.contextmanager
+def atomic_file(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it into place on success.
+
+    An exception (or an interrupted run) leaves ``target`` as it was and
+    removes the temporary file.
     """
-    return "'" + value if value.startswith(_FORMULA_START) else value
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix,
+                               dir=target.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _replace_folder(tmp: Path, target: Path) -> None:
@@ -78,7 +95,7 @@ def write_district(district: GeneratedDistrict, folder: str | Path) -> Path:
     """
     target = Path(folder)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = _new_dir_beside(target)
     try:
         for name, frame in district.tables.items():
             if name == "locks" and frame.empty:
@@ -107,14 +124,8 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     safe = _safe(frame)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    try:
-        _write_csv(safe, Path(tmp))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(target) as tmp:
+        _write_csv(safe, tmp)
     return target
 
 
@@ -129,32 +140,118 @@ def _safe(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def write_plan(result: Result, folder: str | Path) -> Path:
-    """Write a plan folder: assignments, caseloads, unassigned, hiring needs, summary.
+def redacted(tables: PlanTables) -> PlanTables:
+    """The same tables with every educator name replaced by the educator's id."""
+    import dataclasses
+
+    cl = tables.caseloads.copy()
+    if "name" in cl.columns:
+        cl["name"] = cl["educator_id"]
+    return dataclasses.replace(tables, caseloads=cl)
+
+
+def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
+               redact: bool = False) -> Path:
+    """Write a plan folder: assignments, caseloads, unassigned, hiring needs,
+    audit, summary, and (unless ``xlsx=False``) the workbook ``plan.xlsx``.
 
     The folder is written beside the target and renamed into place, so an
     interrupted run never leaves half a plan over a good one. Text cells are
     guarded against spreadsheet formula injection. The CSV files are the same
     bytes for the same district; ``summary.json`` differs only in ``runtime_s``.
+    ``redact`` replaces educator names with their ids everywhere.
 
     Examples
     --------
     >>> write_plan(plan(load_district("data/sample")), "plan")   # doctest: +SKIP
     """
+    tables = result.tables()
+    if redact:
+        tables = redacted(tables)
     target = Path(folder)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = _new_dir_beside(target)
     try:
-        tables = {"assignments.csv": result.assignments, "caseloads.csv": result.caseloads,
-                  "unassigned.csv": result.unassigned, "hiring_needs.csv": result.hiring_needs}
-        for name, frame in tables.items():
+        files = {"assignments.csv": tables.assignments, "caseloads.csv": tables.caseloads,
+                 "unassigned.csv": tables.unassigned, "hiring_needs.csv": tables.hiring_needs,
+                 "audit.csv": tables.audit}
+        for name, frame in files.items():
             _write_csv(_safe(frame), tmp / name)
-        summary = json.dumps(dict(result.figures), indent=2, sort_keys=False, default=_json)
+        summary = json.dumps(dict(tables.summary), indent=2, default=_json)
         (tmp / "summary.json").write_text(summary + "\n", encoding="utf-8")
+        if xlsx:
+            from optimizer.workbook import write_workbook
+
+            write_workbook(tables, tmp / "plan.xlsx", redact=redact)
         _replace_folder(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return target
+
+
+TRANSFER_COLUMNS = ["student_id", "from_case_manager_id", "to_case_manager_id",
+                    "effective_date"]
+
+
+def transfer_rows(tables: PlanTables, effective: str) -> pd.DataFrame:
+    """Case-manager changes in the neutral transfer layout, grouped by receiver.
+
+    Every student whose planned case manager differs from this year's; a
+    student left unplaced has a blank ``to_case_manager_id``.
+    """
+    a = tables.assignments
+    changed = a[a["case_manager_id"] != a["current_case_manager_id"]]
+    out = pd.DataFrame({
+        "student_id": changed["student_id"].to_numpy(),
+        "from_case_manager_id": changed["current_case_manager_id"].to_numpy(),
+        "to_case_manager_id": changed["case_manager_id"].to_numpy(),
+        "effective_date": effective,
+    }, columns=TRANSFER_COLUMNS)
+    return out.sort_values(["to_case_manager_id", "student_id"], kind="stable",
+                           ignore_index=True)
+
+
+def _file_name(educator_id: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in educator_id)
+    return f"to-{safe or 'blank'}.csv"
+
+
+def write_transfers(tables: PlanTables, folder: str | Path, effective: str,
+                    per_case_manager: bool = False) -> Path:
+    """Write IEP-system transfer files into ``folder`` (replaced atomically).
+
+    ``transfers.csv`` holds every change; with ``per_case_manager`` there is
+    also one ``by-case-manager/to-<id>.csv`` per receiving case manager, since
+    the common IEP systems move caseloads one new owner at a time.
+    """
+    rows = transfer_rows(tables, effective)
+    target = Path(folder)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _new_dir_beside(target)
+    try:
+        _write_csv(_safe(rows), tmp / "transfers.csv")
+        if per_case_manager:
+            (tmp / "by-case-manager").mkdir()
+            for to, group in rows[rows["to_case_manager_id"] != ""].groupby(
+                    "to_case_manager_id", sort=True):
+                _write_csv(_safe(group), tmp / "by-case-manager" / _file_name(to))
+        _replace_folder(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def write_report(tables: PlanTables, path: str | Path, *, redact: bool = False) -> Path:
+    """Write the one-page HTML report (self-contained; written atomically)."""
+    from optimizer.html_report import render_report
+
+    if redact:
+        tables = redacted(tables)
+    target = Path(path)
+    with atomic_file(target) as tmp:
+        tmp.write_text(render_report(tables, redact=redact), encoding="utf-8")
     return target
 
 

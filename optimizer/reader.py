@@ -19,7 +19,7 @@ import pandas as pd
 from optimizer.contract import CONTRACT, FILES, OPTIONAL_FILES
 from optimizer.model import Problem
 
-__all__ = ["RawDistrict", "read_district_files", "read_plan_assignments"]
+__all__ = ["RawDistrict", "read_district_files", "read_plan", "read_plan_assignments"]
 
 
 @dataclass
@@ -213,3 +213,57 @@ def read_plan_assignments(folder: str | Path) -> tuple[pd.DataFrame | None, list
     for col in ("student_id", "case_manager_id"):
         frame[col] = frame[col].str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True)
     return frame, problems
+
+
+_PLAN_TABLES = {"assignments": "assignments.csv", "caseloads": "caseloads.csv",
+                "unassigned": "unassigned.csv", "hiring_needs": "hiring_needs.csv",
+                "audit": "audit.csv"}
+
+
+def _unguard(frame: pd.DataFrame) -> pd.DataFrame:
+    # Undo the formula-injection guard's apostrophe, so values round-trip.
+    for col in frame.columns:
+        frame[col] = frame[col].str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True)
+    return frame
+
+
+def read_plan(folder: str | Path):
+    """Read a plan folder written by ``caseload plan`` back as :class:`PlanTables`.
+
+    Numbers come back as numbers (``cap``, ``load``, ``load_ratio``, ``rank`` …),
+    everything else as text.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the first missing file, when the folder is not a complete plan.
+    """
+    import json
+
+    from optimizer.result import PlanTables
+
+    folder = Path(folder)
+    frames = {}
+    for key, name in _PLAN_TABLES.items():
+        path = folder / name
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: not a plan folder (no {name}); "
+                                    "make one with `caseload plan DISTRICT --out PLAN`")
+        frames[key] = _unguard(pd.read_csv(path, dtype=str, keep_default_na=False,
+                                           encoding="utf-8-sig"))
+    numeric = {"caseloads": ["cap", "load", "load_ratio", "students", "best_practice_students",
+                             "fte", "other_load"],
+               "hiring_needs": ["students", "fte"]}
+    for key, cols in numeric.items():
+        for col in cols:
+            if col in frames[key].columns:
+                frames[key][col] = pd.to_numeric(frames[key][col], errors="coerce")
+    a = frames["assignments"]
+    a["rank"] = pd.to_numeric(a["rank"], errors="coerce").astype("Int64")
+    a["kept_current"] = a["kept_current"].str.lower() == "true"
+    summary_path = folder / "summary.json"
+    if not summary_path.exists():
+        raise FileNotFoundError(f"{summary_path}: not a plan folder (no summary.json)")
+    summary = json.loads(summary_path.read_text("utf-8"))
+    return PlanTables(frames["assignments"], frames["caseloads"], frames["unassigned"],
+                      frames["hiring_needs"], frames["audit"], summary)

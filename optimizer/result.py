@@ -15,22 +15,40 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from optimizer.check import audit_current
 from optimizer.graph import unplaceable_students
 from optimizer.model import Educator
 from optimizer.problem import PlanningProblem
 from optimizer.rules import authorized_for_grade, best_practice, decide
 
-__all__ = ["Result", "build_result", "RANK_LABEL"]
+__all__ = ["PlanTables", "Result", "build_result", "RANK_LABEL"]
 
 RANK_LABEL = {0: "best-practice case manager", 1: "teaches or serves this student",
               2: "coordinator only"}
 
 ASSIGNMENT_COLUMNS = ["student_id", "school_id", "case_manager_id", "role", "capacity",
-                      "rank", "kept_current", "reason"]
+                      "rank", "kept_current", "reason",
+                      # Context for exports (rosters, change letters, transfer files):
+                      "current_case_manager_id", "grade", "primary_disability", "services",
+                      "annual_review", "triennial_review"]
 CASELOAD_COLUMNS = ["educator_id", "role", "schools", "cap", "load", "load_ratio", "students",
-                    "best_practice_students"]
+                    "best_practice_students", "name", "fte", "other_load"]
+AUDIT_COLUMNS = ["kind", "student_id", "educator_id", "detail"]
 UNASSIGNED_COLUMNS = ["student_id", "school_id", "reason"]
 HIRING_COLUMNS = ["school_id", "region", "role", "credential", "students", "fte"]
+
+
+@dataclass(frozen=True)
+class PlanTables:
+    """A plan's tables and summary figures: what the exports need, whether the
+    plan was just made (:meth:`Result.tables`) or read back from its folder."""
+
+    assignments: pd.DataFrame
+    caseloads: pd.DataFrame
+    unassigned: pd.DataFrame
+    hiring_needs: pd.DataFrame
+    audit: pd.DataFrame
+    summary: Mapping[str, object]
 
 
 @dataclass(frozen=True)
@@ -51,6 +69,8 @@ class Result:
         The objective's terms: ``unplaced``, ``rank``, ``continuity``, ``balance``.
     assignments, caseloads, unassigned, hiring_needs
         The plan's tables (docs/plan-format.md).
+    audit
+        This year's assignments that break a rule (``caseload audit``).
     figures
         Everything in ``summary.json``.
     """
@@ -65,6 +85,7 @@ class Result:
     caseloads: pd.DataFrame
     unassigned: pd.DataFrame
     hiring_needs: pd.DataFrame
+    audit: pd.DataFrame
     figures: Mapping[str, object]
     assignment: np.ndarray = field(repr=False)  # educator index per student, -1 unplaced
 
@@ -105,10 +126,19 @@ class Result:
                 lines.append(f"  … and {len(self.hiring_needs) - 10} more (hiring_needs.csv)")
         return "\n".join(lines)
 
+    def tables(self) -> PlanTables:
+        """The plan's tables, as the exporters take them."""
+        return PlanTables(self.assignments, self.caseloads, self.unassigned, self.hiring_needs,
+                          self.audit, self.figures)
+
     def __repr__(self) -> str:
         f = self.figures
         return (f"Result(status={self.status!r}, objective={self.objective:.1f}, "
                 f"placed={f['placed']}/{f['students']})")
+
+
+def _iso(value) -> str:
+    return value.isoformat() if value is not None else ""
 
 
 def _educator_needed(problem: PlanningProblem, sid: str) -> tuple[str, str]:
@@ -257,6 +287,12 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
         "rank": pd.array(np.where(placed, rank, -1), dtype="Int64"),
         "kept_current": kept.astype(bool),
         "reason": reasons,
+        "current_case_manager_id": [d.students[s].current_case_manager or "" for s in sids],
+        "grade": [d.students[s].grade for s in sids],
+        "primary_disability": [d.students[s].primary_disability for s in sids],
+        "services": [";".join(sorted(d.students[s].services)) for s in sids],
+        "annual_review": [_iso(d.students[s].annual_review) for s in sids],
+        "triennial_review": [_iso(d.students[s].triennial_review) for s in sids],
     }, columns=ASSIGNMENT_COLUMNS)
     assignments.loc[~placed, "rank"] = pd.NA
 
@@ -269,6 +305,9 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
         "cap": problem.cap, "load": np.round(load, 4),
         "load_ratio": np.round(np.where(np.isfinite(ratio), ratio, np.nan), 4),
         "students": n_students, "best_practice_students": n_best,
+        "name": [d.educators[e].name for e in eids],
+        "fte": [d.educators[e].fte for e in eids],
+        "other_load": problem.other_load,
     }, columns=CASELOAD_COLUMNS)
 
     unplaced_ids = [str(x) for x in sids[~placed]]
@@ -292,6 +331,9 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
         "reason": [why_unplaced[s] for s in unplaced_ids],
     }, columns=UNASSIGNED_COLUMNS)
     hiring = _hiring_needs(problem, unplaced_ids)
+    audit = pd.DataFrame([{"kind": v.kind, "student_id": v.student_id,
+                           "educator_id": v.educator_id, "detail": v.detail}
+                          for v in audit_current(d)], columns=AUDIT_COLUMNS)
 
     with_current = np.array([bool(d.students[s].current_case_manager) and
                              d.students[s].current_case_manager in d.educators for s in sids])
@@ -325,7 +367,7 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
     frozen = {k: v for k, v in figures.items()}
     return Result(status=status, engine=engine, objective=objective, bound=bound_v, gap=gap,
                   terms=MappingProxyType(terms), assignments=assignments, caseloads=caseloads,
-                  unassigned=unassigned, hiring_needs=hiring,
+                  unassigned=unassigned, hiring_needs=hiring, audit=audit,
                   figures=MappingProxyType(frozen), assignment=assignment)
 
 

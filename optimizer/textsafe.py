@@ -1,0 +1,25 @@
+"""Keeping typed text from becoming a spreadsheet formula (CSV/formula injection)."""
+
+from __future__ import annotations
+
+__all__ = ["FORMULA_START", "neutralize_formula"]
+
+#: A cell starting with one of these may be run as a formula by spreadsheet programs.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize_formula(value: str) -> str:
+    """Make a text cell safe to open in a spreadsheet.
+
+    A cell that starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return
+    is prefixed with an apostrophe so spreadsheet programs show it as text
+    instead of running it as a formula.
+
+    Examples
+    --------
+    >>> neutralize_formula("=HYPERLINK(\\"x\\")")
+    '\\'=HYPERLINK("x")'
+    >>> neutralize_formula("Ana Lopez")
+    'Ana Lopez'
+    """
+    return "'" + value if value.startswith(FORMULA_START) else value

@@ -1,0 +1,278 @@
+"""The plan as an Excel workbook a director reviews and a clerk prints.
+
+Written with XlsxWriter in constant-memory mode (rows streamed to disk, so a
+100,000-student plan is fast and small in memory). Every text cell goes
+through :func:`optimizer.export.neutralize_formula` and is written as a
+string, never a formula; numbers are numbers and dates are dates.
+
+Sheets: Summary, Case managers, Rosters, Changes, Unplaced, Hiring needs, Audit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+import xlsxwriter
+
+from optimizer.result import PlanTables
+from optimizer.textsafe import neutralize_formula
+
+__all__ = ["SHEETS", "write_workbook"]
+
+SHEETS = ("Summary", "Case managers", "Rosters", "Changes", "Unplaced", "Hiring needs", "Audit")
+
+# Excel allows at most 1,023 manual page breaks per sheet.
+_MAX_PAGE_BREAKS = 1023
+
+
+class _Writer:
+    def __init__(self, wb: xlsxwriter.Workbook):
+        self.wb = wb
+        self.header = wb.add_format({"bold": True, "bg_color": "#DDE4EE", "text_wrap": True,
+                                     "valign": "top", "border": 1})
+        self.date = wb.add_format({"num_format": "yyyy-mm-dd"})
+        self.pct = wb.add_format({"num_format": "0.0%"})
+        self.ratio = wb.add_format({"num_format": "0.00"})
+        self.num = wb.add_format({"num_format": "0.##"})
+        self.bold = wb.add_format({"bold": True})
+        self.title = wb.add_format({"bold": True, "font_size": 14})
+
+    def cell(self, ws, r: int, c: int, value, kind: str) -> None:
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+            ws.write_blank(r, c, None)
+            return
+        if kind == "text":
+            ws.write_string(r, c, neutralize_formula(str(value)))
+        elif kind == "date":
+            text = str(value)
+            if not text:
+                ws.write_blank(r, c, None)
+                return
+            try:
+                ws.write_datetime(r, c, dt.datetime.fromisoformat(text[:10]), self.date)
+            except ValueError:
+                ws.write_string(r, c, neutralize_formula(text))
+        elif kind == "bool":
+            ws.write_boolean(r, c, bool(value))
+        elif kind in ("int", "num", "ratio", "pct"):
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                ws.write_string(r, c, neutralize_formula(str(value)))
+                return
+            fmt = {"int": None, "num": self.num, "ratio": self.ratio, "pct": self.pct}[kind]
+            ws.write_number(r, c, number, fmt)
+        else:  # pragma: no cover - a programming error, not input
+            raise ValueError(kind)
+
+    @staticmethod
+    def _fast(ws, method: str):
+        # XlsxWriter's cell methods are wrapped to accept "A1" notation; we
+        # always pass row and column numbers, so call the wrapped method itself
+        # (about a fifth faster on a 100,000-row roster).
+        bound = getattr(ws, method)
+        inner = getattr(getattr(type(ws), method), "__wrapped__", None)
+        return bound if inner is None else inner.__get__(ws)
+
+    def _column(self, ws, series: pd.Series, kind: str):
+        """(write method, values with None for blank, format) for one column."""
+        if kind == "text":
+            text = series.astype(object).where(series.notna(), "").astype(str)
+            values = [None if v == "" else neutralize_formula(v) for v in text.tolist()]
+            return self._fast(ws, "write_string"), values, None
+        if kind == "date":
+            parsed = pd.to_datetime(series.astype(object).where(series != "", None),
+                                    format="%Y-%m-%d", errors="coerce")
+            values = [None if pd.isna(v) else v.to_pydatetime() for v in parsed]
+            return self._fast(ws, "write_datetime"), values, self.date
+        if kind == "bool":
+            return self._fast(ws, "write_boolean"), [bool(v) for v in series.tolist()], None
+        numbers = pd.to_numeric(series, errors="coerce").astype(float)
+        values = [None if v != v else v for v in numbers.tolist()]  # NaN -> blank
+        fmt = {"int": None, "num": self.num, "ratio": self.ratio, "pct": self.pct}[kind]
+        return self._fast(ws, "write_number"), values, fmt
+
+    def table(self, name: str, frame: pd.DataFrame, columns: Sequence[tuple[str, str, str]],
+              after_header: Callable | None = None, breaks: Sequence[int] = ()):
+        """One sheet: a header row (frozen, filtered) and a row per record.
+
+        ``columns`` is (column in frame, header shown, kind).
+        """
+        ws = self.wb.add_worksheet(name)
+        headers = [h for _, h, _ in columns]
+        widths = [max(10, min(60, len(h) + 2)) for h in headers]
+        for c, (col, _, kind) in enumerate(columns):
+            if kind == "text" and len(frame):
+                longest = frame[col].astype(str).str.len().quantile(0.95)
+                widths[c] = int(max(widths[c], min(60, longest + 2)))
+            if kind == "date":
+                widths[c] = max(widths[c], 12)
+            ws.set_column(c, c, widths[c])
+        for c, h in enumerate(headers):
+            ws.write_string(0, c, h, self.header)
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, max(len(frame), 1), len(columns) - 1)
+        ws.repeat_rows(0)
+        if after_header:
+            after_header(ws, len(frame))
+        # Convert each column once, then stream rows: blanks are simply not written.
+        cols = [self._column(ws, frame[col], kind) for col, _, kind in columns]
+        for r in range(len(frame)):
+            row = r + 1
+            for c, (write, values, fmt) in enumerate(cols):
+                v = values[r]
+                if v is not None:
+                    write(row, c, v, fmt)
+        if breaks:
+            ws.set_h_pagebreaks(list(breaks)[:_MAX_PAGE_BREAKS])
+        return ws
+
+
+def _names(tables: PlanTables, redact: bool) -> dict[str, str]:
+    cl = tables.caseloads
+    if redact or "name" not in cl.columns:
+        return {e: e for e in cl["educator_id"]}
+    return dict(zip(cl["educator_id"], cl["name"], strict=True))
+
+
+def _summary_rows(tables: PlanTables, created: str) -> list[tuple[str, object, str]]:
+    f = tables.summary
+    lr = f.get("load_ratio", {})
+    terms = f.get("terms", {})
+    weights = f.get("weights", {})
+    rows: list[tuple[str, object, str]] = [
+        ("District", f.get("district", ""), "text"),
+        ("Status", f.get("status", ""), "text"),
+        ("Engine (who proved what)", f.get("engine", ""), "text"),
+        ("Balance mode", f.get("balance", ""), "text"),
+        ("Students", f.get("students", 0), "int"),
+        ("Placed", f.get("placed", 0), "int"),
+        ("Unplaced", f.get("unplaced", 0), "int"),
+        ("Best-practice share (rank 0 among placed)", f.get("best_practice_share", 0), "pct"),
+        ("Continuity share (kept this year's case manager)", f.get("continuity_share", 0),
+         "pct"),
+        ("Highest load ratio", lr.get("max", 0), "ratio"),
+        ("Mean load ratio", lr.get("mean", 0), "ratio"),
+        ("Std of load ratio", lr.get("std", 0), "ratio"),
+        ("Objective (points, lower is better)", f.get("objective", 0), "num"),
+        *[(f"  term: {k}", v, "num") for k, v in terms.items()],
+        ("Bound", f.get("bound", 0), "num"),
+        ("Gap", f.get("gap", 0), "pct"),
+        ("Rule pack", f.get("rule_pack", ""), "text"),
+        *[(f"  weight: {k}", ", ".join(map(str, v)) if isinstance(v, list) else v,
+           "text" if isinstance(v, list) else "num") for k, v in weights.items()],
+        ("Connected components", f.get("components", 0), "int"),
+        ("Workbook written", created, "text"),
+    ]
+    for name, digest in dict(f.get("sources", {})).items():
+        rows.append((f"Input file {name} (SHA-256)", digest, "text"))
+    return rows
+
+
+def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False,
+                   created: str | None = None) -> Path:
+    """Write the plan workbook (written beside ``path`` and renamed into place).
+
+    Parameters
+    ----------
+    tables
+        ``Result.tables()`` or :func:`optimizer.reader.read_plan`.
+    path
+        The ``.xlsx`` file to write.
+    redact
+        Replace educator names with their ids (for sharing outside the office).
+    created
+        Timestamp shown on the Summary sheet (default: now, to the minute).
+
+    Examples
+    --------
+    >>> write_workbook(plan(district).tables(), "plan.xlsx")   # doctest: +SKIP
+    """
+    from optimizer.export import atomic_file
+
+    created = created or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    names = _names(tables, redact)
+    with atomic_file(Path(path)) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), {
+            "constant_memory": True, "strings_to_formulas": False,
+            "strings_to_numbers": False, "strings_to_urls": False,
+        })
+        w = _Writer(wb)
+
+        ws = wb.add_worksheet("Summary")
+        ws.set_column(0, 0, 48)
+        ws.set_column(1, 1, 70)
+        ws.write_string(0, 0, "Case-manager plan", w.title)
+        for r, (label, value, kind) in enumerate(_summary_rows(tables, created), start=2):
+            ws.write_string(r, 0, label, w.bold)
+            w.cell(ws, r, 1, value, kind)
+
+        cl = tables.caseloads.copy()
+        cl["name"] = cl["educator_id"].map(names)
+        cl = cl[cl["cap"].fillna(0) > 0].sort_values(["role", "educator_id"], kind="stable")
+
+        def colour(ws, n):
+            # Under 80% green, 80-100% amber, at or over the cap red.
+            last = max(n, 1)
+            col = 6
+            green = wb.add_format({"bg_color": "#C6EFCE"})
+            amber = wb.add_format({"bg_color": "#FFEB9C"})
+            red = wb.add_format({"bg_color": "#FFC7CE", "bold": True})
+            ws.conditional_format(1, col, last, col, {"type": "cell", "criteria": ">=",
+                                                      "value": 1, "format": red})
+            ws.conditional_format(1, col, last, col, {"type": "cell", "criteria": "between",
+                                                      "minimum": 0.8, "maximum": 0.99999,
+                                                      "format": amber})
+            ws.conditional_format(1, col, last, col, {"type": "cell", "criteria": "<",
+                                                      "value": 0.8, "format": green})
+
+        w.table("Case managers", cl, [
+            ("educator_id", "Educator", "text"), ("name", "Name", "text"),
+            ("role", "Role", "text"), ("schools", "Schools", "text"), ("fte", "FTE", "num"),
+            ("cap", "Cap", "int"), ("load_ratio", "Load ratio", "ratio"),
+            ("load", "Load", "num"), ("students", "Students", "int"),
+            ("best_practice_students", "Best-practice students", "int"),
+        ], after_header=colour)
+
+        a = tables.assignments
+        placed = a[a["case_manager_id"] != ""].sort_values(
+            ["school_id", "case_manager_id", "student_id"], kind="stable").copy()
+        placed["cm_name"] = placed["case_manager_id"].map(names).fillna("")
+        change = (placed["case_manager_id"] != placed["case_manager_id"].shift()).to_numpy()
+        breaks = [i + 1 for i in range(1, len(placed)) if change[i]]
+        # A printable roster: who, and when their reviews fall (capacity and
+        # rank are in assignments.csv and the Changes sheet's reasons).
+        w.table("Rosters", placed, [
+            ("school_id", "School", "text"), ("case_manager_id", "Case manager", "text"),
+            ("cm_name", "Case manager name", "text"), ("student_id", "Student", "text"),
+            ("grade", "Grade", "text"), ("primary_disability", "Primary disability", "text"),
+            ("services", "Services", "text"), ("annual_review", "Annual review", "date"),
+            ("triennial_review", "Triennial review", "date"),
+        ], breaks=breaks)
+
+        changed = a[a["case_manager_id"] != a["current_case_manager_id"]].copy()
+        changed["from_name"] = changed["current_case_manager_id"].map(names).fillna("")
+        changed["to_name"] = changed["case_manager_id"].map(names).fillna("")
+        w.table("Changes", changed, [
+            ("student_id", "Student", "text"), ("school_id", "School", "text"),
+            ("grade", "Grade", "text"),
+            ("current_case_manager_id", "From case manager", "text"),
+            ("from_name", "From name", "text"), ("case_manager_id", "To case manager", "text"),
+            ("to_name", "To name", "text"), ("reason", "Why", "text"),
+        ])
+        w.table("Unplaced", tables.unassigned, [
+            ("student_id", "Student", "text"), ("school_id", "School", "text"),
+            ("reason", "Why", "text")])
+        w.table("Hiring needs", tables.hiring_needs, [
+            ("school_id", "School", "text"), ("region", "Region", "text"),
+            ("role", "Role", "text"), ("credential", "Credential", "text"),
+            ("students", "Students", "int"), ("fte", "FTE", "num")])
+        w.table("Audit", tables.audit, [
+            ("kind", "Violation", "text"), ("student_id", "Student", "text"),
+            ("educator_id", "Educator", "text"), ("detail", "Rule", "text")])
+        wb.close()
+    return Path(path)
