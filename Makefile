@@ -36,6 +36,7 @@ test: lint browser
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_graph.py
 	$(BIN)/python benchmarks/bench_plan.py
+	$(BIN)/python benchmarks/bench_stability.py
 
 # Regenerate the bundled synthetic sample district (deterministic).
 sample: $(STAMP)

@@ -133,9 +133,27 @@ def cmd_plan(args: argparse.Namespace) -> int:
     t_read = time.perf_counter() - t0
     progress(f"{len(district.students):,} students, {len(district.educators):,} educators; "
              "applying the credential rules")
+    baseline = None
+    if args.baseline:
+        from optimizer.reader import read_plan
+
+        try:
+            base = read_plan(args.baseline).assignments
+        except FileNotFoundError as exc:
+            print(str(exc), file=sys.stderr)
+            return EXIT_BAD_INPUT
+        baseline = dict(zip(base["student_id"], base["case_manager_id"], strict=True))
     try:
         params = SolveParams(balance=args.balance, time_limit=args.time_limit)
-        problem = build_problem(district)
+        objective = None
+        if args.change_weight is not None:
+            import dataclasses
+
+            from optimizer.problem import Objective
+
+            objective = dataclasses.replace(
+                Objective.from_settings(district.rules.objective), change=args.change_weight)
+        problem = build_problem(district, objective, baseline)
         progress(f"{problem.n_edges:,} eligible pairs; solving")
         result = solve(problem, params)
     except ValueError as exc:
@@ -256,6 +274,75 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from optimizer.compare import compare
+
+    a, b = _read_plan(args.plan_a), _read_plan(args.plan_b)
+    if a is None or b is None:
+        return EXIT_BAD_INPUT
+    c = compare(a, b, args.plan_a, args.plan_b)
+    if args.json:
+        print(json.dumps({"headline": c.headline.to_dict(orient="records"),
+                          "moved": c.moved.to_dict(orient="records"),
+                          "loads": c.loads.to_dict(orient="records"),
+                          "hiring": c.hiring.to_dict(orient="records")}, indent=2,
+                         default=str))
+    else:
+        print(c.summary())
+    return 0
+
+
+def cmd_rollover(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from optimizer.export import write_rollover
+    from optimizer.reader import read_district_files, read_table
+    from optimizer.rollover import roll_over
+    from optimizer.validate import validate_tables
+
+    raw = read_district_files(args.district)
+    district, problems = validate_tables(raw)
+    extra = {}
+    for key, path, needed in (("new_students", args.new_students, ("student_id", "school_id",
+                                                                    "grade")),
+                              ("staff_changes", args.staff_changes, ("action", "educator_id"))):
+        if path:
+            frame, more = read_table(path, needed)
+            problems.extend(more)
+            extra[key] = frame
+    year_start = None
+    if args.year_start:
+        try:
+            year_start = dt.date.fromisoformat(args.year_start)
+        except ValueError:
+            print(f"--year-start '{args.year_start}': expected YYYY-MM-DD", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    if district is None or any(p.severity == "error" for p in problems):
+        print(format_problems(problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from pathlib import Path
+
+    try:
+        nxt = roll_over(raw, district, year_start=year_start,
+                        new_students_label=Path(args.new_students or "new").name,
+                        staff_changes_label=Path(args.staff_changes or "staff").name, **extra)
+    except DistrictError as exc:
+        print(format_problems(exc.problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = write_rollover(nxt, args.out)
+    print(nxt.summary())
+    # Next year's district must itself be valid (e.g. new students' codes).
+    check = check_district(out)
+    errors = [p for p in check if p.severity == "error"]
+    if errors:
+        print(f"\nNext year's district at {out} has problems to fix before planning:",
+              file=sys.stderr)
+        print(format_problems(errors), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"\nNext year's district written to {out}/ (report: rollover_report.csv)")
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from optimizer.export import write_district
     from optimizer.generator import generate_district
@@ -300,6 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "load ratio first")
     pl.add_argument("--time-limit", type=float, default=30.0,
                     help="seconds for CP-SAT when students have weights (default 30)")
+    pl.add_argument("--baseline", metavar="PLAN",
+                    help="keep this published plan as stable as possible (stable re-planning)")
+    pl.add_argument("--change-weight", type=float, default=None,
+                    help="points per student moved away from the baseline (default 50)")
     pl.add_argument("--json", action="store_true", help="print summary.json instead")
     pl.add_argument("--no-xlsx", action="store_true", help="do not write plan.xlsx")
     pl.add_argument("--redact", action="store_true",
@@ -333,6 +424,23 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--html", required=True, metavar="FILE", help="report file to write")
     rp.add_argument("--redact", action="store_true", help="names replaced by ids")
     rp.set_defaults(func=cmd_report)
+
+    cp = sub.add_parser("compare", help="how plan B differs from plan A")
+    cp.add_argument("plan_a", help="plan folder A (e.g. the base plan)")
+    cp.add_argument("plan_b", help="plan folder B (e.g. a what-if)")
+    cp.add_argument("--json", action="store_true", help="machine-readable output")
+    cp.set_defaults(func=cmd_compare)
+
+    ro = sub.add_parser("rollover", help="next year's district: grades, feeders, staff changes")
+    ro.add_argument("district", help="this year's district folder or workbook")
+    ro.add_argument("--out", required=True, help="folder for next year's district")
+    ro.add_argument("--new-students", metavar="CSV", help="incoming students (students.csv "
+                    "columns)")
+    ro.add_argument("--staff-changes", metavar="CSV", help="departures, hires, FTE and school "
+                    "changes (docs/next-year.md)")
+    ro.add_argument("--year-start", metavar="YYYY-MM-DD",
+                    help="first day of next school year, for ages (default: next 1 September)")
+    ro.set_defaults(func=cmd_rollover)
 
     n = sub.add_parser("generate", help="write a synthetic district (no real data)")
     n.add_argument("out", help="folder to write")

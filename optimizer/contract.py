@@ -57,6 +57,10 @@ CONTRACT: dict[str, tuple[Column, ...]] = {
         Column("annual_review", False, "next annual IEP review, ISO date"),
         Column("triennial_review", False, "next triennial review, ISO date"),
         Column("weight", False, "caseload weight, positive number (default 1)"),
+        Column("birth_date", False, "ISO date; moves preschoolers on and ends adult "
+                                    "transition at 22 in rollover"),
+        Column("adult_transition", False, "yes/no: the IEP continues after grade 12 in the "
+                                          "adult transition program"),
     ),
     "locks": (
         Column("student_id", True, "student the lock is about"),

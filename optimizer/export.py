@@ -22,7 +22,8 @@ from optimizer.result import PlanTables, Result
 from optimizer.textsafe import neutralize_formula
 
 __all__ = ["PLAN_FILES", "atomic_file", "neutralize_formula", "write_district", "write_plan",
-           "redacted", "transfer_rows", "write_report", "write_table", "write_transfers"]
+           "redacted", "transfer_rows", "write_report", "write_rollover", "write_table",
+           "write_transfers"]
 
 #: The files of a plan folder (docs/plan-format.md).
 PLAN_FILES = ("assignments.csv", "caseloads.csv", "unassigned.csv", "hiring_needs.csv",
@@ -236,6 +237,31 @@ def write_transfers(tables: PlanTables, folder: str | Path, effective: str,
             for to, group in rows[rows["to_case_manager_id"] != ""].groupby(
                     "to_case_manager_id", sort=True):
                 _write_csv(_safe(group), tmp / "by-case-manager" / _file_name(to))
+        _replace_folder(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def write_rollover(rollover, folder: str | Path) -> Path:
+    """Write next year's district folder (and ``rollover_report.csv``), atomically.
+
+    The tables are written as they are (text, every column kept), so the new
+    folder reads exactly like the old one; the report sits beside them and is
+    ignored by the reader.
+    """
+    target = Path(folder)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _new_dir_beside(target)
+    try:
+        for name, frame in rollover.tables.items():
+            if name == "locks" and frame.empty:
+                continue
+            _write_csv(frame, tmp / f"{name}.csv")
+        if rollover.settings_text:
+            (tmp / "district.toml").write_text(rollover.settings_text, encoding="utf-8")
+        _write_csv(_safe(rollover.report), tmp / "rollover_report.csv")
         _replace_folder(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -273,6 +273,22 @@ def _make_students(rng: np.random.Generator, n: int, schools: pd.DataFrame) -> p
     start = dt.date(2026, 9, 1)
     annual = [(start + dt.timedelta(days=int(d))).isoformat() for d in rng.integers(0, 365, n)]
     tri = [(start + dt.timedelta(days=int(d))).isoformat() for d in rng.integers(0, 1095, n)]
+    # Birth dates for the 2026-27 school year: a kindergartner turns 5 by
+    # 1 September 2026; TK children turn 4; preschoolers are 3 or 4; adult
+    # transition students 18 to 21; about 1 in 20 is a year older (retained).
+    age_at_start = np.array([{"PK": 3 + int(rng.random() < 0.5), "TK": 4, "K": 5, "A":
+                              18 + int(rng.integers(0, 4))}.get(g) or 5 + int(g)
+                             for g in grades])
+    age_at_start += (rng.random(n) < 0.05) & ~np.isin(grades, ["PK", "TK"])
+    cutoff = dt.date(2026, 9, 1)
+    born = [(dt.date(cutoff.year - int(a), cutoff.month, cutoff.day)
+             - dt.timedelta(days=int(d))).isoformat()
+            for a, d in zip(age_at_start, rng.integers(0, 365, n), strict=True)]
+    # After grade 12, students with extensive needs often continue in adult transition.
+    adult = np.full(n, "", dtype=object)
+    continues = (grades == "12") & np.isin(primary, ["ID", "AUT", "MD"]) & (setting == "sdc")
+    adult[continues & (rng.random(n) < 0.6)] = "yes"
+    adult[grades == "A"] = "yes"
     frame = pd.DataFrame({
         "student_id": [f"S{i + 1:06d}" for i in range(n)],
         "school_id": school, "grade": grades,
@@ -281,7 +297,7 @@ def _make_students(rng: np.random.Generator, n: int, schools: pd.DataFrame) -> p
         "placement_basis": basis, "support_level": level, "services": svc_text,
         "sai_setting": setting, "gen_ed_pct": gen_ed.astype(int).astype(str),
         "current_case_manager": "", "annual_review": annual, "triennial_review": tri,
-        "weight": "",
+        "weight": "", "birth_date": born, "adult_transition": adult,
     })
     frame["_bp_role"] = [("SDC" if st == "sdc" else "RSP" if st == "rsp" else
                           "DHH" if "DHH" in sv and "SPEECH" not in sv else

@@ -61,6 +61,8 @@ class Student:
     triennial_review: dt.date | None
     weight: float
     row: int
+    birth_date: dt.date | None = None
+    adult_transition: bool | None = None  # None: not given
 
     @property
     def basis_disability(self) -> str:

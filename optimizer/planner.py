@@ -9,7 +9,8 @@ from optimizer.result import Result
 __all__ = ["plan"]
 
 
-def plan(district: District, params=None, objective: Objective | None = None) -> Result:
+def plan(district: District, params=None, objective: Objective | None = None,
+         baseline=None) -> Result:
     """Plan next year's case managers for a validated district.
 
     Parameters
@@ -20,6 +21,11 @@ def plan(district: District, params=None, objective: Objective | None = None) ->
         :class:`optimizer.solver.SolveParams` (balance mode, engine, time limit).
     objective
         Weights; default: the rule pack's ``[objective]`` with district.toml's overrides.
+    baseline
+        A published plan to keep stable (a Result, PlanTables from
+        :func:`optimizer.reader.read_plan`, or a mapping student_id ->
+        case_manager_id): every student moved away from it costs the
+        ``change`` weight, so a mid-year change moves only the students it must.
 
     Returns
     -------
@@ -33,4 +39,7 @@ def plan(district: District, params=None, objective: Objective | None = None) ->
     """
     from optimizer.solver import solve  # the solver (and OR-Tools) loads only when planning
 
-    return solve(build_problem(district, objective), params)
+    if baseline is not None and not isinstance(baseline, dict):
+        a = baseline.assignments
+        baseline = dict(zip(a["student_id"], a["case_manager_id"].fillna(""), strict=True))
+    return solve(build_problem(district, objective, baseline), params)

@@ -35,12 +35,17 @@ class Objective:
     With the defaults the order is strict: the most balance can change one
     student's cost is below 2 x balance = 4 < continuity 5, and continuity
     plus balance (9) is below one rank step (10).
+
+    With a baseline plan (stable re-planning), ``change`` is added for every
+    student whose case manager differs from the baseline's; the default 50
+    exceeds any rank difference, so only placing students moves anyone.
     """
 
     unplaced: float = 1000.0
     rank: tuple[float, float, float] = (0.0, 10.0, 30.0)
     continuity: float = 5.0
     balance: float = 2.0
+    change: float = 50.0  # only with a baseline plan: per student moved away from it
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Objective:
@@ -50,7 +55,8 @@ class Objective:
             raise ValueError("objective.rank needs three numbers (ranks 0, 1, 2)")
         return cls(unplaced=float(settings.get("unplaced", d.unplaced)), rank=rank,
                    continuity=float(settings.get("continuity", d.continuity)),
-                   balance=float(settings.get("balance", d.balance)))
+                   balance=float(settings.get("balance", d.balance)),
+                   change=float(settings.get("change", d.change)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,6 +94,8 @@ class PlanningProblem:
     cap: np.ndarray
     other_load: np.ndarray
     timings: Mapping[str, float] = field(default_factory=dict)
+    #: Per student: educator index in the baseline plan, -1 none, -2 one no longer on staff.
+    baseline_to: np.ndarray | None = None
 
     @property
     def n_students(self) -> int:
@@ -106,10 +114,21 @@ class PlanningProblem:
         """True when every student weighs 1: the plan is then a min-cost flow."""
         return bool(np.all(self.weight == 1.0))
 
+    def edge_moves(self) -> np.ndarray:
+        """Per edge: True when using it moves the student away from the baseline plan."""
+        if self.baseline_to is None:
+            return np.zeros(self.n_edges, dtype=bool)
+        base = self.baseline_to[self.edge_student]
+        return (base != -1) & (self.edge_educator != base)
+
     def edge_cost(self) -> np.ndarray:
-        """Preference cost of each edge in points: rank cost minus continuity bonus."""
+        """Preference cost of each edge in points: rank cost minus continuity
+        bonus, plus the change weight where the edge leaves the baseline plan."""
         o = self.objective
-        return np.asarray(o.rank)[self.edge_rank] - o.continuity * self.edge_current
+        cost = np.asarray(o.rank)[self.edge_rank] - o.continuity * self.edge_current
+        if self.baseline_to is not None:
+            cost = cost + o.change * self.edge_moves()
+        return cost
 
     def balance_penalty(self, load: np.ndarray) -> np.ndarray:
         """The convex balance penalty of each educator at the given loads
@@ -125,7 +144,8 @@ def _readonly(*arrays: np.ndarray) -> None:
         a.setflags(write=False)
 
 
-def build_problem(district: District, objective: Objective | None = None) -> PlanningProblem:
+def build_problem(district: District, objective: Objective | None = None,
+                  baseline: Mapping[str, str] | None = None) -> PlanningProblem:
     """Turn a district into the solver's arrays, in canonical (sorted-id) order.
 
     Parameters
@@ -134,6 +154,9 @@ def build_problem(district: District, objective: Objective | None = None) -> Pla
         A validated district.
     objective
         Weights; default: the rule pack's ``[objective]`` merged with district.toml.
+    baseline
+        A published plan to keep stable: student_id -> case_manager_id (blank
+        for unplaced). Moving a student away from it costs ``objective.change``.
 
     Examples
     --------
@@ -165,13 +188,21 @@ def build_problem(district: District, objective: Objective | None = None) -> Pla
         pinned[s_pos[s]] = e_pos[e]
     cap = np.array([district.cap(e) for e in educator_ids], dtype=np.int64)
     other = np.array([district.educators[e].other_load for e in educator_ids], dtype=float)
+    base = None
+    if baseline is not None:
+        base = np.full(len(student_ids), -1, dtype=np.int64)
+        for i, sid in enumerate(student_ids):
+            was = baseline.get(sid, "")
+            if was:
+                base[i] = e_pos.get(was, -2)
+        _readonly(base)
     _readonly(student_ids, educator_ids, es, ee, rank, current, capacity, reason, weight,
               pinned, cap, other)
     return PlanningProblem(
         district=district, objective=objective, student_ids=student_ids,
         educator_ids=educator_ids, edge_student=es, edge_educator=ee, edge_rank=rank,
         edge_current=current, edge_capacity=capacity, edge_reason=reason, weight=weight,
-        pinned_to=pinned, cap=cap, other_load=other,
+        pinned_to=pinned, cap=cap, other_load=other, baseline_to=base,
         timings=MappingProxyType({"rules_and_edges": t_edges - t0,
                                   "problem": time.perf_counter() - t_edges}),
     )

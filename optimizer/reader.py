@@ -19,7 +19,8 @@ import pandas as pd
 from optimizer.contract import CONTRACT, FILES, OPTIONAL_FILES
 from optimizer.model import Problem
 
-__all__ = ["RawDistrict", "read_district_files", "read_plan", "read_plan_assignments"]
+__all__ = ["RawDistrict", "read_district_files", "read_plan", "read_plan_assignments",
+           "read_table"]
 
 
 @dataclass
@@ -30,6 +31,7 @@ class RawDistrict:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)  # table -> "students.csv"
     settings: dict = field(default_factory=dict)  # parsed district.toml
+    settings_text: str = ""  # district.toml as written (copied on by rollover)
     settings_label: str = "district.toml"
     sources: dict[str, str] = field(default_factory=dict)  # file name -> sha256
     problems: list[Problem] = field(default_factory=list)
@@ -185,7 +187,8 @@ def read_district_files(path: str | Path) -> RawDistrict:
     if toml_path.exists():
         raw.sources[toml_path.name] = _sha256(toml_path)
         try:
-            raw.settings = tomllib.loads(toml_path.read_text("utf-8"))
+            raw.settings_text = toml_path.read_text("utf-8")
+            raw.settings = tomllib.loads(raw.settings_text)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raw.problems.append(Problem("district.toml", None, None, None,
                                         f"valid TOML: {exc}"))
@@ -267,3 +270,24 @@ def read_plan(folder: str | Path):
     summary = json.loads(summary_path.read_text("utf-8"))
     return PlanTables(frames["assignments"], frames["caseloads"], frames["unassigned"],
                       frames["hiring_needs"], frames["audit"], summary)
+
+
+def read_table(path: str | Path, required: tuple[str, ...]) -> tuple[pd.DataFrame | None,
+                                                                   list[Problem]]:
+    """Read one extra CSV (new students, staff changes) as text, checking its header."""
+    path = Path(path)
+    if not path.exists():
+        return None, [Problem(str(path), None, None, None, "a CSV file: nothing is there")]
+    problems: list[Problem] = []
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        return None, [Problem(path.name, None, None, None, f"a well-formed UTF-8 CSV: {exc}")]
+    frame.columns = [c.strip() for c in frame.columns]
+    for col in required:
+        if col not in frame.columns:
+            problems.append(Problem(path.name, 1, col, None,
+                                    f"a column named '{col}'; found: {', '.join(frame.columns)}"))
+    if problems:
+        return None, problems
+    return frame.apply(lambda c: c.str.strip()), problems

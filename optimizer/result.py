@@ -109,6 +109,10 @@ class Result:
             f"  objective              {self.objective:,.1f} points  "
             f"(bound {self.bound:,.1f}, gap {self.gap:.2%})",
             "      " + ", ".join(f"{k} {v:,.1f}" for k, v in self.terms.items()),
+            *([f"  moved from baseline    {f['baseline']['moved']:>7,} of "
+               f"{f['baseline']['students_in_baseline']:,}   ("
+               + ", ".join(f"{k} {v}" for k, v in sorted(f['baseline']['moved_because'].items()))
+               + ")"] if "baseline" in f else []),
             f"  components             {f['components']:,}  (largest: "
             f"{f['largest_component_students']:,} students)",
             "  time                   " + ", ".join(
@@ -275,8 +279,32 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
         if kept[s]:
             text += ". Keeps this year's case manager"
         elif cm:
-            text += ". " + _why_not_current(problem, s, cm, e, e_pos, load, rank)
+            text += ". " + _why_not(problem, s, cm, e, e_pos, load, rank)[1]
         reasons.append(text)
+
+    baseline_figures = None
+    if problem.baseline_to is not None:
+        base = problem.baseline_to
+        moved = (base != -1) & (assignment != base)
+        terms["change"] = o.change * float(moved.sum())
+        objective = sum(terms.values())
+        why_moved: dict[str, int] = {}
+        for s in np.nonzero(moved)[0]:
+            was = (eids[base[s]] if base[s] >= 0 else "")
+            if base[s] == -2:
+                was = "(a case manager no longer on staff)"
+                category, sentence = "no longer on staff", \
+                    "The baseline plan's case manager is no longer on staff"
+            else:
+                category, sentence = _why_not(problem, s, was, int(assignment[s]), e_pos, load,
+                                              rank, who="The baseline plan's case manager")
+            why_moved[category] = why_moved.get(category, 0) + 1
+            if reasons[s]:
+                reasons[s] += f". Moved from the baseline plan: {sentence}"
+        baseline_figures = {"students_in_baseline": int((base != -1).sum()),
+                            "moved": int(moved.sum()), "moved_because": why_moved}
+        bound_v = objective if bound is None else min(bound, objective)
+        gap = 0.0 if objective == bound_v else (objective - bound_v) / max(abs(objective), 1e-9)
 
     assignments = pd.DataFrame({
         "student_id": sids,
@@ -362,6 +390,7 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
         },
         "runtime_s": {k: round(v, 4) for k, v in runtime.items()},
         "sources": dict(d.sources),
+        **({"baseline": baseline_figures} if baseline_figures else {}),
         **(extra or {}),
     }
     frozen = {k: v for k, v in figures.items()}
@@ -371,27 +400,31 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
                   figures=MappingProxyType(frozen), assignment=assignment)
 
 
-def _why_not_current(problem: PlanningProblem, s: int, cm: str, e_new: int,
-                     e_pos: Mapping[str, int], load: np.ndarray, rank: np.ndarray) -> str:
-    """One sentence: why this year's case manager was not kept."""
+def _why_not(problem: PlanningProblem, s: int, cm: str, e_new: int,
+             e_pos: Mapping[str, int], load: np.ndarray, rank: np.ndarray,
+             who: str = "This year's case manager") -> tuple[str, str]:
+    """(category, one sentence): why ``cm`` is not this student's case manager."""
     d = problem.district
     sid = problem.student_ids[s]
+    new = problem.educator_ids[e_new] if e_new >= 0 else "nobody"
     if cm not in d.educators:
-        return f"This year's case manager {cm} is no longer on staff"
+        return "no longer on staff", f"{who} {cm} is no longer on staff"
     if (sid, cm) in d.forbids:
-        return f"This year's case manager {cm} is forbidden in locks.csv"
+        return "forbidden", f"{who} {cm} is forbidden in locks.csv"
     if problem.pinned_to[s] >= 0:
-        return f"This year's case manager {cm} was replaced by the pin"
+        return "pinned elsewhere", f"{who} {cm} was replaced by the pin"
     decision = decide(d, d.students[sid], d.educators[cm])
     if not decision.eligible:
-        return (f"This year's case manager {cm} may no longer case-manage this student: "
-                + "; ".join(decision.failed_text()))
+        return "no longer eligible", (f"{who} {cm} may no longer case-manage this student: "
+                                      + "; ".join(decision.failed_text()))
     e = e_pos[cm]
     cap = problem.cap[e]
-    if decision.rank > rank[s]:
-        return (f"This year's case manager {cm} is a weaker fit ({RANK_LABEL[decision.rank]}, "
-                f"rank {decision.rank}) than {problem.educator_ids[e_new]} (rank {rank[s]})")
+    if e_new >= 0 and decision.rank > rank[s]:
+        return "weaker fit", (f"{who} {cm} is a weaker fit ({RANK_LABEL[decision.rank]}, "
+                              f"rank {decision.rank}) than {new} (rank {rank[s]})")
     if load[e] + problem.weight[s] > cap + 1e-9:
-        return f"This year's case manager {cm} is full ({load[e]:g}/{cap})"
-    return (f"Moved to balance caseloads: {cm} carries {load[e]:g}/{cap}, "
-            f"{problem.educator_ids[e_new]} {load[e_new]:g}/{problem.cap[e_new]}")
+        return "full", f"{who} {cm} is full ({load[e]:g}/{cap})"
+    if e_new < 0:
+        return "full", f"{who} {cm} has room ({load[e]:g}/{cap}) but placing others needed it"
+    return "balance", (f"Moved to balance caseloads: {cm} carries {load[e]:g}/{cap}, "
+                       f"{new} {load[e_new]:g}/{problem.cap[e_new]}")

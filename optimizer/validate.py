@@ -307,6 +307,9 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
     annual = t.date("annual_review")
     tri = t.date("triennial_review")
     weight = t.number("weight", "a positive number", lambda x: x > 0, pack.default_weight)
+    born = t.date("birth_date")
+    adult = t.lookup("adult_transition", {**{y: "yes" for y in _YES}, **{n: "no" for n in _NO}},
+                     "yes or no", normalize=str.lower)
 
     out = {}
     for i, sid in enumerate(ids.tolist()):
@@ -364,7 +367,8 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
             sai_setting=setting[i] if has_sai else None, gen_ed_pct=gen_ed[i],
             current_case_manager=cm or None,
             annual_review=annual[i], triennial_review=tri[i], weight=float(weight[i]),
-            row=int(t.rows[i]),
+            row=int(t.rows[i]), birth_date=born[i],
+            adult_transition=None if adult[i] is None else adult[i] == "yes",
         )
     return out
 

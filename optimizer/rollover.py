@@ -1,0 +1,280 @@
+"""Next year's district from this year's: grades, feeder schools, staff changes.
+
+:func:`roll_over` works on the text tables as read (so every column a
+planner added is carried over) and on the validated district (for the
+rules). It returns next year's tables and a report of what happened to each
+student; :func:`optimizer.export.write_rollover` writes them as a district folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+
+import pandas as pd
+
+from optimizer.contract import CONTRACT, LIST_SEPARATOR
+from optimizer.model import District, Problem
+from optimizer.reader import RawDistrict
+from optimizer.validate import DistrictError
+
+__all__ = ["STAFF_CHANGE_ACTIONS", "Rollover", "next_school_year_start", "roll_over"]
+
+#: The staff-changes file: one row per change (docs/next-year.md).
+STAFF_CHANGE_ACTIONS = ("leave", "hire", "fte", "schools", "credentials")
+
+REPORT_COLUMNS = ["student_id", "event", "from_school", "to_school", "from_grade", "to_grade",
+                  "detail"]
+
+
+@dataclass(frozen=True)
+class Rollover:
+    """Next year's district tables and what happened to each student."""
+
+    tables: dict[str, pd.DataFrame]
+    settings_text: str
+    report: pd.DataFrame
+
+    def counts(self) -> dict[str, object]:
+        """Headline counts: promoted, moved (by feeder pair), left, added, hints cleared."""
+        r = self.report
+        moved = r[r["event"] == "moved school"]
+        return {
+            "promoted": int((r["event"].isin(["promoted", "moved school"])).sum()),
+            "stayed in grade": int((r["event"] == "kept in grade").sum()),
+            "moved school": {f"{a} -> {b}": int(n) for (a, b), n in
+                             moved.groupby(["from_school", "to_school"]).size().items()},
+            "left": dict(Counter(r.loc[r["event"] == "left", "detail"])),
+            "added": int((r["event"] == "added").sum()),
+            "case-manager hints cleared": dict(Counter(
+                r.loc[r["event"] == "hint cleared", "detail"].str.split(":").str[0])),
+            "locks dropped": int((r["event"] == "lock dropped").sum()),
+        }
+
+    def summary(self) -> str:
+        c = self.counts()
+        lines = ["Rollover to next year:",
+                 f"  promoted                  {c['promoted']:>7,}",
+                 f"  stayed in grade           {c['stayed in grade']:>7,}",
+                 f"  moved school              {sum(c['moved school'].values()):>7,}"]
+        for pair, n in c["moved school"].items():
+            lines.append(f"      {pair}: {n:,}")
+        lines.append(f"  left the district         {sum(c['left'].values()):>7,}")
+        for why, n in sorted(c["left"].items()):
+            lines.append(f"      {why}: {n:,}")
+        lines.append(f"  added                     {c['added']:>7,}")
+        cleared = sum(c["case-manager hints cleared"].values())
+        lines.append(f"  case-manager hints cleared {cleared:>6,}")
+        for why, n in sorted(c["case-manager hints cleared"].items()):
+            lines.append(f"      {why}: {n:,}")
+        if c["locks dropped"]:
+            lines.append(f"  locks dropped             {c['locks dropped']:>7,}")
+        return "\n".join(lines)
+
+
+def next_school_year_start(today: dt.date | None = None) -> dt.date:
+    """The next 1 September after ``today`` (the day ages are counted on)."""
+    today = today or dt.date.today()
+    start = dt.date(today.year, 9, 1)
+    return start if start > today else dt.date(today.year + 1, 9, 1)
+
+
+def _age(born: dt.date, on: dt.date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def _apply_staff_changes(educators: pd.DataFrame, changes: pd.DataFrame, label: str,
+                         problems: list[Problem]) -> tuple[pd.DataFrame, list[str]]:
+    ed = educators.copy()
+    left: list[str] = []
+    for i, row in enumerate(changes.fillna("").astype(str).to_dict("records")):
+        r = i + 2
+        action = row.get("action", "").strip().lower()
+        eid = row.get("educator_id", "").strip()
+        if action not in STAFF_CHANGE_ACTIONS:
+            problems.append(Problem(label, r, "action", row.get("action", ""),
+                                    "one of " + ", ".join(STAFF_CHANGE_ACTIONS)))
+            continue
+        if not eid:
+            problems.append(Problem(label, r, "educator_id", "", "an educator_id (required)"))
+            continue
+        exists = ed["educator_id"] == eid
+        if action == "hire":
+            if exists.any():
+                problems.append(Problem(label, r, "educator_id", eid,
+                                        "a new educator_id: this one is already on staff"))
+                continue
+            new = {c.name: row.get(c.name, "").strip() for c in CONTRACT["educators"]}
+            ed = pd.concat([ed, pd.DataFrame([new]).reindex(columns=ed.columns,
+                                                            fill_value="")], ignore_index=True)
+            continue
+        if not exists.any():
+            problems.append(Problem(label, r, "educator_id", eid,
+                                    "an educator_id in educators.csv"))
+            continue
+        if action == "leave":
+            ed = ed[~exists].reset_index(drop=True)
+            left.append(eid)
+            continue
+        column = {"fte": "fte", "schools": "schools", "credentials": "credentials"}[action]
+        value = row.get(column, "").strip()
+        if not value:
+            problems.append(Problem(label, r, column, "", f"the new {column} for '{action}'"))
+            continue
+        ed.loc[exists, column] = value
+    return ed, left
+
+
+def roll_over(raw: RawDistrict, district: District, *,
+              new_students: pd.DataFrame | None = None,
+              staff_changes: pd.DataFrame | None = None,
+              year_start: dt.date | None = None,
+              new_students_label: str = "new students",
+              staff_changes_label: str = "staff changes") -> Rollover:
+    """Turn this year's district into next year's.
+
+    Parameters
+    ----------
+    raw, district
+        The district as read (text, every column) and as validated.
+    new_students
+        Incoming students, students.csv columns (added as given).
+    staff_changes
+        Departures, hires, FTE, school and credential changes (columns:
+        ``action``, ``educator_id`` and the educators.csv columns it changes).
+    year_start
+        First day of next school year, for ages (default: the next 1 September).
+
+    Raises
+    ------
+    DistrictError
+        A staff-changes row that cannot be applied (every such problem at once).
+
+    Examples
+    --------
+    >>> raw = read_district_files("data/sample")                 # doctest: +SKIP
+    >>> nxt = roll_over(raw, load_district("data/sample"))        # doctest: +SKIP
+    >>> print(nxt.summary())                                      # doctest: +SKIP
+    """
+    pack = district.rules
+    year_start = year_start or next_school_year_start()
+    problems: list[Problem] = []
+    educators = raw.tables["educators"]
+    left_staff: list[str] = []
+    if staff_changes is not None:
+        educators, left_staff = _apply_staff_changes(educators, staff_changes,
+                                                     staff_changes_label, problems)
+    if problems:
+        raise DistrictError(problems)
+    serves: dict[str, set[str]] = {
+        e: {x.strip() for x in s.split(LIST_SEPARATOR) if x.strip()}
+        for e, s in zip(educators["educator_id"], educators["schools"], strict=True)}
+
+    order = list(pack.grades)
+    schools = district.schools
+    report: list[dict] = []
+    rows = []
+    students = raw.tables["students"]
+    for rec in students.to_dict("records"):
+        sid = rec["student_id"]
+        s = district.students[sid]
+        grade, school = s.grade, s.school_id
+        new_grade: str | None
+        why_left = ""
+        if grade == "PK":
+            if s.birth_date is None:
+                new_grade = "PK"
+            else:
+                age = _age(s.birth_date, year_start)
+                new_grade = "K" if age >= 5 else "TK" if age >= 4 else "PK"
+        elif grade == "12":
+            new_grade = "A" if s.adult_transition else None
+            why_left = "" if new_grade else "completed grade 12"
+        elif grade == "A":
+            if s.birth_date is not None and _age(s.birth_date, year_start) >= 22:
+                new_grade, why_left = None, "reached 22 (end of adult transition)"
+            else:
+                new_grade = "A"
+        else:
+            new_grade = order[order.index(grade) + 1]
+        new_school: str | None = school
+        if new_grade is not None:
+            here = schools[school]
+            pos = order.index(new_grade)
+            if not order.index(here.low_grade) <= pos <= order.index(here.high_grade):
+                nxt = here.feeds_into
+                if nxt and order.index(schools[nxt].low_grade) <= pos <= order.index(
+                        schools[nxt].high_grade):
+                    new_school = nxt
+                else:
+                    new_school = None
+                    why_left = (f"no school in this district for grade {new_grade} after "
+                                f"{school}" + (f" (feeds into {nxt}, which does not serve it)"
+                                               if nxt else " (no feeds_into)"))
+        if new_grade is None or new_school is None:
+            report.append({"student_id": sid, "event": "left", "from_school": school,
+                           "to_school": "", "from_grade": grade, "to_grade": "",
+                           "detail": why_left})
+            continue
+        event = ("moved school" if new_school != school else
+                 "kept in grade" if new_grade == grade else "promoted")
+        detail = ""
+        if event == "kept in grade":
+            detail = ("no birth_date: stays in preschool" if grade == "PK" and
+                      s.birth_date is None else "age: stays in " + grade)
+        report.append({"student_id": sid, "event": event, "from_school": school,
+                       "to_school": new_school, "from_grade": grade, "to_grade": new_grade,
+                       "detail": detail})
+        rec = dict(rec)
+        rec["grade"], rec["school_id"] = new_grade, new_school
+        cm = rec.get("current_case_manager", "")
+        if cm:
+            if cm in left_staff or cm not in serves:
+                why = f"case manager left: {cm} is no longer on staff"
+            elif new_school not in serves[cm]:
+                why = f"new school not served: {cm} does not serve {new_school}"
+            else:
+                why = ""
+            if why:
+                rec["current_case_manager"] = ""
+                report.append({"student_id": sid, "event": "hint cleared",
+                               "from_school": school, "to_school": new_school,
+                               "from_grade": grade, "to_grade": new_grade, "detail": why})
+        rows.append(rec)
+    next_students = pd.DataFrame(rows, columns=students.columns)
+    if new_students is not None and len(new_students):
+        incoming = new_students.fillna("").astype(str)
+        for sid, sch, g in zip(incoming.get("student_id", ""), incoming.get("school_id", ""),
+                               incoming.get("grade", ""), strict=True):
+            report.append({"student_id": sid, "event": "added", "from_school": "",
+                           "to_school": sch, "from_grade": "", "to_grade": g, "detail": ""})
+        cols = list(dict.fromkeys(list(next_students.columns) + list(incoming.columns)))
+        next_students = pd.concat([next_students.reindex(columns=cols),
+                                   incoming.reindex(columns=cols)], ignore_index=True)
+        next_students = next_students.fillna("")
+
+    kept_ids = set(next_students["student_id"])
+    new_school_of = dict(zip(next_students["student_id"], next_students["school_id"],
+                             strict=True))
+    locks = raw.tables.get("locks", pd.DataFrame(columns=[c.name for c in CONTRACT["locks"]]))
+    keep = []
+    for rec in locks.to_dict("records"):
+        sid, eid, kind = rec["student_id"], rec["educator_id"], rec["kind"].strip().lower()
+        why = ""
+        if sid not in kept_ids:
+            why = "student left"
+        elif eid not in serves:
+            why = f"{eid} is no longer on staff"
+        elif kind == "pin" and new_school_of[sid] not in serves[eid]:
+            why = f"{eid} does not serve {new_school_of[sid]}"
+        if why:
+            report.append({"student_id": sid, "event": "lock dropped", "from_school": "",
+                           "to_school": "", "from_grade": "", "to_grade": "",
+                           "detail": f"{kind} {eid}: {why}"})
+        else:
+            keep.append(rec)
+    tables = {"schools": raw.tables["schools"].copy(), "educators": educators,
+              "students": next_students,
+              "locks": pd.DataFrame(keep, columns=locks.columns)}
+    return Rollover(tables, raw.settings_text, pd.DataFrame(report, columns=REPORT_COLUMNS))
