@@ -21,9 +21,9 @@ from optimizer.generator import GeneratedDistrict
 from optimizer.result import PlanTables, Result
 from optimizer.textsafe import neutralize_formula
 
-__all__ = ["PLAN_FILES", "atomic_file", "neutralize_formula", "write_district", "write_plan",
-           "redacted", "transfer_rows", "write_report", "write_rollover", "write_table",
-           "write_transfers"]
+__all__ = ["PLAN_FILES", "atomic_file", "atomic_folder", "neutralize_formula", "redacted",
+           "transfer_rows", "write_district", "write_plan", "write_report", "write_rollover",
+           "write_table", "write_transfers"]
 
 #: The files of a plan folder (docs/plan-format.md).
 PLAN_FILES = ("assignments.csv", "caseloads.csv", "unassigned.csv", "hiring_needs.csv",
@@ -62,6 +62,30 @@ def atomic_file(target: Path) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def atomic_folder(target: Path) -> Iterator[Path]:
+    """Yield a new folder beside ``target``; it replaces ``target`` on success.
+
+    An exception (or an interrupted run) leaves ``target`` as it was and
+    removes the half-written folder.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _new_dir_beside(target)
+    try:
+        yield tmp
+        _replace_folder(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_district_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
+    for name, frame in tables.items():
+        if name == "locks" and frame.empty:
+            continue  # locks.csv is optional: no locks, no file
+        _write_csv(frame, folder / f"{name}.csv")
+
+
 def _replace_folder(tmp: Path, target: Path) -> None:
     # Move the old folder aside first so the target is never half-written;
     # the swap is two renames on the same file system.
@@ -95,18 +119,9 @@ def write_district(district: GeneratedDistrict, folder: str | Path) -> Path:
     >>> write_district(generate_district(300, seed=1), "/tmp/tiny")  # doctest: +SKIP
     """
     target = Path(folder)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_dir_beside(target)
-    try:
-        for name, frame in district.tables.items():
-            if name == "locks" and frame.empty:
-                continue
-            _write_csv(frame, tmp / f"{name}.csv")
+    with atomic_folder(target) as tmp:
+        _write_district_tables(tmp, district.tables)
         (tmp / "district.toml").write_text(district.settings_toml, encoding="utf-8")
-        _replace_folder(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 
@@ -170,9 +185,7 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
     if redact:
         tables = redacted(tables)
     target = Path(folder)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_dir_beside(target)
-    try:
+    with atomic_folder(target) as tmp:
         files = {"assignments.csv": tables.assignments, "caseloads.csv": tables.caseloads,
                  "unassigned.csv": tables.unassigned, "hiring_needs.csv": tables.hiring_needs,
                  "audit.csv": tables.audit}
@@ -184,10 +197,6 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
             from optimizer.workbook import write_workbook
 
             write_workbook(tables, tmp / "plan.xlsx", redact=redact)
-        _replace_folder(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 
@@ -228,19 +237,13 @@ def write_transfers(tables: PlanTables, folder: str | Path, effective: str,
     """
     rows = transfer_rows(tables, effective)
     target = Path(folder)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_dir_beside(target)
-    try:
+    with atomic_folder(target) as tmp:
         _write_csv(_safe(rows), tmp / "transfers.csv")
         if per_case_manager:
             (tmp / "by-case-manager").mkdir()
             for to, group in rows[rows["to_case_manager_id"] != ""].groupby(
                     "to_case_manager_id", sort=True):
                 _write_csv(_safe(group), tmp / "by-case-manager" / _file_name(to))
-        _replace_folder(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 
@@ -252,20 +255,11 @@ def write_rollover(rollover, folder: str | Path) -> Path:
     ignored by the reader.
     """
     target = Path(folder)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_dir_beside(target)
-    try:
-        for name, frame in rollover.tables.items():
-            if name == "locks" and frame.empty:
-                continue
-            _write_csv(frame, tmp / f"{name}.csv")
+    with atomic_folder(target) as tmp:
+        _write_district_tables(tmp, rollover.tables)
         if rollover.settings_text:
             (tmp / "district.toml").write_text(rollover.settings_text, encoding="utf-8")
         _write_csv(_safe(rollover.report), tmp / "rollover_report.csv")
-        _replace_folder(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 

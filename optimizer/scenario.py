@@ -213,28 +213,27 @@ class MoveStudents(Change):
 
 @dataclass(frozen=True)
 class Pin(Change):
+    """This student must have this case manager (a row in locks.csv)."""
+
     student_id: str
     educator_id: str
     reason: str = "scenario"
+    kind = "pin"
 
     def edit(self, tables, settings):
-        row = {"student_id": self.student_id, "educator_id": self.educator_id, "kind": "pin",
-               "reason": self.reason}
+        row = {"student_id": self.student_id, "educator_id": self.educator_id,
+               "kind": self.kind, "reason": self.reason}
         tables["locks"] = pd.concat([tables["locks"], pd.DataFrame([row])], ignore_index=True)
 
     def describe(self):
-        return f"pin {self.student_id} to {self.educator_id}"
+        return f"{self.kind} {self.student_id} / {self.educator_id}"
 
 
 @dataclass(frozen=True)
 class Forbid(Pin):
-    def edit(self, tables, settings):
-        row = {"student_id": self.student_id, "educator_id": self.educator_id,
-               "kind": "forbid", "reason": self.reason}
-        tables["locks"] = pd.concat([tables["locks"], pd.DataFrame([row])], ignore_index=True)
+    """This educator must never case-manage this student."""
 
-    def describe(self):
-        return f"forbid {self.educator_id} for {self.student_id}"
+    kind = "forbid"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,14 @@ class CpSatOutcome:
     components_optimal: int
 
 
+def _positions(owners: np.ndarray) -> dict[int, list[int]]:
+    """Positions of each value: the edges of each student (or educator)."""
+    out: dict[int, list[int]] = {}
+    for j, owner in enumerate(owners.tolist()):
+        out.setdefault(owner, []).append(j)
+    return out
+
+
 def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.ndarray,
                      educators: np.ndarray, fixed: np.ndarray, hint: np.ndarray):
     o = problem.objective
@@ -43,9 +51,7 @@ def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.n
     x = [m.new_bool_var(f"x{j}") for j in range(len(edges))]
     # Each student has at most one case manager; an unplaced student costs `unplaced`.
     unplaced_terms = []
-    by_student: dict[int, list[int]] = {}
-    for j, s in enumerate(es):
-        by_student.setdefault(int(s), []).append(j)
+    by_student = _positions(es)
     for s in students:
         js = by_student.get(int(s), [])
         if not js:
@@ -55,9 +61,7 @@ def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.n
         unplaced_terms.append(1 - placed)
     # Caps are hard: weighted load plus other load (and pins) within the cap.
     penalties = []
-    by_educator: dict[int, list[int]] = {}
-    for j, e in enumerate(ee):
-        by_educator.setdefault(int(e), []).append(j)
+    by_educator = _positions(ee)
     for e in educators:
         js = by_educator.get(int(e), [])
         cap = int(problem.cap[e])
