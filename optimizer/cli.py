@@ -452,11 +452,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "time_limit", 1) <= 0:
+        parser.error("--time-limit must be a positive number of seconds")
+    if getattr(args, "students", 50) < 50:
+        parser.error("--students must be at least 50 (a district needs a few schools)")
     try:
         return args.func(args)
     except BrokenPipeError:  # `caseload graph ... | head` is fine
         return 0
+    except DistrictError as exc:  # e.g. a district made by a scenario or rollover
+        print(format_problems(exc.problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # a folder we may not write, a full disk: say so plainly
+        print(f"Cannot read or write {exc.filename or ''}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

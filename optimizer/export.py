@@ -174,7 +174,8 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
     The folder is written beside the target and renamed into place, so an
     interrupted run never leaves half a plan over a good one. Text cells are
     guarded against spreadsheet formula injection. The CSV files are the same
-    bytes for the same district; ``summary.json`` differs only in ``runtime_s``.
+    bytes for the same district; ``summary.json`` differs only in ``runtime_s``
+    and ``made_at``.
     ``redact`` replaces educator names with their ids everywhere.
 
     Examples

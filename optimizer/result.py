@@ -7,6 +7,7 @@ docs/plan-format.md) and :meth:`Result.summary` is the readable report.
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -389,6 +390,7 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
             "std": float(cm_ratio.std()) if len(cm_ratio) else 0.0,
         },
         "runtime_s": {k: round(v, 4) for k, v in runtime.items()},
+        "made_at": _dt.datetime.now().isoformat(timespec="seconds"),
         "sources": dict(d.sources),
         **({"baseline": baseline_figures} if baseline_figures else {}),
         **(extra or {}),

@@ -166,6 +166,7 @@ def _summary_rows(tables: PlanTables, created: str) -> list[tuple[str, object, s
         *[(f"  weight: {k}", ", ".join(map(str, v)) if isinstance(v, list) else v,
            "text" if isinstance(v, list) else "num") for k, v in weights.items()],
         ("Connected components", f.get("components", 0), "int"),
+        ("Plan made", str(f.get("made_at", "")).replace("T", " "), "text"),
         ("Workbook written", created, "text"),
     ]
     for name, digest in dict(f.get("sources", {})).items():

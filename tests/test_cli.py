@@ -125,3 +125,18 @@ def test_plan_minmax_weighted_is_a_clear_error(make_district, tmp_path):
     r = run("plan", str(folder), "--out", str(tmp_path / "p"), "--balance", "minmax")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "minmax" in r.stderr
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    r = run("plan", str(SAMPLE), "--out", str(blocker / "plan"), "--quiet")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "Cannot read or write" in r.stderr
+
+
+def test_bad_numbers_on_the_command_line(tmp_path):
+    r = run("plan", str(SAMPLE), "--out", str(tmp_path / "p"), "--time-limit", "0")
+    assert r.returncode == 2 and "--time-limit must be a positive" in r.stderr
+    r = run("generate", str(tmp_path / "g"), "--students", "5")
+    assert r.returncode == 2 and "--students must be at least 50" in r.stderr
