@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +21,7 @@ from optimizer.contract import CONTRACT, FILES, OPTIONAL_FILES
 from optimizer.model import Problem
 
 __all__ = ["RawDistrict", "read_district_files", "read_plan", "read_plan_assignments",
-           "read_table"]
+           "read_table", "rule_pack_names", "rule_pack_text"]
 
 
 @dataclass
@@ -35,6 +36,17 @@ class RawDistrict:
     settings_label: str = "district.toml"
     sources: dict[str, str] = field(default_factory=dict)  # file name -> sha256
     problems: list[Problem] = field(default_factory=list)
+
+
+def rule_pack_names() -> list[str]:
+    """The rule packs shipped inside the package (``optimizer/rulepacks/*.toml``)."""
+    folder = resources.files("optimizer") / "rulepacks"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def rule_pack_text(name: str) -> str:
+    """The TOML text of a shipped rule pack."""
+    return (resources.files("optimizer") / "rulepacks" / f"{name}.toml").read_text("utf-8")
 
 
 def _sha256(path: Path) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
@@ -145,8 +144,9 @@ class RulePack:
 
 def available_rule_packs() -> list[str]:
     """Names of the rule packs shipped with the tool."""
-    folder = resources.files("optimizer") / "rulepacks"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    from optimizer.reader import rule_pack_names  # only the reader touches files
+
+    return rule_pack_names()
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -205,8 +205,9 @@ def load_rule_pack(name: str = "ca", overrides: Mapping[str, Any] | None = None)
         raise RulePackError(
             f"unknown rule pack '{name}': expected one of {', '.join(available_rule_packs())}"
         )
-    text = (resources.files("optimizer") / "rulepacks" / f"{name}.toml").read_text("utf-8")
-    raw = _merge(tomllib.loads(text), overrides or {})
+    from optimizer.reader import rule_pack_text
+
+    raw = _merge(tomllib.loads(rule_pack_text(name)), overrides or {})
     return _build(raw)
 
 
