@@ -111,6 +111,7 @@ class RulePack:
     best_practice: tuple[BestPracticeRow, ...]
     sdc_extensive_below_pct: float
     default_weight: float
+    weight_by_support_level: Mapping[str, float]
     objective: Mapping[str, Any]
     raw: Mapping[str, Any]
 
@@ -317,6 +318,13 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
         )
 
     weights = raw.get("student_weights", {})
+    for key, value in weights.items():
+        if key != "default" and key not in support_levels:
+            raise RulePackError(f"student_weights.{key}: expected 'default' or a support level "
+                                f"({', '.join(support_levels)})")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise RulePackError(f"student_weights.{key}: expected a positive number, "
+                                f"got {value!r}")
     return RulePack(
         name=str(pack.get("name", "custom")),
         title=str(pack.get("title", "")),
@@ -331,6 +339,8 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
             raw.get("support_level_rule", {}).get("sdc_gen_ed_pct_below", 40)
         ),
         default_weight=float(weights.get("default", 1.0)),
+        weight_by_support_level=MappingProxyType(
+            {lv: float(weights[lv]) for lv in support_levels if lv in weights}),
         objective=MappingProxyType(dict(raw.get("objective", {}))),
         raw=MappingProxyType(dict(raw)),
     )

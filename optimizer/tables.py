@@ -52,7 +52,9 @@ def district_tables(district: District) -> dict[str, pd.DataFrame]:
         "current_case_manager": s.current_case_manager or "",
         "annual_review": s.annual_review.isoformat() if s.annual_review else "",
         "triennial_review": s.triennial_review.isoformat() if s.triennial_review else "",
-        "weight": _num(s.weight) if s.weight != district.rules.default_weight else "",
+        # Weights are written out as they apply, so a scenario keeps them even
+        # if it changes the student's support level.
+        "weight": _num(s.weight),
         "birth_date": s.birth_date.isoformat() if s.birth_date else "",
         "adult_transition": "" if s.adult_transition is None else
         ("yes" if s.adult_transition else "no"),

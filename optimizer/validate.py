@@ -306,7 +306,7 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
     current = t.col("current_case_manager").tolist()
     annual = t.date("annual_review")
     tri = t.date("triennial_review")
-    weight = t.number("weight", "a positive number", lambda x: x > 0, pack.default_weight)
+    weight = t.number("weight", "a positive number", lambda x: x > 0, None)
     born = t.date("birth_date")
     adult = t.lookup("adult_transition", {**{y: "yes" for y in _YES}, **{n: "no" for n in _NO}},
                      "yes or no", normalize=str.lower)
@@ -360,13 +360,16 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
             derived = True
             lv = ("extensive" if has_sai and setting[i] == "sdc" and gen_ed[i] is not None
                   and gen_ed[i] < pack.sdc_extensive_below_pct else "mild_moderate")
+        # A blank weight: district.toml's weight for the support level, else the default.
+        w = weight[i] if weight[i] is not None else pack.weight_by_support_level.get(
+            lv, pack.default_weight)
         out[sid] = Student(
             student_id=sid, school_id=sch or "", grade=g or "", primary_disability=p or "",
             secondary_disability=sec, placement_basis=basis[i] or "primary",
             support_level=lv, support_level_derived=derived, services=frozenset(services[i]),
             sai_setting=setting[i] if has_sai else None, gen_ed_pct=gen_ed[i],
             current_case_manager=cm or None,
-            annual_review=annual[i], triennial_review=tri[i], weight=float(weight[i]),
+            annual_review=annual[i], triennial_review=tri[i], weight=float(w),
             row=int(t.rows[i]), birth_date=born[i],
             adult_transition=None if adult[i] is None else adult[i] == "yes",
         )

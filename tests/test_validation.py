@@ -317,3 +317,19 @@ def test_shipped_broken_district_exits_2_without_traceback():
     assert "Traceback" not in r.stderr + r.stdout
     lines = [ln.strip() for ln in r.stderr.splitlines() if ln.startswith("  ")]
     assert lines == (BROKEN / "expected-problems.txt").read_text().strip().splitlines()
+
+
+def test_student_weights_by_support_level(make_district):
+    t = base()
+    t["students"][2]["weight"] = "3"  # a weight in the file wins
+    t["students"].append(student("S4", grade="7", school="MID", sai_setting="sdc",
+                                 primary="AUT", gen_ed_pct="10"))
+    folder = make_district(schools=t["schools"], educators=t["educators"],
+                           students=t["students"],
+                           toml="[student_weights]\ndefault = 1.0\nextensive = 1.5\n")
+    d = load_district(folder)
+    assert (d.students["S1"].weight, d.students["S3"].weight, d.students["S4"].weight) == (
+        1.0, 3.0, 1.5)
+    errors, _ = errors_of(make_district, base(), toml="[student_weights]\nsevere = 2\n")
+    assert [e.file for e in errors] == ["district.toml"]
+    assert "student_weights.severe" in errors[0].expected
