@@ -51,23 +51,6 @@ class SolveParams:
             raise ValueError(f"engine must be 'auto', 'flow' or 'cpsat', not {self.engine!r}")
 
 
-def _feasible_hint(problem: PlanningProblem, assignment: np.ndarray) -> np.ndarray:
-    """Repair a unit-weight plan for weighted students: drop the heaviest free
-    students of each over-full educator until the weighted load fits."""
-    out = assignment.copy()
-    placed = out >= 0
-    load = np.bincount(out[placed], weights=problem.weight[placed],
-                       minlength=problem.n_educators) + problem.other_load
-    for e in np.nonzero(load > problem.cap + 1e-9)[0]:
-        mine = np.nonzero((out == e) & (problem.pinned_to < 0))[0]
-        for s in mine[np.argsort(-problem.weight[mine], kind="stable")]:
-            if load[e] <= problem.cap[e] + 1e-9:
-                break
-            out[s] = -1
-            load[e] -= problem.weight[s]
-    return out
-
-
 def solve(problem: PlanningProblem, params: SolveParams | None = None) -> Result:
     """Plan: the best case manager for every student the caps allow.
 
@@ -111,36 +94,34 @@ def solve(problem: PlanningProblem, params: SolveParams | None = None) -> Result
         raise ValueError("balance 'minmax' is not available yet with weighted students "
                          "(CP-SAT engine); use the default convex balance")
 
+    extra = {"components": n_components, "largest_component_students": largest}
     t0 = time.perf_counter()
-    ratio = None
-    unit = problem if problem.unit_weights else dataclasses.replace(
-        problem, weight=np.ones(problem.n_students))
-    if params.balance == "minmax":
-        ratio = flow.min_max_ratio(unit)
-        runtime["minmax_search"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-    outcome = flow.solve_flow(unit, ratio=ratio)
-    runtime["flow"] = time.perf_counter() - t0
-    extra = {"components": n_components, "largest_component_students": largest,
-             "max_ratio_ceiling": ratio}
     if not use_cpsat:
+        ratio = None
+        if params.balance == "minmax":
+            ratio = flow.min_max_ratio(problem)
+            runtime["minmax_search"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+        outcome = flow.solve_flow(problem, ratio=ratio)
+        runtime["flow"] = time.perf_counter() - t0
         engine = ("min-cost flow (OR-Tools SimpleMinCostFlow): proven optimal; costs "
                   "rounded to 1/1000 point")
         if ratio is not None:
             engine += f"; min-max search (max flow) proved the lowest ceiling {ratio:.3f}"
         return build_result(problem, outcome.assignment, status="optimal", engine=engine,
                             bound=None, runtime=runtime, balance_mode=params.balance,
-                            extra=extra)
+                            extra={**extra, "max_ratio_ceiling": ratio})
 
     from optimizer.solver import cpsat
 
+    hint = flow.weighted_hint(problem)
+    runtime["flow_hint"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    hint = _feasible_hint(problem, outcome.assignment)
     cp = cpsat.solve_cpsat(problem, hint, labels, time_limit=params.time_limit,
                            deterministic=params.deterministic)
     runtime["cpsat"] = time.perf_counter() - t0
     engine = (f"CP-SAT per component ({cp.components_optimal} of {cp.components_solved} "
-              "proven optimal), hinted from the min-cost flow")
+              "proven optimal), hinted with a weighted plan built from min-cost flows")
     # CP-SAT's bound covers the solved components; the rest of the objective
     # (pinned students, other load) is constant and equal in both.
     result = build_result(problem, cp.assignment, status=cp.status, engine=engine,

@@ -130,13 +130,15 @@ def solve_cpsat(problem: PlanningProblem, hint: np.ndarray, labels: np.ndarray,
         model, x, es, ee = _component_model(problem, students, edges, educators, fixed, hint)
         solver = cp_model.CpSolver()
         share = max(1.0, time_limit * len(edges) / total_edges)
-        solver.parameters.max_time_in_seconds = share
         if deterministic:
             solver.parameters.num_workers = 1
-            # Deterministic time is CP-SAT's own work counter: same input, same stop.
+            # Deterministic time is CP-SAT's own work counter (about a second
+            # each): same input, same stop. The wall clock is only a safety net.
             solver.parameters.max_deterministic_time = share
+            solver.parameters.max_time_in_seconds = 3 * share + 5
         else:
-            solver.parameters.num_workers = 2
+            solver.parameters.num_workers = 8  # a portfolio, even on 2 cores
+            solver.parameters.max_time_in_seconds = share
         status = solver.solve(model)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             continue  # keep the (feasible) hint for this component

@@ -60,7 +60,8 @@ def _seat_counts(problem: PlanningProblem, fixed: np.ndarray, degree: np.ndarray
     return start, free
 
 
-def solve_flow(problem: PlanningProblem, ratio: float | None = None) -> FlowOutcome:
+def solve_flow(problem: PlanningProblem, ratio: float | None = None,
+               seat_limit: np.ndarray | None = None) -> FlowOutcome:
     """Optimal plan for unit weights (placed first, then cost) by min-cost flow.
 
     Parameters
@@ -69,6 +70,8 @@ def solve_flow(problem: PlanningProblem, ratio: float | None = None) -> FlowOutc
         A planning problem whose students all weigh 1.
     ratio
         Optional ceiling on every educator's load / cap (used by min-max balance).
+    seat_limit
+        Optional most free students per educator (used to build a weighted hint).
     """
     if not problem.unit_weights:
         raise ValueError("the flow engine needs every student weight to be 1")
@@ -79,6 +82,8 @@ def solve_flow(problem: PlanningProblem, ratio: float | None = None) -> FlowOutc
     cost = np.rint(problem.edge_cost()[keep] * SCALE).astype(np.int64)
     degree = np.bincount(ee, minlength=n_e)
     start, free = _seat_counts(problem, fixed, degree, ratio)
+    if seat_limit is not None:
+        free = np.minimum(free, np.clip(seat_limit, 0, None))
 
     # Node numbering: 0 source, 1 sink, students 2..2+S-1, educators after.
     src, sink, s0, e0 = 0, 1, 2, 2 + n_s
@@ -110,6 +115,46 @@ def solve_flow(problem: PlanningProblem, ratio: float | None = None) -> FlowOutc
     assignment = problem.pinned_to.copy()
     assignment[es[used]] = ee[used]
     return FlowOutcome(assignment, "optimal", int(smcf.optimal_cost()), ratio)
+
+
+def weighted_hint(problem: PlanningProblem, rounds: int = 25) -> np.ndarray:
+    """A feasible plan for weighted students, built from unit-weight flows.
+
+    Solve the flow as if every student weighed 1; wherever the real weights
+    overfill an educator, give that educator fewer seats by the excess and
+    solve again. A few rounds settle it; anything still over is dropped
+    (heaviest first) so the result always respects every cap.
+    """
+    import dataclasses
+
+    unit = dataclasses.replace(problem, weight=np.ones(problem.n_students))
+    limit = np.full(problem.n_educators, np.iinfo(np.int64).max // 4, dtype=np.int64)
+    pinned = problem.pinned_to >= 0
+    assignment = solve_flow(unit).assignment
+    for _ in range(rounds):
+        placed = assignment >= 0
+        load = np.bincount(assignment[placed], weights=problem.weight[placed],
+                           minlength=problem.n_educators) + problem.other_load
+        over = load - problem.cap
+        if np.all(over <= 1e-9):
+            return assignment
+        free_count = np.bincount(assignment[placed & ~pinned], minlength=problem.n_educators)
+        bad = over > 1e-9
+        limit[bad] = np.minimum(limit[bad], free_count[bad]) - np.ceil(over[bad]).astype(
+            np.int64)
+        assignment = solve_flow(unit, seat_limit=limit).assignment
+    out = assignment.copy()
+    placed = out >= 0
+    load = np.bincount(out[placed], weights=problem.weight[placed],
+                       minlength=problem.n_educators) + problem.other_load
+    for e in np.nonzero(load > problem.cap + 1e-9)[0]:
+        mine = np.nonzero((out == e) & ~pinned)[0]
+        for st in mine[np.argsort(-problem.weight[mine], kind="stable")]:
+            if load[e] <= problem.cap[e] + 1e-9:
+                break
+            out[st] = -1
+            load[e] -= problem.weight[st]
+    return out
 
 
 def max_placed(problem: PlanningProblem, ratio: float | None = None) -> int:
