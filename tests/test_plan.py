@@ -300,3 +300,17 @@ def test_weighted_sample_is_placed_by_cpsat_deterministically(tmp_path):
     assert independent.plan_violations(folder, as_dict(first)) == []
     assert as_dict(first) == as_dict(second)
     assert first.gap < 0.05 and first.bound <= first.objective
+
+
+def test_tiny_named_instance_has_its_known_answer():
+    """tests/data/tiny: the optimum worked out by hand (see its README)."""
+    from tests.conftest import TINY
+
+    result = plan(load_district(TINY))
+    expected = pd.read_csv(TINY / "expected_plan.csv", dtype=str)
+    assert as_dict(result) == dict(zip(expected["student_id"], expected["case_manager_id"],
+                                       strict=True))
+    assert result.objective == pytest.approx(24.0 + 2 / 3, abs=1e-3)
+    assert result.terms["rank"] == 30 and result.terms["continuity"] == -20
+    h = result.assignments.set_index("student_id").at["H", "reason"]
+    assert "A better fit (rank 0) had no room: P1 (SLP, 2/2)" in h
