@@ -448,7 +448,8 @@ def validate_tables(raw: RawDistrict) -> tuple[District | None, list[Problem]]:
         settings=MappingProxyType(dict(raw.settings)), sources=MappingProxyType(raw.sources),
     )
     # Pins must be allowed by some rule; checked here, once the rules can run.
-    problems.extend(_check_pins(district, raw.labels.get("locks", "locks.csv")))
+    problems.extend(_check_pins(district, raw.labels))
+    problems = _in_file_order(problems, raw)
     if any(p.severity == "error" for p in problems):
         return None, problems
     return _with_warnings(district, problems), problems
@@ -467,9 +468,17 @@ def _in_file_order(problems: list[Problem], raw: RawDistrict) -> list[Problem]:
     return sorted(problems, key=key)
 
 
-def _check_pins(district: District, label: str) -> Iterable[Problem]:
+def _check_pins(district: District, labels: Mapping[str, str]) -> Iterable[Problem]:
+    """Pins no rule allows or that overfill a cap (errors); other load above the cap."""
+    label = labels.get("locks", "locks.csv")
     from optimizer.rules import decide  # the rules engine needs a District
 
+    for e in district.educators.values():
+        if e.other_load > district.cap(e.educator_id):
+            yield Problem(labels.get("educators", "educators.csv"), e.row, "other_load",
+                          f"{e.other_load:g}",
+                          f"other load within the cap of {district.cap(e.educator_id)}: "
+                          "this educator can take no case-managed students", "warning")
     pinned_load: dict[str, float] = {}
     last_row: dict[str, int] = {}
     for lk in district.locks:

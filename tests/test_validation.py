@@ -333,3 +333,19 @@ def test_student_weights_by_support_level(make_district):
     errors, _ = errors_of(make_district, base(), toml="[student_weights]\nsevere = 2\n")
     assert [e.file for e in errors] == ["district.toml"]
     assert "student_weights.severe" in errors[0].expected
+
+
+def test_other_load_above_the_cap_is_a_warning_and_plans_still_solve(make_district):
+    from optimizer import plan
+    from optimizer.solver import SolveParams
+
+    t = base()
+    t["educators"][0]["other_load"] = "30"  # RSP cap 28: no room for case management
+    t["students"][0]["weight"] = "1.5"  # weighted: the CP-SAT path must stay feasible too
+    folder = make_district(schools=t["schools"], educators=t["educators"],
+                           students=t["students"])
+    d = load_district(folder)
+    assert [(w.file, w.row, w.column) for w in d.warnings] == [("educators.csv", 2,
+                                                                "other_load")]
+    result = plan(d, SolveParams(time_limit=2))
+    assert "E1" not in set(result.assignments["case_manager_id"])

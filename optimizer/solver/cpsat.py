@@ -69,7 +69,9 @@ def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.n
         base_i = int(round(base * WEIGHT_SCALE))
         w = [int(round(problem.weight[es[j]] * WEIGHT_SCALE)) for j in js]
         load = sum(wi * x[j] for wi, j in zip(w, js, strict=True)) + base_i
-        top = cap * WEIGHT_SCALE
+        # Other load above the cap (a warning at validation) leaves no room, but
+        # must not make the model infeasible: then no new student may be added.
+        top = max(cap * WEIGHT_SCALE, base_i)
         m.add(load <= top)
         if cap <= 0 or o.balance == 0:
             continue
