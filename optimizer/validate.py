@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from optimizer.contract import CONTRACT, LIST_SEPARATOR
@@ -56,7 +57,7 @@ class _Table:
         self.label = label
         self.frame = frame
         self.out = out
-        self.rows = frame.index.to_numpy() + 2  # header is spreadsheet row 1
+        self.rows = np.arange(len(frame)) + 2  # header is spreadsheet row 1
 
     def col(self, name: str) -> pd.Series:
         if name in self.frame.columns:
