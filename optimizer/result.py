@@ -291,14 +291,13 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
         objective = sum(terms.values())
         why_moved: dict[str, int] = {}
         for s in np.nonzero(moved)[0]:
-            was = (eids[base[s]] if base[s] >= 0 else "")
-            if base[s] == -2:
-                was = "(a case manager no longer on staff)"
+            if base[s] == -2:  # the baseline's case manager is not in this district
                 category, sentence = "no longer on staff", \
                     "The baseline plan's case manager is no longer on staff"
             else:
-                category, sentence = _why_not(problem, s, was, int(assignment[s]), e_pos, load,
-                                              rank, who="The baseline plan's case manager")
+                category, sentence = _why_not(problem, s, eids[base[s]], int(assignment[s]),
+                                              e_pos, load, rank,
+                                              who="The baseline plan's case manager")
             why_moved[category] = why_moved.get(category, 0) + 1
             if reasons[s]:
                 reasons[s] += f". Moved from the baseline plan: {sentence}"
