@@ -287,8 +287,8 @@ def test_excel_workbook_is_read_like_the_csv_files(make_district, tmp_path):
                            students=t["students"])
     from_csv = load_district(folder)
     from_xlsx = load_district(_workbook(tmp_path / "district.xlsx", t))
-    assert from_xlsx.students == from_csv.students or all(
-        from_xlsx.students[k] == v for k, v in from_csv.students.items())
+    assert dict(from_xlsx.students) == dict(from_csv.students)
+    assert dict(from_xlsx.educators) == dict(from_csv.educators)
     assert from_xlsx.educators["E1"].fte == 1.0
     assert from_xlsx.students["S3"].grade == "7"  # 7.0 in Excel is grade "7"
 
