@@ -119,14 +119,6 @@ def test_plan_on_broken_district_exits_2(tmp_path):
     assert not (tmp_path / "p").exists()
 
 
-def test_plan_minmax_weighted_is_a_clear_error(make_district, tmp_path):
-    folder = make_district(educators=[educator("E1", "RSP", "ES-MMSN")],
-                           students=[student("S1", weight="2")])
-    r = run("plan", str(folder), "--out", str(tmp_path / "p"), "--balance", "minmax")
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "minmax" in r.stderr
-
-
 def test_unwritable_output_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

@@ -314,3 +314,22 @@ def test_tiny_named_instance_has_its_known_answer():
     assert result.terms["rank"] == 30 and result.terms["continuity"] == -20
     h = result.assignments.set_index("student_id").at["H", "reason"]
     assert "A better fit (rank 0) had no room: P1 (SLP, 2/2)" in h
+
+
+def test_minmax_with_weighted_students_lowers_the_highest_ratio(make_district):
+    folder = make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="6"),
+                   educator("E2", "RSP", "ES-MMSN", max_caseload="6", fte="1"),
+                   educator("E3", "COORD", max_caseload="6")],
+        students=[student(f"S{i}", weight="1.5" if i % 2 else "1",
+                          current_case_manager="E1") for i in range(8)])
+    d = load_district(folder)
+    convex = plan(d, SolveParams(time_limit=5))
+    minmax = plan(d, SolveParams(balance="minmax", time_limit=5))
+    assert "min-max first" in minmax.engine
+    assert independent.plan_violations(folder, as_dict(minmax)) == []
+    assert minmax.figures["placed"] == convex.figures["placed"] == 8
+    assert minmax.figures["load_ratio"]["max"] <= convex.figures["load_ratio"]["max"]
+    # Weight 10 over three caps of 6: {1.5, 1, 1}, {1.5, 1, 1}, {1.5, 1.5} is the
+    # best split, so no one need carry more than 3.5 of 6.
+    assert minmax.figures["load_ratio"]["max"] == pytest.approx(3.5 / 6)

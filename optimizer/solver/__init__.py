@@ -90,9 +90,6 @@ def solve(problem: PlanningProblem, params: SolveParams | None = None) -> Result
                                              and not problem.unit_weights)
     if params.engine == "flow" and not problem.unit_weights:
         raise ValueError("engine 'flow' needs every student weight to be 1; use 'auto'")
-    if params.balance == "minmax" and use_cpsat:
-        raise ValueError("balance 'minmax' is not available yet with weighted students "
-                         "(CP-SAT engine); use the default convex balance")
 
     extra = {"components": n_components, "largest_component_students": largest}
     t0 = time.perf_counter()
@@ -118,10 +115,15 @@ def solve(problem: PlanningProblem, params: SolveParams | None = None) -> Result
     runtime["flow_hint"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     cp = cpsat.solve_cpsat(problem, hint, labels, time_limit=params.time_limit,
-                           deterministic=params.deterministic)
+                           deterministic=params.deterministic,
+                           minmax=params.balance == "minmax")
     runtime["cpsat"] = time.perf_counter() - t0
     engine = (f"CP-SAT per component ({cp.components_optimal} of {cp.components_solved} "
               "proven optimal), hinted with a weighted plan built from min-cost flows")
+    if cp.max_ratio_ceiling is not None:
+        engine += (f"; min-max first (per component, highest ceiling "
+                   f"{cp.max_ratio_ceiling:.3f})")
+    extra["max_ratio_ceiling"] = cp.max_ratio_ceiling
     # CP-SAT's bound covers the solved components; the rest of the objective
     # (pinned students, other load) is constant and equal in both.
     result = build_result(problem, cp.assignment, status=cp.status, engine=engine,
