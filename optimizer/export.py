@@ -126,6 +126,11 @@ def write_district(district: GeneratedDistrict, folder: str | Path) -> Path:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    # Booleans as `true`/`false`, as the plan format documents (pandas writes True).
+    bools = [c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c])]
+    if bools:
+        frame = frame.assign(**{c: frame[c].map({True: "true", False: "false"})
+                                for c in bools})
     # "\n" line ends on every platform, so the same district is the same bytes.
     frame.to_csv(path, index=False, lineterminator="\n")
 

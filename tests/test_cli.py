@@ -111,6 +111,13 @@ def test_plan_writes_every_file_and_prints_summary(tmp_path):
         assert (tmp_path / "plan" / name).exists(), name
     summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
     assert summary["status"] == "optimal" and summary["students"] == 1900
+    import csv
+
+    with (tmp_path / "plan" / "assignments.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[:8] == ["student_id", "school_id", "case_manager_id", "role",
+                                 "capacity", "rank", "kept_current", "reason"]
+    assert {r["kept_current"] for r in rows} == {"true", "false"}
 
 
 def test_plan_on_broken_district_exits_2(tmp_path):
