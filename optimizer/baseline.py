@@ -20,10 +20,9 @@ def greedy_assignment(problem: PlanningProblem) -> np.ndarray:
     >>> greedy_assignment(build_problem(district))   # doctest: +SKIP
     array([12,  3, ...])
     """
-    es, ee = problem.edge_student, problem.edge_educator
+    ee = problem.edge_educator
     cost = problem.edge_cost()
-    starts = np.searchsorted(es, np.arange(problem.n_students))
-    ends = np.searchsorted(es, np.arange(problem.n_students), side="right")
+    starts, ends = problem.edge_ranges
     options = ends - starts
     load = problem.other_load.copy()
     cap = problem.cap.astype(float)

@@ -8,6 +8,7 @@ Nothing imports this module.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import time
@@ -30,7 +31,7 @@ def _load(path: str, as_json: bool) -> District | None:
             print(json.dumps({"ok": False, "errors": [p.as_dict() for p in exc.errors],
                               "warnings": [p.as_dict() for p in exc.warnings]}, indent=2))
         else:
-            print(f"The district at {path} has problems; nothing was planned.", file=sys.stderr)
+            print(f"The district at {path} has problems; nothing was done.", file=sys.stderr)
             print(format_problems(exc.problems), file=sys.stderr)
         return None
 
@@ -135,12 +136,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
              "applying the credential rules")
     baseline = None
     if args.baseline:
-        from optimizer.reader import read_plan
+        from optimizer.reader import read_plan_assignments
 
-        try:
-            base = read_plan(args.baseline).assignments
-        except FileNotFoundError as exc:
-            print(str(exc), file=sys.stderr)
+        base, problems = read_plan_assignments(args.baseline)
+        if base is None:
+            print(format_problems(problems), file=sys.stderr)
             return EXIT_BAD_INPUT
         baseline = dict(zip(base["student_id"], base["case_manager_id"], strict=True))
     try:
@@ -167,8 +167,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(json.dumps({"plan": str(out), **dict(result.figures)}, indent=2, default=str))
     else:
         print(result.summary())
-        files = "assignments.csv, caseloads.csv, unassigned.csv, hiring_needs.csv, " \
-                "audit.csv, summary.json" + ("" if args.no_xlsx else ", plan.xlsx")
+        from optimizer.result import PLAN_TABLE_FILES
+
+        files = ", ".join([*PLAN_TABLE_FILES.values(), "summary.json",
+                           *([] if args.no_xlsx else ["plan.xlsx"])])
         print(f"\nPlan written to {out}/ ({files})")
     return 0
 
@@ -229,9 +231,7 @@ def _read_plan(folder: str):
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    import datetime as dt
-
-    from optimizer.export import redacted, write_transfers
+    from optimizer.export import write_transfers
     from optimizer.workbook import write_workbook
 
     if not (args.xlsx or args.transfers):
@@ -241,24 +241,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         print("--transfers needs --effective YYYY-MM-DD (the date the change takes effect).",
               file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.effective:
-        try:
-            dt.date.fromisoformat(args.effective)
-        except ValueError:
-            print(f"--effective '{args.effective}': expected a date as YYYY-MM-DD.",
-                  file=sys.stderr)
-            return EXIT_BAD_INPUT
     tables = _read_plan(args.plan)
     if tables is None:
         return EXIT_BAD_INPUT
-    if args.redact:
-        tables = redacted(tables)
+    # Transfer files hold ids only; the workbook redacts its own name columns.
     if args.xlsx:
         t0 = time.perf_counter()
         out = write_workbook(tables, args.xlsx, redact=args.redact)
         print(f"Workbook written to {out} ({time.perf_counter() - t0:.2f} s)")
     if args.transfers:
-        out = write_transfers(tables, args.transfers, args.effective, args.per_case_manager)
+        out = write_transfers(tables, args.transfers, args.effective.isoformat(),
+                              args.per_case_manager)
         print(f"Transfer files written to {out}/")
     return 0
 
@@ -293,8 +286,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_rollover(args: argparse.Namespace) -> int:
-    import datetime as dt
-
     from optimizer.export import write_rollover
     from optimizer.reader import read_district_files, read_table
     from optimizer.rollover import roll_over
@@ -310,20 +301,13 @@ def cmd_rollover(args: argparse.Namespace) -> int:
             frame, more = read_table(path, needed)
             problems.extend(more)
             extra[key] = frame
-    year_start = None
-    if args.year_start:
-        try:
-            year_start = dt.date.fromisoformat(args.year_start)
-        except ValueError:
-            print(f"--year-start '{args.year_start}': expected YYYY-MM-DD", file=sys.stderr)
-            return EXIT_BAD_INPUT
     if district is None or any(p.severity == "error" for p in problems):
         print(format_problems(problems), file=sys.stderr)
         return EXIT_BAD_INPUT
     from pathlib import Path
 
     try:
-        nxt = roll_over(raw, district, year_start=year_start,
+        nxt = roll_over(raw, district, year_start=args.year_start,
                         new_students_label=Path(args.new_students or "new").name,
                         staff_changes_label=Path(args.staff_changes or "staff").name, **extra)
     except DistrictError as exc:
@@ -352,6 +336,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{len(v):,} {k}" for k, v in gen.tables.items())
     print(f"Wrote {out}: {counts}.")
     return 0
+
+
+def _iso_date(text: str) -> dt.date:
+    """An argparse type: a date as YYYY-MM-DD (a bad one exits 2 with the value)."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}': expected a date as YYYY-MM-DD") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -413,7 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("plan", help="plan folder")
     ex.add_argument("--xlsx", metavar="FILE", help="write the plan workbook here")
     ex.add_argument("--transfers", metavar="FOLDER", help="write transfer files here")
-    ex.add_argument("--effective", metavar="YYYY-MM-DD", help="effective date of the changes")
+    ex.add_argument("--effective", metavar="YYYY-MM-DD", type=_iso_date,
+                    help="effective date of the changes")
     ex.add_argument("--per-case-manager", action="store_true",
                     help="also one transfer file per receiving case manager")
     ex.add_argument("--redact", action="store_true", help="names replaced by ids")
@@ -438,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "columns)")
     ro.add_argument("--staff-changes", metavar="CSV", help="departures, hires, FTE and school "
                     "changes (docs/next-year.md)")
-    ro.add_argument("--year-start", metavar="YYYY-MM-DD",
+    ro.add_argument("--year-start", metavar="YYYY-MM-DD", type=_iso_date,
                     help="first day of next school year, for ages (default: next 1 September)")
     ro.set_defaults(func=cmd_rollover)
 
@@ -453,11 +446,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "time_limit", 1) <= 0:
-        parser.error("--time-limit must be a positive number of seconds")
-    if getattr(args, "students", 50) < 50:
-        parser.error("--students must be at least 50 (a district needs a few schools)")
+    try:  # argparse reports bad arguments itself and exits 2: return that code instead
+        args = parser.parse_args(argv)
+        if getattr(args, "time_limit", 1) <= 0:
+            parser.error("--time-limit must be a positive number of seconds")
+        if getattr(args, "students", 50) < 50:
+            parser.error("--students must be at least 50 (a district needs a few schools)")
+    except SystemExit as exc:
+        return int(exc.code or 0)
     try:
         return args.func(args)
     except BrokenPipeError:  # `caseload graph ... | head` is fine

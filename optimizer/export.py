@@ -18,16 +18,13 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.generator import GeneratedDistrict
-from optimizer.result import PlanTables, Result
+from optimizer.result import PLAN_TABLE_FILES, PlanTables, Result
 from optimizer.textsafe import neutralize_formula
 
-__all__ = ["PLAN_FILES", "atomic_file", "atomic_folder", "neutralize_formula", "redacted",
+__all__ = ["atomic_file", "atomic_folder", "neutralize_formula", "redacted",
            "transfer_rows", "write_district", "write_plan", "write_report", "write_rollover",
            "write_table", "write_transfers"]
 
-#: The files of a plan folder (docs/plan-format.md).
-PLAN_FILES = ("assignments.csv", "caseloads.csv", "unassigned.csv", "hiring_needs.csv",
-              "audit.csv", "summary.json", "plan.xlsx")
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -143,7 +140,6 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     the target and renamed into place.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     safe = _safe(frame)
     with atomic_file(target) as tmp:
         _write_csv(safe, tmp)
@@ -192,11 +188,8 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
         tables = redacted(tables)
     target = Path(folder)
     with atomic_folder(target) as tmp:
-        files = {"assignments.csv": tables.assignments, "caseloads.csv": tables.caseloads,
-                 "unassigned.csv": tables.unassigned, "hiring_needs.csv": tables.hiring_needs,
-                 "audit.csv": tables.audit}
-        for name, frame in files.items():
-            _write_csv(_safe(frame), tmp / name)
+        for table, name in PLAN_TABLE_FILES.items():
+            _write_csv(_safe(getattr(tables, table)), tmp / name)
         summary = json.dumps(dict(tables.summary), indent=2, default=_json)
         (tmp / "summary.json").write_text(summary + "\n", encoding="utf-8")
         if xlsx:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -129,6 +130,68 @@ class PlanningProblem:
         if self.baseline_to is not None:
             cost = cost + o.change * self.edge_moves()
         return cost
+
+    @cached_property
+    def edge_ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per student: the first and one-past-last index of their edges
+        (edges are sorted by student, so each student's edges are contiguous)."""
+        students = np.arange(self.n_students)
+        return (np.searchsorted(self.edge_student, students),
+                np.searchsorted(self.edge_student, students, side="right"))
+
+    def chosen_edges(self, assignment: np.ndarray) -> np.ndarray:
+        """Index of each placed student's edge; ``n_edges`` (one past the last
+        edge, a sentinel) for unplaced students.
+
+        Raises
+        ------
+        ValueError
+            When a student is assigned along a pair that is not an eligible edge.
+        """
+        keys = self.edge_student * self.n_educators + self.edge_educator
+        chosen = np.full(self.n_students, self.n_edges, dtype=np.int64)
+        idx = np.nonzero(assignment >= 0)[0]
+        wanted = idx * self.n_educators + assignment[idx]
+        pos = np.searchsorted(keys, wanted)
+        if len(idx) and not np.all(np.append(keys, -1)[pos] == wanted):
+            raise ValueError("the assignment uses a pair that is not an eligible edge")
+        chosen[idx] = pos
+        return chosen
+
+    def pinned_load(self) -> np.ndarray:
+        """Per educator: the weight of the students pinned to them."""
+        pinned = self.pinned_to >= 0
+        return np.bincount(self.pinned_to[pinned], weights=self.weight[pinned],
+                           minlength=self.n_educators)
+
+    def loads(self, assignment: np.ndarray) -> np.ndarray:
+        """Per educator: the weight of the students assigned to them plus other_load."""
+        placed = assignment >= 0
+        return np.bincount(assignment[placed], weights=self.weight[placed],
+                           minlength=self.n_educators) + self.other_load
+
+    def objective_terms(self, assignment: np.ndarray) -> dict[str, float]:
+        """The objective's terms, in points, for an assignment (educator index
+        per student, -1 unplaced): ``unplaced``, ``rank``, ``continuity``,
+        ``balance`` and, with a baseline, ``change``."""
+        o = self.objective
+        chosen = self.chosen_edges(assignment)
+        placed = assignment >= 0
+        on = chosen[placed]
+        terms = {"unplaced": o.unplaced * float((~placed).sum()),
+                 "rank": float(np.asarray(o.rank)[self.edge_rank[on]].sum()),
+                 "continuity": -o.continuity * float(self.edge_current[on].sum()),
+                 "balance": float(self.balance_penalty(self.loads(assignment)).sum())}
+        if self.baseline_to is not None:
+            terms["change"] = o.change * float(self.moved_from_baseline(assignment).sum())
+        return terms
+
+    def moved_from_baseline(self, assignment: np.ndarray) -> np.ndarray:
+        """Per student: True when the baseline plan had a case manager for them
+        and this assignment differs from it."""
+        if self.baseline_to is None:
+            return np.zeros(self.n_students, dtype=bool)
+        return (self.baseline_to != -1) & (assignment != self.baseline_to)
 
     def balance_penalty(self, load: np.ndarray) -> np.ndarray:
         """The convex balance penalty of each educator at the given loads

@@ -19,6 +19,7 @@ import pandas as pd
 
 from optimizer.contract import CONTRACT, FILES, OPTIONAL_FILES
 from optimizer.model import Problem
+from optimizer.textsafe import restore_formula_text
 
 __all__ = ["RawDistrict", "read_district_files", "read_plan", "read_plan_assignments",
            "read_table", "rule_pack_names", "rule_pack_text"]
@@ -225,20 +226,13 @@ def read_plan_assignments(folder: str | Path) -> tuple[pd.DataFrame | None, list
             problems.append(Problem("assignments.csv", 1, col, None, f"a column named '{col}'"))
     if problems:
         return None, problems
-    for col in ("student_id", "case_manager_id"):
-        frame[col] = frame[col].str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True)
-    return frame, problems
-
-
-_PLAN_TABLES = {"assignments": "assignments.csv", "caseloads": "caseloads.csv",
-                "unassigned": "unassigned.csv", "hiring_needs": "hiring_needs.csv",
-                "audit": "audit.csv"}
+    return _unguard(frame), problems
 
 
 def _unguard(frame: pd.DataFrame) -> pd.DataFrame:
     # Undo the formula-injection guard's apostrophe, so values round-trip.
     for col in frame.columns:
-        frame[col] = frame[col].str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True)
+        frame[col] = frame[col].map(restore_formula_text)
     return frame
 
 
@@ -255,11 +249,11 @@ def read_plan(folder: str | Path):
     """
     import json
 
-    from optimizer.result import PlanTables
+    from optimizer.result import PLAN_TABLE_FILES, PlanTables
 
     folder = Path(folder)
     frames = {}
-    for key, name in _PLAN_TABLES.items():
+    for key, name in PLAN_TABLE_FILES.items():
         path = folder / name
         if not path.exists():
             raise FileNotFoundError(f"{path}: not a plan folder (no {name}); "

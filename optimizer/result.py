@@ -22,7 +22,7 @@ from optimizer.model import Educator
 from optimizer.problem import PlanningProblem
 from optimizer.rules import authorized_for_grade, best_practice, decide
 
-__all__ = ["PlanTables", "Result", "build_result", "RANK_LABEL"]
+__all__ = ["PLAN_TABLE_FILES", "PlanTables", "Result", "build_result", "RANK_LABEL"]
 
 RANK_LABEL = {0: "best-practice case manager", 1: "teaches or serves this student",
               2: "coordinator only"}
@@ -35,6 +35,11 @@ ASSIGNMENT_COLUMNS = ["student_id", "school_id", "case_manager_id", "role", "cap
 CASELOAD_COLUMNS = ["educator_id", "role", "schools", "cap", "load", "load_ratio", "students",
                     "best_practice_students", "name", "fte", "other_load"]
 AUDIT_COLUMNS = ["kind", "student_id", "educator_id", "detail"]
+
+#: The tables of a plan folder and their files (docs/plan-format.md).
+PLAN_TABLE_FILES = {"assignments": "assignments.csv", "caseloads": "caseloads.csv",
+                    "unassigned": "unassigned.csv", "hiring_needs": "hiring_needs.csv",
+                    "audit": "audit.csv"}
 UNASSIGNED_COLUMNS = ["student_id", "school_id", "reason"]
 HIRING_COLUMNS = ["school_id", "region", "role", "credential", "students", "fte"]
 
@@ -210,53 +215,38 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
     es, ee = problem.edge_student, problem.edge_educator
     placed = assignment >= 0
 
-    # The chosen edge of each placed student: edges are sorted by (student, educator).
-    # Unplaced students point at a sentinel one past the last edge.
-    keys = es * E + ee
-    n_edges = len(keys)
-    chosen = np.full(S, n_edges, dtype=np.int64)
-    idx = np.nonzero(placed)[0]
-    pos = np.searchsorted(keys, idx * E + assignment[idx])
-    if len(idx) and not np.all(np.append(keys, -1)[pos] == idx * E + assignment[idx]):
-        raise ValueError("the assignment uses a pair that is not an eligible edge")
-    chosen[idx] = pos
+    # Each placed student's edge; unplaced students point one past the last edge,
+    # where every per-edge array below gets a blank sentinel.
+    chosen = problem.chosen_edges(assignment)
     edge_rank = np.append(problem.edge_rank, -1)
     edge_current = np.append(problem.edge_current, False)
     edge_capacity = np.append(problem.edge_capacity, "")
     edge_reason = np.append(problem.edge_reason, "")
     rank = edge_rank[chosen]
-    kept = edge_current[chosen].astype(bool)
-    load = np.bincount(assignment[placed], weights=problem.weight[placed], minlength=E)
-    load = load + problem.other_load
+    kept = edge_current[chosen]
+    load = problem.loads(assignment)
     cap = problem.cap.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(cap > 0, load / cap, np.where(load > 0, np.inf, 0.0))
 
-    # Objective terms, in points.
-    n_unplaced = int((~placed).sum())
-    rank_term = float(np.asarray(o.rank)[rank[placed]].sum())
-    cont_term = -o.continuity * float(kept.sum())
-    bal_term = float(problem.balance_penalty(load).sum())
-    terms = {"unplaced": o.unplaced * n_unplaced, "rank": rank_term, "continuity": cont_term,
-             "balance": bal_term}
+    terms = problem.objective_terms(assignment)
     objective = sum(terms.values())
     bound_v = objective if bound is None else min(bound, objective)
     gap = 0.0 if objective == bound_v else (objective - bound_v) / max(abs(objective), 1e-9)
 
     # Best rank each student could have had, and who offered it.
-    starts = np.searchsorted(es, np.arange(S))
-    ends = np.searchsorted(es, np.arange(S), side="right")
+    starts, ends = problem.edge_ranges
     has_edge = ends > starts
     best_rank = np.full(S, -1, dtype=np.int64)
     if len(es):
-        mins = np.minimum.reduceat(problem.edge_rank, starts[has_edge])
-        best_rank[has_edge] = mins
+        best_rank[has_edge] = np.minimum.reduceat(problem.edge_rank, starts[has_edge])
     e_pos = {e: i for i, e in enumerate(eids)}
     role_of = np.array([d.educators[e].role for e in eids], dtype=object)
 
     def who(e: int) -> str:
         return f"{eids[e]} ({role_of[e]}, {load[e]:g}/{problem.cap[e]})"
 
+    pin_lock = {lk.student_id: lk for lk in d.locks if lk.kind == "pin"}
     reasons = []
     for s in range(S):
         sid = sids[s]
@@ -268,7 +258,7 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
         e = assignment[s]
         text = f"{RANK_LABEL[int(rank[s])].capitalize()}: {edge_reason[j]}"
         if problem.pinned_to[s] >= 0:
-            lk = next(lk for lk in d.locks if lk.kind == "pin" and lk.student_id == sid)
+            lk = pin_lock[sid]
             text = f"Pinned in locks.csv row {lk.row}" + (f" ({lk.reason})" if lk.reason
                                                           else "") + ". " + text
         elif rank[s] > best_rank[s]:
@@ -286,9 +276,7 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
     baseline_figures = None
     if problem.baseline_to is not None:
         base = problem.baseline_to
-        moved = (base != -1) & (assignment != base)
-        terms["change"] = o.change * float(moved.sum())
-        objective = sum(terms.values())
+        moved = problem.moved_from_baseline(assignment)
         why_moved: dict[str, int] = {}
         for s in np.nonzero(moved)[0]:
             if base[s] == -2:  # the baseline's case manager is not in this district
@@ -303,8 +291,6 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
                 reasons[s] += f". Moved from the baseline plan: {sentence}"
         baseline_figures = {"students_in_baseline": int((base != -1).sum()),
                             "moved": int(moved.sum()), "moved_because": why_moved}
-        bound_v = objective if bound is None else min(bound, objective)
-        gap = 0.0 if objective == bound_v else (objective - bound_v) / max(abs(objective), 1e-9)
 
     assignments = pd.DataFrame({
         "student_id": sids,
@@ -313,7 +299,7 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
         "role": np.where(placed, role_of[np.maximum(assignment, 0)], ""),
         "capacity": edge_capacity[chosen],
         "rank": pd.array(np.where(placed, rank, -1), dtype="Int64"),
-        "kept_current": kept.astype(bool),
+        "kept_current": kept,
         "reason": reasons,
         "current_case_manager_id": [d.students[s].current_case_manager or "" for s in sids],
         "grade": [d.students[s].grade for s in sids],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["FORMULA_START", "neutralize_formula"]
+import re
+
+__all__ = ["FORMULA_START", "neutralize_formula", "restore_formula_text"]
 
 #: A cell starting with one of these may be run as a formula by spreadsheet programs.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -23,3 +25,19 @@ def neutralize_formula(value: str) -> str:
     'Ana Lopez'
     """
     return "'" + value if value.startswith(FORMULA_START) else value
+
+
+#: The apostrophe that :func:`neutralize_formula` adds, where it added one.
+GUARD = re.compile("^'(?=[" + re.escape("".join(FORMULA_START)) + "])")
+
+
+def restore_formula_text(value: str) -> str:
+    """Undo :func:`neutralize_formula`, so a value read back from an export
+    is the value that was written.
+
+    Examples
+    --------
+    >>> restore_formula_text(neutralize_formula("=1+1"))
+    '=1+1'
+    """
+    return GUARD.sub("", value)

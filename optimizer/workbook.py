@@ -11,7 +11,6 @@ Sheets: Summary, Case managers, Rosters, Changes, Unplaced, Hiring needs, Audit.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -40,34 +39,6 @@ class _Writer:
         self.num = wb.add_format({"num_format": "0.##"})
         self.bold = wb.add_format({"bold": True})
         self.title = wb.add_format({"bold": True, "font_size": 14})
-
-    def cell(self, ws, r: int, c: int, value, kind: str) -> None:
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-            ws.write_blank(r, c, None)
-            return
-        if kind == "text":
-            ws.write_string(r, c, neutralize_formula(str(value)))
-        elif kind == "date":
-            text = str(value)
-            if not text:
-                ws.write_blank(r, c, None)
-                return
-            try:
-                ws.write_datetime(r, c, dt.datetime.fromisoformat(text[:10]), self.date)
-            except ValueError:
-                ws.write_string(r, c, neutralize_formula(text))
-        elif kind == "bool":
-            ws.write_boolean(r, c, bool(value))
-        elif kind in ("int", "num", "ratio", "pct"):
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                ws.write_string(r, c, neutralize_formula(str(value)))
-                return
-            fmt = {"int": None, "num": self.num, "ratio": self.ratio, "pct": self.pct}[kind]
-            ws.write_number(r, c, number, fmt)
-        else:  # pragma: no cover - a programming error, not input
-            raise ValueError(kind)
 
     @staticmethod
     def _fast(ws, method: str):
@@ -210,7 +181,10 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
         ws.write_string(0, 0, "Case-manager plan", w.title)
         for r, (label, value, kind) in enumerate(_summary_rows(tables, created), start=2):
             ws.write_string(r, 0, label, w.bold)
-            w.cell(ws, r, 1, value, kind)
+            # One value of its own kind: converted like a table column's cells.
+            write, values, fmt = w._column(ws, pd.Series([value], dtype=object), kind)
+            if values[0] is not None:
+                write(r, 1, values[0], fmt)
 
         cl = tables.caseloads.copy()
         cl["name"] = cl["educator_id"].map(names)

@@ -47,6 +47,14 @@ def _positions(owners: np.ndarray) -> dict[int, list[int]]:
 RATIO_SCALE = 1000
 
 
+def _groups(labels: np.ndarray, items: np.ndarray) -> dict[int, np.ndarray]:
+    """``items`` split by their label, each group in its original order."""
+    order = np.argsort(labels, kind="stable")
+    keys, starts = np.unique(labels[order], return_index=True)
+    return {int(k): items[order][a:b] for k, a, b in
+            zip(keys, starts, [*starts[1:], len(order)], strict=True)}
+
+
 def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.ndarray,
                      educators: np.ndarray, fixed: np.ndarray, hint: np.ndarray, *,
                      minmax_phase: bool = False, ceiling: int | None = None,
@@ -132,8 +140,8 @@ def _solver(seconds: float, deterministic: bool) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     if deterministic:
         solver.parameters.num_workers = 1
-        # Deterministic time is CP-SAT's own work counter (about a second
-        # each): same input, same stop. The wall clock is only a safety net.
+        # Deterministic time is CP-SAT's own work counter (here about two wall
+        # seconds a unit): same input, same stop. The wall clock is a safety net.
         solver.parameters.max_deterministic_time = seconds
         solver.parameters.max_time_in_seconds = 3 * seconds + 5
     else:
@@ -167,20 +175,22 @@ def solve_cpsat(problem: PlanningProblem, hint: np.ndarray, labels: np.ndarray,
     """
     s_lab, e_lab = labels
     pinned = problem.pinned_to >= 0
-    fixed = np.bincount(problem.pinned_to[pinned], weights=problem.weight[pinned],
-                        minlength=problem.n_educators)
-    free_edge = ~pinned[problem.edge_student]
-    edge_lab = s_lab[problem.edge_student]
+    fixed = problem.pinned_load()
+    free_edge = np.nonzero(~pinned[problem.edge_student])[0]
     assignment = hint.copy()
-    comps = [c for c in np.unique(s_lab[~pinned]) if np.any(free_edge & (edge_lab == c))]
-    total_edges = max(1, int(free_edge.sum()))
+    # Group edges, free students and educators by component once (a district
+    # can have hundreds of components; scanning every edge per component would
+    # be quadratic). Only components with a free student's edge need a model.
+    edges_of = _groups(s_lab[problem.edge_student[free_edge]], free_edge)
+    students_of = _groups(s_lab[~pinned], np.nonzero(~pinned)[0])
+    educators_of = _groups(e_lab, np.arange(problem.n_educators))
+    comps = sorted(edges_of)
+    total_edges = max(1, len(free_edge))
     obj = bound = 0.0
     optimal = 0
     ceilings = []
     for c in comps:
-        edges = np.nonzero(free_edge & (edge_lab == c))[0]
-        students = np.nonzero((s_lab == c) & ~pinned)[0]
-        educators = np.nonzero(e_lab == c)[0]
+        edges, students, educators = edges_of[c], students_of[c], educators_of[c]
         share = max(1.0, time_limit * len(edges) / total_edges)
         phase_hint, extra = hint, {}
         proven = True

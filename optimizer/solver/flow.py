@@ -19,33 +19,21 @@ Costs are scaled by :data:`SCALE` and rounded to integers, as the flow needs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from ortools.graph.python import max_flow, min_cost_flow
 
 from optimizer.problem import PlanningProblem
 
-__all__ = ["SCALE", "FlowOutcome", "solve_flow", "min_max_ratio"]
+__all__ = ["SCALE", "min_max_ratio", "solve_flow", "weighted_hint"]
 
 #: Costs are multiplied by this and rounded: exact to 1/1000 of a point.
 SCALE = 1000
 
 
-@dataclass(frozen=True)
-class FlowOutcome:
-    assignment: np.ndarray  # educator index per student, -1 unplaced
-    status: str  # "optimal" | "infeasible"
-    scaled_cost: int  # the flow's optimal cost (free students only, integer units)
-    max_ratio_limit: float | None  # the min-max ratio the seats were limited to, if any
-
-
-def _fixed(problem: PlanningProblem) -> tuple[np.ndarray, np.ndarray]:
-    """Pinned load per educator and the mask of free (unpinned) students."""
-    pinned = problem.pinned_to >= 0
-    fixed = np.bincount(problem.pinned_to[pinned], weights=problem.weight[pinned],
-                        minlength=problem.n_educators)
-    return fixed, ~pinned
+def _free_edges(problem: PlanningProblem) -> tuple[np.ndarray, np.ndarray]:
+    """Pinned load per educator, and the mask of the free (unpinned) students'
+    edges: pinned students are fixed before any flow, on their educator's first seats."""
+    return problem.pinned_load(), problem.pinned_to[problem.edge_student] < 0
 
 
 def _seat_counts(problem: PlanningProblem, fixed: np.ndarray, degree: np.ndarray,
@@ -61,7 +49,7 @@ def _seat_counts(problem: PlanningProblem, fixed: np.ndarray, degree: np.ndarray
 
 
 def solve_flow(problem: PlanningProblem, ratio: float | None = None,
-               seat_limit: np.ndarray | None = None) -> FlowOutcome:
+               seat_limit: np.ndarray | None = None) -> np.ndarray:
     """Optimal plan for unit weights (placed first, then cost) by min-cost flow.
 
     Parameters
@@ -72,12 +60,16 @@ def solve_flow(problem: PlanningProblem, ratio: float | None = None,
         Optional ceiling on every educator's load / cap (used by min-max balance).
     seat_limit
         Optional most free students per educator (used to build a weighted hint).
+
+    Returns
+    -------
+    numpy.ndarray
+        Educator index per student, -1 for unplaced.
     """
     if not problem.unit_weights:
         raise ValueError("the flow engine needs every student weight to be 1")
     n_s, n_e = problem.n_students, problem.n_educators
-    fixed, free_student = _fixed(problem)
-    keep = free_student[problem.edge_student]
+    fixed, keep = _free_edges(problem)
     es, ee = problem.edge_student[keep], problem.edge_educator[keep]
     cost = np.rint(problem.edge_cost()[keep] * SCALE).astype(np.int64)
     degree = np.bincount(ee, minlength=n_e)
@@ -114,7 +106,7 @@ def solve_flow(problem: PlanningProblem, ratio: float | None = None,
     used = smcf.flows(edge_arcs) > 0
     assignment = problem.pinned_to.copy()
     assignment[es[used]] = ee[used]
-    return FlowOutcome(assignment, "optimal", int(smcf.optimal_cost()), ratio)
+    return assignment
 
 
 def weighted_hint(problem: PlanningProblem, rounds: int = 25) -> np.ndarray:
@@ -130,23 +122,19 @@ def weighted_hint(problem: PlanningProblem, rounds: int = 25) -> np.ndarray:
     unit = dataclasses.replace(problem, weight=np.ones(problem.n_students))
     limit = np.full(problem.n_educators, np.iinfo(np.int64).max // 4, dtype=np.int64)
     pinned = problem.pinned_to >= 0
-    assignment = solve_flow(unit).assignment
+    assignment = solve_flow(unit)
     for _ in range(rounds):
-        placed = assignment >= 0
-        load = np.bincount(assignment[placed], weights=problem.weight[placed],
-                           minlength=problem.n_educators) + problem.other_load
-        over = load - problem.cap
+        over = problem.loads(assignment) - problem.cap
         if np.all(over <= 1e-9):
             return assignment
-        free_count = np.bincount(assignment[placed & ~pinned], minlength=problem.n_educators)
+        free = (assignment >= 0) & ~pinned
+        free_count = np.bincount(assignment[free], minlength=problem.n_educators)
         bad = over > 1e-9
         limit[bad] = np.minimum(limit[bad], free_count[bad]) - np.ceil(over[bad]).astype(
             np.int64)
-        assignment = solve_flow(unit, seat_limit=limit).assignment
+        assignment = solve_flow(unit, seat_limit=limit)
     out = assignment.copy()
-    placed = out >= 0
-    load = np.bincount(out[placed], weights=problem.weight[placed],
-                       minlength=problem.n_educators) + problem.other_load
+    load = problem.loads(out)
     for e in np.nonzero(load > problem.cap + 1e-9)[0]:
         mine = np.nonzero((out == e) & ~pinned)[0]
         for st in mine[np.argsort(-problem.weight[mine], kind="stable")]:
@@ -157,19 +145,13 @@ def weighted_hint(problem: PlanningProblem, rounds: int = 25) -> np.ndarray:
     return out
 
 
-def max_placed(problem: PlanningProblem, ratio: float | None = None) -> int:
-    """How many free students can be placed with loads at most ``ratio`` x cap."""
-    return _MaxFlow(problem).placed(ratio)
-
-
 class _MaxFlow:
     """One max-flow network whose educator->sink capacities are changed per ratio."""
 
     def __init__(self, problem: PlanningProblem):
         self.problem = problem
         n_s, n_e = problem.n_students, problem.n_educators
-        self.fixed, free_student = _fixed(problem)
-        keep = free_student[problem.edge_student]
+        self.fixed, keep = _free_edges(problem)
         es, ee = problem.edge_student[keep], problem.edge_educator[keep]
         self.degree = np.bincount(ee, minlength=n_e)
         studs = np.unique(es)
