@@ -313,10 +313,14 @@ def cmd_rollover(args: argparse.Namespace) -> int:
     except DistrictError as exc:
         print(format_problems(exc.problems), file=sys.stderr)
         return EXIT_BAD_INPUT
+    # Next year's district must itself be valid (e.g. new students' codes):
+    # validated as written, from the tables in hand rather than read back.
+    from optimizer.reader import RawDistrict
+
+    _, check = validate_tables(RawDistrict(name=raw.name, tables=nxt.tables,
+                                           settings=raw.settings))
     out = write_rollover(nxt, args.out)
     print(nxt.summary())
-    # Next year's district must itself be valid (e.g. new students' codes).
-    check = check_district(out)
     errors = [p for p in check if p.severity == "error"]
     if errors:
         print(f"\nNext year's district at {out} has problems to fix before planning:",

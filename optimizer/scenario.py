@@ -53,6 +53,13 @@ def _require(frame: pd.DataFrame, column: str, value: str, what: str) -> pd.Seri
     return mask
 
 
+def _set_educator(tables: dict[str, pd.DataFrame], educator_id: str, column: str,
+                  value: str) -> None:
+    """Set one educators.csv cell of an existing educator."""
+    ed = tables["educators"]
+    ed.loc[_require(ed, "educator_id", educator_id, "educator"), column] = value
+
+
 def _problem(expected: str):
     from optimizer.model import Problem
 
@@ -107,9 +114,7 @@ class SetFTE(Change):
     fte: float
 
     def edit(self, tables, settings):
-        ed = tables["educators"]
-        ed.loc[_require(ed, "educator_id", self.educator_id, "educator"), "fte"] = \
-            f"{self.fte:g}"
+        _set_educator(tables, self.educator_id, "fte", f"{self.fte:g}")
 
     def describe(self):
         return f"{self.educator_id} to {self.fte:g} FTE"
@@ -121,9 +126,7 @@ class SetSchools(Change):
     schools: tuple[str, ...]
 
     def edit(self, tables, settings):
-        ed = tables["educators"]
-        ed.loc[_require(ed, "educator_id", self.educator_id, "educator"), "schools"] = \
-            ";".join(self.schools)
+        _set_educator(tables, self.educator_id, "schools", ";".join(self.schools))
 
     def describe(self):
         return f"{self.educator_id} serves {', '.join(self.schools)}"

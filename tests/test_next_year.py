@@ -311,3 +311,14 @@ def test_plan_with_baseline_and_compare_cli(tmp_path, capsys):
     assert "0 student(s) change case manager" in capsys.readouterr().out
     assert main(["plan", str(SAMPLE), "--out", str(tmp_path / "x"), "--baseline",
                  str(tmp_path / "nothing")]) == 2
+
+
+def test_rollover_cli_reports_bad_new_students(tmp_path, capsys):
+    new = tmp_path / "new.csv"
+    new.write_text("student_id,school_id,grade,primary_disability,services\n"
+                   "N1,SCH0002,K,XYZ,SPEECH\n")
+    assert main(["rollover", str(SAMPLE), "--out", str(tmp_path / "n"), "--new-students",
+                 str(new), "--year-start", "2027-09-01"]) == 2
+    err = capsys.readouterr().err
+    assert "has problems to fix before planning" in err
+    assert "column primary_disability: 'XYZ'" in err and "Traceback" not in err
