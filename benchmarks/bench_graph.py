@@ -28,9 +28,9 @@ TARGET_GB = 4.0
 def measure(folder: str) -> dict:
     """Run in the child process: one district, every stage timed."""
     t0 = time.perf_counter()
+    from optimizer.district.reader import read_district_files
+    from optimizer.district.validate import validate_tables
     from optimizer.graph import build_graph, components, edge_table
-    from optimizer.reader import read_district_files
-    from optimizer.validate import validate_tables
 
     t_import = time.perf_counter()
     raw = read_district_files(folder)
@@ -65,8 +65,8 @@ def main() -> int:
         print(json.dumps(measure(args.child)))
         return 0
 
-    from optimizer.export import write_district
     from optimizer.generator import generate_district
+    from optimizer.outputs.export import write_district
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

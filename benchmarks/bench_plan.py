@@ -7,7 +7,7 @@ Usage::
 
 Each size is generated (seeded), then planned read -> write in a fresh Python
 process (so peak memory is its own). The baseline is
-:func:`optimizer.baseline.greedy_assignment` (fewest options first, cheapest,
+:func:`optimizer.planning.greedy.greedy_assignment` (fewest options first, cheapest,
 least loaded). Targets (issue 3): 100k students end to end in under 30 s and
 4 GB, proven optimal; the sample district in under 3 s with interpreter start.
 Issue 5: the plan workbook must not take longer than planning itself.
@@ -29,13 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def measure(folder: str, out: str) -> dict:
     t0 = time.perf_counter()
-    from optimizer.baseline import greedy_assignment
-    from optimizer.export import write_plan
-    from optimizer.problem import build_problem
-    from optimizer.result import build_result
-    from optimizer.solver import solve
-    from optimizer.validate import load_district
-    from optimizer.workbook import write_workbook
+    from optimizer.district.validate import load_district
+    from optimizer.outputs.export import write_plan
+    from optimizer.outputs.workbook import write_workbook
+    from optimizer.planning.greedy import greedy_assignment
+    from optimizer.planning.problem import build_problem
+    from optimizer.planning.result import build_result
+    from optimizer.planning.solvers import solve
 
     t_import = time.perf_counter()
     district = load_district(folder)
@@ -95,8 +95,8 @@ def main() -> int:
     if args.child:
         print(json.dumps(measure(*args.child)))
         return 0
-    from optimizer.export import write_district
     from optimizer.generator import generate_district
+    from optimizer.outputs.export import write_district
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from optimizer import load_district, plan
-from optimizer.export import write_district
 from optimizer.generator import generate_district
-from optimizer.scenario import RemoveEducator, Scenario
+from optimizer.nextyear.scenario import RemoveEducator, Scenario
+from optimizer.outputs.export import write_district
 
 
 def main() -> int:

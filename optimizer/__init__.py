@@ -11,8 +11,8 @@ The public API, in the order a plan is made::
     write_plan(result, "plan")                # the plan folder (CSV + summary.json)
 """
 
-from optimizer.check import Violation, audit_current, check_plan
-from optimizer.export import write_plan
+from optimizer.district.model import District, Educator, InputIssue, Lock, School, Student
+from optimizer.district.validate import DistrictError, check_district, load_district
 from optimizer.graph import (
     build_graph,
     components,
@@ -20,12 +20,12 @@ from optimizer.graph import (
     school_table,
     unplaceable_students,
 )
-from optimizer.model import District, Educator, Lock, Problem, School, Student
-from optimizer.planner import plan
-from optimizer.result import Result
-from optimizer.rulepack import RulePack, load_rule_pack
+from optimizer.outputs.export import write_plan
+from optimizer.planning.check import Violation, audit_current, check_plan
+from optimizer.planning.planner import plan
+from optimizer.planning.result import Result
+from optimizer.rulepacks import RulePack, load_rule_pack
 from optimizer.rules import Decision, Verdict, best_practice, decide, explain
-from optimizer.validate import DistrictError, check_district, load_district
 
 __version__ = "0.1.0"
 
@@ -35,7 +35,7 @@ __all__ = [
     "DistrictError",
     "Educator",
     "Lock",
-    "Problem",
+    "InputIssue",
     "Result",
     "RulePack",
     "School",

@@ -14,11 +14,11 @@ import sys
 import time
 from collections.abc import Sequence
 
+from optimizer.district.model import District
+from optimizer.district.validate import DistrictError, check_district, load_district
 from optimizer.graph import build_graph, edge_table, school_table
-from optimizer.model import District
-from optimizer.report import format_graph_summary, format_problems, graph_summary
+from optimizer.outputs.text import format_graph_summary, format_problems, graph_summary
 from optimizer.rules import decide, explain
-from optimizer.validate import DistrictError, check_district, load_district
 
 EXIT_BAD_INPUT = 2
 
@@ -65,7 +65,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     summary = graph_summary(district, G)
     schools = school_table(district)
     if args.edges:
-        from optimizer.export import write_table
+        from optimizer.outputs.export import write_table
 
         write_table(edge_table(district), args.edges)
     if args.json:
@@ -121,9 +121,9 @@ class _Progress:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from optimizer.export import write_plan
-    from optimizer.problem import build_problem
-    from optimizer.solver import SolveParams, solve
+    from optimizer.outputs.export import write_plan
+    from optimizer.planning.problem import build_problem
+    from optimizer.planning.solvers import SolveParams, solve
 
     progress = _Progress(args.quiet or args.json)
     progress(f"reading and validating {args.district}")
@@ -136,7 +136,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
              "applying the credential rules")
     baseline = None
     if args.baseline:
-        from optimizer.reader import read_plan_assignments
+        from optimizer.outputs.plan_folder import read_plan_assignments
 
         base, problems = read_plan_assignments(args.baseline)
         if base is None:
@@ -149,7 +149,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         if args.change_weight is not None:
             import dataclasses
 
-            from optimizer.problem import Objective
+            from optimizer.planning.problem import Objective
 
             objective = dataclasses.replace(
                 Objective.from_settings(district.rules.objective), change=args.change_weight)
@@ -167,7 +167,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(json.dumps({"plan": str(out), **dict(result.figures)}, indent=2, default=str))
     else:
         print(result.summary())
-        from optimizer.result import PLAN_TABLE_FILES
+        from optimizer.outputs.plan_folder import PLAN_TABLE_FILES
 
         files = ", ".join([*PLAN_TABLE_FILES.values(), "summary.json",
                            *([] if args.no_xlsx else ["plan.xlsx"])])
@@ -192,8 +192,8 @@ def _print_violations(violations: list, what: str, limit: int | None) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from optimizer.check import check_plan
-    from optimizer.reader import read_plan_assignments
+    from optimizer.outputs.plan_folder import read_plan_assignments
+    from optimizer.planning.check import check_plan
 
     district = _load(args.district, False)
     if district is None:
@@ -208,7 +208,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from optimizer.check import audit_current
+    from optimizer.planning.check import audit_current
 
     district = _load(args.district, False)
     if district is None:
@@ -221,7 +221,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _read_plan(folder: str):
-    from optimizer.reader import read_plan
+    from optimizer.outputs.plan_folder import read_plan
 
     try:
         return read_plan(folder)
@@ -231,8 +231,8 @@ def _read_plan(folder: str):
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from optimizer.export import write_transfers
-    from optimizer.workbook import write_workbook
+    from optimizer.outputs.export import write_transfers
+    from optimizer.outputs.workbook import write_workbook
 
     if not (args.xlsx or args.transfers):
         print("Nothing to export: give --xlsx FILE and/or --transfers FOLDER.", file=sys.stderr)
@@ -257,7 +257,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from optimizer.export import write_report
+    from optimizer.outputs.export import write_report
 
     tables = _read_plan(args.plan)
     if tables is None:
@@ -268,7 +268,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from optimizer.compare import compare
+    from optimizer.nextyear.compare import compare
 
     a, b = _read_plan(args.plan_a), _read_plan(args.plan_b)
     if a is None or b is None:
@@ -286,10 +286,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_rollover(args: argparse.Namespace) -> int:
-    from optimizer.export import write_rollover
-    from optimizer.reader import read_district_files, read_table
-    from optimizer.rollover import roll_over
-    from optimizer.validate import validate_tables
+    from optimizer.district.reader import read_district_files, read_table
+    from optimizer.district.validate import validate_tables
+    from optimizer.nextyear.rollover import roll_over
+    from optimizer.outputs.export import write_rollover
 
     raw = read_district_files(args.district)
     district, problems = validate_tables(raw)
@@ -315,7 +315,7 @@ def cmd_rollover(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     # Next year's district must itself be valid (e.g. new students' codes):
     # validated as written, from the tables in hand rather than read back.
-    from optimizer.reader import RawDistrict
+    from optimizer.district.reader import RawDistrict
 
     _, check = validate_tables(RawDistrict(name=raw.name, tables=nxt.tables,
                                            settings=raw.settings))
@@ -332,8 +332,8 @@ def cmd_rollover(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from optimizer.export import write_district
     from optimizer.generator import generate_district
+    from optimizer.outputs.export import write_district
 
     gen = generate_district(args.students, seed=args.seed, name=args.name)
     out = write_district(gen, args.out)

@@ -6,7 +6,7 @@ figures (disability mix, time in general education, services, staffing) are
 those in ``shared/domain/district-figures.md``; see docs/generator.md.
 
 The generator returns text tables in the data-contract layout; writing them
-to a folder is :func:`optimizer.export.write_district`.
+to a folder is :func:`optimizer.outputs.export.write_district`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from optimizer.contract import CONTRACT
+from optimizer.district.contract import CONTRACT
 
 __all__ = ["GeneratedDistrict", "generate_district"]
 
@@ -448,9 +448,9 @@ def _fill_current_case_managers(rng: np.random.Generator, students: pd.DataFrame
 
 def _make_locks(rng: np.random.Generator, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """A few pins (a parent asked to keep a case manager) and forbids, all legal."""
-    from optimizer.reader import RawDistrict
+    from optimizer.district.reader import RawDistrict
+    from optimizer.district.validate import validate_tables
     from optimizer.rules import decide
-    from optimizer.validate import validate_tables
 
     raw = RawDistrict(name="generated", tables={k: v.astype(str).replace({"None": ""})
                                                  for k, v in tables.items()})

@@ -18,8 +18,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from optimizer.model import District
-from optimizer.rules import best_practice, decide, engine
+from optimizer.district.model import District
+from optimizer.rules.eligibility import best_practice, decide, rule_cache
 
 __all__ = [
     "EDGE_COLUMNS",
@@ -61,21 +61,21 @@ def _edges(district: District) -> _Edges:
     cached = _CACHE.get(district)
     if cached is not None:
         return cached
-    eng = engine(district.rules)
+    cache = rule_cache(district.rules)
     educators = district.educators
     e_ids = list(educators)
     e_pos = {eid: i for i, eid in enumerate(e_ids)}
     # Profiles are interned to small ints so the 1-2 million (student,
     # educator) pairs of a large district cost one integer dict look-up each.
     eprof_id: dict[tuple, int] = {}
-    e_prof_tuple = [eng.educator_profile(e) for e in educators.values()]
+    e_prof_tuple = [cache.educator_profile(e) for e in educators.values()]
     e_prof = [eprof_id.setdefault(p, len(eprof_id)) for p in e_prof_tuple]
     n_ep = max(1, len(eprof_id))
     sprof_id: dict[tuple, int] = {}
     decisions: list = []
     decision_of: dict[int, int] = {}
     # Educators who may not case-manage at all never get an edge: skip them.
-    school_staff = {sch: [e_pos[e] for e in eids if eng.may_case_manage(educators[e])]
+    school_staff = {sch: [e_pos[e] for e in eids if cache.may_case_manage(educators[e])]
                     for sch, eids in district.educators_by_school.items()}
     e_objs = list(educators.values())
     pins = district.pins
@@ -84,14 +84,14 @@ def _edges(district: District) -> _Edges:
     d_col: list[int] = []
     students = list(district.students.values())
     for si, s in enumerate(students):
-        sp = eng.student_profile(s)
+        sp = cache.student_profile(s)
         base = sprof_id.setdefault(sp, len(sprof_id)) * n_ep
         pinned_to = pins.get(s.student_id)
         for ei in school_staff[s.school_id]:
             key = base + e_prof[ei]
             di = decision_of.get(key)
             if di is None:
-                d = eng.decide_profiles(sp, e_prof_tuple[ei], s, e_objs[ei])
+                d = cache.decide_profiles(sp, e_prof_tuple[ei], s, e_objs[ei])
                 di = decision_of[key] = len(decisions)
                 decisions.append(d)
             if decisions[di].capacity is None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.contract import CONTRACT
+from optimizer.district.contract import CONTRACT
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from optimizer import load_district
-from optimizer.check import audit_current, check_plan
 from optimizer.cli import main
-from optimizer.export import write_plan
-from optimizer.planner import plan
+from optimizer.outputs.export import write_plan
+from optimizer.planning.check import audit_current, check_plan
+from optimizer.planning.planner import plan
 from tests.conftest import SAMPLE, educator, student
 
 

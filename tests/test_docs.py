@@ -7,12 +7,12 @@ import re
 
 import pytest
 
-import optimizer.export
 import optimizer.generator
-import optimizer.report
-import optimizer.rulepack
+import optimizer.outputs.export
+import optimizer.outputs.text
+import optimizer.rulepacks.pack
 from optimizer import load_rule_pack
-from optimizer.contract import CONTRACT
+from optimizer.district.contract import CONTRACT
 from optimizer.rules import RULES
 from tests.conftest import ROOT
 
@@ -47,7 +47,8 @@ def test_every_rule_is_documented_by_name():
         assert f"| {role} | {pack.roles[role].cap}" in RULES_DOC
 
 
-@pytest.mark.parametrize("module", [optimizer.rulepack, optimizer.export, optimizer.report,
+@pytest.mark.parametrize("module", [optimizer.rulepacks.pack, optimizer.outputs.export,
+                                    optimizer.outputs.text,
                                     optimizer.generator])
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

@@ -16,10 +16,10 @@ from openpyxl import load_workbook
 
 from optimizer import load_district, plan
 from optimizer.cli import main
-from optimizer.export import write_plan, write_report, write_transfers
-from optimizer.reader import read_plan
-from optimizer.textsafe import FORMULA_START
-from optimizer.workbook import SHEETS, write_workbook
+from optimizer.district.textsafe import FORMULA_START
+from optimizer.outputs.export import write_plan, write_report, write_transfers
+from optimizer.outputs.plan_folder import read_plan
+from optimizer.outputs.workbook import SHEETS, write_workbook
 from tests.conftest import SAMPLE, educator, student
 
 HOSTILE = ['=HYPERLINK("http://evil.example","click")', "+SUM(A1:A9)", "-2+3",
@@ -182,7 +182,7 @@ def test_interrupted_plan_write_leaves_the_old_plan(sample_plan, tmp_path, monke
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt  # as if the planner pressed Ctrl-C mid-write
 
-    monkeypatch.setattr("optimizer.workbook.write_workbook", interrupted)
+    monkeypatch.setattr("optimizer.outputs.workbook.write_workbook", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_plan(plan(load_district(SAMPLE)), target)
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before

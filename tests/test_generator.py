@@ -6,10 +6,10 @@ import filecmp
 
 import pytest
 
-from optimizer.export import write_district
+from optimizer.district.reader import RawDistrict
+from optimizer.district.validate import load_district, validate_tables
 from optimizer.generator import generate_district
-from optimizer.reader import RawDistrict
-from optimizer.validate import load_district, validate_tables
+from optimizer.outputs.export import write_district
 from tests.conftest import SAMPLE
 
 _CODES = {"210": "ID", "220": "HH", "230": "DEAF", "240": "SLI", "250": "VI", "260": "ED",

@@ -16,9 +16,9 @@ from optimizer import (
     school_table,
     unplaceable_students,
 )
-from optimizer.export import write_district
 from optimizer.generator import generate_district
 from optimizer.graph import educator_node, student_node
+from optimizer.outputs.export import write_district
 from tests import independent
 from tests.conftest import SAMPLE, educator, student
 from tests.conftest import write_district as write_rows

@@ -9,12 +9,12 @@ import pytest
 
 from optimizer import DistrictError, load_district, plan
 from optimizer.cli import main
-from optimizer.compare import compare
-from optimizer.export import write_district, write_plan, write_rollover
+from optimizer.district.reader import read_district_files
+from optimizer.district.tables import district_tables
 from optimizer.generator import generate_district
-from optimizer.reader import read_district_files
-from optimizer.rollover import next_school_year_start, roll_over
-from optimizer.scenario import (
+from optimizer.nextyear.compare import compare
+from optimizer.nextyear.rollover import next_school_year_start, roll_over
+from optimizer.nextyear.scenario import (
     AddEducator,
     AddStudents,
     Forbid,
@@ -27,7 +27,7 @@ from optimizer.scenario import (
     SetRoleCap,
     SetSchools,
 )
-from optimizer.tables import district_tables
+from optimizer.outputs.export import write_district, write_plan, write_rollover
 from tests.conftest import SAMPLE, educator, student
 
 YEAR = dt.date(2027, 9, 1)

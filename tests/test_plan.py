@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optimizer import load_district
-from optimizer.check import check_plan
-from optimizer.export import write_district, write_plan
 from optimizer.generator import generate_district
-from optimizer.planner import plan
-from optimizer.solver import SolveParams
+from optimizer.outputs.export import write_district, write_plan
+from optimizer.planning.check import check_plan
+from optimizer.planning.planner import plan
+from optimizer.planning.solvers import SolveParams
 from tests import independent
 from tests.conftest import SAMPLE, educator, student
 from tests.conftest import write_district as write_rows

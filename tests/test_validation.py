@@ -337,7 +337,7 @@ def test_student_weights_by_support_level(make_district):
 
 def test_other_load_above_the_cap_is_a_warning_and_plans_still_solve(make_district):
     from optimizer import plan
-    from optimizer.solver import SolveParams
+    from optimizer.planning.solvers import SolveParams
 
     t = base()
     t["educators"][0]["other_load"] = "30"  # RSP cap 28: no room for case management

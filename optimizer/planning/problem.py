@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from optimizer.district.model import District
 from optimizer.graph import edge_table
-from optimizer.model import District
 
 __all__ = ["Objective", "PlanningProblem", "build_problem", "component_labels"]
 

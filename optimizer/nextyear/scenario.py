@@ -1,7 +1,7 @@
 """What-if scenarios: named, immutable lists of changes applied to a district.
 
 A scenario never mutates the district it is applied to: each change edits a
-copy of the district's contract-layout tables (:func:`optimizer.tables.district_tables`)
+copy of the district's contract-layout tables (:func:`optimizer.district.tables.district_tables`)
 and the result is validated like any district a planner hands us, so a
 scenario that breaks a rule (a pin no rule allows, an unknown school) fails
 with the same clear problems. Scenarios compose: ``a + b`` applies ``a`` then ``b``.
@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.model import District
-from optimizer.reader import RawDistrict
-from optimizer.tables import district_tables
-from optimizer.validate import DistrictError, validate_tables
+from optimizer.district.model import District
+from optimizer.district.reader import RawDistrict
+from optimizer.district.tables import district_tables
+from optimizer.district.validate import DistrictError, validate_tables
 
 __all__ = [
     "AddEducator", "AddStudents", "Change", "Forbid", "MoveStudents", "Pin", "RemoveEducator",
@@ -61,9 +61,9 @@ def _set_educator(tables: dict[str, pd.DataFrame], educator_id: str, column: str
 
 
 def _problem(expected: str):
-    from optimizer.model import Problem
+    from optimizer.district.model import InputIssue
 
-    return Problem("scenario", None, None, None, expected)
+    return InputIssue("scenario", None, None, None, expected)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The rules engine: may this educator case-manage this student, and in which capacity?
+"""The credential rules: may this educator case-manage this student, and in which capacity?
 
 Each rule is one small function with a planner-readable name; it returns a
 :class:`Verdict` whose ``reason`` becomes the explanation in the plan. The
@@ -24,18 +24,34 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from optimizer.model import District, Educator, Student
-from optimizer.rulepack import RulePack
+from optimizer.rulepacks import RulePack
+
+if TYPE_CHECKING:
+    # The rules read students and educators by their attributes; the district
+    # stage (which validates pins with these rules) sits above this one.
+    from optimizer.district.model import District, Educator, Student
 
 __all__ = [
     "CAPACITIES",
-    "Decision",
     "RULES",
+    "Decision",
+    "RuleCache",
     "Verdict",
+    "authorized_for_disability",
+    "authorized_for_grade",
+    "authorized_for_support_level",
     "best_practice",
     "decide",
     "explain",
+    "holds_service_credential",
+    "may_case_manage",
+    "may_coordinate",
+    "provides_iep_service",
+    "rule_cache",
+    "serves_school",
+    "teaches_sai_setting",
 ]
 
 CAPACITIES = ("instruction", "service", "coordination")
@@ -231,7 +247,7 @@ def may_coordinate(pack: RulePack, s: Student, e: Educator) -> Verdict:
     return Verdict(name, False, f"{role.name} ({e.role}) may not coordinate in this rule pack")
 
 
-Rule = Callable[[RulePack, Student, Educator], Verdict]
+Rule = Callable[[RulePack, "Student", "Educator"], Verdict]
 
 #: The rules by capacity, in the order they are checked.
 RULES: dict[str, tuple[Rule, ...]] = {
@@ -296,7 +312,7 @@ def _decide(pack: RulePack, s: Student, e: Educator) -> Decision:
     return Decision(None, None, "", tuple(failed))
 
 
-class _Engine:
+class RuleCache:
     """Caches decisions. A decision depends only on a few facts about the
     student (basis disability, support level, grade, setting, the services
     this educator's role provides) and on the educator's role and
@@ -356,15 +372,15 @@ class _Engine:
         return d
 
 
-_ENGINES: weakref.WeakKeyDictionary[RulePack, _Engine] = weakref.WeakKeyDictionary()
+_CACHES: weakref.WeakKeyDictionary[RulePack, RuleCache] = weakref.WeakKeyDictionary()
 
 
-def engine(pack: RulePack) -> _Engine:
-    """The shared, caching rules engine for a rule pack."""
-    eng = _ENGINES.get(pack)
-    if eng is None:
-        eng = _ENGINES[pack] = _Engine(pack)
-    return eng
+def rule_cache(pack: RulePack) -> RuleCache:
+    """The shared decision cache for a rule pack (one per pack, dropped with it)."""
+    cache = _CACHES.get(pack)
+    if cache is None:
+        cache = _CACHES[pack] = RuleCache(pack)
+    return cache
 
 
 def decide(district: District, s: Student, e: Educator) -> Decision:
@@ -380,8 +396,8 @@ def decide(district: District, s: Student, e: Educator) -> Decision:
     where = serves_school(pack, s, e)
     if not where.ok:
         return Decision(None, None, "", (where,))
-    eng = engine(pack)
-    return eng.decide_profiles(eng.student_profile(s), eng.educator_profile(e), s, e)
+    cache = rule_cache(pack)
+    return cache.decide_profiles(cache.student_profile(s), cache.educator_profile(e), s, e)
 
 
 def explain(district: District, student_id: str, educator_id: str) -> list[Verdict]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from optimizer.problem import PlanningProblem
+from optimizer.planning.problem import PlanningProblem
 
 __all__ = ["greedy_assignment"]
 

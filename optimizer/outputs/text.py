@@ -10,19 +10,19 @@ from collections import Counter
 
 import pandas as pd
 
+from optimizer.district.model import District, InputIssue
 from optimizer.graph import components, edge_table, unplaceable_students
-from optimizer.model import District, Problem
 
 __all__ = ["format_problems", "graph_summary", "format_graph_summary", "format_table"]
 
 
-def format_problems(problems: list[Problem], limit: int | None = None) -> str:
+def format_problems(problems: list[InputIssue], limit: int | None = None) -> str:
     """Errors first, then warnings, each on one line with file, row, column and value.
 
     Examples
     --------
-    >>> from optimizer.model import Problem
-    >>> print(format_problems([Problem("students.csv", 4, "grade", "13", "a grade code")]))
+    >>> from optimizer.district.model import InputIssue
+    >>> print(format_problems([InputIssue("students.csv", 4, "grade", "13", "a grade code")]))
     1 error:
       students.csv row 4, column grade: '13' — a grade code
     """

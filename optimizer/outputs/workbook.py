@@ -2,7 +2,7 @@
 
 Written with XlsxWriter in constant-memory mode (rows streamed to disk, so a
 100,000-student plan is fast and small in memory). Every text cell goes
-through :func:`optimizer.export.neutralize_formula` and is written as a
+through :func:`optimizer.outputs.export.neutralize_formula` and is written as a
 string, never a formula; numbers are numbers and dates are dates.
 
 Sheets: Summary, Case managers, Rosters, Changes, Unplaced, Hiring needs, Audit.
@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 import xlsxwriter
 
-from optimizer.result import PlanTables
-from optimizer.textsafe import neutralize_formula
+from optimizer.district.textsafe import neutralize_formula
+from optimizer.planning.result import PlanTables
 
 __all__ = ["SHEETS", "write_workbook"]
 
@@ -152,7 +152,7 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
     Parameters
     ----------
     tables
-        ``Result.tables()`` or :func:`optimizer.reader.read_plan`.
+        ``Result.tables()`` or :func:`optimizer.district.reader.read_plan`.
     path
         The ``.xlsx`` file to write.
     redact
@@ -164,7 +164,7 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
     --------
     >>> write_workbook(plan(district).tables(), "plan.xlsx")   # doctest: +SKIP
     """
-    from optimizer.export import atomic_file
+    from optimizer.outputs.export import atomic_file
 
     created = created or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     names = _names(tables, redact)

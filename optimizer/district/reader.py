@@ -12,17 +12,14 @@ import datetime as dt
 import hashlib
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
-from optimizer.contract import CONTRACT, FILES, OPTIONAL_FILES
-from optimizer.model import Problem
-from optimizer.textsafe import restore_formula_text
+from optimizer.district.contract import CONTRACT, FILES, OPTIONAL_FILES
+from optimizer.district.model import InputIssue
 
-__all__ = ["RawDistrict", "read_district_files", "read_plan", "read_plan_assignments",
-           "read_table", "rule_pack_names", "rule_pack_text"]
+__all__ = ["RawDistrict", "read_district_files", "read_table"]
 
 
 @dataclass
@@ -36,18 +33,7 @@ class RawDistrict:
     settings_text: str = ""  # district.toml as written (copied on by rollover)
     settings_label: str = "district.toml"
     sources: dict[str, str] = field(default_factory=dict)  # file name -> sha256
-    problems: list[Problem] = field(default_factory=list)
-
-
-def rule_pack_names() -> list[str]:
-    """The rule packs shipped inside the package (``optimizer/rulepacks/*.toml``)."""
-    folder = resources.files("optimizer") / "rulepacks"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
-
-
-def rule_pack_text(name: str) -> str:
-    """The TOML text of a shipped rule pack."""
-    return (resources.files("optimizer") / "rulepacks" / f"{name}.toml").read_text("utf-8")
+    problems: list[InputIssue] = field(default_factory=list)
 
 
 def _sha256(path: Path) -> str:
@@ -58,30 +44,30 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _check_header(table: str, label: str, header: list[str], out: list[Problem]) -> bool:
+def _check_header(table: str, label: str, header: list[str], out: list[InputIssue]) -> bool:
     seen: set[str] = set()
     ok = True
     for col in header:
         if col in seen:
-            out.append(Problem(label, 1, col, col, "each column name once: this one repeats"))
+            out.append(InputIssue(label, 1, col, col, "each column name once: this one repeats"))
             ok = False
         seen.add(col)
     for col in CONTRACT[table]:
         if col.required and col.name not in seen:
-            out.append(Problem(label, 1, col.name, None,
+            out.append(InputIssue(label, 1, col.name, None,
                                f"a column named '{col.name}' ({col.meaning}); "
                                f"found columns: {', '.join(header) or 'none'}"))
             ok = False
     return ok
 
 
-def _read_csv(table: str, path: Path, out: list[Problem]) -> pd.DataFrame | None:
+def _read_csv(table: str, path: Path, out: list[InputIssue]) -> pd.DataFrame | None:
     label = path.name
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             header = next(csv.reader(f), [])
     except UnicodeDecodeError as exc:
-        out.append(Problem(label, None, None, None,
+        out.append(InputIssue(label, None, None, None,
                            f"a UTF-8 text file (CSV); byte {exc.start} is not UTF-8"))
         return None
     header = [h.strip() for h in header]
@@ -91,7 +77,7 @@ def _read_csv(table: str, path: Path, out: list[Problem]) -> pd.DataFrame | None
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
                             skipinitialspace=False)
     except (pd.errors.ParserError, ValueError) as exc:
-        out.append(Problem(label, None, None, None, f"a well-formed CSV file: {exc}"))
+        out.append(InputIssue(label, None, None, None, f"a well-formed CSV file: {exc}"))
         return None
     frame.columns = header
     return frame.apply(lambda c: c.str.strip())
@@ -119,14 +105,14 @@ def _read_workbook(path: Path, raw: RawDistrict) -> None:
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a file that is not xlsx
-        raw.problems.append(Problem(path.name, None, None, None,
+        raw.problems.append(InputIssue(path.name, None, None, None,
                                     f"an Excel .xlsx workbook: {type(exc).__name__}: {exc}"))
         return
     for table in FILES + OPTIONAL_FILES:
         label = f"{path.name} [{table}]"
         if table not in wb.sheetnames:
             if table in FILES:
-                raw.problems.append(Problem(path.name, None, None, table,
+                raw.problems.append(InputIssue(path.name, None, None, table,
                                             f"a sheet named '{table}'; found sheets: "
                                             f"{', '.join(wb.sheetnames)}"))
             continue
@@ -171,12 +157,12 @@ def read_district_files(path: str | Path) -> RawDistrict:
     path = Path(path)
     raw = RawDistrict(name=path.stem if path.suffix else path.name)
     if not path.exists():
-        raw.problems.append(Problem(str(path), None, None, None,
+        raw.problems.append(InputIssue(str(path), None, None, None,
                                     "a district folder or .xlsx workbook: nothing is there"))
         return raw
     if path.is_file():
         if path.suffix.lower() not in (".xlsx", ".xlsm"):
-            raw.problems.append(Problem(path.name, None, None, None,
+            raw.problems.append(InputIssue(path.name, None, None, None,
                                         "a district folder or an .xlsx workbook"))
             return raw
         raw.sources[path.name] = _sha256(path)
@@ -188,7 +174,7 @@ def read_district_files(path: str | Path) -> RawDistrict:
             f = folder / f"{table}.csv"
             if not f.exists():
                 if table in FILES:
-                    raw.problems.append(Problem(f.name, None, None, None,
+                    raw.problems.append(InputIssue(f.name, None, None, None,
                                                 f"a file {f.name} in {folder}"))
                 continue
             raw.sources[f.name] = _sha256(f)
@@ -203,96 +189,26 @@ def read_district_files(path: str | Path) -> RawDistrict:
             raw.settings_text = toml_path.read_text("utf-8")
             raw.settings = tomllib.loads(raw.settings_text)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raw.problems.append(Problem("district.toml", None, None, None,
+            raw.problems.append(InputIssue("district.toml", None, None, None,
                                         f"valid TOML: {exc}"))
     return raw
 
 
-def read_plan_assignments(folder: str | Path) -> tuple[pd.DataFrame | None, list[Problem]]:
-    """Read a plan folder's ``assignments.csv`` (text cells, as written).
-
-    Returns the frame, or None with the problems (missing file or columns).
-    A leading apostrophe added by the formula-injection guard is removed.
-    """
-    path = Path(folder) / "assignments.csv"
-    problems: list[Problem] = []
-    if not path.exists():
-        problems.append(Problem(str(path), None, None, None,
-                                "a plan folder with assignments.csv (from caseload plan)"))
-        return None, problems
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    for col in ("student_id", "case_manager_id"):
-        if col not in frame.columns:
-            problems.append(Problem("assignments.csv", 1, col, None, f"a column named '{col}'"))
-    if problems:
-        return None, problems
-    return _unguard(frame), problems
-
-
-def _unguard(frame: pd.DataFrame) -> pd.DataFrame:
-    # Undo the formula-injection guard's apostrophe, so values round-trip.
-    for col in frame.columns:
-        frame[col] = frame[col].map(restore_formula_text)
-    return frame
-
-
-def read_plan(folder: str | Path):
-    """Read a plan folder written by ``caseload plan`` back as :class:`PlanTables`.
-
-    Numbers come back as numbers (``cap``, ``load``, ``load_ratio``, ``rank`` …),
-    everything else as text.
-
-    Raises
-    ------
-    FileNotFoundError
-        Naming the first missing file, when the folder is not a complete plan.
-    """
-    import json
-
-    from optimizer.result import PLAN_TABLE_FILES, PlanTables
-
-    folder = Path(folder)
-    frames = {}
-    for key, name in PLAN_TABLE_FILES.items():
-        path = folder / name
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: not a plan folder (no {name}); "
-                                    "make one with `caseload plan DISTRICT --out PLAN`")
-        frames[key] = _unguard(pd.read_csv(path, dtype=str, keep_default_na=False,
-                                           encoding="utf-8-sig"))
-    numeric = {"caseloads": ["cap", "load", "load_ratio", "students", "best_practice_students",
-                             "fte", "other_load"],
-               "hiring_needs": ["students", "fte"]}
-    for key, cols in numeric.items():
-        for col in cols:
-            if col in frames[key].columns:
-                frames[key][col] = pd.to_numeric(frames[key][col], errors="coerce")
-    a = frames["assignments"]
-    a["rank"] = pd.to_numeric(a["rank"], errors="coerce").astype("Int64")
-    a["kept_current"] = a["kept_current"].str.lower() == "true"
-    summary_path = folder / "summary.json"
-    if not summary_path.exists():
-        raise FileNotFoundError(f"{summary_path}: not a plan folder (no summary.json)")
-    summary = json.loads(summary_path.read_text("utf-8"))
-    return PlanTables(frames["assignments"], frames["caseloads"], frames["unassigned"],
-                      frames["hiring_needs"], frames["audit"], summary)
-
-
 def read_table(path: str | Path, required: tuple[str, ...]) -> tuple[pd.DataFrame | None,
-                                                                   list[Problem]]:
+                                                                   list[InputIssue]]:
     """Read one extra CSV (new students, staff changes) as text, checking its header."""
     path = Path(path)
     if not path.exists():
-        return None, [Problem(str(path), None, None, None, "a CSV file: nothing is there")]
-    problems: list[Problem] = []
+        return None, [InputIssue(str(path), None, None, None, "a CSV file: nothing is there")]
+    problems: list[InputIssue] = []
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        return None, [Problem(path.name, None, None, None, f"a well-formed UTF-8 CSV: {exc}")]
+        return None, [InputIssue(path.name, None, None, None, f"a well-formed UTF-8 CSV: {exc}")]
     frame.columns = [c.strip() for c in frame.columns]
     for col in required:
         if col not in frame.columns:
-            problems.append(Problem(path.name, 1, col, None,
+            problems.append(InputIssue(path.name, 1, col, None,
                                     f"a column named '{col}'; found: {', '.join(frame.columns)}"))
     if problems:
         return None, problems

@@ -11,6 +11,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "RulePackError",
     "available_rule_packs",
     "load_rule_pack",
+    "rule_pack_text",
 ]
 
 
@@ -144,10 +146,23 @@ class RulePack:
 
 
 def available_rule_packs() -> list[str]:
-    """Names of the rule packs shipped with the tool."""
-    from optimizer.reader import rule_pack_names  # only the reader touches files
+    """Names of the rule packs shipped with the tool (``optimizer/rulepacks/*.toml``).
 
-    return rule_pack_names()
+    The packs are package data, read through :mod:`importlib.resources`; the
+    planner's own files are read only by :mod:`optimizer.district.reader`.
+
+    Examples
+    --------
+    >>> "ca" in available_rule_packs()
+    True
+    """
+    folder = resources.files("optimizer.rulepacks")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def rule_pack_text(name: str) -> str:
+    """The TOML text of a shipped rule pack."""
+    return (resources.files("optimizer.rulepacks") / f"{name}.toml").read_text("utf-8")
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -206,8 +221,6 @@ def load_rule_pack(name: str = "ca", overrides: Mapping[str, Any] | None = None)
         raise RulePackError(
             f"unknown rule pack '{name}': expected one of {', '.join(available_rule_packs())}"
         )
-    from optimizer.reader import rule_pack_text
-
     raw = _merge(tomllib.loads(rule_pack_text(name)), overrides or {})
     return _build(raw)
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from optimizer.result import PlanTables
+from optimizer.planning.result import PlanTables
 
 __all__ = ["render_report", "MAX_SCHOOLS_SHOWN"]
 
@@ -132,7 +132,7 @@ def _table(frame: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> str:
 
 
 def render_report(tables: PlanTables, *, redact: bool = False) -> str:
-    """The report as one HTML string (write it with :func:`optimizer.export.write_report`).
+    """The report as one HTML string (write it with :func:`optimizer.outputs.export.write_report`).
 
     Examples
     --------

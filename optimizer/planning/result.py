@@ -16,13 +16,13 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from optimizer.check import audit_current
+from optimizer.district.model import Educator
 from optimizer.graph import unplaceable_students
-from optimizer.model import Educator
-from optimizer.problem import PlanningProblem
+from optimizer.planning.check import audit_current
+from optimizer.planning.problem import PlanningProblem
 from optimizer.rules import authorized_for_grade, best_practice, decide
 
-__all__ = ["PLAN_TABLE_FILES", "PlanTables", "Result", "build_result", "RANK_LABEL"]
+__all__ = ["PlanTables", "Result", "build_result", "RANK_LABEL"]
 
 RANK_LABEL = {0: "best-practice case manager", 1: "teaches or serves this student",
               2: "coordinator only"}
@@ -36,10 +36,6 @@ CASELOAD_COLUMNS = ["educator_id", "role", "schools", "cap", "load", "load_ratio
                     "best_practice_students", "name", "fte", "other_load"]
 AUDIT_COLUMNS = ["kind", "student_id", "educator_id", "detail"]
 
-#: The tables of a plan folder and their files (docs/plan-format.md).
-PLAN_TABLE_FILES = {"assignments": "assignments.csv", "caseloads": "caseloads.csv",
-                    "unassigned": "unassigned.csv", "hiring_needs": "hiring_needs.csv",
-                    "audit": "audit.csv"}
 UNASSIGNED_COLUMNS = ["student_id", "school_id", "reason"]
 HIRING_COLUMNS = ["school_id", "region", "role", "credential", "students", "fte"]
 

@@ -1,10 +1,10 @@
-"""The one-call planning API: district in, :class:`~optimizer.result.Result` out."""
+"""The one-call planning API: district in, :class:`~optimizer.planning.result.Result` out."""
 
 from __future__ import annotations
 
-from optimizer.model import District
-from optimizer.problem import Objective, build_problem
-from optimizer.result import Result
+from optimizer.district.model import District
+from optimizer.planning.problem import Objective, build_problem
+from optimizer.planning.result import Result
 
 __all__ = ["plan"]
 
@@ -18,12 +18,12 @@ def plan(district: District, params=None, objective: Objective | None = None,
     district
         From :func:`optimizer.load_district`.
     params
-        :class:`optimizer.solver.SolveParams` (balance mode, engine, time limit).
+        :class:`optimizer.planning.solvers.SolveParams` (balance mode, engine, time limit).
     objective
         Weights; default: the rule pack's ``[objective]`` with district.toml's overrides.
     baseline
         A published plan to keep stable (a Result, PlanTables from
-        :func:`optimizer.reader.read_plan`, or a mapping student_id ->
+        :func:`optimizer.district.reader.read_plan`, or a mapping student_id ->
         case_manager_id): every student moved away from it costs the
         ``change`` weight, so a mid-year change moves only the students it must.
 
@@ -37,7 +37,9 @@ def plan(district: District, params=None, objective: Objective | None = None,
     >>> result = plan(load_district("data/sample"))          # doctest: +SKIP
     >>> print(result.summary())                               # doctest: +SKIP
     """
-    from optimizer.solver import solve  # the solver (and OR-Tools) loads only when planning
+    from optimizer.planning.solvers import (
+        solve,  # the solver (and OR-Tools) loads only when planning
+    )
 
     if baseline is not None and not isinstance(baseline, dict):
         a = baseline.assignments

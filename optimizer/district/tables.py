@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from optimizer.contract import CONTRACT
-from optimizer.model import District
+from optimizer.district.contract import CONTRACT
+from optimizer.district.model import District
 
 __all__ = ["district_tables"]
 

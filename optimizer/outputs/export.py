@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from optimizer.district.textsafe import neutralize_formula
 from optimizer.generator import GeneratedDistrict
-from optimizer.result import PLAN_TABLE_FILES, PlanTables, Result
-from optimizer.textsafe import neutralize_formula
+from optimizer.outputs.plan_folder import PLAN_TABLE_FILES
+from optimizer.planning.result import PlanTables, Result
 
 __all__ = ["atomic_file", "atomic_folder", "neutralize_formula", "redacted",
            "transfer_rows", "write_district", "write_plan", "write_report", "write_rollover",
@@ -193,7 +194,7 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
         summary = json.dumps(dict(tables.summary), indent=2, default=_json)
         (tmp / "summary.json").write_text(summary + "\n", encoding="utf-8")
         if xlsx:
-            from optimizer.workbook import write_workbook
+            from optimizer.outputs.workbook import write_workbook
 
             write_workbook(tables, tmp / "plan.xlsx", redact=redact)
     return target
@@ -264,7 +265,7 @@ def write_rollover(rollover, folder: str | Path) -> Path:
 
 def write_report(tables: PlanTables, path: str | Path, *, redact: bool = False) -> Path:
     """Write the one-page HTML report (self-contained; written atomically)."""
-    from optimizer.html_report import render_report
+    from optimizer.outputs.html_report import render_report
 
     if redact:
         tables = redacted(tables)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from ortools.graph.python import max_flow, min_cost_flow
 
-from optimizer.problem import PlanningProblem
+from optimizer.planning.problem import PlanningProblem
 
 __all__ = ["SCALE", "min_max_ratio", "solve_flow", "weighted_hint"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.problem import PlanningProblem, component_labels
-from optimizer.result import Result, build_result
+from optimizer.planning.problem import PlanningProblem, component_labels
+from optimizer.planning.result import Result, build_result
 
 __all__ = ["SolveParams", "solve"]
 
@@ -56,7 +56,7 @@ def solve(problem: PlanningProblem, params: SolveParams | None = None) -> Result
     Parameters
     ----------
     problem
-        From :func:`optimizer.problem.build_problem`.
+        From :func:`optimizer.planning.problem.build_problem`.
     params
         :class:`SolveParams`; defaults are right for most districts.
 
@@ -72,7 +72,7 @@ def solve(problem: PlanningProblem, params: SolveParams | None = None) -> Result
     >>> result.status                                                  # doctest: +SKIP
     'optimal'
     """
-    from optimizer.solver import flow
+    from optimizer.planning.solvers import flow
 
     params = params or SolveParams()
     runtime = dict(problem.timings)
@@ -108,7 +108,7 @@ def solve(problem: PlanningProblem, params: SolveParams | None = None) -> Result
                             bound=None, runtime=runtime, balance_mode=params.balance,
                             extra={**extra, "max_ratio_ceiling": ratio})
 
-    from optimizer.solver import cpsat
+    from optimizer.planning.solvers import cpsat
 
     hint = flow.weighted_hint(problem)
     runtime["flow_hint"] = time.perf_counter() - t0

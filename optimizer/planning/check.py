@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from optimizer.model import District
+from optimizer.district.model import District
 from optimizer.rules import decide
 
 __all__ = ["Violation", "check_plan", "audit_current"]

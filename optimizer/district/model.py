@@ -1,6 +1,6 @@
 """The validated district: immutable records the rules, graph and solver read.
 
-A :class:`District` is only ever made by :func:`optimizer.validate.validate_tables`
+A :class:`District` is only ever made by :func:`optimizer.district.validate.validate_tables`
 (or :func:`optimizer.load_district`), so every value in it is already checked:
 codes are canonical, references resolve, numbers are in range.
 """
@@ -14,9 +14,9 @@ from functools import cached_property
 
 import pandas as pd
 
-from optimizer.rulepack import RulePack
+from optimizer.rulepacks import RulePack
 
-__all__ = ["School", "Educator", "Student", "Lock", "Problem", "District"]
+__all__ = ["School", "Educator", "Student", "Lock", "InputIssue", "District"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ class Lock:
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class InputIssue:
     """One thing wrong (or odd) in the input, located to the cell.
 
     ``row`` is the spreadsheet row: the header is row 1, the first data row 2.
@@ -142,7 +142,7 @@ class District:
     educators: Mapping[str, Educator]
     students: Mapping[str, Student]
     locks: tuple[Lock, ...]
-    warnings: tuple[Problem, ...] = ()
+    warnings: tuple[InputIssue, ...] = ()
     settings: Mapping[str, object] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)  # file name -> sha256
 

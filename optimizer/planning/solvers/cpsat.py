@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from optimizer.problem import PlanningProblem
-from optimizer.solver.flow import SCALE
+from optimizer.planning.problem import PlanningProblem
+from optimizer.planning.solvers.flow import SCALE
 
 __all__ = ["CpSatOutcome", "solve_cpsat"]
 

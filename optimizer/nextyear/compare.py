@@ -1,7 +1,7 @@
 """Comparing two plans: who changes case manager and why, load changes, headline deltas.
 
-Works on :class:`~optimizer.result.Result` objects or plans read back with
-:func:`optimizer.reader.read_plan` (both give :class:`PlanTables`).
+Works on :class:`~optimizer.planning.result.Result` objects or plans read back with
+:func:`optimizer.district.reader.read_plan` (both give :class:`PlanTables`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from optimizer.result import PlanTables
+from optimizer.planning.result import PlanTables
 
 __all__ = ["Comparison", "compare"]
 

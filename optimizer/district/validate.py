@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from optimizer.contract import CONTRACT, LIST_SEPARATOR
-from optimizer.model import District, Educator, Lock, Problem, School, Student
-from optimizer.reader import RawDistrict, read_district_files
-from optimizer.rulepack import RulePack, RulePackError, load_rule_pack
+from optimizer.district.contract import CONTRACT, LIST_SEPARATOR
+from optimizer.district.model import District, Educator, InputIssue, Lock, School, Student
+from optimizer.district.reader import RawDistrict, read_district_files
+from optimizer.rulepacks import RulePack, RulePackError, load_rule_pack
+from optimizer.rules import decide
+
+if TYPE_CHECKING:
+    from pathlib import Path  # paths are passed on to the reader, never opened here
 
 __all__ = ["DistrictError", "load_district", "validate_tables", "check_district"]
 
@@ -35,25 +38,25 @@ _PACK_TABLES = {"disabilities", "services", "roles", "credentials", "best_practi
 class DistrictError(Exception):
     """The district's files have errors; ``problems`` lists every one (warnings too)."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[InputIssue]):
         self.problems = problems
         errors = [p for p in problems if p.severity == "error"]
         super().__init__(f"{len(errors)} error(s) in the district files; first: {errors[0]}"
                          if errors else "district has errors")
 
     @property
-    def errors(self) -> list[Problem]:
+    def errors(self) -> list[InputIssue]:
         return [p for p in self.problems if p.severity == "error"]
 
     @property
-    def warnings(self) -> list[Problem]:
+    def warnings(self) -> list[InputIssue]:
         return [p for p in self.problems if p.severity == "warning"]
 
 
 class _Table:
     """Column checks on one text table; each adds Problems and returns parsed values."""
 
-    def __init__(self, label: str, frame: pd.DataFrame, out: list[Problem]):
+    def __init__(self, label: str, frame: pd.DataFrame, out: list[InputIssue]):
         self.label = label
         self.frame = frame
         self.out = out
@@ -66,7 +69,8 @@ class _Table:
 
     def add(self, i: int, column: str, value: str | None, expected: str,
             severity: str = "error") -> None:
-        self.out.append(Problem(self.label, int(self.rows[i]), column, value, expected, severity))
+        self.out.append(InputIssue(self.label, int(self.rows[i]), column, value, expected,
+                                   severity))
 
     def _report(self, mask: pd.Series, column: str, expected: str, severity="error") -> None:
         values = self.col(column)
@@ -160,7 +164,7 @@ class _Table:
         return out
 
 
-def _rule_pack_from_settings(settings: Mapping[str, Any], out: list[Problem]) -> RulePack:
+def _rule_pack_from_settings(settings: Mapping[str, Any], out: list[InputIssue]) -> RulePack:
     """Build the rule pack a district asked for, reporting bad settings as problems."""
     label = "district.toml"
     overrides: dict[str, Any] = {}
@@ -168,24 +172,24 @@ def _rule_pack_from_settings(settings: Mapping[str, Any], out: list[Problem]) ->
         if key in _PACK_TABLES:
             overrides[key] = value
         elif key not in _SETTING_KEYS:
-            out.append(Problem(label, None, key, None,
+            out.append(InputIssue(label, None, key, None,
                                "a known setting: " + ", ".join(sorted(_SETTING_KEYS |
                                                                       _PACK_TABLES))))
     pack_name = settings.get("rule_pack", "ca")
     try:
         base = load_rule_pack(str(pack_name))
     except RulePackError as exc:
-        out.append(Problem(label, None, "rule_pack", str(pack_name), str(exc)))
+        out.append(InputIssue(label, None, "rule_pack", str(pack_name), str(exc)))
         base = load_rule_pack("ca")
         pack_name = "ca"
 
     roles = overrides.setdefault("roles", {})
     for role, cap in dict(settings.get("caps", {})).items():
         if role not in base.roles:
-            out.append(Problem(label, None, f"caps.{role}", str(cap),
+            out.append(InputIssue(label, None, f"caps.{role}", str(cap),
                                f"a role: one of {', '.join(base.roles)}"))
         elif not isinstance(cap, int) or isinstance(cap, bool) or cap < 0:
-            out.append(Problem(label, None, f"caps.{role}", str(cap),
+            out.append(InputIssue(label, None, f"caps.{role}", str(cap),
                                "a whole number of students >= 0 (the full-time cap)"))
         else:
             roles.setdefault(role, {})["cap"] = cap
@@ -195,18 +199,18 @@ def _rule_pack_from_settings(settings: Mapping[str, Any], out: list[Problem]) ->
             continue
         listed = settings[key]
         if not isinstance(listed, list):
-            out.append(Problem(label, None, key, str(listed), "a list of role codes"))
+            out.append(InputIssue(label, None, key, str(listed), "a list of role codes"))
             continue
         unknown = [r for r in listed if r not in base.roles]
         for r in unknown:
-            out.append(Problem(label, None, key, str(r),
+            out.append(InputIssue(label, None, key, str(r),
                                f"a role: one of {', '.join(base.roles)}"))
         for r in base.roles:
             roles.setdefault(r, {})[flag] = r in listed
     try:
         return load_rule_pack(str(pack_name), overrides)
     except RulePackError as exc:
-        out.append(Problem(label, None, None, None, f"a usable rule-pack override: {exc}"))
+        out.append(InputIssue(label, None, None, None, f"a usable rule-pack override: {exc}"))
         return base
 
 
@@ -412,13 +416,13 @@ def _locks(t: _Table, students: Mapping[str, Student],
     return tuple(out)
 
 
-def validate_tables(raw: RawDistrict) -> tuple[District | None, list[Problem]]:
+def validate_tables(raw: RawDistrict) -> tuple[District | None, list[InputIssue]]:
     """Check every table and build the District.
 
     Parameters
     ----------
     raw
-        Tables read by :func:`optimizer.reader.read_district_files`.
+        Tables read by :func:`optimizer.district.reader.read_district_files`.
 
     Returns
     -------
@@ -456,27 +460,25 @@ def validate_tables(raw: RawDistrict) -> tuple[District | None, list[Problem]]:
     return _with_warnings(district, problems), problems
 
 
-def _in_file_order(problems: list[Problem], raw: RawDistrict) -> list[Problem]:
+def _in_file_order(problems: list[InputIssue], raw: RawDistrict) -> list[InputIssue]:
     """Sort problems as a planner reads the files: file by file, row by row,
     column by column (district.toml and file-level problems first)."""
     label_rank = {label: i + 1 for i, label in enumerate(
         raw.labels.get(t, f"{t}.csv") for t in CONTRACT)}
     col_rank = {c.name: i for cols in CONTRACT.values() for i, c in enumerate(cols)}
 
-    def key(p: Problem) -> tuple:
+    def key(p: InputIssue) -> tuple:
         return (label_rank.get(p.file, 0), p.row or 0, col_rank.get(p.column or "", -1))
 
     return sorted(problems, key=key)
 
 
-def _check_pins(district: District, labels: Mapping[str, str]) -> Iterable[Problem]:
+def _check_pins(district: District, labels: Mapping[str, str]) -> Iterable[InputIssue]:
     """Pins no rule allows or that overfill a cap (errors); other load above the cap."""
     label = labels.get("locks", "locks.csv")
-    from optimizer.rules import decide  # the rules engine needs a District
-
     for e in district.educators.values():
         if e.other_load > district.cap(e.educator_id):
-            yield Problem(labels.get("educators", "educators.csv"), e.row, "other_load",
+            yield InputIssue(labels.get("educators", "educators.csv"), e.row, "other_load",
                           f"{e.other_load:g}",
                           f"other load within the cap of {district.cap(e.educator_id)}: "
                           "this educator can take no case-managed students", "warning")
@@ -488,7 +490,7 @@ def _check_pins(district: District, labels: Mapping[str, str]) -> Iterable[Probl
         s, e = district.students[lk.student_id], district.educators[lk.educator_id]
         decision = decide(district, s, e)
         if not decision.eligible:
-            yield Problem(label, lk.row, "educator_id", lk.educator_id,
+            yield InputIssue(label, lk.row, "educator_id", lk.educator_id,
                           f"a case manager some rule allows for {lk.student_id}; "
                           + "; ".join(decision.failed_text()))
         pinned_load[e.educator_id] = pinned_load.get(e.educator_id, 0.0) + s.weight
@@ -498,20 +500,20 @@ def _check_pins(district: District, labels: Mapping[str, str]) -> Iterable[Probl
         e = district.educators[eid]
         cap = district.cap(eid)
         if load + e.other_load > cap:
-            yield Problem(label, last_row[eid], "educator_id", eid,
+            yield InputIssue(label, last_row[eid], "educator_id", eid,
                           f"pins that fit {eid}'s cap of {cap}: pinned students weigh "
                           f"{load:g} plus other_load {e.other_load:g} "
                           f"(educators.csv row {e.row})")
 
 
-def _with_warnings(district: District, problems: list[Problem]) -> District:
+def _with_warnings(district: District, problems: list[InputIssue]) -> District:
     import dataclasses
 
     return dataclasses.replace(district, warnings=tuple(p for p in problems
                                                          if p.severity == "warning"))
 
 
-def check_district(path: str | Path) -> list[Problem]:
+def check_district(path: str | Path) -> list[InputIssue]:
     """Every problem (errors and warnings) in a district's files, without raising.
 
     Examples

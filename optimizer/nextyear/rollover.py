@@ -3,7 +3,7 @@
 :func:`roll_over` works on the text tables as read (so every column a
 planner added is carried over) and on the validated district (for the
 rules). It returns next year's tables and a report of what happened to each
-student; :func:`optimizer.export.write_rollover` writes them as a district folder.
+student; :func:`optimizer.outputs.export.write_rollover` writes them as a district folder.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from optimizer.contract import CONTRACT, LIST_SEPARATOR
-from optimizer.model import District, Problem
-from optimizer.reader import RawDistrict
-from optimizer.validate import DistrictError
+from optimizer.district.contract import CONTRACT, LIST_SEPARATOR
+from optimizer.district.model import District, InputIssue
+from optimizer.district.reader import RawDistrict
+from optimizer.district.validate import DistrictError
 
 __all__ = ["STAFF_CHANGE_ACTIONS", "Rollover", "next_school_year_start", "roll_over"]
 
@@ -85,7 +85,7 @@ def _age(born: dt.date, on: dt.date) -> int:
 
 
 def _apply_staff_changes(educators: pd.DataFrame, changes: pd.DataFrame, label: str,
-                         problems: list[Problem]) -> tuple[pd.DataFrame, list[str]]:
+                         problems: list[InputIssue]) -> tuple[pd.DataFrame, list[str]]:
     ed = educators.copy()
     left: list[str] = []
     for i, row in enumerate(changes.fillna("").astype(str).to_dict("records")):
@@ -93,16 +93,16 @@ def _apply_staff_changes(educators: pd.DataFrame, changes: pd.DataFrame, label: 
         action = row.get("action", "").strip().lower()
         eid = row.get("educator_id", "").strip()
         if action not in STAFF_CHANGE_ACTIONS:
-            problems.append(Problem(label, r, "action", row.get("action", ""),
+            problems.append(InputIssue(label, r, "action", row.get("action", ""),
                                     "one of " + ", ".join(STAFF_CHANGE_ACTIONS)))
             continue
         if not eid:
-            problems.append(Problem(label, r, "educator_id", "", "an educator_id (required)"))
+            problems.append(InputIssue(label, r, "educator_id", "", "an educator_id (required)"))
             continue
         exists = ed["educator_id"] == eid
         if action == "hire":
             if exists.any():
-                problems.append(Problem(label, r, "educator_id", eid,
+                problems.append(InputIssue(label, r, "educator_id", eid,
                                         "a new educator_id: this one is already on staff"))
                 continue
             new = {c.name: row.get(c.name, "").strip() for c in CONTRACT["educators"]}
@@ -110,7 +110,7 @@ def _apply_staff_changes(educators: pd.DataFrame, changes: pd.DataFrame, label: 
                                                             fill_value="")], ignore_index=True)
             continue
         if not exists.any():
-            problems.append(Problem(label, r, "educator_id", eid,
+            problems.append(InputIssue(label, r, "educator_id", eid,
                                     "an educator_id in educators.csv"))
             continue
         if action == "leave":
@@ -120,7 +120,7 @@ def _apply_staff_changes(educators: pd.DataFrame, changes: pd.DataFrame, label: 
         column = {"fte": "fte", "schools": "schools", "credentials": "credentials"}[action]
         value = row.get(column, "").strip()
         if not value:
-            problems.append(Problem(label, r, column, "", f"the new {column} for '{action}'"))
+            problems.append(InputIssue(label, r, column, "", f"the new {column} for '{action}'"))
             continue
         ed.loc[exists, column] = value
     return ed, left
@@ -159,7 +159,7 @@ def roll_over(raw: RawDistrict, district: District, *,
     """
     pack = district.rules
     year_start = year_start or next_school_year_start()
-    problems: list[Problem] = []
+    problems: list[InputIssue] = []
     educators = raw.tables["educators"]
     left_staff: list[str] = []
     if staff_changes is not None:
