@@ -32,16 +32,19 @@ def measure(folder: str, out: str) -> dict:
     from optimizer.district.validate import load_district
     from optimizer.outputs.export import write_plan
     from optimizer.outputs.workbook import write_workbook
+    from optimizer.planning.check import audit_table
+    from optimizer.planning.explain import explain_plan
     from optimizer.planning.greedy import greedy_assignment
     from optimizer.planning.problem import build_problem
-    from optimizer.planning.result import build_result
+    from optimizer.planning.solution import Solution
     from optimizer.planning.solvers import solve
 
     t_import = time.perf_counter()
     district = load_district(folder)
     t_read = time.perf_counter()
     problem = build_problem(district)
-    result = solve(problem)
+    audit = audit_table(district)
+    result = explain_plan(problem, solve(problem), audit=audit)
     t_solve = time.perf_counter()
     write_plan(result, out, xlsx=False)
     t_write = time.perf_counter()
@@ -53,8 +56,9 @@ def measure(folder: str, out: str) -> dict:
     tg = time.perf_counter()
     greedy = greedy_assignment(problem)
     greedy_s = time.perf_counter() - tg
-    base = build_result(problem, greedy, status="feasible", engine="greedy", bound=0.0,
-                        runtime={}, balance_mode="convex")
+    greedy_points = sum(problem.objective_terms(greedy).values())
+    base = explain_plan(problem, Solution(greedy, "feasible", "greedy", greedy_points, None),
+                        audit=audit)
     rt = result.figures["runtime_s"]
 
     def quality(r) -> dict:

@@ -122,53 +122,42 @@ class _Progress:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from optimizer.outputs.export import write_plan
-    from optimizer.planning.problem import build_problem
-    from optimizer.planning.solvers import SolveParams, solve
+    from optimizer.outputs.plan_folder import PLAN_TABLE_FILES, read_plan_assignments
+    from optimizer.planning.objective import Objective
+    from optimizer.planning.planner import plan
+    from optimizer.planning.solvers import SolveParams
 
     progress = _Progress(args.quiet or args.json)
     progress(f"reading and validating {args.district}")
-    t0 = time.perf_counter()
     district = _load(args.district, args.json)
     if district is None:
         return EXIT_BAD_INPUT
-    t_read = time.perf_counter() - t0
-    progress(f"{len(district.students):,} students, {len(district.educators):,} educators; "
-             "applying the credential rules")
-    baseline = None
-    if args.baseline:
-        from optimizer.outputs.plan_folder import read_plan_assignments
-
-        base, problems = read_plan_assignments(args.baseline)
-        if base is None:
+    published = None
+    if args.published:
+        frame, problems = read_plan_assignments(args.published)
+        if frame is None:
             print(format_problems(problems), file=sys.stderr)
             return EXIT_BAD_INPUT
-        baseline = dict(zip(base["student_id"], base["case_manager_id"], strict=True))
+        published = dict(zip(frame["student_id"], frame["case_manager_id"], strict=True))
     try:
-        params = SolveParams(balance=args.balance, time_limit=args.time_limit)
+        params = SolveParams(balance=args.balance, time_limit=args.time_limit,
+                             progress=progress)
         objective = None
         if args.change_weight is not None:
-            import dataclasses
-
-            from optimizer.planning.problem import Objective
-
-            objective = dataclasses.replace(
-                Objective.from_settings(district.rules.objective), change=args.change_weight)
-        problem = build_problem(district, objective, baseline)
-        progress(f"{problem.n_edges:,} eligible pairs; solving")
-        result = solve(problem, params)
+            objective = Objective.from_settings({**district.rules.objective,
+                                                 "change": args.change_weight})
+        result = plan(district, params, objective, published)
     except ValueError as exc:
         print(f"Cannot plan: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    progress(f"{result.status}; writing {args.out}")
+    progress(f"writing {args.out}")
     t0 = time.perf_counter()
     out = write_plan(result, args.out, xlsx=not args.no_xlsx, redact=args.redact)
-    progress(f"done (read {t_read:.2f}s, write {time.perf_counter() - t0:.2f}s)")
+    progress(f"done (write {time.perf_counter() - t0:.2f}s)")
     if args.json:
-        print(json.dumps({"plan": str(out), **dict(result.figures)}, indent=2, default=str))
+        print(json.dumps({"plan": str(out), **result.summary_json()}, indent=2, default=str))
     else:
         print(result.summary())
-        from optimizer.outputs.plan_folder import PLAN_TABLE_FILES
-
         files = ", ".join([*PLAN_TABLE_FILES.values(), "summary.json",
                            *([] if args.no_xlsx else ["plan.xlsx"])])
         print(f"\nPlan written to {out}/ ({files})")
@@ -383,10 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "load ratio first")
     pl.add_argument("--time-limit", type=float, default=30.0,
                     help="seconds for CP-SAT when students have weights (default 30)")
-    pl.add_argument("--baseline", metavar="PLAN",
-                    help="keep this published plan as stable as possible (stable re-planning)")
+    pl.add_argument("--published", "--baseline", dest="published", metavar="PLAN",
+                    help="keep this published plan as stable as possible (stable "
+                         "re-planning; --baseline is the former name)")
     pl.add_argument("--change-weight", type=float, default=None,
-                    help="points per student moved away from the baseline (default 50)")
+                    help="points per student moved away from the published plan (default 50)")
     pl.add_argument("--json", action="store_true", help="print summary.json instead")
     pl.add_argument("--no-xlsx", action="store_true", help="do not write plan.xlsx")
     pl.add_argument("--redact", action="store_true",

@@ -256,7 +256,7 @@ def test_a_scenario_that_breaks_the_rules_says_how(sample):
     assert info.value.errors[0].column == "school_id"
 
 
-# ----------------------------------------------------------- compare, baseline
+# ------------------------------------------------ compare, published plan
 
 def test_compare_a_plan_with_itself_is_empty(sample):
     r = plan(sample)
@@ -269,7 +269,7 @@ def test_compare_lists_moves_and_load_changes(sample):
     base = plan(sample)
     slp = base.caseloads.query("role == 'SLP'").sort_values("students").iloc[-1]
     after = plan(Scenario("x", (RemoveEducator(slp.educator_id),)).apply(sample),
-                 baseline=base)
+                 published=base)
     c = compare(base, after, "base", "x")
     assert set(c.moved["from_case_manager_id"]) == {slp.educator_id}
     assert len(c.moved) == slp.students
@@ -280,7 +280,7 @@ def test_compare_lists_moves_and_load_changes(sample):
 
 
 @pytest.mark.parametrize("n, seed", [(900, 21), (1500, 22), (2500, 23)])
-def test_baseline_moves_only_what_it_must(tmp_path, n, seed):
+def test_published_plan_moves_only_what_it_must(tmp_path, n, seed):
     d = load_district(write_district(generate_district(n, seed=seed), tmp_path / "d"))
     base = plan(d)
     cl = base.caseloads
@@ -295,22 +295,26 @@ def test_baseline_moves_only_what_it_must(tmp_path, n, seed):
         old = base.assignments.set_index("student_id")["case_manager_id"]
         return set(new.index[new != old])
 
-    stable, scratch = plan(d2, baseline=base), plan(d2)
+    stable, scratch = plan(d2, published=base), plan(d2)
     assert theirs <= moved(stable)
     assert len(moved(stable)) < len(moved(scratch))
-    assert stable.figures["baseline"]["moved"] == len(moved(stable))
+    assert stable.figures["published_plan"]["moved"] == len(moved(stable))
     assert stable.figures["placed"] == scratch.figures["placed"]
 
 
-def test_plan_with_baseline_and_compare_cli(tmp_path, capsys):
+def test_plan_with_published_plan_and_compare_cli(tmp_path, capsys):
     base = write_plan(plan(load_district(SAMPLE)), tmp_path / "base", xlsx=False)
-    assert main(["plan", str(SAMPLE), "--out", str(tmp_path / "again"), "--baseline",
+    assert main(["plan", str(SAMPLE), "--out", str(tmp_path / "again"), "--published",
                  str(base), "--quiet"]) == 0
-    assert "moved from baseline          0" in capsys.readouterr().out
+    assert "moved from published         0" in capsys.readouterr().out
     assert main(["compare", str(base), str(tmp_path / "again")]) == 0
     assert "0 student(s) change case manager" in capsys.readouterr().out
-    assert main(["plan", str(SAMPLE), "--out", str(tmp_path / "x"), "--baseline",
+    assert main(["plan", str(SAMPLE), "--out", str(tmp_path / "x"), "--published",
                  str(tmp_path / "nothing")]) == 2
+    # --baseline, the former name of --published, still works.
+    assert main(["plan", str(SAMPLE), "--out", str(tmp_path / "old"), "--baseline",
+                 str(base), "--quiet", "--no-xlsx"]) == 0
+    assert "moved from published         0" in capsys.readouterr().out
 
 
 def test_rollover_cli_reports_bad_new_students(tmp_path, capsys):

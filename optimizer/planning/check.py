@@ -16,7 +16,7 @@ import pandas as pd
 from optimizer.district.model import District
 from optimizer.rules import decide
 
-__all__ = ["Violation", "check_plan", "audit_current"]
+__all__ = ["AUDIT_COLUMNS", "audit_table", "Violation", "check_plan", "audit_current"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,3 +115,20 @@ def audit_current(district: District) -> list[Violation]:
                           "this year's case manager is no longer in educators.csv")
         out.append(v)
     return out
+
+
+#: Columns of the audit table (``audit.csv``).
+AUDIT_COLUMNS = ["kind", "student_id", "educator_id", "detail"]
+
+
+def audit_table(district: District) -> pd.DataFrame:
+    """:func:`audit_current` as a table, one row per violation (``audit.csv``).
+
+    Examples
+    --------
+    >>> audit_table(district).columns.tolist()     # doctest: +SKIP
+    ['kind', 'student_id', 'educator_id', 'detail']
+    """
+    return pd.DataFrame([{"kind": v.kind, "student_id": v.student_id,
+                          "educator_id": v.educator_id, "detail": v.detail}
+                         for v in audit_current(district)], columns=AUDIT_COLUMNS)

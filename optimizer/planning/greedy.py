@@ -1,4 +1,4 @@
-"""A greedy baseline, to measure the optimizer against what a careful hand
+"""A greedy benchmark plan, to measure the optimizer against what a careful hand
 process would do: students with the fewest eligible case managers first,
 each to the cheapest option (rank, then continuity), ties to the least loaded.
 """

@@ -1,16 +1,37 @@
-"""The one-call planning API: district in, :class:`~optimizer.planning.result.Result` out."""
+"""The one-call planning API: district in, :class:`~optimizer.planning.result.Result` out.
+
+``plan`` runs the stages in order — the planning problem (rules and edges),
+the solver, then the explanation — and is what the ``caseload plan``
+command and the notebooks call.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
 from optimizer.district.model import District
-from optimizer.planning.problem import Objective, build_problem
-from optimizer.planning.result import Result
+from optimizer.planning.check import audit_table
+from optimizer.planning.explain import explain_plan
+from optimizer.planning.objective import Objective
+from optimizer.planning.problem import build_problem
+from optimizer.planning.result import PlanTables, Result
 
 __all__ = ["plan"]
 
 
-def plan(district: District, params=None, objective: Objective | None = None,
-         baseline=None) -> Result:
+def _published_mapping(published: Result | PlanTables | Mapping[str, str] | None
+                       ) -> Mapping[str, str] | None:
+    if published is None or isinstance(published, Mapping):
+        return published
+    a = published.assignments
+    return dict(zip(a["student_id"], a["case_manager_id"].fillna(""), strict=True))
+
+
+def plan(district: District, params: Any = None, objective: Objective | None = None,
+         published: Result | PlanTables | Mapping[str, str] | None = None, *,
+         baseline: Result | PlanTables | Mapping[str, str] | None = None) -> Result:
     """Plan next year's case managers for a validated district.
 
     Parameters
@@ -18,14 +39,18 @@ def plan(district: District, params=None, objective: Objective | None = None,
     district
         From :func:`optimizer.load_district`.
     params
-        :class:`optimizer.planning.solvers.SolveParams` (balance mode, engine, time limit).
+        :class:`optimizer.planning.solvers.SolveParams` (balance mode, engine,
+        time limit, progress callback).
     objective
         Weights; default: the rule pack's ``[objective]`` with district.toml's overrides.
-    baseline
+    published
         A published plan to keep stable (a Result, PlanTables from
-        :func:`optimizer.district.reader.read_plan`, or a mapping student_id ->
-        case_manager_id): every student moved away from it costs the
-        ``change`` weight, so a mid-year change moves only the students it must.
+        :func:`optimizer.outputs.plan_folder.read_plan`, or a mapping
+        student_id -> case_manager_id): every student whose case manager
+        differs from it costs the ``change`` weight, so a mid-year change moves
+        only the students it must.
+    baseline
+        The former name of ``published`` (still accepted).
 
     Returns
     -------
@@ -37,11 +62,18 @@ def plan(district: District, params=None, objective: Objective | None = None,
     >>> result = plan(load_district("data/sample"))          # doctest: +SKIP
     >>> print(result.summary())                               # doctest: +SKIP
     """
-    from optimizer.planning.solvers import (
-        solve,  # the solver (and OR-Tools) loads only when planning
-    )
+    from optimizer.planning.solvers import SolveParams, solve  # OR-Tools loads only here
 
-    if baseline is not None and not isinstance(baseline, dict):
-        a = baseline.assignments
-        baseline = dict(zip(a["student_id"], a["case_manager_id"].fillna(""), strict=True))
-    return solve(build_problem(district, objective, baseline), params)
+    params = params or SolveParams()
+    say = params.progress or (lambda _text: None)
+    if published is None:
+        published = baseline
+    say(f"{len(district.students):,} students, {len(district.educators):,} educators; "
+        "applying the credential rules")
+    problem = build_problem(district, objective, _published_mapping(published))
+    say(f"{problem.n_edges:,} eligible pairs; solving")
+    solution = solve(problem, params)
+    say(f"{solution.status}; explaining the plan")
+    return explain_plan(problem, solution, audit=audit_table(district),
+                        balance_mode=params.balance,
+                        made_at=dt.datetime.now().isoformat(timespec="seconds"))

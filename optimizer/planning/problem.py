@@ -13,51 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any
 
 import numpy as np
 
 from optimizer.district.model import District
 from optimizer.graph import edge_table
+from optimizer.planning.objective import Balance, LinearTerm, Objective, Term
 
-__all__ = ["Objective", "PlanningProblem", "build_problem", "component_labels"]
-
-
-@dataclass(frozen=True)
-class Objective:
-    """Objective weights, in points (documented in docs/plan-format.md).
-
-    In order of importance: place as many students as possible (``unplaced``
-    per student left without a case manager), then best practice (``rank``
-    cost per edge by rank 0/1/2), then continuity (``continuity`` bonus for
-    keeping the current case manager), then balance (``balance`` x cap x
-    (load / cap)^2 per educator, a convex penalty).
-
-    With the defaults the order is strict: the most balance can change one
-    student's cost is below 2 x balance = 4 < continuity 5, and continuity
-    plus balance (9) is below one rank step (10).
-
-    With a baseline plan (stable re-planning), ``change`` is added for every
-    student whose case manager differs from the baseline's; the default 50
-    exceeds any rank difference, so only placing students moves anyone.
-    """
-
-    unplaced: float = 1000.0
-    rank: tuple[float, float, float] = (0.0, 10.0, 30.0)
-    continuity: float = 5.0
-    balance: float = 2.0
-    change: float = 50.0  # only with a baseline plan: per student moved away from it
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> Objective:
-        d = cls()
-        rank = tuple(float(x) for x in settings.get("rank", d.rank))
-        if len(rank) != 3:
-            raise ValueError("objective.rank needs three numbers (ranks 0, 1, 2)")
-        return cls(unplaced=float(settings.get("unplaced", d.unplaced)), rank=rank,
-                   continuity=float(settings.get("continuity", d.continuity)),
-                   balance=float(settings.get("balance", d.balance)),
-                   change=float(settings.get("change", d.change)))
+__all__ = ["PlanningProblem", "build_problem", "component_labels"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,8 +58,9 @@ class PlanningProblem:
     cap: np.ndarray
     other_load: np.ndarray
     timings: Mapping[str, float] = field(default_factory=dict)
-    #: Per student: educator index in the baseline plan, -1 none, -2 one no longer on staff.
-    baseline_to: np.ndarray | None = None
+    #: Per student: educator index in the published plan being kept stable, -1 none
+    #: there, -2 one no longer on staff; None when not re-planning against a plan.
+    published_to: np.ndarray | None = None
 
     @property
     def n_students(self) -> int:
@@ -116,19 +80,36 @@ class PlanningProblem:
         return bool(np.all(self.weight == 1.0))
 
     def edge_moves(self) -> np.ndarray:
-        """Per edge: True when using it moves the student away from the baseline plan."""
-        if self.baseline_to is None:
+        """Per edge: True when using it moves the student away from the published plan."""
+        if self.published_to is None:
             return np.zeros(self.n_edges, dtype=bool)
-        base = self.baseline_to[self.edge_student]
-        return (base != -1) & (self.edge_educator != base)
+        published = self.published_to[self.edge_student]
+        return (published != -1) & (self.edge_educator != published)
+
+    @cached_property
+    def terms(self) -> tuple[Term, ...]:
+        """The objective's terms for this problem (:mod:`optimizer.planning.objective`)."""
+        return self.objective.terms(self)
+
+    @cached_property
+    def balance(self) -> Balance:
+        """The convex balance term."""
+        return next(t for t in self.terms if isinstance(t, Balance))
 
     def edge_cost(self) -> np.ndarray:
-        """Preference cost of each edge in points: rank cost minus continuity
-        bonus, plus the change weight where the edge leaves the baseline plan."""
-        o = self.objective
-        cost = np.asarray(o.rank)[self.edge_rank] - o.continuity * self.edge_current
-        if self.baseline_to is not None:
-            cost = cost + o.change * self.edge_moves()
+        """Points per edge from every linear term: what placing a student along it costs."""
+        cost = np.zeros(self.n_edges)
+        for t in self.terms:
+            if isinstance(t, LinearTerm):
+                cost = cost + t.edge_points(self)
+        return cost
+
+    def unplaced_cost(self) -> np.ndarray:
+        """Points per student from every linear term, when the student is left unplaced."""
+        cost = np.zeros(self.n_students)
+        for t in self.terms:
+            if isinstance(t, LinearTerm):
+                cost = cost + t.unplaced_points(self)
         return cost
 
     @cached_property
@@ -171,35 +152,17 @@ class PlanningProblem:
                            minlength=self.n_educators) + self.other_load
 
     def objective_terms(self, assignment: np.ndarray) -> dict[str, float]:
-        """The objective's terms, in points, for an assignment (educator index
-        per student, -1 unplaced): ``unplaced``, ``rank``, ``continuity``,
-        ``balance`` and, with a baseline, ``change``."""
-        o = self.objective
-        chosen = self.chosen_edges(assignment)
-        placed = assignment >= 0
-        on = chosen[placed]
-        terms = {"unplaced": o.unplaced * float((~placed).sum()),
-                 "rank": float(np.asarray(o.rank)[self.edge_rank[on]].sum()),
-                 "continuity": -o.continuity * float(self.edge_current[on].sum()),
-                 "balance": float(self.balance_penalty(self.loads(assignment)).sum())}
-        if self.baseline_to is not None:
-            terms["change"] = o.change * float(self.moved_from_baseline(assignment).sum())
-        return terms
+        """Each term's points for an assignment (educator index per student,
+        -1 unplaced), by name: ``unplaced``, ``rank``, ``continuity``,
+        ``balance`` and, with a published plan, ``change``."""
+        return {t.name: t.value(self, assignment) for t in self.terms}
 
-    def moved_from_baseline(self, assignment: np.ndarray) -> np.ndarray:
-        """Per student: True when the baseline plan had a case manager for them
-        and this assignment differs from it."""
-        if self.baseline_to is None:
+    def moved_from_published(self, assignment: np.ndarray) -> np.ndarray:
+        """Per student: True when the published plan had a case manager for
+        them and this assignment differs from it (moved, or left unplaced)."""
+        if self.published_to is None:
             return np.zeros(self.n_students, dtype=bool)
-        return (self.baseline_to != -1) & (assignment != self.baseline_to)
-
-    def balance_penalty(self, load: np.ndarray) -> np.ndarray:
-        """The convex balance penalty of each educator at the given loads
-        (load includes other_load): balance x cap x (load / cap)^2."""
-        cap = self.cap.astype(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pen = self.objective.balance * np.where(cap > 0, load * load / cap, 0.0)
-        return pen
+        return (self.published_to != -1) & (assignment != self.published_to)
 
 
 def _readonly(*arrays: np.ndarray) -> None:
@@ -208,7 +171,7 @@ def _readonly(*arrays: np.ndarray) -> None:
 
 
 def build_problem(district: District, objective: Objective | None = None,
-                  baseline: Mapping[str, str] | None = None) -> PlanningProblem:
+                  published: Mapping[str, str] | None = None) -> PlanningProblem:
     """Turn a district into the solver's arrays, in canonical (sorted-id) order.
 
     Parameters
@@ -217,7 +180,7 @@ def build_problem(district: District, objective: Objective | None = None,
         A validated district.
     objective
         Weights; default: the rule pack's ``[objective]`` merged with district.toml.
-    baseline
+    published
         A published plan to keep stable: student_id -> case_manager_id (blank
         for unplaced). Moving a student away from it costs ``objective.change``.
 
@@ -251,21 +214,21 @@ def build_problem(district: District, objective: Objective | None = None,
         pinned[s_pos[s]] = e_pos[e]
     cap = np.array([district.cap(e) for e in educator_ids], dtype=np.int64)
     other = np.array([district.educators[e].other_load for e in educator_ids], dtype=float)
-    base = None
-    if baseline is not None:
-        base = np.full(len(student_ids), -1, dtype=np.int64)
+    published_to = None
+    if published is not None:
+        published_to = np.full(len(student_ids), -1, dtype=np.int64)
         for i, sid in enumerate(student_ids):
-            was = baseline.get(sid, "")
+            was = published.get(sid, "")
             if was:
-                base[i] = e_pos.get(was, -2)
-        _readonly(base)
+                published_to[i] = e_pos.get(was, -2)
+        _readonly(published_to)
     _readonly(student_ids, educator_ids, es, ee, rank, current, capacity, reason, weight,
               pinned, cap, other)
     return PlanningProblem(
         district=district, objective=objective, student_ids=student_ids,
         educator_ids=educator_ids, edge_student=es, edge_educator=ee, edge_rank=rank,
         edge_current=current, edge_capacity=capacity, edge_reason=reason, weight=weight,
-        pinned_to=pinned, cap=cap, other_load=other, baseline_to=base,
+        pinned_to=pinned, cap=cap, other_load=other, published_to=published_to,
         timings=MappingProxyType({"rules_and_edges": t_edges - t0,
                                   "problem": time.perf_counter() - t_edges}),
     )

@@ -1,21 +1,24 @@
-"""Solving a planning problem: ``solve(problem, params) -> Result``.
+"""Solving a planning problem: ``solve(problem, params) -> Solution``.
 
 The engine is chosen by the problem: with every student weighing 1 the plan
 is a min-cost flow (exact and fast, proven optimal); with weighted students
 each connected component goes to CP-SAT, hinted with a feasible plan built
-from the flow, under a time limit (the Result then reports bound and gap).
-Only modules in this package import OR-Tools.
+from the flow, under a wall-clock time limit (the Solution then says what
+was proven: bound and gap, or none). Only modules in this package import
+OR-Tools; the explained plan is made later, by
+:func:`optimizer.planning.explain.explain_plan`.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from optimizer.planning.problem import PlanningProblem, component_labels
-from optimizer.planning.result import Result, build_result
+from optimizer.planning.solution import Solution
 
 __all__ = ["SolveParams", "solve"]
 
@@ -33,25 +36,33 @@ class SolveParams:
     engine
         ``"auto"`` (flow for unit weights, CP-SAT otherwise), ``"flow"`` or ``"cpsat"``.
     time_limit
-        Seconds for CP-SAT (all components together).
+        Wall-clock seconds for the whole solve with weighted students (the
+        flow hint and CP-SAT together); the flow needs none.
     deterministic
-        CP-SAT with one worker and a deterministic work limit: same input, same plan.
+        CP-SAT with one worker and a deterministic work limit: same input,
+        same plan, unless the wall clock stops a search first (then said).
+    progress
+        Called with a line of text as a long solve goes on (every few seconds).
     """
 
     balance: str = "convex"
     engine: str = "auto"
     time_limit: float = 30.0
     deterministic: bool = True
+    progress: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.time_limit, int | float) and 0 < self.time_limit < 1e6):
+            raise ValueError(f"time_limit must be a number of seconds between 0 and "
+                             f"1,000,000, not {self.time_limit!r}")
         if self.balance not in ("convex", "minmax"):
             raise ValueError(f"balance must be 'convex' or 'minmax', not {self.balance!r}")
         if self.engine not in ("auto", "flow", "cpsat"):
             raise ValueError(f"engine must be 'auto', 'flow' or 'cpsat', not {self.engine!r}")
 
 
-def solve(problem: PlanningProblem, params: SolveParams | None = None) -> Result:
-    """Plan: the best case manager for every student the caps allow.
+def solve(problem: PlanningProblem, params: SolveParams | None = None) -> Solution:
+    """The best case manager for every student the caps allow.
 
     Parameters
     ----------
@@ -62,21 +73,20 @@ def solve(problem: PlanningProblem, params: SolveParams | None = None) -> Result
 
     Returns
     -------
-    Result
-        Immutable: status, objective and its terms, bound and gap, the plan's
-        tables, figures and ``summary()``.
+    Solution
+        The assignment, its status, points, bound and runtime.
 
     Examples
     --------
-    >>> result = solve(build_problem(load_district("data/sample")))   # doctest: +SKIP
-    >>> result.status                                                  # doctest: +SKIP
+    >>> solution = solve(build_problem(load_district("data/sample")))   # doctest: +SKIP
+    >>> solution.status                                                  # doctest: +SKIP
     'optimal'
     """
-    from optimizer.planning.solvers import flow
+    from optimizer.planning.solvers import flow  # OR-Tools loads only when solving
 
     params = params or SolveParams()
     runtime = dict(problem.timings)
-    t0 = time.perf_counter()
+    started = t0 = time.perf_counter()
     labels = component_labels(problem)
     s_lab = labels[0]
     has_edge = np.zeros(problem.n_students, dtype=bool)
@@ -90,7 +100,8 @@ def solve(problem: PlanningProblem, params: SolveParams | None = None) -> Result
     if params.engine == "flow" and not problem.unit_weights:
         raise ValueError("engine 'flow' needs every student weight to be 1; use 'auto'")
 
-    extra = {"components": n_components, "largest_component_students": largest}
+    facts: dict[str, object] = {"components": n_components,
+                                "largest_component_students": largest}
     t0 = time.perf_counter()
     if not use_cpsat:
         ratio = None
@@ -104,33 +115,40 @@ def solve(problem: PlanningProblem, params: SolveParams | None = None) -> Result
                   "rounded to 1/1000 point")
         if ratio is not None:
             engine += f"; min-max search (max flow) proved the lowest ceiling {ratio:.3f}"
-        return build_result(problem, assignment, status="optimal", engine=engine,
-                            bound=None, runtime=runtime, balance_mode=params.balance,
-                            extra={**extra, "max_ratio_ceiling": ratio})
+        objective = sum(problem.objective_terms(assignment).values())
+        return Solution(assignment, "optimal", engine, objective, objective, runtime,
+                        {**facts, "max_ratio_ceiling": ratio})
 
-    from optimizer.planning.solvers import cpsat
+    from optimizer.planning.solvers import cpsat  # CP-SAT loads only for weighted students
 
+    if params.progress:
+        params.progress("weighted students: building a feasible plan from min-cost flows")
     hint = flow.weighted_hint(problem)
     runtime["flow_hint"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    cp = cpsat.solve_cpsat(problem, hint, labels, time_limit=params.time_limit,
+    remaining = params.time_limit - (t0 - started)
+    cp = cpsat.solve_cpsat(problem, hint, labels, time_limit=max(remaining, 0.0),
                            deterministic=params.deterministic,
-                           minmax=params.balance == "minmax")
+                           minmax=params.balance == "minmax", progress=params.progress)
     runtime["cpsat"] = time.perf_counter() - t0
     engine = (f"CP-SAT per component ({cp.components_optimal} of {cp.components_solved} "
               "proven optimal), hinted with a weighted plan built from min-cost flows")
     if cp.max_ratio_ceiling is not None:
         engine += (f"; min-max first (per component, highest ceiling "
                    f"{cp.max_ratio_ceiling:.3f})")
-    extra["max_ratio_ceiling"] = cp.max_ratio_ceiling
+    if cp.stopped_by_clock:
+        engine += "; stopped by the time limit"
+    objective = sum(problem.objective_terms(cp.assignment).values())
     # CP-SAT's bound covers the solved components; the rest of the objective
-    # (pinned students, other load) is constant and equal in both, so the
-    # plan's proven bound lies as far below its objective as CP-SAT's does.
+    # (pinned students, other load, components with nothing to decide) is the
+    # same in every plan, so the plan's bound lies as far below its points as
+    # CP-SAT's does. No bound when a component's most-placed phase was unproven.
     bound = None
-    if cp.status != "optimal":
-        objective = sum(problem.objective_terms(cp.assignment).values())
+    if cp.status == "optimal":
+        bound = objective
+    elif cp.bound is not None:
         bound = objective - (cp.objective - cp.bound)
-    return build_result(problem, cp.assignment, status=cp.status, engine=engine,
-                        bound=bound, runtime=runtime, balance_mode=params.balance,
-                        extra={**extra, "cpsat_objective": cp.objective,
-                               "cpsat_bound": cp.bound})
+    return Solution(cp.assignment, cp.status, engine, objective, bound, runtime,
+                    {**facts, "max_ratio_ceiling": cp.max_ratio_ceiling,
+                     "cpsat_objective": cp.objective, "cpsat_bound": cp.bound,
+                     "stopped_by_time_limit": cp.stopped_by_clock})

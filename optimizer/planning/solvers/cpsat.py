@@ -2,15 +2,24 @@
 
 A flow cannot carry weighted students (a student weighing 1.5 uses 1.5 seats),
 so here each component is a small CP-SAT model, hinted with a feasible plan
-derived from the flow solution, under a time limit; the result carries the
-best bound and the gap. Variables exist only on eligible edges.
+derived from the flow solution. Variables exist only on eligible edges.
 
-Units: the objective is in 1/1000 of a point (as the flow), loads in 1/100 of a
-student, so every coefficient is an integer.
+Each component is solved in up to two phases, as the objective orders them
+(:mod:`optimizer.planning.objective`): first the most students placed (or,
+for min-max balance, the most placed and then the lowest highest load
+ratio), then the fewest points among plans placing that many. A component
+is proven optimal only when every phase it needed was; the plan's bound is
+reported only when every component's first phase was proven (otherwise no
+bound on the points of the best plan is known).
+
+Units: points in 1/1000 (as the flow), loads in 1/100 of a student, so
+every coefficient is an integer.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,16 +32,29 @@ __all__ = ["CpSatOutcome", "solve_cpsat"]
 
 WEIGHT_SCALE = 100
 
+#: Load ratios are compared in thousandths.
+RATIO_SCALE = 1000
+
+#: Seconds between progress lines during a long solve.
+PROGRESS_EVERY = 5.0
+
 
 @dataclass(frozen=True)
 class CpSatOutcome:
+    """What CP-SAT found over the components it solved.
+
+    ``objective`` and ``bound`` are points over those components; ``bound``
+    is None when some component's most-placed phase was not proven.
+    """
+
     assignment: np.ndarray
     status: str  # "optimal" | "feasible"
-    objective: float  # points, over the solved components (CP-SAT's view)
-    bound: float  # points: best proven lower bound for the same
+    objective: float
+    bound: float | None
     components_solved: int
     components_optimal: int
     max_ratio_ceiling: float | None = None  # min-max: the highest per-component ceiling
+    stopped_by_clock: bool = False  # the wall clock, not CP-SAT's work counter, ended a search
 
 
 def _positions(owners: np.ndarray) -> dict[int, list[int]]:
@@ -43,37 +65,36 @@ def _positions(owners: np.ndarray) -> dict[int, list[int]]:
     return out
 
 
-#: Load ratios are compared in thousandths.
-RATIO_SCALE = 1000
-
-
 def _groups(labels: np.ndarray, items: np.ndarray) -> dict[int, np.ndarray]:
     """``items`` split by their label, each group in its original order."""
+    if not len(labels):
+        return {}
     order = np.argsort(labels, kind="stable")
     keys, starts = np.unique(labels[order], return_index=True)
     return {int(k): items[order][a:b] for k, a, b in
             zip(keys, starts, [*starts[1:], len(order)], strict=True)}
 
 
-def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.ndarray,
-                     educators: np.ndarray, fixed: np.ndarray, hint: np.ndarray, *,
-                     minmax_phase: bool = False, ceiling: int | None = None,
-                     min_placed: int | None = None):
-    """The CP-SAT model of one component.
+@dataclass(frozen=True)
+class _Phase:
+    """Which model to build: ``placed`` (most placed), ``minmax`` (most placed,
+    then lowest highest ratio) or ``points`` (fewest points, given the
+    placed count and ratio ceiling found before)."""
 
-    ``minmax_phase``: minimize the number unplaced, then the highest load ratio
-    (variable ``M``, in thousandths). ``ceiling``/``min_placed``: the second
-    phase of min-max balance, keeping every ratio at or under the ceiling found
-    and placing at least as many students.
-    """
-    o = problem.objective
+    kind: str
+    min_placed: int | None = None
+    ceiling: int | None = None
+
+
+def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.ndarray,
+                     educators: np.ndarray, fixed: np.ndarray, hint: np.ndarray,
+                     phase: _Phase):
+    """The CP-SAT model of one component, for one phase."""
     m = cp_model.CpModel()
     es, ee = problem.edge_student[edges], problem.edge_educator[edges]
-    cost = np.rint(problem.edge_cost()[edges] * SCALE).astype(np.int64)
     x = [m.new_bool_var(f"x{j}") for j in range(len(edges))]
-    # Each student has at most one case manager; an unplaced student costs `unplaced`.
-    unplaced_terms = []
-    placed_terms = []
+    # Each student has at most one case manager.
+    placed_of: dict[int, cp_model.LinearExpr] = {}
     by_student = _positions(es)
     for s in students:
         js = by_student.get(int(s), [])
@@ -81,16 +102,17 @@ def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.n
             continue
         placed = sum(x[j] for j in js)
         m.add(placed <= 1)
-        unplaced_terms.append(1 - placed)
-        placed_terms.append(placed)
-    if min_placed is not None:
-        m.add(sum(placed_terms) >= min_placed)
+        placed_of[int(s)] = placed
+    n_placed = sum(placed_of.values())
+    if phase.min_placed is not None:
+        m.add(n_placed >= phase.min_placed)
     highest = None
-    if minmax_phase:
+    if phase.kind == "minmax":
         highest = m.new_int_var(0, 10 * RATIO_SCALE, "highest_ratio")
     # Caps are hard: weighted load plus other load (and pins) within the cap.
     penalties = []
     by_educator = _positions(ee)
+    balance = problem.balance
     for e in educators:
         js = by_educator.get(int(e), [])
         cap = int(problem.cap[e])
@@ -105,54 +127,107 @@ def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.n
         if cap > 0 and highest is not None:
             # The highest load ratio, in thousandths: load / cap <= highest / 1000.
             m.add(RATIO_SCALE * load <= highest * cap * WEIGHT_SCALE)
-        if cap > 0 and ceiling is not None:
-            m.add(RATIO_SCALE * load <= max(ceiling * cap * WEIGHT_SCALE,
+        if cap > 0 and phase.ceiling is not None:
+            m.add(RATIO_SCALE * load <= max(phase.ceiling * cap * WEIGHT_SCALE,
                                             RATIO_SCALE * base_i))
-        if cap <= 0 or o.balance == 0 or minmax_phase:
+        if phase.kind != "points" or cap <= 0 or balance.weight == 0:
             continue
-        # Balance: p >= each secant of g(L) = balance * L^2 / cap between whole
+        # Balance: p >= each secant of the balance term's penalty between whole
         # students k-1 and k; exact at whole loads, and convex so p = max of lines.
-        p = m.new_int_var(0, int(o.balance * cap * SCALE) + 1, f"p{e}")
-
-        def g(v: float, cap: int = cap) -> float:
-            return o.balance * v * v / cap
-
-        lo = int(np.floor(base))
-        for k in range(max(lo, 0) + 1, cap + 1):
-            slope = int(round((g(k) - g(k - 1)) * SCALE))
-            const = int(round(g(k - 1) * SCALE)) * WEIGHT_SCALE
+        ks = np.arange(max(int(np.floor(base)), 0) + 1, cap + 1)
+        if not len(ks):
+            continue
+        e_arr = np.full(len(ks), e)
+        at_k = balance.penalty(problem, ks, e_arr)
+        at_prev = balance.penalty(problem, ks - 1, e_arr)
+        p = m.new_int_var(0, int(balance.penalty(problem, np.array([cap]),
+                                                 np.array([e]))[0] * SCALE) + 1, f"p{e}")
+        # The hint's load, so p can be hinted too (a complete hint is one CP-SAT
+        # can take as its first solution at once).
+        hint_load = base_i + sum(wi for wi, j in zip(w, js, strict=True)
+                                 if hint[es[j]] == ee[j])
+        need = 0
+        for k, g_k, g_prev in zip(ks.tolist(), at_k, at_prev, strict=True):
+            slope = int(round((g_k - g_prev) * SCALE))
+            const = int(round(g_prev * SCALE)) * WEIGHT_SCALE
             m.add(WEIGHT_SCALE * p >= slope * (load - (k - 1) * WEIGHT_SCALE) + const)
+            need = max(need, -(-(slope * (hint_load - (k - 1) * WEIGHT_SCALE) + const)
+                               // WEIGHT_SCALE))
+        m.add_hint(p, need)
         penalties.append(p)
-    if highest is not None:
+    if phase.kind == "placed":
+        m.maximize(n_placed)
+    elif phase.kind == "minmax":
         # Placing one more student always beats any ratio (at most 10,000 here).
-        m.minimize(100 * RATIO_SCALE * sum(unplaced_terms) + highest)
+        m.minimize(100 * RATIO_SCALE * (len(placed_of) - n_placed) + highest)
     else:
-        unplaced_cost = int(round(o.unplaced * SCALE))
-        m.minimize(unplaced_cost * sum(unplaced_terms)
-                   + sum(int(c) * xi for c, xi in zip(cost, x, strict=True))
+        # Points, from the objective's terms: each edge's points when chosen,
+        # each student's unplaced points when left out, the balance penalties.
+        edge_cost = np.rint(problem.edge_cost()[edges] * SCALE).astype(np.int64)
+        left_out = np.rint(problem.unplaced_cost() * SCALE).astype(np.int64)
+        m.minimize(sum(int(left_out[s]) * (1 - placed) for s, placed in placed_of.items())
+                   + sum(int(c) * xi for c, xi in zip(edge_cost, x, strict=True))
                    + sum(penalties))
     for j in range(len(edges)):
         m.add_hint(x[j], bool(hint[es[j]] == ee[j]))
-    return m, x, es, ee, highest, placed_terms
+    return m, x, es, ee, highest
+
+
+class _Progress(cp_model.CpSolverSolutionCallback):
+    """Reports the best plan and bound every few seconds while CP-SAT searches."""
+
+    def __init__(self, say: Callable[[str], None], label: str):
+        super().__init__()
+        self.say, self.label = say, label
+        self.last = time.perf_counter()
+
+    def on_solution_callback(self) -> None:
+        now = time.perf_counter()
+        if now - self.last >= PROGRESS_EVERY:
+            self.last = now
+            self.say(f"{self.label}: best so far {self.objective_value / SCALE:,.1f}, "
+                     f"bound {self.best_objective_bound / SCALE:,.1f}")
 
 
 def _solver(seconds: float, deterministic: bool) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
+    seconds = max(seconds, 0.05)
+    # The wall clock bounds every search (the --time-limit promise). With one
+    # worker, CP-SAT's own work counter is set to stop it first (a unit took
+    # about two wall seconds here; a third leaves room on a busy machine), and
+    # then the same input gives the same plan.
+    solver.parameters.max_time_in_seconds = seconds
     if deterministic:
         solver.parameters.num_workers = 1
-        # Deterministic time is CP-SAT's own work counter (here about two wall
-        # seconds a unit): same input, same stop. The wall clock is a safety net.
-        solver.parameters.max_deterministic_time = seconds
-        solver.parameters.max_time_in_seconds = 3 * seconds + 5
+        solver.parameters.max_deterministic_time = seconds / 3
     else:
         solver.parameters.num_workers = 8  # a portfolio, even on 2 cores
-        solver.parameters.max_time_in_seconds = seconds
     return solver
 
 
-def solve_cpsat(problem: PlanningProblem, hint: np.ndarray, labels: np.ndarray,
+def _run(problem: PlanningProblem, students: np.ndarray, edges: np.ndarray,
+         educators: np.ndarray, fixed: np.ndarray, hint: np.ndarray, phase: _Phase,
+         until: float, deterministic: bool, say: Callable[[str], None] | None,
+         label: str):
+    """Build and solve one phase by ``until`` (a ``time.perf_counter`` instant):
+    (status, chosen edge mask or None, solver, highest, stopped by the clock, es, ee)."""
+    model, x, es, ee, highest = _component_model(problem, students, edges, educators, fixed,
+                                                 hint, phase)
+    seconds = until - time.perf_counter()  # building the model used some of the time
+    solver = _solver(seconds, deterministic)
+    callback = _Progress(say, label) if say else None
+    status = solver.solve(model, callback) if callback else solver.solve(model)
+    clock = solver.wall_time >= 0.98 * max(seconds, 0.05)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return status, None, solver, highest, clock, es, ee
+    chosen = np.array([solver.boolean_value(xi) for xi in x], dtype=bool)
+    return status, chosen, solver, highest, clock, es, ee
+
+
+def solve_cpsat(problem: PlanningProblem, hint: np.ndarray, labels: tuple[np.ndarray, np.ndarray],
                 time_limit: float = 30.0, deterministic: bool = True,
-                minmax: bool = False) -> CpSatOutcome:
+                minmax: bool = False,
+                progress: Callable[[str], None] | None = None) -> CpSatOutcome:
     """Solve every component that has a free student, hinted with ``hint``.
 
     Parameters
@@ -162,17 +237,24 @@ def solve_cpsat(problem: PlanningProblem, hint: np.ndarray, labels: np.ndarray,
     hint
         A feasible assignment (educator index per student, -1 unplaced).
     labels
-        Component label per student and educator (``component_labels``).
+        Component label per student and per educator (``component_labels``).
     time_limit
-        Seconds for all components, shared in proportion to their edges.
+        Wall-clock seconds for all components together, shared in proportion
+        to their edges (time a component does not use passes to the next).
     deterministic
-        One search worker with a deterministic time limit, so the same input
-        always gives the same plan (at the cost of parallel speed).
+        One search worker with a deterministic work limit, so the same input
+        gives the same plan unless the wall clock stops a search first.
     minmax
         Min-max balance: per component, first the lowest highest load ratio
-        that places the most students (half the time), then the objective
-        within that ceiling.
+        that places the most students, then the fewest points within it.
+    progress
+        Called with a line of text every few seconds during long searches.
+
+    Returns
+    -------
+    CpSatOutcome
     """
+    deadline = time.perf_counter() + time_limit
     s_lab, e_lab = labels
     pinned = problem.pinned_to >= 0
     fixed = problem.pinned_load()
@@ -185,44 +267,70 @@ def solve_cpsat(problem: PlanningProblem, hint: np.ndarray, labels: np.ndarray,
     students_of = _groups(s_lab[~pinned], np.nonzero(~pinned)[0])
     educators_of = _groups(e_lab, np.arange(problem.n_educators))
     comps = sorted(edges_of)
-    total_edges = max(1, len(free_edge))
-    obj = bound = 0.0
+    edges_left = max(1, len(free_edge))
+    obj = 0.0
+    bound: float | None = 0.0
     optimal = 0
+    clock = False
     ceilings = []
-    for c in comps:
+    for i, c in enumerate(comps, 1):
         edges, students, educators = edges_of[c], students_of[c], educators_of[c]
-        share = max(1.0, time_limit * len(edges) / total_edges)
-        phase_hint, extra = hint, {}
-        proven = True
-        if minmax:
-            # Phase 1: the lowest highest load ratio that places the most students.
-            model, x, es, ee, highest, _ = _component_model(
-                problem, students, edges, educators, fixed, hint, minmax_phase=True)
-            solver = _solver(share / 2, deterministic)
-            status = solver.solve(model)
-            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        share = max(0.0, deadline - time.perf_counter()) * len(edges) / edges_left
+        edges_left -= len(edges)
+        label = f"component {i} of {len(comps)}"
+        args = (problem, students, edges, educators, fixed)
+        proven = True  # the most-placed phase: proven, or not needed
+        points_phase = _Phase("points")
+        phase_hint = hint
+        has_edge = np.isin(students, problem.edge_student[edges])
+        hint_placed = int((hint[students[has_edge]] >= 0).sum())
+        started = time.perf_counter()
+        if minmax or hint_placed < int(has_edge.sum()):
+            # First phase: the most students placed (and, for min-max, the lowest
+            # highest ratio among those plans). Skipped when the hint already
+            # places every student who has an option: nothing can beat that.
+            first = _Phase("minmax" if minmax else "placed")
+            status, chosen, solver, highest, stop, es, ee = _run(
+                *args, hint, first, started + share / 2, deterministic, progress, label)
+            clock |= stop
+            if chosen is None:
+                proven = False
+            else:
                 proven = status == cp_model.OPTIMAL
-                chosen = np.array([solver.boolean_value(xi) for xi in x], dtype=bool)
                 phase_hint = hint.copy()
                 phase_hint[students] = -1
                 phase_hint[es[chosen]] = ee[chosen]
-                extra = {"ceiling": int(solver.value(highest)),
-                         "min_placed": int(chosen.sum())}
-                ceilings.append(extra["ceiling"] / RATIO_SCALE)
-            share /= 2
-        model, x, es, ee, _, _ = _component_model(problem, students, edges, educators, fixed,
-                                                  phase_hint, **extra)
-        solver = _solver(share, deterministic)
-        status = solver.solve(model)
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            assignment[students] = phase_hint[students]  # keep the (feasible) hint here
+                ceiling = int(solver.value(highest)) if highest is not None else None
+                if ceiling is not None:
+                    ceilings.append(ceiling / RATIO_SCALE)
+                points_phase = _Phase("points", min_placed=int(chosen.sum()), ceiling=ceiling)
+        # The second phase has what is left of this component's share.
+        status, chosen, solver, _, stop, es, ee = _run(
+            *args, phase_hint, points_phase, min(started + share, deadline), deterministic,
+            progress, label)
+        clock |= stop
+        if chosen is None:
+            # No plan within the time: keep the (feasible) hint here, with no proof.
+            assignment[students] = phase_hint[students]
+            bound = None
+            if progress:
+                progress(f"{label}: no plan found in the time left; keeping the plan built "
+                         "from flows (not proven)")
             continue
-        optimal += status == cp_model.OPTIMAL and proven
+        if not proven:
+            bound = None
+        # A bound equal to the plan's points proves it, whatever the status says.
+        closed = (status == cp_model.OPTIMAL
+                  or solver.best_objective_bound >= solver.objective_value)
+        optimal += closed and proven
         obj += solver.objective_value / SCALE
-        bound += solver.best_objective_bound / SCALE
-        chosen = np.array([solver.boolean_value(xi) for xi in x], dtype=bool)
+        if bound is not None:
+            bound += solver.best_objective_bound / SCALE
         assignment[students] = -1
         assignment[es[chosen]] = ee[chosen]
+        if progress:
+            done = "proven optimal" if closed and proven else "best found"
+            progress(f"{label}: {done} ({solver.objective_value / SCALE:,.1f} points)")
     return CpSatOutcome(assignment, "optimal" if optimal == len(comps) else "feasible",
                         obj, bound, len(comps), optimal,
-                        max(ceilings) if ceilings else None)
+                        max(ceilings) if ceilings else None, clock)

@@ -1,9 +1,16 @@
 """Exact plans by min-cost flow (OR-Tools ``SimpleMinCostFlow``), for unit weights.
 
-The network (see shared/domain/solver-notes.md)::
+The network (docs/plan-format.md)::
 
-    source --1--> student --1, cost = rank cost - continuity--> educator
+    source --1, cost = -(points if left unplaced)--> student
+    student --1, cost = points of the edge (rank, continuity, change)--> educator
     educator --seat k, cost = balance increment of the k-th student--> sink
+
+Every cost comes from the objective's terms (:mod:`optimizer.planning.objective`).
+A student's arc from the source is credited with what leaving them unplaced
+would cost (e.g. the change penalty for a student the published plan placed),
+so among plans that place the most students the flow prefers to leave out
+those whose absence costs least.
 
 Each educator's link to the sink is split into one unit arc per free seat,
 costing the *increment* of the convex balance penalty; increments grow, so
@@ -72,6 +79,12 @@ def solve_flow(problem: PlanningProblem, ratio: float | None = None,
     fixed, keep = _free_edges(problem)
     es, ee = problem.edge_student[keep], problem.edge_educator[keep]
     cost = np.rint(problem.edge_cost()[keep] * SCALE).astype(np.int64)
+    left_out = np.rint(problem.unplaced_cost() * SCALE).astype(np.int64)
+    # Only differences between students matter once the most are placed: a
+    # cost every student shares is dropped, so the network (and its ties) stays
+    # that of the plain problem when nothing distinguishes them.
+    if len(left_out):
+        left_out -= left_out.min()
     degree = np.bincount(ee, minlength=n_e)
     start, free = _seat_counts(problem, fixed, degree, ratio)
     if seat_limit is not None:
@@ -85,15 +98,16 @@ def solve_flow(problem: PlanningProblem, ratio: float | None = None,
     seat_e = np.repeat(np.arange(n_e), free)
     k = np.arange(len(seat_e)) - np.repeat(np.cumsum(free) - free, free) + 1
     load_after = start[seat_e] + k
-    cap = problem.cap[seat_e].astype(float)
-    inc = problem.objective.balance * (2 * load_after - 1) / cap
+    inc = problem.balance.increment(problem, seat_e, load_after)
     seat_cost = np.rint(inc * SCALE).astype(np.int64)
 
     tails = np.concatenate([np.full(len(students_with_edges), src), s0 + es, e0 + seat_e])
     heads = np.concatenate([s0 + students_with_edges, e0 + ee, np.full(len(seat_e), sink)])
     caps = np.ones(len(tails), dtype=np.int64)
-    costs = np.concatenate([np.zeros(len(students_with_edges), dtype=np.int64), cost,
-                            seat_cost])
+    # Total points = sum over all students of their unplaced points (a constant)
+    # + for each placed student (edge points - unplaced points): so the source
+    # arc of each student costs minus their unplaced points.
+    costs = np.concatenate([-left_out[students_with_edges], cost, seat_cost])
     smcf = min_cost_flow.SimpleMinCostFlow()
     smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
     smcf.add_arc_with_capacity_and_unit_cost(sink, sink, 0, 0)  # make sure node 1 exists
