@@ -16,6 +16,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from optimizer.cap_sources import cap_rows
 from optimizer.check import audit_current
 from optimizer.graph import unplaceable_students
 from optimizer.model import Educator
@@ -377,6 +378,7 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
         "runtime_s": {k: round(v, 4) for k, v in runtime.items()},
         "made_at": _dt.datetime.now().isoformat(timespec="seconds"),
         "sources": dict(d.sources),
+        "caps": cap_rows(d),
         **({"baseline": baseline_figures} if baseline_figures else {}),
         **(extra or {}),
     }

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from optimizer.contract import CONTRACT, LIST_SEPARATOR
+from optimizer.derived_levels import derived_level_warnings
+from optimizer.district_settings import check_rule_settings, mark_district_caps
 from optimizer.model import District, Educator, Lock, Problem, School, Student
 from optimizer.reader import RawDistrict, read_district_files
 from optimizer.rulepack import RulePack, RulePackError, load_rule_pack
@@ -29,7 +31,8 @@ _NO = {"no", "n", "false", "0"}
 # district.toml keys besides the rule-pack tables it may override.
 _SETTING_KEYS = {"name", "rule_pack", "caps", "coordinating_roles", "case_manager_roles"}
 _PACK_TABLES = {"disabilities", "services", "roles", "credentials", "best_practice",
-                "support_level_rule", "student_weights", "objective", "pack"}
+                "support_level_rule", "student_weights", "objective", "pack",
+                "best_practice_rule", "school_rule"}
 
 
 class DistrictError(Exception):
@@ -203,6 +206,8 @@ def _rule_pack_from_settings(settings: Mapping[str, Any], out: list[Problem]) ->
                                f"a role: one of {', '.join(base.roles)}"))
         for r in base.roles:
             roles.setdefault(r, {})[flag] = r in listed
+    out.extend(check_rule_settings(overrides, base))
+    mark_district_caps(overrides)
     try:
         return load_rule_pack(str(pack_name), overrides)
     except RulePackError as exc:
@@ -450,6 +455,8 @@ def validate_tables(raw: RawDistrict) -> tuple[District | None, list[Problem]]:
     )
     # Pins must be allowed by some rule; checked here, once the rules can run.
     problems.extend(_check_pins(district, raw.labels))
+    problems.extend(derived_level_warnings(district, raw.labels.get("students",
+                                                                    "students.csv")))
     problems = _in_file_order(problems, raw)
     if any(p.severity == "error" for p in problems):
         return None, problems
