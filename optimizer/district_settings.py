@@ -32,8 +32,9 @@ _LABEL = "district.toml"
 
 
 def _problem(key: str, value: Any, expected: str) -> Problem:
-    return Problem(_LABEL, None, key, repr(value) if isinstance(value, str) else str(value),
-                   expected)
+    if isinstance(value, bool):
+        value = "true" if value else "false"  # as written in TOML
+    return Problem(_LABEL, None, key, str(value), expected)
 
 
 def check_rule_settings(overrides: dict[str, Any], base: RulePack) -> list[Problem]:
