@@ -353,3 +353,31 @@ def test_workbook_summary_shows_cap_kinds_and_where_to_change(make_district, tmp
     assert rows["  cap SDC: district setting"].startswith("12 students — district.toml")
     assert "district.toml [caps]" in rows["  where to change a cap"]
     assert not any(k.startswith("  cap COORD") for k in rows)  # no COORD on staff
+
+
+# ------------------------------------------------ docs: a source for every rule
+
+def _table_rows(doc: str, header: str) -> list[list[str]]:
+    block = doc.split(header)[1].split("\n\n")[0]
+    return [[c.strip() for c in ln.strip("|").split("|")] for ln in block.splitlines()[1:]
+            if ln.startswith("|") and not ln.startswith("|---")]
+
+
+def test_rules_doc_gives_a_source_for_every_rule_default_and_cap():
+    from optimizer.rules import RULES, reaches_school
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "rules.md").read_text()
+    rules = _table_rows(doc, "| rule (name shown to planners) | function | says no when | source |")
+    documented = {row[1].strip("`"): row[3] for row in rules}
+    for fn in [*(f for group in RULES.values() for f in group), reaches_school]:
+        assert documented.get(fn.__name__), fn.__name__
+    caps = _table_rows(doc, "| role | full-time cap | kind | source |")
+    pack = load_rule_pack("ca")
+    listed = {code.strip() for row in caps for code in row[0].split(",")}
+    assert set(pack.roles) <= listed
+    assert all(row[2] and row[3] for row in caps)
+    defaults = _table_rows(doc, "| default | value | where to change it | source |")
+    assert defaults and all(row[3] for row in defaults)
+    assert any("local default" in row[3].lower() and "support level" in row[0].lower()
+               for row in defaults)
