@@ -33,9 +33,15 @@ def _deciding_educator(district: District, s: Student) -> tuple[str, str, str, s
     sp = eng.student_profile(s)
     alts = [dataclasses.replace(s, support_level=lv) for lv in pack.support_levels
             if lv != s.support_level]
+    seen: set[tuple] = set()
     for eid in district.educators_by_school[s.school_id]:
         e = district.educators[eid]
+        if pack.roles[e.role].teaches != s.sai_setting:
+            continue  # only the teaching rules read the support level
         ep = eng.educator_profile(e)
+        if ep in seen:
+            continue
+        seen.add(ep)
         now = eng.decide_profiles(sp, ep, s, e).capacity
         for a in alts:
             then = eng.decide_profiles(eng.student_profile(a), ep, a, e).capacity
@@ -63,14 +69,17 @@ def derived_level_warnings(district: District, label: str = "students.csv") -> l
         educator whose capacity would change with the other level).
     """
     pack = district.rules
-    eng = engine(pack)
-    # Students with the same profile at the same school get the same answer.
+    # The level is read only by the teaching rules, so the answer changes
+    # exactly when teaching eligibility does: students with the same teaching
+    # facts at the same school get the same answer.
     groups: dict[tuple, list[Student]] = {}
     for s in district.students.values():
         # The threshold is consulted only for special day class students; a
         # blank level elsewhere is the resource program's usual mild_moderate.
         if s.support_level_derived and s.sai_setting == "sdc":
-            groups.setdefault((eng.student_profile(s), s.school_id), []).append(s)
+            key = (s.basis_disability, s.other_disability, s.placement_basis,
+                   s.support_level, s.grade, s.school_id)
+            groups.setdefault(key, []).append(s)
     hits: list[tuple[Student, tuple[str, str, str, str]]] = []
     for members in groups.values():
         found = _deciding_educator(district, members[0])

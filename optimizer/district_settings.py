@@ -117,12 +117,13 @@ def check_rule_settings(overrides: dict[str, Any], base: RulePack) -> list[Probl
     return out
 
 
-def mark_district_caps(overrides: dict[str, Any]) -> None:
+def mark_district_caps(overrides: dict[str, Any], base: RulePack) -> None:
     """Mark every cap district.toml changes as a district setting, with where to find it.
 
     A ``[roles.X] cap`` override that does not restate ``cap_kind`` gets
-    ``cap_kind = "district setting"`` and a ``cap_source`` naming the key, so
-    the plan's Summary never shows a district's own figure as law.
+    ``cap_kind = "district setting"`` and a ``cap_source`` naming the key and
+    what the rule pack says, so the plan's Summary never shows a district's
+    own figure as law, nor hides the law it departs from.
     """
     for code, table in dict(overrides.get("roles", {})).items():
         if not isinstance(table, Mapping):
@@ -130,8 +131,11 @@ def mark_district_caps(overrides: dict[str, Any]) -> None:
         table = dict(table)
         if "cap" in table and "cap_kind" not in table:  # a stated kind is checked by the pack
             table["cap_kind"] = "district setting"
+            was = base.roles.get(code)
+            pack_says = (f"; the rule pack's {was.cap} is {was.cap_kind}: {was.cap_source}"
+                         if was is not None else "")
             table["cap_source"] = (table.get("cap_source")
-                                   or f"district.toml: {code} cap = {table['cap']}")
+                                   or f"district.toml: {code} cap = {table['cap']}{pack_says}")
         if "cap_if_only_preschool" in table and "cap_if_only_preschool_source" not in table:
             table["cap_if_only_preschool_source"] = (
                 f"district.toml: {code} cap_if_only_preschool = {table['cap_if_only_preschool']}")

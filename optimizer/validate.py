@@ -207,7 +207,7 @@ def _rule_pack_from_settings(settings: Mapping[str, Any], out: list[Problem]) ->
         for r in base.roles:
             roles.setdefault(r, {})[flag] = r in listed
     out.extend(check_rule_settings(overrides, base))
-    mark_district_caps(overrides)
+    mark_district_caps(overrides, base)
     try:
         return load_rule_pack(str(pack_name), overrides)
     except RulePackError as exc:

@@ -351,6 +351,7 @@ def test_workbook_summary_shows_cap_kinds_and_where_to_change(make_district, tmp
     assert rows["  cap SLP: law: average"].startswith("55 students — EC 56363.3")
     assert rows["  cap SLP (only preschool): law"].startswith("40 students — EC 56441.7")
     assert rows["  cap SDC: district setting"].startswith("12 students — district.toml")
+    assert "the rule pack's 20 is local default" in rows["  cap SDC: district setting"]
     assert "district.toml [caps]" in rows["  where to change a cap"]
     assert not any(k.startswith("  cap COORD") for k in rows)  # no COORD on staff
 
