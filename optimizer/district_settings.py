@@ -69,6 +69,17 @@ def check_rule_settings(overrides: dict[str, Any], base: RulePack) -> list[Probl
         if not isinstance(table, Mapping):
             out.append(_problem(name, table, "a table of settings (see docs/data-contract.md)"))
             del overrides[name]
+    # A misspelt key would otherwise be ignored without a word.
+    known = {"support_level_rule": {"sdc_gen_ed_pct_below", "source"},
+             "best_practice_rule": {"related_services_count"}}
+    for name, keys in known.items():
+        table = overrides.get(name)
+        if table is None:
+            continue
+        for key in sorted(set(table) - keys):
+            out.append(_problem(f"{name}.{key}", table[key],
+                                f"a known {name} key: {' or '.join(sorted(keys))}"))
+        overrides[name] = {k: v for k, v in table.items() if k in keys}
     rule = overrides.get("support_level_rule")
     if rule is not None and "sdc_gen_ed_pct_below" in rule:
         v = rule["sdc_gen_ed_pct_below"]

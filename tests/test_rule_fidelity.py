@@ -143,6 +143,16 @@ def test_sdc_threshold_must_be_a_number_from_0_to_100(make_district, value):
     assert "from 0 to 100" in errors[0].expected
 
 
+def test_misspelt_rule_settings_are_errors_not_ignored(make_district):
+    folder = make_district(educators=[educator("E1", "SDC", "ES-MMSN")],
+                           students=[student("S1", **SDC_35)],
+                           toml="[support_level_rule]\nsdc_gen_ed_pct_bellow = 30\n"
+                                "[best_practice_rule]\nrelated_services = false\n")
+    errors = [p.column for p in check_district(folder) if p.severity == "error"]
+    assert errors == ["support_level_rule.sdc_gen_ed_pct_bellow",
+                      "best_practice_rule.related_services"]
+
+
 def test_bad_threshold_exits_2_without_traceback(make_district):
     folder = make_district(educators=[educator("E1", "SDC", "ES-MMSN")],
                            students=[student("S1", **SDC_35)],
@@ -301,6 +311,19 @@ def test_school_rule_edges_match_the_independent_checker(make_district):
     assert {k for k in got if k[0] == "S3"} == {("S3", "C1")}
     G = build_graph(d)
     assert G.has_edge(("student", "S1"), ("educator", "C1"))
+
+
+def test_plan_uses_a_coordinator_from_another_school_only_when_allowed(make_district):
+    from optimizer import check_plan, plan
+
+    # Nobody at ELM; C2 is a program specialist at PINE (another region).
+    kw = {"schools": [SCHOOL, OAK, PINE], "educators": [COORD_PINE], "students": [AT_ELM]}
+    hard = plan(load_district(make_district(**kw)))
+    assert hard.assignments["case_manager_id"].tolist() == [""]       # default: unplaced
+    d = load_district(make_district(**kw, toml=DISTRICT))
+    relaxed = plan(d)
+    assert relaxed.assignments["case_manager_id"].tolist() == ["C2"]  # relaxed: coordinator
+    assert check_plan(d, relaxed.assignments) == []
 
 
 def test_unplaceable_student_lists_the_educators_a_school_rule_reaches(make_district):
