@@ -86,7 +86,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     s = district.students[args.student]
     wanted = [args.educator] if args.educator else list(
-        district.educators_by_school[s.school_id])
+        district.educators_reaching_school[s.school_id])
     for eid in wanted:
         if eid not in district.educators:
             print(f"No educator '{eid}' in {args.district}.", file=sys.stderr)

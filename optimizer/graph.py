@@ -77,6 +77,12 @@ def _edges(district: District) -> _Edges:
     # Educators who may not case-manage at all never get an edge: skip them.
     school_staff = {sch: [e_pos[e] for e in eids if cache.may_case_manage(educators[e])]
                     for sch, eids in district.educators_by_school.items()}
+    # Educators the district's [school_rule] lets case-manage beyond their own
+    # schools (coordination only); empty unless district.toml asks for it.
+    outside_staff = {sch: [e_pos[e] for e in eids[len(district.educators_by_school[sch]):]
+                           if cache.may_case_manage(educators[e])]
+                     for sch, eids in district.educators_reaching_school.items()}
+    outside_decision: dict[tuple[int, str], int] = {}
     e_objs = list(educators.values())
     pins = district.pins
     s_col: list[int] = []
@@ -98,6 +104,19 @@ def _edges(district: District) -> _Edges:
                 continue
             if pinned_to is not None and e_ids[ei] != pinned_to:
                 continue  # a pin is the student's only edge
+            s_col.append(si)
+            e_col.append(ei)
+            d_col.append(di)
+        for ei in outside_staff[s.school_id]:
+            okey = (ei, s.school_id)
+            di = outside_decision.get(okey)
+            if di is None:
+                di = outside_decision[okey] = len(decisions)
+                decisions.append(decide(district, s, e_objs[ei]))
+            if decisions[di].capacity is None:
+                continue
+            if pinned_to is not None and e_ids[ei] != pinned_to:
+                continue
             s_col.append(si)
             e_col.append(ei)
             d_col.append(di)
@@ -145,7 +164,9 @@ def edge_table(district: District) -> pd.DataFrame:
     """Every eligible (student, educator) edge as a tidy table, locks applied.
 
     Columns: ``student_id, educator_id, school_id, role, capacity, rank,
-    current, pinned, reason``; rows in students.csv then educators.csv order.
+    current, pinned, reason``; rows in students.csv order, then for each
+    student the educators serving their school in educators.csv order, then
+    any the district's ``[school_rule]`` lets coordinate from another school.
 
     Examples
     --------
@@ -244,7 +265,7 @@ def unplaceable_students(district: District) -> list[dict]:
             continue
         pinned_to = district.pins.get(sid)
         candidates = []
-        for eid in district.educators_by_school[s.school_id]:
+        for eid in district.educators_reaching_school[s.school_id]:
             e = district.educators[eid]
             if (sid, eid) in forbidden:
                 why = [forbidden[(sid, eid)]]

@@ -44,6 +44,15 @@ def eligible_pairs(folder: str | Path) -> dict[tuple[str, str], tuple[str, int]]
     creds, roles = pack["credentials"], pack["roles"]
     all_levels = pack["pack"]["support_levels"]
     all_grades = pack["pack"]["grades"]
+    # The three rule settings a district.toml may change (docs/data-contract.md).
+    toml = folder / "district.toml"
+    local = tomllib.loads(toml.read_text("utf-8")) if toml.exists() else {}
+    rule = {**pack.get("support_level_rule", {}), **local.get("support_level_rule", {})}
+    threshold = rule.get("sdc_gen_ed_pct_below", 40)
+    bp_rule = {**pack.get("best_practice_rule", {}), **local.get("best_practice_rule", {})}
+    literal = bp_rule.get("related_services_count", True)
+    reach = {**pack.get("school_rule", {}), **local.get("school_rule", {})}
+    region_of = {r["school_id"]: r.get("region", "") for r in _rows(folder, "schools")}
 
     educators = _rows(folder, "educators")
     out: dict[tuple[str, str], tuple[str, int]] = {}
@@ -58,9 +67,10 @@ def eligible_pairs(folder: str | Path) -> dict[tuple[str, str], tuple[str, int]]
         level = s.get("support_level", "").lower()
         if not level:
             pct = s.get("gen_ed_pct", "")
-            level = ("extensive" if setting == "sdc" and pct and float(pct) < 40
+            level = ("extensive" if setting == "sdc" and pct and float(pct) < threshold
                      else "mild_moderate")
-        specialized = {x for x in services if pack["services"][x]["kind"] != "related"}
+        specialized = services if literal else {
+            x for x in services if pack["services"][x]["kind"] != "related"}
         bp_role = None
         for row in pack["best_practice"]:
             if ("sai_setting" in row and row["sai_setting"] == setting) or (
@@ -68,12 +78,19 @@ def eligible_pairs(folder: str | Path) -> dict[tuple[str, str], tuple[str, int]]
                 bp_role = row["role"]
                 break
         for e in educators:
-            if s["school_id"] not in _items(e["schools"]):
-                continue
             role = roles[e["role"]]
             flag = e.get("case_manager", "").lower()
             may = role["case_manager"] if not flag else flag in ("yes", "y", "true", "1")
             if not may:
+                continue
+            if s["school_id"] not in _items(e["schools"]):
+                # Another school: only as a coordinator, where [school_rule] reaches.
+                theirs = {region_of[x] for x in _items(e["schools"])} - {""}
+                here = region_of[s["school_id"]]
+                if role["coordinates"] and (
+                        e["role"] in reach.get("district_roles", [])
+                        or (e["role"] in reach.get("region_roles", []) and here in theirs)):
+                    out[(s["student_id"], e["educator_id"])] = ("coordination", 2)
                 continue
             held = set(_items(e.get("credentials", "")))
             capacity = None

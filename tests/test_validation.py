@@ -26,8 +26,10 @@ def base() -> dict:
                       educator("E3", "SDC", "ES-ESN", schools="ELM;MID")],
         "students": [student("S1"), student("S2", services="SPEECH", sai_setting="",
                                             primary="SLI"),
+                     # support_level given: a derived one that decides who may
+                     # teach is a warning of its own (tests/test_rule_fidelity.py).
                      student("S3", grade="7", school="MID", sai_setting="sdc",
-                             primary="AUT", gen_ed_pct="20")],
+                             primary="AUT", gen_ed_pct="20", support_level="extensive")],
         "locks": [],
     }
 

@@ -156,6 +156,29 @@ class District:
         return {s: tuple(v) for s, v in out.items()}
 
     @cached_property
+    def educators_reaching_school(self) -> Mapping[str, tuple[str, ...]]:
+        """Educator ids who may case-manage at each school: those serving it,
+        then those the rule pack's ``[school_rule]`` lets case-manage there
+        from outside (coordination only), each group in educators.csv order.
+        Without a school rule this is :attr:`educators_by_school`."""
+        pack = self.rules
+        if not (pack.region_roles or pack.district_roles):
+            return self.educators_by_school
+        out = {s: list(v) for s, v in self.educators_by_school.items()}
+        for e in self.educators.values():
+            if e.role in pack.district_roles:
+                reached = set(self.schools)
+            elif e.role in pack.region_roles:
+                regions = {self.schools[s].region for s in e.schools} - {None}
+                reached = {sid for sid, sch in self.schools.items() if sch.region in regions}
+            else:
+                continue
+            for sid in self.schools:  # schools.csv order
+                if sid in reached and sid not in e.schools:
+                    out[sid].append(e.educator_id)
+        return {s: tuple(v) for s, v in out.items()}
+
+    @cached_property
     def pins(self) -> Mapping[str, str]:
         """student_id -> educator_id for every pin."""
         return {lk.student_id: lk.educator_id for lk in self.locks if lk.kind == "pin"}

@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 
 from optimizer.district.contract import CONTRACT, LIST_SEPARATOR
+from optimizer.district.derived_levels import derived_level_warnings
 from optimizer.district.model import District, Educator, InputIssue, Lock, School, Student
 from optimizer.district.reader import RawDistrict, read_district_files
+from optimizer.district.rule_settings import check_rule_settings, mark_district_caps
 from optimizer.rulepacks import RulePack, RulePackError, load_rule_pack
 from optimizer.rules import decide
 
@@ -32,7 +34,8 @@ _NO = {"no", "n", "false", "0"}
 # district.toml keys besides the rule-pack tables it may override.
 _SETTING_KEYS = {"name", "rule_pack", "caps", "coordinating_roles", "case_manager_roles"}
 _PACK_TABLES = {"disabilities", "services", "roles", "credentials", "best_practice",
-                "support_level_rule", "student_weights", "objective", "pack"}
+                "support_level_rule", "student_weights", "objective", "pack",
+                "best_practice_rule", "school_rule"}
 
 
 class DistrictError(Exception):
@@ -207,6 +210,8 @@ def _rule_pack_from_settings(settings: Mapping[str, Any], out: list[InputIssue])
                                f"a role: one of {', '.join(base.roles)}"))
         for r in base.roles:
             roles.setdefault(r, {})[flag] = r in listed
+    out.extend(check_rule_settings(overrides, base))
+    mark_district_caps(overrides, base)
     try:
         return load_rule_pack(str(pack_name), overrides)
     except RulePackError as exc:
@@ -454,6 +459,8 @@ def validate_tables(raw: RawDistrict) -> tuple[District | None, list[InputIssue]
     )
     # Pins must be allowed by some rule; checked here, once the rules can run.
     problems.extend(_check_pins(district, raw.labels))
+    problems.extend(derived_level_warnings(district, raw.labels.get("students",
+                                                                    "students.csv")))
     problems = _in_file_order(problems, raw)
     if any(p.severity == "error" for p in problems):
         return None, problems

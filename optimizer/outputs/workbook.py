@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import xlsxwriter
 
+from optimizer.district.cap_sources import CHANGE_HINT
 from optimizer.district.textsafe import neutralize_formula
 from optimizer.planning.result import PlanTables
 
@@ -140,6 +141,20 @@ def _summary_rows(tables: PlanTables, created: str) -> list[tuple[str, object, s
         ("Plan made", str(f.get("made_at", "")).replace("T", " "), "text"),
         ("Workbook written", created, "text"),
     ]
+    caps = list(f.get("caps", []))
+    if caps:
+        # Which caps are law and which are local figures, so a local default
+        # is never read as a rule (issue 14).
+        rows.append(("Caseload caps (full-time, prorated by FTE)",
+                     "law = set by statute or regulation; local default = no law, the "
+                     "district should set its own; district setting = from district.toml",
+                     "text"))
+        for c in caps:
+            own = int(c.get("educators_with_max_caseload", 0) or 0)
+            extra = (f" ({own} educator(s) have their own max_caseload)" if own else "")
+            rows.append((f"  cap {c['role']}: {c['kind']}",
+                         f"{c['cap']} students — {c['source']}{extra}", "text"))
+        rows.append(("  where to change a cap", CHANGE_HINT, "text"))
     for name, digest in dict(f.get("sources", {})).items():
         rows.append((f"Input file {name} (SHA-256)", digest, "text"))
     return rows

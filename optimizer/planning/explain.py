@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from optimizer.district.cap_sources import cap_rows
 from optimizer.district.model import Educator
 from optimizer.graph import unplaceable_students
 from optimizer.planning.problem import PlanningProblem
@@ -311,6 +312,7 @@ def plan_figures(plan: _Plan, solution: Solution, terms: Mapping[str, float],
                       {**dict(solution.runtime), "explain": explain_seconds}.items()},
         "made_at": made_at,
         "sources": dict(d.sources),
+        "caps": cap_rows(d),
         **({"published_plan": published} if published else {}),
         **dict(solution.facts),
     }

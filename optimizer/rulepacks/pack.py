@@ -8,6 +8,7 @@ engine and the optimizer read. No credential or code table lives anywhere else.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,10 +24,16 @@ __all__ = [
     "RulePack",
     "Service",
     "RulePackError",
+    "CAP_KINDS",
     "available_rule_packs",
     "load_rule_pack",
     "rule_pack_text",
 ]
+
+
+#: What a role's cap rests on (``cap_kind`` in the pack; "district setting"
+#: when district.toml changed it).
+CAP_KINDS = ("law", "law: average", "local default", "district setting")
 
 
 class RulePackError(ValueError):
@@ -64,6 +71,8 @@ class Role:
     cap_source: str
     cap_if_only_preschool: int | None
     itinerant: bool = False
+    cap_kind: str = "local default"  # one of CAP_KINDS
+    cap_if_only_preschool_source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +95,7 @@ class BestPracticeRow:
     role: str
     sai_setting: str | None
     specialized: frozenset[str] | None
+    source: str = "local default (no source given)"
 
 
 # eq=False: identity hashing, so engines can cache per pack.
@@ -116,6 +126,14 @@ class RulePack:
     weight_by_support_level: Mapping[str, float]
     objective: Mapping[str, Any]
     raw: Mapping[str, Any]
+    # How best-practice `specialized` lists match: True counts every service on
+    # the IEP (the CTC's "only receiving speech therapy", read literally);
+    # False ignores related services ([best_practice_rule]).
+    related_services_count: bool = True
+    # Roles that may case-manage (as coordinators) beyond the schools they
+    # serve: within their regions, or anywhere in the district ([school_rule]).
+    region_roles: frozenset[str] = frozenset()
+    district_roles: frozenset[str] = frozenset()
 
     # -- lookups used by the validator ---------------------------------
     def grade_index(self, grade: str) -> int:
@@ -301,6 +319,10 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
         cap = _need(t, "cap", where, int)
         if cap < 0:
             raise RulePackError(f"{where}.cap: expected a whole number >= 0, got {cap}")
+        cap_kind = t.get("cap_kind", "local default")
+        if cap_kind not in CAP_KINDS:
+            raise RulePackError(f"{where}.cap_kind: expected one of "
+                                f"{', '.join(CAP_KINDS)}, got {cap_kind!r}")
         roles[rcode] = Role(
             code=rcode,
             name=_need(t, "name", where, str),
@@ -312,6 +334,8 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
             cap_source=str(t.get("cap_source", "")),
             cap_if_only_preschool=t.get("cap_if_only_preschool"),
             itinerant=bool(t.get("itinerant", False)),
+            cap_kind=cap_kind,
+            cap_if_only_preschool_source=str(t.get("cap_if_only_preschool_source", "")),
         )
 
     best = []
@@ -327,6 +351,7 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
                 role=role,
                 sai_setting=t.get("sai_setting"),
                 specialized=None if spec is None else _frozen(spec, where),
+                source=str(t.get("source", "local default (no source given)")),
             )
         )
 
@@ -348,12 +373,48 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
         roles=MappingProxyType(roles),
         credentials=MappingProxyType(credentials),
         best_practice=tuple(best),
-        sdc_extensive_below_pct=float(
-            raw.get("support_level_rule", {}).get("sdc_gen_ed_pct_below", 40)
-        ),
+        sdc_extensive_below_pct=sdc_threshold(raw.get("support_level_rule", {})),
         default_weight=float(weights.get("default", 1.0)),
         weight_by_support_level=MappingProxyType(
             {lv: float(weights[lv]) for lv in support_levels if lv in weights}),
         objective=MappingProxyType(dict(raw.get("objective", {}))),
         raw=MappingProxyType(dict(raw)),
+        related_services_count=_flag(raw.get("best_practice_rule", {}),
+                                     "related_services_count", "best_practice_rule", True),
+        region_roles=_role_list(raw.get("school_rule", {}), "region_roles", roles),
+        district_roles=_role_list(raw.get("school_rule", {}), "district_roles", roles),
     )
+
+
+def sdc_threshold(table: Mapping[str, Any]) -> float:
+    """``[support_level_rule] sdc_gen_ed_pct_below``: a finite number from 0 to 100.
+
+    Raises
+    ------
+    RulePackError
+        Not a number (booleans and text included), not finite, or out of range.
+    """
+    value = table.get("sdc_gen_ed_pct_below", 40)
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or not 0 <= value <= 100):
+        raise RulePackError(
+            f"support_level_rule.sdc_gen_ed_pct_below: expected a number from 0 to 100 "
+            f"(the share of the day in general education under which an SDC student is "
+            f"taken as extensive), got {value!r}")
+    return float(value)
+
+
+def _flag(table: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise RulePackError(f"{where}.{key}: expected true or false, got {value!r}")
+    return value
+
+
+def _role_list(table: Mapping[str, Any], key: str, roles: Mapping[str, Role]) -> frozenset[str]:
+    listed = _frozen(table.get(key, []), f"school_rule.{key}")
+    unknown = sorted(listed - roles.keys())
+    if unknown:
+        raise RulePackError(f"school_rule.{key}: unknown role {', '.join(unknown)}; expected "
+                            f"role codes among {', '.join(roles)}")
+    return listed

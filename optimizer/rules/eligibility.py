@@ -49,6 +49,7 @@ __all__ = [
     "may_case_manage",
     "may_coordinate",
     "provides_iep_service",
+    "reaches_school",
     "rule_cache",
     "serves_school",
     "teaches_sai_setting",
@@ -100,6 +101,46 @@ def serves_school(pack: RulePack, s: Student, e: Educator) -> Verdict:
     if s.school_id in e.schools:
         return Verdict(name, True, f"serves school {s.school_id}")
     return Verdict(name, False, f"serves {', '.join(e.schools)}, not school {s.school_id}")
+
+
+def reaches_school(district: District, s: Student, e: Educator) -> Verdict:
+    """District setting ``[school_rule]``: the educator may case-manage (as a
+    coordinator) at the student's school although they do not serve it."""
+    name = "Case-manages beyond their schools"
+    pack = district.rules
+    where = "district.toml [school_rule]"
+    if e.role in pack.district_roles:
+        return Verdict(name, True, f"{where} district_roles lets {e.role} case-manage at any "
+                                   "school, as coordinator only")
+    if e.role in pack.region_roles:
+        region = district.schools[s.school_id].region
+        mine = sorted({district.schools[x].region for x in e.schools} - {None})
+        if region is not None and region in mine:
+            return Verdict(name, True, f"{where} region_roles lets {e.role} case-manage in "
+                                       f"region {region}, as coordinator only")
+        return Verdict(name, False, f"{where} region_roles: school {s.school_id} is in region "
+                                    f"{region or '(none)'}, not in {', '.join(mine) or 'a region'}"
+                                    " this educator serves")
+    return Verdict(name, False, f"{e.role} case-manages only at the schools it serves "
+                                f"(the default; {where} may relax it)")
+
+
+def _from_another_school(district: District, s: Student, e: Educator,
+                         where: Verdict) -> Decision:
+    """An educator who does not serve the student's school neither teaches nor
+    serves the student there: at most a coordinator, when the school rule reaches."""
+    if not (district.rules.region_roles or district.rules.district_roles):
+        return Decision(None, None, "", (where,))
+    reach = reaches_school(district, s, e)
+    if not reach.ok:
+        return Decision(None, None, "", (where, reach))
+    pack = district.rules
+    for check in (may_case_manage, may_coordinate):
+        v = check(pack, s, e)
+        if not v.ok:
+            return Decision(None, None, "", (where, v))
+    return Decision("coordination", 2, f"{reach.reason}; {may_coordinate(pack, s, e).reason}",
+                    (where,))
 
 
 def may_case_manage(pack: RulePack, s: Student, e: Educator) -> Verdict:
@@ -265,17 +306,28 @@ def best_practice(pack: RulePack, s: Student) -> tuple[str, str] | None:
     Returns ``(role, label)`` from the first matching row of the rule pack's
     best-practice table, or None when no row matches.
 
+    A row's ``specialized`` list is compared with every service on the IEP, or
+    with the IEP's non-related services when the pack's
+    ``[best_practice_rule] related_services_count`` is false.
+
     Examples
     --------
     >>> # speech only -> SLP; speech + RSP -> RSP; PT + SDC -> SDC (CTC examples)
     """
-    specialized = frozenset(v for v in s.services if pack.services[v].kind != "related")
+    specialized = _matched_services(pack, s)
     for row in pack.best_practice:
         if row.sai_setting is not None and s.sai_setting == row.sai_setting:
             return row.role, row.label
         if row.specialized is not None and specialized == row.specialized:
             return row.role, row.label
     return None
+
+
+def _matched_services(pack: RulePack, s: Student) -> frozenset[str]:
+    """The services a best-practice row's ``specialized`` list must equal."""
+    if pack.related_services_count:  # "only receiving speech therapy", literally
+        return s.services
+    return frozenset(v for v in s.services if pack.services[v].kind != "related")
 
 
 def _run(rules: tuple[Rule, ...], pack: RulePack, s: Student, e: Educator
@@ -339,8 +391,7 @@ class RuleCache:
         return may_case_manage(self.pack, None, e).ok  # type: ignore[arg-type]
 
     def _best_practice(self, s: Student) -> tuple[str, str] | None:
-        key = (s.sai_setting, frozenset(v for v in s.services
-                                        if self.pack.services[v].kind != "related"))
+        key = (s.sai_setting, _matched_services(self.pack, s))
         if key not in self.bp_cache:
             self.bp_cache[key] = best_practice(self.pack, s)
         return self.bp_cache[key]
@@ -395,7 +446,7 @@ def decide(district: District, s: Student, e: Educator) -> Decision:
     pack = district.rules
     where = serves_school(pack, s, e)
     if not where.ok:
-        return Decision(None, None, "", (where,))
+        return _from_another_school(district, s, e, where)
     cache = rule_cache(pack)
     return cache.decide_profiles(cache.student_profile(s), cache.educator_profile(e), s, e)
 
@@ -413,6 +464,8 @@ def explain(district: District, student_id: str, educator_id: str) -> list[Verdi
     pack = district.rules
     s, e = district.students[student_id], district.educators[educator_id]
     out = [rule(pack, s, e) for group in RULES.values() for rule in group]
+    if not out[0].ok and (pack.region_roles or pack.district_roles):
+        out.insert(1, reaches_school(district, s, e))
     for lk in district.locks:
         if lk.student_id == student_id and lk.educator_id == educator_id:
             why = f" ({lk.reason})" if lk.reason else ""
