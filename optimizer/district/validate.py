@@ -32,7 +32,7 @@ _NO = {"no", "n", "false", "0"}
 # district.toml keys besides the rule-pack tables it may override.
 _SETTING_KEYS = {"name", "rule_pack", "caps", "coordinating_roles", "case_manager_roles"}
 _PACK_TABLES = {"disabilities", "services", "roles", "credentials", "best_practice",
-                "support_level_rule", "student_weights", "objective", "pack"}
+                "support_level_rule", "student_weights", "objective", "pack", "rollover"}
 
 
 class DistrictError(Exception):
@@ -317,6 +317,9 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
                      "yes or no", normalize=str.lower)
 
     out = {}
+    # Specialized academic instruction: the pack's service(s) of kind "instruction".
+    instruction = frozenset(pack.instruction_services)
+    sai = " or ".join(pack.instruction_services)
     for i, sid in enumerate(ids.tolist()):
         sch, g, p, sec = school[i], grade[i], primary[i], secondary[i]
         if sch and g:
@@ -347,12 +350,12 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
                 t.add(i, "placement_basis", "secondary",
                       f"placement_basis 'secondary' only when the primary disability is "
                       f"low-incidence; {p} ({pack.disabilities[p].name}) is not")
-        has_sai = "SAI" in services[i]
+        has_sai = not instruction.isdisjoint(services[i])
         if has_sai and setting[i] is None and t.col("sai_setting").iat[i] == "":
-            t.add(i, "sai_setting", "", "rsp or sdc: required because services include SAI")
+            t.add(i, "sai_setting", "", f"rsp or sdc: required because services include {sai}")
         elif not has_sai and setting[i] is not None:
             t.add(i, "sai_setting", t.col("sai_setting").iat[i],
-                  "blank: services do not include SAI, so the setting is ignored", "warning")
+                  f"blank: services do not include {sai}, so the setting is ignored", "warning")
         cm = current[i]
         if cm and cm not in educators:
             t.add(i, "current_case_manager", cm,
