@@ -19,8 +19,11 @@ demo: $(STAMP)
 	@echo "Workbook: $(CURDIR)/plan-sample/plan.xlsx"
 	@echo "Report:   $(CURDIR)/plan-sample/report.html"
 
+# Style (ruff) and the architecture contract in pyproject.toml (import-linter,
+# docs/architecture.md).
 lint: $(STAMP)
 	$(BIN)/ruff check optimizer tests benchmarks
+	$(BIN)/lint-imports
 
 # The HTML report is tested in a real browser: install Debian's chromium when
 # missing and we may (root with apt-get); otherwise that one test is skipped.

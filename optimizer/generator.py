@@ -19,7 +19,10 @@ import numpy as np
 import pandas as pd
 
 from optimizer.district.contract import CONTRACT
+from optimizer.district.reader import RawDistrict
+from optimizer.district.validate import validate_tables
 from optimizer.rulepacks import load_rule_pack
+from optimizer.rules import decide
 
 __all__ = ["GeneratedDistrict", "generate_district"]
 
@@ -456,10 +459,6 @@ def _fill_current_case_managers(rng: np.random.Generator, students: pd.DataFrame
 
 def _make_locks(rng: np.random.Generator, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """A few pins (a parent asked to keep a case manager) and forbids, all legal."""
-    from optimizer.district.reader import RawDistrict
-    from optimizer.district.validate import validate_tables
-    from optimizer.rules import decide
-
     raw = RawDistrict(name="generated", tables={k: v.astype(str).replace({"None": ""})
                                                  for k, v in tables.items()})
     district, _ = validate_tables(raw)

@@ -7,6 +7,7 @@ fixes the whole file in one pass. Warnings (legal but odd) never stop.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
@@ -510,7 +511,6 @@ def _check_pins(district: District, labels: Mapping[str, str]) -> Iterable[Input
 
 
 def _with_warnings(district: District, problems: list[InputIssue]) -> District:
-    import dataclasses
 
     return dataclasses.replace(district, warnings=tuple(p for p in problems
                                                          if p.severity == "warning"))

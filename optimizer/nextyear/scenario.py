@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.district.model import District
+from optimizer.district.model import District, InputIssue
 from optimizer.district.reader import RawDistrict
 from optimizer.district.tables import district_tables
 from optimizer.district.validate import DistrictError, validate_tables
@@ -60,9 +60,7 @@ def _set_educator(tables: dict[str, pd.DataFrame], educator_id: str, column: str
     ed.loc[_require(ed, "educator_id", educator_id, "educator"), column] = value
 
 
-def _problem(expected: str):
-    from optimizer.district.model import InputIssue
-
+def _problem(expected: str) -> InputIssue:
     return InputIssue("scenario", None, None, None, expected)
 
 

@@ -8,6 +8,7 @@ never leaves a half-written folder over a good one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ import pandas as pd
 
 from optimizer.district.textsafe import neutralize_formula
 from optimizer.generator import GeneratedDistrict
+from optimizer.outputs.html_report import render_report
 from optimizer.outputs.plan_folder import PLAN_TABLE_FILES
 from optimizer.planning.result import PlanTables, Result
 
@@ -160,7 +162,6 @@ def _safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 def redacted(tables: PlanTables) -> PlanTables:
     """The same tables with every educator name replaced by the educator's id."""
-    import dataclasses
 
     cl = tables.caseloads.copy()
     if "name" in cl.columns:
@@ -194,6 +195,7 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
         summary = json.dumps(dict(tables.summary), indent=2, default=_json)
         (tmp / "summary.json").write_text(summary + "\n", encoding="utf-8")
         if xlsx:
+            # Here, not at the top: xlsxwriter loads only when a workbook is written.
             from optimizer.outputs.workbook import write_workbook
 
             write_workbook(tables, tmp / "plan.xlsx", redact=redact)
@@ -265,7 +267,6 @@ def write_rollover(rollover, folder: str | Path) -> Path:
 
 def write_report(tables: PlanTables, path: str | Path, *, redact: bool = False) -> Path:
     """Write the one-page HTML report (self-contained; written atomically)."""
-    from optimizer.outputs.html_report import render_report
 
     if redact:
         tables = redacted(tables)

@@ -164,6 +164,7 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
     --------
     >>> write_workbook(plan(district).tables(), "plan.xlsx")   # doctest: +SKIP
     """
+    # Here, not at the top: export imports this module (for write_plan) on first use.
     from optimizer.outputs.export import atomic_file
 
     created = created or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
