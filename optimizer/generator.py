@@ -220,7 +220,7 @@ def _make_students(rng: np.random.Generator, n: int, schools: pd.DataFrame) -> p
     primary[is_pk] = _pick(rng, _PRESCHOOL_MIX, int(is_pk.sum()))
     primary[is_a] = _pick(rng, _ADULT_MIX, int(is_a.sum()))
     # EMD only at ages 3-5: a few TK/K students keep it too.
-    young = np.isin(grades, sorted(_PACK.disabilities["EMD"].grades - {_PK})) & (
+    young = np.isin(grades, sorted(set(_PACK.disabilities["EMD"].grades or ()) - {_PK})) & (
         rng.random(n) < 0.01)
     primary[young] = "EMD"
 
@@ -351,7 +351,8 @@ def _make_educators(rng: np.random.Generator, schools: pd.DataFrame,
                     students: pd.DataFrame) -> pd.DataFrame:
     rows: list[dict] = []
 
-    def add(role: str, creds: list[str], served: list[str], fte: float = 1.0, **extra) -> None:
+    def add(role: str, creds: list[str], served: list[str], fte: float = 1.0,
+            **extra: str) -> None:
         rows.append({"educator_id": f"E{len(rows) + 1:05d}", "name": _name(rng), "role": role,
                      "credentials": ";".join(creds), "schools": ";".join(served),
                      "fte": f"{fte:g}", "max_caseload": "", "other_load": "",
@@ -462,7 +463,7 @@ def _make_locks(rng: np.random.Generator, tables: dict[str, pd.DataFrame]) -> pd
     raw = RawDistrict(name="generated", tables={k: v.astype(str).replace({"None": ""})
                                                  for k, v in tables.items()})
     district, _ = validate_tables(raw)
-    rows = []
+    rows: list[dict[str, str]] = []
     if district is None:
         return pd.DataFrame(columns=["student_id", "educator_id", "kind", "reason"])
     want_pins = max(2, len(district.students) // 400)

@@ -52,10 +52,10 @@ def _check_header(table: str, label: str, header: list[str], out: list[InputIssu
             out.append(InputIssue(label, 1, col, col, "each column name once: this one repeats"))
             ok = False
         seen.add(col)
-    for col in CONTRACT[table]:
-        if col.required and col.name not in seen:
-            out.append(InputIssue(label, 1, col.name, None,
-                               f"a column named '{col.name}' ({col.meaning}); "
+    for column in CONTRACT[table]:
+        if column.required and column.name not in seen:
+            out.append(InputIssue(label, 1, column.name, None,
+                               f"a column named '{column.name}' ({column.meaning}); "
                                f"found columns: {', '.join(header) or 'none'}"))
             ok = False
     return ok

@@ -39,7 +39,7 @@ _PACK_TABLES = {"disabilities", "services", "roles", "credentials", "best_practi
 class DistrictError(Exception):
     """The district's files have errors; ``problems`` lists every one (warnings too)."""
 
-    def __init__(self, problems: list[InputIssue]):
+    def __init__(self, problems: list[InputIssue]) -> None:
         self.problems = problems
         errors = [p for p in problems if p.severity == "error"]
         super().__init__(f"{len(errors)} error(s) in the district files; first: {errors[0]}"
@@ -47,17 +47,19 @@ class DistrictError(Exception):
 
     @property
     def errors(self) -> list[InputIssue]:
+        """The problems that stop the district from loading."""
         return [p for p in self.problems if p.severity == "error"]
 
     @property
     def warnings(self) -> list[InputIssue]:
+        """The problems reported but not blocking (e.g. a hint that is ignored)."""
         return [p for p in self.problems if p.severity == "warning"]
 
 
 class _Table:
     """Column checks on one text table; each adds Problems and returns parsed values."""
 
-    def __init__(self, label: str, frame: pd.DataFrame, out: list[InputIssue]):
+    def __init__(self, label: str, frame: pd.DataFrame, out: list[InputIssue]) -> None:
         self.label = label
         self.frame = frame
         self.out = out
@@ -73,7 +75,8 @@ class _Table:
         self.out.append(InputIssue(self.label, int(self.rows[i]), column, value, expected,
                                    severity))
 
-    def _report(self, mask: pd.Series, column: str, expected: str, severity="error") -> None:
+    def _report(self, mask: pd.Series, column: str, expected: str,
+                severity: str = "error") -> None:
         values = self.col(column)
         for i in mask.to_numpy().nonzero()[0]:
             self.add(i, column, values.iat[i], expected, severity)

@@ -6,11 +6,13 @@ Works on :class:`~optimizer.planning.result.Result` objects or plans read back w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
-from optimizer.planning.result import PlanTables
+from optimizer.planning.result import PlanTables, Result
 
 __all__ = ["Comparison", "compare"]
 
@@ -25,12 +27,12 @@ _METRICS = [
 ]
 
 
-def _tables(plan) -> PlanTables:
+def _tables(plan: Result | PlanTables) -> PlanTables:
     return plan.tables() if hasattr(plan, "tables") else plan
 
 
 def _metrics(t: PlanTables) -> dict[str, float]:
-    f = t.summary
+    f: Mapping[str, Any] = t.summary  # summary.json: values by key, types per key
     lr = f.get("load_ratio", {})
     return {"placed": f.get("placed", 0), "unplaced": f.get("unplaced", 0),
             "best_practice_share": f.get("best_practice_share", 0.0),
@@ -96,7 +98,8 @@ class Comparison:
         return "\n".join(lines)
 
 
-def compare(plan_a, plan_b, name_a: str = "A", name_b: str = "B") -> Comparison:
+def compare(plan_a: Result | PlanTables, plan_b: Result | PlanTables, name_a: str = "A",
+            name_b: str = "B") -> Comparison:
     """How plan B differs from plan A.
 
     Examples

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
+from typing import TypedDict
 
 import pandas as pd
 
@@ -28,6 +29,14 @@ REPORT_COLUMNS = ["student_id", "event", "from_school", "to_school", "from_grade
                   "detail"]
 
 
+#: Headline counts of a rollover (:meth:`Rollover.counts`); the keys are the
+#: labels printed by :meth:`Rollover.summary`.
+RolloverCounts = TypedDict("RolloverCounts", {
+    "promoted": int, "stayed in grade": int, "moved school": dict[str, int],
+    "left": dict[str, int], "added": int, "case-manager hints cleared": dict[str, int],
+    "locks dropped": int})
+
+
 @dataclass(frozen=True)
 class Rollover:
     """Next year's district tables and what happened to each student."""
@@ -36,7 +45,7 @@ class Rollover:
     settings_text: str
     report: pd.DataFrame
 
-    def counts(self) -> dict[str, object]:
+    def counts(self) -> RolloverCounts:
         """Headline counts: promoted, moved (by feeder pair), left, added, hints cleared."""
         r = self.report
         moved = r[r["event"] == "moved school"]
@@ -53,6 +62,7 @@ class Rollover:
         }
 
     def summary(self) -> str:
+        """The counts as the text ``caseload rollover`` prints."""
         c = self.counts()
         lines = ["Rollover to next year:",
                  f"  promoted                  {c['promoted']:>7,}",

@@ -20,6 +20,7 @@ import pandas as pd
 
 from optimizer.district.textsafe import neutralize_formula
 from optimizer.generator import GeneratedDistrict
+from optimizer.nextyear.rollover import Rollover
 from optimizer.outputs.html_report import render_report
 from optimizer.outputs.plan_folder import PLAN_TABLE_FILES
 from optimizer.planning.result import PlanTables, Result
@@ -249,7 +250,7 @@ def write_transfers(tables: PlanTables, folder: str | Path, effective: str,
     return target
 
 
-def write_rollover(rollover, folder: str | Path) -> Path:
+def write_rollover(rollover: Rollover, folder: str | Path) -> Path:
     """Write next year's district folder (and ``rollover_report.csv``), atomically.
 
     The tables are written as they are (text, every column kept), so the new

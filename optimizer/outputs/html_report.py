@@ -9,7 +9,8 @@ Every text from the input is HTML-escaped.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -138,7 +139,7 @@ def render_report(tables: PlanTables, *, redact: bool = False) -> str:
     --------
     >>> html_text = render_report(plan(district).tables())   # doctest: +SKIP
     """
-    f = tables.summary
+    f: Mapping[str, Any] = tables.summary  # summary.json: values by key, types per key
     a = tables.assignments
     cl = tables.caseloads
     lr = f.get("load_ratio", {})

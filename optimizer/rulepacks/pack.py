@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
@@ -127,6 +127,10 @@ class RulePack:
     weight_by_support_level: Mapping[str, float]
     objective: Mapping[str, Any]
     raw: Mapping[str, Any]
+    # Lookups built once from the tables above (not arguments).
+    _grade_pos: Mapping[str, int] = field(init=False, repr=False)
+    _disability_alias: Mapping[str, str] = field(init=False, repr=False)
+    _service_alias: Mapping[str, str] = field(init=False, repr=False)
 
     # -- lookups used by the validator ---------------------------------
     def grade_index(self, grade: str) -> int:

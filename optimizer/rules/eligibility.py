@@ -131,8 +131,11 @@ def teaches_sai_setting(pack: RulePack, s: Student, e: Educator) -> Verdict:
 
 
 def _teaching_credentials(pack: RulePack, s: Student, e: Educator) -> list[str]:
-    return sorted(c for c in e.credentials if pack.credentials[c].teaching and (
-        pack.credentials[c].settings is None or s.sai_setting in pack.credentials[c].settings))
+    def in_setting(settings: frozenset[str] | None) -> bool:
+        return settings is None or s.sai_setting in settings
+
+    return sorted(c for c in e.credentials if pack.credentials[c].teaching and
+                  in_setting(pack.credentials[c].settings))
 
 
 def _covers_category(pack: RulePack, code: str, added: set[str], s: Student) -> bool:
@@ -299,9 +302,9 @@ def _decide(pack: RulePack, s: Student, e: Educator) -> Decision:
     for capacity in ("instruction", "service"):
         ok, verdicts = _run(RULES[capacity], pack, s, e)
         if ok:
-            best = bp is not None and bp[0] == e.role
             reason = "; ".join(v.reason for v in verdicts)
-            if best:
+            best = bp is not None and bp[0] == e.role
+            if bp is not None and best:
                 reason += f" — best practice ({bp[1]})"
             return Decision(capacity, 0 if best else 1, reason, tuple(failed))
         failed.append(verdicts[-1])
@@ -319,7 +322,7 @@ class RuleCache:
     credentials, so a district of 100,000 students needs only a few thousand
     distinct decisions."""
 
-    def __init__(self, pack: RulePack):
+    def __init__(self, pack: RulePack) -> None:
         self.pack = pack
         self.by_profile: dict[tuple, Decision] = {}
         self.by_facts: dict[tuple, Decision] = {}
