@@ -3,7 +3,7 @@
 Every person here is invented: ids are sequential, names are drawn from short
 lists of common given and family names, and no row comes from real data. The
 figures (disability mix, time in general education, services, staffing) are
-those in ``shared/domain/district-figures.md``; see docs/generator.md.
+the published ones listed with their sources in ``docs/generator.md``.
 
 The generator returns text tables in the data-contract layout; writing them
 to a folder is :func:`optimizer.outputs.export.write_district`.
@@ -26,7 +26,7 @@ from optimizer.rules import decide
 
 __all__ = ["GeneratedDistrict", "generate_district"]
 
-# School-age primary disability mix (district-figures.md; DB "rare").
+# School-age primary disability mix (docs/generator.md; DB "rare").
 _SCHOOL_AGE_MIX = {"SLD": 38.0, "SLI": 20.0, "AUT": 17.0, "OHI": 12.0, "ID": 5.5, "ED": 3.5,
                    "MD": 1.5, "HH": 0.6, "DEAF": 0.3, "OI": 0.4, "VI": 0.3, "TBI": 0.3,
                    "DB": 0.02}
@@ -38,7 +38,7 @@ _ADULT_MIX = {"ID": 35.0, "AUT": 35.0, "MD": 12.0, "SLD": 6.0, "OHI": 5.0, "ED":
               "OI": 1.5, "HH": 1.0, "VI": 1.0, "TBI": 0.5}
 
 # Share of the day in general education: (>=80%, 40-79%, <40%) per category
-# (district-figures.md; "separate school" folded into <40%).
+# (docs/generator.md; "separate school" folded into <40%).
 _PLACEMENT = {"SLI": (88, 4, 8), "SLD": (76, 19, 5), "AUT": (38, 17, 45), "ID": (21, 28, 51),
               "MD": (16, 18, 66)}
 _PLACEMENT_DEFAULT = (63, 16, 21)

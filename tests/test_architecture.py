@@ -47,12 +47,15 @@ def test_the_contracts_hold_on_the_project():
 
 
 def test_the_contracts_are_the_documented_ones():
-    # Removing a layer or a contract must be a visible decision: this list
-    # changes with it.
+    # Removing a layer or a contract must be a visible decision: this list and
+    # docs/architecture.md change with it.
     contracts = {c["id"]: c for c in _config()["contracts"]}
     assert set(contracts) == {"stages", "solvers", "files"}
     assert contracts["stages"]["layers"] == STAGES
     assert contracts["solvers"]["forbidden_modules"] == ["ortools"]
+    doc = (ROOT / "docs" / "architecture.md").read_text("utf-8")
+    for layer in STAGES:
+        assert f"`{layer.split(' | ')[0]}`" in doc
 
 
 @pytest.mark.parametrize(("module", "line", "contract"), [

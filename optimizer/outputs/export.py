@@ -1,6 +1,7 @@
-"""Writing files: district folders (from the generator) and, later, plans.
+"""Writing files: district folders, plan folders, tables, transfer files, the report.
 
-With the reader, this is the only module that touches files. Folders are
+With the district reader, the outputs package is the only code that touches
+files (an import-linter contract, docs/architecture.md). Folders are
 written beside the target and renamed into place, so an interrupted run
 never leaves a half-written folder over a good one.
 """
