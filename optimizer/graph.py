@@ -144,8 +144,16 @@ def _edges(district: District) -> _Edges:
 def edge_table(district: District) -> pd.DataFrame:
     """Every eligible (student, educator) edge as a tidy table, locks applied.
 
-    Columns: ``student_id, educator_id, school_id, role, capacity, rank,
-    current, pinned, reason``; rows in students.csv then educators.csv order.
+    Parameters
+    ----------
+    district
+        A validated district.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``student_id, educator_id, school_id, role, capacity, rank,
+        current, pinned, reason``; rows in students.csv then educators.csv order.
 
     Examples
     --------
@@ -215,6 +223,16 @@ def components(G: nx.Graph) -> list[tuple[list[str], list[str]]]:
     Components are independent subproblems for the solver. Isolated
     students (no eligible case manager) and educators form their own.
     Order is deterministic: by size, then by the smallest id.
+
+    Parameters
+    ----------
+    G
+        The eligibility graph of :func:`build_graph`.
+
+    Returns
+    -------
+    list of (list of str, list of str)
+        Each component's student ids and educator ids, sorted.
     """
     out = []
     for comp in nx.connected_components(G):
@@ -228,6 +246,11 @@ def components(G: nx.Graph) -> list[tuple[list[str], list[str]]]:
 def unplaceable_students(district: District) -> list[dict]:
     """Students with no eligible case manager, each with the rule that excluded
     every candidate at their school.
+
+    Parameters
+    ----------
+    district
+        A validated district.
 
     Returns
     -------
@@ -264,8 +287,20 @@ def unplaceable_students(district: District) -> list[dict]:
 
 
 def school_table(district: District) -> pd.DataFrame:
-    """Per-school counts: students, educators serving, eligible edges, students
-    with a best-practice (rank 0) option, and students with no eligible case manager."""
+    """Per-school counts of the eligibility graph.
+
+    Parameters
+    ----------
+    district
+        A validated district.
+
+    Returns
+    -------
+    DataFrame
+        One row per school: students, educators serving it, eligible edges,
+        students with a best-practice (rank 0) option, and students with no
+        eligible case manager.
+    """
     c = _edges(district).columns
     edges_per = Counter(c["school_id"])
     students_with_edge: dict[str, set] = {}

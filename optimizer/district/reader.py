@@ -196,7 +196,21 @@ def read_district_files(path: str | Path) -> RawDistrict:
 
 def read_table(path: str | Path, required: tuple[str, ...]) -> tuple[pd.DataFrame | None,
                                                                    list[InputIssue]]:
-    """Read one extra CSV (new students, staff changes) as text, checking its header."""
+    """Read one extra CSV (new students, staff changes) as text, checking its header.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    required
+        Columns the file must have.
+
+    Returns
+    -------
+    tuple of (DataFrame or None, list of InputIssue)
+        The table as text, or None with the problems (missing file, missing or
+        repeated columns).
+    """
     path = Path(path)
     if not path.exists():
         return None, [InputIssue(str(path), None, None, None, "a CSV file: nothing is there")]

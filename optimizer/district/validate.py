@@ -522,6 +522,17 @@ def _with_warnings(district: District, problems: list[InputIssue]) -> District:
 def check_district(path: str | Path) -> list[InputIssue]:
     """Every problem (errors and warnings) in a district's files, without raising.
 
+    Parameters
+    ----------
+    path
+        A district folder or workbook (``.xlsx``).
+
+    Returns
+    -------
+    list of InputIssue
+        Every problem found, each with file, row, column, value and what was
+        expected; empty when the district loads cleanly.
+
     Examples
     --------
     >>> [str(p) for p in check_district("data/sample") if p.severity == "error"]  # doctest: +SKIP

@@ -1,7 +1,7 @@
 """Comparing two plans: who changes case manager and why, load changes, headline deltas.
 
 Works on :class:`~optimizer.planning.result.Result` objects or plans read back with
-:func:`optimizer.district.reader.read_plan` (both give :class:`PlanTables`).
+:func:`optimizer.outputs.plan_folder.read_plan` (both give :class:`PlanTables`).
 """
 
 from __future__ import annotations
@@ -101,6 +101,21 @@ class Comparison:
 def compare(plan_a: Result | PlanTables, plan_b: Result | PlanTables, name_a: str = "A",
             name_b: str = "B") -> Comparison:
     """How plan B differs from plan A.
+
+    Parameters
+    ----------
+    plan_a, plan_b
+        Two plans of the same district: each a :class:`Result` or the
+        :class:`PlanTables` of a plan folder read back
+        (:func:`optimizer.outputs.plan_folder.read_plan`).
+    name_a, name_b
+        The plans' names in the comparison's text.
+
+    Returns
+    -------
+    Comparison
+        Who changes case manager, whose load changes, the headline figures
+        and the hiring needs of both plans side by side.
 
     Examples
     --------

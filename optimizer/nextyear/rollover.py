@@ -155,6 +155,14 @@ def roll_over(raw: RawDistrict, district: District, *,
         ``action``, ``educator_id`` and the educators.csv columns it changes).
     year_start
         First day of next school year, for ages (default: the next 1 September).
+    new_students_label, staff_changes_label
+        How problems name the two extra files.
+
+    Returns
+    -------
+    Rollover
+        Next year's tables (every column carried over), district.toml's text
+        and a report row for each student and each change.
 
     Raises
     ------

@@ -135,6 +135,18 @@ def _table(frame: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> str:
 def render_report(tables: PlanTables, *, redact: bool = False) -> str:
     """The report as one HTML string (write it with :func:`optimizer.outputs.export.write_report`).
 
+    Parameters
+    ----------
+    tables
+        The plan's tables (``Result.tables()`` or a plan folder read back).
+    redact
+        Replace educator names with their ids.
+
+    Returns
+    -------
+    str
+        A self-contained HTML page (styles, charts and script inline).
+
     Examples
     --------
     >>> html_text = render_report(plan(district).tables())   # doctest: +SKIP

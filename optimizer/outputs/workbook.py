@@ -155,13 +155,18 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
     Parameters
     ----------
     tables
-        ``Result.tables()`` or :func:`optimizer.district.reader.read_plan`.
+        ``Result.tables()`` or :func:`optimizer.outputs.plan_folder.read_plan`.
     path
         The ``.xlsx`` file to write.
     redact
         Replace educator names with their ids (for sharing outside the office).
     created
         Timestamp shown on the Summary sheet (default: now, to the minute).
+
+    Returns
+    -------
+    Path
+        The workbook written.
 
     Examples
     --------

@@ -265,8 +265,17 @@ RULES: dict[str, tuple[Rule, ...]] = {
 def best_practice(pack: RulePack, s: Student) -> tuple[str, str] | None:
     """The best-practice case-manager role for the student's mix of services.
 
-    Returns ``(role, label)`` from the first matching row of the rule pack's
-    best-practice table, or None when no row matches.
+    Parameters
+    ----------
+    pack
+        The rule pack (its ``best_practice`` table, first matching row wins).
+    s
+        The student: their SAI setting and specialized services decide.
+
+    Returns
+    -------
+    tuple of (str, str) or None
+        ``(role, label)`` of the first matching row, or None when no row matches.
 
     Examples
     --------
@@ -389,6 +398,20 @@ def rule_cache(pack: RulePack) -> RuleCache:
 def decide(district: District, s: Student, e: Educator) -> Decision:
     """Decide whether and how ``e`` may case-manage ``s`` (locks not applied).
 
+    Parameters
+    ----------
+    district
+        The validated district (its rule pack decides).
+    s, e
+        The student and the educator.
+
+    Returns
+    -------
+    Decision
+        The capacity (instruction, service, coordination, or None when not
+        eligible), the rank (0 best practice, 1 acceptable, 2 coordinator
+        only), the reason, and the failed verdicts that explain a refusal.
+
     Examples
     --------
     >>> d = decide(district, district.students["S1"], district.educators["E1"])  # doctest: +SKIP
@@ -407,6 +430,18 @@ def explain(district: District, student_id: str, educator_id: str) -> list[Verdi
     """Every rule's verdict for one pair, passing and failing, in rule order.
 
     Locks are reported too: a forbid is a failing verdict, a pin a passing one.
+
+    Parameters
+    ----------
+    district
+        The validated district.
+    student_id, educator_id
+        The pair to explain.
+
+    Returns
+    -------
+    list of Verdict
+        One per rule checked (``rule``, ``ok``, ``reason``), locks included.
 
     Examples
     --------
