@@ -24,6 +24,7 @@ PACK = load_rule_pack("ca")
 # Numeric grade codes ("1" ... "12") are left out: they collide with ordinary
 # numbers ("1" for yes); the named grades (PK, TK, K, A) are what code tests on.
 CODES = (set(PACK.roles) | set(PACK.services) | set(PACK.disabilities) | set(PACK.credentials)
+         | set(PACK.support_levels)
          | {g for g in PACK.grades if not g.isdigit()}
          | {d.code for d in PACK.disabilities.values()}
          | {c for s in PACK.services.values() for c in s.codes})
@@ -79,6 +80,11 @@ def test_the_generator_model_is_keyed_by_pack_codes():
 def test_a_named_grade_must_be_one_of_the_pack_grades(key):
     with pytest.raises(RulePackError, match=f"pack.{key}: expected one of pack.grades"):
         load_rule_pack("ca", {"pack": {key: "G13"}})
+
+
+def test_a_derived_support_level_must_be_a_pack_support_level():
+    with pytest.raises(RulePackError, match="support_level_rule.level_below: expected a support"):
+        load_rule_pack("ca", {"support_level_rule": {"level_below": "severe"}})
 
 
 def test_rollover_ages_come_from_the_pack(make_district):

@@ -370,8 +370,9 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
         lv, derived = levels[i], False
         if lv is None:
             derived = True
-            lv = ("extensive" if has_sai and setting[i] == "sdc" and gen_ed[i] is not None
-                  and gen_ed[i] < pack.sdc_extensive_below_pct else "mild_moderate")
+            lv = (pack.derived_level_below if has_sai and setting[i] == "sdc"
+                  and gen_ed[i] is not None and gen_ed[i] < pack.sdc_extensive_below_pct
+                  else pack.derived_level_otherwise)
         # A blank weight: district.toml's weight for the support level, else the default.
         w = weight[i] if weight[i] is not None else pack.weight_by_support_level.get(
             lv, pack.default_weight)

@@ -123,6 +123,10 @@ class RulePack:
     credentials: Mapping[str, Credential]
     best_practice: tuple[BestPracticeRow, ...]
     sdc_extensive_below_pct: float
+    #: Support level given when support_level is blank: SDC under the share above ...
+    derived_level_below: str
+    #: ... and every other student.
+    derived_level_otherwise: str
     default_weight: float
     weight_by_support_level: Mapping[str, float]
     objective: Mapping[str, Any]
@@ -363,6 +367,14 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
             )
         )
 
+    level_rule = raw.get("support_level_rule", {})
+    derived = {}
+    for key in ("level_below", "level_otherwise"):
+        derived[key] = _need(level_rule, key, "support_level_rule", str)
+        if derived[key] not in support_levels:
+            raise RulePackError(f"support_level_rule.{key}: expected a support level "
+                                f"({', '.join(support_levels)}), got {derived[key]!r}")
+
     weights = raw.get("student_weights", {})
     for key, value in weights.items():
         if key != "default" and key not in support_levels:
@@ -387,9 +399,9 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
         roles=MappingProxyType(roles),
         credentials=MappingProxyType(credentials),
         best_practice=tuple(best),
-        sdc_extensive_below_pct=float(
-            raw.get("support_level_rule", {}).get("sdc_gen_ed_pct_below", 40)
-        ),
+        sdc_extensive_below_pct=float(level_rule.get("sdc_gen_ed_pct_below", 40)),
+        derived_level_below=derived["level_below"],
+        derived_level_otherwise=derived["level_otherwise"],
         default_weight=float(weights.get("default", 1.0)),
         weight_by_support_level=MappingProxyType(
             {lv: float(weights[lv]) for lv in support_levels if lv in weights}),
