@@ -19,8 +19,12 @@ demo: $(STAMP)
 	@echo "Workbook: $(CURDIR)/plan-sample/plan.xlsx"
 	@echo "Report:   $(CURDIR)/plan-sample/report.html"
 
+# Style (ruff), the architecture contract (import-linter, docs/architecture.md)
+# and the type check (mypy, strictness in pyproject.toml [tool.mypy]).
 lint: $(STAMP)
 	$(BIN)/ruff check optimizer tests benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # The HTML report is tested in a real browser: install Debian's chromium when
 # missing and we may (root with apt-get); otherwise that one test is skipped.

@@ -12,12 +12,38 @@ import datetime as dt
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 from optimizer.district.model import District
-from optimizer.district.validate import DistrictError, check_district, load_district
+from optimizer.district.reader import RawDistrict, read_district_files, read_table
+from optimizer.district.validate import (
+    DistrictError,
+    check_district,
+    load_district,
+    validate_tables,
+)
+from optimizer.generator import generate_district
 from optimizer.graph import build_graph, edge_table, school_table
+from optimizer.nextyear.compare import compare
+from optimizer.nextyear.rollover import roll_over
+from optimizer.outputs.export import (
+    write_district,
+    write_plan,
+    write_report,
+    write_rollover,
+    write_table,
+    write_transfers,
+)
+from optimizer.outputs.plan_folder import PLAN_TABLE_FILES, read_plan, read_plan_assignments
 from optimizer.outputs.text import format_graph_summary, format_problems, graph_summary
+from optimizer.outputs.workbook import write_workbook
+from optimizer.planning.check import audit_current, check_plan
+from optimizer.planning.objective import Objective
+from optimizer.planning.planner import plan
+from optimizer.planning.result import PlanTables
+from optimizer.planning.solvers import SolveParams
 from optimizer.rules import decide, explain
 
 EXIT_BAD_INPUT = 2
@@ -36,7 +62,7 @@ def _load(path: str, as_json: bool) -> District | None:
         return None
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def _cmd_validate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     problems = check_district(args.district)
     errors = [p for p in problems if p.severity == "error"]
@@ -57,7 +83,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_graph(args: argparse.Namespace) -> int:
+def _cmd_graph(args: argparse.Namespace) -> int:
     district = _load(args.district, args.json)
     if district is None:
         return EXIT_BAD_INPUT
@@ -65,7 +91,6 @@ def cmd_graph(args: argparse.Namespace) -> int:
     summary = graph_summary(district, G)
     schools = school_table(district)
     if args.edges:
-        from optimizer.outputs.export import write_table
 
         write_table(edge_table(district), args.edges)
     if args.json:
@@ -77,7 +102,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_explain(args: argparse.Namespace) -> int:
+def _cmd_explain(args: argparse.Namespace) -> int:
     district = _load(args.district, False)
     if district is None:
         return EXIT_BAD_INPUT
@@ -110,7 +135,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 class _Progress:
     """Stage-by-stage progress on stderr, so a long run shows it is alive."""
 
-    def __init__(self, quiet: bool):
+    def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.t0 = time.perf_counter()
 
@@ -120,12 +145,7 @@ class _Progress:
                   flush=True)
 
 
-def cmd_plan(args: argparse.Namespace) -> int:
-    from optimizer.outputs.export import write_plan
-    from optimizer.outputs.plan_folder import PLAN_TABLE_FILES, read_plan_assignments
-    from optimizer.planning.objective import Objective
-    from optimizer.planning.planner import plan
-    from optimizer.planning.solvers import SolveParams
+def _cmd_plan(args: argparse.Namespace) -> int:
 
     progress = _Progress(args.quiet or args.json)
     progress(f"reading and validating {args.district}")
@@ -168,7 +188,6 @@ def _print_violations(violations: list, what: str, limit: int | None) -> None:
     if not violations:
         print(f"{what}: no violations.")
         return
-    from collections import Counter
 
     kinds = Counter(v.kind for v in violations)
     print(f"{what}: {len(violations)} violation(s) — "
@@ -180,9 +199,7 @@ def _print_violations(violations: list, what: str, limit: int | None) -> None:
         print(f"  … and {len(violations) - len(shown)} more (use --all)")
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    from optimizer.outputs.plan_folder import read_plan_assignments
-    from optimizer.planning.check import check_plan
+def _cmd_check(args: argparse.Namespace) -> int:
 
     district = _load(args.district, False)
     if district is None:
@@ -196,8 +213,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if violations else 0
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
-    from optimizer.planning.check import audit_current
+def _cmd_audit(args: argparse.Namespace) -> int:
 
     district = _load(args.district, False)
     if district is None:
@@ -209,8 +225,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 1 if violations else 0
 
 
-def _read_plan(folder: str):
-    from optimizer.outputs.plan_folder import read_plan
+def _read_plan(folder: str) -> PlanTables | None:
 
     try:
         return read_plan(folder)
@@ -219,9 +234,7 @@ def _read_plan(folder: str):
         return None
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from optimizer.outputs.export import write_transfers
-    from optimizer.outputs.workbook import write_workbook
+def _cmd_export(args: argparse.Namespace) -> int:
 
     if not (args.xlsx or args.transfers):
         print("Nothing to export: give --xlsx FILE and/or --transfers FOLDER.", file=sys.stderr)
@@ -245,8 +258,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from optimizer.outputs.export import write_report
+def _cmd_report(args: argparse.Namespace) -> int:
 
     tables = _read_plan(args.plan)
     if tables is None:
@@ -256,8 +268,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    from optimizer.nextyear.compare import compare
+def _cmd_compare(args: argparse.Namespace) -> int:
 
     a, b = _read_plan(args.plan_a), _read_plan(args.plan_b)
     if a is None or b is None:
@@ -274,11 +285,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_rollover(args: argparse.Namespace) -> int:
-    from optimizer.district.reader import read_district_files, read_table
-    from optimizer.district.validate import validate_tables
-    from optimizer.nextyear.rollover import roll_over
-    from optimizer.outputs.export import write_rollover
+def _cmd_rollover(args: argparse.Namespace) -> int:
 
     raw = read_district_files(args.district)
     district, problems = validate_tables(raw)
@@ -293,7 +300,6 @@ def cmd_rollover(args: argparse.Namespace) -> int:
     if district is None or any(p.severity == "error" for p in problems):
         print(format_problems(problems), file=sys.stderr)
         return EXIT_BAD_INPUT
-    from pathlib import Path
 
     try:
         nxt = roll_over(raw, district, year_start=args.year_start,
@@ -304,7 +310,6 @@ def cmd_rollover(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     # Next year's district must itself be valid (e.g. new students' codes):
     # validated as written, from the tables in hand rather than read back.
-    from optimizer.district.reader import RawDistrict
 
     _, check = validate_tables(RawDistrict(name=raw.name, tables=nxt.tables,
                                            settings=raw.settings))
@@ -320,9 +325,7 @@ def cmd_rollover(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    from optimizer.generator import generate_district
-    from optimizer.outputs.export import write_district
+def _cmd_generate(args: argparse.Namespace) -> int:
 
     gen = generate_district(args.students, seed=args.seed, name=args.name)
     out = write_district(gen, args.out)
@@ -340,6 +343,13 @@ def _iso_date(text: str) -> dt.date:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``caseload`` argument parser: one sub-command per public function.
+
+    Examples
+    --------
+    >>> build_parser().parse_args(["validate", "data/sample"]).district
+    'data/sample'
+    """
     p = argparse.ArgumentParser(
         prog="caseload",
         description="Plan who case-manages each student with an IEP (California rules).")
@@ -349,20 +359,20 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("district", help="district folder or .xlsx workbook")
     v.add_argument("--json", action="store_true", help="machine-readable output")
     v.add_argument("--all", action="store_true", help="list every problem, not the first 50")
-    v.set_defaults(func=cmd_validate)
+    v.set_defaults(func=_cmd_validate)
 
     g = sub.add_parser("graph", help="who may case-manage whom, and why not")
     g.add_argument("district", help="district folder or .xlsx workbook")
     g.add_argument("--json", action="store_true", help="machine-readable output")
     g.add_argument("--limit", type=int, default=20, help="rows to show per list (default 20)")
     g.add_argument("--edges", metavar="CSV", help="also write the edge table to this CSV file")
-    g.set_defaults(func=cmd_graph)
+    g.set_defaults(func=_cmd_graph)
 
     e = sub.add_parser("explain", help="every rule's verdict for one student")
     e.add_argument("district", help="district folder or .xlsx workbook")
     e.add_argument("student", help="student_id")
     e.add_argument("educator", nargs="?", help="educator_id (default: all at the school)")
-    e.set_defaults(func=cmd_explain)
+    e.set_defaults(func=_cmd_explain)
 
     pl = sub.add_parser("plan", help="plan next year's case managers")
     pl.add_argument("district", help="district folder or .xlsx workbook")
@@ -382,18 +392,18 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--redact", action="store_true",
                     help="educator names replaced by their ids in every file")
     pl.add_argument("--quiet", action="store_true", help="no progress lines")
-    pl.set_defaults(func=cmd_plan)
+    pl.set_defaults(func=_cmd_plan)
 
     ch = sub.add_parser("check", help="check a plan against every rule (exit 1 if violated)")
     ch.add_argument("district", help="district folder or .xlsx workbook")
     ch.add_argument("plan", help="plan folder (with assignments.csv)")
     ch.add_argument("--all", action="store_true", help="list every violation")
-    ch.set_defaults(func=cmd_check)
+    ch.set_defaults(func=_cmd_check)
 
     au = sub.add_parser("audit", help="check today's case managers against every rule")
     au.add_argument("district", help="district folder or .xlsx workbook")
     au.add_argument("--all", action="store_true", help="list every violation")
-    au.set_defaults(func=cmd_audit)
+    au.set_defaults(func=_cmd_audit)
 
     ex = sub.add_parser("export", help="workbook and IEP-system transfer files from a plan")
     ex.add_argument("plan", help="plan folder")
@@ -404,19 +414,19 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--per-case-manager", action="store_true",
                     help="also one transfer file per receiving case manager")
     ex.add_argument("--redact", action="store_true", help="names replaced by ids")
-    ex.set_defaults(func=cmd_export)
+    ex.set_defaults(func=_cmd_export)
 
     rp = sub.add_parser("report", help="one-page HTML report of a plan")
     rp.add_argument("plan", help="plan folder")
     rp.add_argument("--html", required=True, metavar="FILE", help="report file to write")
     rp.add_argument("--redact", action="store_true", help="names replaced by ids")
-    rp.set_defaults(func=cmd_report)
+    rp.set_defaults(func=_cmd_report)
 
     cp = sub.add_parser("compare", help="how plan B differs from plan A")
     cp.add_argument("plan_a", help="plan folder A (e.g. the base plan)")
     cp.add_argument("plan_b", help="plan folder B (e.g. a what-if)")
     cp.add_argument("--json", action="store_true", help="machine-readable output")
-    cp.set_defaults(func=cmd_compare)
+    cp.set_defaults(func=_cmd_compare)
 
     ro = sub.add_parser("rollover", help="next year's district: grades, feeders, staff changes")
     ro.add_argument("district", help="this year's district folder or workbook")
@@ -427,18 +437,25 @@ def build_parser() -> argparse.ArgumentParser:
                     "changes (docs/next-year.md)")
     ro.add_argument("--year-start", metavar="YYYY-MM-DD", type=_iso_date,
                     help="first day of next school year, for ages (default: next 1 September)")
-    ro.set_defaults(func=cmd_rollover)
+    ro.set_defaults(func=_cmd_rollover)
 
     n = sub.add_parser("generate", help="write a synthetic district (no real data)")
     n.add_argument("out", help="folder to write")
     n.add_argument("--students", type=int, default=1900, help="students with IEPs")
     n.add_argument("--seed", type=int, default=0, help="random seed")
     n.add_argument("--name", default=None, help="district name")
-    n.set_defaults(func=cmd_generate)
+    n.set_defaults(func=_cmd_generate)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``caseload`` command; return its exit code (0, 1 or 2), never raise.
+
+    Examples
+    --------
+    >>> main(["validate", "data/sample"])      # doctest: +SKIP
+    0
+    """
     parser = build_parser()
     try:  # argparse reports bad arguments itself and exits 2: return that code instead
         args = parser.parse_args(argv)

@@ -3,7 +3,7 @@
 Every person here is invented: ids are sequential, names are drawn from short
 lists of common given and family names, and no row comes from real data. The
 figures (disability mix, time in general education, services, staffing) are
-those in ``shared/domain/district-figures.md``; see docs/generator.md.
+the published ones listed with their sources in ``docs/generator.md``.
 
 The generator returns text tables in the data-contract layout; writing them
 to a folder is :func:`optimizer.outputs.export.write_district`.
@@ -19,10 +19,14 @@ import numpy as np
 import pandas as pd
 
 from optimizer.district.contract import CONTRACT
+from optimizer.district.reader import RawDistrict
+from optimizer.district.validate import validate_tables
+from optimizer.rulepacks import load_rule_pack
+from optimizer.rules import decide
 
 __all__ = ["GeneratedDistrict", "generate_district"]
 
-# School-age primary disability mix (district-figures.md; DB "rare").
+# School-age primary disability mix (docs/generator.md; DB "rare").
 _SCHOOL_AGE_MIX = {"SLD": 38.0, "SLI": 20.0, "AUT": 17.0, "OHI": 12.0, "ID": 5.5, "ED": 3.5,
                    "MD": 1.5, "HH": 0.6, "DEAF": 0.3, "OI": 0.4, "VI": 0.3, "TBI": 0.3,
                    "DB": 0.02}
@@ -34,7 +38,7 @@ _ADULT_MIX = {"ID": 35.0, "AUT": 35.0, "MD": 12.0, "SLD": 6.0, "OHI": 5.0, "ED":
               "OI": 1.5, "HH": 1.0, "VI": 1.0, "TBI": 0.5}
 
 # Share of the day in general education: (>=80%, 40-79%, <40%) per category
-# (district-figures.md; "separate school" folded into <40%).
+# (docs/generator.md; "separate school" folded into <40%).
 _PLACEMENT = {"SLI": (88, 4, 8), "SLD": (76, 19, 5), "AUT": (38, 17, 45), "ID": (21, 28, 51),
               "MD": (16, 18, 66)}
 _PLACEMENT_DEFAULT = (63, 16, 21)
@@ -57,7 +61,6 @@ _SERVICES = {
     "HEALTH": {"OHI": 0.1, "OI": 0.2, "MD": 0.2, "EMD": 0.3, "*": 0.0},
     "AT": {"VI": 0.3, "OI": 0.2, "MD": 0.1, "*": 0.01},
 }
-_LOW_INCIDENCE = ("HH", "DEAF", "VI", "OI", "DB")
 
 _GIVEN = ("Alex", "Sam", "Jordan", "Maria", "Jose", "Linh", "Priya", "Chen", "Fatima", "Omar",
           "Grace", "Luis", "Ana", "David", "Keiko", "Tariq", "Rosa", "Miguel", "Hannah", "Ivan",
@@ -66,7 +69,15 @@ _FAMILY = ("Garcia", "Nguyen", "Smith", "Hernandez", "Kim", "Patel", "Lopez", "J
            "Martinez", "Brown", "Tran", "Rodriguez", "Williams", "Park", "Singh", "Davis",
            "Gonzalez", "Lee", "Ramirez", "Wilson", "Flores", "Khan", "Torres", "Okafor", "Rivera")
 
-_K12 = ["TK", "K"] + [str(g) for g in range(1, 13)]
+# The generated files follow the California rule pack (district.toml names it):
+# grade codes, CALPADS codes, the instruction service and which disabilities
+# are low incidence come from it. The synthetic distributions above and the
+# school bands below (elementary to 5, middle 6-8, high 9-12) are the
+# generator's own model, keyed by the pack's codes (tests check the keys).
+_PACK = load_rule_pack("ca")
+_PK, _A = _PACK.preschool_grade, _PACK.adult_transition_grade
+_K12 = [g for g in _PACK.grades if g not in (_PK, _A)]  # TK, K, 1 ... 12
+_SAI_SERVICE = _PACK.instruction_services[0]
 
 
 @dataclass(frozen=True)
@@ -89,11 +100,11 @@ def _school_plan(n_students: int) -> list[tuple[str, str, str, int]]:
     pk, adult = 0.05 * n_students, 0.02 * n_students
     k12 = n_students - pk - adult
     elem, mid, high = k12 * 7 / 14, k12 * 3 / 14, k12 * 4 / 14
-    return [("preschool", "PK", "PK", max(1, round(pk / 150))),
-            ("elementary", "TK", "5", max(1, round(elem / 150))),
+    return [("preschool", _PK, _PK, max(1, round(pk / 150))),
+            ("elementary", _K12[0], "5", max(1, round(elem / 150))),
             ("middle", "6", "8", max(1, round(mid / 200))),
-            ("high", "9", "12", max(1, round(high / 300))),
-            ("adult", "A", "A", max(1, round(adult / 150)))]
+            ("high", "9", _PACK.last_school_grade, max(1, round(high / 300))),
+            ("adult", _A, _A, max(1, round(adult / 150)))]
 
 
 def generate_district(n_students: int = 1900, seed: int = 0,
@@ -185,11 +196,11 @@ def _make_schools(rng: np.random.Generator, n_students: int) -> pd.DataFrame:
 
 def _make_students(rng: np.random.Generator, n: int, schools: pd.DataFrame) -> pd.DataFrame:
     # Grades: 5% preschool, 2% adult transition, the rest spread over TK-12 (TK smaller).
-    k12_weights = np.array([0.4] + [1.0] * 13)
+    k12_weights = np.array([0.4] + [1.0] * (len(_K12) - 1))
     grade_p = np.concatenate([[5.0], 93.0 * k12_weights / k12_weights.sum(), [2.0]])
-    grades = np.array(["PK"] + _K12 + ["A"], dtype=object)[
-        rng.choice(16, size=n, p=grade_p / grade_p.sum())]
-    order = ["PK"] + _K12 + ["A"]
+    order = [_PK] + _K12 + [_A]
+    grades = np.array(order, dtype=object)[
+        rng.choice(len(order), size=n, p=grade_p / grade_p.sum())]
     pos = {g: i for i, g in enumerate(order)}
     serving: dict[str, list[str]] = {g: [] for g in order}
     size: dict[str, float] = {}
@@ -205,17 +216,18 @@ def _make_students(rng: np.random.Generator, n: int, schools: pd.DataFrame) -> p
         school[idx] = np.array(opts, dtype=object)[rng.choice(len(opts), size=len(idx),
                                                               p=w / w.sum())]
     primary = _pick(rng, _SCHOOL_AGE_MIX, n)
-    is_pk, is_a = grades == "PK", grades == "A"
+    is_pk, is_a = grades == _PK, grades == _A
     primary[is_pk] = _pick(rng, _PRESCHOOL_MIX, int(is_pk.sum()))
     primary[is_a] = _pick(rng, _ADULT_MIX, int(is_a.sum()))
     # EMD only at ages 3-5: a few TK/K students keep it too.
-    young = np.isin(grades, ["TK", "K"]) & (rng.random(n) < 0.01)
+    young = np.isin(grades, sorted(set(_PACK.disabilities["EMD"].grades or ()) - {_PK})) & (
+        rng.random(n) < 0.01)
     primary[young] = "EMD"
 
     u = rng.random(n)
     secondary = np.full(n, "", dtype=object)
     basis = np.full(n, "", dtype=object)
-    low = np.isin(primary, _LOW_INCIDENCE)
+    low = np.isin(primary, [a for a, d in _PACK.disabilities.items() if d.low_incidence])
     has_sec = np.where(low, u < 0.45, u < 0.12)
     sec_choice = _pick(rng, {"SLD": 3, "SLI": 3, "AUT": 2, "ID": 2, "OHI": 2, "ED": 1}, n)
     secondary[has_sec] = sec_choice[has_sec]
@@ -240,22 +252,22 @@ def _make_students(rng: np.random.Generator, n: int, schools: pd.DataFrame) -> p
         basis_cat = secondary[i] if basis[i] == "secondary" else cat
         got = []
         if draws[i, 0] < _SAI.get(basis_cat, 0.8):
-            got.append("SAI")
+            got.append(_SAI_SERVICE)
             g = gen_ed[i]
             setting[i] = "rsp" if g >= 80 else ("sdc" if g < 40 else
                                                 ("rsp" if draws[i, 1] < 0.5 else "sdc"))
         for j, (svc, table) in enumerate(_SERVICES.items()):
             if draws[i, j + 2] < table.get(cat, table["*"]):
                 got.append(svc)
-        if grades[i] in ("10", "11", "12", "A"):
+        if grades[i] in ("10", "11", _PACK.last_school_grade, _A):
             got.append("TRANSITION")
         if not got:
-            got.append("SPEECH" if cat == "SLI" else "SAI")
-            if got[0] == "SAI":
+            got.append("SPEECH" if cat == "SLI" else _SAI_SERVICE)
+            if got[0] == _SAI_SERVICE:
                 setting[i] = "rsp"
         services.append(got)
     # A few IEPs list services by CALPADS code, as some exports do.
-    code_of = {"SAI": "330", "SPEECH": "415", "OT": "450"}
+    code_of = {s: _PACK.services[s].codes[0] for s in (_SAI_SERVICE, "SPEECH", "OT")}
     svc_text = []
     code_draw = rng.random(n)
     for i, got in enumerate(services):
@@ -276,19 +288,20 @@ def _make_students(rng: np.random.Generator, n: int, schools: pd.DataFrame) -> p
     # Birth dates for the 2026-27 school year: a kindergartner turns 5 by
     # 1 September 2026; TK children turn 4; preschoolers are 3 or 4; adult
     # transition students 18 to 21; about 1 in 20 is a year older (retained).
-    age_at_start = np.array([{"PK": 3 + int(rng.random() < 0.5), "TK": 4, "K": 5, "A":
-                              18 + int(rng.integers(0, 4))}.get(g) or 5 + int(g)
+    age_at_start = np.array([{_PK: 3 + int(rng.random() < 0.5), **_PACK.preschool_moves_on,
+                              _A: 18 + int(rng.integers(0, 4))}.get(g) or 5 + int(g)
                              for g in grades])
-    age_at_start += (rng.random(n) < 0.05) & ~np.isin(grades, ["PK", "TK"])
+    age_at_start += (rng.random(n) < 0.05) & ~np.isin(grades, [_PK, _K12[0]])
     cutoff = dt.date(2026, 9, 1)
     born = [(dt.date(cutoff.year - int(a), cutoff.month, cutoff.day)
              - dt.timedelta(days=int(d))).isoformat()
             for a, d in zip(age_at_start, rng.integers(0, 365, n), strict=True)]
     # After grade 12, students with extensive needs often continue in adult transition.
     adult = np.full(n, "", dtype=object)
-    continues = (grades == "12") & np.isin(primary, ["ID", "AUT", "MD"]) & (setting == "sdc")
+    continues = ((grades == _PACK.last_school_grade) & np.isin(primary, ["ID", "AUT", "MD"])
+                 & (setting == "sdc"))
     adult[continues & (rng.random(n) < 0.6)] = "yes"
-    adult[grades == "A"] = "yes"
+    adult[grades == _A] = "yes"
     frame = pd.DataFrame({
         "student_id": [f"S{i + 1:06d}" for i in range(n)],
         "school_id": school, "grade": grades,
@@ -304,9 +317,7 @@ def _make_students(rng: np.random.Generator, n: int, schools: pd.DataFrame) -> p
                           "VI" if "VI" in sv else "SLP") for st, sv in zip(setting, services,
                                                                              strict=True)]
     numeric = rng.random(n) < 0.05
-    codes = {"ID": "210", "HH": "220", "DEAF": "230", "SLI": "240", "VI": "250", "ED": "260",
-             "OI": "270", "OHI": "280", "EMD": "281", "SLD": "290", "DB": "300", "MD": "310",
-             "AUT": "320", "TBI": "330"}
+    codes = {a: d.code for a, d in _PACK.disabilities.items()}
     frame.loc[numeric, "primary_disability"] = frame.loc[numeric, "primary_disability"].map(codes)
     return frame
 
@@ -340,7 +351,8 @@ def _make_educators(rng: np.random.Generator, schools: pd.DataFrame,
                     students: pd.DataFrame) -> pd.DataFrame:
     rows: list[dict] = []
 
-    def add(role: str, creds: list[str], served: list[str], fte: float = 1.0, **extra) -> None:
+    def add(role: str, creds: list[str], served: list[str], fte: float = 1.0,
+            **extra: str) -> None:
         rows.append({"educator_id": f"E{len(rows) + 1:05d}", "name": _name(rng), "role": role,
                      "credentials": ";".join(creds), "schools": ";".join(served),
                      "fte": f"{fte:g}", "max_caseload": "", "other_load": "",
@@ -415,7 +427,7 @@ def _fill_current_case_managers(rng: np.random.Generator, students: pd.DataFrame
     for eid, role, served in zip(educators["educator_id"], educators["role"],
                                  educators["schools"], strict=True):
         for s in served.split(";"):
-            if role in ("PSY", "OT", "PT", "APE", "OM"):
+            if not _PACK.roles[role].case_manager:
                 non_cm.setdefault(s, []).append(eid)
                 continue
             by_school_role.setdefault((s, role), []).append(eid)
@@ -423,7 +435,7 @@ def _fill_current_case_managers(rng: np.random.Generator, students: pd.DataFrame
             all_cm.append((eid, s))
     u = rng.random(len(students))
     pick = rng.random(len(students))
-    entry_grades = {"TK", "K", "6", "9", "A", "PK"}
+    entry_grades = {_K12[0], "K", "6", "9", _A, _PK}
     out = []
     for i, (sch, grade, role) in enumerate(zip(students["school_id"], students["grade"],
                                                students["_bp_role"], strict=True)):
@@ -448,14 +460,10 @@ def _fill_current_case_managers(rng: np.random.Generator, students: pd.DataFrame
 
 def _make_locks(rng: np.random.Generator, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """A few pins (a parent asked to keep a case manager) and forbids, all legal."""
-    from optimizer.district.reader import RawDistrict
-    from optimizer.district.validate import validate_tables
-    from optimizer.rules import decide
-
     raw = RawDistrict(name="generated", tables={k: v.astype(str).replace({"None": ""})
                                                  for k, v in tables.items()})
     district, _ = validate_tables(raw)
-    rows = []
+    rows: list[dict[str, str]] = []
     if district is None:
         return pd.DataFrame(columns=["student_id", "educator_id", "kind", "reason"])
     want_pins = max(2, len(district.students) // 400)

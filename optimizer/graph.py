@@ -163,10 +163,19 @@ def _edges(district: District) -> _Edges:
 def edge_table(district: District) -> pd.DataFrame:
     """Every eligible (student, educator) edge as a tidy table, locks applied.
 
-    Columns: ``student_id, educator_id, school_id, role, capacity, rank,
-    current, pinned, reason``; rows in students.csv order, then for each
-    student the educators serving their school in educators.csv order, then
-    any the district's ``[school_rule]`` lets coordinate from another school.
+    Parameters
+    ----------
+    district
+        A validated district.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``student_id, educator_id, school_id, role, capacity, rank,
+        current, pinned, reason``; rows in students.csv order, then for each
+        student the educators serving their school in educators.csv order,
+        then any the district's ``[school_rule]`` lets coordinate from
+        another school.
 
     Examples
     --------
@@ -236,6 +245,16 @@ def components(G: nx.Graph) -> list[tuple[list[str], list[str]]]:
     Components are independent subproblems for the solver. Isolated
     students (no eligible case manager) and educators form their own.
     Order is deterministic: by size, then by the smallest id.
+
+    Parameters
+    ----------
+    G
+        The eligibility graph of :func:`build_graph`.
+
+    Returns
+    -------
+    list of (list of str, list of str)
+        Each component's student ids and educator ids, sorted.
     """
     out = []
     for comp in nx.connected_components(G):
@@ -249,6 +268,11 @@ def components(G: nx.Graph) -> list[tuple[list[str], list[str]]]:
 def unplaceable_students(district: District) -> list[dict]:
     """Students with no eligible case manager, each with the rule that excluded
     every candidate at their school.
+
+    Parameters
+    ----------
+    district
+        A validated district.
 
     Returns
     -------
@@ -285,8 +309,20 @@ def unplaceable_students(district: District) -> list[dict]:
 
 
 def school_table(district: District) -> pd.DataFrame:
-    """Per-school counts: students, educators serving, eligible edges, students
-    with a best-practice (rank 0) option, and students with no eligible case manager."""
+    """Per-school counts of the eligibility graph.
+
+    Parameters
+    ----------
+    district
+        A validated district.
+
+    Returns
+    -------
+    DataFrame
+        One row per school: students, educators serving it, eligible edges,
+        students with a best-practice (rank 0) option, and students with no
+        eligible case manager.
+    """
     c = _edges(district).columns
     edges_per = Counter(c["school_id"])
     students_with_edge: dict[str, set] = {}

@@ -31,7 +31,7 @@ def cap_rows(district: District) -> list[dict[str, object]]:
     """
     pack = district.rules
     used = {e.role for e in district.educators.values()}
-    own = {}
+    own: dict[str, int] = {}
     for e in district.educators.values():
         if e.max_caseload is not None:
             own[e.role] = own.get(e.role, 0) + 1

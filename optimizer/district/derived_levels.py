@@ -91,7 +91,7 @@ def derived_level_warnings(district: District, label: str = "students.csv") -> l
     examples = []
     for s, (eid, now, other, then) in hits[:EXAMPLES]:
         pct = "blank" if s.gen_ed_pct is None else f"{s.gen_ed_pct:g}%"
-        examples.append(f"{s.student_id} (row {s.row}, {s.sai_setting.upper()}, general "
+        examples.append(f"{s.student_id} (row {s.row}, {(s.sai_setting or '').upper()}, general "
                         f"education {pct}) is taken as {s.support_level}, so {eid} "
                         f"{_CAN[now]}; at {other} {eid} {_CAN[then]}")
     threshold = pack.sdc_extensive_below_pct

@@ -201,7 +201,8 @@ class District:
         role = self.rules.roles[e.role]
         full = role.cap
         if role.cap_if_only_preschool is not None and all(
-            self.schools[s].low_grade == self.schools[s].high_grade == "PK" for s in e.schools
+            self.schools[s].low_grade == self.schools[s].high_grade == self.rules.preschool_grade
+            for s in e.schools
         ):
             full = role.cap_if_only_preschool
         # Rounded down with a tolerance so 0.8 x 20 (15.999...) still gives 16.

@@ -52,10 +52,10 @@ def _check_header(table: str, label: str, header: list[str], out: list[InputIssu
             out.append(InputIssue(label, 1, col, col, "each column name once: this one repeats"))
             ok = False
         seen.add(col)
-    for col in CONTRACT[table]:
-        if col.required and col.name not in seen:
-            out.append(InputIssue(label, 1, col.name, None,
-                               f"a column named '{col.name}' ({col.meaning}); "
+    for column in CONTRACT[table]:
+        if column.required and column.name not in seen:
+            out.append(InputIssue(label, 1, column.name, None,
+                               f"a column named '{column.name}' ({column.meaning}); "
                                f"found columns: {', '.join(header) or 'none'}"))
             ok = False
     return ok
@@ -196,7 +196,21 @@ def read_district_files(path: str | Path) -> RawDistrict:
 
 def read_table(path: str | Path, required: tuple[str, ...]) -> tuple[pd.DataFrame | None,
                                                                    list[InputIssue]]:
-    """Read one extra CSV (new students, staff changes) as text, checking its header."""
+    """Read one extra CSV (new students, staff changes) as text, checking its header.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    required
+        Columns the file must have.
+
+    Returns
+    -------
+    tuple of (DataFrame or None, list of InputIssue)
+        The table as text, or None with the problems (missing file, missing or
+        repeated columns).
+    """
     path = Path(path)
     if not path.exists():
         return None, [InputIssue(str(path), None, None, None, "a CSV file: nothing is there")]

@@ -63,15 +63,18 @@ def check_rule_settings(overrides: dict[str, Any], base: RulePack) -> list[Input
     {'support_level_rule': {}}
     """
     out: list[InputIssue] = []
-    tables = {k: overrides[k] for k in ("support_level_rule", "best_practice_rule",
-                                         "school_rule") if k in overrides}
+    tables: dict[str, Any] = {k: overrides[k] for k in
+                              ("support_level_rule", "best_practice_rule",
+                               "school_rule") if k in overrides}
     for name, table in tables.items():
         if not isinstance(table, Mapping):
             out.append(_problem(name, table, "a table of settings (see docs/data-contract.md)"))
             del overrides[name]
     # A misspelt key would otherwise be ignored without a word.
-    known = {"support_level_rule": {"sdc_gen_ed_pct_below", "source"},
-             "best_practice_rule": {"related_services_count"}}
+    known: dict[str, set[str]] = {"support_level_rule": {"sdc_gen_ed_pct_below", "level_below",
+                                                         "level_otherwise",
+                                                    "source"},
+                                  "best_practice_rule": {"related_services_count"}}
     for name, keys in known.items():
         table = overrides.get(name)
         if table is None:

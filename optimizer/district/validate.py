@@ -7,6 +7,7 @@ fixes the whole file in one pass. Warnings (legal but odd) never stop.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
@@ -35,13 +36,13 @@ _NO = {"no", "n", "false", "0"}
 _SETTING_KEYS = {"name", "rule_pack", "caps", "coordinating_roles", "case_manager_roles"}
 _PACK_TABLES = {"disabilities", "services", "roles", "credentials", "best_practice",
                 "support_level_rule", "student_weights", "objective", "pack",
-                "best_practice_rule", "school_rule"}
+                "best_practice_rule", "school_rule", "rollover"}
 
 
 class DistrictError(Exception):
     """The district's files have errors; ``problems`` lists every one (warnings too)."""
 
-    def __init__(self, problems: list[InputIssue]):
+    def __init__(self, problems: list[InputIssue]) -> None:
         self.problems = problems
         errors = [p for p in problems if p.severity == "error"]
         super().__init__(f"{len(errors)} error(s) in the district files; first: {errors[0]}"
@@ -49,17 +50,19 @@ class DistrictError(Exception):
 
     @property
     def errors(self) -> list[InputIssue]:
+        """The problems that stop the district from loading."""
         return [p for p in self.problems if p.severity == "error"]
 
     @property
     def warnings(self) -> list[InputIssue]:
+        """The problems reported but not blocking (e.g. a hint that is ignored)."""
         return [p for p in self.problems if p.severity == "warning"]
 
 
 class _Table:
     """Column checks on one text table; each adds Problems and returns parsed values."""
 
-    def __init__(self, label: str, frame: pd.DataFrame, out: list[InputIssue]):
+    def __init__(self, label: str, frame: pd.DataFrame, out: list[InputIssue]) -> None:
         self.label = label
         self.frame = frame
         self.out = out
@@ -75,7 +78,8 @@ class _Table:
         self.out.append(InputIssue(self.label, int(self.rows[i]), column, value, expected,
                                    severity))
 
-    def _report(self, mask: pd.Series, column: str, expected: str, severity="error") -> None:
+    def _report(self, mask: pd.Series, column: str, expected: str,
+                severity: str = "error") -> None:
         values = self.col(column)
         for i in mask.to_numpy().nonzero()[0]:
             self.add(i, column, values.iat[i], expected, severity)
@@ -322,6 +326,9 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
                      "yes or no", normalize=str.lower)
 
     out = {}
+    # Specialized academic instruction: the pack's service(s) of kind "instruction".
+    instruction = frozenset(pack.instruction_services)
+    sai = " or ".join(pack.instruction_services)
     for i, sid in enumerate(ids.tolist()):
         sch, g, p, sec = school[i], grade[i], primary[i], secondary[i]
         if sch and g:
@@ -352,12 +359,12 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
                 t.add(i, "placement_basis", "secondary",
                       f"placement_basis 'secondary' only when the primary disability is "
                       f"low-incidence; {p} ({pack.disabilities[p].name}) is not")
-        has_sai = "SAI" in services[i]
+        has_sai = not instruction.isdisjoint(services[i])
         if has_sai and setting[i] is None and t.col("sai_setting").iat[i] == "":
-            t.add(i, "sai_setting", "", "rsp or sdc: required because services include SAI")
+            t.add(i, "sai_setting", "", f"rsp or sdc: required because services include {sai}")
         elif not has_sai and setting[i] is not None:
             t.add(i, "sai_setting", t.col("sai_setting").iat[i],
-                  "blank: services do not include SAI, so the setting is ignored", "warning")
+                  f"blank: services do not include {sai}, so the setting is ignored", "warning")
         cm = current[i]
         if cm and cm not in educators:
             t.add(i, "current_case_manager", cm,
@@ -368,8 +375,9 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
         lv, derived = levels[i], False
         if lv is None:
             derived = True
-            lv = ("extensive" if has_sai and setting[i] == "sdc" and gen_ed[i] is not None
-                  and gen_ed[i] < pack.sdc_extensive_below_pct else "mild_moderate")
+            lv = (pack.derived_level_below if has_sai and setting[i] == "sdc"
+                  and gen_ed[i] is not None and gen_ed[i] < pack.sdc_extensive_below_pct
+                  else pack.derived_level_otherwise)
         # A blank weight: district.toml's weight for the support level, else the default.
         w = weight[i] if weight[i] is not None else pack.weight_by_support_level.get(
             lv, pack.default_weight)
@@ -514,7 +522,6 @@ def _check_pins(district: District, labels: Mapping[str, str]) -> Iterable[Input
 
 
 def _with_warnings(district: District, problems: list[InputIssue]) -> District:
-    import dataclasses
 
     return dataclasses.replace(district, warnings=tuple(p for p in problems
                                                          if p.severity == "warning"))
@@ -522,6 +529,17 @@ def _with_warnings(district: District, problems: list[InputIssue]) -> District:
 
 def check_district(path: str | Path) -> list[InputIssue]:
     """Every problem (errors and warnings) in a district's files, without raising.
+
+    Parameters
+    ----------
+    path
+        A district folder or workbook (``.xlsx``).
+
+    Returns
+    -------
+    list of InputIssue
+        Every problem found, each with file, row, column, value and what was
+        expected; empty when the district loads cleanly.
 
     Examples
     --------

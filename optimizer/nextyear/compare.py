@@ -1,16 +1,18 @@
 """Comparing two plans: who changes case manager and why, load changes, headline deltas.
 
 Works on :class:`~optimizer.planning.result.Result` objects or plans read back with
-:func:`optimizer.district.reader.read_plan` (both give :class:`PlanTables`).
+:func:`optimizer.outputs.plan_folder.read_plan` (both give :class:`PlanTables`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
-from optimizer.planning.result import PlanTables
+from optimizer.planning.result import PlanTables, Result
 
 __all__ = ["Comparison", "compare"]
 
@@ -25,12 +27,12 @@ _METRICS = [
 ]
 
 
-def _tables(plan) -> PlanTables:
+def _tables(plan: Result | PlanTables) -> PlanTables:
     return plan.tables() if hasattr(plan, "tables") else plan
 
 
 def _metrics(t: PlanTables) -> dict[str, float]:
-    f = t.summary
+    f: Mapping[str, Any] = t.summary  # summary.json: values by key, types per key
     lr = f.get("load_ratio", {})
     return {"placed": f.get("placed", 0), "unplaced": f.get("unplaced", 0),
             "best_practice_share": f.get("best_practice_share", 0.0),
@@ -96,8 +98,24 @@ class Comparison:
         return "\n".join(lines)
 
 
-def compare(plan_a, plan_b, name_a: str = "A", name_b: str = "B") -> Comparison:
+def compare(plan_a: Result | PlanTables, plan_b: Result | PlanTables, name_a: str = "A",
+            name_b: str = "B") -> Comparison:
     """How plan B differs from plan A.
+
+    Parameters
+    ----------
+    plan_a, plan_b
+        Two plans of the same district: each a :class:`Result` or the
+        :class:`PlanTables` of a plan folder read back
+        (:func:`optimizer.outputs.plan_folder.read_plan`).
+    name_a, name_b
+        The plans' names in the comparison's text.
+
+    Returns
+    -------
+    Comparison
+        Who changes case manager, whose load changes, the headline figures
+        and the hiring needs of both plans side by side.
 
     Examples
     --------

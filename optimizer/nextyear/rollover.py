@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
+from typing import TypedDict
 
 import pandas as pd
 
@@ -28,6 +29,14 @@ REPORT_COLUMNS = ["student_id", "event", "from_school", "to_school", "from_grade
                   "detail"]
 
 
+#: Headline counts of a rollover (:meth:`Rollover.counts`); the keys are the
+#: labels printed by :meth:`Rollover.summary`.
+RolloverCounts = TypedDict("RolloverCounts", {
+    "promoted": int, "stayed in grade": int, "moved school": dict[str, int],
+    "left": dict[str, int], "added": int, "case-manager hints cleared": dict[str, int],
+    "locks dropped": int})
+
+
 @dataclass(frozen=True)
 class Rollover:
     """Next year's district tables and what happened to each student."""
@@ -36,7 +45,7 @@ class Rollover:
     settings_text: str
     report: pd.DataFrame
 
-    def counts(self) -> dict[str, object]:
+    def counts(self) -> RolloverCounts:
         """Headline counts: promoted, moved (by feeder pair), left, added, hints cleared."""
         r = self.report
         moved = r[r["event"] == "moved school"]
@@ -53,6 +62,7 @@ class Rollover:
         }
 
     def summary(self) -> str:
+        """The counts as the text ``caseload rollover`` prints."""
         c = self.counts()
         lines = ["Rollover to next year:",
                  f"  promoted                  {c['promoted']:>7,}",
@@ -145,6 +155,14 @@ def roll_over(raw: RawDistrict, district: District, *,
         ``action``, ``educator_id`` and the educators.csv columns it changes).
     year_start
         First day of next school year, for ages (default: the next 1 September).
+    new_students_label, staff_changes_label
+        How problems name the two extra files.
+
+    Returns
+    -------
+    Rollover
+        Next year's tables (every column carried over), district.toml's text
+        and a report row for each student and each change.
 
     Raises
     ------
@@ -172,6 +190,7 @@ def roll_over(raw: RawDistrict, district: District, *,
         for e, s in zip(educators["educator_id"], educators["schools"], strict=True)}
 
     order = list(pack.grades)
+    preschool, adult = pack.preschool_grade, pack.adult_transition_grade
     schools = district.schools
     report: list[dict] = []
     rows = []
@@ -182,20 +201,22 @@ def roll_over(raw: RawDistrict, district: District, *,
         grade, school = s.grade, s.school_id
         new_grade: str | None
         why_left = ""
-        if grade == "PK":
-            if s.birth_date is None:
-                new_grade = "PK"
-            else:
+        if grade == preschool:
+            new_grade = preschool
+            if s.birth_date is not None:
                 age = _age(s.birth_date, year_start)
-                new_grade = "K" if age >= 5 else "TK" if age >= 4 else "PK"
-        elif grade == "12":
-            new_grade = "A" if s.adult_transition else None
-            why_left = "" if new_grade else "completed grade 12"
-        elif grade == "A":
-            if s.birth_date is not None and _age(s.birth_date, year_start) >= 22:
-                new_grade, why_left = None, "reached 22 (end of adult transition)"
+                # Oldest first: the first entry age reached gives the grade.
+                new_grade = next((g for g, at in pack.preschool_moves_on.items() if age >= at),
+                                 preschool)
+        elif grade == pack.last_school_grade:
+            new_grade = adult if s.adult_transition else None
+            why_left = "" if new_grade else f"completed grade {grade}"
+        elif grade == adult:
+            ends = pack.adult_transition_ends_at_age
+            if s.birth_date is not None and _age(s.birth_date, year_start) >= ends:
+                new_grade, why_left = None, f"reached {ends} (end of adult transition)"
             else:
-                new_grade = "A"
+                new_grade = adult
         else:
             new_grade = order[order.index(grade) + 1]
         new_school: str | None = school
@@ -221,7 +242,7 @@ def roll_over(raw: RawDistrict, district: District, *,
                  "kept in grade" if new_grade == grade else "promoted")
         detail = ""
         if event == "kept in grade":
-            detail = ("no birth_date: stays in preschool" if grade == "PK" and
+            detail = ("no birth_date: stays in preschool" if grade == preschool and
                       s.birth_date is None else "age: stays in " + grade)
         report.append({"student_id": sid, "event": event, "from_school": school,
                        "to_school": new_school, "from_grade": grade, "to_grade": new_grade,

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.district.model import District
+from optimizer.district.model import District, InputIssue
 from optimizer.district.reader import RawDistrict
 from optimizer.district.tables import district_tables
 from optimizer.district.validate import DistrictError, validate_tables
@@ -40,9 +40,11 @@ class Change:
     label = "change"
 
     def edit(self, tables: dict[str, pd.DataFrame], settings: dict[str, Any]) -> None:
+        """Apply the change to copies of the tables and settings (in place on the copies)."""
         raise NotImplementedError
 
     def describe(self) -> str:
+        """One line for the scenario's log."""
         return self.label
 
 
@@ -60,9 +62,7 @@ def _set_educator(tables: dict[str, pd.DataFrame], educator_id: str, column: str
     ed.loc[_require(ed, "educator_id", educator_id, "educator"), column] = value
 
 
-def _problem(expected: str):
-    from optimizer.district.model import InputIssue
-
+def _problem(expected: str) -> InputIssue:
     return InputIssue("scenario", None, None, None, expected)
 
 
@@ -78,7 +78,7 @@ class AddEducator(Change):
     name: str = "New hire"
     max_caseload: float | None = None
 
-    def edit(self, tables, settings):
+    def edit(self, tables: dict[str, pd.DataFrame], settings: dict[str, Any]) -> None:
         row = {"educator_id": self.educator_id, "name": self.name, "role": self.role,
                "credentials": ";".join(self.credentials), "schools": ";".join(self.schools),
                "fte": f"{self.fte:g}", "max_caseload": "" if self.max_caseload is None
@@ -86,7 +86,7 @@ class AddEducator(Change):
         tables["educators"] = pd.concat([tables["educators"], pd.DataFrame([row])],
                                         ignore_index=True)
 
-    def describe(self):
+    def describe(self) -> str:
         return f"add {self.role} {self.educator_id} at {', '.join(self.schools)}"
 
 
@@ -97,14 +97,14 @@ class RemoveEducator(Change):
 
     educator_id: str
 
-    def edit(self, tables, settings):
+    def edit(self, tables: dict[str, pd.DataFrame], settings: dict[str, Any]) -> None:
         ed = tables["educators"]
         mask = _require(ed, "educator_id", self.educator_id, "educator")
         tables["educators"] = ed[~mask].reset_index(drop=True)
         lk = tables["locks"]
         tables["locks"] = lk[lk["educator_id"] != self.educator_id].reset_index(drop=True)
 
-    def describe(self):
+    def describe(self) -> str:
         return f"{self.educator_id} leaves"
 
 
@@ -113,10 +113,10 @@ class SetFTE(Change):
     educator_id: str
     fte: float
 
-    def edit(self, tables, settings):
+    def edit(self, tables: dict[str, pd.DataFrame], settings: dict[str, Any]) -> None:
         _set_educator(tables, self.educator_id, "fte", f"{self.fte:g}")
 
-    def describe(self):
+    def describe(self) -> str:
         return f"{self.educator_id} to {self.fte:g} FTE"
 
 
@@ -125,10 +125,10 @@ class SetSchools(Change):
     educator_id: str
     schools: tuple[str, ...]
 
-    def edit(self, tables, settings):
+    def edit(self, tables: dict[str, pd.DataFrame], settings: dict[str, Any]) -> None:
         _set_educator(tables, self.educator_id, "schools", ";".join(self.schools))
 
-    def describe(self):
+    def describe(self) -> str:
         return f"{self.educator_id} serves {', '.join(self.schools)}"
 
 
@@ -139,10 +139,10 @@ class SetRoleCap(Change):
     role: str
     cap: int
 
-    def edit(self, tables, settings):
+    def edit(self, tables: dict[str, pd.DataFrame], settings: dict[str, Any]) -> None:
         settings.setdefault("caps", {})[self.role] = int(self.cap)
 
-    def describe(self):
+    def describe(self) -> str:
         return f"{self.role} cap {self.cap}"
 
 
@@ -153,10 +153,10 @@ class SetObjectiveWeight(Change):
     name: str
     value: Any
 
-    def edit(self, tables, settings):
+    def edit(self, tables: dict[str, pd.DataFrame], settings: dict[str, Any]) -> None:
         settings.setdefault("objective", {})[self.name] = self.value
 
-    def describe(self):
+    def describe(self) -> str:
         return f"objective {self.name} = {self.value}"
 
 
@@ -176,10 +176,10 @@ class AddStudents(Change):
     seed: int = 0
     id_prefix: str = "NEW"
 
-    def edit(self, tables, settings):
+    def edit(self, tables: dict[str, pd.DataFrame], settings: dict[str, Any]) -> None:
         rng = np.random.default_rng(self.seed)
         existing = set(tables["students"]["student_id"])
-        rows = []
+        rows: list[dict[str, str]] = []
         k = 0
         while len(rows) < self.n:
             k += 1
@@ -195,7 +195,7 @@ class AddStudents(Change):
         tables["students"] = pd.concat([tables["students"], new.fillna("")],
                                        ignore_index=True)
 
-    def describe(self):
+    def describe(self) -> str:
         return f"{self.n} new students at {self.school_id}"
 
 
@@ -204,13 +204,13 @@ class MoveStudents(Change):
     student_ids: tuple[str, ...]
     to_school: str
 
-    def edit(self, tables, settings):
+    def edit(self, tables: dict[str, pd.DataFrame], settings: dict[str, Any]) -> None:
         st = tables["students"]
         for sid in self.student_ids:
             _require(st, "student_id", sid, "student")
         st.loc[st["student_id"].isin(self.student_ids), "school_id"] = self.to_school
 
-    def describe(self):
+    def describe(self) -> str:
         return f"{len(self.student_ids)} students move to {self.to_school}"
 
 
@@ -223,12 +223,12 @@ class Pin(Change):
     reason: str = "scenario"
     kind = "pin"
 
-    def edit(self, tables, settings):
+    def edit(self, tables: dict[str, pd.DataFrame], settings: dict[str, Any]) -> None:
         row = {"student_id": self.student_id, "educator_id": self.educator_id,
                "kind": self.kind, "reason": self.reason}
         tables["locks"] = pd.concat([tables["locks"], pd.DataFrame([row])], ignore_index=True)
 
-    def describe(self):
+    def describe(self) -> str:
         return f"{self.kind} {self.student_id} / {self.educator_id}"
 
 

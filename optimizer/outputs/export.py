@@ -1,6 +1,7 @@
-"""Writing files: district folders (from the generator) and, later, plans.
+"""Writing files: district folders, plan folders, tables, transfer files, the report.
 
-With the reader, this is the only module that touches files. Folders are
+With the district reader, the outputs package is the only code that touches
+files (an import-linter contract, docs/architecture.md). Folders are
 written beside the target and renamed into place, so an interrupted run
 never leaves a half-written folder over a good one.
 """
@@ -8,6 +9,7 @@ never leaves a half-written folder over a good one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -19,6 +21,8 @@ import pandas as pd
 
 from optimizer.district.textsafe import neutralize_formula
 from optimizer.generator import GeneratedDistrict
+from optimizer.nextyear.rollover import Rollover
+from optimizer.outputs.html_report import render_report
 from optimizer.outputs.plan_folder import PLAN_TABLE_FILES
 from optimizer.planning.result import PlanTables, Result
 
@@ -139,6 +143,18 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     Text cells that a spreadsheet would run as a formula get a leading
     apostrophe (see :func:`neutralize_formula`). The file is written beside
     the target and renamed into place.
+
+    Parameters
+    ----------
+    frame
+        The table.
+    path
+        The CSV file to write (UTF-8).
+
+    Returns
+    -------
+    Path
+        The file written.
     """
     target = Path(path)
     safe = _safe(frame)
@@ -160,7 +176,6 @@ def _safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 def redacted(tables: PlanTables) -> PlanTables:
     """The same tables with every educator name replaced by the educator's id."""
-    import dataclasses
 
     cl = tables.caseloads.copy()
     if "name" in cl.columns:
@@ -178,7 +193,22 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
     guarded against spreadsheet formula injection. The CSV files are the same
     bytes for the same district; ``summary.json`` differs only in ``runtime_s``
     and ``made_at``.
-    ``redact`` replaces educator names with their ids everywhere.
+
+    Parameters
+    ----------
+    result
+        The plan (:func:`optimizer.plan`).
+    folder
+        The plan folder to write.
+    xlsx
+        Also write the workbook ``plan.xlsx``.
+    redact
+        Replace educator names with their ids everywhere.
+
+    Returns
+    -------
+    Path
+        The folder written.
 
     Examples
     --------
@@ -194,6 +224,7 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
         summary = json.dumps(dict(tables.summary), indent=2, default=_json)
         (tmp / "summary.json").write_text(summary + "\n", encoding="utf-8")
         if xlsx:
+            # Here, not at the top: xlsxwriter loads only when a workbook is written.
             from optimizer.outputs.workbook import write_workbook
 
             write_workbook(tables, tmp / "plan.xlsx", redact=redact)
@@ -209,6 +240,18 @@ def transfer_rows(tables: PlanTables, effective: str) -> pd.DataFrame:
 
     Every student whose planned case manager differs from this year's; a
     student left unplaced has a blank ``to_case_manager_id``.
+
+    Parameters
+    ----------
+    tables
+        The plan's tables.
+    effective
+        The date the changes take effect (written on every row).
+
+    Returns
+    -------
+    DataFrame
+        The rows of ``transfers.csv``, columns ``TRANSFER_COLUMNS``.
     """
     a = tables.assignments
     changed = a[a["case_manager_id"] != a["current_case_manager_id"]]
@@ -234,6 +277,22 @@ def write_transfers(tables: PlanTables, folder: str | Path, effective: str,
     ``transfers.csv`` holds every change; with ``per_case_manager`` there is
     also one ``by-case-manager/to-<id>.csv`` per receiving case manager, since
     the common IEP systems move caseloads one new owner at a time.
+
+    Parameters
+    ----------
+    tables
+        The plan's tables.
+    folder
+        The folder to write.
+    effective
+        The date the changes take effect.
+    per_case_manager
+        Also write one file per receiving case manager.
+
+    Returns
+    -------
+    Path
+        The folder written.
     """
     rows = transfer_rows(tables, effective)
     target = Path(folder)
@@ -247,12 +306,24 @@ def write_transfers(tables: PlanTables, folder: str | Path, effective: str,
     return target
 
 
-def write_rollover(rollover, folder: str | Path) -> Path:
+def write_rollover(rollover: Rollover, folder: str | Path) -> Path:
     """Write next year's district folder (and ``rollover_report.csv``), atomically.
 
     The tables are written as they are (text, every column kept), so the new
     folder reads exactly like the old one; the report sits beside them and is
     ignored by the reader.
+
+    Parameters
+    ----------
+    rollover
+        The result of :func:`optimizer.nextyear.rollover.roll_over`.
+    folder
+        Next year's district folder.
+
+    Returns
+    -------
+    Path
+        The folder written.
     """
     target = Path(folder)
     with atomic_folder(target) as tmp:
@@ -264,8 +335,22 @@ def write_rollover(rollover, folder: str | Path) -> Path:
 
 
 def write_report(tables: PlanTables, path: str | Path, *, redact: bool = False) -> Path:
-    """Write the one-page HTML report (self-contained; written atomically)."""
-    from optimizer.outputs.html_report import render_report
+    """Write the one-page HTML report (self-contained; written atomically).
+
+    Parameters
+    ----------
+    tables
+        The plan's tables (``Result.tables()`` or a plan folder read back).
+    path
+        The ``.html`` file to write.
+    redact
+        Replace educator names with their ids.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
 
     if redact:
         tables = redacted(tables)

@@ -9,7 +9,8 @@ Every text from the input is HTML-escaped.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -134,11 +135,23 @@ def _table(frame: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> str:
 def render_report(tables: PlanTables, *, redact: bool = False) -> str:
     """The report as one HTML string (write it with :func:`optimizer.outputs.export.write_report`).
 
+    Parameters
+    ----------
+    tables
+        The plan's tables (``Result.tables()`` or a plan folder read back).
+    redact
+        Replace educator names with their ids.
+
+    Returns
+    -------
+    str
+        A self-contained HTML page (styles, charts and script inline).
+
     Examples
     --------
     >>> html_text = render_report(plan(district).tables())   # doctest: +SKIP
     """
-    f = tables.summary
+    f: Mapping[str, Any] = tables.summary  # summary.json: values by key, types per key
     a = tables.assignments
     cl = tables.caseloads
     lr = f.get("load_ratio", {})

@@ -29,8 +29,23 @@ PLAN_TABLE_FILES = {"assignments": "assignments.csv", "caseloads": "caseloads.cs
 def read_plan_assignments(folder: str | Path) -> tuple[pd.DataFrame | None, list[InputIssue]]:
     """Read a plan folder's ``assignments.csv`` (text cells, as written).
 
-    Returns the frame, or None with the problems (missing file or columns).
-    A leading apostrophe added by the formula-injection guard is removed.
+    A leading apostrophe added by the formula-injection guard is removed, so
+    values round-trip.
+
+    Parameters
+    ----------
+    folder
+        A plan folder written by ``caseload plan`` (or :func:`write_plan`).
+
+    Returns
+    -------
+    tuple of (DataFrame or None, list of InputIssue)
+        The assignments as text, or None with the problems (missing file or
+        missing ``student_id`` / ``case_manager_id`` column).
+
+    Examples
+    --------
+    >>> frame, problems = read_plan_assignments("plan-sample")   # doctest: +SKIP
     """
     path = Path(folder) / "assignments.csv"
     problems: list[InputIssue] = []
@@ -54,16 +69,31 @@ def _unguard(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def read_plan(folder: str | Path):
+def read_plan(folder: str | Path) -> PlanTables:
     """Read a plan folder written by ``caseload plan`` back as :class:`PlanTables`.
 
     Numbers come back as numbers (``cap``, ``load``, ``load_ratio``, ``rank`` …),
-    everything else as text.
+    ``kept_current`` as booleans, everything else as text.
+
+    Parameters
+    ----------
+    folder
+        A plan folder written by ``caseload plan`` (or :func:`write_plan`).
+
+    Returns
+    -------
+    PlanTables
+        The plan's tables and its ``summary.json``, as the exports and
+        :func:`optimizer.nextyear.compare.compare` read them.
 
     Raises
     ------
     FileNotFoundError
         Naming the first missing file, when the folder is not a complete plan.
+
+    Examples
+    --------
+    >>> tables = read_plan("plan-sample")                        # doctest: +SKIP
     """
     folder = Path(folder)
     frames = {}

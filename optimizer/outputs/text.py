@@ -7,7 +7,9 @@ the CLI prints (or dumps as JSON) and notebooks display.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
+import networkx as nx
 import pandas as pd
 
 from optimizer.district.model import District, InputIssue
@@ -39,7 +41,7 @@ def format_problems(problems: list[InputIssue], limit: int | None = None) -> str
     return "\n".join(lines)
 
 
-def graph_summary(district: District, G) -> dict:
+def graph_summary(district: District, G: nx.Graph) -> dict[str, Any]:
     """Headline figures of the eligibility graph, as a plain dict (JSON-ready)."""
     edges = edge_table(district)
     comps = components(G)

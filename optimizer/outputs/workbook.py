@@ -11,8 +11,9 @@ Sheets: Summary, Case managers, Rosters, Changes, Unplaced, Hiring needs, Audit.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import xlsxwriter
@@ -30,7 +31,7 @@ _MAX_PAGE_BREAKS = 1023
 
 
 class _Writer:
-    def __init__(self, wb: xlsxwriter.Workbook):
+    def __init__(self, wb: xlsxwriter.Workbook) -> None:
         self.wb = wb
         self.header = wb.add_format({"bold": True, "bg_color": "#DDE4EE", "text_wrap": True,
                                      "valign": "top", "border": 1})
@@ -42,7 +43,7 @@ class _Writer:
         self.title = wb.add_format({"bold": True, "font_size": 14})
 
     @staticmethod
-    def _fast(ws, method: str):
+    def _fast(ws: Any, method: str) -> Callable[..., Any]:
         # XlsxWriter's cell methods are wrapped to accept "A1" notation; we
         # always pass row and column numbers, so call the wrapped method itself
         # (about a fifth faster on a 100,000-row roster).
@@ -50,7 +51,8 @@ class _Writer:
         inner = getattr(getattr(type(ws), method), "__wrapped__", None)
         return bound if inner is None else inner.__get__(ws)
 
-    def _column(self, ws, series: pd.Series, kind: str):
+    def _column(self, ws: Any, series: pd.Series,
+                kind: str) -> tuple[Callable[..., Any], list[Any], Any]:
         """(write method, values with None for blank, format) for one column."""
         if kind == "text":
             text = series.astype(object).where(series.notna(), "").astype(str)
@@ -69,7 +71,8 @@ class _Writer:
         return self._fast(ws, "write_number"), values, fmt
 
     def table(self, name: str, frame: pd.DataFrame, columns: Sequence[tuple[str, str, str]],
-              after_header: Callable | None = None, breaks: Sequence[int] = ()):
+              after_header: Callable[[Any, int], None] | None = None,
+              breaks: Sequence[int] = ()) -> Any:
         """One sheet: a header row (frozen, filtered) and a row per record.
 
         ``columns`` is (column in frame, header shown, kind).
@@ -112,7 +115,7 @@ def _names(tables: PlanTables, redact: bool) -> dict[str, str]:
 
 
 def _summary_rows(tables: PlanTables, created: str) -> list[tuple[str, object, str]]:
-    f = tables.summary
+    f: Mapping[str, Any] = tables.summary  # summary.json: values by key, types per key
     lr = f.get("load_ratio", {})
     terms = f.get("terms", {})
     weights = f.get("weights", {})
@@ -167,7 +170,7 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
     Parameters
     ----------
     tables
-        ``Result.tables()`` or :func:`optimizer.district.reader.read_plan`.
+        ``Result.tables()`` or :func:`optimizer.outputs.plan_folder.read_plan`.
     path
         The ``.xlsx`` file to write.
     redact
@@ -175,10 +178,16 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
     created
         Timestamp shown on the Summary sheet (default: now, to the minute).
 
+    Returns
+    -------
+    Path
+        The workbook written.
+
     Examples
     --------
     >>> write_workbook(plan(district).tables(), "plan.xlsx")   # doctest: +SKIP
     """
+    # Here, not at the top: export imports this module (for write_plan) on first use.
     from optimizer.outputs.export import atomic_file
 
     created = created or dt.datetime.now().strftime("%Y-%m-%d %H:%M")

@@ -42,7 +42,7 @@ def _pairs_violations(district: District, pairs: list[tuple[str, str]],
         for sid in district.students:
             if sid not in counts:
                 out.append(Violation("missing", sid, "", "student is not in the plan"))
-    load: Counter[str] = Counter()
+    load: dict[str, float] = {}
     assigned: dict[str, str] = {}
     for sid, eid in pairs:
         if sid not in district.students:
@@ -55,7 +55,7 @@ def _pairs_violations(district: District, pairs: list[tuple[str, str]],
             continue
         s, e = district.students[sid], district.educators[eid]
         assigned[sid] = eid
-        load[eid] += s.weight
+        load[eid] = load.get(eid, 0.0) + s.weight
         d = decide(district, s, e)
         if not d.eligible:
             out.append(Violation("ineligible", sid, eid, "; ".join(d.failed_text())))

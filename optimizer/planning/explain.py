@@ -9,6 +9,7 @@ hires that would place them; the summary figures.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ from optimizer.planning.result import (
     Result,
 )
 from optimizer.planning.solution import Solution
+from optimizer.rulepacks import RulePack
 from optimizer.rules import authorized_for_grade, best_practice, decide
 
 __all__ = ["explain_plan"]
@@ -60,7 +62,7 @@ class _Plan:
 
 
 def _at_chosen(values: np.ndarray, chosen: np.ndarray, blank: object) -> np.ndarray:
-    return np.append(values, blank)[chosen]
+    return np.append(values, np.array([blank], dtype=values.dtype))[chosen]
 
 
 def _derive(problem: PlanningProblem, assignment: np.ndarray) -> _Plan:
@@ -136,7 +138,7 @@ def published_plan_moves(plan: _Plan, reasons: list[str]) -> dict[str, object] |
             category, sentence = ("no longer on staff",
                                   "The published plan's case manager is no longer on staff")
         else:
-            category, sentence = _why_not(plan, s, problem.educator_ids[published[s]],
+            category, sentence = _why_not(plan, int(s), problem.educator_ids[published[s]],
                                           who="The published plan's case manager")
         why_moved[category] = why_moved.get(category, 0) + 1
         if reasons[s]:
@@ -145,8 +147,8 @@ def published_plan_moves(plan: _Plan, reasons: list[str]) -> dict[str, object] |
             "moved": int(moved.sum()), "moved_because": why_moved}
 
 
-def _iso(value) -> str:
-    return value.isoformat() if value is not None else ""
+def _iso(value: object) -> str:
+    return value.isoformat() if isinstance(value, dt.date) else ""
 
 
 def assignment_table(plan: _Plan, reasons: list[str]) -> pd.DataFrame:
@@ -222,7 +224,7 @@ def unplaced_table(plan: _Plan) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=UNASSIGNED_COLUMNS)
 
 
-def _coordinator_role(pack) -> str:
+def _coordinator_role(pack: RulePack) -> str:
     """The role that coordinates without teaching or serving (the pack's coordinator)."""
     roles = sorted(code for code, r in pack.roles.items()
                    if r.coordinates and r.teaches is None and not r.provides)
@@ -384,7 +386,7 @@ def _why_not(plan: _Plan, s: int, cm: str,
     e = plan.e_pos[cm]
     cap = problem.cap[e]
     load = plan.load
-    if e_new >= 0 and decision.rank > plan.rank[s]:
+    if e_new >= 0 and decision.rank is not None and decision.rank > plan.rank[s]:
         return "weaker fit", (f"{who} {cm} is a weaker fit ({RANK_LABEL[decision.rank]}, "
                               f"rank {decision.rank}) than {new} (rank {plan.rank[s]})")
     if load[e] + problem.weight[s] > cap + 1e-9:

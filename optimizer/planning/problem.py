@@ -9,6 +9,7 @@ in its files. No solver is imported here.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -190,8 +191,6 @@ def build_problem(district: District, objective: Objective | None = None,
     >>> problem.n_students, problem.unit_weights                # doctest: +SKIP
     (1900, True)
     """
-    import time
-
     t0 = time.perf_counter()
     objective = objective or Objective.from_settings(district.rules.objective)
     edges = edge_table(district)

@@ -106,6 +106,14 @@ class Result:
     objective: float
     bound: float | None
     gap: float | None
+    _terms: Mapping[str, float]
+    _assignments: pd.DataFrame
+    _caseloads: pd.DataFrame
+    _unassigned: pd.DataFrame
+    _hiring_needs: pd.DataFrame
+    _audit: pd.DataFrame
+    _figures: Mapping[str, Any]
+    _assignment: np.ndarray
 
     def __init__(self, *, status: str, engine: str, objective: float, bound: float | None,
                  gap: float | None, terms: Mapping[str, float], assignments: pd.DataFrame,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
@@ -115,6 +115,17 @@ class RulePack:
     name: str
     title: str
     grades: tuple[str, ...]
+    #: Grade of preschool (ages 3-5): moves on by age, not grade by grade.
+    preschool_grade: str
+    #: Last grade of school: then a student leaves, or goes to adult transition.
+    last_school_grade: str
+    #: Grade of the adult transition program (after the last school grade).
+    adult_transition_grade: str
+    #: Rollover: grade -> age on the first day of school that moves a
+    #: preschooler on to it, oldest first.
+    preschool_moves_on: Mapping[str, int]
+    #: Rollover: age at which adult transition ends.
+    adult_transition_ends_at_age: int
     support_levels: tuple[str, ...]
     disabilities: Mapping[str, Disability]
     services: Mapping[str, Service]
@@ -122,6 +133,10 @@ class RulePack:
     credentials: Mapping[str, Credential]
     best_practice: tuple[BestPracticeRow, ...]
     sdc_extensive_below_pct: float
+    #: Support level given when support_level is blank: SDC under the share above ...
+    derived_level_below: str
+    #: ... and every other student.
+    derived_level_otherwise: str
     default_weight: float
     weight_by_support_level: Mapping[str, float]
     objective: Mapping[str, Any]
@@ -134,11 +149,20 @@ class RulePack:
     # serve: within their regions, or anywhere in the district ([school_rule]).
     region_roles: frozenset[str] = frozenset()
     district_roles: frozenset[str] = frozenset()
+    # Lookups built once from the tables above (not arguments).
+    _grade_pos: Mapping[str, int] = field(init=False, repr=False)
+    _disability_alias: Mapping[str, str] = field(init=False, repr=False)
+    _service_alias: Mapping[str, str] = field(init=False, repr=False)
 
     # -- lookups used by the validator ---------------------------------
     def grade_index(self, grade: str) -> int:
         """Position of a grade code in the grade order (PK first, A last)."""
         return self._grade_pos[grade]
+
+    @property
+    def instruction_services(self) -> tuple[str, ...]:
+        """The services that are specialized academic instruction (``kind = "instruction"``)."""
+        return tuple(n for n, s in self.services.items() if s.kind == "instruction")
 
     def disability_of(self, value: str) -> str | None:
         """Abbreviation for a CALPADS code or abbreviation, or None if unknown."""
@@ -248,6 +272,19 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
     grades = tuple(_need(pack, "grades", "pack", list))
     support_levels = tuple(_need(pack, "support_levels", "pack", list))
     grade_set = set(grades)
+    named_grades = {}
+    for key in ("preschool_grade", "last_school_grade", "adult_transition_grade"):
+        named_grades[key] = _need(pack, key, "pack", str)
+        if named_grades[key] not in grade_set:
+            raise RulePackError(f"pack.{key}: expected one of pack.grades, "
+                                f"got {named_grades[key]!r}")
+    rollover = _need(raw, "rollover", "rule pack", dict)
+    moves_on = _need(rollover, "preschool_moves_on", "rollover", dict)
+    for g, age in moves_on.items():
+        if g not in grade_set or isinstance(age, bool) or not isinstance(age, int):
+            raise RulePackError(f"rollover.preschool_moves_on: expected grade = age in years, "
+                                f"got {g} = {age!r}")
+    ends_at = _need(rollover, "adult_transition_ends_at_age", "rollover", int)
 
     disabilities = {}
     for abbr, t in _need(raw, "disabilities", "rule pack", dict).items():
@@ -355,6 +392,14 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
             )
         )
 
+    level_rule = raw.get("support_level_rule", {})
+    derived = {}
+    for key in ("level_below", "level_otherwise"):
+        derived[key] = _need(level_rule, key, "support_level_rule", str)
+        if derived[key] not in support_levels:
+            raise RulePackError(f"support_level_rule.{key}: expected a support level "
+                                f"({', '.join(support_levels)}), got {derived[key]!r}")
+
     weights = raw.get("student_weights", {})
     for key, value in weights.items():
         if key != "default" and key not in support_levels:
@@ -367,6 +412,12 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
         name=str(pack.get("name", "custom")),
         title=str(pack.get("title", "")),
         grades=grades,
+        preschool_grade=named_grades["preschool_grade"],
+        last_school_grade=named_grades["last_school_grade"],
+        adult_transition_grade=named_grades["adult_transition_grade"],
+        preschool_moves_on=MappingProxyType(
+            dict(sorted(moves_on.items(), key=lambda kv: -kv[1]))),
+        adult_transition_ends_at_age=ends_at,
         support_levels=support_levels,
         disabilities=MappingProxyType(disabilities),
         services=MappingProxyType(services),
@@ -374,6 +425,8 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
         credentials=MappingProxyType(credentials),
         best_practice=tuple(best),
         sdc_extensive_below_pct=sdc_threshold(raw.get("support_level_rule", {})),
+        derived_level_below=derived["level_below"],
+        derived_level_otherwise=derived["level_otherwise"],
         default_weight=float(weights.get("default", 1.0)),
         weight_by_support_level=MappingProxyType(
             {lv: float(weights[lv]) for lv in support_levels if lv in weights}),

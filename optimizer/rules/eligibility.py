@@ -114,7 +114,7 @@ def reaches_school(district: District, s: Student, e: Educator) -> Verdict:
                                    "school, as coordinator only")
     if e.role in pack.region_roles:
         region = district.schools[s.school_id].region
-        mine = sorted({district.schools[x].region for x in e.schools} - {None})
+        mine = sorted({r for x in e.schools if (r := district.schools[x].region)})
         if region is not None and region in mine:
             return Verdict(name, True, f"{where} region_roles lets {e.role} case-manage in "
                                        f"region {region}, as coordinator only")
@@ -172,8 +172,11 @@ def teaches_sai_setting(pack: RulePack, s: Student, e: Educator) -> Verdict:
 
 
 def _teaching_credentials(pack: RulePack, s: Student, e: Educator) -> list[str]:
-    return sorted(c for c in e.credentials if pack.credentials[c].teaching and (
-        pack.credentials[c].settings is None or s.sai_setting in pack.credentials[c].settings))
+    def in_setting(settings: frozenset[str] | None) -> bool:
+        return settings is None or s.sai_setting in settings
+
+    return sorted(c for c in e.credentials if pack.credentials[c].teaching and
+                  in_setting(pack.credentials[c].settings))
 
 
 def _covers_category(pack: RulePack, code: str, added: set[str], s: Student) -> bool:
@@ -303,8 +306,17 @@ RULES: dict[str, tuple[Rule, ...]] = {
 def best_practice(pack: RulePack, s: Student) -> tuple[str, str] | None:
     """The best-practice case-manager role for the student's mix of services.
 
-    Returns ``(role, label)`` from the first matching row of the rule pack's
-    best-practice table, or None when no row matches.
+    Parameters
+    ----------
+    pack
+        The rule pack (its ``best_practice`` table, first matching row wins).
+    s
+        The student: their SAI setting and specialized services decide.
+
+    Returns
+    -------
+    tuple of (str, str) or None
+        ``(role, label)`` of the first matching row, or None when no row matches.
 
     A row's ``specialized`` list is compared with every service on the IEP, or
     with the IEP's non-related services when the pack's
@@ -351,9 +363,9 @@ def _decide(pack: RulePack, s: Student, e: Educator) -> Decision:
     for capacity in ("instruction", "service"):
         ok, verdicts = _run(RULES[capacity], pack, s, e)
         if ok:
-            best = bp is not None and bp[0] == e.role
             reason = "; ".join(v.reason for v in verdicts)
-            if best:
+            best = bp is not None and bp[0] == e.role
+            if bp is not None and best:
                 reason += f" — best practice ({bp[1]})"
             return Decision(capacity, 0 if best else 1, reason, tuple(failed))
         failed.append(verdicts[-1])
@@ -371,7 +383,7 @@ class RuleCache:
     credentials, so a district of 100,000 students needs only a few thousand
     distinct decisions."""
 
-    def __init__(self, pack: RulePack):
+    def __init__(self, pack: RulePack) -> None:
         self.pack = pack
         self.by_profile: dict[tuple, Decision] = {}
         self.by_facts: dict[tuple, Decision] = {}
@@ -437,6 +449,20 @@ def rule_cache(pack: RulePack) -> RuleCache:
 def decide(district: District, s: Student, e: Educator) -> Decision:
     """Decide whether and how ``e`` may case-manage ``s`` (locks not applied).
 
+    Parameters
+    ----------
+    district
+        The validated district (its rule pack decides).
+    s, e
+        The student and the educator.
+
+    Returns
+    -------
+    Decision
+        The capacity (instruction, service, coordination, or None when not
+        eligible), the rank (0 best practice, 1 acceptable, 2 coordinator
+        only), the reason, and the failed verdicts that explain a refusal.
+
     Examples
     --------
     >>> d = decide(district, district.students["S1"], district.educators["E1"])  # doctest: +SKIP
@@ -455,6 +481,18 @@ def explain(district: District, student_id: str, educator_id: str) -> list[Verdi
     """Every rule's verdict for one pair, passing and failing, in rule order.
 
     Locks are reported too: a forbid is a failing verdict, a pin a passing one.
+
+    Parameters
+    ----------
+    district
+        The validated district.
+    student_id, educator_id
+        The pair to explain.
+
+    Returns
+    -------
+    list of Verdict
+        One per rule checked (``rule``, ``ok``, ``reason``), locks included.
 
     Examples
     --------

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -88,13 +89,14 @@ class _Phase:
 
 def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.ndarray,
                      educators: np.ndarray, fixed: np.ndarray, hint: np.ndarray,
-                     phase: _Phase):
+                     phase: _Phase) -> tuple[cp_model.CpModel, list[cp_model.IntVar],
+                                             np.ndarray, np.ndarray, cp_model.IntVar | None]:
     """The CP-SAT model of one component, for one phase."""
     m = cp_model.CpModel()
     es, ee = problem.edge_student[edges], problem.edge_educator[edges]
     x = [m.new_bool_var(f"x{j}") for j in range(len(edges))]
     # Each student has at most one case manager.
-    placed_of: dict[int, cp_model.LinearExpr] = {}
+    placed_of: dict[int, cp_model.LinearExprT] = {}
     by_student = _positions(es)
     for s in students:
         js = by_student.get(int(s), [])
@@ -103,7 +105,7 @@ def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.n
         placed = sum(x[j] for j in js)
         m.add(placed <= 1)
         placed_of[int(s)] = placed
-    n_placed = sum(placed_of.values())
+    n_placed = cp_model.LinearExpr.sum(list(placed_of.values()))
     if phase.min_placed is not None:
         m.add(n_placed >= phase.min_placed)
     highest = None
@@ -157,7 +159,7 @@ def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.n
         penalties.append(p)
     if phase.kind == "placed":
         m.maximize(n_placed)
-    elif phase.kind == "minmax":
+    elif highest is not None:  # the min-max phase
         # Placing one more student always beats any ratio (at most 10,000 here).
         m.minimize(100 * RATIO_SCALE * (len(placed_of) - n_placed) + highest)
     else:
@@ -165,9 +167,13 @@ def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.n
         # each student's unplaced points when left out, the balance penalties.
         edge_cost = np.rint(problem.edge_cost()[edges] * SCALE).astype(np.int64)
         left_out = np.rint(problem.unplaced_cost() * SCALE).astype(np.int64)
-        m.minimize(sum(int(left_out[s]) * (1 - placed) for s, placed in placed_of.items())
-                   + sum(int(c) * xi for c, xi in zip(edge_cost, x, strict=True))
-                   + sum(penalties))
+        kept = list(placed_of)
+        everyone_out = int(left_out[kept].sum()) if kept else 0
+        m.minimize(everyone_out
+                   - cp_model.LinearExpr.weighted_sum(list(placed_of.values()),
+                                                      [int(left_out[s]) for s in kept])
+                   + cp_model.LinearExpr.weighted_sum(x, [int(c) for c in edge_cost])
+                   + cp_model.LinearExpr.sum(penalties))
     for j in range(len(edges)):
         m.add_hint(x[j], bool(hint[es[j]] == ee[j]))
     return m, x, es, ee, highest
@@ -176,7 +182,7 @@ def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.n
 class _Progress(cp_model.CpSolverSolutionCallback):
     """Reports the best plan and bound every few seconds while CP-SAT searches."""
 
-    def __init__(self, say: Callable[[str], None], label: str):
+    def __init__(self, say: Callable[[str], None], label: str) -> None:
         super().__init__()
         self.say, self.label = say, label
         self.last = time.perf_counter()
@@ -208,7 +214,8 @@ def _solver(seconds: float, deterministic: bool) -> cp_model.CpSolver:
 def _run(problem: PlanningProblem, students: np.ndarray, edges: np.ndarray,
          educators: np.ndarray, fixed: np.ndarray, hint: np.ndarray, phase: _Phase,
          until: float, deterministic: bool, say: Callable[[str], None] | None,
-         label: str):
+         label: str) -> tuple[Any, np.ndarray | None, cp_model.CpSolver,
+                              cp_model.IntVar | None, bool, np.ndarray, np.ndarray]:
     """Build and solve one phase by ``until`` (a ``time.perf_counter`` instant):
     (status, chosen edge mask or None, solver, highest, stopped by the clock, es, ee)."""
     model, x, es, ee, highest = _component_model(problem, students, edges, educators, fixed,

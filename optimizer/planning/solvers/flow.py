@@ -1,6 +1,6 @@
 """Exact plans by min-cost flow (OR-Tools ``SimpleMinCostFlow``), for unit weights.
 
-The network (docs/plan-format.md)::
+The network (docs/solver-design.md, docs/plan-format.md)::
 
     source --1, cost = -(points if left unplaced)--> student
     student --1, cost = points of the edge (rank, continuity, change)--> educator
@@ -25,6 +25,8 @@ Costs are scaled by :data:`SCALE` and rounded to integers, as the flow needs.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 from ortools.graph.python import max_flow, min_cost_flow
@@ -131,8 +133,6 @@ def weighted_hint(problem: PlanningProblem, rounds: int = 25) -> np.ndarray:
     solve again. A few rounds settle it; anything still over is dropped
     (heaviest first) so the result always respects every cap.
     """
-    import dataclasses
-
     unit = dataclasses.replace(problem, weight=np.ones(problem.n_students))
     limit = np.full(problem.n_educators, np.iinfo(np.int64).max // 4, dtype=np.int64)
     pinned = problem.pinned_to >= 0
@@ -162,7 +162,7 @@ def weighted_hint(problem: PlanningProblem, rounds: int = 25) -> np.ndarray:
 class _MaxFlow:
     """One max-flow network whose educator->sink capacities are changed per ratio."""
 
-    def __init__(self, problem: PlanningProblem):
+    def __init__(self, problem: PlanningProblem) -> None:
         self.problem = problem
         n_s, n_e = problem.n_students, problem.n_educators
         self.fixed, keep = _free_edges(problem)
