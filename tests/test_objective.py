@@ -133,3 +133,25 @@ def test_each_term_agrees_in_value_flow_and_cpsat(term, data):
     assert int((outcome.assignment < 0).sum()) == placed_out
     assert sum(problem.objective_terms(outcome.assignment).values()) == pytest.approx(
         points, abs=0.01)
+
+
+@pytest.mark.parametrize("chain, x_gets", [(1, "A"), (3, "B")])
+def test_the_weights_trade_across_students_as_documented(chain, x_gets):
+    # docs/plan-format.md: "a chain of moves may give one student a rank step
+    # so that ... others keep theirs". X may have A (rank 0) or B (rank 1).
+    # Y1 has A today; Y_i may move on to C_i, whose own student Y_{i+1} has it
+    # today, and so on; the last C is free. Giving X the seat at A moves the
+    # whole chain: `chain` continuities (5 each) against one rank step (10).
+    objective = Objective(unplaced=1000.0, rank=(0.0, 10.0, 30.0), continuity=5.0,
+                          balance=0.0, change=0.0)
+    n_e = 2 + chain  # A=0, B=1, C_1..C_chain = 2..
+    edges = [(0, 0, 0, False), (0, 1, 1, False)]  # X
+    for i in range(1, chain + 1):
+        today = 0 if i == 1 else 1 + i - 1  # Y1 has A; Y_i has C_{i-1}
+        edges += [(i, today, 0, True), (i, 1 + i, 0, False)]
+    problem = _problem(edges, chain + 1, n_e, [1] * n_e, [0] * n_e, None, objective)
+    assignment = flow.solve_flow(problem)
+    assert problem.educator_ids[assignment[0]] == f"E{'AB'.index(x_gets)}"
+    kept = sum(bool(problem.edge_current[k]) for k in problem.chosen_edges(assignment))
+    # X at A: the whole chain (here one student) moved; X at B: all keep theirs.
+    assert kept == (0 if x_gets == "A" else chain)
