@@ -18,7 +18,7 @@ import pandas as pd
 from optimizer.district.contract import CONTRACT, LIST_SEPARATOR
 from optimizer.district.model import District, InputIssue
 from optimizer.district.reader import RawDistrict
-from optimizer.district.validate import DistrictError
+from optimizer.district.validate import DistrictError, validate_tables
 
 __all__ = ["STAFF_CHANGE_ACTIONS", "Rollover", "next_school_year_start", "roll_over"]
 
@@ -39,11 +39,22 @@ RolloverCounts = TypedDict("RolloverCounts", {
 
 @dataclass(frozen=True)
 class Rollover:
-    """Next year's district tables and what happened to each student."""
+    """Next year's district tables and what happened to each student.
+
+    ``issues`` lists what is wrong with next year's district as rolled over
+    (e.g. an incoming student's unknown code): the tables are still written,
+    so the planner can fix them, but not planned until then.
+    """
 
     tables: dict[str, pd.DataFrame]
     settings_text: str
     report: pd.DataFrame
+    issues: tuple[InputIssue, ...] = ()
+
+    @property
+    def errors(self) -> list[InputIssue]:
+        """Next year's problems that must be fixed before planning."""
+        return [p for p in self.issues if p.severity == "error"]
 
     def counts(self) -> RolloverCounts:
         """Headline counts: promoted, moved (by feeder pair), left, added, hints cleared."""
@@ -298,4 +309,9 @@ def roll_over(raw: RawDistrict, district: District, *,
     tables = {"schools": raw.tables["schools"].copy(), "educators": educators,
               "students": next_students,
               "locks": pd.DataFrame(keep, columns=locks.columns)}
-    return Rollover(tables, raw.settings_text, pd.DataFrame(report, columns=REPORT_COLUMNS))
+    # Next year's district must itself be valid (e.g. new students' codes):
+    # validated as it will be written, from the tables in hand.
+    _, issues = validate_tables(RawDistrict(name=raw.name, tables=tables,
+                                            settings=raw.settings))
+    return Rollover(tables, raw.settings_text, pd.DataFrame(report, columns=REPORT_COLUMNS),
+                    tuple(issues))
