@@ -1,0 +1,1319 @@
+"""Service caseloads: who serves each IEP service, and who case-manages each student.
+
+A pure solver, with no knowledge of files or rule packs: the caller builds a
+:class:`ServiceProblem` (students, their (student, service) pairs, providers,
+and the eligible options already decided by the credential and school rules)
+and calls :func:`solve_services`. The model, its lexicographic objective and
+exactly what is proven are documented in ``docs/service-caseloads.md``; the
+short version:
+
+1. **Services** (one min-cost flow for every service family at once: families
+   only meet at providers who give several services, and one network keeps
+   that exact). Each planned pair goes to one eligible provider; every pair a
+   provider serves takes one seat of ``cap - other_load``. The most pairs are
+   served first (``solve_max_flow_with_min_cost``), then the cost is lowest.
+   With minute capacities the service step is a generalized assignment
+   problem: HiGHS solves its LP relaxation (a proven bound), the LP's vertex is
+   rounded and repaired into a plan, and the gap is reported.
+2. **Case managers**, given the providers: a second min-cost flow. One's own
+   provider (or a coordinator who already serves the student) costs no seat; a
+   coordinator who does not serve the student takes one of the seats left.
+3. **A proven bound** for the whole (joint) problem: the service step's
+   optimum or LP bound (with a relaxation where one provider may serve a
+   student two services, so that distinct-student counting is respected) plus
+   a relaxed case-manager flow in which every option that *could* be free is
+   free. The bound and the plan are compared level by level: pairs served,
+   students placed, then cost. ``status == "optimal"`` only when all three meet.
+
+Costs are integers in milli-points (1/1000 point), so "optimal" is exact for
+the objective as defined (balance increments are rounded to 1/1000 point each,
+which is part of the definition, see :func:`seat_increments`).
+
+OR-Tools and highspy are imported inside this module only.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+__all__ = [
+    "SCALE",
+    "CaseManagerOption",
+    "Provider",
+    "ServiceOption",
+    "ServiceParams",
+    "ServiceProblem",
+    "ServiceRow",
+    "ServiceSolution",
+    "StudentRow",
+    "build_service_problem",
+    "evaluate",
+    "prorated_cap",
+    "role_average",
+    "seat_increments",
+    "solve_services",
+]
+
+#: Costs are integers in 1/SCALE point.
+SCALE = 1000
+
+OWN, COORDINATOR = 0, 1
+
+
+# ------------------------------------------------------------------ inputs
+
+
+@dataclass(frozen=True)
+class Provider:
+    """An educator who may serve or case-manage.
+
+    ``cap`` is already prorated by FTE (see :func:`prorated_cap`);
+    ``minutes_capacity`` is IEP minutes per week (``None``: no minute limit);
+    ``other_load`` counts students served outside this plan (504 plans, other
+    agencies), who take seats like any other.
+    """
+
+    provider_id: str
+    role: str
+    cap: int
+    fte: float = 1.0
+    minutes_capacity: float | None = None
+    other_load: int = 0
+
+
+@dataclass(frozen=True)
+class StudentRow:
+    """A student: this year's case manager and, for stable re-planning, the
+    published plan's (``None`` when there is none)."""
+
+    student_id: str
+    current_case_manager: str | None = None
+    published_case_manager: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    """One planned (student, service) pair, with IEP minutes per week."""
+
+    student_id: str
+    service: str
+    minutes: float = 0.0
+    current_provider: str | None = None
+    published_provider: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceOption:
+    """``provider_id`` may give this student this service (credential and
+    school already checked by the caller), at best-practice rank 0, 1 or 2."""
+
+    student_id: str
+    service: str
+    provider_id: str
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class CaseManagerOption:
+    """``provider_id`` may case-manage the student.
+
+    ``kind="own"``: as one of the student's own providers (instruction or
+    service) -- usable only when the plan makes them a provider of the
+    student. ``kind="coordinator"``: as a coordinator, whatever they serve.
+    """
+
+    student_id: str
+    provider_id: str
+    kind: str = "own"
+    rank: int = 0
+
+
+def prorated_cap(full_time_cap: int, fte: float) -> int:
+    """Caseload cap of a part-time provider: the full-time cap times FTE, rounded down."""
+    return int(math.floor(full_time_cap * fte + 1e-9))
+
+
+def _readonly(*arrays: np.ndarray) -> None:
+    for a in arrays:
+        a.setflags(write=False)
+
+
+@dataclass(frozen=True, eq=False)
+class ServiceProblem:
+    """Everything the solver sees, as read-only arrays (index = position).
+
+    Attributes
+    ----------
+    student_ids, current_cm, published_cm
+        Per student; case-manager indexes are provider positions, -1 none,
+        -2 a provider no longer on staff (never kept).
+    pair_student, pair_service, pair_minutes, pair_current, pair_published
+        Per (student, service) pair, sorted by student then service.
+    provider_ids, provider_role, cap, fte, minutes_capacity, other_load
+        Per provider; ``minutes_capacity`` is ``inf`` where there is none.
+    edge_pair, edge_provider, edge_rank
+        Eligible service options, sorted by (pair, provider).
+    cm_student, cm_provider, cm_kind, cm_rank
+        Case-manager options (kind 0 own provider, 1 coordinator), sorted.
+    """
+
+    student_ids: np.ndarray
+    current_cm: np.ndarray
+    published_cm: np.ndarray
+    pair_student: np.ndarray
+    pair_service: np.ndarray
+    pair_minutes: np.ndarray
+    pair_current: np.ndarray
+    pair_published: np.ndarray
+    provider_ids: np.ndarray
+    provider_role: np.ndarray
+    cap: np.ndarray
+    fte: np.ndarray
+    minutes_capacity: np.ndarray
+    other_load: np.ndarray
+    edge_pair: np.ndarray
+    edge_provider: np.ndarray
+    edge_rank: np.ndarray
+    cm_student: np.ndarray
+    cm_provider: np.ndarray
+    cm_kind: np.ndarray
+    cm_rank: np.ndarray
+
+    @property
+    def n_students(self) -> int:
+        return len(self.student_ids)
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.pair_student)
+
+    @property
+    def n_providers(self) -> int:
+        return len(self.provider_ids)
+
+    @property
+    def edge_student(self) -> np.ndarray:
+        return self.pair_student[self.edge_pair]
+
+    @property
+    def has_minute_capacities(self) -> bool:
+        return bool(np.any(np.isfinite(self.minutes_capacity)))
+
+    def shared_options(self) -> np.ndarray:
+        """Per service edge: True when its provider is eligible for another
+        pair of the same student (then serving both takes one seat, not two)."""
+        key = self.edge_student.astype(np.int64) * self.n_providers + self.edge_provider
+        _, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
+        return counts[inv] > 1
+
+    @classmethod
+    def from_arrays(cls, *, student_ids, current_cm=None, published_cm=None, pair_student,
+                    pair_service, pair_minutes=None, pair_current=None, pair_published=None,
+                    provider_ids, provider_role, cap, fte=None, minutes_capacity=None,
+                    other_load=None, edge_pair, edge_provider, edge_rank=None,
+                    cm_student, cm_provider, cm_kind, cm_rank=None) -> ServiceProblem:
+        """Build from index arrays (the fast path, used at district scale).
+
+        Raises
+        ------
+        ValueError
+            On an index out of range, a negative cap, a rank outside 0-2, a
+            duplicated option, or pairs not sorted by student.
+        """
+        n_s, n_e = len(student_ids), len(provider_ids)
+        n_p = len(pair_student)
+
+        def ints(a, n, fill=-1):
+            return (np.full(n, fill, dtype=np.int64) if a is None
+                    else np.asarray(a, dtype=np.int64).copy())
+
+        sid = np.asarray(student_ids, dtype=object).copy()
+        cur_cm, pub_cm = ints(current_cm, n_s), ints(published_cm, n_s)
+        ps = ints(pair_student, n_p)
+        psvc = np.asarray(pair_service, dtype=object).copy()
+        pmin = (np.zeros(n_p) if pair_minutes is None
+                else np.asarray(pair_minutes, dtype=float).copy())
+        pcur, ppub = ints(pair_current, n_p), ints(pair_published, n_p)
+        pid = np.asarray(provider_ids, dtype=object).copy()
+        prole = np.asarray(provider_role, dtype=object).copy()
+        capa = ints(cap, n_e)
+        ftea = np.ones(n_e) if fte is None else np.asarray(fte, dtype=float).copy()
+        mcap = (np.full(n_e, np.inf) if minutes_capacity is None
+                else np.asarray(minutes_capacity, dtype=float).copy())
+        other = ints(other_load, n_e, 0)
+        ep, ee = ints(edge_pair, len(edge_pair)), ints(edge_provider, len(edge_pair))
+        er = ints(edge_rank, len(ep), 0)
+        cs, ce = ints(cm_student, len(cm_student)), ints(cm_provider, len(cm_student))
+        ck, cr = ints(cm_kind, len(cs)), ints(cm_rank, len(cs), 0)
+
+        problems = []
+        if len(sid) != len(set(sid.tolist())):
+            problems.append("student ids repeat")
+        if len(pid) != len(set(pid.tolist())):
+            problems.append("provider ids repeat")
+        for name, a, n, lo in [("pair_student", ps, n_s, 0), ("edge_pair", ep, n_p, 0),
+                               ("edge_provider", ee, n_e, 0), ("cm_student", cs, n_s, 0),
+                               ("cm_provider", ce, n_e, 0), ("current_cm", cur_cm, n_e, -2),
+                               ("published_cm", pub_cm, n_e, -2),
+                               ("pair_current", pcur, n_e, -2),
+                               ("pair_published", ppub, n_e, -2)]:
+            if len(a) and (a.min() < lo or a.max() >= n):
+                problems.append(f"{name} has an index outside {lo}..{n - 1}")
+        if np.any(np.diff(ps) < 0):
+            problems.append("pairs must be sorted by student")
+        if np.any(capa < 0) or np.any(other < 0):
+            problems.append("caps and other_load must be >= 0")
+        if np.any(pmin < 0) or np.any(np.isnan(pmin)):
+            problems.append("minutes must be >= 0")
+        if np.any((er < 0) | (er > 2)) or np.any((cr < 0) | (cr > 2)):
+            problems.append("ranks must be 0, 1 or 2")
+        if np.any((ck != OWN) & (ck != COORDINATOR)):
+            problems.append("case-manager kind must be 0 (own) or 1 (coordinator)")
+        if problems:
+            raise ValueError("; ".join(problems))
+        order = np.lexsort((ee, ep))
+        ep, ee, er = ep[order], ee[order], er[order]
+        if len(ep) > 1 and np.any((np.diff(ep) == 0) & (np.diff(ee) == 0)):
+            raise ValueError("a service option is listed twice")
+        order = np.lexsort((ck, ce, cs))
+        cs, ce, ck, cr = cs[order], ce[order], ck[order], cr[order]
+        if len(cs) > 1 and np.any((np.diff(cs) == 0) & (np.diff(ce) == 0)
+                                  & (np.diff(ck) == 0)):
+            raise ValueError("a case-manager option is listed twice")
+        _readonly(sid, cur_cm, pub_cm, ps, psvc, pmin, pcur, ppub, pid, prole, capa, ftea,
+                  mcap, other, ep, ee, er, cs, ce, ck, cr)
+        return cls(sid, cur_cm, pub_cm, ps, psvc, pmin, pcur, ppub, pid, prole, capa, ftea,
+                   mcap, other, ep, ee, er, cs, ce, ck, cr)
+
+
+def build_service_problem(students: Iterable[StudentRow], services: Iterable[ServiceRow],
+                          providers: Iterable[Provider],
+                          service_options: Iterable[ServiceOption],
+                          case_manager_options: Iterable[CaseManagerOption]) -> ServiceProblem:
+    """Build a problem from plain rows, in canonical (sorted-id) order.
+
+    Raises
+    ------
+    ValueError
+        Listing every row that names an unknown student, provider or pair, or
+        repeats one.
+    """
+    students = sorted(students, key=lambda s: s.student_id)
+    providers = sorted(providers, key=lambda p: p.provider_id)
+    s_pos = {s.student_id: i for i, s in enumerate(students)}
+    e_pos = {p.provider_id: i for i, p in enumerate(providers)}
+    errors: list[str] = []
+
+    def prov(pid: str | None) -> int:
+        if pid is None or pid == "":
+            return -1
+        return e_pos.get(pid, -2)  # -2: named but not on staff: never kept
+
+    rows = sorted(services, key=lambda r: (r.student_id, r.service))
+    p_pos: dict[tuple[str, str], int] = {}
+    for r in rows:
+        if r.student_id not in s_pos:
+            errors.append(f"service {r.student_id}/{r.service}: unknown student")
+        elif (r.student_id, r.service) in p_pos:
+            errors.append(f"service {r.student_id}/{r.service}: listed twice")
+        else:
+            p_pos[(r.student_id, r.service)] = len(p_pos)
+    ep, ee, er = [], [], []
+    for o in service_options:
+        key = (o.student_id, o.service)
+        if key not in p_pos or o.provider_id not in e_pos:
+            errors.append(f"service option {o.student_id}/{o.service} -> {o.provider_id}: "
+                          "unknown pair or provider")
+            continue
+        ep.append(p_pos[key])
+        ee.append(e_pos[o.provider_id])
+        er.append(o.rank)
+    cs, ce, ck, cr = [], [], [], []
+    for o in case_manager_options:
+        if o.student_id not in s_pos or o.provider_id not in e_pos or o.kind not in (
+                "own", "coordinator"):
+            errors.append(f"case-manager option {o.student_id} -> {o.provider_id} "
+                          f"({o.kind}): unknown student, provider or kind")
+            continue
+        cs.append(s_pos[o.student_id])
+        ce.append(e_pos[o.provider_id])
+        ck.append(OWN if o.kind == "own" else COORDINATOR)
+        cr.append(o.rank)
+    if errors:
+        raise ValueError("; ".join(errors))
+    return ServiceProblem.from_arrays(
+        student_ids=[s.student_id for s in students],
+        current_cm=[prov(s.current_case_manager) for s in students],
+        published_cm=[prov(s.published_case_manager) for s in students],
+        pair_student=[s_pos[r.student_id] for r in rows],
+        pair_service=[r.service for r in rows],
+        pair_minutes=[r.minutes for r in rows],
+        pair_current=[prov(r.current_provider) for r in rows],
+        pair_published=[prov(r.published_provider) for r in rows],
+        provider_ids=[p.provider_id for p in providers],
+        provider_role=[p.role for p in providers],
+        cap=[p.cap for p in providers], fte=[p.fte for p in providers],
+        minutes_capacity=[np.inf if p.minutes_capacity is None else p.minutes_capacity
+                          for p in providers],
+        other_load=[p.other_load for p in providers],
+        edge_pair=ep, edge_provider=ee, edge_rank=er,
+        cm_student=cs, cm_provider=ce, cm_kind=ck, cm_rank=cr)
+
+
+# --------------------------------------------------------------- objective
+
+
+@dataclass(frozen=True)
+class ServiceParams:
+    """Objective weights (points) and solver settings.
+
+    The objective is lexicographic: pairs served, then students with a case
+    manager, then ``cost`` = rank + continuity + change + balance (all >= 0).
+    ``unserved`` and ``unplaced`` only weigh the first two levels in the
+    reported ``total``; the solver treats them as strictly first.
+
+    Parameters
+    ----------
+    rank
+        Points per chosen option at best-practice rank 0, 1, 2 (services and
+        case manager alike).
+    continuity, cm_continuity
+        Points per pair whose current provider, and per student whose current
+        case manager, is not kept (only where there is one).
+    change
+        Points per pair and per student moved away from a published plan.
+    balance
+        Convex balance: the k-th seat of a provider with cap c costs
+        ``balance * (2k - 1) / c`` (so a provider at load L pays about
+        ``balance * L^2 / c``).
+    use_minutes
+        Honour minute capacities when the problem has them.
+    time_limit
+        Seconds for the LP (HiGHS), minute capacities or not.
+    lp_bound
+        With count caps, when the joint flow's solution is not itself a plan,
+        also solve the joint LP for a tighter bound (always with minutes).
+    """
+
+    rank: tuple[float, float, float] = (0.0, 10.0, 30.0)
+    continuity: float = 5.0
+    cm_continuity: float = 5.0
+    change: float = 50.0
+    balance: float = 2.0
+    unserved: float = 10000.0
+    unplaced: float = 1000.0
+    use_minutes: bool = True
+    time_limit: float = 60.0
+    lp_bound: bool = True
+
+    def milli(self, points: float) -> int:
+        return int(round(points * SCALE))
+
+
+def seat_increments(cap: int, first: int, count: int, balance: float) -> np.ndarray:
+    """Milli-point cost of seats ``first+1 .. first+count`` of a provider with
+    cap ``cap``: ``round(1000 * balance * (2k - 1) / cap)``. The balance term of
+    a provider at caseload L is defined as the sum of its first L increments
+    (about ``balance * L^2 / cap``), so it is exact in integers."""
+    if cap <= 0 or count <= 0:
+        return np.zeros(max(count, 0), dtype=np.int64)
+    k = np.arange(first + 1, first + count + 1, dtype=np.float64)
+    return np.rint(SCALE * balance * (2 * k - 1) / cap).astype(np.int64)
+
+
+def _balance_milli(cap: np.ndarray, load: np.ndarray, balance: float) -> int:
+    total = 0
+    for c, ld in zip(cap.tolist(), load.tolist(), strict=True):
+        if c > 0 and ld > 0:
+            total += int(seat_increments(c, 0, int(ld), balance).sum())
+    return total
+
+
+def _miss(chosen: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """True where a reference (current or published) exists and is not kept."""
+    return (ref != -1) & (chosen != ref)
+
+
+def caseloads(problem: ServiceProblem, provider: np.ndarray,
+              case_manager: np.ndarray) -> np.ndarray:
+    """Per provider: distinct students served or case-managed, plus other_load."""
+    n_e = problem.n_providers
+    served = provider >= 0
+    keys = np.concatenate([problem.pair_student[served].astype(np.int64) * n_e
+                           + provider[served],
+                           np.nonzero(case_manager >= 0)[0] * n_e
+                           + case_manager[case_manager >= 0]])
+    keys = np.unique(keys)
+    return np.bincount(keys % n_e, minlength=n_e) + problem.other_load
+
+
+def minutes_served(problem: ServiceProblem, provider: np.ndarray) -> np.ndarray:
+    """Per provider: IEP minutes per week of the pairs they serve."""
+    served = provider >= 0
+    return np.bincount(provider[served], weights=problem.pair_minutes[served],
+                       minlength=problem.n_providers)
+
+
+def evaluate(problem: ServiceProblem, params: ServiceParams, provider: np.ndarray,
+             case_manager: np.ndarray) -> dict[str, int]:
+    """The objective's terms for a plan: ``unserved`` pairs, ``unplaced``
+    students (counts), and ``rank``, ``continuity``, ``change``, ``balance``
+    and their sum ``cost`` in milli-points."""
+    served = provider >= 0
+    placed = case_manager >= 0
+    rank_pts = np.array([params.milli(r) for r in params.rank], dtype=np.int64)
+    e_rank = _option_rank(problem.edge_pair, problem.edge_provider, problem.edge_rank,
+                          np.nonzero(served)[0], provider[served], problem.n_providers)
+    cm_rank = _cm_rank(problem, provider, case_manager)
+    terms = {
+        "unserved": int((~served).sum()),
+        "unplaced": int((~placed).sum()),
+        "rank": int(rank_pts[e_rank].sum() + rank_pts[cm_rank].sum()),
+        "continuity": params.milli(params.continuity) * int(
+            _miss(provider, problem.pair_current).sum())
+        + params.milli(params.cm_continuity) * int(
+            _miss(case_manager, problem.current_cm).sum()),
+        "change": params.milli(params.change) * int(
+            _miss(provider, problem.pair_published).sum()
+            + _miss(case_manager, problem.published_cm).sum()),
+        "balance": _balance_milli(problem.cap,
+                                  caseloads(problem, provider, case_manager),
+                                  params.balance),
+    }
+    terms["cost"] = terms["rank"] + terms["continuity"] + terms["change"] + terms["balance"]
+    return terms
+
+
+def _option_rank(opt_owner, opt_provider, opt_rank, owners, providers, n_e) -> np.ndarray:
+    """Rank of the option (owner -> provider) for each chosen pair; raises when
+    a choice is not an option."""
+    keys = opt_owner.astype(np.int64) * n_e + opt_provider
+    want = owners.astype(np.int64) * n_e + providers
+    order = np.argsort(keys, kind="stable")
+    pos = np.searchsorted(keys[order], want)
+    ok = (pos < len(keys)) & (keys[order][np.minimum(pos, len(keys) - 1)] == want) if len(
+        keys) else np.zeros(len(want), dtype=bool)
+    if not np.all(ok):
+        raise ValueError("the plan uses a provider who is not an eligible option")
+    return opt_rank[order][pos]
+
+
+def _cm_rank(problem: ServiceProblem, provider: np.ndarray,
+             case_manager: np.ndarray) -> np.ndarray:
+    """Rank of each placed student's case manager: the better of the own
+    option (usable only when the case manager serves the student) and the
+    coordinator option. Raises when neither is usable."""
+    n_e = problem.n_providers
+    idx = np.nonzero(case_manager >= 0)[0]
+    serves = _cm_serves(problem, provider)
+    usable = serves | (problem.cm_kind == COORDINATOR)
+    keys = problem.cm_student[usable].astype(np.int64) * n_e + problem.cm_provider[usable]
+    ranks = problem.cm_rank[usable]
+    order = np.lexsort((ranks, keys))  # per key, the lowest rank first
+    keys, ranks = keys[order], ranks[order]
+    want = idx.astype(np.int64) * n_e + case_manager[idx]
+    pos = np.searchsorted(keys, want)
+    pos_c = np.minimum(pos, max(len(keys) - 1, 0))
+    ok = (pos < len(keys)) & (keys[pos_c] == want) if len(keys) else np.zeros(
+        len(want), dtype=bool)
+    if not np.all(ok):
+        raise ValueError("the plan uses a case manager who is not a usable option")
+    return ranks[pos_c]
+
+
+def role_average(problem: ServiceProblem, provider: np.ndarray, case_manager: np.ndarray,
+                 roles: Sequence[str] = ("SLP",)) -> float | None:
+    """Caseload per FTE over the providers of the given roles (EC 56363.3's
+    district-wide SLP average): sum of their caseloads / sum of their FTE."""
+    mask = np.isin(problem.provider_role, list(roles))
+    fte = float(problem.fte[mask].sum())
+    if fte <= 0:
+        return None
+    return float(caseloads(problem, provider, case_manager)[mask].sum()) / fte
+
+
+# ----------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class ServiceSolution:
+    """A plan and what is proven about it.
+
+    Attributes
+    ----------
+    provider
+        Provider index per pair, -1 not served.
+    case_manager
+        Provider index per student, -1 no case manager.
+    status
+        ``"optimal"`` (every level meets its bound), ``"feasible"``.
+    terms
+        :func:`evaluate` of the plan (counts and milli-points).
+    bound
+        Proven lexicographic lower bound: ``unserved``, ``unplaced`` and
+        ``cost`` (milli-points; valid for plans at the same first two levels).
+    gap
+        ``(cost - bound cost) / cost`` when the first two levels meet, else None.
+    runtime
+        Seconds per stage.
+    notes
+        Plain sentences: which engine proved what.
+    """
+
+    provider: np.ndarray
+    case_manager: np.ndarray
+    status: str
+    terms: Mapping[str, int]
+    bound: Mapping[str, float]
+    gap: float | None
+    runtime: Mapping[str, float]
+    notes: tuple[str, ...] = ()
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def objective(self) -> tuple[int, int, int]:
+        """The lexicographic objective: (unserved pairs, unplaced students, cost)."""
+        return (self.terms["unserved"], self.terms["unplaced"], self.terms["cost"])
+
+    def total(self, params: ServiceParams) -> float:
+        """The objective as one number of points, with the ``unserved`` and
+        ``unplaced`` weights (for display)."""
+        return (params.unserved * self.terms["unserved"]
+                + params.unplaced * self.terms["unplaced"] + self.terms["cost"] / SCALE)
+
+
+# ------------------------------------------------------------------ stages
+
+
+def _edge_costs(problem: ServiceProblem, params: ServiceParams) -> tuple[np.ndarray, int]:
+    """Per service edge: its cost minus what the pair costs when unserved
+    (milli-points; can be negative), and the sum of those unserved costs.
+    With the max flow fixed first, minimizing these is minimizing the cost."""
+    ep, ee = problem.edge_pair, problem.edge_provider
+    rank_pts = np.array([params.milli(r) for r in params.rank], dtype=np.int64)
+    cont, chg = params.milli(params.continuity), params.milli(params.change)
+    cur, pub = problem.pair_current, problem.pair_published
+    cost = (rank_pts[problem.edge_rank] + cont * _miss(ee, cur[ep]) + chg * _miss(ee, pub[ep]))
+    base = cont * (cur != -1) + chg * (pub != -1)  # per pair, when unserved
+    return cost - base[ep], int(base.sum())
+
+
+def _seats(problem: ServiceProblem, start: np.ndarray, wanted: np.ndarray,
+           balance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Seat arcs: provider index and milli-point cost of each free seat, the
+    seats numbered from ``start`` (load already there); at most ``wanted``."""
+    free = np.clip(problem.cap - start, 0, None)
+    free = np.minimum(free, wanted)
+    seat_e = np.repeat(np.arange(problem.n_providers), free)
+    k = np.arange(len(seat_e)) - np.repeat(np.cumsum(free) - free, free) + 1
+    load_after = start[seat_e] + k
+    cap = problem.cap[seat_e].astype(np.float64)
+    cost = np.rint(SCALE * balance * (2 * load_after - 1) / np.maximum(cap, 1)).astype(np.int64)
+    return seat_e, cost
+
+
+def _flow(tails, heads, caps, costs, supply: int, n_nodes: int):
+    from ortools.graph.python import min_cost_flow
+
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    smcf.add_arcs_with_capacity_and_unit_cost(np.asarray(tails, dtype=np.int64),
+                                              np.asarray(heads, dtype=np.int64),
+                                              np.asarray(caps, dtype=np.int64),
+                                              np.asarray(costs, dtype=np.int64))
+    smcf.add_arc_with_capacity_and_unit_cost(n_nodes - 1, n_nodes - 1, 0, 0)
+    smcf.set_node_supply(0, supply)
+    smcf.set_node_supply(1, -supply)
+    status = smcf.solve_max_flow_with_min_cost()
+    if status != smcf.OPTIMAL:
+        raise RuntimeError(f"min-cost flow failed with status {status}")
+    return smcf
+
+
+def _cm_bonus(problem: ServiceProblem, params: ServiceParams) -> np.ndarray:
+    """Per service edge: what serving the pair by this provider may save on the
+    student's case manager (milli-points, >= 0). Only a tie-breaker for the
+    primal plan: an own-provider case manager needs no seat, so among equally
+    good service plans prefer the one that makes a good case manager free.
+
+    The saving is the cost of the best other case-manager option (a
+    coordinator, or another provider's own option; ``unplaced`` when none)
+    minus the cost of this provider's own option.
+    """
+    n_s, n_e = problem.n_students, problem.n_providers
+    cost, _ = _cm_costs(problem, params)
+    cs, ce = problem.cm_student, problem.cm_provider
+    big = params.milli(params.unplaced)
+    order = np.lexsort((cost, cs))
+    cs_o, ce_o, c_o = cs[order], ce[order], cost[order]
+    first = np.searchsorted(cs_o, np.arange(n_s))
+    last = np.searchsorted(cs_o, np.arange(n_s), side="right")
+    best = np.full(n_s, big, dtype=np.int64)
+    best_e = np.full(n_s, -1, dtype=np.int64)
+    has = last > first
+    best[has] = c_o[first[has]]
+    best_e[has] = ce_o[first[has]]
+    # The best option of another provider: the first one whose provider differs.
+    second = np.full(n_s, big, dtype=np.int64)
+    nxt = first + 1
+    while True:
+        open_ = (nxt < last) & (second == big)
+        if not open_.any():
+            break
+        idx = np.nonzero(open_)[0]
+        differs = ce_o[nxt[idx]] != best_e[idx]
+        second[idx[differs]] = c_o[nxt[idx[differs]]]
+        nxt[idx] += 1
+    own = problem.cm_kind == OWN
+    st = problem.edge_student.astype(np.int64)
+    ekey = st * n_e + problem.edge_provider
+    okey = cs[own].astype(np.int64) * n_e + ce[own]
+    o_order = np.argsort(okey, kind="stable")
+    okey, ocost = okey[o_order], cost[own][o_order]
+    pos = np.searchsorted(okey, ekey)
+    pos_c = np.minimum(pos, max(len(okey) - 1, 0))
+    hit = (pos < len(okey)) & (okey[pos_c] == ekey) if len(okey) else np.zeros(
+        len(ekey), dtype=bool)
+    other = np.where(best_e[st] == problem.edge_provider, second[st], best[st])
+    bonus = np.zeros(len(ekey), dtype=np.int64)
+    bonus[hit] = np.clip(other[hit] - ocost[pos_c[hit]], 0, None)
+    return bonus
+
+
+def _attach_shared(problem: ServiceProblem, provider: np.ndarray,
+                   cost: np.ndarray) -> np.ndarray:
+    """Serve unserved pairs by a provider who already serves the student
+    (no new seat: caseloads count distinct students), minutes permitting."""
+    n_e = problem.n_providers
+    provider = provider.copy()
+    ep, ee = problem.edge_pair, problem.edge_provider
+    serving = set((problem.pair_student[provider >= 0].astype(np.int64) * n_e
+                   + provider[provider >= 0]).tolist())
+    minutes_left = problem.minutes_capacity - minutes_served(problem, provider)
+    cand = np.nonzero(problem.shared_options() & (provider[ep] < 0))[0]
+    for j in cand[np.argsort(cost[cand], kind="stable")].tolist():
+        p, e = int(ep[j]), int(ee[j])
+        if provider[p] >= 0 or int(problem.pair_student[p]) * n_e + e not in serving:
+            continue
+        if minutes_left[e] + 1e-9 < problem.pair_minutes[p]:
+            continue
+        provider[p] = e
+        minutes_left[e] -= problem.pair_minutes[p]
+    return provider
+
+
+def _service_flow(problem: ServiceProblem, params: ServiceParams,
+                  relax_shared: bool, bonus: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, int, int]:
+    """Stage 1 by min-cost flow: provider per pair, pairs served, cost (milli).
+
+    Network: source -> pair (1) -> provider -> seat k -> sink. Every pair takes
+    a seat (safe: distinct students never exceed pairs). With ``relax_shared``
+    (for the bound), a pair whose provider is also eligible for another pair of
+    the same student goes through a (student, provider) node with one seat arc
+    and a seat-free arc for the rest: every joint plan maps into this network
+    at no more than its cost, so its optimum is a lower bound.
+    """
+    n_p, n_e = problem.n_pairs, problem.n_providers
+    ep, ee = problem.edge_pair, problem.edge_provider
+    cost, base = _edge_costs(problem, params)
+    if bonus is not None:
+        cost = cost - bonus
+    pairs = np.unique(ep)
+    src, sink, p0 = 0, 1, 2
+    e0 = p0 + n_p
+    nxt = e0 + n_e
+    shared = problem.shared_options() if relax_shared else np.zeros(len(ep), dtype=bool)
+    # The most seats a provider can use: distinct students it could serve.
+    st = problem.edge_student.astype(np.int64)
+    uniq = np.unique(st * n_e + ee)
+    wanted = np.bincount(uniq % n_e, minlength=n_e)
+    if not relax_shared:
+        wanted = np.bincount(ee, minlength=n_e)
+    seat_e, seat_cost = _seats(problem, problem.other_load, wanted, params.balance)
+    head = e0 + ee
+    extra_t, extra_h, extra_c = [], [], []
+    if shared.any():
+        key = st[shared] * n_e + ee[shared]
+        ukey, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+        vnode = nxt + np.arange(len(ukey))
+        nxt += len(ukey)
+        head = head.copy()
+        head[np.nonzero(shared)[0]] = vnode[inv]
+        extra_t = np.concatenate([vnode, vnode])
+        extra_h = np.concatenate([e0 + ukey % n_e, np.full(len(ukey), sink)])
+        extra_c = np.concatenate([np.ones(len(ukey), dtype=np.int64), cnt - 1])
+    n_edge = len(ep)
+    tails = np.concatenate([np.full(len(pairs), src), p0 + ep, e0 + seat_e,
+                            np.asarray(extra_t, dtype=np.int64)])
+    heads = np.concatenate([p0 + pairs, head, np.full(len(seat_e), sink),
+                            np.asarray(extra_h, dtype=np.int64)])
+    caps = np.concatenate([np.ones(len(pairs) + n_edge + len(seat_e), dtype=np.int64),
+                           np.asarray(extra_c, dtype=np.int64)])
+    costs = np.concatenate([np.zeros(len(pairs), dtype=np.int64), cost, seat_cost,
+                            np.zeros(len(extra_t), dtype=np.int64)])
+    smcf = _flow(tails, heads, caps, costs, len(pairs), nxt + 1)
+    used = smcf.flows(np.arange(len(pairs), len(pairs) + n_edge)) > 0
+    provider = np.full(n_p, -1, dtype=np.int64)
+    provider[ep[used]] = ee[used]
+    return provider, int(used.sum()), int(smcf.optimal_cost()) + base
+
+
+def _joint_flow(problem: ServiceProblem, params: ServiceParams
+                ) -> tuple[np.ndarray, np.ndarray, int, int, int, bool]:
+    """The joint relaxation, one network for services and case managers.
+
+    ::
+
+        srcP -> pair -> provider (or a (student, provider) node when shared)
+        srcC -> student -> sink                  own provider or coordinator who
+                                                 COULD serve the student: no seat
+        srcC -> student -> provider              coordinator who cannot serve: a seat
+        provider -> seat k -> sink               cap - other_load seats, convex costs
+
+    Every joint plan maps into it at no more than its cost (an own-provider
+    case manager is free here even when the plan does not make them a
+    provider; a shared (student, provider) node has one seat arc and a
+    seat-free arc for the student's other pairs). So, solved lexicographically
+    -- the most pairs, then the most case managers, then the least cost -- it
+    is a lower bound on the joint optimum at every level. The levels come from
+    one max flow with min cost (pairs cost -1, case managers 0: the sets of
+    units a network can route form a matroid, so a maximum routing with the
+    most pairs serves the most pairs), the cost from a second flow with those
+    exact supplies.
+
+    Returns provider per pair and case manager per student from the flow,
+    pairs served, students placed, the cost bound (milli-points) and whether
+    the flow is itself a valid plan (then it is optimal).
+    """
+    n_p, n_s, n_e = problem.n_pairs, problem.n_students, problem.n_providers
+    ep, ee = problem.edge_pair, problem.edge_provider
+    st = problem.edge_student.astype(np.int64)
+    e_cost, e_base = _edge_costs(problem, params)
+    c_cost, c_base = _cm_costs(problem, params)
+    cs, ce, ck = problem.cm_student, problem.cm_provider, problem.cm_kind
+    could = _cm_could_serve(problem)
+    usable = could | (ck == COORDINATOR)
+    opts = np.nonzero(usable)[0]
+    free = could[opts]
+    shared = problem.shared_options()
+    SUP, SINK, SRC_P, SRC_C, p0 = 0, 1, 2, 3, 4
+    s0 = p0 + n_p
+    e0 = s0 + n_s
+    nxt = e0 + n_e
+    pairs = np.unique(ep)
+    studs = np.unique(cs[opts])
+    could_keys = np.unique(st * n_e + ee)
+    wanted = (np.bincount(could_keys % n_e, minlength=n_e)
+              + np.bincount(ce[opts[~free]], minlength=n_e))
+    seat_e, seat_cost = _seats(problem, problem.other_load, wanted, params.balance)
+    head = e0 + ee
+    vt = vh = vc = np.zeros(0, dtype=np.int64)
+    ukey = inv = None
+    if shared.any():
+        key = st[shared] * n_e + ee[shared]
+        ukey, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+        vnode = nxt + np.arange(len(ukey))
+        nxt += len(ukey)
+        head = head.copy()
+        head[np.nonzero(shared)[0]] = vnode[inv]
+        vt = np.concatenate([vnode, vnode])
+        vh = np.concatenate([e0 + ukey % n_e, np.full(len(ukey), SINK)])
+        vc = np.concatenate([np.ones(len(ukey), dtype=np.int64), cnt - 1])
+    opt_head = np.where(free, SINK, e0 + ce[opts])
+    parts = [  # (tails, heads, capacities, costs)
+        (np.full(len(pairs), SRC_P), p0 + pairs, 1, 0),
+        (p0 + ep, head, 1, e_cost),
+        (vt, vh, vc, 0),
+        (np.full(len(studs), SRC_C), s0 + studs, 1, 0),
+        (s0 + cs[opts], opt_head, 1, c_cost[opts]),
+        (e0 + seat_e, np.full(len(seat_e), SINK), 1, seat_cost),
+    ]
+    offsets = np.cumsum([0] + [len(t) for t, _, _, _ in parts])
+    tails = np.concatenate([np.asarray(t, dtype=np.int64) for t, _, _, _ in parts])
+    heads = np.concatenate([np.asarray(h, dtype=np.int64) for _, h, _, _ in parts])
+    caps = np.concatenate([np.broadcast_to(np.asarray(c, dtype=np.int64), len(t))
+                           for t, _, c, _ in parts])
+    costs = np.concatenate([np.broadcast_to(np.asarray(c, dtype=np.int64), len(t))
+                            for t, _, _, c in parts])
+    from ortools.graph.python import min_cost_flow
+
+    # Levels: one max flow, pairs preferred.
+    lv = min_cost_flow.SimpleMinCostFlow()
+    lv.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, np.zeros_like(costs))
+    lv.add_arc_with_capacity_and_unit_cost(SUP, SRC_P, len(pairs), -1)
+    lv.add_arc_with_capacity_and_unit_cost(SUP, SRC_C, len(studs), 0)
+    lv.add_arc_with_capacity_and_unit_cost(nxt, nxt, 0, 0)
+    lv.set_node_supply(SUP, len(pairs) + len(studs))
+    lv.set_node_supply(SINK, -(len(pairs) + len(studs)))
+    if lv.solve_max_flow_with_min_cost() != lv.OPTIMAL:
+        raise RuntimeError("joint level flow failed")
+    n_arcs = len(tails)
+    served = int(lv.flow(n_arcs))
+    placed = int(lv.flow(n_arcs + 1))
+    # Cost: exactly those many of each.
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    smcf.add_arc_with_capacity_and_unit_cost(nxt, nxt, 0, 0)
+    smcf.set_node_supply(SRC_P, served)
+    smcf.set_node_supply(SRC_C, placed)
+    smcf.set_node_supply(SINK, -(served + placed))
+    if smcf.solve() != smcf.OPTIMAL:
+        raise RuntimeError("joint cost flow failed")
+    cost_bound = int(smcf.optimal_cost()) + e_base + c_base
+    flows = smcf.flows(np.arange(n_arcs))
+    used_e = flows[offsets[1]:offsets[2]] > 0
+    provider = np.full(n_p, -1, dtype=np.int64)
+    provider[ep[used_e]] = ee[used_e]
+    used_o = flows[offsets[4]:offsets[5]] > 0
+    cm = np.full(n_s, -1, dtype=np.int64)
+    cm[cs[opts[used_o]]] = ce[opts[used_o]]
+    # Is the flow itself a plan? Each free case-manager arc used must be backed
+    # by real service, and each shared node used must have paid its seat.
+    valid = True
+    chosen_free = opts[used_o & free]
+    if len(chosen_free):
+        have = np.unique(problem.pair_student[provider >= 0].astype(np.int64) * n_e
+                         + provider[provider >= 0])
+        want = cs[chosen_free].astype(np.int64) * n_e + ce[chosen_free]
+        valid = bool(np.isin(want, have).all())
+    if ukey is not None and valid:
+        seat_flow = flows[offsets[2]:offsets[2] + len(ukey)]
+        into = np.bincount(inv, weights=used_e[np.nonzero(shared)[0]].astype(float),
+                           minlength=len(ukey))
+        valid = bool(np.all((into == 0) | (seat_flow == 1)))
+    return provider, cm, served, placed, cost_bound, valid
+
+
+def _cm_costs(problem: ServiceProblem, params: ServiceParams) -> tuple[np.ndarray, int]:
+    rank_pts = np.array([params.milli(r) for r in params.rank], dtype=np.int64)
+    cont, chg = params.milli(params.cm_continuity), params.milli(params.change)
+    cs, ce = problem.cm_student, problem.cm_provider
+    cur, pub = problem.current_cm, problem.published_cm
+    cost = rank_pts[problem.cm_rank] + cont * _miss(ce, cur[cs]) + chg * _miss(ce, pub[cs])
+    base = cont * (cur != -1) + chg * (pub != -1)
+    return cost - base[cs], int(base.sum())
+
+
+def _cm_flow(problem: ServiceProblem, params: ServiceParams, serves: np.ndarray,
+             start: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Stage 2 by min-cost flow: case manager per student, students placed,
+    cost (milli-points, the balance counted from ``start``).
+
+    ``serves`` marks the case-manager options whose provider serves the
+    student (own options are usable only then; such options take no seat).
+    A coordinator option that does not serve takes a seat of ``cap - start``.
+    """
+    n_s, n_e = problem.n_students, problem.n_providers
+    cs, ce, ck = problem.cm_student, problem.cm_provider, problem.cm_kind
+    cost, base = _cm_costs(problem, params)
+    usable = serves | (ck == COORDINATOR)
+    free = usable & serves
+    seat_opt = usable & ~serves
+    students = np.unique(cs[usable])
+    src, sink, s0 = 0, 1, 2
+    e0 = s0 + n_s
+    wanted = np.bincount(ce[seat_opt], minlength=n_e)
+    seat_e, seat_cost = _seats(problem, start, wanted, params.balance)
+    opts = np.nonzero(usable)[0]
+    heads_opt = np.where(free[opts], sink, e0 + ce[opts])
+    tails = np.concatenate([np.full(len(students), src), s0 + cs[opts], e0 + seat_e])
+    heads = np.concatenate([s0 + students, heads_opt, np.full(len(seat_e), sink)])
+    caps = np.ones(len(tails), dtype=np.int64)
+    costs = np.concatenate([np.zeros(len(students), dtype=np.int64), cost[opts], seat_cost])
+    smcf = _flow(tails, heads, caps, costs, len(students), e0 + n_e + 1)
+    used = smcf.flows(np.arange(len(students), len(students) + len(opts))) > 0
+    cm = np.full(n_s, -1, dtype=np.int64)
+    cm[cs[opts[used]]] = ce[opts[used]]
+    return cm, int(used.sum()), int(smcf.optimal_cost()) + base
+
+
+def _cm_serves(problem: ServiceProblem, provider: np.ndarray) -> np.ndarray:
+    """Per case-manager option: does its provider serve the student in this plan?"""
+    n_e = problem.n_providers
+    served = provider >= 0
+    have = np.unique(problem.pair_student[served].astype(np.int64) * n_e + provider[served])
+    want = problem.cm_student.astype(np.int64) * n_e + problem.cm_provider
+    return np.isin(want, have)
+
+
+def _cm_could_serve(problem: ServiceProblem) -> np.ndarray:
+    """Per case-manager option: is its provider eligible for a pair of the student?"""
+    n_e = problem.n_providers
+    have = np.unique(problem.edge_student.astype(np.int64) * n_e + problem.edge_provider)
+    want = problem.cm_student.astype(np.int64) * n_e + problem.cm_provider
+    return np.isin(want, have)
+
+
+def _distinct_served(problem: ServiceProblem, provider: np.ndarray) -> np.ndarray:
+    n_e = problem.n_providers
+    served = provider >= 0
+    keys = np.unique(problem.pair_student[served].astype(np.int64) * n_e + provider[served])
+    return np.bincount(keys % n_e, minlength=n_e)
+
+
+# ---------------------------------------------------------- minute capacities
+
+
+def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float
+                ) -> tuple[np.ndarray, int, int, int]:
+    """The joint model's LP relaxation by HiGHS, solved lexicographically, and
+    a service plan rounded from its vertex.
+
+    Columns: x per service option, c per case-manager option, y per (student,
+    provider) used more than once (x <= y and c <= y: one seat per distinct
+    student), seats s (0..1, convex increments). Rows: one provider per pair,
+    one case manager per student, seats per provider, an own-provider case
+    manager only as far as that provider serves (c <= sum of x), minutes.
+    LP 1 maximizes pairs served; LP 2 keeps that many (rounded down) and
+    maximizes case managers; LP 3 keeps both and minimizes cost. Every integer
+    plan is feasible for the LPs, so each optimum bounds its level.
+
+    Returns the rounded service plan, the pairs-served and students-placed
+    bounds, and the cost bound (milli-points, without the other-load constant).
+    """
+    n_p, n_s, n_e = problem.n_pairs, problem.n_students, problem.n_providers
+    ep, ee = problem.edge_pair, problem.edge_provider
+    st = problem.edge_student.astype(np.int64)
+    e_cost, e_base = _edge_costs(problem, params)
+    c_cost, c_base = _cm_costs(problem, params)
+    could = _cm_could_serve(problem)
+    keep = could | (problem.cm_kind == COORDINATOR)  # an own option that can never serve
+    opts = np.nonzero(keep)[0]
+    cs, ce, ck = problem.cm_student[opts], problem.cm_provider[opts], problem.cm_kind[opts]
+    n_x, n_c = len(ep), len(opts)
+    # Uses of each (student, provider) key: service options, then case-manager options.
+    use_key = np.concatenate([st * n_e + ee, cs.astype(np.int64) * n_e + ce])
+    ukey, inv, cnt = np.unique(use_key, return_inverse=True, return_counts=True)
+    multi = cnt[inv] > 1
+    mkeys, minv = np.unique(ukey[inv[multi]], return_inverse=True)
+    n_y = len(mkeys)
+    wanted = np.bincount(ukey % n_e, minlength=n_e)
+    seat_e, seat_cost = _seats(problem, problem.other_load, wanted, params.balance)
+    n_seat = len(seat_e)
+    xc, cc = np.arange(n_x), n_x + np.arange(n_c)
+    yc, sc = n_x + n_c + np.arange(n_y), n_x + n_c + n_y + np.arange(n_seat)
+    n_col = n_x + n_c + n_y + n_seat
+    use_col = np.concatenate([xc, cc])
+    use_prov = np.concatenate([ee, ce])
+    # Row blocks.
+    r_pair, r_stud = 0, n_p
+    r_seat = r_stud + n_s
+    r_link = r_seat + n_e
+    n_link = int(multi.sum())
+    own = np.nonzero(ck == OWN)[0]
+    r_own = r_link + n_link
+    has_min = np.isfinite(problem.minutes_capacity)
+    r_min = r_own + len(own)
+    n_row = r_min + int(has_min.sum())
+    R, C, V = [], [], []
+
+    def put(rows, cols, vals):
+        R.append(np.asarray(rows, dtype=np.int64))
+        C.append(np.asarray(cols, dtype=np.int64))
+        V.append(np.broadcast_to(np.asarray(vals, dtype=np.float64), len(R[-1])))
+
+    put(r_pair + ep, xc, 1.0)
+    put(r_stud + cs, cc, 1.0)
+    single = ~multi
+    put(r_seat + use_prov[single], use_col[single], 1.0)
+    put(r_seat + mkeys % n_e, yc, 1.0)
+    put(r_seat + seat_e, sc, -1.0)
+    put(r_link + np.arange(n_link), use_col[multi], 1.0)
+    put(r_link + np.arange(n_link), yc[minv], -1.0)
+    # Own-provider case manager: c <= sum of x over the student's pairs at that provider.
+    put(r_own + np.arange(len(own)), cc[own], 1.0)
+    okey = cs[own].astype(np.int64) * n_e + ce[own]
+    xkey = st * n_e + ee
+    order = np.argsort(okey, kind="stable")
+    pos = np.searchsorted(okey[order], xkey)
+    pos_c = np.minimum(pos, max(len(own) - 1, 0))
+    hit = (pos < len(own)) & (okey[order][pos_c] == xkey) if len(own) else np.zeros(
+        n_x, dtype=bool)
+    put(r_own + order[pos_c[hit]], xc[hit], -1.0)
+    mrow = np.cumsum(has_min) - 1
+    mx = has_min[ee] & (problem.pair_minutes[ep] > 0)
+    put(r_min + mrow[ee[mx]], xc[mx], problem.pair_minutes[ep[mx]])
+    Ra, Ca, Va = np.concatenate(R), np.concatenate(C), np.concatenate(V)
+    order = np.lexsort((Ra, Ca))
+    Ra, Ca, Va = Ra[order], Ca[order], Va[order]
+    start = np.searchsorted(Ca, np.arange(n_col + 1))
+
+    row_hi = np.zeros(n_row)
+    row_hi[:r_seat] = 1.0
+    row_hi[r_min:] = problem.minutes_capacity[has_min]
+    obj3 = np.zeros(n_col)
+    obj3[xc] = e_cost
+    obj3[cc] = c_cost[opts]
+    obj3[sc] = seat_cost
+    served, placed, lp_cost, x = _run_highs(
+        n_col, start, Ra, Va, row_hi, n_x, n_c, obj3,
+        max(1.0, deadline - time.perf_counter()))
+    # HiGHS's optimum is within its tolerances (1e-7); take a little off
+    # before rounding up to whole milli-points.
+    cost_bound = int(math.ceil(lp_cost - 1e-6 * max(1.0, abs(lp_cost)))) + e_base + c_base
+    return _round_lp(problem, x, e_cost), served, placed, cost_bound
+
+
+def _run_highs(*args):
+    """Solve the three LPs in a separate Python process.
+
+    OR-Tools bundles its own HiGHS, and its symbols clash with highspy's when
+    both libraries are loaded in one process; so highspy runs in a child that
+    never imports OR-Tools. The child is started once (about a second) and
+    kept for later solves; requests and answers are pickled through its pipes.
+    """
+    import pickle
+    import struct
+    import subprocess
+    import sys
+
+    global _HIGHS_CHILD
+    if _HIGHS_CHILD is None or _HIGHS_CHILD.poll() is not None:
+        _HIGHS_CHILD = subprocess.Popen(
+            [sys.executable, "-c",
+             "from optimizer.service_planning import _highs_serve; _highs_serve()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    child = _HIGHS_CHILD
+    data = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)
+    child.stdin.write(struct.pack("<Q", len(data)) + data)
+    child.stdin.flush()
+    head = child.stdout.read(8)
+    if len(head) < 8:
+        _HIGHS_CHILD = None
+        raise RuntimeError("the HiGHS process ended without an answer")
+    ok, answer = pickle.loads(child.stdout.read(struct.unpack("<Q", head)[0]))
+    if not ok:
+        raise RuntimeError(answer)
+    return answer
+
+
+_HIGHS_CHILD = None
+
+
+def _highs_serve() -> None:
+    """(The child process.) Answer pickled LP requests until stdin closes."""
+    import pickle
+    import struct
+    import sys
+
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        head = inp.read(8)
+        if len(head) < 8:
+            return
+        args = pickle.loads(inp.read(struct.unpack("<Q", head)[0]))
+        try:
+            answer = (True, _highs_lexicographic(*args))
+        except Exception as exc:  # reported to the parent, which raises it
+            answer = (False, f"{type(exc).__name__}: {exc}")
+        data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(struct.pack("<Q", len(data)) + data)
+        out.flush()
+
+
+def _highs_lexicographic(n_col, start, index, value, row_hi, n_x, n_c, cost, seconds):
+    """(In the child process.) LP 1 most pairs served, LP 2 most case managers
+    with at least that many pairs (rounded down), LP 3 least cost with both;
+    warm-started from each other. Returns both counts, the LP 3 optimum and x."""
+    import highspy
+
+    deadline = time.perf_counter() + seconds
+    n_row = len(row_hi)
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_col
+    lp.num_row_ = n_row
+    obj = np.zeros(n_col)
+    obj[:n_x] = -1.0
+    lp.col_cost_ = obj
+    lp.col_lower_ = np.zeros(n_col)
+    lp.col_upper_ = np.ones(n_col)
+    lp.row_lower_ = np.full(n_row, -highspy.kHighsInf)
+    lp.row_upper_ = row_hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = start.astype(np.int32)
+    lp.a_matrix_.index_ = index.astype(np.int32)
+    lp.a_matrix_.value_ = value
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.passModel(lp)
+
+    def run(what: str) -> float:
+        h.setOptionValue("time_limit", max(1.0, deadline - time.perf_counter()))
+        h.run()
+        status = h.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"HiGHS {what} ended with {h.modelStatusToString(status)}")
+        return h.getInfo().objective_function_value
+
+    xc = np.arange(n_x, dtype=np.int32)
+    cc = np.arange(n_x, n_x + n_c, dtype=np.int32)
+    every = np.arange(n_col, dtype=np.int32)
+    served = int(math.floor(-run("LP 1 (pairs served)") + 1e-6))
+    h.addRow(served - 1e-7, highspy.kHighsInf, n_x, xc, np.ones(n_x))
+    obj = np.zeros(n_col)
+    obj[n_x:n_x + n_c] = -1.0
+    h.changeColsCost(n_col, every, obj)
+    placed = int(math.floor(-run("LP 2 (case managers placed)") + 1e-6))
+    h.addRow(placed - 1e-7, highspy.kHighsInf, n_c, cc, np.ones(n_c))
+    h.changeColsCost(n_col, every, np.asarray(cost, dtype=np.float64))
+    lp_cost = run("LP 3 (cost)")
+    x = np.asarray(h.getSolution().col_value)[:n_x].copy()
+    return served, placed, lp_cost, x
+
+
+def _round_lp(problem: ServiceProblem, x: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """A feasible plan from the LP's vertex: keep every pair the LP serves
+    wholly, then place the rest (largest LP share first, cheapest next) where
+    a seat and the minutes allow, then any unserved pair that now fits."""
+    n_p, n_e = problem.n_pairs, problem.n_providers
+    ep, ee = problem.edge_pair, problem.edge_provider
+    provider = np.full(n_p, -1, dtype=np.int64)
+    whole = x > 1 - 1e-6
+    provider[ep[whole]] = ee[whole]
+    free_seats = problem.cap - problem.other_load - _distinct_served(problem, provider)
+    minutes_left = problem.minutes_capacity - minutes_served(problem, provider)
+    serving = set((problem.pair_student[provider >= 0].astype(np.int64) * n_e
+                   + provider[provider >= 0]).tolist())
+    todo = np.setdiff1d(np.arange(n_p), ep[whole])
+    share = np.zeros(n_p)
+    np.maximum.at(share, ep, x)
+    todo = todo[np.argsort(-share[todo], kind="stable")]
+    first, last = np.searchsorted(ep, todo), np.searchsorted(ep, todo, side="right")
+    for p, a, b in zip(todo.tolist(), first.tolist(), last.tolist(), strict=True):
+        cand = np.arange(a, b)
+        if not len(cand):
+            continue
+        cand = cand[np.lexsort((cost[cand], -x[cand]))]
+        s = int(problem.pair_student[p])
+        m = problem.pair_minutes[p]
+        for j in cand.tolist():
+            e = int(ee[j])
+            k = s * n_e + e
+            if minutes_left[e] + 1e-9 < m:
+                continue
+            if k not in serving and free_seats[e] < 1:
+                continue
+            provider[p] = e
+            minutes_left[e] -= m
+            if k not in serving:
+                serving.add(k)
+                free_seats[e] -= 1
+            break
+    return provider
+
+
+# ------------------------------------------------------------------- solve
+
+
+def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
+                   ) -> ServiceSolution:
+    """Plan providers and case managers, with a proven lexicographic bound.
+
+    Parameters
+    ----------
+    problem
+        A :class:`ServiceProblem`.
+    params
+        :class:`ServiceParams`.
+
+    Returns
+    -------
+    ServiceSolution
+        Provider per pair, case manager per student, status, the objective's
+        terms, the proven bound, gap, runtimes and notes.
+
+    Examples
+    --------
+    >>> sol = solve_services(problem)         # doctest: +SKIP
+    >>> sol.status, sol.objective             # doctest: +SKIP
+    ('optimal', (0, 0, 123456))
+    """
+    params = params or ServiceParams()
+    runtime: dict[str, float] = {}
+    notes: list[str] = []
+    t0 = time.perf_counter()
+    deadline = t0 + params.time_limit
+    minutes = params.use_minutes and problem.has_minute_capacities
+    any_shared = bool(problem.shared_options().any()) if len(problem.edge_pair) else False
+    edge_cost, _ = _edge_costs(problem, params)
+    candidates = []
+    if minutes:
+        provider, served_bound, placed_bound, cost_bound = _service_lp(problem, params,
+                                                                       deadline)
+        runtime["joint_lp"] = time.perf_counter() - t0
+        candidates.append(provider)
+        notes.append("minute capacities make a generalized assignment problem: the HiGHS "
+                      "LP relaxation of the joint model gives the bound; its vertex is "
+                      "rounded and repaired into the service plan")
+    else:
+        joint_p, joint_cm, served_bound, placed_bound, cost_bound, valid = _joint_flow(
+            problem, params)
+        runtime["joint_flow"] = time.perf_counter() - t0
+        if valid:
+            notes.append("one min-cost flow of services and case managers together; "
+                         "its solution is a valid plan, so it is optimal")
+        else:
+            notes.append("the joint flow is a relaxation here (an own-provider case "
+                         "manager who does not serve, or one seat for several services); "
+                         "it gives the bound, and the plan is the best of three "
+                         "decomposed candidates")
+        candidates.append(joint_p)
+        if not valid:
+            t1 = time.perf_counter()
+            candidates.append(_service_flow(problem, params, relax_shared=False)[0])
+            # Tie-broken towards free own-provider case managers.
+            candidates.append(_service_flow(problem, params, relax_shared=False,
+                                            bonus=_cm_bonus(problem, params))[0])
+            runtime["services_flows"] = time.perf_counter() - t1
+            if params.lp_bound:
+                # The LP says "an own provider only as far as they serve", which
+                # no flow can: a tighter bound, and one more candidate plan.
+                t1 = time.perf_counter()
+                lp_p, lp_served, lp_placed, lp_cost = _service_lp(problem, params, deadline)
+                runtime["joint_lp"] = time.perf_counter() - t1
+                candidates.append(lp_p)
+                flow_b = (-served_bound, -placed_bound, cost_bound)
+                lp_b = (-lp_served, -lp_placed, lp_cost)
+                if lp_b > flow_b:
+                    served_bound, placed_bound, cost_bound = lp_served, lp_placed, lp_cost
+                notes.append("bound: the better of the joint flow and the joint LP (HiGHS)")
+    t1 = time.perf_counter()
+    best = None
+    for cand in candidates:
+        if any_shared:
+            cand = _attach_shared(problem, cand, edge_cost)
+        start = problem.other_load + _distinct_served(problem, cand)
+        if np.any(start > np.maximum(problem.cap, problem.other_load)):
+            continue  # a relaxed flow that counted a shared student twice as once
+        cm, _, _ = _cm_flow(problem, params, _cm_serves(problem, cand), start)
+        t = evaluate(problem, params, cand, cm)
+        key = (t["unserved"], t["unplaced"], t["cost"])
+        if best is None or key < best[0]:
+            best = (key, cand, cm)
+    _, provider, cm = best
+    runtime["case_manager_flow"] = time.perf_counter() - t1
+    notes.append("case managers: min-cost flow given the providers (exact given them)")
+
+    terms = evaluate(problem, params, provider, cm)
+    bound = {"unserved": problem.n_pairs - served_bound,
+             "unplaced": problem.n_students - placed_bound,
+             "cost": cost_bound
+             + _balance_milli(problem.cap, problem.other_load, params.balance)}
+    levels_met = (terms["unserved"] == bound["unserved"]
+                  and terms["unplaced"] == bound["unplaced"])
+    gap = None
+    if levels_met:
+        gap = (terms["cost"] - bound["cost"]) / max(1, terms["cost"])
+    status = "optimal" if levels_met and terms["cost"] <= bound["cost"] else "feasible"
+    runtime["total"] = time.perf_counter() - t0
+    return ServiceSolution(
+        provider=provider, case_manager=cm, status=status,
+        terms=MappingProxyType(terms), bound=MappingProxyType(bound), gap=gap,
+        runtime=MappingProxyType(runtime), notes=tuple(notes),
+        extra=MappingProxyType({"shared_options": any_shared, "minutes": minutes}))
