@@ -402,6 +402,8 @@ class ServiceParams:
     repair_rounds
         Re-solves of the joint flow that forbid the free case managers it took
         without serving the student (each gives a candidate plan).
+    lagrangian_rounds
+        Most flows for the Lagrangian bound (count caps).
     lp_max_pairs
         The joint LP only up to this many pairs (HiGHS took ~17 s for 18,000
         pairs on 2 cores); above it, service families are bounded apart.
@@ -419,6 +421,7 @@ class ServiceParams:
     lp_bound: bool = True
     lp_max_pairs: int = 25_000
     repair_rounds: int = 4
+    lagrangian_rounds: int = 30
 
     def milli(self, points: float) -> int:
         return int(round(points * SCALE))
@@ -643,8 +646,7 @@ def _flow(tails, heads, caps, costs, supply: int, n_nodes: int):
     return smcf
 
 
-def _cm_bonus(problem: ServiceProblem, params: ServiceParams,
-              scarce_coordinators: bool = False) -> np.ndarray:
+def _cm_bonus(problem: ServiceProblem, params: ServiceParams) -> np.ndarray:
     """Per service edge: what serving the pair by this provider may save on the
     student's case manager (milli-points, >= 0). Only a tie-breaker for the
     primal plan: an own-provider case manager needs no seat, so among equally
@@ -652,16 +654,11 @@ def _cm_bonus(problem: ServiceProblem, params: ServiceParams,
 
     The saving is the cost of the best other case-manager option (a
     coordinator, or another provider's own option; ``unplaced`` when none)
-    minus the cost of this provider's own option. With
-    ``scarce_coordinators`` coordinators are assumed full: a student whose
-    only own case managers give this service then weighs ``unplaced``.
+    minus the cost of this provider's own option.
     """
-    n_s, n_e = problem.n_students, problem.n_providers
+    n_s = problem.n_students
     cost, _ = _cm_costs(problem, params)
     cs, ce = problem.cm_student, problem.cm_provider
-    if scarce_coordinators:
-        keep = problem.cm_kind == OWN
-        cost, cs, ce = cost[keep], cs[keep], ce[keep]
     big = params.milli(params.unplaced)
     order = np.lexsort((cost, cs))
     cs_o, ce_o, c_o = cs[order], ce[order], cost[order]
@@ -683,20 +680,44 @@ def _cm_bonus(problem: ServiceProblem, params: ServiceParams,
         differs = ce_o[nxt[idx]] != best_e[idx]
         second[idx[differs]] = c_o[nxt[idx[differs]]]
         nxt[idx] += 1
-    own = (problem.cm_kind == OWN)[keep] if scarce_coordinators else problem.cm_kind == OWN
+    hit, ocost = _own_hits(problem, cost)
     st = problem.edge_student.astype(np.int64)
-    ekey = st * n_e + problem.edge_provider
-    okey = cs[own].astype(np.int64) * n_e + ce[own]
+    other = np.where(best_e[st] == problem.edge_provider, second[st], best[st])
+    bonus = np.zeros(len(st), dtype=np.int64)
+    bonus[hit] = np.clip(other[hit] - ocost[hit], 0, None)
+    return bonus
+
+
+def _own_hits(problem: ServiceProblem, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per service edge: does its provider have an own case-manager option for
+    the student, and that option's cost."""
+    n_e = problem.n_providers
+    own = problem.cm_kind == OWN
+    ekey = problem.edge_student.astype(np.int64) * n_e + problem.edge_provider
+    okey = problem.cm_student[own].astype(np.int64) * n_e + problem.cm_provider[own]
     o_order = np.argsort(okey, kind="stable")
     okey, ocost = okey[o_order], cost[own][o_order]
     pos = np.searchsorted(okey, ekey)
     pos_c = np.minimum(pos, max(len(okey) - 1, 0))
     hit = (pos < len(okey)) & (okey[pos_c] == ekey) if len(okey) else np.zeros(
         len(ekey), dtype=bool)
-    other = np.where(best_e[st] == problem.edge_provider, second[st], best[st])
-    bonus = np.zeros(len(ekey), dtype=np.int64)
-    bonus[hit] = np.clip(other[hit] - ocost[pos_c[hit]], 0, None)
-    return bonus
+    return hit, np.where(hit, ocost[pos_c] if len(okey) else 0, 0)
+
+
+def _critical_bonus(problem: ServiceProblem, params: ServiceParams) -> np.ndarray:
+    """Per service edge: ``unplaced`` (milli-points) when the pair is the
+    student's only way to an own-provider case manager (every provider with an
+    own option is eligible for this pair) and this provider has one. A
+    tie-breaker for plans where coordinators are scarce: among plans serving
+    the most pairs, leave unserved those whose students keep a case manager."""
+    cost, _ = _cm_costs(problem, params)
+    hit, _ = _own_hits(problem, cost)
+    own_count = np.bincount(problem.cm_student[problem.cm_kind == OWN],
+                            minlength=problem.n_students)
+    hits_per_pair = np.bincount(problem.edge_pair, weights=hit, minlength=problem.n_pairs)
+    st = problem.pair_student
+    critical = (own_count[st] > 0) & (hits_per_pair == own_count[st])
+    return np.where(hit & critical[problem.edge_pair], params.milli(params.unplaced), 0)
 
 
 def _attach_shared(problem: ServiceProblem, provider: np.ndarray,
@@ -779,7 +800,7 @@ def _service_flow(problem: ServiceProblem, params: ServiceParams,
 
 
 def _joint_flow(problem: ServiceProblem, params: ServiceParams,
-                blocked: np.ndarray | None = None
+                blocked: np.ndarray | None = None, bonus: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, int, int, int, bool, np.ndarray]:
     """The joint relaxation, one network for services and case managers.
 
@@ -806,13 +827,15 @@ def _joint_flow(problem: ServiceProblem, params: ServiceParams,
     pairs served, students placed, the cost bound (milli-points), whether
     the flow is itself a valid plan (then it is optimal), and the case-manager
     options it used for free without the provider serving the student.
-    ``blocked`` options are never free (for re-solves that build plans; the
-    result is then no bound).
+    ``blocked`` options are never free and ``bonus`` lowers service costs (for
+    re-solves that build plans; the result is then no bound).
     """
     n_p, n_s, n_e = problem.n_pairs, problem.n_students, problem.n_providers
     ep, ee = problem.edge_pair, problem.edge_provider
     st = problem.edge_student.astype(np.int64)
     e_cost, e_base = _edge_costs(problem, params)
+    if bonus is not None:  # heuristic re-solves only: then it is no bound
+        e_cost = e_cost - bonus
     c_cost, c_base = _cm_costs(problem, params)
     cs, ce, ck = problem.cm_student, problem.cm_provider, problem.cm_kind
     could = _cm_could_serve(problem)
@@ -833,7 +856,7 @@ def _joint_flow(problem: ServiceProblem, params: ServiceParams,
               + np.bincount(ce[opts[~free]], minlength=n_e))
     seat_e, seat_cost = _seats(problem, problem.other_load, wanted, params.balance)
     head = e0 + ee
-    vt = vh = vc = np.zeros(0, dtype=np.int64)
+    vt = vh = vc = vcost = np.zeros(0, dtype=np.int64)
     ukey = inv = None
     if shared.any():
         key = st[shared] * n_e + ee[shared]
@@ -845,11 +868,16 @@ def _joint_flow(problem: ServiceProblem, params: ServiceParams,
         vt = np.concatenate([vnode, vnode])
         vh = np.concatenate([e0 + ukey % n_e, np.full(len(ukey), SINK)])
         vc = np.concatenate([np.ones(len(ukey), dtype=np.int64), cnt - 1])
+        vcost = np.zeros(2 * len(ukey), dtype=np.int64)
+        if bonus is not None or blocked is not None:
+            # For plans: a (student, provider) node pays its seat before its
+            # seat-free arc is worth using, or the plan would miss the seat.
+            vcost[:len(ukey)] = -params.milli(params.unplaced)
     opt_head = np.where(free, SINK, e0 + ce[opts])
     parts = [  # (tails, heads, capacities, costs)
         (np.full(len(pairs), SRC_P), p0 + pairs, 1, 0),
         (p0 + ep, head, 1, e_cost),
-        (vt, vh, vc, 0),
+        (vt, vh, vc, vcost),
         (np.full(len(studs), SRC_C), s0 + studs, 1, 0),
         (s0 + cs[opts], opt_head, 1, c_cost[opts]),
         (e0 + seat_e, np.full(len(seat_e), SINK), 1, seat_cost),
@@ -914,6 +942,119 @@ def _joint_flow(problem: ServiceProblem, params: ServiceParams,
             drop = sh[used_e[sh] & unpaid[inv]]
             provider[ep[drop]] = -1
     return provider, cm, served, placed, cost_bound, valid, unbacked
+
+
+def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: int,
+                      placed: int, target: int, deadline: float, rounds: int
+                      ) -> tuple[int, int]:
+    """Tighten the joint flow's cost bound by Lagrangian relaxation.
+
+    The flow lets an own-provider case manager (or a coordinator who could
+    serve) be free without serving. Price that: for each such option k of
+    student i at provider j, the constraint "free use of k <= pairs of i that j
+    serves" gets a multiplier lambda_k >= 0, added to k's free arc and taken
+    off each of i's service options at j. For every lambda >= 0 the flow with
+    those costs and the supplies fixed at the levels (``served`` pairs,
+    ``placed`` case managers) is a lower bound on the cost of any plan at
+    those levels; subgradient steps (Polyak, towards ``target``, the best
+    plan's cost) raise it. Returns the best bound (milli-points, without the
+    other-load constant) and the number of flows solved.
+    """
+    from ortools.graph.python import min_cost_flow
+
+    n_p, n_s, n_e = problem.n_pairs, problem.n_students, problem.n_providers
+    ep, ee = problem.edge_pair, problem.edge_provider
+    st = problem.edge_student.astype(np.int64)
+    e_cost, e_base = _edge_costs(problem, params)
+    c_cost, c_base = _cm_costs(problem, params)
+    cs, ce, ck = problem.cm_student, problem.cm_provider, problem.cm_kind
+    could = _cm_could_serve(problem)
+    free_o = np.nonzero(could)[0]  # priced: free only if serving
+    seat_o = np.nonzero(ck == COORDINATOR)[0]  # a coordinator may always take a seat
+    shared = problem.shared_options()
+    SINK, SRC_P, SRC_C, p0 = 1, 2, 3, 4
+    s0 = p0 + n_p
+    e0 = s0 + n_s
+    nxt = e0 + n_e
+    pairs = np.unique(ep)
+    studs = np.unique(cs[np.concatenate([free_o, seat_o])])
+    could_keys = np.unique(st * n_e + ee)
+    wanted = np.bincount(could_keys % n_e, minlength=n_e) + np.bincount(ce[seat_o],
+                                                                         minlength=n_e)
+    seat_e, seat_cost = _seats(problem, problem.other_load, wanted, params.balance)
+    head = e0 + ee
+    vt = vh = vc = np.zeros(0, dtype=np.int64)
+    if shared.any():
+        key = st[shared] * n_e + ee[shared]
+        ukey, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+        vnode = nxt + np.arange(len(ukey))
+        nxt += len(ukey)
+        head = head.copy()
+        head[np.nonzero(shared)[0]] = vnode[inv]
+        vt = np.concatenate([vnode, vnode])
+        vh = np.concatenate([e0 + ukey % n_e, np.full(len(ukey), SINK)])
+        vc = np.concatenate([np.ones(len(ukey), dtype=np.int64), cnt - 1])
+    # Which free option each service edge feeds (by (student, provider) key).
+    fkey = cs[free_o].astype(np.int64) * n_e + ce[free_o]
+    ekey = st * n_e + ee
+    order = np.argsort(fkey, kind="stable")
+    lo = np.searchsorted(fkey[order], ekey)
+    hi = np.searchsorted(fkey[order], ekey, side="right")
+    # An edge may feed an own and a coordinator option of the same key.
+    feed_edge = np.repeat(np.arange(len(ep)), hi - lo)
+    feed_opt = order[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
+                     ] if len(ep) else np.zeros(0, dtype=np.int64)
+    tails = np.concatenate([np.full(len(pairs), SRC_P), p0 + ep, vt,
+                            np.full(len(studs), SRC_C), s0 + cs[free_o], s0 + cs[seat_o],
+                            e0 + seat_e]).astype(np.int64)
+    heads = np.concatenate([p0 + pairs, head, vh, s0 + studs, np.full(len(free_o), SINK),
+                            e0 + ce[seat_o], np.full(len(seat_e), SINK)]).astype(np.int64)
+    caps = np.concatenate([np.ones(len(pairs) + len(ep), dtype=np.int64), vc,
+                           np.ones(len(studs) + len(free_o) + len(seat_o) + len(seat_e),
+                                   dtype=np.int64)])
+    a_edge = len(pairs)
+    a_free = a_edge + len(ep) + len(vt) + len(studs)
+    lam = np.zeros(len(free_o))
+    best, solved = -(1 << 62), 0
+    theta = 1.0
+    stall = 0
+    for _ in range(rounds):
+        if time.perf_counter() > deadline:
+            break
+        lam_i = np.floor(lam).astype(np.int64)  # whole milli-points keep the flow exact
+        edge_pen = np.bincount(feed_edge, weights=lam_i[feed_opt], minlength=len(ep))
+        costs = np.concatenate([np.zeros(len(pairs), dtype=np.int64),
+                                e_cost - edge_pen.astype(np.int64),
+                                np.zeros(len(vt) + len(studs), dtype=np.int64),
+                                c_cost[free_o] + lam_i, c_cost[seat_o], seat_cost])
+        smcf = min_cost_flow.SimpleMinCostFlow()
+        smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+        smcf.add_arc_with_capacity_and_unit_cost(nxt, nxt, 0, 0)
+        smcf.set_node_supply(SRC_P, served)
+        smcf.set_node_supply(SRC_C, placed)
+        smcf.set_node_supply(SINK, -(served + placed))
+        if smcf.solve() != smcf.OPTIMAL:
+            break
+        solved += 1
+        value = int(smcf.optimal_cost()) + e_base + c_base
+        if value > best:
+            best, stall = value, 0
+        else:
+            stall += 1
+            if stall >= 2:
+                theta, stall = theta / 2, 0
+        if best >= target:
+            break
+        flows = smcf.flows(np.arange(len(tails)))
+        x = flows[a_edge:a_edge + len(ep)].astype(float)
+        g = flows[a_free:a_free + len(free_o)].astype(float) - np.bincount(
+            feed_opt, weights=x[feed_edge], minlength=len(free_o))
+        g[(lam <= 0) & (g < 0)] = 0.0
+        norm = float(g @ g)
+        if norm == 0:
+            break
+        lam = np.maximum(0.0, lam + theta * (target - value) / norm * g)
+    return best, solved
 
 
 def _cm_costs(problem: ServiceProblem, params: ServiceParams) -> tuple[np.ndarray, int]:
@@ -1400,6 +1541,12 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
         bounds.append((served_b, placed_b, cost_b))
         consider(joint_p)
         t1 = time.perf_counter()
+        # Plans from the same network, nudged: pairs that are a student's only
+        # way to an own-provider case manager first, then good case managers.
+        for bonus in (_critical_bonus(problem, params),
+                      _critical_bonus(problem, params) + _cm_bonus(problem, params)):
+            if not proven():
+                consider(_joint_flow(problem, params, bonus=bonus)[0])
         blocked = unbacked.copy()
         for _ in range(params.repair_rounds):
             if proven():
@@ -1415,6 +1562,15 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
             joint_p, *_, unbacked = _joint_flow(problem, params, blocked)
             consider(joint_p)
         runtime["joint_flow_repairs"] = time.perf_counter() - t1
+        if not proven() and params.lagrangian_rounds and best:
+            t1 = time.perf_counter()
+            lag, n_flows = _lagrangian_bound(problem, params, served_b, placed_b,
+                                             best[0][2] - const, deadline,
+                                             params.lagrangian_rounds)
+            bounds.append((served_b, placed_b, lag))
+            notes.append(f"cost bound raised by Lagrangian relaxation ({n_flows} flows): an "
+                         "own-provider case manager is priced until it serves")
+            runtime["lagrangian"] = time.perf_counter() - t1
         notes.append("one min-cost flow of services and case managers together (a "
                      "relaxation: an own-provider case manager is free there even where "
                      "the plan does not make them a provider)"
@@ -1428,7 +1584,7 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
             # ...and as if coordinators were full: serve first the pairs whose
             # provider is the student's only possible case manager.
             consider(_service_flow(problem, params, relax_shared=False,
-                                   bonus=_cm_bonus(problem, params, True))[0])
+                                   bonus=_critical_bonus(problem, params))[0])
             runtime["services_flows"] = time.perf_counter() - t1
     if minutes or not proven():
         t1 = time.perf_counter()
