@@ -420,7 +420,7 @@ class ServiceParams:
     time_limit: float = 60.0
     lp_bound: bool = True
     lp_max_pairs: int = 25_000
-    repair_rounds: int = 4
+    repair_rounds: int = 0
     lagrangian_rounds: int = 30
 
     def milli(self, points: float) -> int:
@@ -799,8 +799,30 @@ def _service_flow(problem: ServiceProblem, params: ServiceParams,
     return provider, int(used.sum()), int(smcf.optimal_cost()) + base
 
 
+def _levels(tails, heads, caps, sup, sink, src_p, src_c, n_pairs, n_students
+            ) -> tuple[int, int]:
+    """Most pairs, then most case managers, that a network can route: two max
+    flows. The sets of units a network can route at once form a matroid
+    (a gammoid), so every maximal routing has the same size F and one with
+    the most pairs P* exists among them: the levels are (P*, F - P*)."""
+    from ortools.graph.python import max_flow
+
+    def routed(n_p: int, n_c: int) -> int:
+        mf = max_flow.SimpleMaxFlow()
+        mf.add_arcs_with_capacity(tails, heads, caps)
+        mf.add_arcs_with_capacity(np.array([sup, sup]), np.array([src_p, src_c]),
+                                  np.array([n_p, n_c]))
+        if mf.solve(sup, sink) != mf.OPTIMAL:
+            raise RuntimeError("max flow failed")
+        return int(mf.optimal_flow())
+
+    pairs_only = routed(n_pairs, 0)
+    return pairs_only, routed(n_pairs, n_students) - pairs_only
+
+
 def _joint_flow(problem: ServiceProblem, params: ServiceParams,
-                blocked: np.ndarray | None = None, bonus: np.ndarray | None = None
+                blocked: np.ndarray | None = None, bonus: np.ndarray | None = None,
+                levels: tuple[int, int] | None = None
                 ) -> tuple[np.ndarray, np.ndarray, int, int, int, bool, np.ndarray]:
     """The joint relaxation, one network for services and case managers.
 
@@ -818,17 +840,16 @@ def _joint_flow(problem: ServiceProblem, params: ServiceParams,
     seat-free arc for the student's other pairs). So, solved lexicographically
     -- the most pairs, then the most case managers, then the least cost -- it
     is a lower bound on the joint optimum at every level. The levels come from
-    one max flow with min cost (pairs cost -1, case managers 0: the sets of
-    units a network can route form a matroid, so a maximum routing with the
-    most pairs serves the most pairs), the cost from a second flow with those
-    exact supplies.
+    two max flows (:func:`_levels`), the cost from a min-cost flow with
+    exactly those supplies.
 
     Returns provider per pair and case manager per student from the flow,
     pairs served, students placed, the cost bound (milli-points), whether
     the flow is itself a valid plan (then it is optimal), and the case-manager
     options it used for free without the provider serving the student.
     ``blocked`` options are never free and ``bonus`` lowers service costs (for
-    re-solves that build plans; the result is then no bound).
+    re-solves that build plans; the result is then no bound). ``levels``
+    skips the max flows when they are known (costs do not change them).
     """
     n_p, n_s, n_e = problem.n_pairs, problem.n_students, problem.n_providers
     ep, ee = problem.edge_pair, problem.edge_provider
@@ -891,19 +912,10 @@ def _joint_flow(problem: ServiceProblem, params: ServiceParams,
                             for t, _, _, c in parts])
     from ortools.graph.python import min_cost_flow
 
-    # Levels: one max flow, pairs preferred.
-    lv = min_cost_flow.SimpleMinCostFlow()
-    lv.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, np.zeros_like(costs))
-    lv.add_arc_with_capacity_and_unit_cost(SUP, SRC_P, len(pairs), -1)
-    lv.add_arc_with_capacity_and_unit_cost(SUP, SRC_C, len(studs), 0)
-    lv.add_arc_with_capacity_and_unit_cost(nxt, nxt, 0, 0)
-    lv.set_node_supply(SUP, len(pairs) + len(studs))
-    lv.set_node_supply(SINK, -(len(pairs) + len(studs)))
-    if lv.solve_max_flow_with_min_cost() != lv.OPTIMAL:
-        raise RuntimeError("joint level flow failed")
+    if levels is None:
+        levels = _levels(tails, heads, caps, SUP, SINK, SRC_P, SRC_C, len(pairs), len(studs))
+    served, placed = levels
     n_arcs = len(tails)
-    served = int(lv.flow(n_arcs))
-    placed = int(lv.flow(n_arcs + 1))
     # Cost: exactly those many of each.
     smcf = min_cost_flow.SimpleMinCostFlow()
     smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
@@ -1543,10 +1555,11 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
         t1 = time.perf_counter()
         # Plans from the same network, nudged: pairs that are a student's only
         # way to an own-provider case manager first, then good case managers.
-        for bonus in (_critical_bonus(problem, params),
-                      _critical_bonus(problem, params) + _cm_bonus(problem, params)):
-            if not proven():
-                consider(_joint_flow(problem, params, bonus=bonus)[0])
+        for bonus in (_critical_bonus(problem, params) + _cm_bonus(problem, params),
+                      _critical_bonus(problem, params)):
+            if not proven() and time.perf_counter() < deadline:
+                consider(_joint_flow(problem, params, bonus=bonus,
+                                     levels=(served_b, placed_b))[0])
         blocked = unbacked.copy()
         for _ in range(params.repair_rounds):
             if proven():
@@ -1575,7 +1588,8 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
                      "relaxation: an own-provider case manager is free there even where "
                      "the plan does not make them a provider)"
                      + ("; its solution is a valid plan" if valid else ""))
-        if not proven():
+        if not proven() and problem.n_pairs <= params.lp_max_pairs:
+            # Small districts only: these rarely win once the nudged joint flows ran.
             t1 = time.perf_counter()
             consider(_service_flow(problem, params, relax_shared=False)[0])
             # Tie-broken towards free own-provider case managers.
