@@ -335,3 +335,25 @@ def test_solution_arrays_are_read_only_inputs():
     with pytest.raises(ValueError):
         problem.cap[0] = 99
     assert isinstance(solve_services(problem, ServiceParams()).provider, np.ndarray)
+
+
+def test_the_independent_checker_catches_broken_plans():
+    """The checker is not vacuous: each rule it guards, broken once."""
+    spec = maple()
+    ok_provider = {("A", "SAI"): "R2", ("A", "SPEECH"): None, ("B", "SPEECH"): "S1",
+                   ("C", "SAI"): "R1", ("C", "COUNSELING"): "P1", ("C", "BEHAVIOR"): "P1",
+                   ("D", "SAI"): "R1", ("E", "SPEECH"): "S1"}
+    ok_cm = {"A": "R2", "B": "S1", "C": "R1", "D": "R1", "E": "S1"}
+    assert chk.violations(spec, ok_provider, ok_cm) == []
+    # S1 serving all three speech pairs: 3 distinct students over a cap of 2.
+    assert any("over cap" in v for v in chk.violations(
+        spec, {**ok_provider, ("A", "SPEECH"): "S1"}, ok_cm))
+    # R2 (cap 2, other load 1) case-managing D as well as serving A: over cap.
+    assert any("R2: caseload 3" in v for v in chk.violations(
+        spec, {**ok_provider, ("D", "SAI"): "R2"}, ok_cm))
+    # An ineligible provider.
+    assert any("not eligible" in v for v in chk.violations(
+        spec, {**ok_provider, ("D", "SAI"): "S1"}, ok_cm))
+    # A's SLP as an own case manager while not serving A.
+    assert any("no usable option" in v for v in chk.violations(
+        spec, ok_provider, {**ok_cm, "A": "S1"}))
