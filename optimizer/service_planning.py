@@ -7,23 +7,27 @@ and calls :func:`solve_services`. The model, its lexicographic objective and
 exactly what is proven are documented in ``docs/service-caseloads.md``; the
 short version:
 
-1. **Services** (one min-cost flow for every service family at once: families
-   only meet at providers who give several services, and one network keeps
-   that exact). Each planned pair goes to one eligible provider; every pair a
-   provider serves takes one seat of ``cap - other_load``. The most pairs are
-   served first (``solve_max_flow_with_min_cost``), then the cost is lowest.
-   With minute capacities the service step is a generalized assignment
-   problem: HiGHS solves its LP relaxation (a proven bound), the LP's vertex is
-   rounded and repaired into a plan, and the gap is reported.
-2. **Case managers**, given the providers: a second min-cost flow. One's own
-   provider (or a coordinator who already serves the student) costs no seat; a
-   coordinator who does not serve the student takes one of the seats left.
-3. **A proven bound** for the whole (joint) problem: the service step's
-   optimum or LP bound (with a relaxation where one provider may serve a
-   student two services, so that distinct-student counting is respected) plus
-   a relaxed case-manager flow in which every option that *could* be free is
-   free. The bound and the plan are compared level by level: pairs served,
-   students placed, then cost. ``status == "optimal"`` only when all three meet.
+1. **Bound and first plan: the joint flow.** One min-cost flow routes pairs to
+   providers' seats and students to case managers: own providers (or
+   coordinators who could serve) are free, other coordinators take a seat.
+   Lexicographic levels (most pairs, then most case managers) come from two
+   max flows, the cost from a min-cost flow with exactly those supplies. It
+   is a relaxation only where an own case manager is used without serving,
+   or two services of one student share a seat without paying it.
+2. **Plans.** The joint flow's services, the same flow nudged (pairs that are
+   a student's only way to an own case manager first; shared seats paid
+   first), and on small districts services-only flows; for each, the
+   case-manager step -- a min-cost flow given the providers, exact given
+   them -- completes the plan. The best plan lexicographically is kept.
+3. **Tighter bounds.** Up to ``lp_max_pairs``: the joint LP relaxation by
+   HiGHS (three lexicographic LPs), whose rounded vertex is one more plan.
+   Beyond: Lagrangian relaxation of "own case manager only when serving" on
+   the joint flow, and a bound with service families apart (minute
+   capacities: an LP per family with a minute limit).
+
+The plan and the tightest bound are compared level by level: pairs served,
+students placed, then cost. ``status == "optimal"`` only when all three meet;
+otherwise the gap (cost level, when the first two meet) is reported.
 
 Costs are integers in milli-points (1/1000 point), so "optimal" is exact for
 the objective as defined (balance increments are rounded to 1/1000 point each,
@@ -1617,7 +1621,10 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
             except RuntimeError as exc:
                 notes.append(f"joint LP not used: {exc}")
             runtime["joint_lp"] = time.perf_counter() - t1
-        if not lp_done:
+        if not lp_done and minutes:
+            # (With count caps the joint flow's bound is at least as tight at
+            # the first level and usually at the others: families apart only
+            # for minute capacities.)
             t1 = time.perf_counter()
             dec_p, dec_served, dec_placed, dec_cost, dec_notes = _decomposed(
                 problem, params, deadline, minutes)
