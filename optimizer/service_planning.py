@@ -1556,6 +1556,10 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
         runtime["joint_flow"] = time.perf_counter() - t0
         bounds.append((served_b, placed_b, cost_b))
         consider(joint_p)
+        notes.append("one min-cost flow of services and case managers together (a "
+                     "relaxation: an own-provider case manager is free there even where "
+                     "the plan does not make them a provider)"
+                     + ("; its solution is a valid plan" if valid else ""))
         t1 = time.perf_counter()
         # Plans from the same network, nudged: pairs that are a student's only
         # way to an own-provider case manager first, then good case managers.
@@ -1588,10 +1592,6 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
             notes.append(f"cost bound raised by Lagrangian relaxation ({n_flows} flows): an "
                          "own-provider case manager is priced until it serves")
             runtime["lagrangian"] = time.perf_counter() - t1
-        notes.append("one min-cost flow of services and case managers together (a "
-                     "relaxation: an own-provider case manager is free there even where "
-                     "the plan does not make them a provider)"
-                     + ("; its solution is a valid plan" if valid else ""))
         if not proven() and problem.n_pairs <= params.lp_max_pairs:
             # Small districts only: these rarely win once the nudged joint flows ran.
             t1 = time.perf_counter()
