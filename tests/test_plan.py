@@ -299,6 +299,21 @@ def test_result_is_immutable_and_summarises(sample_result):
     text = sample_result.summary()
     assert "OPTIMAL" in text and "best-practice share" in text
     assert set(sample_result.terms) == {"unplaced", "rank", "continuity", "balance"}
+    # Immutable in fact, as PyVRP's Result: arrays read-only, tables handed out
+    # as copies, figures a read-only view.
+    with pytest.raises(ValueError):
+        sample_result.assignment[0] = -1
+    table = sample_result.assignments
+    table.loc[0, "case_manager_id"] = "SOMEONE ELSE"
+    assert sample_result.assignments.loc[0, "case_manager_id"] != "SOMEONE ELSE"
+    for frame in ("caseloads", "unassigned", "hiring_needs", "audit"):
+        assert getattr(sample_result, frame) is not getattr(sample_result, frame)
+    with pytest.raises(TypeError):
+        sample_result.figures["placed"] = 0  # type: ignore[index]
+    with pytest.raises(TypeError):
+        sample_result.figures["load_ratio"]["max"] = 0  # type: ignore[index]
+    with pytest.raises(TypeError):
+        sample_result.terms["rank"] = 0  # type: ignore[index]
 
 
 def _weighted_copy(source, folder):
