@@ -122,9 +122,12 @@ class _Progress:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from optimizer.export import write_plan
+    from optimizer.outfolder import check_target
     from optimizer.problem import build_problem
     from optimizer.solver import SolveParams, solve
 
+    plan_inputs = [args.district, args.baseline]
+    check_target(args.out, inputs=plan_inputs, force=args.force)  # before a long solve
     progress = _Progress(args.quiet or args.json)
     progress(f"reading and validating {args.district}")
     t0 = time.perf_counter()
@@ -161,7 +164,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     progress(f"{result.status}; writing {args.out}")
     t0 = time.perf_counter()
-    out = write_plan(result, args.out, xlsx=not args.no_xlsx, redact=args.redact)
+    out = write_plan(result, args.out, xlsx=not args.no_xlsx, redact=args.redact,
+                     inputs=plan_inputs, force=args.force)
     progress(f"done (read {t_read:.2f}s, write {time.perf_counter() - t0:.2f}s)")
     if args.json:
         print(json.dumps({"plan": str(out), **dict(result.figures)}, indent=2, default=str))
@@ -251,7 +255,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"Workbook written to {out} ({time.perf_counter() - t0:.2f} s)")
     if args.transfers:
         out = write_transfers(tables, args.transfers, args.effective.isoformat(),
-                              args.per_case_manager)
+                              args.per_case_manager, inputs=[args.plan], force=args.force)
         print(f"Transfer files written to {out}/")
     return 0
 
@@ -319,7 +323,8 @@ def cmd_rollover(args: argparse.Namespace) -> int:
 
     _, check = validate_tables(RawDistrict(name=raw.name, tables=nxt.tables,
                                            settings=raw.settings))
-    out = write_rollover(nxt, args.out)
+    out = write_rollover(nxt, args.out, force=args.force,
+                         inputs=[args.district, args.new_students, args.staff_changes])
     print(nxt.summary())
     errors = [p for p in check if p.severity == "error"]
     if errors:
@@ -336,7 +341,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from optimizer.generator import generate_district
 
     gen = generate_district(args.students, seed=args.seed, name=args.name)
-    out = write_district(gen, args.out)
+    out = write_district(gen, args.out, force=args.force)
     counts = ", ".join(f"{len(v):,} {k}" for k, v in gen.tables.items())
     print(f"Wrote {out}: {counts}.")
     return 0
@@ -348,6 +353,10 @@ def _iso_date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}': expected a date as YYYY-MM-DD") from None
+
+
+_FORCE_HELP = ("replace the output folder even if the tool did not write it (never the "
+               "input, the working folder or a file)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -392,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--redact", action="store_true",
                     help="educator names replaced by their ids in every file")
     pl.add_argument("--quiet", action="store_true", help="no progress lines")
+    pl.add_argument("--force", action="store_true", help=_FORCE_HELP)
     pl.set_defaults(func=cmd_plan)
 
     ch = sub.add_parser("check", help="check a plan against every rule (exit 1 if violated)")
@@ -414,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--per-case-manager", action="store_true",
                     help="also one transfer file per receiving case manager")
     ex.add_argument("--redact", action="store_true", help="names replaced by ids")
+    ex.add_argument("--force", action="store_true", help=_FORCE_HELP)
     ex.set_defaults(func=cmd_export)
 
     rp = sub.add_parser("report", help="one-page HTML report of a plan")
@@ -437,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "changes (docs/next-year.md)")
     ro.add_argument("--year-start", metavar="YYYY-MM-DD", type=_iso_date,
                     help="first day of next school year, for ages (default: next 1 September)")
+    ro.add_argument("--force", action="store_true", help=_FORCE_HELP)
     ro.set_defaults(func=cmd_rollover)
 
     n = sub.add_parser("generate", help="write a synthetic district (no real data)")
@@ -444,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--students", type=int, default=1900, help="students with IEPs")
     n.add_argument("--seed", type=int, default=0, help="random seed")
     n.add_argument("--name", default=None, help="district name")
+    n.add_argument("--force", action="store_true", help=_FORCE_HELP)
     n.set_defaults(func=cmd_generate)
     return p
 
@@ -458,8 +471,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("--students must be at least 50 (a district needs a few schools)")
     except SystemExit as exc:
         return int(exc.code or 0)
+    from optimizer.outfolder import OutputError, Terminated, cleanup_on_sigterm
+
     try:
-        return args.func(args)
+        with cleanup_on_sigterm():
+            return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback; unfinished output removed
+        print("Interrupted; unfinished output was removed.", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("Stopped (SIGTERM); unfinished output was removed.", file=sys.stderr)
+        return 143
+    except OutputError as exc:
+        print(f"Nothing written: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except BrokenPipeError:  # `caseload graph ... | head` is fine
         return 0
     except DistrictError as exc:  # e.g. a district made by a scenario or rollover

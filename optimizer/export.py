@@ -10,33 +10,26 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from optimizer.generator import GeneratedDistrict
+from optimizer.outfolder import OutputError, atomic_folder
 from optimizer.result import PLAN_TABLE_FILES, PlanTables, Result
 from optimizer.textsafe import neutralize_formula
 
-__all__ = ["atomic_file", "atomic_folder", "neutralize_formula", "redacted",
-           "transfer_rows", "write_district", "write_plan", "write_report", "write_rollover",
-           "write_table", "write_transfers"]
+__all__ = ["OutputError", "atomic_file", "atomic_folder", "neutralize_formula", "redacted",
+           "transfer_file_names", "transfer_rows", "write_district", "write_plan",
+           "write_report", "write_rollover", "write_table", "write_transfers"]
 
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def _new_dir_beside(target: Path) -> Path:
-    # mkdtemp makes a private (0700) folder; a plan folder gets the usual rights.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    tmp.chmod(0o777 & ~_umask())
-    return tmp
 
 
 @contextlib.contextmanager
@@ -50,29 +43,12 @@ def atomic_file(target: Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix,
                                dir=target.parent)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600)
     try:
-        yield Path(tmp)
+        yield Path(tmp)  # private (0600, from mkstemp) while being written
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@contextlib.contextmanager
-def atomic_folder(target: Path) -> Iterator[Path]:
-    """Yield a new folder beside ``target``; it replaces ``target`` on success.
-
-    An exception (or an interrupted run) leaves ``target`` as it was and
-    removes the half-written folder.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_dir_beside(target)
-    try:
-        yield tmp
-        _replace_folder(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
@@ -83,19 +59,8 @@ def _write_district_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> Non
         _write_csv(frame, folder / f"{name}.csv")
 
 
-def _replace_folder(tmp: Path, target: Path) -> None:
-    # Move the old folder aside first so the target is never half-written;
-    # the swap is two renames on the same file system.
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def write_district(district: GeneratedDistrict, folder: str | Path) -> Path:
+def write_district(district: GeneratedDistrict, folder: str | Path, *,
+                   force: bool = False) -> Path:
     """Write a generated district as a district folder (CSV files + district.toml).
 
     Parameters
@@ -103,7 +68,8 @@ def write_district(district: GeneratedDistrict, folder: str | Path) -> Path:
     district
         Tables from :func:`optimizer.generator.generate_district`.
     folder
-        Target folder; replaced atomically if it exists.
+        Target folder; replaced atomically if it is a folder the tool wrote
+        (or, with ``force``, any folder: see :mod:`optimizer.outfolder`).
 
     Returns
     -------
@@ -116,7 +82,7 @@ def write_district(district: GeneratedDistrict, folder: str | Path) -> Path:
     >>> write_district(generate_district(300, seed=1), "/tmp/tiny")  # doctest: +SKIP
     """
     target = Path(folder)
-    with atomic_folder(target) as tmp:
+    with atomic_folder(target, kind="district", force=force) as tmp:
         _write_district_tables(tmp, district.tables)
         (tmp / "district.toml").write_text(district.settings_toml, encoding="utf-8")
     return target
@@ -168,7 +134,8 @@ def redacted(tables: PlanTables) -> PlanTables:
 
 
 def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
-               redact: bool = False) -> Path:
+               redact: bool = False, inputs: Sequence[str | Path] = (),
+               force: bool = False) -> Path:
     """Write a plan folder: assignments, caseloads, unassigned, hiring needs,
     audit, summary, and (unless ``xlsx=False``) the workbook ``plan.xlsx``.
 
@@ -178,6 +145,9 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
     bytes for the same district; ``summary.json`` differs only in ``runtime_s``
     and ``made_at``.
     ``redact`` replaces educator names with their ids everywhere.
+    ``inputs`` (the district, a baseline plan) may not be replaced, and an
+    existing folder is replaced only if the tool wrote it or ``force`` is given
+    (:func:`optimizer.outfolder.check_target`).
 
     Examples
     --------
@@ -187,7 +157,7 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
     if redact:
         tables = redacted(tables)
     target = Path(folder)
-    with atomic_folder(target) as tmp:
+    with atomic_folder(target, kind="plan", inputs=inputs, force=force) as tmp:
         for table, name in PLAN_TABLE_FILES.items():
             _write_csv(_safe(getattr(tables, table)), tmp / name)
         summary = json.dumps(dict(tables.summary), indent=2, default=_json)
@@ -221,13 +191,37 @@ def transfer_rows(tables: PlanTables, effective: str) -> pd.DataFrame:
                            ignore_index=True)
 
 
-def _file_name(educator_id: str) -> str:
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in educator_id)
-    return f"to-{safe or 'blank'}.csv"
+def transfer_file_names(educator_ids: Sequence[str]) -> dict[str, str]:
+    """One distinct, portable file name per receiving case manager.
+
+    An id made only of ASCII letters, digits, ``-`` and ``_`` is used as it
+    is (``to-E12.csv``). Any other id, and any id whose name would clash with
+    another one's on a case-insensitive file system (``E1`` and ``e1``), gets
+    a short digest of the id appended (``E.1`` -> ``to-E_1-3f2a9c1b.csv``), so
+    no two case managers ever share a file.
+    """
+    import hashlib
+    from collections import Counter
+
+    def plain(eid: str) -> str:
+        return "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_" else "_"
+                       for ch in eid) or "blank"
+
+    def digest(eid: str) -> str:
+        return hashlib.sha256(eid.encode("utf-8")).hexdigest()[:8]
+
+    base = {eid: plain(eid) for eid in educator_ids}
+    clash = Counter(name.casefold() for name in base.values())
+    names = {eid: f"to-{name}.csv" if name == eid and clash[name.casefold()] == 1
+             else f"to-{name}-{digest(eid)}.csv" for eid, name in base.items()}
+    if len({n.casefold() for n in names.values()}) != len(names):  # digests collide: never
+        raise OutputError("two case managers' transfer files would share a name")
+    return names
 
 
 def write_transfers(tables: PlanTables, folder: str | Path, effective: str,
-                    per_case_manager: bool = False) -> Path:
+                    per_case_manager: bool = False, *, inputs: Sequence[str | Path] = (),
+                    force: bool = False) -> Path:
     """Write IEP-system transfer files into ``folder`` (replaced atomically).
 
     ``transfers.csv`` holds every change; with ``per_case_manager`` there is
@@ -236,17 +230,19 @@ def write_transfers(tables: PlanTables, folder: str | Path, effective: str,
     """
     rows = transfer_rows(tables, effective)
     target = Path(folder)
-    with atomic_folder(target) as tmp:
+    with atomic_folder(target, kind="transfers", inputs=inputs, force=force) as tmp:
         _write_csv(_safe(rows), tmp / "transfers.csv")
         if per_case_manager:
             (tmp / "by-case-manager").mkdir()
-            for to, group in rows[rows["to_case_manager_id"] != ""].groupby(
-                    "to_case_manager_id", sort=True):
-                _write_csv(_safe(group), tmp / "by-case-manager" / _file_name(to))
+            receiving = rows[rows["to_case_manager_id"] != ""]
+            names = transfer_file_names(sorted(set(receiving["to_case_manager_id"])))
+            for to, group in receiving.groupby("to_case_manager_id", sort=True):
+                _write_csv(_safe(group), tmp / "by-case-manager" / names[to])
     return target
 
 
-def write_rollover(rollover, folder: str | Path) -> Path:
+def write_rollover(rollover, folder: str | Path, *, inputs: Sequence[str | Path] = (),
+                   force: bool = False) -> Path:
     """Write next year's district folder (and ``rollover_report.csv``), atomically.
 
     The tables are written as they are (text, every column kept), so the new
@@ -254,7 +250,7 @@ def write_rollover(rollover, folder: str | Path) -> Path:
     ignored by the reader.
     """
     target = Path(folder)
-    with atomic_folder(target) as tmp:
+    with atomic_folder(target, kind="district", inputs=inputs, force=force) as tmp:
         _write_district_tables(tmp, rollover.tables)
         if rollover.settings_text:
             (tmp / "district.toml").write_text(rollover.settings_text, encoding="utf-8")
