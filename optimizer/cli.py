@@ -225,12 +225,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _read_plan(folder: str):
+    from optimizer.planfolder import PlanFolderError
     from optimizer.reader import read_plan
 
     try:
         return read_plan(folder)
-    except FileNotFoundError as exc:
-        print(str(exc), file=sys.stderr)
+    except PlanFolderError as exc:
+        print(f"The plan at {folder} has problems; nothing was done.", file=sys.stderr)
+        print(format_problems(exc.problems), file=sys.stderr)
         return None
 
 
@@ -359,6 +361,27 @@ _FORCE_HELP = ("replace the output folder even if the tool did not write it (nev
                "input, the working folder or a file)")
 
 
+def _number(low: float, high: float, *, above: bool = False, whole: bool = False,
+            why: str = ""):
+    """An argparse type: a finite number in [low, high] (or (low, high] with
+    ``above``); never nan or inf. A bad one exits 2 naming the value."""
+    import math
+
+    def parse(text: str) -> float | int:
+        try:
+            x = int(text) if whole else float(text)
+        except ValueError:
+            x = math.nan
+        if not (math.isfinite(x) and (x > low if above else x >= low) and x <= high):
+            span = f"above {low:,g} and at most {high:,}" if above else \
+                f"from {low:,g} to {high:,}"
+            raise argparse.ArgumentTypeError(
+                f"'{text}': expected a {'whole ' if whole else ''}number {span}{why}")
+        return x
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="caseload",
@@ -374,7 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("graph", help="who may case-manage whom, and why not")
     g.add_argument("district", help="district folder or .xlsx workbook")
     g.add_argument("--json", action="store_true", help="machine-readable output")
-    g.add_argument("--limit", type=int, default=20, help="rows to show per list (default 20)")
+    g.add_argument("--limit", type=_number(0, 10**9, whole=True), default=20,
+                   help="rows to show per list (default 20)")
     g.add_argument("--edges", metavar="CSV", help="also write the edge table to this CSV file")
     g.set_defaults(func=cmd_graph)
 
@@ -390,11 +414,12 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--balance", choices=["convex", "minmax"], default="convex",
                     help="convex (default): spread work evenly; minmax: lowest highest "
                          "load ratio first")
-    pl.add_argument("--time-limit", type=float, default=30.0,
+    pl.add_argument("--time-limit", type=_number(0, 86_400, above=True, why=" (seconds)"),
+                    default=30.0,
                     help="seconds for CP-SAT when students have weights (default 30)")
     pl.add_argument("--baseline", metavar="PLAN",
                     help="keep this published plan as stable as possible (stable re-planning)")
-    pl.add_argument("--change-weight", type=float, default=None,
+    pl.add_argument("--change-weight", type=_number(0, 1_000_000), default=None,
                     help="points per student moved away from the baseline (default 50)")
     pl.add_argument("--json", action="store_true", help="print summary.json instead")
     pl.add_argument("--no-xlsx", action="store_true", help="do not write plan.xlsx")
@@ -453,8 +478,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     n = sub.add_parser("generate", help="write a synthetic district (no real data)")
     n.add_argument("out", help="folder to write")
-    n.add_argument("--students", type=int, default=1900, help="students with IEPs")
-    n.add_argument("--seed", type=int, default=0, help="random seed")
+    n.add_argument("--students", default=1900,
+                   type=_number(50, 10**7, whole=True, why=" (a district needs a few schools)"),
+                   help="students with IEPs")
+    n.add_argument("--seed", type=_number(0, 2**32 - 1, whole=True), default=0,
+                   help="random seed, 0 to 4294967295")
     n.add_argument("--name", default=None, help="district name")
     n.add_argument("--force", action="store_true", help=_FORCE_HELP)
     n.set_defaults(func=cmd_generate)
@@ -465,10 +493,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:  # argparse reports bad arguments itself and exits 2: return that code instead
         args = parser.parse_args(argv)
-        if getattr(args, "time_limit", 1) <= 0:
-            parser.error("--time-limit must be a positive number of seconds")
-        if getattr(args, "students", 50) < 50:
-            parser.error("--students must be at least 50 (a district needs a few schools)")
     except SystemExit as exc:
         return int(exc.code or 0)
     from optimizer.outfolder import OutputError, Terminated, cleanup_on_sigterm

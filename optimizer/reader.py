@@ -7,7 +7,6 @@ to the planner, and it never drops a row or a column: extra columns are kept.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import tomllib
@@ -18,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.contract import CONTRACT, FILES, OPTIONAL_FILES
+from optimizer.csvread import TextTable, is_regular_file, read_csv_strict, read_text_file
 from optimizer.model import Problem
 from optimizer.textsafe import restore_formula_text
 
@@ -77,24 +77,21 @@ def _check_header(table: str, label: str, header: list[str], out: list[Problem])
 
 def _read_csv(table: str, path: Path, out: list[Problem]) -> pd.DataFrame | None:
     label = path.name
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            header = next(csv.reader(f), [])
-    except UnicodeDecodeError as exc:
-        out.append(Problem(label, None, None, None,
-                           f"a UTF-8 text file (CSV); byte {exc.start} is not UTF-8"))
+    text = read_csv_strict(path, out, label)
+    if text is None or not _check_header(table, label, text.header, out):
         return None
-    header = [h.strip() for h in header]
-    if not _check_header(table, label, header, out):
-        return None
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                            skipinitialspace=False)
-    except (pd.errors.ParserError, ValueError) as exc:
-        out.append(Problem(label, None, None, None, f"a well-formed CSV file: {exc}"))
-        return None
-    frame.columns = header
-    return frame.apply(lambda c: c.str.strip())
+    return text_frame(_unguard_rows(text))
+
+
+def text_frame(text: TextTable) -> pd.DataFrame:
+    """A strictly read CSV as a frame of text; ``frame.attrs["rows"]`` holds each
+    row's spreadsheet row (blank lines counted), for the validator's messages."""
+    frame = pd.DataFrame(text.rows, columns=text.header, dtype=str)
+    if not text.rows:
+        frame = pd.DataFrame({c: pd.Series([], dtype=str) for c in dict.fromkeys(text.header)})
+        frame.columns = text.header
+    frame.attrs["rows"] = list(text.row_numbers)
+    return frame
 
 
 def _cell_text(value: object) -> str:
@@ -139,8 +136,12 @@ def _read_workbook(path: Path, raw: RawDistrict) -> None:
             header = header[:-1]
         if not _check_header(table, label, header, raw.problems):
             continue
-        body = [(r + [""] * len(header))[: len(header)] for r in rows[1:]]
-        raw.tables[table] = pd.DataFrame(body, columns=header, dtype=str)
+        body, numbers = [], []
+        for n, r in enumerate(rows[1:], start=2):
+            if any(r):  # a blank row is counted (row numbers match the sheet) but skipped
+                body.append((r + [""] * len(header))[: len(header)])
+                numbers.append(n)
+        raw.tables[table] = text_frame(TextTable(header, body, numbers))
         raw.labels[table] = label
     wb.close()
 
@@ -179,6 +180,8 @@ def read_district_files(path: str | Path) -> RawDistrict:
             raw.problems.append(Problem(path.name, None, None, None,
                                         "a district folder or an .xlsx workbook"))
             return raw
+        if not is_regular_file(path, path.name, raw.problems):
+            return raw
         raw.sources[path.name] = _sha256(path)
         _read_workbook(path, raw)
         folder = path.parent
@@ -191,109 +194,79 @@ def read_district_files(path: str | Path) -> RawDistrict:
                     raw.problems.append(Problem(f.name, None, None, None,
                                                 f"a file {f.name} in {folder}"))
                 continue
-            raw.sources[f.name] = _sha256(f)
             frame = _read_csv(table, f, raw.problems)
+            if frame is not None:
+                raw.sources[f.name] = _sha256(f)
             if frame is not None:
                 raw.tables[table] = frame
                 raw.labels[table] = f.name
     toml_path = folder / "district.toml"
-    if toml_path.exists():
-        raw.sources[toml_path.name] = _sha256(toml_path)
-        try:
-            raw.settings_text = toml_path.read_text("utf-8")
-            raw.settings = tomllib.loads(raw.settings_text)
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raw.problems.append(Problem("district.toml", None, None, None,
-                                        f"valid TOML: {exc}"))
+    if toml_path.exists() or toml_path.is_symlink():
+        text = read_text_file(toml_path, "district.toml", raw.problems)
+        if text is not None:
+            raw.sources[toml_path.name] = _sha256(toml_path)
+            raw.settings_text = text
+            try:
+                raw.settings = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as exc:
+                raw.problems.append(Problem("district.toml", None, None, None,
+                                            f"valid TOML: {exc}"))
     return raw
 
 
 def read_plan_assignments(folder: str | Path) -> tuple[pd.DataFrame | None, list[Problem]]:
-    """Read a plan folder's ``assignments.csv`` (text cells, as written).
+    """Read a plan folder's ``assignments.csv`` (text cells, as written), validated.
 
-    Returns the frame, or None with the problems (missing file or columns).
-    A leading apostrophe added by the formula-injection guard is removed.
+    Returns the frame, or None with every problem (missing file or columns,
+    malformed rows, blank or repeated student ids). A leading apostrophe added
+    by the formula-injection guard is removed.
     """
-    path = Path(folder) / "assignments.csv"
-    problems: list[Problem] = []
-    if not path.exists():
-        problems.append(Problem(str(path), None, None, None,
-                                "a plan folder with assignments.csv (from caseload plan)"))
-        return None, problems
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    for col in ("student_id", "case_manager_id"):
-        if col not in frame.columns:
-            problems.append(Problem("assignments.csv", 1, col, None, f"a column named '{col}'"))
-    if problems:
-        return None, problems
-    return _unguard(frame), problems
+    from optimizer.planfolder import read_plan_assignments as _read
 
-
-def _unguard(frame: pd.DataFrame) -> pd.DataFrame:
-    # Undo the formula-injection guard's apostrophe, so values round-trip.
-    for col in frame.columns:
-        frame[col] = frame[col].map(restore_formula_text)
-    return frame
+    return _read(folder)
 
 
 def read_plan(folder: str | Path):
     """Read a plan folder written by ``caseload plan`` back as :class:`PlanTables`.
 
     Numbers come back as numbers (``cap``, ``load``, ``load_ratio``, ``rank`` …),
-    everything else as text.
+    everything else as text. Validated like a district: see
+    :mod:`optimizer.planfolder`.
 
     Raises
     ------
-    FileNotFoundError
-        Naming the first missing file, when the folder is not a complete plan.
+    optimizer.planfolder.PlanFolderError
+        Listing every problem in the folder's files.
     """
-    import json
+    from optimizer.planfolder import read_plan_folder
 
-    from optimizer.result import PLAN_TABLE_FILES, PlanTables
-
-    folder = Path(folder)
-    frames = {}
-    for key, name in PLAN_TABLE_FILES.items():
-        path = folder / name
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: not a plan folder (no {name}); "
-                                    "make one with `caseload plan DISTRICT --out PLAN`")
-        frames[key] = _unguard(pd.read_csv(path, dtype=str, keep_default_na=False,
-                                           encoding="utf-8-sig"))
-    numeric = {"caseloads": ["cap", "load", "load_ratio", "students", "best_practice_students",
-                             "fte", "other_load"],
-               "hiring_needs": ["students", "fte"]}
-    for key, cols in numeric.items():
-        for col in cols:
-            if col in frames[key].columns:
-                frames[key][col] = pd.to_numeric(frames[key][col], errors="coerce")
-    a = frames["assignments"]
-    a["rank"] = pd.to_numeric(a["rank"], errors="coerce").astype("Int64")
-    a["kept_current"] = a["kept_current"].str.lower() == "true"
-    summary_path = folder / "summary.json"
-    if not summary_path.exists():
-        raise FileNotFoundError(f"{summary_path}: not a plan folder (no summary.json)")
-    summary = json.loads(summary_path.read_text("utf-8"))
-    return PlanTables(frames["assignments"], frames["caseloads"], frames["unassigned"],
-                      frames["hiring_needs"], frames["audit"], summary)
+    return read_plan_folder(folder)
 
 
 def read_table(path: str | Path, required: tuple[str, ...]) -> tuple[pd.DataFrame | None,
                                                                    list[Problem]]:
-    """Read one extra CSV (new students, staff changes) as text, checking its header."""
+    """Read one extra CSV (new students, staff changes) as text, strictly, checking its header."""
     path = Path(path)
-    if not path.exists():
+    if not (path.exists() or path.is_symlink()):
         return None, [Problem(str(path), None, None, None, "a CSV file: nothing is there")]
     problems: list[Problem] = []
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        return None, [Problem(path.name, None, None, None, f"a well-formed UTF-8 CSV: {exc}")]
-    frame.columns = [c.strip() for c in frame.columns]
+    text = read_csv_strict(path, problems, path.name)
+    if text is None:
+        return None, problems
     for col in required:
-        if col not in frame.columns:
+        if col not in text.header:
             problems.append(Problem(path.name, 1, col, None,
-                                    f"a column named '{col}'; found: {', '.join(frame.columns)}"))
+                                    f"a column named '{col}'; found: {', '.join(text.header)}"))
+    if len(set(text.header)) != len(text.header):
+        problems.append(Problem(path.name, 1, None, None, "each column name once"))
     if problems:
         return None, problems
-    return frame.apply(lambda c: c.str.strip()), problems
+    return text_frame(_unguard_rows(text)), problems
+
+
+def _unguard_rows(text: TextTable) -> TextTable:
+    # Cells the formula-injection guard wrote as '=… (rollover, exports) read
+    # back as typed, so a district written by the tool reads as it was.
+    text.rows = [[restore_formula_text(c) if c.startswith("'") else c for c in r]
+                 for r in text.rows]
+    return text
