@@ -114,4 +114,7 @@ def audit_current(district: District) -> list[Violation]:
             v = Violation("not on staff", v.student_id, v.educator_id,
                           "this year's case manager is no longer in educators.csv")
         out.append(v)
-    return out
+    # One order whatever the order of the input rows (a plan's audit.csv is
+    # the same bytes for the same district).
+    return sorted(out, key=lambda v: (v.student_id or "", v.educator_id or "", v.kind,
+                                      str(v)))

@@ -8,6 +8,7 @@ never leaves a half-written folder over a good one.
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import tempfile
@@ -17,13 +18,25 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.generator import GeneratedDistrict
-from optimizer.outfolder import OutputError, atomic_folder
+from optimizer.outfolder import OutputError, atomic_folder, source_date
 from optimizer.result import PLAN_TABLE_FILES, PlanTables, Result
 from optimizer.textsafe import neutralize_formula
 
-__all__ = ["OutputError", "atomic_file", "atomic_folder", "neutralize_formula", "redacted",
+__all__ = ["OutputError", "atomic_file", "atomic_folder", "neutralize_formula", "plan_summary_json",
+           "redacted", "source_date",
            "transfer_file_names", "transfer_rows", "write_district", "write_plan",
            "write_report", "write_rollover", "write_table", "write_transfers"]
+
+
+def plan_summary_json(summary) -> str:
+    """``summary.json`` text: the same bytes for the same plan. Run times are
+    left out (they are printed, not stored); ``made_at`` is written only from
+    ``SOURCE_DATE_EPOCH``."""
+    figures = {k: v for k, v in dict(summary).items() if k not in ("runtime_s", "made_at")}
+    made = source_date()
+    if made is not None:
+        figures["made_at"] = made.isoformat(timespec="seconds")
+    return json.dumps(figures, indent=2, default=_json) + "\n"
 
 
 def _umask() -> int:
@@ -56,7 +69,9 @@ def _write_district_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> Non
     for name, frame in tables.items():
         if name == "locks" and frame.empty:
             continue  # locks.csv is optional: no locks, no file
-        _write_csv(frame, folder / f"{name}.csv")
+        # Guarded like every CSV the tool writes; the reader removes the guard,
+        # so the district reads back as it was.
+        _write_csv(_safe(frame), folder / f"{name}.csv")
 
 
 def write_district(district: GeneratedDistrict, folder: str | Path, *,
@@ -95,7 +110,22 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
         frame = frame.assign(**{c: frame[c].map({True: "true", False: "false"})
                                 for c in bools})
     # "\n" line ends on every platform, so the same district is the same bytes.
-    frame.to_csv(path, index=False, lineterminator="\n")
+    # Python's csv quotes a cell holding the delimiter, a quote or "\n", but not
+    # one holding a lone "\r", which a spreadsheet reads as a line break (and a
+    # row injected after it). When any cell holds one, every cell is quoted.
+    quoting = csv.QUOTE_ALL if _has_cr(frame) else csv.QUOTE_MINIMAL
+    frame.to_csv(path, index=False, lineterminator="\n", quoting=quoting)
+
+
+def _has_cr(frame: pd.DataFrame) -> bool:
+    if any("\r" in str(c) for c in frame.columns):
+        return True
+    for col in frame.columns:
+        s = frame[col]
+        if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)) and \
+                s.astype(str).str.contains("\r", regex=False).any():
+            return True
+    return False
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -114,6 +144,7 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
 
 def _safe(frame: pd.DataFrame) -> pd.DataFrame:
     safe = frame.copy()
+    safe.columns = [neutralize_formula(c) if isinstance(c, str) else c for c in safe.columns]
     for col in safe.columns:
         # Any column that may hold text (object, string or category dtype).
         if not (pd.api.types.is_numeric_dtype(safe[col]) or
@@ -124,13 +155,35 @@ def _safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def redacted(tables: PlanTables) -> PlanTables:
-    """The same tables with every educator name replaced by the educator's id."""
+    """The same tables with every free-text field dropped or replaced.
+
+    Educator names become the educator's id; a lock's free-text reason
+    (the last sentence of a ``reason`` cell, after ``Lock reason:``) becomes
+    ``withheld``. Everything else in a plan is ids, codes and generated text.
+    """
     import dataclasses
 
     cl = tables.caseloads.copy()
     if "name" in cl.columns:
         cl["name"] = cl["educator_id"]
-    return dataclasses.replace(tables, caseloads=cl)
+    frames = {}
+    for key in ("assignments", "unassigned"):
+        frame = getattr(tables, key)
+        if "reason" in frame.columns:
+            frame = frame.copy()
+            frame["reason"] = frame["reason"].astype(str).map(_withhold_lock_reason)
+        frames[key] = frame
+    audit = tables.audit.copy()
+    if "detail" in audit.columns:
+        audit["detail"] = audit["detail"].astype(str).map(_withhold_lock_reason)
+    return dataclasses.replace(tables, caseloads=cl, audit=audit, **frames)
+
+
+def _withhold_lock_reason(text: str) -> str:
+    from optimizer.result import LOCK_REASON
+
+    at = text.find(LOCK_REASON)  # the first: the planner's text cannot hide an earlier one
+    return text if at < 0 else text[:at] + LOCK_REASON + "withheld"
 
 
 def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
@@ -141,9 +194,9 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
 
     The folder is written beside the target and renamed into place, so an
     interrupted run never leaves half a plan over a good one. Text cells are
-    guarded against spreadsheet formula injection. The CSV files are the same
-    bytes for the same district; ``summary.json`` differs only in ``runtime_s``
-    and ``made_at``.
+    guarded against spreadsheet formula injection. Every file is the same
+    bytes for the same district (no run times; a time only from
+    ``SOURCE_DATE_EPOCH``, see :func:`source_date`).
     ``redact`` replaces educator names with their ids everywhere.
     ``inputs`` (the district, a baseline plan) may not be replaced, and an
     existing folder is replaced only if the tool wrote it or ``force`` is given
@@ -160,8 +213,7 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
     with atomic_folder(target, kind="plan", inputs=inputs, force=force) as tmp:
         for table, name in PLAN_TABLE_FILES.items():
             _write_csv(_safe(getattr(tables, table)), tmp / name)
-        summary = json.dumps(dict(tables.summary), indent=2, default=_json)
-        (tmp / "summary.json").write_text(summary + "\n", encoding="utf-8")
+        (tmp / "summary.json").write_text(plan_summary_json(tables.summary), encoding="utf-8")
         if xlsx:
             from optimizer.workbook import write_workbook
 

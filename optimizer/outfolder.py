@@ -24,7 +24,8 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-__all__ = ["MARKER", "OutputError", "atomic_folder", "check_target", "remove_stale"]
+__all__ = ["MARKER", "OutputError", "atomic_folder", "check_target", "remove_stale",
+           "source_date"]
 
 #: The marker file in every folder the tool writes; its text says what wrote it.
 MARKER = ".caseload-output"
@@ -210,3 +211,21 @@ def cleanup_on_sigterm() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def source_date():
+    """The time to write into files: ``SOURCE_DATE_EPOCH`` as UTC, or None.
+
+    Plans carry no clock time unless asked (the reproducible-builds
+    convention), so the same input gives the same bytes. A value that is not
+    a whole number of seconds since 1970 is an :class:`OutputError`.
+    """
+    import datetime as dt
+
+    text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) > 253_402_300_799:  # up to 9999-12-31
+        raise OutputError(f"SOURCE_DATE_EPOCH={text!r}: expected a whole number of "
+                          "seconds since 1970-01-01 (UTC)")
+    return dt.datetime.fromtimestamp(int(text), dt.UTC)

@@ -236,6 +236,14 @@ def read_plan_folder(folder: str | Path):
             if kept.lower() not in ("true", "false"):
                 problems.append(Problem(label, rows[i], "kept_current", kept,
                                         "true or false"))
+    cl = frames.get("caseloads")
+    if a is not None and cl is not None:  # every case manager is one of the plan's educators
+        known = set(cl["educator_id"])
+        rows, label = a.attrs["rows"], a.attrs["label"]
+        for i, cm in enumerate(a["case_manager_id"].tolist()):
+            if cm and cm not in known:
+                problems.append(Problem(label, rows[i], "case_manager_id", cm,
+                                        "an educator_id listed in caseloads.csv"))
     summary = _read_summary(folder, problems)
     if problems:
         raise PlanFolderError(problems)

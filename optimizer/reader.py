@@ -267,6 +267,7 @@ def read_table(path: str | Path, required: tuple[str, ...]) -> tuple[pd.DataFram
 def _unguard_rows(text: TextTable) -> TextTable:
     # Cells the formula-injection guard wrote as '=… (rollover, exports) read
     # back as typed, so a district written by the tool reads as it was.
+    text.header = [restore_formula_text(c) for c in text.header]
     text.rows = [[restore_formula_text(c) if c.startswith("'") else c for c in r]
                  for r in text.rows]
     return text

@@ -7,7 +7,6 @@ docs/plan-format.md) and :meth:`Result.summary` is the readable report.
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from optimizer.model import Educator
 from optimizer.problem import PlanningProblem
 from optimizer.rules import authorized_for_grade, best_practice, decide
 
-__all__ = ["PLAN_TABLE_FILES", "PlanTables", "Result", "build_result", "RANK_LABEL"]
+__all__ = ["LOCK_REASON", "PLAN_TABLE_FILES", "PlanTables", "Result", "build_result", "RANK_LABEL"]
 
 RANK_LABEL = {0: "best-practice case manager", 1: "teaches or serves this student",
               2: "coordinator only"}
@@ -41,6 +40,10 @@ PLAN_TABLE_FILES = {"assignments": "assignments.csv", "caseloads": "caseloads.cs
                     "unassigned": "unassigned.csv", "hiring_needs": "hiring_needs.csv",
                     "audit": "audit.csv"}
 UNASSIGNED_COLUMNS = ["student_id", "school_id", "reason"]
+
+#: Opens a pinned student's lock reason (free text from locks.csv), always the
+#: last sentence of the ``reason`` cell: everything from it on is the planner's text.
+LOCK_REASON = "Lock reason: "
 HIRING_COLUMNS = ["school_id", "region", "role", "credential", "students", "fte"]
 
 
@@ -247,6 +250,7 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
         return f"{eids[e]} ({role_of[e]}, {load[e]:g}/{problem.cap[e]})"
 
     pin_lock = {lk.student_id: lk for lk in d.locks if lk.kind == "pin"}
+    lock_note: dict[int, str] = {}
     reasons = []
     for s in range(S):
         sid = sids[s]
@@ -258,9 +262,13 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
         e = assignment[s]
         text = f"{RANK_LABEL[int(rank[s])].capitalize()}: {edge_reason[j]}"
         if problem.pinned_to[s] >= 0:
+            # Named by student and educator, not by row: the same lock gives the
+            # same text however locks.csv is ordered. Its free-text reason goes
+            # last (see LOCK_REASON), so that redaction can drop it.
             lk = pin_lock[sid]
-            text = f"Pinned in locks.csv row {lk.row}" + (f" ({lk.reason})" if lk.reason
-                                                          else "") + ". " + text
+            text = f"Pinned in locks.csv ({lk.student_id} to {lk.educator_id}). " + text
+            if lk.reason:
+                lock_note[s] = f". {LOCK_REASON}{lk.reason}"
         elif rank[s] > best_rank[s]:
             better = [int(ee[k]) for k in range(starts[s], ends[s])
                       if problem.edge_rank[k] == best_rank[s]]
@@ -291,6 +299,8 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
                 reasons[s] += f". Moved from the baseline plan: {sentence}"
         baseline_figures = {"students_in_baseline": int((base != -1).sum()),
                             "moved": int(moved.sum()), "moved_because": why_moved}
+    for s, note in lock_note.items():
+        reasons[s] += note
 
     assignments = pd.DataFrame({
         "student_id": sids,
@@ -355,6 +365,9 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
     placed_n = int(placed.sum())
     t_explain = time.perf_counter() - t0
     runtime = {**dict(runtime), "explain": t_explain}
+    from optimizer.outfolder import source_date
+
+    made = source_date()
     figures = {
         "district": d.name, "rule_pack": pack.name, "status": status, "engine": engine,
         "balance": balance_mode,
@@ -375,7 +388,8 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
             "std": float(cm_ratio.std()) if len(cm_ratio) else 0.0,
         },
         "runtime_s": {k: round(v, 4) for k, v in runtime.items()},
-        "made_at": _dt.datetime.now().isoformat(timespec="seconds"),
+        # A time only from SOURCE_DATE_EPOCH: the same district, the same plan bytes.
+        **({"made_at": made.isoformat(timespec="seconds")} if made else {}),
         "sources": dict(d.sources),
         **({"baseline": baseline_figures} if baseline_figures else {}),
         **(extra or {}),
