@@ -27,8 +27,10 @@ class Violation:
     detail: str
 
     def __str__(self) -> str:
+        from optimizer.model import printable  # ids from a plan folder: echo them safely
+
         who = " / ".join(x for x in (self.student_id, self.educator_id) if x)
-        return f"{self.kind}: {who} — {self.detail}"
+        return printable(f"{self.kind}: {who} — {self.detail}")
 
 
 def _pairs_violations(district: District, pairs: list[tuple[str, str]],

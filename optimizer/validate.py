@@ -222,7 +222,7 @@ def _rule_pack_from_settings(settings: Mapping[str, Any], out: list[Problem]) ->
         if key not in settings:
             continue
         listed = settings[key]
-        if not isinstance(listed, list):
+        if not (isinstance(listed, list) and all(isinstance(r, str) for r in listed)):
             continue  # reported by check_settings
         unknown = [r for r in listed if r not in base.roles]
         for r in unknown:

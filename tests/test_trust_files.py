@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 
 from optimizer.cli import main
-from optimizer.export import transfer_file_names
-from optimizer.outfolder import MARKER
 from tests.conftest import TINY, educator, student
 
 
@@ -42,8 +40,9 @@ def test_plan_out_the_district_itself_is_refused(district, capsys):
 
 def test_plan_out_a_folder_holding_the_district_is_refused_even_with_force(district):
     before = _snapshot(district)
-    assert main(["plan", str(district), "--out", str(district.parent), "--quiet",
-                 "--no-xlsx", "--force"]) == 2
+    for force in ([], ["--force"]):
+        assert main(["plan", str(district), "--out", str(district.parent), "--quiet",
+                     "--no-xlsx", *force]) == 2
     assert _snapshot(district) == before
 
 
@@ -63,6 +62,8 @@ def test_plan_out_an_unrelated_folder_needs_force(district, tmp_path, capsys):
 
 def test_a_folder_the_tool_wrote_is_replaced(district, tmp_path):
     out = tmp_path / "plan"
+    from optimizer.outfolder import MARKER
+
     assert main(["plan", str(district), "--out", str(out), "--quiet", "--no-xlsx"]) == 0
     assert (out / MARKER).is_file()
     assert main(["plan", str(district), "--out", str(out), "--quiet", "--no-xlsx"]) == 0
@@ -108,7 +109,8 @@ def test_out_must_name_a_new_folder(district, out, monkeypatch, tmp_path, capsys
     work.mkdir()
     (work / "keep.txt").write_text("x")
     monkeypatch.chdir(work)
-    assert main(["plan", str(district), "--out", out, "--quiet", "--no-xlsx", "--force"]) == 2
+    for force in ([], ["--force"]):
+        assert main(["plan", str(district), "--out", out, "--quiet", "--no-xlsx", *force]) == 2
     assert "Traceback" not in capsys.readouterr().err
     assert (work / "keep.txt").read_text() == "x"
 
@@ -170,6 +172,8 @@ def test_signal_mid_write_removes_the_temporary_folder(district, tmp_path, sig, 
 
 
 def test_transfer_file_names_never_collide():
+    from optimizer.export import transfer_file_names
+
     ids = ["E.1", "E_1", "E1", "e1", "E/1", "Ана", ""]
     names = transfer_file_names(ids)
     assert len({n.casefold() for n in names.values()}) == len(ids)

@@ -52,6 +52,7 @@ TOML_CASES = [
     ("[student_weights]\nextensive = 1e18", "student_weights.extensive"),
     ("[support_level_rule]\nsdc_gen_ed_pct_below = 400", "support_level_rule.sdc_gen_ed_pct_below"),
     ("coordinating_roles = \"RSP\"", "coordinating_roles"),
+    ("coordinating_roles = [[1]]", "coordinating_roles"),  # found by the fuzz tests
     ("name = 5", "name"),
     ("[[best_practice]]\nrole = \"SDC\"\nlabl = \"x\"", "best_practice.0.labl"),
     ("[credentials.ES-MMSN]\ncategories = \"SLD\"", "credentials.ES-MMSN.categories"),
