@@ -247,6 +247,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         print("--transfers needs --effective YYYY-MM-DD (the date the change takes effect).",
               file=sys.stderr)
         return EXIT_BAD_INPUT
+    from optimizer.outfolder import check_file_target
+
+    if args.xlsx:
+        check_file_target(args.xlsx, inputs=[args.plan])
     tables = _read_plan(args.plan)
     if tables is None:
         return EXIT_BAD_INPUT
@@ -264,7 +268,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from optimizer.export import write_report
+    from optimizer.outfolder import check_file_target
 
+    check_file_target(args.html, inputs=[args.plan])
     tables = _read_plan(args.plan)
     if tables is None:
         return EXIT_BAD_INPUT

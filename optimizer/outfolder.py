@@ -229,3 +229,29 @@ def source_date():
         raise OutputError(f"SOURCE_DATE_EPOCH={text!r}: expected a whole number of "
                           "seconds since 1970-01-01 (UTC)")
     return dt.datetime.fromtimestamp(int(text), dt.UTC)
+
+
+def check_file_target(target: str | Path, *, inputs: Iterable[str | Path] = ()) -> Path:
+    """Check that a single file (``--html``, ``--xlsx``) may be written at ``target``.
+
+    It may not be a folder, nor one of the files the command reads, nor a
+    file inside a folder it reads that the tool did not write there (a plan's
+    ``report.html`` may be replaced; its ``assignments.csv`` may not).
+    """
+    if str(target).strip() == "":
+        raise OutputError("the output file name is empty")
+    path = Path(target)
+    if path.is_dir():
+        raise OutputError(f"{target}: this is a folder; give a file name")
+    resolved = path.resolve()
+    for item in inputs:
+        if item is None or str(item) == "":
+            continue
+        src = Path(item).resolve()
+        if resolved == src:
+            raise OutputError(f"{target}: this is the input {item}; write to a new file")
+        if src.is_dir() and resolved.parent == src and resolved.suffix.lower() in (
+                ".csv", ".json", ".toml") and path.exists():
+            raise OutputError(f"{target}: this is one of the input files in {item}; "
+                              "write to a new file")
+    return path

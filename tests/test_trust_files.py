@@ -195,3 +195,15 @@ def test_per_case_manager_files_keep_every_row(make_district, tmp_path):
            for r in csv.DictReader(f.open())]
     assert len(every) == 12 and sorted(map(str, per)) == sorted(map(str, every))
     assert {r["to_case_manager_id"] for r in every} == {"E.1", "E_1"}
+
+
+def test_report_or_workbook_never_overwrites_a_plan_file(district, tmp_path):
+    out = tmp_path / "plan"
+    assert main(["plan", str(district), "--out", str(out), "--quiet", "--no-xlsx"]) == 0
+    before = _snapshot(out)
+    assert main(["report", str(out), "--html", str(out / "assignments.csv")]) == 2
+    assert main(["export", str(out), "--xlsx", str(out / "summary.json")]) == 2
+    assert main(["report", str(out), "--html", str(out)]) == 2
+    assert _snapshot(out) == before
+    # Beside the plan's files is fine (as `make demo` does).
+    assert main(["report", str(out), "--html", str(out / "report.html")]) == 0
