@@ -35,7 +35,7 @@ from tests.fuzz import (
     toml_mutation,
 )
 
-EXAMPLES = int(os.environ.get("CASELOAD_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("CASELOAD_FUZZ_EXAMPLES", "60"))
 #: Seconds one example may take (all its commands); a hang fails the test.
 BOUND = 20.0
 
