@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.generator import GeneratedDistrict
-from optimizer.outfolder import OutputError, atomic_folder, source_date
+from optimizer.outfolder import OutputError, atomic_folder, remove_stale, source_date
 from optimizer.result import PLAN_TABLE_FILES, PlanTables, Result
 from optimizer.textsafe import neutralize_formula
 
@@ -53,8 +53,9 @@ def atomic_file(target: Path) -> Iterator[Path]:
     removes the temporary file.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix,
-                               dir=target.parent)
+    remove_stale(target)  # a temporary file left by a run that was killed (SIGKILL)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.caseload-tmp-{os.getpid()}-",
+                               suffix=target.suffix, dir=target.parent)
     os.close(fd)
     try:
         yield Path(tmp)  # private (0600, from mkstemp) while being written

@@ -127,7 +127,7 @@ def _alive(pid: int) -> bool:
 
 
 def remove_stale(target: Path) -> list[Path]:
-    """Remove temporary folders beside ``target`` left by runs that were killed.
+    """Remove temporary folders (and files) beside ``target`` left by runs that were killed.
 
     Only folders named for this target, made by a process that no longer
     exists, are removed. Returns what was removed.
@@ -142,8 +142,11 @@ def remove_stale(target: Path) -> list[Path]:
             continue
         rest = p.name[len(prefix) - 1:]
         m = _TMP.match(rest) or _OLD.match(rest)
-        if m and not _alive(int(m.group(1))) and p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p, ignore_errors=True)
+        if m and not _alive(int(m.group(1))) and not p.is_symlink():
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)  # a single file's (atomic_file) temporary
             removed.append(p)
     return removed
 

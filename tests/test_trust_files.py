@@ -207,3 +207,12 @@ def test_report_or_workbook_never_overwrites_a_plan_file(district, tmp_path):
     assert _snapshot(out) == before
     # Beside the plan's files is fine (as `make demo` does).
     assert main(["report", str(out), "--html", str(out / "report.html")]) == 0
+
+
+def test_stale_temporary_file_of_a_single_output_is_removed(district, tmp_path):
+    out = tmp_path / "plan"
+    assert main(["plan", str(district), "--out", str(out), "--quiet", "--no-xlsx"]) == 0
+    stale = tmp_path / f".r.html.caseload-tmp-{_dead_pid()}-abcd.html"
+    stale.write_text("half a report")
+    assert main(["report", str(out), "--html", str(tmp_path / "r.html")]) == 0
+    assert not stale.exists() and (tmp_path / "r.html").exists()
