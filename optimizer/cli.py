@@ -8,6 +8,7 @@ Nothing imports this module.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -502,9 +503,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     from optimizer.outfolder import OutputError, Terminated, cleanup_on_sigterm
+    from optimizer.textsafe import TerminalText
 
     try:
-        with cleanup_on_sigterm():
+        # Values from a planner's files are echoed with control characters escaped.
+        with cleanup_on_sigterm(), contextlib.redirect_stdout(TerminalText(sys.stdout)), \
+                contextlib.redirect_stderr(TerminalText(sys.stderr)):
             return args.func(args)
     except KeyboardInterrupt:  # Ctrl-C: one line, no traceback; unfinished output removed
         print("Interrupted; unfinished output was removed.", file=sys.stderr)

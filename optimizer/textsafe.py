@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["FORMULA_START", "neutralize_formula", "restore_formula_text"]
+__all__ = ["FORMULA_START", "TerminalText", "escape_controls", "neutralize_formula",
+           "restore_formula_text"]
 
 #: A cell starting with one of these may be run as a formula by spreadsheet programs.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -41,3 +42,38 @@ def restore_formula_text(value: str) -> str:
     '=1+1'
     """
     return GUARD.sub("", value)
+
+
+def escape_controls(text: str, keep: str = "\n\t") -> str:
+    r"""``text`` with control and format characters (escape sequences, carriage
+    returns, bidirectional overrides) written as escapes, so that a value from
+    a planner's file cannot act on the terminal it is echoed to.
+
+    Examples
+    --------
+    >>> print(escape_controls("Ana\x1b[2J\rB\n"), end="")
+    Ana\x1b[2J\rB
+    """
+    import unicodedata
+
+    if text.isprintable() or all(ch.isprintable() or ch in keep for ch in text):
+        return text
+    return "".join(ch if ch in keep or ch == " " or unicodedata.category(ch)
+                   not in ("Cc", "Cf", "Zl", "Zp") else
+                   (repr(ch)[1:-1] if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}")
+                   for ch in text)
+
+
+class TerminalText:
+    """A text stream that escapes control characters (see :func:`escape_controls`)
+    before passing text on: what the CLI prints cannot act on the terminal."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(escape_controls(text))
+        return len(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)

@@ -234,3 +234,11 @@ def test_plan_folders_are_validated(good_plan, tmp_path, how, capsys):
         err = capsys.readouterr().err
         assert "Traceback" not in err and str(broken) in err, (cmd, err)
     assert not (tmp_path / "r.html").exists() and not (tmp_path / "w.xlsx").exists()
+
+
+def test_everything_printed_is_escaped(make_district, tmp_path, capsys):
+    folder = make_district(educators=[educator("E1", "RSP", "ES-MMSN", name="Ana\x1b[31m\u202eX")],
+                           students=[student("S1")])
+    assert main(["explain", str(folder), "S1"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out and "Ana\\x1b[31m\\u202eX" in out
