@@ -93,7 +93,7 @@ def _read(folder: Path, name: str, columns: list[str], out: list[Problem]
         return None
     frame = pd.DataFrame(text.rows, columns=text.header, dtype=str) if text.rows else \
         pd.DataFrame({c: pd.Series([], dtype=str) for c in text.header})
-    frame.attrs["rows"] = list(text.row_numbers)
+    frame.attrs["rows"] = [int(r) for r in text.row_numbers]  # plan files are small
     frame.attrs["label"] = label
     return _unguard(frame)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from optimizer.contract import CONTRACT, FILES, OPTIONAL_FILES
@@ -90,7 +91,8 @@ def text_frame(text: TextTable) -> pd.DataFrame:
     if not text.rows:
         frame = pd.DataFrame({c: pd.Series([], dtype=str) for c in dict.fromkeys(text.header)})
         frame.columns = text.header
-    frame.attrs["rows"] = list(text.row_numbers)
+    # An array, not a list: pandas deep-copies attrs on every column access.
+    frame.attrs["rows"] = np.asarray(text.row_numbers, dtype=np.int64)
     return frame
 
 
