@@ -59,6 +59,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
+    if args.edges:
+        from optimizer.outfolder import check_file_target
+
+        check_file_target(args.edges, inputs=[args.district])
     district = _load(args.district, args.json)
     if district is None:
         return EXIT_BAD_INPUT

@@ -205,6 +205,9 @@ def test_report_or_workbook_never_overwrites_a_plan_file(district, tmp_path):
     assert main(["export", str(out), "--xlsx", str(out / "summary.json")]) == 2
     assert main(["report", str(out), "--html", str(out)]) == 2
     assert _snapshot(out) == before
+    before = _snapshot(district)
+    assert main(["graph", str(district), "--edges", str(district / "students.csv")]) == 2
+    assert _snapshot(district) == before
     # Beside the plan's files is fine (as `make demo` does).
     assert main(["report", str(out), "--html", str(out / "report.html")]) == 0
 
