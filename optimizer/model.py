@@ -99,13 +99,9 @@ def printable(text: str) -> str:
     >>> print(printable("Ana\x1b[2J\rB"))
     Ana\x1b[2J\rB
     """
-    import unicodedata
+    from optimizer.textsafe import escape_controls
 
-    if text.isprintable():
-        return text
-    return "".join(ch if ch == " " or unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp")
-                   else repr(ch)[1:-1] if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}"
-                   for ch in text)
+    return escape_controls(text, keep="")
 
 
 @dataclass(frozen=True, slots=True)
