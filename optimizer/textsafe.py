@@ -44,6 +44,20 @@ def restore_formula_text(value: str) -> str:
     return GUARD.sub("", value)
 
 
+#: Characters that can act on a terminal: C0 and C1 controls, and the format
+#: characters (zero-width, bidirectional, BOM) and separators of Unicode. A fast
+#: first look; the escaping itself goes by Unicode category.
+_SUSPECT = re.compile("[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f"
+                      "\u0890\u0891\u08e2\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+                      "\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+                      "\U0001d173-\U0001d17a\U000e0001-\U000e007f]")
+_KEEP: dict[str, dict[int, None]] = {}
+
+
+def _keep_table(keep: str) -> dict[int, None]:
+    return _KEEP.setdefault(keep, {ord(ch): None for ch in keep})
+
+
 def escape_controls(text: str, keep: str = "\n\t") -> str:
     r"""``text`` with control and format characters (escape sequences, carriage
     returns, bidirectional overrides) written as escapes, so that a value from
@@ -56,7 +70,8 @@ def escape_controls(text: str, keep: str = "\n\t") -> str:
     """
     import unicodedata
 
-    if text.isprintable() or all(ch.isprintable() or ch in keep for ch in text):
+    if text.isprintable() or not _SUSPECT.search(text.translate(_KEEP.get(keep) or
+                                                               _keep_table(keep))):
         return text
     return "".join(ch if ch in keep or ch == " " or unicodedata.category(ch)
                    not in ("Cc", "Cf", "Zl", "Zp") else

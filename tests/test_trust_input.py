@@ -242,3 +242,15 @@ def test_everything_printed_is_escaped(make_district, tmp_path, capsys):
     assert main(["explain", str(folder), "S1"]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\u202e" not in out and "Ana\\x1b[31m\\u202eX" in out
+
+
+def test_every_control_and_format_character_is_escaped():
+    import sys
+    import unicodedata
+
+    from optimizer.textsafe import escape_controls
+
+    for code in range(sys.maxunicode + 1):
+        ch = chr(code)
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch not in "\n\t":
+            assert ch not in escape_controls("a" + ch + "b"), hex(code)
