@@ -44,7 +44,7 @@ bench: $(STAMP)
 
 # Regenerate the bundled synthetic sample district (deterministic).
 sample: $(STAMP)
-	$(BIN)/caseload generate data/sample --students 1900 --seed 2027 \
+	$(BIN)/caseload generate data/sample --force --students 1900 --seed 2027 \
 		--name "Sample Unified School District (synthetic)"
 
 clean:

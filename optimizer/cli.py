@@ -8,16 +8,19 @@ Nothing imports this module.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import math
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from optimizer.district.model import District
 from optimizer.district.reader import read_district_files, read_table
+from optimizer.district.textsafe import TerminalText
 from optimizer.district.validate import (
     DistrictError,
     check_district,
@@ -36,7 +39,20 @@ from optimizer.outputs.export import (
     write_table,
     write_transfers,
 )
-from optimizer.outputs.plan_folder import PLAN_TABLE_FILES, read_plan, read_plan_assignments
+from optimizer.outputs.outfolder import (
+    OutputError,
+    Terminated,
+    check_file_target,
+    check_target,
+    cleanup_on_sigterm,
+    source_date,
+)
+from optimizer.outputs.plan_folder import (
+    PLAN_TABLE_FILES,
+    PlanFolderError,
+    read_plan,
+    read_plan_assignments,
+)
 from optimizer.outputs.text import format_graph_summary, format_problems, graph_summary
 from optimizer.outputs.workbook import write_workbook
 from optimizer.planning.check import audit_current, check_plan
@@ -84,6 +100,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_graph(args: argparse.Namespace) -> int:
+    if args.edges:
+        check_file_target(args.edges, inputs=[args.district])
     district = _load(args.district, args.json)
     if district is None:
         return EXIT_BAD_INPUT
@@ -147,6 +165,8 @@ class _Progress:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
 
+    plan_inputs = [args.district, args.published]
+    check_target(args.out, inputs=plan_inputs, force=args.force)  # before a long solve
     progress = _Progress(args.quiet or args.json)
     progress(f"reading and validating {args.district}")
     district = _load(args.district, args.json)
@@ -166,13 +186,16 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         if args.change_weight is not None:
             objective = Objective.from_settings({**district.rules.objective,
                                                  "change": args.change_weight})
-        result = plan(district, params, objective, published)
+        made = source_date()
+        result = plan(district, params, objective, published,
+                      made_at=made.isoformat(timespec="seconds") if made else None)
     except ValueError as exc:
         print(f"Cannot plan: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     progress(f"writing {args.out}")
     t0 = time.perf_counter()
-    out = write_plan(result, args.out, xlsx=not args.no_xlsx, redact=args.redact)
+    out = write_plan(result, args.out, xlsx=not args.no_xlsx, redact=args.redact,
+                     inputs=plan_inputs, force=args.force)
     progress(f"done (write {time.perf_counter() - t0:.2f}s)")
     if args.json:
         print(json.dumps({"plan": str(out), **result.summary_json()}, indent=2, default=str))
@@ -229,8 +252,9 @@ def _read_plan(folder: str) -> PlanTables | None:
 
     try:
         return read_plan(folder)
-    except FileNotFoundError as exc:
-        print(str(exc), file=sys.stderr)
+    except PlanFolderError as exc:
+        print(f"The plan at {folder} has problems; nothing was done.", file=sys.stderr)
+        print(format_problems(exc.problems), file=sys.stderr)
         return None
 
 
@@ -243,6 +267,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print("--transfers needs --effective YYYY-MM-DD (the date the change takes effect).",
               file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.xlsx:
+        check_file_target(args.xlsx, inputs=[args.plan])
     tables = _read_plan(args.plan)
     if tables is None:
         return EXIT_BAD_INPUT
@@ -253,13 +279,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"Workbook written to {out} ({time.perf_counter() - t0:.2f} s)")
     if args.transfers:
         out = write_transfers(tables, args.transfers, args.effective.isoformat(),
-                              args.per_case_manager)
+                              args.per_case_manager, inputs=[args.plan], force=args.force)
         print(f"Transfer files written to {out}/")
     return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
 
+    check_file_target(args.html, inputs=[args.plan])
     tables = _read_plan(args.plan)
     if tables is None:
         return EXIT_BAD_INPUT
@@ -308,7 +335,8 @@ def _cmd_rollover(args: argparse.Namespace) -> int:
     except DistrictError as exc:
         print(format_problems(exc.problems), file=sys.stderr)
         return EXIT_BAD_INPUT
-    out = write_rollover(nxt, args.out)
+    out = write_rollover(nxt, args.out, force=args.force,
+                         inputs=[args.district, args.new_students, args.staff_changes])
     print(nxt.summary())
     errors = nxt.errors
     if errors:
@@ -323,7 +351,7 @@ def _cmd_rollover(args: argparse.Namespace) -> int:
 def _cmd_generate(args: argparse.Namespace) -> int:
 
     gen = generate_district(args.students, seed=args.seed, name=args.name)
-    out = write_district(gen, args.out)
+    out = write_district(gen, args.out, force=args.force)
     counts = ", ".join(f"{len(v):,} {k}" for k, v in gen.tables.items())
     print(f"Wrote {out}: {counts}.")
     return 0
@@ -335,6 +363,30 @@ def _iso_date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}': expected a date as YYYY-MM-DD") from None
+
+
+_FORCE_HELP = ("replace the output folder even if the tool did not write it (never the "
+               "input, the working folder or a file)")
+
+
+def _number(low: float, high: float, *, above: bool = False, whole: bool = False,
+            why: str = "") -> Callable[[str], float]:
+    """An argparse type: a finite number in [low, high] (or (low, high] with
+    ``above``); never nan or inf. A bad one exits 2 naming the value."""
+
+    def parse(text: str) -> float | int:
+        try:
+            x = int(text) if whole else float(text)
+        except ValueError:
+            x = math.nan
+        if not (math.isfinite(x) and (x > low if above else x >= low) and x <= high):
+            span = f"above {low:,g} and at most {high:,}" if above else \
+                f"from {low:,g} to {high:,}"
+            raise argparse.ArgumentTypeError(
+                f"'{text}': expected a {'whole ' if whole else ''}number {span}{why}")
+        return x
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -359,7 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("graph", help="who may case-manage whom, and why not")
     g.add_argument("district", help="district folder or .xlsx workbook")
     g.add_argument("--json", action="store_true", help="machine-readable output")
-    g.add_argument("--limit", type=int, default=20, help="rows to show per list (default 20)")
+    g.add_argument("--limit", type=_number(0, 10**9, whole=True), default=20,
+                   help="rows to show per list (default 20)")
     g.add_argument("--edges", metavar="CSV", help="also write the edge table to this CSV file")
     g.set_defaults(func=_cmd_graph)
 
@@ -375,18 +428,20 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--balance", choices=["convex", "minmax"], default="convex",
                     help="convex (default): spread work evenly; minmax: lowest highest "
                          "load ratio first")
-    pl.add_argument("--time-limit", type=float, default=30.0,
+    pl.add_argument("--time-limit", type=_number(0, 86_400, above=True, why=" (seconds)"),
+                    default=30.0,
                     help="seconds for CP-SAT when students have weights (default 30)")
     pl.add_argument("--published", "--baseline", dest="published", metavar="PLAN",
                     help="keep this published plan as stable as possible (stable "
                          "re-planning; --baseline is the former name)")
-    pl.add_argument("--change-weight", type=float, default=None,
+    pl.add_argument("--change-weight", type=_number(0, 1_000_000), default=None,
                     help="points per student moved away from the published plan (default 50)")
     pl.add_argument("--json", action="store_true", help="print summary.json instead")
     pl.add_argument("--no-xlsx", action="store_true", help="do not write plan.xlsx")
     pl.add_argument("--redact", action="store_true",
                     help="educator names replaced by their ids in every file")
     pl.add_argument("--quiet", action="store_true", help="no progress lines")
+    pl.add_argument("--force", action="store_true", help=_FORCE_HELP)
     pl.set_defaults(func=_cmd_plan)
 
     ch = sub.add_parser("check", help="check a plan against every rule (exit 1 if violated)")
@@ -409,6 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--per-case-manager", action="store_true",
                     help="also one transfer file per receiving case manager")
     ex.add_argument("--redact", action="store_true", help="names replaced by ids")
+    ex.add_argument("--force", action="store_true", help=_FORCE_HELP)
     ex.set_defaults(func=_cmd_export)
 
     rp = sub.add_parser("report", help="one-page HTML report of a plan")
@@ -432,13 +488,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "changes (docs/next-year.md)")
     ro.add_argument("--year-start", metavar="YYYY-MM-DD", type=_iso_date,
                     help="first day of next school year, for ages (default: next 1 September)")
+    ro.add_argument("--force", action="store_true", help=_FORCE_HELP)
     ro.set_defaults(func=_cmd_rollover)
 
     n = sub.add_parser("generate", help="write a synthetic district (no real data)")
     n.add_argument("out", help="folder to write")
-    n.add_argument("--students", type=int, default=1900, help="students with IEPs")
-    n.add_argument("--seed", type=int, default=0, help="random seed")
+    n.add_argument("--students", default=1900,
+                   type=_number(50, 10**7, whole=True, why=" (a district needs a few schools)"),
+                   help="students with IEPs")
+    n.add_argument("--seed", type=_number(0, 2**32 - 1, whole=True), default=0,
+                   help="random seed, 0 to 4294967295")
     n.add_argument("--name", default=None, help="district name")
+    n.add_argument("--force", action="store_true", help=_FORCE_HELP)
     n.set_defaults(func=_cmd_generate)
     return p
 
@@ -454,14 +515,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:  # argparse reports bad arguments itself and exits 2: return that code instead
         args = parser.parse_args(argv)
-        if getattr(args, "time_limit", 1) <= 0:
-            parser.error("--time-limit must be a positive number of seconds")
-        if getattr(args, "students", 50) < 50:
-            parser.error("--students must be at least 50 (a district needs a few schools)")
     except SystemExit as exc:
         return int(exc.code or 0)
     try:
-        return args.func(args)
+        # Values from a planner's files are echoed with control characters escaped.
+        with cleanup_on_sigterm(), contextlib.redirect_stdout(TerminalText(sys.stdout)), \
+                contextlib.redirect_stderr(TerminalText(sys.stderr)):
+            return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback; unfinished output removed
+        print("Interrupted; unfinished output was removed.", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("Stopped (SIGTERM); unfinished output was removed.", file=sys.stderr)
+        return 143
+    except OutputError as exc:
+        print(f"Nothing written: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except BrokenPipeError:  # `caseload graph ... | head` is fine
         return 0
     except DistrictError as exc:  # e.g. a district made by a scenario or rollover

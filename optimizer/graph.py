@@ -132,9 +132,11 @@ def _edges(district: District) -> _Edges:
             if lk is None:
                 keep_idx.append(k)
             else:
+                # Named by student and educator (not row), without the free-text
+                # reason: this text reaches plan files, which --redact must clean.
                 forbidden.append((lk.student_id, lk.educator_id,
-                                  f"forbidden by locks row {lk.row}"
-                                  + (f": {lk.reason}" if lk.reason else "")))
+                                  f"forbidden in locks.csv ({lk.student_id}, "
+                                  f"{lk.educator_id})"))
         s_col = [s_col[k] for k in keep_idx]
         e_col = [e_col[k] for k in keep_idx]
         d_col = [d_col[k] for k in keep_idx]

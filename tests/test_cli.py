@@ -136,6 +136,15 @@ def test_unwritable_output_is_a_clear_error(tmp_path):
 
 def test_bad_numbers_on_the_command_line(tmp_path):
     r = run("plan", str(SAMPLE), "--out", str(tmp_path / "p"), "--time-limit", "0")
-    assert r.returncode == 2 and "--time-limit must be a positive" in r.stderr
+    assert r.returncode == 2 and "'0': expected a number above 0" in r.stderr
     r = run("generate", str(tmp_path / "g"), "--students", "5")
-    assert r.returncode == 2 and "--students must be at least 50" in r.stderr
+    assert r.returncode == 2 and "'5': expected a whole number from 50" in r.stderr
+    # Issue 9: never nan, inf or a negative seed.
+    for args in (["plan", str(SAMPLE), "--out", str(tmp_path / "p"), "--change-weight", "nan"],
+                 ["plan", str(SAMPLE), "--out", str(tmp_path / "p"), "--change-weight", "-1"],
+                 ["plan", str(SAMPLE), "--out", str(tmp_path / "p"), "--time-limit", "nan"],
+                 ["plan", str(SAMPLE), "--out", str(tmp_path / "p"), "--time-limit", "inf"],
+                 ["generate", str(tmp_path / "g"), "--seed", "-1"],
+                 ["graph", str(SAMPLE), "--limit", "-5"]):
+        assert main(args) == 2, args
+    assert not (tmp_path / "p").exists() and not (tmp_path / "g").exists()

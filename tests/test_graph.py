@@ -122,7 +122,7 @@ def test_forbid_can_leave_a_student_without_options(make_district):
                                    "reason": "parent request"}])
     d = load_district(folder)
     un = unplaceable_students(d)
-    assert un[0]["candidates"][0]["why_not"] == ["forbidden by locks row 2: parent request"]
+    assert un[0]["candidates"][0]["why_not"] == ["forbidden in locks.csv (S1, E1)"]
 
 
 def test_school_table_counts_match_edges():

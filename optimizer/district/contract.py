@@ -37,8 +37,9 @@ CONTRACT: dict[str, tuple[Column, ...]] = {
         Column("credentials", False, "credential codes held, ';'-separated"),
         Column("schools", True, "school_ids served, ';'-separated (several for itinerants)"),
         Column("fte", True, "full-time equivalent, 0 < fte <= 1"),
-        Column("max_caseload", False, "absolute caseload cap replacing the role's cap x FTE"),
-        Column("other_load", False, "students served but not case-managed (default 0)"),
+        Column("max_caseload", False,
+               "absolute caseload cap replacing the role's cap x FTE, 0 to 1,000"),
+        Column("other_load", False, "students served but not case-managed, 0 to 1,000 (default 0)"),
         Column("case_manager", False, "yes/no: override whether this person may case-manage"),
     ),
     "students": (
@@ -56,7 +57,7 @@ CONTRACT: dict[str, tuple[Column, ...]] = {
         Column("current_case_manager", False, "educator_id of this year's case manager"),
         Column("annual_review", False, "next annual IEP review, ISO date"),
         Column("triennial_review", False, "next triennial review, ISO date"),
-        Column("weight", False, "caseload weight, positive number (default 1)"),
+        Column("weight", False, "caseload weight, above 0 and at most 100 (default 1)"),
         Column("birth_date", False, "ISO date; moves preschoolers on and ends adult "
                                     "transition at 22 in rollover"),
         Column("adult_transition", False, "yes/no: the IEP continues after grade 12 in the "

@@ -14,9 +14,10 @@ from functools import cached_property
 
 import pandas as pd
 
+from optimizer.district.textsafe import escape_controls
 from optimizer.rulepacks import RulePack
 
-__all__ = ["School", "Educator", "Student", "Lock", "InputIssue", "District"]
+__all__ = ["School", "Educator", "Student", "Lock", "InputIssue", "District", "printable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,20 @@ class Lock:
     row: int
 
 
+def printable(text: str) -> str:
+    r"""``text`` safe to echo to a terminal: control and format characters
+    (escape sequences, carriage returns, bidirectional overrides) are shown as
+    escapes such as ``\x1b`` instead of acting on the terminal.
+
+    Examples
+    --------
+    >>> print(printable("Ana\x1b[2J\rB"))
+    Ana\x1b[2J\rB
+    """
+
+    return escape_controls(text, keep="")
+
+
 @dataclass(frozen=True, slots=True)
 class InputIssue:
     """One thing wrong (or odd) in the input, located to the cell.
@@ -104,13 +119,15 @@ class InputIssue:
     severity: str = "error"  # "error" | "warning"
 
     def __str__(self) -> str:
-        where = self.file
+        where = printable(self.file)
         if self.row is not None:
             where += f" row {self.row}"
         if self.column:
-            where += f", column {self.column}"
-        shown = "" if self.value is None else f": '{self.value}'"
-        return f"{where}{shown} — {self.expected}"
+            # district.toml problems name a key (objective.continuity), not a column
+            what = "key" if self.file.endswith(".toml") else "column"
+            where += f", {what} {printable(self.column)}"
+        shown = "" if self.value is None else f": '{printable(self.value)}'"
+        return f"{where}{shown} — {printable(self.expected)}"
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -7,17 +7,19 @@ to the planner, and it never drops a row or a column: extra columns are kept.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from optimizer.district.contract import CONTRACT, FILES, OPTIONAL_FILES
+from optimizer.district.csvread import TextTable, is_regular_file, read_csv_strict, read_text_file
 from optimizer.district.model import InputIssue
+from optimizer.district.textsafe import restore_formula_text
 
 __all__ = ["RawDistrict", "read_district_files", "read_table"]
 
@@ -63,24 +65,22 @@ def _check_header(table: str, label: str, header: list[str], out: list[InputIssu
 
 def _read_csv(table: str, path: Path, out: list[InputIssue]) -> pd.DataFrame | None:
     label = path.name
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            header = next(csv.reader(f), [])
-    except UnicodeDecodeError as exc:
-        out.append(InputIssue(label, None, None, None,
-                           f"a UTF-8 text file (CSV); byte {exc.start} is not UTF-8"))
+    text = read_csv_strict(path, out, label)
+    if text is None or not _check_header(table, label, text.header, out):
         return None
-    header = [h.strip() for h in header]
-    if not _check_header(table, label, header, out):
-        return None
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                            skipinitialspace=False)
-    except (pd.errors.ParserError, ValueError) as exc:
-        out.append(InputIssue(label, None, None, None, f"a well-formed CSV file: {exc}"))
-        return None
-    frame.columns = header
-    return frame.apply(lambda c: c.str.strip())
+    return text_frame(_unguard_rows(text))
+
+
+def text_frame(text: TextTable) -> pd.DataFrame:
+    """A strictly read CSV as a frame of text; ``frame.attrs["rows"]`` holds each
+    row's spreadsheet row (blank lines counted), for the validator's messages."""
+    frame = pd.DataFrame(text.rows, columns=text.header, dtype=str)
+    if not text.rows:
+        frame = pd.DataFrame({c: pd.Series([], dtype=str) for c in dict.fromkeys(text.header)})
+        frame.columns = text.header
+    # An array, not a list: pandas deep-copies attrs on every column access.
+    frame.attrs["rows"] = np.asarray(text.row_numbers, dtype=np.int64)
+    return frame
 
 
 def _cell_text(value: object) -> str:
@@ -125,8 +125,12 @@ def _read_workbook(path: Path, raw: RawDistrict) -> None:
             header = header[:-1]
         if not _check_header(table, label, header, raw.problems):
             continue
-        body = [(r + [""] * len(header))[: len(header)] for r in rows[1:]]
-        raw.tables[table] = pd.DataFrame(body, columns=header, dtype=str)
+        body, numbers = [], []
+        for n, r in enumerate(rows[1:], start=2):
+            if any(r):  # a blank row is counted (row numbers match the sheet) but skipped
+                body.append((r + [""] * len(header))[: len(header)])
+                numbers.append(n)
+        raw.tables[table] = text_frame(TextTable(header, body, numbers))
         raw.labels[table] = label
     wb.close()
 
@@ -165,6 +169,8 @@ def read_district_files(path: str | Path) -> RawDistrict:
             raw.problems.append(InputIssue(path.name, None, None, None,
                                         "a district folder or an .xlsx workbook"))
             return raw
+        if not is_regular_file(path, path.name, raw.problems):
+            return raw
         raw.sources[path.name] = _sha256(path)
         _read_workbook(path, raw)
         folder = path.parent
@@ -177,53 +183,51 @@ def read_district_files(path: str | Path) -> RawDistrict:
                     raw.problems.append(InputIssue(f.name, None, None, None,
                                                 f"a file {f.name} in {folder}"))
                 continue
-            raw.sources[f.name] = _sha256(f)
             frame = _read_csv(table, f, raw.problems)
+            if frame is not None:
+                raw.sources[f.name] = _sha256(f)
             if frame is not None:
                 raw.tables[table] = frame
                 raw.labels[table] = f.name
     toml_path = folder / "district.toml"
-    if toml_path.exists():
-        raw.sources[toml_path.name] = _sha256(toml_path)
-        try:
-            raw.settings_text = toml_path.read_text("utf-8")
-            raw.settings = tomllib.loads(raw.settings_text)
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raw.problems.append(InputIssue("district.toml", None, None, None,
-                                        f"valid TOML: {exc}"))
+    if toml_path.exists() or toml_path.is_symlink():
+        text = read_text_file(toml_path, "district.toml", raw.problems)
+        if text is not None:
+            raw.sources[toml_path.name] = _sha256(toml_path)
+            raw.settings_text = text
+            try:
+                raw.settings = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as exc:
+                raw.problems.append(InputIssue("district.toml", None, None, None,
+                                            f"valid TOML: {exc}"))
     return raw
 
 
 def read_table(path: str | Path, required: tuple[str, ...]) -> tuple[pd.DataFrame | None,
                                                                    list[InputIssue]]:
-    """Read one extra CSV (new students, staff changes) as text, checking its header.
-
-    Parameters
-    ----------
-    path
-        The CSV file.
-    required
-        Columns the file must have.
-
-    Returns
-    -------
-    tuple of (DataFrame or None, list of InputIssue)
-        The table as text, or None with the problems (missing file, missing or
-        repeated columns).
-    """
+    """Read one extra CSV (new students, staff changes) as text, strictly, checking its header."""
     path = Path(path)
-    if not path.exists():
+    if not (path.exists() or path.is_symlink()):
         return None, [InputIssue(str(path), None, None, None, "a CSV file: nothing is there")]
     problems: list[InputIssue] = []
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        return None, [InputIssue(path.name, None, None, None, f"a well-formed UTF-8 CSV: {exc}")]
-    frame.columns = [c.strip() for c in frame.columns]
+    text = read_csv_strict(path, problems, path.name)
+    if text is None:
+        return None, problems
     for col in required:
-        if col not in frame.columns:
+        if col not in text.header:
             problems.append(InputIssue(path.name, 1, col, None,
-                                    f"a column named '{col}'; found: {', '.join(frame.columns)}"))
+                                    f"a column named '{col}'; found: {', '.join(text.header)}"))
+    if len(set(text.header)) != len(text.header):
+        problems.append(InputIssue(path.name, 1, None, None, "each column name once"))
     if problems:
         return None, problems
-    return frame.apply(lambda c: c.str.strip()), problems
+    return text_frame(_unguard_rows(text)), problems
+
+
+def _unguard_rows(text: TextTable) -> TextTable:
+    # Cells the formula-injection guard wrote as '=… (rollover, exports) read
+    # back as typed, so a district written by the tool reads as it was.
+    text.header = [restore_formula_text(c) for c in text.header]
+    text.rows = [[restore_formula_text(c) if c.startswith("'") else c for c in r]
+                 for r in text.rows]
+    return text

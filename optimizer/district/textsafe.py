@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from typing import Any, TextIO
 
-__all__ = ["FORMULA_START", "neutralize_formula", "restore_formula_text"]
+__all__ = ["FORMULA_START", "TerminalText", "escape_controls", "neutralize_formula",
+           "restore_formula_text"]
 
 #: A cell starting with one of these may be run as a formula by spreadsheet programs.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -41,3 +44,52 @@ def restore_formula_text(value: str) -> str:
     '=1+1'
     """
     return GUARD.sub("", value)
+
+
+#: Characters that can act on a terminal: C0 and C1 controls, and the format
+#: characters (zero-width, bidirectional, BOM) and separators of Unicode. A fast
+#: first look; the escaping itself goes by Unicode category.
+_SUSPECT = re.compile("[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f"
+                      "\u0890\u0891\u08e2\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+                      "\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+                      "\U0001d173-\U0001d17a\U000e0001-\U000e007f]")
+_KEEP: dict[str, dict[int, None]] = {}
+
+
+def _keep_table(keep: str) -> dict[int, None]:
+    return _KEEP.setdefault(keep, {ord(ch): None for ch in keep})
+
+
+def escape_controls(text: str, keep: str = "\n\t") -> str:
+    r"""``text`` with control and format characters (escape sequences, carriage
+    returns, bidirectional overrides) written as escapes, so that a value from
+    a planner's file cannot act on the terminal it is echoed to.
+
+    Examples
+    --------
+    >>> print(escape_controls("Ana\x1b[2J\rB\n"), end="")
+    Ana\x1b[2J\rB
+    """
+
+    if text.isprintable() or not _SUSPECT.search(text.translate(_KEEP.get(keep) or
+                                                               _keep_table(keep))):
+        return text
+    return "".join(ch if ch in keep or ch == " " or unicodedata.category(ch)
+                   not in ("Cc", "Cf", "Zl", "Zp") else
+                   (repr(ch)[1:-1] if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}")
+                   for ch in text)
+
+
+class TerminalText:
+    """A text stream that escapes control characters (see :func:`escape_controls`)
+    before passing text on: what the CLI prints cannot act on the terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(escape_controls(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -21,6 +23,7 @@ from optimizer.district.derived_levels import derived_level_warnings
 from optimizer.district.model import District, Educator, InputIssue, Lock, School, Student
 from optimizer.district.reader import RawDistrict, read_district_files
 from optimizer.district.rule_settings import check_rule_settings, mark_district_caps
+from optimizer.district.settings_check import check_settings
 from optimizer.rulepacks import RulePack, RulePackError, load_rule_pack
 from optimizer.rules import decide
 
@@ -28,6 +31,16 @@ if TYPE_CHECKING:
     from pathlib import Path  # paths are passed on to the reader, never opened here
 
 __all__ = ["DistrictError", "load_district", "validate_tables", "check_district"]
+
+#: A plain decimal number as typed in a cell (no inf/nan, no digit separators).
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+#: An ISO date, optionally with the midnight time a spreadsheet adds.
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]00:00(?::00)?)?")
+
+#: Largest caseload cap, other load and weight accepted: far above any real
+#: caseload, small enough that the planner's arithmetic stays exact.
+MAX_STUDENTS = 1000
+MAX_WEIGHT = 100
 
 _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0"}
@@ -66,7 +79,9 @@ class _Table:
         self.label = label
         self.frame = frame
         self.out = out
-        self.rows = np.arange(len(frame)) + 2  # header is spreadsheet row 1
+        rows = frame.attrs.get("rows")  # spreadsheet rows, blank lines counted (reader)
+        self.rows = (np.asarray(rows, dtype=int) if rows is not None and len(rows) == len(frame)
+                     else np.arange(len(frame)) + 2)  # header is spreadsheet row 1
 
     def col(self, name: str) -> pd.Series:
         if name in self.frame.columns:
@@ -119,18 +134,24 @@ class _Table:
 
     def number(self, name: str, expected: str, ok: Callable[[float], bool],
                default: float | None) -> list:
-        s = self.col(name)
-        nums = pd.to_numeric(s, errors="coerce")
-        out = nums.tolist()
-        for i, v in enumerate(s.tolist()):
+        """Plain decimal numbers only (``12``, ``0.5``, ``1e2``): never ``inf``,
+        ``nan``, ``1_000`` or a number too large for a float."""
+        out: list[float | None] = []
+        for i, v in enumerate(self.col(name).tolist()):
             if v == "":
-                out[i] = default
-            elif pd.isna(out[i]) or not ok(out[i]):
+                out.append(default)
+                continue
+            x = float(v) if _NUMBER.fullmatch(v) else math.nan
+            if not math.isfinite(x) or not ok(x):
                 self.add(i, name, v, expected)
-                out[i] = default
+                out.append(default)
+            else:
+                out.append(x)
         return out
 
     def date(self, name: str) -> list:
+        """ISO dates ``YYYY-MM-DD``; a midnight time from a spreadsheet
+        (``YYYY-MM-DD 00:00:00``) is allowed, nothing else after the date."""
         s = self.col(name)
         out: list[dt.date | None] = []
         for i, v in enumerate(s.tolist()):
@@ -138,8 +159,9 @@ class _Table:
                 out.append(None)
                 continue
             try:
-                out.append(dt.date.fromisoformat(v[:10]) if len(v) in (10, 19) else
-                           dt.date.fromisoformat(v))
+                if not _DATE.fullmatch(v):
+                    raise ValueError(v)
+                out.append(dt.date.fromisoformat(v[:10]))
             except ValueError:
                 self.add(i, name, v, "a real date as YYYY-MM-DD")
                 out.append(None)
@@ -155,6 +177,12 @@ class _Table:
             if v == "":
                 if required:
                     self.add(i, name, v, f"at least one of {expected} (required)")
+                out.append(())
+                continue
+            if not v.replace(LIST_SEPARATOR, "").strip():
+                self.add(i, name, v, f"{'at least one of' if required else 'blank, or'} "
+                         f"{expected}, '{LIST_SEPARATOR}'-separated: this cell holds only "
+                         "separators")
                 out.append(())
                 continue
             got: dict[str, None] = {}
@@ -189,36 +217,41 @@ def _rule_pack_from_settings(settings: Mapping[str, Any], out: list[InputIssue])
         out.append(InputIssue(label, None, "rule_pack", str(pack_name), str(exc)))
         base = load_rule_pack("ca")
         pack_name = "ca"
+    # Every key and value checked against the pack's shape before merging.
+    bad = check_settings(settings, base.raw)
+    out.extend(bad)
 
-    roles = overrides.setdefault("roles", {})
-    for role, cap in dict(settings.get("caps", {})).items():
+    caps = settings.get("caps", {})
+    roles = overrides.setdefault("roles", {}) if not bad else {}
+    for role, cap in (caps.items() if isinstance(caps, Mapping) else ()):
         if role not in base.roles:
             out.append(InputIssue(label, None, f"caps.{role}", str(cap),
                                f"a role: one of {', '.join(base.roles)}"))
-        elif not isinstance(cap, int) or isinstance(cap, bool) or cap < 0:
-            out.append(InputIssue(label, None, f"caps.{role}", str(cap),
-                               "a whole number of students >= 0 (the full-time cap)"))
-        else:
+        elif not bad:
             roles.setdefault(role, {})["cap"] = cap
     for key, flag in (("coordinating_roles", "coordinates"),
                       ("case_manager_roles", "case_manager")):
         if key not in settings:
             continue
         listed = settings[key]
-        if not isinstance(listed, list):
-            out.append(InputIssue(label, None, key, str(listed), "a list of role codes"))
-            continue
+        if not (isinstance(listed, list) and all(isinstance(r, str) for r in listed)):
+            continue  # reported by check_settings
         unknown = [r for r in listed if r not in base.roles]
         for r in unknown:
             out.append(InputIssue(label, None, key, str(r),
                                f"a role: one of {', '.join(base.roles)}"))
-        for r in base.roles:
-            roles.setdefault(r, {})[flag] = r in listed
+        if not bad:
+            for r in base.roles:
+                roles.setdefault(r, {})[flag] = r in listed
     out.extend(check_rule_settings(overrides, base))
+    if bad:
+        return base  # the district cannot be used; its overrides are not merged
     mark_district_caps(overrides, base)
     try:
         return load_rule_pack(str(pack_name), overrides)
-    except RulePackError as exc:
+    except (RulePackError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        # The shape was checked above; this catches what only the merge shows
+        # (e.g. a category no credential knows), so the planner never sees a traceback.
         out.append(InputIssue(label, None, None, None, f"a usable rule-pack override: {exc}"))
         return base
 
@@ -266,8 +299,10 @@ def _educators(t: _Table, pack: RulePack, schools: Mapping[str, School]) -> dict
     for i, v in enumerate(t.col("fte").tolist()):
         if v == "":
             t.add(i, "fte", v, "a number greater than 0 and at most 1 (required)")
-    max_cl = t.number("max_caseload", "a number of students >= 0", lambda x: x >= 0, None)
-    other = t.number("other_load", "a number of students >= 0", lambda x: x >= 0, 0.0)
+    max_cl = t.number("max_caseload", f"a number of students from 0 to {MAX_STUDENTS:,}",
+                      lambda x: 0 <= x <= MAX_STUDENTS, None)
+    other = t.number("other_load", f"a number of students from 0 to {MAX_STUDENTS:,}",
+                     lambda x: 0 <= x <= MAX_STUDENTS, 0.0)
     flag = t.lookup("case_manager", {**{y: "yes" for y in _YES}, **{n: "no" for n in _NO}},
                     "yes or no", normalize=str.lower)
     out = {}
@@ -320,7 +355,8 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
     current = t.col("current_case_manager").tolist()
     annual = t.date("annual_review")
     tri = t.date("triennial_review")
-    weight = t.number("weight", "a positive number", lambda x: x > 0, None)
+    weight = t.number("weight", f"a number above 0 and at most {MAX_WEIGHT}",
+                      lambda x: 0 < x <= MAX_WEIGHT, None)
     born = t.date("birth_date")
     adult = t.lookup("adult_transition", {**{y: "yes" for y in _YES}, **{n: "no" for n in _NO}},
                      "yes or no", normalize=str.lower)
@@ -421,9 +457,10 @@ def _locks(t: _Table, students: Mapping[str, Student],
         else:
             forbidden[(sid[i], eid[i])] = row
         out.append(Lock(sid[i], eid[i], kind[i], reasons[i], row))
+    index_of_row = {int(r): i for i, r in enumerate(t.rows)}
     for lk in out:
         if lk.kind == "pin" and (lk.student_id, lk.educator_id) in forbidden:
-            t.add(lk.row - 2, "kind", "pin",
+            t.add(index_of_row[lk.row], "kind", "pin",
                   f"a pin or a forbid, not both: row {forbidden[(lk.student_id, lk.educator_id)]}"
                   f" forbids {lk.educator_id} for {lk.student_id}")
     return tuple(out)
@@ -451,6 +488,10 @@ def validate_tables(raw: RawDistrict) -> tuple[District | None, list[InputIssue]
                                                   dtype=str))
         return _Table(raw.labels.get(name, f"{name}.csv"), frame, problems)
 
+    for name, what in (("schools", "school"), ("educators", "educator")):
+        if name in raw.tables and raw.tables[name].empty:
+            problems.append(InputIssue(raw.labels.get(name, f"{name}.csv"), None, None, None,
+                                    f"at least one {what}: the file has no data rows"))
     schools = _schools(table("schools"), pack)
     educators = _educators(table("educators"), pack, schools)
     students = _students(table("students"), pack, schools, educators)

@@ -8,14 +8,13 @@ never leaves a half-written folder over a good one.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
+import csv
+import hashlib
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -23,84 +22,42 @@ from optimizer.district.textsafe import neutralize_formula
 from optimizer.generator import GeneratedDistrict
 from optimizer.nextyear.rollover import Rollover
 from optimizer.outputs.html_report import render_report
+from optimizer.outputs.outfolder import (
+    OutputError,
+    atomic_file,
+    atomic_folder,
+    source_date,
+)
 from optimizer.outputs.plan_folder import PLAN_TABLE_FILES
+from optimizer.outputs.redaction import redacted
 from optimizer.planning.result import PlanTables, Result
 
-__all__ = ["atomic_file", "atomic_folder", "neutralize_formula", "redacted",
-           "transfer_rows", "write_district", "write_plan", "write_report", "write_rollover",
-           "write_table", "write_transfers"]
+__all__ = ["plan_summary_json", "transfer_file_names", "transfer_rows", "write_district",
+           "write_plan", "write_report", "write_rollover", "write_table", "write_transfers"]
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _new_dir_beside(target: Path) -> Path:
-    # mkdtemp makes a private (0700) folder; a plan folder gets the usual rights.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    tmp.chmod(0o777 & ~_umask())
-    return tmp
-
-
-@contextlib.contextmanager
-def atomic_file(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it into place on success.
-
-    An exception (or an interrupted run) leaves ``target`` as it was and
-    removes the temporary file.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix,
-                               dir=target.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@contextlib.contextmanager
-def atomic_folder(target: Path) -> Iterator[Path]:
-    """Yield a new folder beside ``target``; it replaces ``target`` on success.
-
-    An exception (or an interrupted run) leaves ``target`` as it was and
-    removes the half-written folder.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_dir_beside(target)
-    try:
-        yield tmp
-        _replace_folder(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def plan_summary_json(summary: Mapping[str, Any]) -> str:
+    """``summary.json`` text: the same bytes for the same plan. Run times are
+    left out (they are printed, not stored); ``made_at`` is written only from
+    ``SOURCE_DATE_EPOCH``."""
+    figures = {k: v for k, v in dict(summary).items() if k not in ("runtime_s", "made_at")}
+    made = source_date()
+    if made is not None:
+        figures["made_at"] = made.isoformat(timespec="seconds")
+    return json.dumps(figures, indent=2, default=_json) + "\n"
 
 
 def _write_district_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
     for name, frame in tables.items():
         if name == "locks" and frame.empty:
             continue  # locks.csv is optional: no locks, no file
-        _write_csv(frame, folder / f"{name}.csv")
+        # Guarded like every CSV the tool writes; the reader removes the guard,
+        # so the district reads back as it was.
+        _write_csv(_safe(frame), folder / f"{name}.csv")
 
 
-def _replace_folder(tmp: Path, target: Path) -> None:
-    # Move the old folder aside first so the target is never half-written;
-    # the swap is two renames on the same file system.
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def write_district(district: GeneratedDistrict, folder: str | Path) -> Path:
+def write_district(district: GeneratedDistrict, folder: str | Path, *,
+                   force: bool = False) -> Path:
     """Write a generated district as a district folder (CSV files + district.toml).
 
     Parameters
@@ -108,7 +65,8 @@ def write_district(district: GeneratedDistrict, folder: str | Path) -> Path:
     district
         Tables from :func:`optimizer.generator.generate_district`.
     folder
-        Target folder; replaced atomically if it exists.
+        Target folder; replaced atomically if it is a folder the tool wrote
+        (or, with ``force``, any folder: see :mod:`optimizer.outputs.outfolder`).
 
     Returns
     -------
@@ -121,7 +79,7 @@ def write_district(district: GeneratedDistrict, folder: str | Path) -> Path:
     >>> write_district(generate_district(300, seed=1), "/tmp/tiny")  # doctest: +SKIP
     """
     target = Path(folder)
-    with atomic_folder(target) as tmp:
+    with atomic_folder(target, kind="district", force=force) as tmp:
         _write_district_tables(tmp, district.tables)
         (tmp / "district.toml").write_text(district.settings_toml, encoding="utf-8")
     return target
@@ -134,7 +92,22 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
         frame = frame.assign(**{c: frame[c].map({True: "true", False: "false"})
                                 for c in bools})
     # "\n" line ends on every platform, so the same district is the same bytes.
-    frame.to_csv(path, index=False, lineterminator="\n")
+    # Python's csv quotes a cell holding the delimiter, a quote or "\n", but not
+    # one holding a lone "\r", which a spreadsheet reads as a line break (and a
+    # row injected after it). When any cell holds one, every cell is quoted.
+    quoting = csv.QUOTE_ALL if _has_cr(frame) else csv.QUOTE_MINIMAL
+    frame.to_csv(path, index=False, lineterminator="\n", quoting=quoting)
+
+
+def _has_cr(frame: pd.DataFrame) -> bool:
+    if any("\r" in str(c) for c in frame.columns):
+        return True
+    for col in frame.columns:
+        s = frame[col]
+        if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)) and \
+                s.astype(str).str.contains("\r", regex=False).any():
+            return True
+    return False
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -165,6 +138,7 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
 
 def _safe(frame: pd.DataFrame) -> pd.DataFrame:
     safe = frame.copy()
+    safe.columns = [neutralize_formula(c) if isinstance(c, str) else c for c in safe.columns]
     for col in safe.columns:
         # Any column that may hold text (object, string or category dtype).
         if not (pd.api.types.is_numeric_dtype(safe[col]) or
@@ -174,36 +148,35 @@ def _safe(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def redacted(tables: PlanTables) -> PlanTables:
-    """The same tables with every educator name replaced by the educator's id."""
-
-    cl = tables.caseloads.copy()
-    if "name" in cl.columns:
-        cl["name"] = cl["educator_id"]
-    return dataclasses.replace(tables, caseloads=cl)
-
-
 def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
-               redact: bool = False) -> Path:
+               redact: bool = False, inputs: Sequence[str | Path] = (),
+               force: bool = False) -> Path:
     """Write a plan folder: assignments, caseloads, unassigned, hiring needs,
     audit, summary, and (unless ``xlsx=False``) the workbook ``plan.xlsx``.
 
     The folder is written beside the target and renamed into place, so an
     interrupted run never leaves half a plan over a good one. Text cells are
-    guarded against spreadsheet formula injection. The CSV files are the same
-    bytes for the same district; ``summary.json`` differs only in ``runtime_s``
-    and ``made_at``.
+    guarded against spreadsheet formula injection. Every file is the same
+    bytes for the same district (no run times; a time only from
+    ``SOURCE_DATE_EPOCH``, see :func:`source_date`).
 
     Parameters
     ----------
     result
         The plan (:func:`optimizer.plan`).
     folder
-        The plan folder to write.
+        The plan folder to write. An existing folder is replaced only if the
+        tool wrote it or ``force`` is given
+        (:func:`optimizer.outputs.outfolder.check_target`).
     xlsx
         Also write the workbook ``plan.xlsx``.
     redact
-        Replace educator names with their ids everywhere.
+        Replace educator names with their ids, and withhold lock reasons.
+    inputs
+        Files and folders this run read (the district, a published plan):
+        never replaced.
+    force
+        Replace a folder the tool did not write.
 
     Returns
     -------
@@ -218,11 +191,10 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
     if redact:
         tables = redacted(tables)
     target = Path(folder)
-    with atomic_folder(target) as tmp:
+    with atomic_folder(target, kind="plan", inputs=inputs, force=force) as tmp:
         for table, name in PLAN_TABLE_FILES.items():
             _write_csv(_safe(getattr(tables, table)), tmp / name)
-        summary = json.dumps(dict(tables.summary), indent=2, default=_json)
-        (tmp / "summary.json").write_text(summary + "\n", encoding="utf-8")
+        (tmp / "summary.json").write_text(plan_summary_json(tables.summary), encoding="utf-8")
         if xlsx:
             # Here, not at the top: xlsxwriter loads only when a workbook is written.
             from optimizer.outputs.workbook import write_workbook
@@ -265,13 +237,35 @@ def transfer_rows(tables: PlanTables, effective: str) -> pd.DataFrame:
                            ignore_index=True)
 
 
-def _file_name(educator_id: str) -> str:
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in educator_id)
-    return f"to-{safe or 'blank'}.csv"
+def transfer_file_names(educator_ids: Sequence[str]) -> dict[str, str]:
+    """One distinct, portable file name per receiving case manager.
+
+    An id made only of ASCII letters, digits, ``-`` and ``_`` is used as it
+    is (``to-E12.csv``). Any other id, and any id whose name would clash with
+    another one's on a case-insensitive file system (``E1`` and ``e1``), gets
+    a short digest of the id appended (``E.1`` -> ``to-E_1-3f2a9c1b.csv``), so
+    no two case managers ever share a file.
+    """
+
+    def plain(eid: str) -> str:
+        return "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_" else "_"
+                       for ch in eid) or "blank"
+
+    def digest(eid: str) -> str:
+        return hashlib.sha256(eid.encode("utf-8")).hexdigest()[:8]
+
+    base = {eid: plain(eid) for eid in educator_ids}
+    clash = Counter(name.casefold() for name in base.values())
+    names = {eid: f"to-{name}.csv" if name == eid and clash[name.casefold()] == 1
+             else f"to-{name}-{digest(eid)}.csv" for eid, name in base.items()}
+    if len({n.casefold() for n in names.values()}) != len(names):  # digests collide: never
+        raise OutputError("two case managers' transfer files would share a name")
+    return names
 
 
 def write_transfers(tables: PlanTables, folder: str | Path, effective: str,
-                    per_case_manager: bool = False) -> Path:
+                    per_case_manager: bool = False, *, inputs: Sequence[str | Path] = (),
+                    force: bool = False) -> Path:
     """Write IEP-system transfer files into ``folder`` (replaced atomically).
 
     ``transfers.csv`` holds every change; with ``per_case_manager`` there is
@@ -296,17 +290,19 @@ def write_transfers(tables: PlanTables, folder: str | Path, effective: str,
     """
     rows = transfer_rows(tables, effective)
     target = Path(folder)
-    with atomic_folder(target) as tmp:
+    with atomic_folder(target, kind="transfers", inputs=inputs, force=force) as tmp:
         _write_csv(_safe(rows), tmp / "transfers.csv")
         if per_case_manager:
             (tmp / "by-case-manager").mkdir()
-            for to, group in rows[rows["to_case_manager_id"] != ""].groupby(
-                    "to_case_manager_id", sort=True):
-                _write_csv(_safe(group), tmp / "by-case-manager" / _file_name(to))
+            receiving = rows[rows["to_case_manager_id"] != ""]
+            names = transfer_file_names(sorted(set(receiving["to_case_manager_id"])))
+            for to, group in receiving.groupby("to_case_manager_id", sort=True):
+                _write_csv(_safe(group), tmp / "by-case-manager" / names[to])
     return target
 
 
-def write_rollover(rollover: Rollover, folder: str | Path) -> Path:
+def write_rollover(rollover: Rollover, folder: str | Path, *,
+                   inputs: Sequence[str | Path] = (), force: bool = False) -> Path:
     """Write next year's district folder (and ``rollover_report.csv``), atomically.
 
     The tables are written as they are (text, every column kept), so the new
@@ -326,7 +322,7 @@ def write_rollover(rollover: Rollover, folder: str | Path) -> Path:
         The folder written.
     """
     target = Path(folder)
-    with atomic_folder(target) as tmp:
+    with atomic_folder(target, kind="district", inputs=inputs, force=force) as tmp:
         _write_district_tables(tmp, rollover.tables)
         if rollover.settings_text:
             (tmp / "district.toml").write_text(rollover.settings_text, encoding="utf-8")

@@ -179,7 +179,8 @@ def render_report(tables: PlanTables, *, redact: bool = False) -> str:
     staff = cl[(cl["cap"].fillna(0) > 0) & (cl["students"].fillna(0) > 0)]
     ratio_rows = []
     for sch in schools["school_id"]:
-        serving = staff[staff["schools"].str.split(";").apply(lambda s, sch=sch: sch in s)]
+        # A list comprehension, not Series.apply: on no staff, apply gives a frame.
+        serving = staff[[sch in str(v).split(";") for v in staff["schools"]]]
         ratio_rows.append((sch, [float(v) for v in serving["load_ratio"].fillna(0)]))
 
     un = tables.unassigned

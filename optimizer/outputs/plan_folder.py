@@ -1,24 +1,41 @@
-"""The plan folder: its files, and reading one back.
+"""The plan folder: its files, and reading one back validated like a district.
 
 A plan folder is what ``caseload plan`` writes (docs/plan-format.md): one CSV
 per table of :class:`~optimizer.planning.result.PlanTables` plus
-``summary.json``. The exporters write it (:mod:`optimizer.outputs.export`);
-this module names its files and reads it back for ``check``, ``report``,
-``export``, ``compare`` and stable re-planning.
+``summary.json``; the exporters write it (:mod:`optimizer.outputs.export`).
+A plan folder is input too:
+
+``check``, ``report``, ``export``, ``compare`` and ``plan --published`` read a
+plan folder a planner may have edited, copied or broken. Every file is read
+strictly (:mod:`optimizer.district.csvread`): only regular UTF-8 files, one error per
+malformed row, rows counted as a spreadsheet counts them. Then every column
+the commands use must be there, ids must be filled in and unique, numbers must
+be finite numbers, and ``summary.json`` must be a JSON object whose figures
+have the right types. Every problem names the file, row, column, value and
+what was expected, and all of them are reported at once.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
 
+from optimizer.district.csvread import read_csv_strict, read_text_file
 from optimizer.district.model import InputIssue
 from optimizer.district.textsafe import restore_formula_text
-from optimizer.planning.result import PlanTables
+from optimizer.planning.check import AUDIT_COLUMNS
+from optimizer.planning.result import (
+    ASSIGNMENT_COLUMNS,
+    CASELOAD_COLUMNS,
+    HIRING_COLUMNS,
+    UNASSIGNED_COLUMNS,
+    PlanTables,
+)
 
-__all__ = ["PLAN_TABLE_FILES", "read_plan", "read_plan_assignments"]
+__all__ = ["PLAN_TABLE_FILES", "PlanFolderError", "read_plan", "read_plan_assignments"]
 
 #: The tables of a plan folder and their files (docs/plan-format.md).
 PLAN_TABLE_FILES = {"assignments": "assignments.csv", "caseloads": "caseloads.csv",
@@ -26,40 +43,31 @@ PLAN_TABLE_FILES = {"assignments": "assignments.csv", "caseloads": "caseloads.cs
                     "audit": "audit.csv"}
 
 
-def read_plan_assignments(folder: str | Path) -> tuple[pd.DataFrame | None, list[InputIssue]]:
-    """Read a plan folder's ``assignments.csv`` (text cells, as written).
+class PlanFolderError(Exception):
+    """A plan folder that cannot be used; ``problems`` lists every problem."""
 
-    A leading apostrophe added by the formula-injection guard is removed, so
-    values round-trip.
+    def __init__(self, problems: list[InputIssue]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s) in the plan folder; first: "
+                         f"{problems[0] if problems else '?'}")
 
-    Parameters
-    ----------
-    folder
-        A plan folder written by ``caseload plan`` (or :func:`write_plan`).
 
-    Returns
-    -------
-    tuple of (DataFrame or None, list of InputIssue)
-        The assignments as text, or None with the problems (missing file or
-        missing ``student_id`` / ``case_manager_id`` column).
+_HOW = "make one with `caseload plan DISTRICT --out PLAN`"
 
-    Examples
-    --------
-    >>> frame, problems = read_plan_assignments("plan-sample")   # doctest: +SKIP
-    """
-    path = Path(folder) / "assignments.csv"
-    problems: list[InputIssue] = []
-    if not path.exists():
-        problems.append(InputIssue(str(path), None, None, None,
-                                "a plan folder with assignments.csv (from caseload plan)"))
-        return None, problems
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    for col in ("student_id", "case_manager_id"):
-        if col not in frame.columns:
-            problems.append(InputIssue("assignments.csv", 1, col, None, f"a column named '{col}'"))
-    if problems:
-        return None, problems
-    return _unguard(frame), problems
+#: Number columns per table; blank is allowed where the plan writes blanks.
+_NUMBERS = {"caseloads": ("cap", "load", "load_ratio", "students", "best_practice_students",
+                          "fte", "other_load"),
+            "hiring_needs": ("students", "fte")}
+_IDS = {"assignments": "student_id", "caseloads": "educator_id"}
+
+_SUMMARY_TEXT = ("district", "rule_pack", "status", "engine", "balance", "made_at")
+_SUMMARY_NUMBERS = ("students", "placed", "unplaced", "best_practice_share",
+                    "continuity_share", "with_current_case_manager", "kept_current",
+                    "components")
+_SUMMARY_NUMBER_OR_NULL = ("objective", "bound", "gap")
+_SUMMARY_TABLES = ("terms", "weights", "load_ratio", "rank_counts", "runtime_s", "sources",
+                   "published_plan")
+_SUMMARY_NUMBER_TABLES = ("terms", "load_ratio", "rank_counts")
 
 
 def _unguard(frame: pd.DataFrame) -> pd.DataFrame:
@@ -69,8 +77,152 @@ def _unguard(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _folder_problem(folder: Path) -> InputIssue | None:
+    if not folder.exists():
+        return InputIssue(str(folder), None, None, None, f"a plan folder: nothing is there; {_HOW}")
+    if not folder.is_dir():
+        return InputIssue(str(folder), None, None, None, f"a plan folder, not a file; {_HOW}")
+    if not any((folder / n).exists() for n in ("assignments.csv", "summary.json")):
+        return InputIssue(str(folder), None, None, None,
+                       f"a plan folder: this is not a plan folder (no assignments.csv or "
+                       f"summary.json); {_HOW}")
+    return None
+
+
+def _read(folder: Path, name: str, columns: list[str], out: list[InputIssue]
+          ) -> pd.DataFrame | None:
+    path = folder / name
+    label = str(path)
+    if not (path.exists() or path.is_symlink()):
+        out.append(InputIssue(label, None, None, None, f"a file {name} in the plan folder; {_HOW}"))
+        return None
+    text = read_csv_strict(path, out, label)
+    if text is None:
+        return None
+    missing = [c for c in columns if c not in text.header]
+    for c in missing:
+        out.append(InputIssue(label, 1, c, None, f"a column named '{c}'; found columns: "
+                                             f"{', '.join(text.header) or 'none'}"))
+    if len(set(text.header)) != len(text.header):
+        dup = sorted({h for h in text.header if text.header.count(h) > 1})
+        out.append(InputIssue(label, 1, dup[0], dup[0], "each column name once: this one repeats"))
+        return None
+    if missing:
+        return None
+    frame = pd.DataFrame(text.rows, columns=text.header, dtype=str) if text.rows else \
+        pd.DataFrame({c: pd.Series([], dtype=str) for c in text.header})
+    frame.attrs["rows"] = [int(r) for r in text.row_numbers]  # plan files are small
+    frame.attrs["label"] = label
+    return _unguard(frame)
+
+
+def _check_ids(frame: pd.DataFrame, column: str, out: list[InputIssue]) -> None:
+    rows, name = frame.attrs["rows"], frame.attrs["label"]
+    first: dict[str, int] = {}
+    for i, v in enumerate(frame[column].tolist()):
+        if v == "":
+            out.append(InputIssue(name, rows[i], column, v, f"a value: the {column} (required)"))
+        elif v in first:
+            out.append(InputIssue(name, rows[i], column, v,
+                               f"a unique {column}: already on row {first[v]}"))
+        else:
+            first[v] = rows[i]
+
+
+def _numbers(frame: pd.DataFrame, columns: tuple[str, ...], out: list[InputIssue]) -> None:
+    rows, name = frame.attrs["rows"], frame.attrs["label"]
+    for col in columns:
+        if col not in frame.columns:
+            continue
+        values = pd.to_numeric(frame[col].where(frame[col] != ""), errors="coerce")
+        for i, (text, x) in enumerate(zip(frame[col].tolist(), values.tolist(), strict=True)):
+            if text != "" and not (isinstance(x, float | int) and math.isfinite(x)):
+                out.append(InputIssue(name, rows[i], col, text, "a finite number, or blank"))
+        frame[col] = values
+
+
+def read_plan_assignments(folder: str | Path) -> tuple[pd.DataFrame | None, list[InputIssue]]:
+    """Read and validate a plan folder's ``assignments.csv`` (text cells, as written).
+
+    Only ``student_id`` and ``case_manager_id`` are required (a hand-made
+    plan or published plan may have just those); student ids must be filled
+    in and unique. A leading apostrophe added by the formula-injection guard
+    is removed, so values round-trip.
+
+    Parameters
+    ----------
+    folder
+        A plan folder.
+
+    Returns
+    -------
+    tuple of (DataFrame or None, list of InputIssue)
+        The frame, or None with every problem found.
+
+    Examples
+    --------
+    >>> frame, problems = read_plan_assignments("plan-sample")   # doctest: +SKIP
+    """
+    folder = Path(folder)
+    problems: list[InputIssue] = []
+    p = _folder_problem(folder)
+    if p is not None:
+        return None, [p]
+    frame = _read(folder, "assignments.csv", ["student_id", "case_manager_id"], problems)
+    if frame is not None:
+        _check_ids(frame, "student_id", problems)
+    if problems:
+        return None, problems
+    return frame, problems
+
+
+def _read_summary(folder: Path, out: list[InputIssue]) -> dict | None:
+    path = folder / "summary.json"
+    name = str(path)
+    if not (path.exists() or path.is_symlink()):
+        out.append(InputIssue(name, None, None, None,
+                           f"a file summary.json in the plan folder; {_HOW}"))
+        return None
+    text = read_text_file(path, name, out)
+    if text is None:
+        return None
+
+    def _no_constant(word: str) -> float:
+        raise ValueError(f"{word} is not a number JSON allows")
+
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        out.append(InputIssue(name, getattr(exc, "lineno", None), None, None, f"valid JSON: {why}"))
+        return None
+    if not isinstance(data, dict):
+        out.append(InputIssue(name, None, None, type(data).__name__,
+                           "a JSON object ({...}) of plan figures"))
+        return None
+
+    def is_num(v: object) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+
+    for key, v in data.items():
+        bad = None
+        if key in _SUMMARY_TEXT and not isinstance(v, str):
+            bad = "text"
+        elif key in _SUMMARY_NUMBERS and not is_num(v):
+            bad = "a number"
+        elif key in _SUMMARY_NUMBER_OR_NULL and not (v is None or is_num(v)):
+            bad = "a number or null"
+        elif key in _SUMMARY_TABLES and not isinstance(v, dict):
+            bad = "an object ({...})"
+        elif key in _SUMMARY_NUMBER_TABLES and not all(is_num(x) for x in v.values()):
+            bad = "an object whose values are numbers"
+        if bad:
+            out.append(InputIssue(name, None, key, json.dumps(v)[:60], bad))
+    return data
+
+
 def read_plan(folder: str | Path) -> PlanTables:
-    """Read a plan folder written by ``caseload plan`` back as :class:`PlanTables`.
+    """Read and validate a plan folder written by ``caseload plan`` as :class:`PlanTables`.
 
     Numbers come back as numbers (``cap``, ``load``, ``load_ratio``, ``rank`` …),
     ``kept_current`` as booleans, everything else as text.
@@ -88,35 +240,52 @@ def read_plan(folder: str | Path) -> PlanTables:
 
     Raises
     ------
-    FileNotFoundError
-        Naming the first missing file, when the folder is not a complete plan.
+    PlanFolderError
+        With every problem in the folder's files (file, row, column, value, expected).
 
     Examples
     --------
     >>> tables = read_plan("plan-sample")                        # doctest: +SKIP
     """
     folder = Path(folder)
-    frames = {}
+    p = _folder_problem(folder)
+    if p is not None:
+        raise PlanFolderError([p])
+    columns = {"assignments": ASSIGNMENT_COLUMNS, "caseloads": CASELOAD_COLUMNS,
+               "unassigned": UNASSIGNED_COLUMNS, "hiring_needs": HIRING_COLUMNS,
+               "audit": AUDIT_COLUMNS}
+    problems: list[InputIssue] = []
+    frames: dict[str, pd.DataFrame] = {}
     for key, name in PLAN_TABLE_FILES.items():
-        path = folder / name
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: not a plan folder (no {name}); "
-                                    "make one with `caseload plan DISTRICT --out PLAN`")
-        frames[key] = _unguard(pd.read_csv(path, dtype=str, keep_default_na=False,
-                                           encoding="utf-8-sig"))
-    numeric = {"caseloads": ["cap", "load", "load_ratio", "students", "best_practice_students",
-                             "fte", "other_load"],
-               "hiring_needs": ["students", "fte"]}
-    for key, cols in numeric.items():
-        for col in cols:
-            if col in frames[key].columns:
-                frames[key][col] = pd.to_numeric(frames[key][col], errors="coerce")
-    a = frames["assignments"]
+        frame = _read(folder, name, columns[key], problems)
+        if frame is None:
+            continue
+        if key in _IDS:
+            _check_ids(frame, _IDS[key], problems)
+        _numbers(frame, _NUMBERS.get(key, ()), problems)
+        frames[key] = frame
+    a = frames.get("assignments")
+    if a is not None:
+        rows, label = a.attrs["rows"], a.attrs["label"]
+        for i, (r, kept) in enumerate(zip(a["rank"], a["kept_current"], strict=True)):
+            if r not in ("", "0", "1", "2"):
+                problems.append(InputIssue(label, rows[i], "rank", r,
+                                        "0, 1 or 2 (blank when unplaced)"))
+            if kept.lower() not in ("true", "false"):
+                problems.append(InputIssue(label, rows[i], "kept_current", kept,
+                                        "true or false"))
+    cl = frames.get("caseloads")
+    if a is not None and cl is not None:  # every case manager is one of the plan's educators
+        known = set(cl["educator_id"])
+        rows, label = a.attrs["rows"], a.attrs["label"]
+        for i, cm in enumerate(a["case_manager_id"].tolist()):
+            if cm and cm not in known:
+                problems.append(InputIssue(label, rows[i], "case_manager_id", cm,
+                                        "an educator_id listed in caseloads.csv"))
+    summary = _read_summary(folder, problems)
+    if problems or a is None or summary is None:
+        raise PlanFolderError(problems)
     a["rank"] = pd.to_numeric(a["rank"], errors="coerce").astype("Int64")
     a["kept_current"] = a["kept_current"].str.lower() == "true"
-    summary_path = folder / "summary.json"
-    if not summary_path.exists():
-        raise FileNotFoundError(f"{summary_path}: not a plan folder (no summary.json)")
-    summary = json.loads(summary_path.read_text("utf-8"))
     return PlanTables(frames["assignments"], frames["caseloads"], frames["unassigned"],
                       frames["hiring_needs"], frames["audit"], summary)

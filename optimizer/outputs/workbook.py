@@ -20,6 +20,8 @@ import xlsxwriter
 
 from optimizer.district.cap_sources import CHANGE_HINT
 from optimizer.district.textsafe import neutralize_formula
+from optimizer.outputs.outfolder import atomic_file, source_date
+from optimizer.outputs.redaction import redacted
 from optimizer.planning.result import PlanTables
 
 __all__ = ["SHEETS", "write_workbook"]
@@ -114,7 +116,12 @@ def _names(tables: PlanTables, redact: bool) -> dict[str, str]:
     return dict(zip(cl["educator_id"], cl["name"], strict=True))
 
 
-def _summary_rows(tables: PlanTables, created: str) -> list[tuple[str, object, str]]:
+#: The workbook's creation time when no SOURCE_DATE_EPOCH is set (the ZIP epoch,
+#: as xlsxwriter uses for the files inside the workbook).
+_NO_DATE = dt.datetime(1980, 1, 1)
+
+
+def _summary_rows(tables: PlanTables, created: str | None) -> list[tuple[str, object, str]]:
     f: Mapping[str, Any] = tables.summary  # summary.json: values by key, types per key
     lr = f.get("load_ratio", {})
     terms = f.get("terms", {})
@@ -141,9 +148,12 @@ def _summary_rows(tables: PlanTables, created: str) -> list[tuple[str, object, s
         *[(f"  weight: {k}", ", ".join(map(str, v)) if isinstance(v, list) else v,
            "text" if isinstance(v, list) else "num") for k, v in weights.items()],
         ("Connected components", f.get("components", 0), "int"),
-        ("Plan made", str(f.get("made_at", "")).replace("T", " "), "text"),
-        ("Workbook written", created, "text"),
     ]
+    # Times only when the plan or the caller gives one (SOURCE_DATE_EPOCH).
+    if f.get("made_at"):
+        rows.append(("Plan made", str(f["made_at"]).replace("T", " "), "text"))
+    if created:
+        rows.append(("Workbook written", created, "text"))
     caps = list(f.get("caps", []))
     if caps:
         # Which caps are law and which are local figures, so a local default
@@ -176,7 +186,8 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
     redact
         Replace educator names with their ids (for sharing outside the office).
     created
-        Timestamp shown on the Summary sheet (default: now, to the minute).
+        Timestamp shown on the Summary sheet (default: ``SOURCE_DATE_EPOCH``
+        when set, else none: the same plan gives the same bytes).
 
     Returns
     -------
@@ -187,16 +198,21 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
     --------
     >>> write_workbook(plan(district).tables(), "plan.xlsx")   # doctest: +SKIP
     """
-    # Here, not at the top: export imports this module (for write_plan) on first use.
-    from optimizer.outputs.export import atomic_file
 
-    created = created or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    stamp = source_date()
+    if created is None and stamp is not None:
+        created = stamp.strftime("%Y-%m-%d %H:%M UTC")
+    if redact:
+        tables = redacted(tables)  # lock reasons too, not only the names
     names = _names(tables, redact)
     with atomic_file(Path(path)) as tmp:
         wb = xlsxwriter.Workbook(str(tmp), {
             "constant_memory": True, "strings_to_formulas": False,
             "strings_to_numbers": False, "strings_to_urls": False,
         })
+        # docProps/core.xml: a fixed creation time unless SOURCE_DATE_EPOCH
+        # gives one (xlsxwriter would write the clock time).
+        wb.set_properties({"created": (stamp or _NO_DATE).replace(tzinfo=None)})
         w = _Writer(wb)
 
         ws = wb.add_worksheet("Summary")

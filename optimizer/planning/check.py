@@ -27,8 +27,10 @@ class Violation:
     detail: str
 
     def __str__(self) -> str:
+        from optimizer.district.model import printable  # ids from a plan folder: echo them safely
+
         who = " / ".join(x for x in (self.student_id, self.educator_id) if x)
-        return f"{self.kind}: {who} — {self.detail}"
+        return printable(f"{self.kind}: {who} — {self.detail}")
 
 
 def _pairs_violations(district: District, pairs: list[tuple[str, str]],
@@ -114,7 +116,10 @@ def audit_current(district: District) -> list[Violation]:
             v = Violation("not on staff", v.student_id, v.educator_id,
                           "this year's case manager is no longer in educators.csv")
         out.append(v)
-    return out
+    # One order whatever the order of the input rows (a plan's audit.csv is
+    # the same bytes for the same district).
+    return sorted(out, key=lambda v: (v.student_id or "", v.educator_id or "", v.kind,
+                                      str(v)))
 
 
 #: Columns of the audit table (``audit.csv``).

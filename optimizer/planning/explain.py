@@ -26,6 +26,7 @@ from optimizer.planning.result import (
     ASSIGNMENT_COLUMNS,
     CASELOAD_COLUMNS,
     HIRING_COLUMNS,
+    LOCK_REASON,
     RANK_LABEL,
     UNASSIGNED_COLUMNS,
     Result,
@@ -89,8 +90,9 @@ def _best_rank(problem: PlanningProblem) -> np.ndarray:
     return best
 
 
-def placement_reasons(plan: _Plan) -> list[str]:
-    """Why each placed student has their case manager (blank for unplaced)."""
+def placement_reasons(plan: _Plan) -> tuple[list[str], dict[int, str]]:
+    """Why each placed student has their case manager (blank for unplaced), and
+    the pinned students' lock reasons, to be added last (see ``LOCK_REASON``)."""
     problem = plan.problem
     d = problem.district
     ee = problem.edge_educator
@@ -98,6 +100,7 @@ def placement_reasons(plan: _Plan) -> list[str]:
     best_rank = _best_rank(problem)
     reason_of = plan.edge_values(problem.edge_reason, "")
     pin_lock = {lk.student_id: lk for lk in d.locks if lk.kind == "pin"}
+    lock_notes: dict[int, str] = {}
     reasons = []
     for s in range(problem.n_students):
         if not plan.placed[s]:
@@ -107,9 +110,13 @@ def placement_reasons(plan: _Plan) -> list[str]:
         rank = int(plan.rank[s])
         text = f"{RANK_LABEL[rank].capitalize()}: {reason_of[s]}"
         if problem.pinned_to[s] >= 0:
+            # Named by student and educator, not by row: the same lock gives the
+            # same text however locks.csv is ordered. Its free-text reason goes
+            # last (see LOCK_REASON), so that redaction can drop it.
             lk = pin_lock[sid]
-            text = f"Pinned in locks.csv row {lk.row}" + (f" ({lk.reason})" if lk.reason
-                                                          else "") + ". " + text
+            text = f"Pinned in locks.csv ({lk.student_id} to {lk.educator_id}). " + text
+            if lk.reason:
+                lock_notes[s] = f". {LOCK_REASON}{lk.reason}"
         elif rank > best_rank[s]:
             better = [int(ee[k]) for k in range(starts[s], ends[s])
                       if problem.edge_rank[k] == best_rank[s]]
@@ -121,7 +128,7 @@ def placement_reasons(plan: _Plan) -> list[str]:
         elif cm:
             text += ". " + _why_not(plan, s, cm)[1]
         reasons.append(text)
-    return reasons
+    return reasons, lock_notes
 
 
 def published_plan_moves(plan: _Plan, reasons: list[str]) -> dict[str, object] | None:
@@ -277,7 +284,7 @@ def hiring_needs(problem: PlanningProblem, unplaced: list[str]) -> pd.DataFrame:
 
 def plan_figures(plan: _Plan, solution: Solution, terms: Mapping[str, float],
                  balance_mode: str, published: Mapping[str, object] | None,
-                 made_at: str, explain_seconds: float) -> dict[str, object]:
+                 made_at: str | None, explain_seconds: float) -> dict[str, object]:
     """Everything in ``summary.json``: status, points, shares, load ratios, runtime."""
     problem = plan.problem
     d = problem.district
@@ -312,7 +319,8 @@ def plan_figures(plan: _Plan, solution: Solution, terms: Mapping[str, float],
         },
         "runtime_s": {k: round(v, 4) for k, v in
                       {**dict(solution.runtime), "explain": explain_seconds}.items()},
-        "made_at": made_at,
+        # A time only when given (SOURCE_DATE_EPOCH): the same district, the same bytes.
+        **({"made_at": made_at} if made_at else {}),
         "sources": dict(d.sources),
         "caps": cap_rows(d),
         **({"published_plan": published} if published else {}),
@@ -321,7 +329,7 @@ def plan_figures(plan: _Plan, solution: Solution, terms: Mapping[str, float],
 
 
 def explain_plan(problem: PlanningProblem, solution: Solution, *, audit: pd.DataFrame,
-                 balance_mode: str = "convex", made_at: str = "") -> Result:
+                 balance_mode: str = "convex", made_at: str | None = None) -> Result:
     """The explained plan: tables with reasons, unplaced students, hiring needs, figures.
 
     Parameters
@@ -337,7 +345,8 @@ def explain_plan(problem: PlanningProblem, solution: Solution, *, audit: pd.Data
     balance_mode
         ``convex`` or ``minmax``, as solved (reported in the figures).
     made_at
-        When the plan was made (ISO time), as written to ``summary.json``.
+        When the plan was made (ISO time), written to ``summary.json``; None
+        writes no time, so the same input gives the same bytes.
 
     Returns
     -------
@@ -349,8 +358,10 @@ def explain_plan(problem: PlanningProblem, solution: Solution, *, audit: pd.Data
     """
     t0 = time.perf_counter()
     plan = _derive(problem, np.asarray(solution.assignment))
-    reasons = placement_reasons(plan)
+    reasons, lock_notes = placement_reasons(plan)
     published = published_plan_moves(plan, reasons)
+    for s, note in lock_notes.items():
+        reasons[s] += note
     assignments = assignment_table(plan, reasons)
     caseloads = caseload_table(plan)
     unassigned = unplaced_table(plan)

@@ -7,7 +7,6 @@ command and the notebooks call.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +30,8 @@ def _published_mapping(published: Result | PlanTables | Mapping[str, str] | None
 
 def plan(district: District, params: Any = None, objective: Objective | None = None,
          published: Result | PlanTables | Mapping[str, str] | None = None, *,
-         baseline: Result | PlanTables | Mapping[str, str] | None = None) -> Result:
+         baseline: Result | PlanTables | Mapping[str, str] | None = None,
+         made_at: str | None = None) -> Result:
     """Plan next year's case managers for a validated district.
 
     Parameters
@@ -51,6 +51,10 @@ def plan(district: District, params: Any = None, objective: Objective | None = N
         only the students it must.
     baseline
         The former name of ``published`` (still accepted).
+    made_at
+        When the plan was made (ISO time) for ``summary.json``; None (default)
+        writes no time, so the same input gives the same bytes. The CLI passes
+        the ``SOURCE_DATE_EPOCH`` time when it is set.
 
     Returns
     -------
@@ -75,5 +79,4 @@ def plan(district: District, params: Any = None, objective: Objective | None = N
     solution = solve(problem, params)
     say(f"{solution.status}; explaining the plan")
     return explain_plan(problem, solution, audit=audit_table(district),
-                        balance_mode=params.balance,
-                        made_at=dt.datetime.now().isoformat(timespec="seconds"))
+                        balance_mode=params.balance, made_at=made_at)

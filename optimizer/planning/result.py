@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ASSIGNMENT_COLUMNS", "CASELOAD_COLUMNS", "HIRING_COLUMNS", "PlanTables",
+__all__ = ["ASSIGNMENT_COLUMNS", "CASELOAD_COLUMNS", "HIRING_COLUMNS", "LOCK_REASON", "PlanTables",
            "RANK_LABEL", "Result", "UNASSIGNED_COLUMNS"]
 
 RANK_LABEL = {0: "best-practice case manager", 1: "teaches or serves this student",
@@ -32,6 +32,10 @@ CASELOAD_COLUMNS = ["educator_id", "role", "schools", "cap", "load", "load_ratio
                     "best_practice_students", "name", "fte", "other_load"]
 
 UNASSIGNED_COLUMNS = ["student_id", "school_id", "reason"]
+
+#: Opens a pinned student's lock reason (free text from locks.csv), always the
+#: last sentence of the ``reason`` cell: everything from it on is the planner's text.
+LOCK_REASON = "Lock reason: "
 HIRING_COLUMNS = ["school_id", "region", "role", "credential", "students", "fte"]
 
 

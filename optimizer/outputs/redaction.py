@@ -1,0 +1,45 @@
+"""Redaction: a plan's tables with every free-text field dropped or replaced.
+
+Used by every output written with ``--redact`` (CSV tables, the workbook,
+the report), so that nothing a planner typed about a person leaves the tool.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from optimizer.planning.result import LOCK_REASON, PlanTables
+
+__all__ = ["redacted"]
+
+
+def redacted(tables: PlanTables) -> PlanTables:
+    """The same tables with every free-text field dropped or replaced.
+
+    Educator names become the educator's id; a lock's free-text reason
+    (the last sentence of a ``reason`` cell, after ``Lock reason:``) becomes
+    ``withheld``. Everything else in a plan is ids, codes and generated text.
+
+    Examples
+    --------
+    >>> redacted(plan(district).tables()).caseloads["name"]   # doctest: +SKIP
+    """
+    cl = tables.caseloads.copy()
+    if "name" in cl.columns:
+        cl["name"] = cl["educator_id"]
+    frames = {}
+    for key in ("assignments", "unassigned"):
+        frame = getattr(tables, key)
+        if "reason" in frame.columns:
+            frame = frame.copy()
+            frame["reason"] = frame["reason"].astype(str).map(_withhold_lock_reason)
+        frames[key] = frame
+    audit = tables.audit.copy()
+    if "detail" in audit.columns:
+        audit["detail"] = audit["detail"].astype(str).map(_withhold_lock_reason)
+    return dataclasses.replace(tables, caseloads=cl, audit=audit, **frames)
+
+
+def _withhold_lock_reason(text: str) -> str:
+    at = text.find(LOCK_REASON)  # the first: the planner's text cannot hide an earlier one
+    return text if at < 0 else text[:at] + LOCK_REASON + "withheld"
