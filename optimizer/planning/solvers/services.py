@@ -49,8 +49,10 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "SCALE",
@@ -69,6 +71,9 @@ __all__ = [
     "seat_increments",
     "solve_services",
 ]
+
+#: A column of :meth:`ServiceProblem.from_arrays`: an array or a list, one value per row.
+Column = np.ndarray | Sequence[Any]
 
 #: Costs are integers in 1/SCALE point.
 SCALE = 1000
@@ -223,11 +228,17 @@ class ServiceProblem:
         return counts[inv] > 1
 
     @classmethod
-    def from_arrays(cls, *, student_ids, current_cm=None, published_cm=None, pair_student,
-                    pair_service, pair_minutes=None, pair_current=None, pair_published=None,
-                    provider_ids, provider_role, cap, fte=None, minutes_capacity=None,
-                    other_load=None, edge_pair, edge_provider, edge_rank=None,
-                    cm_student, cm_provider, cm_kind, cm_rank=None) -> ServiceProblem:
+    def from_arrays(cls, *, student_ids: Column, current_cm: Column | None = None,
+                    published_cm: Column | None = None, pair_student: Column,
+                    pair_service: Column, pair_minutes: Column | None = None,
+                    pair_current: Column | None = None,
+                    pair_published: Column | None = None,
+                    provider_ids: Column, provider_role: Column, cap: Column,
+                    fte: Column | None = None, minutes_capacity: Column | None = None,
+                    other_load: Column | None = None, edge_pair: Column,
+                    edge_provider: Column, edge_rank: Column | None = None,
+                    cm_student: Column, cm_provider: Column, cm_kind: Column,
+                    cm_rank: Column | None = None) -> ServiceProblem:
         """Build from index arrays (the fast path, used at district scale).
 
         Raises
@@ -239,7 +250,7 @@ class ServiceProblem:
         n_s, n_e = len(student_ids), len(provider_ids)
         n_p = len(pair_student)
 
-        def ints(a, n, fill=-1):
+        def ints(a: Column | None, n: int, fill: int = -1) -> np.ndarray:
             return (np.full(n, fill, dtype=np.int64) if a is None
                     else np.asarray(a, dtype=np.int64).copy())
 
@@ -345,16 +356,16 @@ def build_service_problem(students: Iterable[StudentRow], services: Iterable[Ser
         ee.append(e_pos[o.provider_id])
         er.append(o.rank)
     cs, ce, ck, cr = [], [], [], []
-    for o in case_manager_options:
-        if o.student_id not in s_pos or o.provider_id not in e_pos or o.kind not in (
+    for c in case_manager_options:
+        if c.student_id not in s_pos or c.provider_id not in e_pos or c.kind not in (
                 "own", "coordinator"):
-            errors.append(f"case-manager option {o.student_id} -> {o.provider_id} "
-                          f"({o.kind}): unknown student, provider or kind")
+            errors.append(f"case-manager option {c.student_id} -> {c.provider_id} "
+                          f"({c.kind}): unknown student, provider or kind")
             continue
-        cs.append(s_pos[o.student_id])
-        ce.append(e_pos[o.provider_id])
-        ck.append(OWN if o.kind == "own" else COORDINATOR)
-        cr.append(o.rank)
+        cs.append(s_pos[c.student_id])
+        ce.append(e_pos[c.provider_id])
+        ck.append(OWN if c.kind == "own" else COORDINATOR)
+        cr.append(c.rank)
     if errors:
         raise ValueError("; ".join(errors))
     return ServiceProblem.from_arrays(
@@ -511,7 +522,8 @@ def evaluate(problem: ServiceProblem, params: ServiceParams, provider: np.ndarra
     return terms
 
 
-def _option_rank(opt_owner, opt_provider, opt_rank, owners, providers, n_e) -> np.ndarray:
+def _option_rank(opt_owner: np.ndarray, opt_provider: np.ndarray, opt_rank: np.ndarray,
+                 owners: np.ndarray, providers: np.ndarray, n_e: int) -> np.ndarray:
     """Rank of the option (owner -> provider) for each chosen pair; raises when
     a choice is not an option."""
     keys = opt_owner.astype(np.int64) * n_e + opt_provider
@@ -639,7 +651,10 @@ def _seats(problem: ServiceProblem, start: np.ndarray, wanted: np.ndarray,
     return seat_e, cost
 
 
-def _flow(tails, heads, caps, costs, supply: int, n_nodes: int):
+def _flow(tails: ArrayLike, heads: ArrayLike, caps: ArrayLike, costs: ArrayLike,
+          supply: int, n_nodes: int) -> Any:
+    """A solved SimpleMinCostFlow (OR-Tools ships no types: Any) sending
+    ``supply`` from node 0 to node 1 at least cost; raises unless optimal."""
     from ortools.graph.python import min_cost_flow  # see _run_highs
 
     smcf = min_cost_flow.SimpleMinCostFlow()
@@ -782,7 +797,8 @@ def _service_flow(problem: ServiceProblem, params: ServiceParams,
         wanted = np.bincount(ee, minlength=n_e)
     seat_e, seat_cost = _seats(problem, problem.other_load, wanted, params.balance)
     head = e0 + ee
-    extra_t, extra_h, extra_c = [], [], []
+    empty = np.zeros(0, dtype=np.int64)
+    extra_t, extra_h, extra_c = empty, empty, empty
     if shared.any():
         key = st[shared] * n_e + ee[shared]
         ukey, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
@@ -809,7 +825,8 @@ def _service_flow(problem: ServiceProblem, params: ServiceParams,
     return provider, int(used.sum()), int(smcf.optimal_cost()) + base
 
 
-def _levels(tails, heads, caps, sup, sink, src_p, src_c, n_pairs, n_students
+def _levels(tails: np.ndarray, heads: np.ndarray, caps: np.ndarray, sup: int,
+            sink: int, src_p: int, src_c: int, n_pairs: int, n_students: int
             ) -> tuple[int, int]:
     """Most pairs, then most case managers, that a network can route: two max
     flows. The sets of units a network can route at once form a matroid
@@ -952,7 +969,7 @@ def _joint_flow(problem: ServiceProblem, params: ServiceParams,
     unbacked = np.zeros(len(cs), dtype=bool)
     unbacked[chosen_free[~np.isin(want, have)]] = True
     valid = not unbacked.any()
-    if ukey is not None:
+    if ukey is not None and inv is not None:
         seat_flow = flows[offsets[2]:offsets[2] + len(ukey)]
         sh = np.nonzero(shared)[0]
         into = np.bincount(inv, weights=used_e[sh].astype(float), minlength=len(ukey))
@@ -1150,7 +1167,7 @@ def _distinct_served(problem: ServiceProblem, provider: np.ndarray) -> np.ndarra
 
 
 def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float
-                ) -> tuple[np.ndarray, int, int, int]:
+                ) -> tuple[np.ndarray, int, int, int, np.ndarray]:
     """The joint model's LP relaxation by HiGHS, solved lexicographically, and
     a service plan rounded from its vertex.
 
@@ -1164,7 +1181,8 @@ def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float
     plan is feasible for the LPs, so each optimum bounds its level.
 
     Returns the rounded service plan, the pairs-served and students-placed
-    bounds, and the cost bound (milli-points, without the other-load constant).
+    bounds, the cost bound (milli-points, without the other-load constant) and
+    the LP's service columns x (one per service option).
     """
     n_p, n_s, n_e = problem.n_pairs, problem.n_students, problem.n_providers
     ep, ee = problem.edge_pair, problem.edge_provider
@@ -1354,12 +1372,13 @@ def _run_highs(*args):
     """
 
     global _HIGHS_CHILD
-    if _HIGHS_CHILD is None or _HIGHS_CHILD.poll() is not None:
-        _HIGHS_CHILD = subprocess.Popen(
+    child = _HIGHS_CHILD
+    if child is None or child.poll() is not None:
+        child = _HIGHS_CHILD = subprocess.Popen(
             [sys.executable, "-c",
              "from optimizer.planning.solvers.services import _highs_serve; _highs_serve()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    child = _HIGHS_CHILD
+    assert child.stdin is not None and child.stdout is not None  # both are PIPE
     data = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)
     child.stdin.write(struct.pack("<Q", len(data)) + data)
     child.stdin.flush()
@@ -1373,7 +1392,7 @@ def _run_highs(*args):
     return answer
 
 
-_HIGHS_CHILD = None
+_HIGHS_CHILD: subprocess.Popen[bytes] | None = None
 
 
 def _highs_serve() -> None:
