@@ -150,7 +150,16 @@ class CaseManagerOption:
 
 
 def prorated_cap(full_time_cap: int, fte: float) -> int:
-    """Caseload cap of a part-time provider: the full-time cap times FTE, rounded down."""
+    """Caseload cap of a part-time provider: the full-time cap times FTE, rounded down.
+
+    Rounded down because a cap is a legal maximum: a 0.5 FTE resource
+    specialist may not carry 14.5 students' worth of a 28 cap as 15.
+
+    Examples
+    --------
+    >>> prorated_cap(28, 0.5), prorated_cap(55, 0.8)
+    (14, 44)
+    """
     return int(math.floor(full_time_cap * fte + 1e-9))
 
 
@@ -452,7 +461,13 @@ def seat_increments(cap: int, first: int, count: int, balance: float) -> np.ndar
     """Milli-point cost of seats ``first+1 .. first+count`` of a provider with
     cap ``cap``: ``round(1000 * balance * (2k - 1) / cap)``. The balance term of
     a provider at caseload L is defined as the sum of its first L increments
-    (about ``balance * L^2 / cap``), so it is exact in integers."""
+    (about ``balance * L^2 / cap``), so it is exact in integers.
+
+    Examples
+    --------
+    >>> seat_increments(28, 0, 3, 1.0)   # seats 1, 2, 3 of an RSP cap of 28
+    array([ 36, 107, 179])
+    """
     if cap <= 0 or count <= 0:
         return np.zeros(max(count, 0), dtype=np.int64)
     k = np.arange(first + 1, first + count + 1, dtype=np.float64)
@@ -474,7 +489,38 @@ def _miss(chosen: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 def caseloads(problem: ServiceProblem, provider: np.ndarray,
               case_manager: np.ndarray) -> np.ndarray:
-    """Per provider: distinct students served or case-managed, plus other_load."""
+    """Per provider: distinct students served or case-managed, plus other_load.
+
+    This is the number a caseload cap applies to: a student served two
+    services by one provider, and case-managed by them too, counts once.
+
+    Parameters
+    ----------
+    problem
+        The :class:`ServiceProblem`.
+    provider
+        Provider index per pair (``-1``: not served).
+    case_manager
+        Provider index per student (``-1``: none).
+
+    Returns
+    -------
+    numpy.ndarray
+        One count per provider, in ``problem.provider_ids`` order.
+
+    Examples
+    --------
+    Two students with speech from one SLP, who case-manages the first:
+
+    >>> p = build_service_problem(
+    ...     [StudentRow("S1"), StudentRow("S2")],
+    ...     [ServiceRow("S1", "SPEECH", 60), ServiceRow("S2", "SPEECH", 30)],
+    ...     [Provider("E1", "SLP", cap=55)],
+    ...     [ServiceOption("S1", "SPEECH", "E1"), ServiceOption("S2", "SPEECH", "E1")],
+    ...     [CaseManagerOption("S1", "E1"), CaseManagerOption("S2", "E1")])
+    >>> caseloads(p, np.array([0, 0]), np.array([0, -1]))
+    array([2])
+    """
     n_e = problem.n_providers
     served = provider >= 0
     keys = np.concatenate([problem.pair_student[served].astype(np.int64) * n_e
@@ -486,7 +532,15 @@ def caseloads(problem: ServiceProblem, provider: np.ndarray,
 
 
 def minutes_served(problem: ServiceProblem, provider: np.ndarray) -> np.ndarray:
-    """Per provider: IEP minutes per week of the pairs they serve."""
+    """Per provider: IEP minutes per week of the pairs they serve.
+
+    Examples
+    --------
+    With ``p`` as in :func:`caseloads` (60 and 30 minutes of speech):
+
+    >>> minutes_served(p, np.array([0, 0]))    # doctest: +SKIP
+    array([90.])
+    """
     served = provider >= 0
     return np.bincount(provider[served], weights=problem.pair_minutes[served],
                        minlength=problem.n_providers)
@@ -563,7 +617,17 @@ def _cm_rank(problem: ServiceProblem, provider: np.ndarray,
 def role_average(problem: ServiceProblem, provider: np.ndarray, case_manager: np.ndarray,
                  roles: Sequence[str]) -> float | None:
     """Caseload per FTE over the providers of the given roles (EC 56363.3's
-    district-wide SLP average): sum of their caseloads / sum of their FTE."""
+    district-wide SLP average): sum of their caseloads / sum of their FTE.
+
+    Returns ``None`` when those roles have no FTE (no average to check).
+
+    Examples
+    --------
+    With ``p`` as in :func:`caseloads` (one full-time SLP serving two students):
+
+    >>> role_average(p, np.array([0, 0]), np.array([0, -1]), ("SLP",))  # doctest: +SKIP
+    2.0
+    """
     mask = np.isin(problem.provider_role, list(roles))
     fte = float(problem.fte[mask].sum())
     if fte <= 0:
@@ -1369,6 +1433,8 @@ def _run_highs(*args):
     both libraries are loaded in one process; so highspy runs in a child that
     never imports OR-Tools. The child is started once (about a second) and
     kept for later solves; requests and answers are pickled through its pipes.
+    OR-Tools' own LP solvers were measured against this and were slower
+    (docs/service-caseloads.md, section 3 C).
     """
 
     global _HIGHS_CHILD
