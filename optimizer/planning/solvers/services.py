@@ -1284,7 +1284,7 @@ def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float
     n_row = r_min + int(has_min.sum())
     R, C, V = [], [], []
 
-    def put(rows, cols, vals):
+    def put(rows: ArrayLike, cols: ArrayLike, vals: ArrayLike) -> None:
         R.append(np.asarray(rows, dtype=np.int64))
         C.append(np.asarray(cols, dtype=np.int64))
         V.append(np.broadcast_to(np.asarray(vals, dtype=np.float64), len(R[-1])))
@@ -1426,7 +1426,13 @@ def _decomposed(problem: ServiceProblem, params: ServiceParams, deadline: float,
     return provider, served, placed, cost + c_cost, notes
 
 
-def _run_highs(*args):
+#: What the child returns: pairs served, students placed, LP 3's optimum, x.
+_LpAnswer = tuple[int, int, float, np.ndarray]
+
+
+def _run_highs(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarray,
+               row_hi: np.ndarray, n_x: int, n_c: int, cost: np.ndarray,
+               seconds: float) -> _LpAnswer:
     """Solve the three LPs in a separate Python process.
 
     OR-Tools bundles its own HiGHS, and its symbols clash with highspy's when
@@ -1445,6 +1451,7 @@ def _run_highs(*args):
              "from optimizer.planning.solvers.services import _highs_serve; _highs_serve()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert child.stdin is not None and child.stdout is not None  # both are PIPE
+    args = (n_col, start, index, value, row_hi, n_x, n_c, cost, seconds)
     data = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)
     child.stdin.write(struct.pack("<Q", len(data)) + data)
     child.stdin.flush()
@@ -1455,7 +1462,8 @@ def _run_highs(*args):
     ok, answer = pickle.loads(child.stdout.read(struct.unpack("<Q", head)[0]))
     if not ok:
         raise RuntimeError(answer)
-    return answer
+    served, placed, lp_cost, x = answer
+    return int(served), int(placed), float(lp_cost), np.asarray(x)
 
 
 _HIGHS_CHILD: subprocess.Popen[bytes] | None = None
@@ -1475,6 +1483,8 @@ def _highs_serve() -> None:
         if len(head) < 8:
             return
         args = pickle.loads(inp.read(struct.unpack("<Q", head)[0]))
+        # (ok, the LP answer) or (not ok, the error message).
+        answer: tuple[bool, _LpAnswer | str]
         try:
             answer = (True, _highs_lexicographic(*args))
         except Exception as exc:  # reported to the parent, which raises it
@@ -1484,7 +1494,9 @@ def _highs_serve() -> None:
         out.flush()
 
 
-def _highs_lexicographic(n_col, start, index, value, row_hi, n_x, n_c, cost, seconds):
+def _highs_lexicographic(n_col: int, start: np.ndarray, index: np.ndarray,
+                         value: np.ndarray, row_hi: np.ndarray, n_x: int, n_c: int,
+                         cost: np.ndarray, seconds: float) -> _LpAnswer:
     """(In the child process.) LP 1 most pairs served, LP 2 most case managers
     with at least that many pairs (rounded down), LP 3 least cost with both;
     warm-started from each other. Returns both counts, the LP 3 optimum and x."""
