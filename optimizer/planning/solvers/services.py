@@ -49,8 +49,10 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "SCALE",
@@ -69,6 +71,9 @@ __all__ = [
     "seat_increments",
     "solve_services",
 ]
+
+#: A column of :meth:`ServiceProblem.from_arrays`: an array or a list, one value per row.
+Column = np.ndarray | Sequence[Any]
 
 #: Costs are integers in 1/SCALE point.
 SCALE = 1000
@@ -145,7 +150,16 @@ class CaseManagerOption:
 
 
 def prorated_cap(full_time_cap: int, fte: float) -> int:
-    """Caseload cap of a part-time provider: the full-time cap times FTE, rounded down."""
+    """Caseload cap of a part-time provider: the full-time cap times FTE, rounded down.
+
+    Rounded down because a cap is a legal maximum: a 0.5 FTE resource
+    specialist may not carry 14.5 students' worth of a 28 cap as 15.
+
+    Examples
+    --------
+    >>> prorated_cap(28, 0.5), prorated_cap(55, 0.8)
+    (14, 44)
+    """
     return int(math.floor(full_time_cap * fte + 1e-9))
 
 
@@ -223,11 +237,17 @@ class ServiceProblem:
         return counts[inv] > 1
 
     @classmethod
-    def from_arrays(cls, *, student_ids, current_cm=None, published_cm=None, pair_student,
-                    pair_service, pair_minutes=None, pair_current=None, pair_published=None,
-                    provider_ids, provider_role, cap, fte=None, minutes_capacity=None,
-                    other_load=None, edge_pair, edge_provider, edge_rank=None,
-                    cm_student, cm_provider, cm_kind, cm_rank=None) -> ServiceProblem:
+    def from_arrays(cls, *, student_ids: Column, current_cm: Column | None = None,
+                    published_cm: Column | None = None, pair_student: Column,
+                    pair_service: Column, pair_minutes: Column | None = None,
+                    pair_current: Column | None = None,
+                    pair_published: Column | None = None,
+                    provider_ids: Column, provider_role: Column, cap: Column,
+                    fte: Column | None = None, minutes_capacity: Column | None = None,
+                    other_load: Column | None = None, edge_pair: Column,
+                    edge_provider: Column, edge_rank: Column | None = None,
+                    cm_student: Column, cm_provider: Column, cm_kind: Column,
+                    cm_rank: Column | None = None) -> ServiceProblem:
         """Build from index arrays (the fast path, used at district scale).
 
         Raises
@@ -239,7 +259,7 @@ class ServiceProblem:
         n_s, n_e = len(student_ids), len(provider_ids)
         n_p = len(pair_student)
 
-        def ints(a, n, fill=-1):
+        def ints(a: Column | None, n: int, fill: int = -1) -> np.ndarray:
             return (np.full(n, fill, dtype=np.int64) if a is None
                     else np.asarray(a, dtype=np.int64).copy())
 
@@ -345,16 +365,16 @@ def build_service_problem(students: Iterable[StudentRow], services: Iterable[Ser
         ee.append(e_pos[o.provider_id])
         er.append(o.rank)
     cs, ce, ck, cr = [], [], [], []
-    for o in case_manager_options:
-        if o.student_id not in s_pos or o.provider_id not in e_pos or o.kind not in (
+    for c in case_manager_options:
+        if c.student_id not in s_pos or c.provider_id not in e_pos or c.kind not in (
                 "own", "coordinator"):
-            errors.append(f"case-manager option {o.student_id} -> {o.provider_id} "
-                          f"({o.kind}): unknown student, provider or kind")
+            errors.append(f"case-manager option {c.student_id} -> {c.provider_id} "
+                          f"({c.kind}): unknown student, provider or kind")
             continue
-        cs.append(s_pos[o.student_id])
-        ce.append(e_pos[o.provider_id])
-        ck.append(OWN if o.kind == "own" else COORDINATOR)
-        cr.append(o.rank)
+        cs.append(s_pos[c.student_id])
+        ce.append(e_pos[c.provider_id])
+        ck.append(OWN if c.kind == "own" else COORDINATOR)
+        cr.append(c.rank)
     if errors:
         raise ValueError("; ".join(errors))
     return ServiceProblem.from_arrays(
@@ -441,7 +461,13 @@ def seat_increments(cap: int, first: int, count: int, balance: float) -> np.ndar
     """Milli-point cost of seats ``first+1 .. first+count`` of a provider with
     cap ``cap``: ``round(1000 * balance * (2k - 1) / cap)``. The balance term of
     a provider at caseload L is defined as the sum of its first L increments
-    (about ``balance * L^2 / cap``), so it is exact in integers."""
+    (about ``balance * L^2 / cap``), so it is exact in integers.
+
+    Examples
+    --------
+    >>> seat_increments(28, 0, 3, 1.0)   # seats 1, 2, 3 of an RSP cap of 28
+    array([ 36, 107, 179])
+    """
     if cap <= 0 or count <= 0:
         return np.zeros(max(count, 0), dtype=np.int64)
     k = np.arange(first + 1, first + count + 1, dtype=np.float64)
@@ -463,7 +489,38 @@ def _miss(chosen: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 def caseloads(problem: ServiceProblem, provider: np.ndarray,
               case_manager: np.ndarray) -> np.ndarray:
-    """Per provider: distinct students served or case-managed, plus other_load."""
+    """Per provider: distinct students served or case-managed, plus other_load.
+
+    This is the number a caseload cap applies to: a student served two
+    services by one provider, and case-managed by them too, counts once.
+
+    Parameters
+    ----------
+    problem
+        The :class:`ServiceProblem`.
+    provider
+        Provider index per pair (``-1``: not served).
+    case_manager
+        Provider index per student (``-1``: none).
+
+    Returns
+    -------
+    numpy.ndarray
+        One count per provider, in ``problem.provider_ids`` order.
+
+    Examples
+    --------
+    Two students with speech from one SLP, who case-manages the first:
+
+    >>> p = build_service_problem(
+    ...     [StudentRow("S1"), StudentRow("S2")],
+    ...     [ServiceRow("S1", "SPEECH", 60), ServiceRow("S2", "SPEECH", 30)],
+    ...     [Provider("E1", "SLP", cap=55)],
+    ...     [ServiceOption("S1", "SPEECH", "E1"), ServiceOption("S2", "SPEECH", "E1")],
+    ...     [CaseManagerOption("S1", "E1"), CaseManagerOption("S2", "E1")])
+    >>> caseloads(p, np.array([0, 0]), np.array([0, -1]))
+    array([2])
+    """
     n_e = problem.n_providers
     served = provider >= 0
     keys = np.concatenate([problem.pair_student[served].astype(np.int64) * n_e
@@ -475,7 +532,15 @@ def caseloads(problem: ServiceProblem, provider: np.ndarray,
 
 
 def minutes_served(problem: ServiceProblem, provider: np.ndarray) -> np.ndarray:
-    """Per provider: IEP minutes per week of the pairs they serve."""
+    """Per provider: IEP minutes per week of the pairs they serve.
+
+    Examples
+    --------
+    With ``p`` as in :func:`caseloads` (60 and 30 minutes of speech):
+
+    >>> minutes_served(p, np.array([0, 0]))    # doctest: +SKIP
+    array([90.])
+    """
     served = provider >= 0
     return np.bincount(provider[served], weights=problem.pair_minutes[served],
                        minlength=problem.n_providers)
@@ -511,7 +576,8 @@ def evaluate(problem: ServiceProblem, params: ServiceParams, provider: np.ndarra
     return terms
 
 
-def _option_rank(opt_owner, opt_provider, opt_rank, owners, providers, n_e) -> np.ndarray:
+def _option_rank(opt_owner: np.ndarray, opt_provider: np.ndarray, opt_rank: np.ndarray,
+                 owners: np.ndarray, providers: np.ndarray, n_e: int) -> np.ndarray:
     """Rank of the option (owner -> provider) for each chosen pair; raises when
     a choice is not an option."""
     keys = opt_owner.astype(np.int64) * n_e + opt_provider
@@ -551,7 +617,17 @@ def _cm_rank(problem: ServiceProblem, provider: np.ndarray,
 def role_average(problem: ServiceProblem, provider: np.ndarray, case_manager: np.ndarray,
                  roles: Sequence[str]) -> float | None:
     """Caseload per FTE over the providers of the given roles (EC 56363.3's
-    district-wide SLP average): sum of their caseloads / sum of their FTE."""
+    district-wide SLP average): sum of their caseloads / sum of their FTE.
+
+    Returns ``None`` when those roles have no FTE (no average to check).
+
+    Examples
+    --------
+    With ``p`` as in :func:`caseloads` (one full-time SLP serving two students):
+
+    >>> role_average(p, np.array([0, 0]), np.array([0, -1]), ("SLP",))  # doctest: +SKIP
+    2.0
+    """
     mask = np.isin(problem.provider_role, list(roles))
     fte = float(problem.fte[mask].sum())
     if fte <= 0:
@@ -639,7 +715,10 @@ def _seats(problem: ServiceProblem, start: np.ndarray, wanted: np.ndarray,
     return seat_e, cost
 
 
-def _flow(tails, heads, caps, costs, supply: int, n_nodes: int):
+def _flow(tails: ArrayLike, heads: ArrayLike, caps: ArrayLike, costs: ArrayLike,
+          supply: int, n_nodes: int) -> Any:
+    """A solved SimpleMinCostFlow (OR-Tools ships no types: Any) sending
+    ``supply`` from node 0 to node 1 at least cost; raises unless optimal."""
     from ortools.graph.python import min_cost_flow  # see _run_highs
 
     smcf = min_cost_flow.SimpleMinCostFlow()
@@ -782,7 +861,8 @@ def _service_flow(problem: ServiceProblem, params: ServiceParams,
         wanted = np.bincount(ee, minlength=n_e)
     seat_e, seat_cost = _seats(problem, problem.other_load, wanted, params.balance)
     head = e0 + ee
-    extra_t, extra_h, extra_c = [], [], []
+    empty = np.zeros(0, dtype=np.int64)
+    extra_t, extra_h, extra_c = empty, empty, empty
     if shared.any():
         key = st[shared] * n_e + ee[shared]
         ukey, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
@@ -809,7 +889,8 @@ def _service_flow(problem: ServiceProblem, params: ServiceParams,
     return provider, int(used.sum()), int(smcf.optimal_cost()) + base
 
 
-def _levels(tails, heads, caps, sup, sink, src_p, src_c, n_pairs, n_students
+def _levels(tails: np.ndarray, heads: np.ndarray, caps: np.ndarray, sup: int,
+            sink: int, src_p: int, src_c: int, n_pairs: int, n_students: int
             ) -> tuple[int, int]:
     """Most pairs, then most case managers, that a network can route: two max
     flows. The sets of units a network can route at once form a matroid
@@ -952,7 +1033,7 @@ def _joint_flow(problem: ServiceProblem, params: ServiceParams,
     unbacked = np.zeros(len(cs), dtype=bool)
     unbacked[chosen_free[~np.isin(want, have)]] = True
     valid = not unbacked.any()
-    if ukey is not None:
+    if ukey is not None and inv is not None:
         seat_flow = flows[offsets[2]:offsets[2] + len(ukey)]
         sh = np.nonzero(shared)[0]
         into = np.bincount(inv, weights=used_e[sh].astype(float), minlength=len(ukey))
@@ -1150,7 +1231,7 @@ def _distinct_served(problem: ServiceProblem, provider: np.ndarray) -> np.ndarra
 
 
 def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float
-                ) -> tuple[np.ndarray, int, int, int]:
+                ) -> tuple[np.ndarray, int, int, int, np.ndarray]:
     """The joint model's LP relaxation by HiGHS, solved lexicographically, and
     a service plan rounded from its vertex.
 
@@ -1164,7 +1245,8 @@ def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float
     plan is feasible for the LPs, so each optimum bounds its level.
 
     Returns the rounded service plan, the pairs-served and students-placed
-    bounds, and the cost bound (milli-points, without the other-load constant).
+    bounds, the cost bound (milli-points, without the other-load constant) and
+    the LP's service columns x (one per service option).
     """
     n_p, n_s, n_e = problem.n_pairs, problem.n_students, problem.n_providers
     ep, ee = problem.edge_pair, problem.edge_provider
@@ -1202,7 +1284,7 @@ def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float
     n_row = r_min + int(has_min.sum())
     R, C, V = [], [], []
 
-    def put(rows, cols, vals):
+    def put(rows: ArrayLike, cols: ArrayLike, vals: ArrayLike) -> None:
         R.append(np.asarray(rows, dtype=np.int64))
         C.append(np.asarray(cols, dtype=np.int64))
         V.append(np.broadcast_to(np.asarray(vals, dtype=np.float64), len(R[-1])))
@@ -1344,22 +1426,32 @@ def _decomposed(problem: ServiceProblem, params: ServiceParams, deadline: float,
     return provider, served, placed, cost + c_cost, notes
 
 
-def _run_highs(*args):
+#: What the child returns: pairs served, students placed, LP 3's optimum, x.
+_LpAnswer = tuple[int, int, float, np.ndarray]
+
+
+def _run_highs(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarray,
+               row_hi: np.ndarray, n_x: int, n_c: int, cost: np.ndarray,
+               seconds: float) -> _LpAnswer:
     """Solve the three LPs in a separate Python process.
 
     OR-Tools bundles its own HiGHS, and its symbols clash with highspy's when
     both libraries are loaded in one process; so highspy runs in a child that
     never imports OR-Tools. The child is started once (about a second) and
     kept for later solves; requests and answers are pickled through its pipes.
+    OR-Tools' own LP solvers were measured against this and were slower
+    (docs/service-caseloads.md, section 3 C).
     """
 
     global _HIGHS_CHILD
-    if _HIGHS_CHILD is None or _HIGHS_CHILD.poll() is not None:
-        _HIGHS_CHILD = subprocess.Popen(
+    child = _HIGHS_CHILD
+    if child is None or child.poll() is not None:
+        child = _HIGHS_CHILD = subprocess.Popen(
             [sys.executable, "-c",
              "from optimizer.planning.solvers.services import _highs_serve; _highs_serve()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    child = _HIGHS_CHILD
+    assert child.stdin is not None and child.stdout is not None  # both are PIPE
+    args = (n_col, start, index, value, row_hi, n_x, n_c, cost, seconds)
     data = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)
     child.stdin.write(struct.pack("<Q", len(data)) + data)
     child.stdin.flush()
@@ -1370,10 +1462,11 @@ def _run_highs(*args):
     ok, answer = pickle.loads(child.stdout.read(struct.unpack("<Q", head)[0]))
     if not ok:
         raise RuntimeError(answer)
-    return answer
+    served, placed, lp_cost, x = answer
+    return int(served), int(placed), float(lp_cost), np.asarray(x)
 
 
-_HIGHS_CHILD = None
+_HIGHS_CHILD: subprocess.Popen[bytes] | None = None
 
 
 def _highs_serve() -> None:
@@ -1390,6 +1483,8 @@ def _highs_serve() -> None:
         if len(head) < 8:
             return
         args = pickle.loads(inp.read(struct.unpack("<Q", head)[0]))
+        # (ok, the LP answer) or (not ok, the error message).
+        answer: tuple[bool, _LpAnswer | str]
         try:
             answer = (True, _highs_lexicographic(*args))
         except Exception as exc:  # reported to the parent, which raises it
@@ -1399,7 +1494,9 @@ def _highs_serve() -> None:
         out.flush()
 
 
-def _highs_lexicographic(n_col, start, index, value, row_hi, n_x, n_c, cost, seconds):
+def _highs_lexicographic(n_col: int, start: np.ndarray, index: np.ndarray,
+                         value: np.ndarray, row_hi: np.ndarray, n_x: int, n_c: int,
+                         cost: np.ndarray, seconds: float) -> _LpAnswer:
     """(In the child process.) LP 1 most pairs served, LP 2 most case managers
     with at least that many pairs (rounded down), LP 3 least cost with both;
     warm-started from each other. Returns both counts, the LP 3 optimum and x."""
