@@ -14,6 +14,7 @@ disagreement. Only a district's own ``district.toml`` overrides are read.
 
 from __future__ import annotations
 
+import copy
 import csv
 import tomllib
 from pathlib import Path
@@ -141,7 +142,7 @@ def tables(folder: str | Path) -> dict:
     folder = Path(folder)
     path = folder / "district.toml"
     over = tomllib.loads(path.read_text("utf-8")) if path.exists() else {}
-    pack = _merge(CA, {k: v for k, v in over.items() if k in CA})
+    pack = _merge(copy.deepcopy(CA), {k: v for k, v in over.items() if k in CA})
     roles = pack["roles"]
     for role, cap in over.get("caps", {}).items():
         roles[role] = {**roles[role], "cap": cap}
