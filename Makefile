@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench sample clean browser
+.PHONY: demo test lint bench sample clean browser mutate
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,10 +38,16 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_plan.py
 	$(BIN)/python benchmarks/bench_stability.py
 
+# Mutation score of the rules, planning, check and validation code: prints the
+# survivors and writes benchmarks/mutation.json. Slow (tens of minutes on 2
+# cores), so not part of `make test` or CI.
+mutate: $(STAMP)
+	$(BIN)/python benchmarks/mutate.py
+
 # Regenerate the bundled synthetic sample district (deterministic).
 sample: $(STAMP)
 	$(BIN)/caseload generate data/sample --students 1900 --seed 2027 \
 		--name "Sample Unified School District (synthetic)"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info plan-sample
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info plan-sample mutants

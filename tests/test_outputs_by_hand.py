@@ -212,3 +212,23 @@ def test_unknown_secondary_disability_code_is_an_error(make_district):
         ("students.csv", 2, "secondary_disability", "999")]
     assert "a disability code or abbreviation" in errors[0].expected
     assert "320/AUT" in errors[0].expected
+
+
+def test_summary_text(elm):
+    _, r = elm
+    lines = r.summary().splitlines()
+    assert lines[0].startswith("Plan for elm — OPTIMAL (min-cost flow")
+    for want in [
+        "  students placed              5 of 6   unplaced 1",
+        "  best-practice share      60.0%   (rank 0 among placed; rank 1 0, "
+        "coordinator only 2)",
+        "  continuity share         60.0%   (kept this year's case manager, of 5 who have "
+        "one on staff)",
+        "  load ratio             max 1.00  mean 0.95  std 0.050  (over 2 case managers)",
+        "  objective              1,057.1 points  (bound 1,057.1, gap 0.00%)",
+        "      unplaced 1,000.0, rank 60.0, continuity -15.0, balance 12.1",
+        "Hiring needs (to place the unplaced students):",
+        "  ELM: RSP with ES-MMSN for 1 student(s) = 0.1 FTE",
+    ]:
+        assert want in lines
+    assert repr(r) == "Result(status='optimal', objective=1057.1, placed=5/6)"
