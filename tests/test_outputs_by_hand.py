@@ -232,3 +232,52 @@ def test_summary_text(elm):
     ]:
         assert want in lines
     assert repr(r) == "Result(status='optimal', objective=1057.1, placed=5/6)"
+
+
+def test_hiring_needs_by_kind_of_student(make_district):
+    """Nobody to case-manage anyone but an OT (not a case-manager role). Best
+    practice says whom to hire: SDC teacher with the first credential (in the
+    pack's order) for autism at extensive support in grade 3, ES-ESN; SLP for
+    speech only; the DHH itinerant, counted by region; a coordinator (no
+    best-practice type for OT only), counted by region. One each: 0.1 FTE."""
+    r = plan(load_district(make_district(
+        schools=[SCHOOL, OAK],
+        educators=[educator("X", "OT", "OT-LIC")],
+        students=[student("S1", sai_setting="sdc", primary="AUT", support_level="extensive"),
+                  student("S2", services="SPEECH", sai_setting="", primary="SLI"),
+                  student("S3", services="DHH", sai_setting="", primary="HH"),
+                  student("S4", services="OT", sai_setting="", primary="OHI"),
+                  student("S5", services="OT", sai_setting="", primary="OHI",
+                          school="OAK")])))
+    assert [tuple(h.values()) for h in r.hiring_needs.to_dict("records")] == [
+        ("", "North", "COORD", "", 1, 0.1),
+        ("", "North", "DHH", "ES-DHH", 1, 0.1),
+        ("", "South", "COORD", "", 1, 0.1),
+        ("ELM", "North", "SDC", "ES-ESN", 1, 0.1),
+        ("ELM", "North", "SLP", "SLP", 1, 0.1),
+    ]
+    reasons = dict(zip(r.unassigned["student_id"], r.unassigned["reason"], strict=True))
+    assert reasons["S4"] == (
+        "No one at this school may case-manage this student: none of the 1 educator(s) at "
+        "school ELM may case-manage this student. X (OT): May case-manage: Occupational "
+        "therapist (OT) is not a case-manager role in this rule pack")
+    assert reasons["S5"] == ("No one at this school may case-manage this student: "
+                             "no educator serves school OAK")
+    assert r.figures["best_practice_share"] == 0.0 and r.figures["continuity_share"] == 0.0
+    assert r.figures["load_ratio"] == {"educators": 0, "max": 0.0, "mean": 0.0, "std": 0.0}
+
+
+def test_weighted_loads_in_reasons(make_district):
+    """E1 (cap 2) holds S1 (weight 1.5, pinned); S2 (weight 1, with E1 now)
+    cannot fit and goes to the coordinator; its reason names E1's load."""
+    r = plan(load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="2"),
+                   educator("E2", "COORD")],
+        students=[student("S1", weight="1.5"), student("S2", current_case_manager="E1")],
+        locks=[{"student_id": "S1", "educator_id": "E1", "kind": "pin", "reason": ""}])))
+    a = _rows(r.assignments, "student_id")
+    assert (a["S1"]["case_manager_id"], a["S2"]["case_manager_id"]) == ("E1", "E2")
+    assert "A better fit (rank 0) had no room: E1 (RSP, 1.5/2)" in a["S2"]["reason"]
+    assert a["S2"]["reason"].endswith("This year's case manager E1 is full (1.5/2)")
+    c = _rows(r.caseloads, "educator_id")
+    assert (c["E1"]["load"], c["E1"]["load_ratio"], c["E2"]["load"]) == (1.5, 0.75, 1.0)
