@@ -139,3 +139,25 @@ def _weighted(folder):
     lines[1] = ",".join(row)
     (folder / "students.csv").write_text("\n".join(lines) + "\n")
     return folder
+
+
+def test_minmax_ceiling_worked_by_hand(make_district):
+    """Six students, an RSP teacher (cap 10, best practice) and a coordinator
+    (cap 30). Convex balance keeps all six with the teacher (ratio 0.6). Min-max
+    first finds the lowest ceiling that still places six: seats floor(r x 10) +
+    floor(r x 30) >= 6 first holds at r = 5/30 (1 + 5); 4/30 gives 1 + 4."""
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="10"),
+                   educator("E2", "COORD")],
+        students=[student(f"S{i}") for i in range(6)]))
+    convex = plan(d)
+    minmax = plan(d, SolveParams(balance="minmax"))
+    assert list(convex.caseloads["load"]) == [6.0, 0.0]
+    assert convex.figures["max_ratio_ceiling"] is None
+    assert list(minmax.caseloads["load"]) == [1.0, 5.0]
+    assert minmax.figures["max_ratio_ceiling"] == pytest.approx(1 / 6)
+    assert minmax.figures["balance"] == "minmax" and convex.figures["balance"] == "convex"
+    assert "min-max search (max flow) proved the lowest ceiling 0.167" in minmax.engine
+    # CP-SAT's min-max phase reaches the same loads.
+    cp = plan(d, SolveParams(balance="minmax", engine="cpsat", time_limit=5))
+    assert list(cp.caseloads["load"]) == [1.0, 5.0]
