@@ -231,6 +231,12 @@ def test_summary_text(elm):
         "  ELM: RSP with ES-MMSN for 1 student(s) = 0.1 FTE",
     ]:
         assert want in lines
+    # Time per stage, in the order they ran.
+    time_line = next(x for x in lines if x.startswith("  time "))
+    assert time_line.startswith("  time                   rules_and_edges ")
+    assert [part.split()[0] for part in time_line[25:].split(", ")] == [
+        "rules_and_edges", "problem", "components", "flow", "explain"]
+    assert lines[-2] == "Hiring needs (to place the unplaced students):"
     assert repr(r) == "Result(status='optimal', objective=1057.1, placed=5/6)"
 
 

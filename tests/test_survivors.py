@@ -3,6 +3,8 @@ each asserts, by hand, the behaviour the mutant changed."""
 
 from __future__ import annotations
 
+import pytest
+
 from optimizer import Problem, load_district
 from tests.conftest import educator, student
 
@@ -29,3 +31,81 @@ def test_problem_text_and_dict():
                            "column": "grade", "value": "13", "expected": "a grade code"}
     assert str(Problem("district.toml", None, None, None, "valid TOML", "warning")) == \
         "district.toml — valid TOML"
+
+
+def test_educators_frame_joins_schools(make_district):
+    oak = {"school_id": "OAK", "name": "Oak", "low_grade": "TK", "high_grade": "5"}
+    from tests.conftest import SCHOOL
+
+    d = load_district(make_district(schools=[SCHOOL, oak], educators=[
+        educator("E1", "DHH", "ES-DHH", schools="OAK;ELM")]))
+    assert d.educators_frame()["schools"].tolist() == ["OAK;ELM"]
+
+
+def test_district_error_message_counts_errors(make_district):
+    from optimizer import DistrictError
+
+    folder = make_district(educators=[educator("E1", "RSP", "SLP")],
+                           students=[student("S1", grade="13"), student("S2", weight="0")])
+    with pytest.raises(DistrictError) as err:
+        load_district(folder)
+    e = err.value
+    assert str(e) == ("2 error(s) in the district files; first: students.csv row 2, column "
+                      "grade: '13' — a grade code: PK, TK, K, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, "
+                      "11, 12, A")
+    assert [(p.row, p.column) for p in e.errors] == [(2, "grade"), (3, "weight")]
+    assert [(p.file, p.column) for p in e.warnings] == [("educators.csv", "credentials")]
+    assert str(DistrictError([])) == "district has errors"
+
+
+def test_explain_marks_locks_pass_or_fail(make_district):
+    from optimizer import explain
+
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN"), educator("E2", "COORD")],
+        students=[student("S1"), student("S2")],
+        locks=[{"student_id": "S1", "educator_id": "E1", "kind": "pin", "reason": ""},
+               {"student_id": "S2", "educator_id": "E1", "kind": "forbid", "reason": ""}]))
+    pin, forbid = explain(d, "S1", "E1")[-1], explain(d, "S2", "E1")[-1]
+    assert (pin.rule, pin.ok, pin.reason) == ("Lock in locks.csv", True, "pin")
+    assert (forbid.rule, forbid.ok, forbid.reason) == ("Lock in locks.csv", False, "forbid")
+    assert [v.rule for v in explain(d, "S1", "E2")][-1] == "May coordinate"
+
+
+def test_baseline_outweighs_balance(make_district):
+    """Baseline S1-S3 with E1, S4 with E2 (both cap 3, nobody has a case
+    manager now). Balance alone would split 2 / 2; moving anyone costs 50, so
+    the plan keeps 3 / 1 and moves nobody."""
+    from optimizer import plan
+
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="3"),
+                   educator("E2", "RSP", "ES-MMSN", max_caseload="3")],
+        students=[student(f"S{i}") for i in range(1, 5)]))
+    assert list(plan(d).caseloads["load"]) == [2.0, 2.0]
+    r = plan(d, baseline={"S1": "E1", "S2": "E1", "S3": "E1", "S4": "E2"})
+    assert list(r.caseloads["load"]) == [3.0, 1.0]
+    assert r.figures["baseline"] == {"students_in_baseline": 4, "moved": 0,
+                                     "moved_because": {}}
+    assert r.terms["change"] == 0.0
+
+
+def test_minmax_with_an_educator_nobody_can_use(make_district):
+    """The last educator (by id) has no eligible student: min-max must still
+    size its networks for every educator."""
+    from optimizer import plan
+    from optimizer.solver import SolveParams
+
+    oak = {"school_id": "OAK", "name": "Oak", "low_grade": "TK", "high_grade": "5"}
+    from tests.conftest import SCHOOL
+
+    d = load_district(make_district(
+        schools=[SCHOOL, oak],
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="4"),
+                   educator("E2", "COORD", max_caseload="4"),
+                   educator("E3", "RSP", "ES-MMSN", schools="OAK")],
+        students=[student(f"S{i}") for i in range(4)]))
+    r = plan(d, SolveParams(balance="minmax"))
+    # Ceiling: floor(r x 4) + floor(r x 4) >= 4 first at r = 2/4.
+    assert r.figures["max_ratio_ceiling"] == pytest.approx(0.5)
+    assert list(r.caseloads["load"]) == [2.0, 2.0, 0.0]
