@@ -80,13 +80,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample", type=int, default=0,
                     help="run a random sample of this many mutants (0: all)")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--report-only", action="store_true",
+                    help="only report the results already in mutants/ (same sample)")
     args = ap.parse_args(argv)
+    if args.report_only:
+        args.keep = True
     if not args.keep:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     t0 = time.perf_counter()
     children = ["--max-children", str(args.max_children)]
     sample: list[str] = []
-    if args.sample:
+    if args.report_only:
+        if args.sample:
+            everything = sorted(_status())
+            sample = sorted(random.Random(args.seed).sample(everything,
+                                                            min(args.sample, len(everything))))
+    elif args.sample:
         # Generate the mutants and map tests to functions by running one tiny
         # group of mutants, then draw the sample from every mutant there is.
         _mutmut("run", *children, "optimizer.model.xǁProblemǁ__str__*", capture=False)
@@ -96,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         _mutmut("run", *children, *sample, capture=False)
     else:
         _mutmut("run", *children, capture=False)
-    seconds = time.perf_counter() - t0
+    seconds = None if args.report_only else time.perf_counter() - t0
 
     status = _status()
     total = len(status)
@@ -120,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         margin = 1.96 * math.sqrt(score * (1 - score) / scored * fpc)
     report = {
         "tool": "mutmut " + _mutmut("--version").strip().split()[-1],
-        "seconds": round(seconds, 1),
+        "seconds": None if seconds is None else round(seconds, 1),
         "max_children": args.max_children,
         "mutants_in_scope": total,
         "sample": {"size": len(sample), "seed": args.seed} if sample else None,
@@ -137,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         tag = f"  [equivalent: {s['equivalent']}]" if s["equivalent"] else ""
         print(f"\n{s['mutant']}{tag}\n{s['diff']}")
     what = f"a sample of {len(status)} of {total}" if sample else f"{len(status)}"
-    print(f"\n{what} mutants in {seconds / 60:.1f} min: "
+    took = "" if seconds is None else f" in {seconds / 60:.1f} min"
+    print(f"\n{what} mutants{took}: "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     plus = f" ± {margin:.1%} (95%)" if margin is not None else ""
     print(f"mutation score {report['score']:.1%}{plus} (killed / (killed + survived + no tests)); "
