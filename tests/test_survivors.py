@@ -109,3 +109,24 @@ def test_minmax_with_an_educator_nobody_can_use(make_district):
     # Ceiling: floor(r x 4) + floor(r x 4) >= 4 first at r = 2/4.
     assert r.figures["max_ratio_ceiling"] == pytest.approx(0.5)
     assert list(r.caseloads["load"]) == [2.0, 2.0, 0.0]
+
+
+def test_weighted_plan_packs_exactly(make_district):
+    """Weights 2, 1, 1.5, 1.5 into two caps of 3: the only full packing is
+    {2, 1} and {1.5, 1.5}; S1 has E1 now, so E1 takes S1 and S2."""
+    from optimizer import plan
+
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="3"),
+                   educator("E2", "RSP", "ES-MMSN", max_caseload="3")],
+        students=[student("S1", weight="2", current_case_manager="E1"),
+                  student("S2", weight="1"), student("S3", weight="1.5"),
+                  student("S4", weight="1.5")]))
+    r = plan(d)
+    got = dict(zip(r.assignments["student_id"], r.assignments["case_manager_id"],
+                   strict=True))
+    assert got == {"S1": "E1", "S2": "E1", "S3": "E2", "S4": "E2"}
+    assert r.status == "optimal"
+    assert r.engine.startswith("CP-SAT per component (1 of 1 proven optimal)")
+    assert list(r.caseloads["load"]) == [3.0, 3.0]
+    assert r.objective == pytest.approx(r.bound)
