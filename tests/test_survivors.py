@@ -130,3 +130,100 @@ def test_weighted_plan_packs_exactly(make_district):
     assert r.engine.startswith("CP-SAT per component (1 of 1 proven optimal)")
     assert list(r.caseloads["load"]) == [3.0, 3.0]
     assert r.objective == pytest.approx(r.bound)
+
+
+def test_lock_cells_required(make_district):
+    from optimizer import check_district
+
+    folder = make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN")], students=[student("S1")],
+        locks=[{"student_id": "S1", "educator_id": "E1", "kind": ""},
+               {"student_id": "S1", "educator_id": "E7", "kind": "forbid"}])
+    got = [(p.file, p.row, p.column, p.value, p.expected) for p in check_district(folder)
+           if p.severity == "error"]
+    assert got == [
+        ("locks.csv", 2, "kind", "", "a value: pin or forbid (required)"),
+        ("locks.csv", 3, "educator_id", "E7",
+         "the educator_id of an educator in educators.csv"),
+    ]
+
+
+def test_hiring_need_without_any_authorizing_credential(make_district):
+    """With LAD's categories emptied, no teaching credential covers speech or
+    language impairment in the resource program at grade 3 (ECSE stops at K,
+    the special class authorization is SDC only): hire an RSP teacher, credential
+    unknown (blank)."""
+    from optimizer import plan
+
+    r = plan(load_district(make_district(
+        educators=[educator("X", "OT", "OT-LIC")], students=[student("S1", primary="SLI")],
+        toml="[credentials.ES-LAD]\ncategories = []\n")))
+    assert [tuple(h.values()) for h in r.hiring_needs.to_dict("records")] == [
+        ("ELM", "North", "RSP", "", 1, 0.1)]
+
+
+def test_why_this_years_case_manager_was_not_kept(make_district):
+    """S1 is with E2 (a coordinator) now and E1 teaches it (best practice):
+    E2 is the weaker fit. S2 is with E3, an OT marked case manager, who
+    neither teaches, serves nor may coordinate: no longer eligible."""
+    from optimizer import plan
+
+    r = plan(load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN"), educator("E2", "COORD"),
+                   educator("E3", "OT", "OT-LIC", case_manager="yes")],
+        students=[student("S1", current_case_manager="E2"),
+                  student("S2", current_case_manager="E3")])))
+    reasons = dict(zip(r.assignments["student_id"], r.assignments["reason"], strict=True))
+    assert reasons["S1"].endswith(
+        "This year's case manager E2 is a weaker fit (coordinator only, rank 2) than E1 "
+        "(rank 0)")
+    assert reasons["S2"].endswith(
+        "This year's case manager E3 may no longer case-manage this student: Teaches the "
+        "student's SAI: OT does not teach specialized academic instruction; Provides a "
+        "service on the IEP: OT provides OT; none is on this IEP; May coordinate: "
+        "Occupational therapist (OT) may not coordinate in this rule pack")
+
+
+def test_moved_from_the_baseline_for_balance(make_district):
+    """With no cost for change, balance splits a baseline of four with E1 into
+    2 / 2: two students moved, because of balance."""
+    from optimizer import plan
+    from optimizer.problem import Objective
+
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="4"),
+                   educator("E2", "RSP", "ES-MMSN", max_caseload="4")],
+        students=[student(f"S{i}") for i in range(1, 5)]))
+    r = plan(d, objective=Objective(change=0.0),
+             baseline={f"S{i}": "E1" for i in range(1, 5)})
+    assert r.figures["baseline"]["moved_because"] == {"balance": 2}
+    moved = [x for x in r.assignments["reason"] if "Moved from the baseline plan" in x]
+    assert len(moved) == 2 and all(x.endswith(
+        "Moved from the baseline plan: Moved to balance caseloads: E1 carries 2/4, "
+        "E2 2/4") for x in moved)
+
+
+def test_minmax_ceiling_at_the_floor_set_by_other_load(make_district):
+    """E1 (cap 10) already carries 5 others: no ceiling below 0.5 is possible,
+    and 0.5 itself places both students (with the coordinator, cap 30)."""
+    from optimizer import plan
+    from optimizer.solver import SolveParams
+
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="10", other_load="5"),
+                   educator("E2", "COORD")],
+        students=[student("S1"), student("S2")]))
+    r = plan(d, SolveParams(balance="minmax"))
+    assert r.figures["max_ratio_ceiling"] == pytest.approx(0.5)
+    assert r.figures["placed"] == 2
+
+
+def test_minmax_when_every_cap_is_zero(make_district):
+    from optimizer import plan
+    from optimizer.solver import SolveParams
+
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="0")],
+        students=[student("S1")]))
+    r = plan(d, SolveParams(balance="minmax"))
+    assert r.figures["placed"] == 0 and r.figures["max_ratio_ceiling"] == 0.0
