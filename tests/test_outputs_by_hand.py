@@ -38,10 +38,12 @@ OAK = {"school_id": "OAK", "name": "Oak Elementary", "low_grade": "TK", "high_gr
        "region": "South"}
 
 
-@pytest.fixture(scope="module")
-def elm(tmp_path_factory):
+@pytest.fixture
+def elm(tmp_path):
+    # Planned per test (not once per module): mutation testing maps each test
+    # to the code it runs, and a shared fixture would credit only the first.
     folder = write_district(
-        tmp_path_factory.mktemp("elm") / "elm", schools=[SCHOOL, OAK],
+        tmp_path / "elm", schools=[SCHOOL, OAK],
         educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="2"),
                    educator("E2", "SLP", "SLP", fte="0.5", max_caseload="5",
                             other_load="1.5"),
