@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from optimizer import Problem, load_district
+from optimizer.problem import build_problem
 from tests.conftest import educator, student
 
 
@@ -227,3 +228,73 @@ def test_minmax_when_every_cap_is_zero(make_district):
         students=[student("S1")]))
     r = plan(d, SolveParams(balance="minmax"))
     assert r.figures["placed"] == 0 and r.figures["max_ratio_ceiling"] == 0.0
+
+
+def test_verdict_and_decision_values(make_district):
+    from optimizer import decide, explain
+
+    d = load_district(make_district(
+        educators=[educator("E1", "PSY", "PPS", case_manager="yes"),
+                   educator("E2", "OT", "OT-LIC", case_manager="yes"),
+                   educator("E3", "OT", "OT-LIC", schools="ELM")],
+        students=[student("S1", school="ELM")]))
+    v = explain(d, "S1", "E1")
+    assert str(v[1]) == "May case-manage: marked case_manager = yes in educators.csv"
+    assert v[-1].ok is True and explain(d, "S1", "E2")[-1].ok is False
+    no = decide(d, d.students["S1"], d.educators["E2"])
+    assert (no.capacity, no.rank, no.reason, no.eligible) == (None, None, "", False)
+    gate = decide(d, d.students["S1"], d.educators["E3"])
+    assert (gate.capacity, gate.reason) == (None, "")
+
+
+def test_problem_is_read_only_and_timed(make_district):
+    from optimizer import plan
+
+    folder = make_district(educators=[educator("E1", "RSP", "ES-MMSN")],
+                           students=[student("S1")])
+    p = build_problem(load_district(folder))
+    for name in ("student_ids", "educator_ids", "edge_student", "edge_educator", "edge_rank",
+                 "edge_current", "edge_capacity", "edge_reason", "weight", "pinned_to",
+                 "cap", "other_load"):
+        assert not getattr(p, name).flags.writeable, name
+    assert 0 <= p.timings["rules_and_edges"] < 60 and 0 <= p.timings["problem"] < 60
+    runtime = plan(load_district(folder)).figures["runtime_s"]
+    assert all(0 <= v < 60 for v in runtime.values())
+
+
+def test_no_edges_no_components(make_district):
+    from optimizer import plan
+
+    r = plan(load_district(make_district(educators=[educator("X", "OT", "OT-LIC")],
+                                         students=[student("S1")])))
+    assert (r.figures["components"], r.figures["largest_component_students"]) == (0, 0)
+
+
+def test_flow_balance_cost_per_seat(make_district):
+    """The k-th student costs balance x (2k - 1) / cap more: with caps 1 and 10,
+    two students cost 2 x 1 at E1 against 2 x (1 + 3) / 10 = 0.8 at E2, so
+    both go to E2."""
+    from optimizer import plan
+
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="1"),
+                   educator("E2", "RSP", "ES-MMSN", max_caseload="10")],
+        students=[student("S1"), student("S2")]))
+    r = plan(d)
+    assert list(r.caseloads["load"]) == [0.0, 2.0]
+    assert r.terms["balance"] == pytest.approx(0.8)
+
+
+def test_cpsat_minmax_reports_itself(make_district):
+    from optimizer import plan
+    from optimizer.solver import SolveParams
+
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="10"),
+                   educator("E2", "COORD")],
+        students=[student(f"S{i}") for i in range(6)]))
+    cp = plan(d, SolveParams(balance="minmax", engine="cpsat", time_limit=5))
+    assert cp.engine.startswith("CP-SAT per component (1 of 1 proven optimal)")
+    assert "; min-max first (per component, highest ceiling 0.167)" in cp.engine
+    assert cp.figures["balance"] == "minmax"
+    assert cp.figures["max_ratio_ceiling"] == pytest.approx(1 / 6, abs=1e-3)
