@@ -39,6 +39,24 @@ OUT = ROOT / "benchmarks" / "mutation.json"
 #: mutmut's mutant numbers move when the code changes.
 EQUIVALENT: list[tuple[str, str, str]] = [
     # (function name part, text in the mutated line, why it is equivalent)
+    ("_educator_needed", 'Educator("?", "?", None,',
+     "the probe's role is not read by the credential-and-grade rule"),
+    ("_educator_needed", "None, 0.0, None, None)", "the probe's row is never read"),
+    ("_educator_needed", "(s.school_id,), 2.0,", "the probe's FTE is never read"),
+    ("edge_moves", "dtype=None)", "an all-false array only ever summed or multiplied"),
+    ("moved_from_baseline", "dtype=None)", "an all-false array only ever summed"),
+    ("build_problem", 'edges["rank"].to_numpy(dtype=None)',
+     "pandas already holds the ranks as int64"),
+    ("build_problem", "for s in student_ids], )", "the weights are floats already"),
+    ("build_problem", "baseline.get(sid, None)", "None and '' both read as no baseline"),
+    ("build_problem", "baseline.get(sid, )", "None and '' both read as no baseline"),
+    ("solve_flow", "add_arc_with_capacity_and_unit_cost(sink, sink, 0, 1)",
+     "a zero-capacity arc carries no flow whatever its cost"),
+    ("placed", 'RuntimeError(None)', "unreachable: max flow on these networks is optimal"),
+    ("min_max_ratio", "top + 2)",
+     "a seat beyond the eligible students changes no max flow, so never the ceiling"),
+    ("build_result", "np.errstate(divide=None", "only changes whether numpy warns"),
+    ("build_result", 'invalid=None)', "only changes whether numpy warns"),
 ]
 
 

@@ -298,3 +298,19 @@ def test_cpsat_minmax_reports_itself(make_district):
     assert "; min-max first (per component, highest ceiling 0.167)" in cp.engine
     assert cp.figures["balance"] == "minmax"
     assert cp.figures["max_ratio_ceiling"] == pytest.approx(1 / 6, abs=1e-3)
+
+
+def test_cpsat_portfolio_gives_the_same_packing(make_district):
+    """deterministic=False runs CP-SAT as a multi-worker portfolio; the only
+    full packing is found all the same."""
+    from optimizer import plan
+    from optimizer.solver import SolveParams
+
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="3"),
+                   educator("E2", "RSP", "ES-MMSN", max_caseload="3")],
+        students=[student("S1", weight="2", current_case_manager="E1"),
+                  student("S2", weight="1"), student("S3", weight="1.5"),
+                  student("S4", weight="1.5")]))
+    r = plan(d, SolveParams(deterministic=False, time_limit=5))
+    assert list(r.caseloads["load"]) == [3.0, 3.0] and r.status == "optimal"
