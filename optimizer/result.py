@@ -295,8 +295,9 @@ def build_result(problem: PlanningProblem, assignment: np.ndarray, *, status: st
     assignments = pd.DataFrame({
         "student_id": sids,
         "school_id": [d.students[s].school_id for s in sids],
-        "case_manager_id": np.where(placed, eids[np.maximum(assignment, 0)], ""),
-        "role": np.where(placed, role_of[np.maximum(assignment, 0)], ""),
+        # Index -1 (unplaced) reads the blank appended last; works with no educators too.
+        "case_manager_id": np.append(eids, "")[assignment],
+        "role": np.append(role_of, "")[assignment],
         "capacity": edge_capacity[chosen],
         "rank": pd.array(np.where(placed, rank, -1), dtype="Int64"),
         "kept_current": kept,
