@@ -314,3 +314,66 @@ def test_cpsat_portfolio_gives_the_same_packing(make_district):
                   student("S4", weight="1.5")]))
     r = plan(d, SolveParams(deterministic=False, time_limit=5))
     assert list(r.caseloads["load"]) == [3.0, 3.0] and r.status == "optimal"
+
+
+def test_required_cells_compact_dates_and_caps_settings(make_district):
+    from optimizer import check_district
+
+    folder = make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN")],
+        students=[student("", annual_review="20270115"), student("S2")],
+        toml="[caps]\nRSP = true\nNURSE = 10\n")
+    got = [(p.file, p.row, p.column, p.value, p.expected) for p in check_district(folder)
+           if p.severity == "error"]
+    roles = "RSP, SDC, SLP, DHH, VI, OM, APE, OT, PT, PSY, COORD"
+    assert got == [
+        ("district.toml", None, "caps.RSP", "True",
+         "a whole number of students >= 0 (the full-time cap)"),
+        ("district.toml", None, "caps.NURSE", "10", f"a role: one of {roles}"),
+        ("students.csv", 2, "student_id", "", "a value: the student's id (required)"),
+    ]
+    d = load_district(make_district(educators=[educator("E1", "RSP", "ES-MMSN")],
+                                    students=[student("S1", annual_review="20270115")]))
+    import datetime as dt
+
+    assert d.students["S1"].annual_review == dt.date(2027, 1, 15)
+
+
+def test_pin_no_rule_allows_lists_every_rule(make_district):
+    from optimizer import check_district
+
+    folder = make_district(
+        educators=[educator("E1", "OT", "OT-LIC", case_manager="yes")],
+        students=[student("S1")],
+        locks=[{"student_id": "S1", "educator_id": "E1", "kind": "pin", "reason": ""}])
+    got = [(p.file, p.row, p.column, p.value, p.expected) for p in check_district(folder)
+           if p.severity == "error"]
+    assert got == [("locks.csv", 2, "educator_id", "E1",
+                    "a case manager some rule allows for S1; Teaches the student's SAI: OT "
+                    "does not teach specialized academic instruction; Provides a service on "
+                    "the IEP: OT provides OT; none is on this IEP; May coordinate: "
+                    "Occupational therapist (OT) may not coordinate in this rule pack")]
+
+
+def test_summary_lists_ten_hiring_needs_then_counts_the_rest(make_district):
+    """Eleven schools, one RSP student each and nobody to case-manage them,
+    plus one OT-only student: twelve hiring rows. The summary shows ten."""
+    from optimizer import plan
+
+    schools = [{"school_id": f"S{i:02}", "name": f"School {i}", "low_grade": "K",
+                "high_grade": "5", "region": "North"} for i in range(11)]
+    students = [student(f"P{i:02}", school=f"S{i:02}") for i in range(11)]
+    students.append(student("OT1", services="OT", sai_setting="", school="S00"))
+    r = plan(load_district(make_district(schools=schools, educators=[], students=students)))
+    assert len(r.hiring_needs) == 12
+    lines = r.summary().splitlines()
+    assert lines[1] == ""
+    i = lines.index("Hiring needs (to place the unplaced students):")
+    assert lines[i - 1] == ""
+    assert lines[i + 1] == "  region North: COORD for 1 student(s) = 0.1 FTE"
+    assert lines[i + 2] == "  S00: RSP with ES-MMSN for 1 student(s) = 0.1 FTE"
+    assert len(lines) == i + 12
+    assert lines[-1] == "  … and 2 more (hiring_needs.csv)"
+    r10 = plan(load_district(make_district(schools=schools[:10], educators=[],
+                                           students=students[:10])))
+    assert r10.summary().splitlines()[-1] == "  S09: RSP with ES-MMSN for 1 student(s) = 0.1 FTE"
