@@ -56,6 +56,7 @@ EQUIVALENT: list[tuple[str, str, str]] = [
     ("min_max_ratio", "top + 2)",
      "a seat beyond the eligible students changes no max flow, so never the ceiling"),
     ("build_result", "np.errstate(divide=None", "only changes whether numpy warns"),
+    ("_check_pins", 'labels.get("educators", "', "the reader always labels the educators table"),
     ("build_result", 'invalid=None)', "only changes whether numpy warns"),
 ]
 
