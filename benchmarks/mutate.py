@@ -57,6 +57,11 @@ EQUIVALENT: list[tuple[str, str, str]] = [
      "a seat beyond the eligible students changes no max flow, so never the ceiling"),
     ("build_result", "np.errstate(divide=None", "only changes whether numpy warns"),
     ("_check_pins", 'labels.get("educators", "', "the reader always labels the educators table"),
+    ("_build", 'pack.get("name", ', "the shipped pack always has a name"),
+    ("_build", "title=str(", "the shipped pack always has a title; the title is not read"),
+    ("_build", '"XXrule packXX"', "the shipped pack always has these tables (merging cannot "
+     "remove one)"),
+    ("_educators", "required=None)", "None and False are both falsy"),
     ("build_result", 'invalid=None)', "only changes whether numpy warns"),
 ]
 

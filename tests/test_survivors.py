@@ -377,3 +377,76 @@ def test_summary_lists_ten_hiring_needs_then_counts_the_rest(make_district):
     r10 = plan(load_district(make_district(schools=schools[:10], educators=[],
                                            students=students[:10])))
     assert r10.summary().splitlines()[-1] == "  S09: RSP with ES-MMSN for 1 student(s) = 0.1 FTE"
+
+
+def test_student_messages_word_for_word(make_district):
+    from optimizer import check_district
+
+    folder = make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN")],
+        students=[student("S1", grade="7", weight="0"),
+                  student("S2", placement_basis="both", services="SAI;YOGA"),
+                  student("S3", grade="13", primary="HH", placement_basis="secondary")])
+    got = [(p.row, p.column, p.value, p.expected) for p in check_district(folder)
+           if p.severity == "error"]
+    services = ("each item one of the services SAI, SPEECH, DHH, VI, OM, APE, OT, PT, "
+                "COUNSELING, BEHAVIOR, HEALTH, AT, TRANSITION, OTHER")
+    assert got == [
+        # Checked in different passes, reported in the contract's column order.
+        (2, "grade", "7", "a grade that school ELM serves (TK to 5)"),
+        (2, "weight", "0", "a positive number"),
+        (3, "placement_basis", "both", "primary or secondary"),
+        (3, "services", "YOGA", services),
+        (4, "grade", "13", "a grade code: PK, TK, K, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, "
+                           "A"),
+        (4, "placement_basis", "secondary",
+         "placement_basis 'secondary' only with a secondary_disability given"),
+    ]
+
+
+def test_service_credential_lists(make_district):
+    import optimizer.rulepack as rp
+    from optimizer import load_rule_pack
+
+    every = sorted(load_rule_pack("ca").credentials)
+    pack = load_rule_pack("ca", {"services": {"OT": {"credentials": every}}})
+    assert pack.services["OT"].credentials == frozenset(every)
+    with pytest.raises(rp.RulePackError) as err:
+        load_rule_pack("ca", {"services": {"OT": {"credentials": "OT-LIC"}}})
+    assert str(err.value) == "services.OT.credentials: expected a list of codes, got 'OT-LIC'"
+
+
+def test_cpsat_components_add_up(make_district):
+    """Two schools, two components, weighted: CP-SAT's objective is the sum of
+    both components' (nothing pinned, no other load) and both are proven."""
+    from optimizer import plan
+
+    oak = {"school_id": "OAK", "name": "Oak", "low_grade": "TK", "high_grade": "5"}
+    from tests.conftest import SCHOOL
+
+    d = load_district(make_district(
+        schools=[SCHOOL, oak],
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="3"),
+                   educator("E2", "COORD", schools="OAK", max_caseload="3")],
+        students=[student("S1", weight="1.5"), student("S2", weight="1.5", school="OAK"),
+                  student("S3", weight="1", school="OAK")]))
+    r = plan(d)
+    assert r.engine.startswith("CP-SAT per component (2 of 2 proven optimal)")
+    # The plan's objective: rank 2 twice (60) and balance 2 x (1.5^2 + 2.5^2) / 3.
+    assert r.objective == pytest.approx(60 + 2 * (2.25 + 6.25) / 3, abs=1e-3)
+    # CP-SAT's balance is linear between whole loads: 2 x k^2 / 3 at k = 1, 2, 3
+    # gives 2/3, 8/3, 6, so 1.5 costs 5/3 and 2.5 costs 13/3: 60 + 6 = 66 in all,
+    # summed over both components.
+    assert r.figures["cpsat_objective"] == pytest.approx(66.0, abs=0.01)
+
+
+def test_cpsat_minmax_with_a_zero_cap(make_district):
+    from optimizer import plan
+    from optimizer.solver import SolveParams
+
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="0"),
+                   educator("E2", "RSP", "ES-MMSN", max_caseload="4")],
+        students=[student("S1", weight="1.5"), student("S2")]))
+    r = plan(d, SolveParams(balance="minmax", time_limit=5))
+    assert r.figures["placed"] == 2 and list(r.caseloads["load"]) == [0.0, 2.5]
