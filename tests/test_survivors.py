@@ -450,3 +450,17 @@ def test_cpsat_minmax_with_a_zero_cap(make_district):
         students=[student("S1", weight="1.5"), student("S2")]))
     r = plan(d, SolveParams(balance="minmax", time_limit=5))
     assert r.figures["placed"] == 2 and list(r.caseloads["load"]) == [0.0, 2.5]
+
+
+def test_minmax_with_other_load_above_a_cap(make_district):
+    """E1 already carries 30 against a cap of 28 (a warning, not an error): no
+    ceiling can be below 30 / 28, and the student goes to the coordinator."""
+    from optimizer import plan
+    from optimizer.solver import SolveParams
+
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", other_load="30"), educator("E2", "COORD")],
+        students=[student("S1")]))
+    r = plan(d, SolveParams(balance="minmax"))
+    assert r.figures["max_ratio_ceiling"] == pytest.approx(30 / 28)
+    assert list(r.caseloads["load"]) == [30.0, 1.0]
