@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--report-only", action="store_true",
                     help="only report the results already in mutants/ (same sample)")
+    ap.add_argument("--sample-file", type=Path,
+                    help="with --report-only: the sampled mutant names, one a line")
     args = ap.parse_args(argv)
     if args.report_only:
         args.keep = True
@@ -115,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     children = ["--max-children", str(args.max_children)]
     sample: list[str] = []
     if args.report_only:
-        if args.sample:
+        if args.sample_file:
+            sample = args.sample_file.read_text("utf-8").split()
+        elif args.sample:
             everything = sorted(_status())
             sample = sorted(random.Random(args.seed).sample(everything,
                                                             min(args.sample, len(everything))))
@@ -156,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": None if seconds is None else round(seconds, 1),
         "max_children": args.max_children,
         "mutants_in_scope": total,
-        "sample": {"size": len(sample), "seed": args.seed} if sample else None,
+        "sample": {"size": len(sample), "seed": args.seed, "names": sample} if sample else None,
         "score_margin_95": None if margin is None else round(margin, 4),
         "mutants": len(status),
         "counts": counts,
