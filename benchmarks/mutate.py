@@ -62,6 +62,12 @@ EQUIVALENT: list[tuple[str, str, str]] = [
     ("_build", '"XXrule packXX"', "the shipped pack always has these tables (merging cannot "
      "remove one)"),
     ("_educators", "required=None)", "None and False are both falsy"),
+    ("_why_not", '"XXnobodyXX"', "never shown: the sentences naming the new case manager "
+     "need one"),
+    ("build_result", 'baseline_figures = ""', "both falsy: no baseline figures either way"),
+    ("build_result", "}, )", "the frame's columns are already in that order"),
+    ("solve_cpsat", "for xi in x], dtype=None)", "a list of bools makes a bool array anyway"),
+    ("min_max_ratio", "(ratios < top_ratio + 1e-12)", "the tolerance still admits the top"),
     ("build_result", 'invalid=None)', "only changes whether numpy warns"),
 ]
 

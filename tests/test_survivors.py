@@ -464,3 +464,26 @@ def test_minmax_with_other_load_above_a_cap(make_district):
     r = plan(d, SolveParams(balance="minmax"))
     assert r.figures["max_ratio_ceiling"] == pytest.approx(30 / 28)
     assert list(r.caseloads["load"]) == [30.0, 1.0]
+
+
+def test_figures_name_pack_and_status_and_gate_reason(make_district):
+    from optimizer import decide, plan
+
+    oak = {"school_id": "OAK", "name": "Oak", "low_grade": "TK", "high_grade": "5"}
+    from tests.conftest import SCHOOL
+
+    d = load_district(make_district(
+        schools=[SCHOOL, oak],
+        educators=[educator("E1", "RSP", "ES-MMSN", schools="OAK"),
+                   educator("E2", "OT", "OT-LIC"), educator("E3", "PT", "PT-LIC")],
+        students=[student("S1")]))
+    r = plan(d)
+    assert (r.figures["rule_pack"], r.figures["status"]) == ("ca", "optimal")
+    gate = decide(d, d.students["S1"], d.educators["E1"])
+    assert (gate.capacity, gate.reason) == (None, "")
+    # Every candidate at the school, each with why not, joined in order.
+    assert r.unassigned["reason"].tolist() == [
+        "No one at this school may case-manage this student: none of the 2 educator(s) at "
+        "school ELM may case-manage this student. E2 (OT): May case-manage: Occupational "
+        "therapist (OT) is not a case-manager role in this rule pack; E3 (PT): May "
+        "case-manage: Physical therapist (PT) is not a case-manager role in this rule pack"]
