@@ -1,18 +1,165 @@
-"""An independent eligibility checker for tests.
+"""An independent eligibility and plan checker for tests.
 
-It re-derives, from the raw CSV files and the rule pack's TOML alone, which
-educator may case-manage which student and in which capacity. It shares no
-code with ``optimizer`` (only the rule data file), so a bug in the engine's
-caching, profiles or graph building shows up as a disagreement.
+It re-derives, from the raw CSV files alone, which educator may case-manage
+which student and in which capacity, and whether a plan keeps every rule. Its
+rule tables are written out below by hand from the sources (CTC "Special
+Education Case Management", June 2024; CTC Education Specialist charts and
+added-authorization chart; 5 CCR 80047-80048.7; CALPADS Data Guide v11.0;
+EC 56026.5, 56362(c), 56363.3, 56441.7; docs/rules.md for the project's own
+readings marked UNCONFIRMED). It never reads ``optimizer/rulepacks/ca.toml``
+and shares no code with ``optimizer``: an edit to the shipped rule data, or a
+bug in the engine's caching, profiles or graph building, shows up as a
+disagreement. Only a district's own ``district.toml`` overrides are read.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import tomllib
 from pathlib import Path
 
-PACK = Path(__file__).resolve().parent.parent / "optimizer" / "rulepacks" / "ca.toml"
+GRADES = ["PK", "TK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "A"]
+SCHOOL_AGE = GRADES[1:]            # TK, K-12 and adult transition (new credentials)
+BIRTH_TO_22 = GRADES               # birth to 22
+EARLY = ["PK", "TK", "K"]          # birth to kindergarten (ECSE)
+# Older K-12 credentials: the CTC's TK assignment page says TK "is part of the
+# K-12 public school system" and "is not considered a preschool program"
+# (EC 48000), so a K-12 authorization covers TK.
+OLDER_K12 = GRADES[1:]
+BOTH = ["mild_moderate", "extensive"]
+ALL_CATEGORIES = ["ID", "HH", "DEAF", "SLI", "VI", "ED", "OI", "OHI", "EMD", "SLD", "DB", "MD",
+                  "AUT", "TBI"]
+
+
+def _cred(categories, levels=BOTH, grades=SCHOOL_AGE, **kw) -> dict:
+    return {"teaching": True, "categories": categories, "support_levels": levels,
+            "grades": grades, **kw}
+
+
+def _aa(category: str) -> dict:
+    return {"adds_to_teaching": True, "categories": [category]}
+
+
+def _role(cap, case_manager=True, coordinates=True, teaches=None, provides=(), **kw) -> dict:
+    return {"cap": cap, "case_manager": case_manager, "coordinates": coordinates,
+            **({"teaches": teaches} if teaches else {}), "provides": list(provides), **kw}
+
+
+#: The California tables, in the rule pack's shape so a district.toml override
+#: merges into them the same documented way (docs/data-contract.md).
+CA = {
+    "pack": {"grades": GRADES, "support_levels": BOTH},
+    # CALPADS codes (Data Guide v11.0); low incidence per EC 56026.5.
+    "disabilities": {
+        "ID": {"code": "210"}, "HH": {"code": "220"}, "DEAF": {"code": "230"},
+        "SLI": {"code": "240"}, "VI": {"code": "250"}, "ED": {"code": "260"},
+        "OI": {"code": "270"}, "OHI": {"code": "280"}, "EMD": {"code": "281"},
+        "SLD": {"code": "290"}, "DB": {"code": "300"}, "MD": {"code": "310"},
+        "AUT": {"code": "320"}, "TBI": {"code": "330"},
+    },
+    # Services: CALPADS service codes; which credential authorizes each.
+    "services": {
+        "SAI": {"codes": ["330"], "kind": "instruction", "credentials": []},
+        "SPEECH": {"codes": ["415"], "kind": "specialized", "credentials": ["SLP", "SLP-SCA"]},
+        "DHH": {"codes": ["710"], "kind": "specialized", "credentials": ["ES-DHH"]},
+        "VI": {"codes": [], "kind": "specialized", "credentials": ["ES-VI"]},
+        "OM": {"codes": [], "kind": "related", "credentials": ["CRS-OM"]},
+        "APE": {"codes": ["425"], "kind": "related", "credentials": ["APE", "AA-APE"]},
+        "OT": {"codes": ["450"], "kind": "related", "credentials": ["OT-LIC"]},
+        "PT": {"codes": [], "kind": "related", "credentials": ["PT-LIC"]},
+        "COUNSELING": {"codes": ["510", "515"], "kind": "related", "credentials": ["PPS"]},
+        "BEHAVIOR": {"codes": ["535"], "kind": "related", "credentials": ["PPS"]},
+        "HEALTH": {"codes": [], "kind": "related", "credentials": []},
+        "AT": {"codes": [], "kind": "related", "credentials": []},
+        "TRANSITION": {"codes": [], "kind": "related", "credentials": []},
+        "OTHER": {"codes": [], "kind": "related", "credentials": []},
+    },
+    # Caps: EC 56362(c) RSP 28; EC 56363.3 SLP 55 (average, used as a cap) and
+    # EC 56441.7 40 for ages 3-5 only; the rest are local defaults.
+    "roles": {
+        "RSP": _role(28, teaches="rsp"),
+        "SDC": _role(20, teaches="sdc"),
+        "SLP": _role(55, provides=["SPEECH"], cap_if_only_preschool=40),
+        "DHH": _role(20, provides=["DHH"]),
+        "VI": _role(20, provides=["VI"]),
+        "OM": _role(20, False, False, provides=["OM"]),
+        "APE": _role(20, False, False, provides=["APE"]),
+        "OT": _role(20, False, False, provides=["OT"]),
+        "PT": _role(20, False, False, provides=["PT"]),
+        "PSY": _role(20, False, True, provides=["COUNSELING", "BEHAVIOR"]),
+        "COORD": _role(30),
+    },
+    # Education Specialist authorizations (CTC charts; 5 CCR 80047-80048.7).
+    "credentials": {
+        "ES-MMSN": _cred(["SLD", "AUT", "ED", "ID", "MD", "OI", "OHI", "TBI"], ["mild_moderate"]),
+        "ES-ESN": _cred(["AUT", "DB", "ID", "MD", "ED", "TBI"], ["extensive"]),
+        "ES-ECSE": _cred(ALL_CATEGORIES, grades=EARLY),
+        "ES-DHH": _cred(["DEAF", "HH", "DB"], grades=BIRTH_TO_22,
+                        conditional={"AUT": ["HH", "DEAF", "DB"]}),
+        "ES-VI": _cred(["VI", "DB"], grades=BIRTH_TO_22, conditional={"AUT": ["VI", "DB"]}),
+        "ES-MM": _cred(["SLD", "ID", "OHI", "ED"], grades=OLDER_K12,
+                       category_support={"ID": ["mild_moderate"]}),
+        # CTC added-authorization chart: the Preliminary Mild/Moderate credential
+        # "includes Autism Spectrum Disorder authorization; initially issued
+        # effective 6/26/2010".
+        "ES-MM-2010": _cred(["SLD", "ID", "OHI", "ED", "AUT"], grades=OLDER_K12,
+                            category_support={"ID": ["mild_moderate"]}),
+        "ES-MS": _cred(["AUT", "ID", "DB", "ED", "MD"], grades=OLDER_K12,
+                       category_support={"ID": ["extensive"]}),
+        "ES-PHI": _cred(["MD", "EMD", "OI", "OHI", "TBI"], grades=BIRTH_TO_22),
+        "ES-LAD": _cred(["AUT", "SLI", "SLD"], grades=BIRTH_TO_22),
+        "ES-ECSE-OLD": _cred(ALL_CATEGORIES, grades=["PK"]),
+        "LH": _cred(["SLD", "ID"], ["mild_moderate"], grades=OLDER_K12),
+        "SH": _cred(["MD", "AUT", "ED"], grades=OLDER_K12),
+        "PH": _cred(["MD"], grades=OLDER_K12),
+        "SLP-SCA": _cred(["AUT", "SLI"], grades=BIRTH_TO_22, settings=["sdc"]),
+        "AA-ASD": _aa("AUT"), "AA-DB": _aa("DB"), "AA-ED": _aa("ED"), "AA-OI": _aa("OI"),
+        "AA-OHI": _aa("OHI"), "AA-TBI": _aa("TBI"),
+        "AA-APE": {}, "AA-RSP": {}, "SLP": {}, "CRS-OM": {}, "APE": {}, "PPS": {},
+        "OT-LIC": {}, "PT-LIC": {},
+    },
+    # CTC's examples (SDC, RSP, speech only) and the project's DHH/VI rows.
+    "best_practice": [
+        {"sai_setting": "sdc", "role": "SDC"},
+        {"sai_setting": "rsp", "role": "RSP"},
+        {"specialized": ["SPEECH"], "role": "SLP"},
+        {"specialized": ["DHH"], "role": "DHH"},
+        {"specialized": ["VI"], "role": "VI"},
+    ],
+    "support_level_rule": {"sdc_gen_ed_pct_below": 40},
+    # Local choices (docs/data-contract.md): speech only read literally; the
+    # case manager serves the student's school unless a district widens it.
+    "best_practice_rule": {"related_services_count": True},
+    "school_rule": {"region_roles": [], "district_roles": []},
+    "student_weights": {"default": 1.0},
+}
+
+
+def _merge(base: dict, over: dict) -> dict:
+    # docs/data-contract.md: tables merge key by key, any other value (a list
+    # too) replaces the pack's.
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def tables(folder: str | Path) -> dict:
+    """The hand-written tables with this district's district.toml applied."""
+    folder = Path(folder)
+    path = folder / "district.toml"
+    over = tomllib.loads(path.read_text("utf-8")) if path.exists() else {}
+    pack = _merge(copy.deepcopy(CA), {k: v for k, v in over.items() if k in CA})
+    roles = pack["roles"]
+    for role, cap in over.get("caps", {}).items():
+        roles[role] = {**roles[role], "cap": cap}
+    for key, flag in (("coordinating_roles", "coordinates"),
+                      ("case_manager_roles", "case_manager")):
+        if key in over:
+            for r in roles:
+                roles[r] = {**roles[r], flag: r in over[key]}
+    return pack
 
 
 def _rows(folder: Path, name: str) -> list[dict]:
@@ -27,11 +174,34 @@ def _items(cell: str) -> list[str]:
     return [x.strip() for x in cell.split(";") if x.strip()]
 
 
+def _level(s: dict, setting: str, below: float) -> str:
+    level = s.get("support_level", "").lower()
+    if not level:
+        pct = s.get("gen_ed_pct", "")
+        level = "extensive" if setting == "sdc" and pct and float(pct) < below else "mild_moderate"
+    return level
+
+
+def weights(folder: str | Path) -> dict[str, float]:
+    """student_id -> weight: the cell, else district.toml's weight for the
+    student's support level, else the default weight."""
+    pack = tables(folder)
+    w = pack["student_weights"]
+    out = {}
+    for s in _rows(Path(folder), "students"):
+        sai = {x.upper() for x in _items(s["services"])} & {
+            "SAI", *pack["services"]["SAI"]["codes"]}
+        setting = s.get("sai_setting", "").lower() if sai else ""
+        level = _level(s, setting, pack["support_level_rule"]["sdc_gen_ed_pct_below"])
+        out[s["student_id"]] = float(s.get("weight") or w.get(level, w["default"]))
+    return out
+
+
 def eligible_pairs(folder: str | Path) -> dict[tuple[str, str], tuple[str, int]]:
     """(student_id, educator_id) -> (capacity, rank) for every eligible pair,
     with forbids removed and pins as the pinned student's only pair."""
     folder = Path(folder)
-    pack = tomllib.loads(PACK.read_text("utf-8"))
+    pack = tables(folder)
     dis = {}
     for abbr, t in pack["disabilities"].items():
         dis[abbr] = abbr
@@ -43,15 +213,11 @@ def eligible_pairs(folder: str | Path) -> dict[tuple[str, str], tuple[str, int]]
             svc[c] = name
     creds, roles = pack["credentials"], pack["roles"]
     all_levels = pack["pack"]["support_levels"]
+    below = pack["support_level_rule"]["sdc_gen_ed_pct_below"]
     all_grades = pack["pack"]["grades"]
-    # The three rule settings a district.toml may change (docs/data-contract.md).
-    toml = folder / "district.toml"
-    local = tomllib.loads(toml.read_text("utf-8")) if toml.exists() else {}
-    rule = {**pack.get("support_level_rule", {}), **local.get("support_level_rule", {})}
-    threshold = rule.get("sdc_gen_ed_pct_below", 40)
-    bp_rule = {**pack.get("best_practice_rule", {}), **local.get("best_practice_rule", {})}
-    literal = bp_rule.get("related_services_count", True)
-    reach = {**pack.get("school_rule", {}), **local.get("school_rule", {})}
+    # The rule settings a district.toml may change (merged by tables()).
+    literal = pack["best_practice_rule"]["related_services_count"]
+    reach = pack["school_rule"]
     region_of = {r["school_id"]: r.get("region", "") for r in _rows(folder, "schools")}
 
     educators = _rows(folder, "educators")
@@ -64,11 +230,9 @@ def eligible_pairs(folder: str | Path) -> dict[tuple[str, str], tuple[str, int]]
         on_secondary = s.get("placement_basis", "").lower() == "secondary"
         basis = secondary if on_secondary else primary
         other = primary if on_secondary else secondary
-        level = s.get("support_level", "").lower()
-        if not level:
-            pct = s.get("gen_ed_pct", "")
-            level = ("extensive" if setting == "sdc" and pct and float(pct) < threshold
-                     else "mild_moderate")
+        level = _level(s, setting, below)
+        # CTC: "only receiving speech therapy" read literally by default; a
+        # district may ignore related services ([best_practice_rule]).
         specialized = services if literal else {
             x for x in services if pack["services"][x]["kind"] != "related"}
         bp_role = None
@@ -136,15 +300,12 @@ def eligible_pairs(folder: str | Path) -> dict[tuple[str, str], tuple[str, int]]
 def caps(folder: str | Path) -> dict[str, tuple[float, float]]:
     """educator_id -> (cap, other_load), computed from the files alone."""
     folder = Path(folder)
-    pack = tomllib.loads(PACK.read_text("utf-8"))
-    district = {}
-    if (folder / "district.toml").exists():
-        district = tomllib.loads((folder / "district.toml").read_text("utf-8"))
+    pack = tables(folder)
     schools = {r["school_id"]: r for r in _rows(folder, "schools")}
     out = {}
     for e in _rows(folder, "educators"):
         role = pack["roles"][e["role"]]
-        full = district.get("caps", {}).get(e["role"], role["cap"])
+        full = role["cap"]
         served = _items(e["schools"])
         if "cap_if_only_preschool" in role and all(
                 schools[s]["low_grade"] == schools[s]["high_grade"] == "PK" for s in served):
@@ -161,9 +322,9 @@ def plan_violations(folder: str | Path, assignment: dict[str, str]) -> list[str]
     folder = Path(folder)
     pairs = eligible_pairs(folder)
     cap = caps(folder)
-    weights = {s["student_id"]: float(s.get("weight") or 1) for s in _rows(folder, "students")}
+    weight = weights(folder)
     out = []
-    if set(assignment) != set(weights):
+    if set(assignment) != set(weight):
         out.append("students in the plan differ from students.csv")
     load: dict[str, float] = {}
     for s, e in assignment.items():
@@ -171,7 +332,7 @@ def plan_violations(folder: str | Path, assignment: dict[str, str]) -> list[str]
             continue
         if (s, e) not in pairs:
             out.append(f"{s} -> {e} is not an eligible pair")
-        load[e] = load.get(e, 0.0) + weights.get(s, 1.0)
+        load[e] = load.get(e, 0.0) + weight.get(s, 1.0)
     for e, v in load.items():
         if v + cap[e][1] > cap[e][0] + 1e-9:
             out.append(f"{e} over cap: {v} + {cap[e][1]} > {cap[e][0]}")

@@ -164,12 +164,12 @@ def assignment_table(plan: _Plan, reasons: list[str]) -> pd.DataFrame:
     d = problem.district
     sids, eids = problem.student_ids, problem.educator_ids
     students = [d.students[s] for s in sids]
-    on = np.maximum(plan.assignment, 0)
     frame = pd.DataFrame({
         "student_id": sids,
         "school_id": [s.school_id for s in students],
-        "case_manager_id": np.where(plan.placed, eids[on], ""),
-        "role": np.where(plan.placed, plan.role_of[on], ""),
+        # Index -1 (unplaced) reads the blank appended last; works with no educators too.
+        "case_manager_id": np.append(eids, "")[plan.assignment],
+        "role": np.append(plan.role_of, "")[plan.assignment],
         "capacity": plan.edge_values(problem.edge_capacity, ""),
         "rank": pd.array(np.where(plan.placed, plan.rank, -1), dtype="Int64"),
         "kept_current": plan.kept,

@@ -200,14 +200,16 @@ def min_max_ratio(problem: PlanningProblem) -> float:
     has_cap = cap > 0
     floor_ratio = float(np.max(base[has_cap] / cap[has_cap], initial=0.0))
     # Every ratio a load can reach: (base + k) / cap for each educator and seat k.
-    cands = [np.array([floor_ratio, 1.0])]
+    # Other load above a cap (a warning, not an error) puts the floor above 1.
+    top_ratio = max(1.0, floor_ratio)
+    cands = [np.array([floor_ratio, top_ratio])]
     for e in np.nonzero(has_cap)[0]:
         top = min(int(cap[e]), int(np.floor(base[e] + 1e-9)) + int(net.degree[e]))
         ks = np.arange(int(np.ceil(base[e] - 1e-9)), top + 1)
         cands.append(ks / cap[e])
     ratios = np.unique(np.concatenate(cands))
-    ratios = ratios[(ratios >= floor_ratio - 1e-12) & (ratios <= 1.0 + 1e-12)]
-    # The largest candidate (1.0, the cap itself) always places `best`.
+    ratios = ratios[(ratios >= floor_ratio - 1e-12) & (ratios <= top_ratio + 1e-12)]
+    # The largest candidate (1.0, the cap itself, or the floor) always places `best`.
     lo, hi = 0, len(ratios) - 1
     while lo < hi:
         mid = (lo + hi) // 2

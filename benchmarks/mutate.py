@@ -1,0 +1,194 @@
+"""Mutation score of the rules, planning, check and validation code (`make mutate`).
+
+Runs mutmut (configured in pyproject.toml, ``[tool.mutmut]``: what is mutated
+and which fast tests run) from a clean ``mutants/`` folder, then prints the
+score and every surviving mutant with its diff, and writes the same to
+``benchmarks/mutation.json``. A survivor is a change to the code that no test
+noticed: either a missing test or an equivalent mutant (listed with its
+reason in ``EQUIVALENT`` below, so a reader can judge it).
+
+Not part of ``make test`` or CI. The whole run is about 5,700 mutants, over
+an hour on 2 cores; ``--sample N`` runs a random sample of N mutants (the
+same seed gives the same sample) and reports the score with its 95% margin,
+which is what `make mutate` does by default (MUTATE_SAMPLE=0 runs them all).
+
+Usage::
+
+    python benchmarks/mutate.py [--sample N] [--seed S] [--max-children N] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "mutation.json"
+
+#: Survivors judged equivalent (no behaviour a planner could see changes),
+#: keyed by the mutated function and a fragment of the mutated line, since
+#: mutmut's mutant numbers move when the code changes.
+EQUIVALENT: list[tuple[str, str, str]] = [
+    # (function name part, text in the mutated line, why it is equivalent)
+    ("_educator_needed", 'Educator("?", "?", None,',
+     "the probe's role is not read by the credential-and-grade rule"),
+    ("_educator_needed", "None, 0.0, None, None)", "the probe's row is never read"),
+    ("_educator_needed", "(s.school_id,), 2.0,", "the probe's FTE is never read"),
+    ("edge_moves", "dtype=None)", "an all-false array only ever summed or multiplied"),
+    ("moved_from_published", "dtype=None)", "an all-false array only ever summed"),
+    ("build_problem", 'edges["rank"].to_numpy(dtype=None)',
+     "pandas already holds the ranks as int64"),
+    ("build_problem", "for s in student_ids], )", "the weights are floats already"),
+    ("build_problem", "published.get(sid, None)", "None and '' both read as no published plan"),
+    ("build_problem", "published.get(sid, )", "None and '' both read as no published plan"),
+    ("solve_flow", "add_arc_with_capacity_and_unit_cost(sink, sink, 0, 1)",
+     "a zero-capacity arc carries no flow whatever its cost"),
+    ("placed", 'RuntimeError(None)', "unreachable: max flow on these networks is optimal"),
+    ("min_max_ratio", "top + 2)",
+     "a seat beyond the eligible students changes no max flow, so never the ceiling"),
+    ("_derive", "np.errstate(divide=None", "only changes whether numpy warns"),
+    ("_check_pins", 'labels.get("educators", "', "the reader always labels the educators table"),
+    ("_build", 'pack.get("name", ', "the shipped pack always has a name"),
+    ("_build", "title=str(", "the shipped pack always has a title; the title is not read"),
+    ("_build", '"XXrule packXX"', "the shipped pack always has these tables (merging cannot "
+     "remove one)"),
+    ("_educators", "required=None)", "None and False are both falsy"),
+    ("_why_not", '"XXnobodyXX"', "never shown: the sentences naming the new case manager "
+     "need one"),
+    ("assignment_table", "}, )", "the frame's columns are already in that order"),
+    ("solve_cpsat", "for xi in x], dtype=None)", "a list of bools makes a bool array anyway"),
+    ("min_max_ratio", "(ratios < top_ratio + 1e-12)", "the tolerance still admits the top"),
+    ("_derive", 'invalid=None)', "only changes whether numpy warns"),
+]
+
+
+def _mutmut(*args: str, capture: bool = True) -> str:
+    exe = Path(sys.executable).with_name("mutmut")
+    proc = subprocess.run([str(exe), *args], cwd=ROOT, text=True,
+                          capture_output=capture, check=False)
+    return proc.stdout if capture else ""
+
+
+def _status() -> dict[str, str]:
+    status: dict[str, str] = {}
+    for line in _mutmut("results", "--all", "true").splitlines():
+        m = re.match(r"\s*(\S+): (.+)$", line)
+        if m:
+            status[m.group(1)] = m.group(2).strip()
+    return status
+
+
+def _diff(name: str) -> str:
+    text = _mutmut("show", name)
+    return "\n".join(line for line in text.splitlines()
+                     if line.startswith(("+", "-")) and not line.startswith(("+++", "---")))
+
+
+def _equivalent(name: str, diff: str) -> str | None:
+    added = "\n".join(line for line in diff.splitlines() if line.startswith("+"))
+    for func, fragment, why in EQUIVALENT:
+        if func in name and fragment in added:
+            return why
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--keep", action="store_true",
+                    help="reuse mutants/ from an earlier run (only re-runs what changed)")
+    ap.add_argument("--sample", type=int, default=0,
+                    help="run a random sample of this many mutants (0: all)")
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--report-only", action="store_true",
+                    help="only report the results already in mutants/ (same sample)")
+    ap.add_argument("--sample-file", type=Path,
+                    help="with --report-only: the sampled mutant names, one a line")
+    args = ap.parse_args(argv)
+    if args.report_only:
+        args.keep = True
+    if not args.keep:
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+    t0 = time.perf_counter()
+    children = ["--max-children", str(args.max_children)]
+    sample: list[str] = []
+    if args.report_only:
+        if args.sample_file:
+            sample = args.sample_file.read_text("utf-8").split()
+        elif args.sample:
+            everything = sorted(_status())
+            sample = sorted(random.Random(args.seed).sample(everything,
+                                                            min(args.sample, len(everything))))
+    elif args.sample:
+        # Generate the mutants and map tests to functions by running one tiny
+        # group of mutants, then draw the sample from every mutant there is.
+        _mutmut("run", *children, "optimizer.district.model.xǁInputIssueǁ__str__*", capture=False)
+        everything = sorted(_status())
+        sample = sorted(random.Random(args.seed).sample(everything,
+                                                        min(args.sample, len(everything))))
+        _mutmut("run", *children, *sample, capture=False)
+    else:
+        _mutmut("run", *children, capture=False)
+    seconds = None if args.report_only else time.perf_counter() - t0
+
+    status = _status()
+    total = len(status)
+    if sample:
+        status = {k: status[k] for k in sample}
+    counts: dict[str, int] = {}
+    for s in status.values():
+        counts[s] = counts.get(s, 0) + 1
+    survivors = []
+    for name in sorted(n for n, s in status.items() if s == "survived"):
+        diff = _diff(name)
+        survivors.append({"mutant": name, "diff": diff, "equivalent": _equivalent(name, diff)})
+    killed = counts.get("killed", 0) + counts.get("timeout", 0)
+    scored = killed + counts.get("survived", 0) + counts.get("no tests", 0)
+    equivalent = sum(1 for s in survivors if s["equivalent"])
+    score = killed / scored if scored else None
+    # Normal approximation of the sampling error (finite population corrected).
+    margin = None
+    if sample and scored and score is not None:
+        fpc = (total - scored) / max(total - 1, 1)
+        margin = 1.96 * math.sqrt(score * (1 - score) / scored * fpc)
+    report = {
+        "tool": "mutmut " + _mutmut("--version").strip().split()[-1],
+        "seconds": None if seconds is None else round(seconds, 1),
+        "max_children": args.max_children,
+        "mutants_in_scope": total,
+        "sample": {"size": len(sample), "seed": args.seed, "names": sample} if sample else None,
+        "score_margin_95": None if margin is None else round(margin, 4),
+        "mutants": len(status),
+        "counts": counts,
+        "score": None if score is None else round(score, 4),
+        "score_without_equivalent": round(killed / (scored - equivalent), 4)
+        if scored > equivalent else None,
+        "survivors": survivors,
+    }
+    OUT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    for s in survivors:
+        tag = f"  [equivalent: {s['equivalent']}]" if s["equivalent"] else ""
+        print(f"\n{s['mutant']}{tag}\n{s['diff']}")
+    what = f"a sample of {len(status)} of {total}" if sample else f"{len(status)}"
+    took = "" if seconds is None else f" in {seconds / 60:.1f} min"
+    print(f"\n{what} mutants{took}: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    plus = f" ± {margin:.1%} (95%)" if margin is not None else ""
+    print(f"mutation score {report['score']:.1%}{plus} (killed / (killed + survived + no tests)); "
+          f"{equivalent} survivor(s) judged equivalent -> "
+          f"{report['score_without_equivalent'] or 0:.1%}")
+    print(f"wrote {OUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
