@@ -8,7 +8,6 @@ command and the notebooks call.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from optimizer.district.model import District
 from optimizer.planning.check import audit_table
@@ -16,6 +15,7 @@ from optimizer.planning.explain import explain_plan
 from optimizer.planning.objective import Objective
 from optimizer.planning.problem import build_problem
 from optimizer.planning.result import PlanTables, Result
+from optimizer.planning.solvers import SolveParams, solve
 
 __all__ = ["plan"]
 
@@ -28,7 +28,8 @@ def _published_mapping(published: Result | PlanTables | Mapping[str, str] | None
     return dict(zip(a["student_id"], a["case_manager_id"].fillna(""), strict=True))
 
 
-def plan(district: District, params: Any = None, objective: Objective | None = None,
+def plan(district: District, params: SolveParams | None = None,
+         objective: Objective | None = None,
          published: Result | PlanTables | Mapping[str, str] | None = None, *,
          baseline: Result | PlanTables | Mapping[str, str] | None = None,
          made_at: str | None = None) -> Result:
@@ -66,8 +67,6 @@ def plan(district: District, params: Any = None, objective: Objective | None = N
     >>> result = plan(load_district("data/sample"))          # doctest: +SKIP
     >>> print(result.summary())                               # doctest: +SKIP
     """
-    from optimizer.planning.solvers import SolveParams, solve  # OR-Tools loads only here
-
     params = params or SolveParams()
     say = params.progress or (lambda _text: None)
     if published is None:
