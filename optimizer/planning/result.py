@@ -213,8 +213,9 @@ class Result:
                f"{pub['students_in_published_plan']:,}   ("
                + ", ".join(f"{k} {v}" for k, v in sorted(pub["moved_because"].items()))
                + ")"] if (pub := f.get("published_plan")) else []),
-            f"  components             {f['components']:,}  (largest: "
-            f"{f['largest_component_students']:,} students)",
+            # Engine facts: present when a solver made the plan, not for any Solution.
+            *([f"  components             {f['components']:,}  (largest: "
+               f"{f['largest_component_students']:,} students)"] if "components" in f else []),
             "  time                   " + ", ".join(
                 f"{k} {v:.2f}s" for k, v in f["runtime_s"].items()),
         ]
