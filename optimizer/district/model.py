@@ -17,7 +17,8 @@ import pandas as pd
 from optimizer.district.textsafe import escape_controls
 from optimizer.rulepacks import RulePack
 
-__all__ = ["School", "Educator", "Student", "Lock", "InputIssue", "District", "printable"]
+__all__ = ["School", "Educator", "Student", "Lock", "ServiceNeed", "InputIssue", "District",
+           "printable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,26 @@ class Lock:
     kind: str  # "pin" | "forbid"
     reason: str
     row: int
+    # None: the lock is on the case manager (locks.csv without a service, as
+    # before); a service code: it pins or forbids that service's provider.
+    service: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceNeed:
+    """One service on a student's IEP: a row of ``services.csv``.
+
+    ``minutes`` is IEP minutes per week (None: not given); ``current_provider``
+    is this year's provider as given (it may name someone no longer on staff);
+    ``row`` is the spreadsheet row in services.csv, None when the row was
+    derived from ``students.csv`` ``services`` (no services.csv).
+    """
+
+    student_id: str
+    service: str
+    minutes: float | None = None
+    current_provider: str | None = None
+    row: int | None = None
 
 
 def printable(text: str) -> str:
@@ -162,6 +183,26 @@ class District:
     warnings: tuple[InputIssue, ...] = ()
     settings: Mapping[str, object] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)  # file name -> sha256
+    # services.csv (or the workbook's services sheet) when given: the single
+    # source of truth for the services; None when not given.
+    service_rows: tuple[ServiceNeed, ...] | None = None
+
+    @cached_property
+    def service_needs(self) -> tuple[ServiceNeed, ...]:
+        """Every (student, service) on an IEP, sorted by student then service:
+        :attr:`service_rows` when services.csv was given, otherwise derived
+        from ``students.csv`` ``services`` (no minutes, no current provider)."""
+        if self.service_rows is not None:
+            return tuple(sorted(self.service_rows, key=lambda r: (r.student_id, r.service)))
+        return tuple(ServiceNeed(s.student_id, svc) for s in
+                     sorted(self.students.values(), key=lambda s: s.student_id)
+                     for svc in sorted(s.services))
+
+    @property
+    def plans_services(self) -> bool:
+        """Whether the plan chooses service providers too (issue 10): when
+        services.csv was given, or district.toml says ``plan_services = true``."""
+        return self.service_rows is not None or bool(self.settings.get("plan_services", False))
 
     @cached_property
     def educators_by_school(self) -> Mapping[str, tuple[str, ...]]:

@@ -10,7 +10,7 @@ handed out as copies (see docs/plan-format.md for the tables);
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["ASSIGNMENT_COLUMNS", "CASELOAD_COLUMNS", "HIRING_COLUMNS", "LOCK_REASON", "PlanTables",
-           "RANK_LABEL", "Result", "UNASSIGNED_COLUMNS"]
+           "RANK_LABEL", "Result", "SERVICE_CASELOAD_COLUMNS", "SERVICE_COLUMNS",
+           "UNASSIGNED_COLUMNS"]
 
 RANK_LABEL = {0: "best-practice case manager", 1: "teaches or serves this student",
               2: "coordinator only"}
@@ -38,6 +39,16 @@ UNASSIGNED_COLUMNS = ["student_id", "school_id", "reason"]
 LOCK_REASON = "Lock reason: "
 HIRING_COLUMNS = ["school_id", "region", "role", "credential", "students", "fte"]
 
+#: ``services.csv`` of a plan that plans service providers (one row per
+#: student and service on the IEP; ``provider_id`` blank when not served).
+SERVICE_COLUMNS = ["student_id", "school_id", "service", "provider_id", "role", "minutes",
+                   "kept_current", "reason"]
+#: Columns ``caseloads.csv`` gains when services are planned: distinct students
+#: served, case-managed, the capped caseload (distinct students + other_load),
+#: IEP minutes per week served and the minutes capacity (blank: none).
+SERVICE_CASELOAD_COLUMNS = ["served", "case_managed", "caseload", "minutes",
+                            "minutes_capacity"]
+
 
 @dataclass(frozen=True)
 class PlanTables:
@@ -50,6 +61,9 @@ class PlanTables:
     hiring_needs: pd.DataFrame
     audit: pd.DataFrame
     summary: Mapping[str, object]
+    #: SERVICE_COLUMNS; empty when the plan does not plan services.
+    services: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=SERVICE_COLUMNS))
 
 
 def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -85,7 +99,7 @@ class Result:
     terms
         Points per objective term: ``unplaced``, ``rank``, ``continuity``,
         ``balance`` and, with a published plan, ``change``.
-    assignments, caseloads, unassigned, hiring_needs
+    assignments, caseloads, unassigned, hiring_needs, services
         The plan's tables (docs/plan-format.md); each access returns a copy.
     audit
         This year's assignments that break a rule (``caseload audit``).
@@ -102,7 +116,7 @@ class Result:
     """
 
     __slots__ = ("_assignment", "_assignments", "_audit", "_caseloads", "_figures",
-                 "_hiring_needs", "_terms", "_unassigned", "bound", "engine", "gap",
+                 "_hiring_needs", "_services", "_terms", "_unassigned", "bound", "engine", "gap",
                  "objective", "status")
 
     status: str
@@ -116,6 +130,7 @@ class Result:
     _unassigned: pd.DataFrame
     _hiring_needs: pd.DataFrame
     _audit: pd.DataFrame
+    _services: pd.DataFrame
     _figures: Mapping[str, Any]
     _assignment: np.ndarray
 
@@ -123,7 +138,8 @@ class Result:
                  gap: float | None, terms: Mapping[str, float], assignments: pd.DataFrame,
                  caseloads: pd.DataFrame, unassigned: pd.DataFrame,
                  hiring_needs: pd.DataFrame, audit: pd.DataFrame,
-                 figures: Mapping[str, Any], assignment: np.ndarray) -> None:
+                 figures: Mapping[str, Any], assignment: np.ndarray,
+                 services: pd.DataFrame | None = None) -> None:
         put = object.__setattr__
         for name, value in (("status", status), ("engine", engine), ("objective", objective),
                             ("bound", bound), ("gap", gap)):
@@ -131,7 +147,9 @@ class Result:
         put(self, "_terms", MappingProxyType(dict(terms)))
         for name, frame in (("_assignments", assignments), ("_caseloads", caseloads),
                             ("_unassigned", unassigned), ("_hiring_needs", hiring_needs),
-                            ("_audit", audit)):
+                            ("_audit", audit),
+                            ("_services", pd.DataFrame(columns=SERVICE_COLUMNS)
+                             if services is None else services)):
             put(self, name, frame.copy())
         put(self, "_figures", _frozen_mapping(figures))
         frozen = np.array(assignment, dtype=np.int64)
@@ -173,6 +191,12 @@ class Result:
     def audit(self) -> pd.DataFrame:
         """This year's assignments that break a rule (a copy)."""
         return self._audit.copy()
+
+    @property
+    def services(self) -> pd.DataFrame:
+        """One row per student and IEP service with its provider (a copy);
+        empty when the plan does not plan services."""
+        return self._services.copy()
 
     @property
     def figures(self) -> Mapping[str, Any]:
@@ -234,7 +258,7 @@ class Result:
     def tables(self) -> PlanTables:
         """The plan's tables, as the exporters take them (copies)."""
         return PlanTables(self.assignments, self.caseloads, self.unassigned, self.hiring_needs,
-                          self.audit, self.summary_json())
+                          self.audit, self.summary_json(), self.services)
 
     def __repr__(self) -> str:
         f = self.figures
