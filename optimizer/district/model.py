@@ -266,6 +266,13 @@ class District:
         # Rounded down with a tolerance so 0.8 x 20 (15.999...) still gives 16.
         return int(full * e.fte + 1e-9)
 
+    def minutes_capacity(self, educator_id: str) -> float | None:
+        """IEP minutes per week the educator can serve: the role's
+        ``minutes_capacity`` x FTE, or None when the role sets none."""
+        e = self.educators[educator_id]
+        full = self.rules.roles[e.role].minutes_capacity
+        return None if full is None else full * e.fte
+
     def students_frame(self) -> pd.DataFrame:
         """The students as a tidy DataFrame (one row each), for notebooks."""
         rows = []

@@ -73,6 +73,9 @@ class Role:
     itinerant: bool = False
     cap_kind: str = "local default"  # one of CAP_KINDS
     cap_if_only_preschool_source: str = ""
+    # IEP minutes per week a full-time provider of this role can serve (None:
+    # no workload limit); prorated by FTE like the cap (issue 10).
+    minutes_capacity: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,12 @@ class RulePack:
     # serve: within their regions, or anywhere in the district ([school_rule]).
     region_roles: frozenset[str] = frozenset()
     district_roles: frozenset[str] = frozenset()
+    # Service planning (issue 10): whether a coordinator needs some education
+    # specialist or service credential (the CTC waives only the specialty), and
+    # per low-incidence disability the services that address it (a student
+    # placed under the secondary disability should have one of them).
+    coordinator_needs_credential: bool = True
+    primary_need_services: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # Lookups built once from the tables above (not arguments).
     _grade_pos: Mapping[str, int] = field(init=False, repr=False)
     _disability_alias: Mapping[str, str] = field(init=False, repr=False)
