@@ -238,14 +238,16 @@ class District:
 
     @cached_property
     def pins(self) -> Mapping[str, str]:
-        """student_id -> educator_id for every pin."""
-        return {lk.student_id: lk.educator_id for lk in self.locks if lk.kind == "pin"}
+        """student_id -> educator_id for every case-manager pin (service pins excluded)."""
+        return {lk.student_id: lk.educator_id for lk in self.locks
+                if lk.kind == "pin" and lk.service is None}
 
     @cached_property
     def forbids(self) -> frozenset[tuple[str, str]]:
-        """(student_id, educator_id) pairs that may never be used."""
+        """(student_id, educator_id) pairs that may never case-manage (service
+        forbids excluded: they act on that service's provider only)."""
         return frozenset((lk.student_id, lk.educator_id) for lk in self.locks
-                         if lk.kind == "forbid")
+                         if lk.kind == "forbid" and lk.service is None)
 
     def cap(self, educator_id: str) -> int:
         """Caseload cap: ``max_caseload`` if given, else the role's cap x FTE, rounded down.
