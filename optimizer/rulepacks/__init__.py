@@ -5,6 +5,7 @@ California's pack; a district's ``district.toml`` overrides its tables.
 """
 
 from optimizer.rulepacks.pack import (
+    MAX_WEEKLY_MINUTES,
     BestPracticeRow,
     Credential,
     Disability,
@@ -18,6 +19,7 @@ from optimizer.rulepacks.pack import (
 )
 
 __all__ = [
+    "MAX_WEEKLY_MINUTES",
     "BestPracticeRow",
     "Credential",
     "Disability",

@@ -25,6 +25,7 @@ __all__ = [
     "Service",
     "RulePackError",
     "CAP_KINDS",
+    "MAX_WEEKLY_MINUTES",
     "available_rule_packs",
     "load_rule_pack",
     "rule_pack_text",
@@ -382,6 +383,7 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
             itinerant=bool(t.get("itinerant", False)),
             cap_kind=cap_kind,
             cap_if_only_preschool_source=str(t.get("cap_if_only_preschool_source", "")),
+            minutes_capacity=_minutes_capacity(t.get("minutes_capacity"), where),
         )
 
     best = []
@@ -445,6 +447,10 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
                                      "related_services_count", "best_practice_rule", True),
         region_roles=_role_list(raw.get("school_rule", {}), "region_roles", roles),
         district_roles=_role_list(raw.get("school_rule", {}), "district_roles", roles),
+        coordinator_needs_credential=_flag(raw.get("coordination", {}), "needs_credential",
+                                           "coordination", True),
+        primary_need_services=_primary_needs(raw.get("primary_need_services", {}),
+                                             disabilities, services),
     )
 
 
@@ -471,6 +477,45 @@ def _flag(table: Mapping[str, Any], key: str, where: str, default: bool) -> bool
     if not isinstance(value, bool):
         raise RulePackError(f"{where}.{key}: expected true or false, got {value!r}")
     return value
+
+
+#: Largest weekly minutes capacity accepted: the minutes in a week.
+MAX_WEEKLY_MINUTES = 7 * 24 * 60
+
+
+def _minutes_capacity(value: Any, where: str) -> float | None:
+    """``roles.X.minutes_capacity``: IEP minutes per week for 1.0 FTE, above 0
+    and at most :data:`MAX_WEEKLY_MINUTES` (None: no workload limit)."""
+    if value is None:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or not 0 < value <= MAX_WEEKLY_MINUTES):
+        raise RulePackError(f"{where}.minutes_capacity: expected IEP minutes per week for "
+                            f"1.0 FTE, above 0 and at most {MAX_WEEKLY_MINUTES:,}, "
+                            f"got {value!r}")
+    return float(value)
+
+
+def _primary_needs(table: Any, disabilities: Mapping[str, Disability],
+                   services: Mapping[str, Service]) -> Mapping[str, frozenset[str]]:
+    """``[primary_need_services]``: low-incidence category -> services that address it."""
+    if not isinstance(table, Mapping):
+        raise RulePackError(f"primary_need_services: expected a table of category = "
+                            f"[services], got {table!r}")
+    out: dict[str, frozenset[str]] = {}
+    for cat, listed in table.items():
+        where = f"primary_need_services.{cat}"
+        if cat not in disabilities:
+            raise RulePackError(f"{where}: unknown disability category; expected one of "
+                                f"{', '.join(disabilities)}")
+        codes = _frozen(listed, where)
+        unknown = sorted(codes - services.keys())
+        if unknown or not codes:
+            raise RulePackError(f"{where}: expected a non-empty list of services among "
+                                f"{', '.join(services)}"
+                                + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+        out[cat] = codes
+    return MappingProxyType(out)
 
 
 def _role_list(table: Mapping[str, Any], key: str, roles: Mapping[str, Role]) -> frozenset[str]:
