@@ -128,7 +128,7 @@ def generate_district(n_students: int = 1900, seed: int = 0,
     --------
     >>> g = generate_district(300, seed=1)
     >>> sorted(g.tables)
-    ['educators', 'locks', 'schools', 'students']
+    ['educators', 'locks', 'schools', 'services', 'students']
     """
     rng = np.random.default_rng(seed)
     name = name or f"Synthetic district ({n_students} students, seed {seed})"
@@ -142,8 +142,14 @@ def generate_district(n_students: int = 1900, seed: int = 0,
         "students": students.drop(columns=["_bp_role"]),
     }
     tables["locks"] = _make_locks(rng, tables)
+    # services.csv has its own random stream, so adding it left every other
+    # file of a seed byte for byte as it was.
+    tables["services"] = _make_services(np.random.default_rng([seed, _SERVICES_STREAM]),
+                                        tables)
     for t, frame in tables.items():
-        cols = [c.name for c in CONTRACT[t]]
+        # Optional columns the generator never fills (a lock's service) are
+        # left out, as a planner's own file may leave them out.
+        cols = [c.name for c in CONTRACT[t] if c.required or c.name in frame.columns]
         tables[t] = frame[cols].astype(str).replace({"None": "", "nan": ""})
     settings = (f'name = "{name}"\nrule_pack = "ca"\n\n'
                 "# Full-time caseload caps (prorated by FTE). Anything not given here\n"
@@ -488,3 +494,94 @@ def _make_locks(rng: np.random.Generator, tables: dict[str, pd.DataFrame]) -> pd
         if len(rows) >= 2 * want_pins:
             break
     return pd.DataFrame(rows, columns=["student_id", "educator_id", "kind", "reason"])
+
+
+# ------------------------------------------------------------------ services.csv
+#: Seed of services.csv's own random stream (with the district's seed).
+_SERVICES_STREAM = 10
+#: IEP minutes per week by service: (low, high, step). ILLUSTRATIVE, not
+#: published figures: the ranges commonly seen on IEPs listed in
+#: docs/service-caseloads.md section 1 (no statewide distribution was found).
+#: BEHAVIOR has no listed range: the counseling one is borrowed. Services not
+#: listed (health, assistive technology, transition, other) are left blank,
+#: as they are often consultation without weekly minutes.
+_MINUTES = {"SPEECH": (30, 120, 30), "DHH": (30, 180, 30), "VI": (30, 180, 30),
+            "OM": (30, 120, 15), "OT": (15, 60, 15), "PT": (15, 60, 15), "APE": (60, 120, 30),
+            "COUNSELING": (30, 60, 15), "BEHAVIOR": (30, 60, 15)}
+#: Specialized academic instruction by setting: (low, high, step, typical low,
+#: typical high); in the resource program most IEPs give 150-300 minutes.
+_SAI_MINUTES = {"rsp": (60, 600, 30, 150, 300), "sdc": (900, 1800, 60, 900, 1800)}
+
+
+def _draw_minutes(u: np.ndarray, service: str, setting: str) -> str:
+    """Minutes from three uniform draws ``u`` (typical range?, 2 x 30?, value)."""
+    if service == _SAI_SERVICE:
+        lo, hi, step, typ_lo, typ_hi = _SAI_MINUTES.get(setting, _SAI_MINUTES["rsp"])
+        if u[0] < 0.8:
+            lo, hi = typ_lo, typ_hi
+    elif service in _MINUTES:
+        lo, hi, step = _MINUTES[service]
+    else:
+        return ""
+    if service == "SPEECH" and u[1] < 0.5:
+        return "60"  # the common 2 x 30 minutes
+    return str(int(lo + step * int(u[2] * ((hi - lo) // step + 1))))
+
+
+def _make_services(rng: np.random.Generator, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """services.csv: one row per student and service, in students.csv order.
+
+    Minutes are drawn from the illustrative ranges above (about 1 in 20 left
+    blank). This year's provider is the student's case manager when their
+    role provides the service at the student's school, otherwise an educator
+    whose role provides it there, some educators carrying more than others
+    (so some SLPs serve near or over 55 students); blank for about 1 in 25
+    rows and for most students with no case manager yet (new to the
+    school), and about 1 in 40 names someone who has left the district.
+    """
+    from optimizer.district.services_check import role_provides  # the pack's provider rule
+
+    educators, students = tables["educators"], tables["students"]
+    role_of = dict(zip(educators["educator_id"], educators["role"], strict=True))
+    # How much of the school's work each educator takes: unequal, as in practice.
+    share = dict(zip(educators["educator_id"], rng.lognormal(0.0, 0.35, len(educators)),
+                     strict=True))
+    at_school: dict[str, list[str]] = {}
+    for eid, served in zip(educators["educator_id"], educators["schools"], strict=True):
+        for sch in served.split(";"):
+            at_school.setdefault(sch, []).append(eid)
+    items = [text.split(";") for text in students["services"].tolist()]
+    new_student = rng.random(len(items)) < 0.7  # applies to students with no case manager
+    u = rng.random((sum(len(i) for i in items), 6))  # per row: minutes x 4, provider x 2
+    # (school, service, setting) -> the educators there who provide it, cumulative shares
+    providers: dict[tuple[str, str, str], tuple[list[str], np.ndarray]] = {}
+    rows = []
+    k = 0
+    for i, (sid, sch, setting, cm) in enumerate(zip(
+            students["student_id"].tolist(), students["school_id"].tolist(),
+            students["sai_setting"].tolist(), students["current_case_manager"].tolist(),
+            strict=True)):
+        for item in items[i]:
+            service = _PACK.service_of(item) or item
+            r = u[k]
+            k += 1
+            minutes = _draw_minutes(r[1:4], service, setting) if r[0] >= 0.05 else ""
+            key = (sch, service, setting)
+            if key not in providers:
+                here = [e for e in at_school.get(sch, [])
+                        if role_provides(_PACK, role_of[e], service, setting or None)]
+                w = np.cumsum([share[e] for e in here])
+                providers[key] = (here, w / w[-1] if len(here) else w)
+            here, cum = providers[key]
+            if (not cm and new_student[i]) or r[4] < 0.04 or not here:
+                provider = ""
+            elif r[4] < 0.065:
+                provider = f"E9{int(r[5] * 10000):04d}"  # has left the district
+            elif cm in here:
+                provider = cm
+            else:
+                provider = here[min(int(np.searchsorted(cum, r[5], side="right")),
+                                    len(here) - 1)]
+            rows.append({"student_id": sid, "service": item, "minutes": minutes,
+                         "current_provider": provider})
+    return pd.DataFrame(rows, columns=[c.name for c in CONTRACT["services"]])

@@ -125,7 +125,7 @@ def _edges(district: District) -> _Edges:
     if district.forbids:
         s_pos = {s.student_id: i for i, s in enumerate(students)}
         banned = {(s_pos[lk.student_id], e_pos[lk.educator_id]): lk for lk in district.locks
-                  if lk.kind == "forbid"}
+                  if lk.kind == "forbid" and lk.service is None}
         keep_idx = []
         for k, pair in enumerate(zip(s_col, e_col, strict=True)):
             lk = banned.get(pair)

@@ -68,8 +68,19 @@ CONTRACT: dict[str, tuple[Column, ...]] = {
         Column("educator_id", True, "educator the lock is about"),
         Column("kind", True, "pin (must be this case manager) or forbid (never this one)"),
         Column("reason", False, "why, shown in the plan's explanation"),
+        Column("service", False, "blank: the lock is on the case manager; a service code "
+                                 "(as in students.services): on that service's provider"),
+    ),
+    # Optional: one row per student and service on the IEP. When given it is
+    # the single source of truth for the services (it must agree with
+    # students.services); when absent the rows are derived from students.csv.
+    "services": (
+        Column("student_id", True, "student whose IEP lists the service"),
+        Column("service", True, "service name or CALPADS code, as in students.services"),
+        Column("minutes", False, "IEP minutes per week, 0 or more (blank: not given)"),
+        Column("current_provider", False, "educator_id of this year's provider"),
     ),
 }
 
 FILES = ("schools", "educators", "students")
-OPTIONAL_FILES = ("locks",)
+OPTIONAL_FILES = ("locks", "services")

@@ -249,6 +249,20 @@ class District:
         return frozenset((lk.student_id, lk.educator_id) for lk in self.locks
                          if lk.kind == "forbid" and lk.service is None)
 
+    @cached_property
+    def service_pins(self) -> Mapping[tuple[str, str], str]:
+        """(student_id, service) -> educator_id for every service pin (locks.csv
+        rows with a ``service``): that educator must provide that service."""
+        return {(lk.student_id, lk.service): lk.educator_id for lk in self.locks
+                if lk.kind == "pin" and lk.service is not None}
+
+    @cached_property
+    def service_forbids(self) -> frozenset[tuple[str, str, str]]:
+        """(student_id, service, educator_id) triples: that educator must never
+        provide that service to that student."""
+        return frozenset((lk.student_id, lk.service, lk.educator_id) for lk in self.locks
+                         if lk.kind == "forbid" and lk.service is not None)
+
     def cap(self, educator_id: str) -> int:
         """Caseload cap: ``max_caseload`` if given, else the role's cap x FTE, rounded down.
 

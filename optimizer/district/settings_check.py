@@ -26,7 +26,11 @@ _COLLECTIONS = ("disabilities", "services", "roles", "credentials")
 #: Tables with a fixed set of keys (those in the pack). The rule settings
 #: ([support_level_rule], [best_practice_rule], [school_rule]) are checked, with
 #: their own messages, by :mod:`optimizer.district.rule_settings`.
-_FIXED = ("pack", "objective", "rollover")
+_FIXED = ("pack", "objective", "rollover", "coordination")
+#: Keys an entry of a collection may have though no shipped entry sets them.
+_OPTIONAL_ENTRY_KEYS: dict[str, dict[str, Any]] = {"roles": {"minutes_capacity": 2400.0}}
+#: Largest weekly minutes capacity: the minutes in a week.
+_WEEK = 7 * 24 * 60
 
 #: (low, high, whole number?) for numbers, by key path; ``*`` is any entry.
 NUMBER_RANGES: dict[str, tuple[float, float, bool]] = {
@@ -35,6 +39,8 @@ NUMBER_RANGES: dict[str, tuple[float, float, bool]] = {
     "roles.*.cap_if_only_preschool": (0, 1000, True),
     "objective.*": (0, 1_000_000, False),
     "student_weights.*": (1e-9, 100, False),
+    "roles.*.minutes_capacity": (1e-9, _WEEK, False),
+    "minutes_capacity.*": (1e-9, _WEEK, False),
 }
 
 
@@ -121,7 +127,8 @@ class _Checker:
                 self.number_range(key, p, value)
                 return
 
-    def entries(self, key: str, value: Any, base: Mapping[str, Any]) -> None:
+    def entries(self, key: str, value: Any, base: Mapping[str, Any],
+                optional: Mapping[str, Any] | None = None) -> None:
         """A table of named entries (roles, credentials …): each a table whose keys
         are among those the pack's entries use, each of the same kind."""
         if not isinstance(value, Mapping):
@@ -131,6 +138,8 @@ class _Checker:
         for entry in base.values():
             for k, v in entry.items():
                 examples.setdefault(k, []).append(v)
+        for k, v in (optional or {}).items():
+            examples.setdefault(k, []).append(v)
         for name, entry in value.items():
             where = f"{key}.{name}"
             if not isinstance(entry, Mapping):
@@ -148,6 +157,32 @@ class _Checker:
                                     all(isinstance(c, str) for c in codes)):
                                 self.bad(f"{where}.{k}.{sub}", codes, "a list of codes")
                     self.range_of(f"{where}.{k}", f"{key}.*.{k}", v)
+
+
+def _primary_needs(c: _Checker, value: Any, pack: Mapping[str, Any],
+                   settings: Mapping[str, Any]) -> None:
+    """``[primary_need_services]``: category = [services], codes from the pack
+    (or added by the same district.toml)."""
+    if not isinstance(value, Mapping):
+        c.bad("primary_need_services", value, "a table: one line per low-incidence category, "
+              'e.g. HH = ["DHH"]')
+        return
+    def named(table: str) -> set[str]:
+        added = settings.get(table, {})
+        return set(pack.get(table, {})) | (set(added) if isinstance(added, Mapping) else set())
+
+    categories, services = named("disabilities"), named("services")
+    for cat, listed in value.items():
+        where = f"primary_need_services.{cat}"
+        if cat not in categories:
+            c.bad(where, cat, "a disability category: one of " + ", ".join(sorted(categories)))
+        elif not (isinstance(listed, list) and listed and all(isinstance(v, str)
+                                                                for v in listed)):
+            c.bad(where, listed, 'a non-empty list of service codes in quotes, e.g. ["DHH"]')
+        else:
+            for v in listed:
+                if v not in services:
+                    c.bad(where, v, "a service: one of " + ", ".join(sorted(services)))
 
 
 def check_settings(settings: Mapping[str, Any], pack: Mapping[str, Any]) -> list[InputIssue]:
@@ -194,7 +229,25 @@ def check_settings(settings: Mapping[str, Any], pack: Mapping[str, Any]) -> list
             if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                 c.bad(key, value, "a list of role codes in quotes, e.g. [\"RSP\", \"SDC\"]")
         elif key in _COLLECTIONS:
-            c.entries(key, value, pack.get(key, {}))
+            c.entries(key, value, pack.get(key, {}), _OPTIONAL_ENTRY_KEYS.get(key))
+        elif key == "plan_services":
+            if not isinstance(value, bool):
+                c.bad(key, value, "true or false: whether the plan chooses service providers "
+                      "too (services.csv being given also turns it on)")
+        elif key == "minutes_capacity":
+            if not isinstance(value, Mapping):
+                c.bad(key, value, "a table: [minutes_capacity] with one line per role, "
+                      "e.g. SLP = 2100 (IEP minutes per week for 1.0 FTE)")
+                continue
+            for role, minutes in value.items():
+                if isinstance(minutes, bool) or not isinstance(minutes, int | float):
+                    c.bad(f"minutes_capacity.{role}", minutes,
+                          f"IEP minutes per week for 1.0 FTE: a number above 0 and at most "
+                          f"{_fmt(_WEEK)}")
+                else:
+                    c.number_range(f"minutes_capacity.{role}", "minutes_capacity.*", minutes)
+        elif key == "primary_need_services":
+            _primary_needs(c, value, pack, settings)
         elif key in _FIXED:
             c.table(key, value, pack.get(key, {}))
         elif key == "student_weights":

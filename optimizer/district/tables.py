@@ -29,6 +29,9 @@ def district_tables(district: District) -> dict[str, pd.DataFrame]:
     >>> tables = district_tables(load_district("data/sample"))   # doctest: +SKIP
     >>> sorted(tables)                                           # doctest: +SKIP
     ['educators', 'locks', 'schools', 'students']
+
+    A district given ``services.csv`` also gets a ``services`` table, and
+    ``locks`` has a ``service`` column (blank for case-manager locks).
     """
     schools = pd.DataFrame([{
         "school_id": s.school_id, "name": s.name, "low_grade": s.low_grade,
@@ -61,6 +64,14 @@ def district_tables(district: District) -> dict[str, pd.DataFrame]:
     } for s in district.students.values()], columns=[c.name for c in CONTRACT["students"]])
     locks = pd.DataFrame([{
         "student_id": lk.student_id, "educator_id": lk.educator_id, "kind": lk.kind,
-        "reason": lk.reason,
+        "reason": lk.reason, "service": lk.service or "",
     } for lk in district.locks], columns=[c.name for c in CONTRACT["locks"]])
-    return {"schools": schools, "educators": educators, "students": students, "locks": locks}
+    tables = {"schools": schools, "educators": educators, "students": students, "locks": locks}
+    # services.csv only when the district was given one: a district without it
+    # stays without it (its rows are derived from students.services).
+    if district.service_rows is not None:
+        tables["services"] = pd.DataFrame([{
+            "student_id": r.student_id, "service": r.service, "minutes": _num(r.minutes),
+            "current_provider": r.current_provider or "",
+        } for r in district.service_rows], columns=[c.name for c in CONTRACT["services"]])
+    return tables

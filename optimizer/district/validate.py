@@ -23,6 +23,12 @@ from optimizer.district.derived_levels import derived_level_warnings
 from optimizer.district.model import District, Educator, InputIssue, Lock, School, Student
 from optimizer.district.reader import RawDistrict, read_district_files
 from optimizer.district.rule_settings import check_rule_settings, mark_district_caps
+from optimizer.district.services_check import (
+    check_service_lock,
+    check_services_table,
+    primary_need_warnings,
+    services_agree,
+)
 from optimizer.district.settings_check import check_settings
 from optimizer.rulepacks import RulePack, RulePackError, load_rule_pack
 from optimizer.rules import decide
@@ -46,10 +52,12 @@ _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0"}
 
 # district.toml keys besides the rule-pack tables it may override.
-_SETTING_KEYS = {"name", "rule_pack", "caps", "coordinating_roles", "case_manager_roles"}
+_SETTING_KEYS = {"name", "rule_pack", "caps", "coordinating_roles", "case_manager_roles",
+                 "plan_services", "minutes_capacity"}
 _PACK_TABLES = {"disabilities", "services", "roles", "credentials", "best_practice",
                 "support_level_rule", "student_weights", "objective", "pack",
-                "best_practice_rule", "school_rule", "rollover"}
+                "best_practice_rule", "school_rule", "rollover", "coordination",
+                "primary_need_services"}
 
 
 class DistrictError(Exception):
@@ -229,6 +237,15 @@ def _rule_pack_from_settings(settings: Mapping[str, Any], out: list[InputIssue])
                                f"a role: one of {', '.join(base.roles)}"))
         elif not bad:
             roles.setdefault(role, {})["cap"] = cap
+    # [minutes_capacity] ROLE = IEP minutes per week for 1.0 FTE (values checked
+    # by check_settings): the role's minutes_capacity.
+    minutes = settings.get("minutes_capacity", {})
+    for role, value in (minutes.items() if isinstance(minutes, Mapping) else ()):
+        if role not in base.roles:
+            out.append(InputIssue(label, None, f"minutes_capacity.{role}", str(value),
+                               f"a role: one of {', '.join(base.roles)}"))
+        elif not bad:
+            roles.setdefault(role, {})["minutes_capacity"] = value
     for key, flag in (("coordinating_roles", "coordinates"),
                       ("case_manager_roles", "case_manager")):
         if key not in settings:
@@ -430,7 +447,7 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
     return out
 
 
-def _locks(t: _Table, students: Mapping[str, Student],
+def _locks(t: _Table, pack: RulePack, students: Mapping[str, Student],
            educators: Mapping[str, Educator]) -> tuple[Lock, ...]:
     sid = t.lookup("student_id", {s: s for s in students},
                    "the student_id of a student in students.csv", required=True,
@@ -440,29 +457,48 @@ def _locks(t: _Table, students: Mapping[str, Student],
                    normalize=lambda v: v)
     kind = t.lookup("kind", {"pin": "pin", "forbid": "forbid"}, "pin or forbid",
                     required=True, normalize=str.lower)
+    # Blank: a case-manager lock (as before the column existed); a code: that
+    # service's provider (canonicalised like students.services).
+    service = t.lookup("service", {k: k for k in pack.services} | {
+        c: n for n, sv in pack.services.items() for c in sv.codes},
+        "blank (a lock on the case manager) or a service on the student's IEP: "
+        + ", ".join(pack.services))
     reasons = t.col("reason").tolist()
-    pinned: dict[str, int] = {}
-    forbidden: dict[tuple[str, str], int] = {}
+    pinned: dict[tuple[str, str | None], int] = {}
+    forbidden: dict[tuple[str, str, str | None], int] = {}
     out = []
     for i in range(len(sid)):
         if not (sid[i] and eid[i] and kind[i]):
             continue
+        if t.col("service").iat[i] and service[i] is None:
+            continue  # an unknown service code (reported): the lock's meaning is unknown
+        svc = service[i]
+        if svc is not None and not check_service_lock(t, i, pack, students[sid[i]],
+                                                      educators[eid[i]], svc):
+            continue
         row = int(t.rows[i])
         if kind[i] == "pin":
-            if sid[i] in pinned:
-                t.add(i, "student_id", sid[i],
-                      f"one pin per student: already pinned on row {pinned[sid[i]]}")
+            if (sid[i], svc) in pinned:
+                if svc is None:
+                    t.add(i, "student_id", sid[i],
+                          f"one pin per student: already pinned on row {pinned[(sid[i], svc)]}")
+                else:
+                    t.add(i, "service", t.col("service").iat[i],
+                          f"one pin per student and service: {sid[i]}'s {svc} is already "
+                          f"pinned on row {pinned[(sid[i], svc)]}")
                 continue
-            pinned[sid[i]] = row
+            pinned[(sid[i], svc)] = row
         else:
-            forbidden[(sid[i], eid[i])] = row
-        out.append(Lock(sid[i], eid[i], kind[i], reasons[i], row))
+            forbidden[(sid[i], eid[i], svc)] = row
+        out.append(Lock(sid[i], eid[i], kind[i], reasons[i], row, svc))
     index_of_row = {int(r): i for i, r in enumerate(t.rows)}
     for lk in out:
-        if lk.kind == "pin" and (lk.student_id, lk.educator_id) in forbidden:
+        key = (lk.student_id, lk.educator_id, lk.service)
+        if lk.kind == "pin" and key in forbidden:
+            what = "" if lk.service is None else f" for {lk.service}"
             t.add(index_of_row[lk.row], "kind", "pin",
-                  f"a pin or a forbid, not both: row {forbidden[(lk.student_id, lk.educator_id)]}"
-                  f" forbids {lk.educator_id} for {lk.student_id}")
+                  f"a pin or a forbid, not both: row {forbidden[key]}"
+                  f" forbids {lk.educator_id} for {lk.student_id}{what}")
     return tuple(out)
 
 
@@ -495,7 +531,19 @@ def validate_tables(raw: RawDistrict) -> tuple[District | None, list[InputIssue]
     schools = _schools(table("schools"), pack)
     educators = _educators(table("educators"), pack, schools)
     students = _students(table("students"), pack, schools, educators)
-    locks = _locks(table("locks"), students, educators) if "locks" in raw.tables else ()
+    locks = _locks(table("locks"), pack, students, educators) if "locks" in raw.tables else ()
+    service_rows = None
+    if "services" in raw.tables:
+        service_rows, unsure = check_services_table(table("services"), pack, students,
+                                                    educators)
+        st = table("students")
+        cells = dict(zip(st.rows.tolist(), st.col("services").tolist(), strict=True))
+        # A student whose services cell has an unknown code is already reported.
+        bad_rows = {p.row for p in problems if p.file == st.label and p.column == "services"
+                    and p.severity == "error"}
+        unsure |= {s.student_id for s in students.values() if s.row in bad_rows}
+        problems.extend(services_agree(service_rows, students, table("services").label,
+                                       st.label, cells, unsure))
 
     problems = _in_file_order(problems, raw)
     if any(p.severity == "error" for p in problems):
@@ -505,11 +553,19 @@ def validate_tables(raw: RawDistrict) -> tuple[District | None, list[InputIssue]
         schools=MappingProxyType(schools), educators=MappingProxyType(educators),
         students=MappingProxyType(students), locks=locks,
         settings=MappingProxyType(dict(raw.settings)), sources=MappingProxyType(raw.sources),
+        service_rows=service_rows,
     )
     # Pins must be allowed by some rule; checked here, once the rules can run.
     problems.extend(_check_pins(district, raw.labels))
     problems.extend(derived_level_warnings(district, raw.labels.get("students",
                                                                     "students.csv")))
+    problems.extend(primary_need_warnings(district, raw.labels.get("students", "students.csv")))
+    if raw.settings.get("plan_services") is False and service_rows is not None:
+        problems.append(InputIssue(
+            "district.toml", None, "plan_services", "false",
+            f"true or unset: {raw.labels.get('services', 'services.csv')} is given, so the "
+            "plan chooses service providers anyway (remove it to plan case managers only)",
+            "warning"))
     problems = _in_file_order(problems, raw)
     if any(p.severity == "error" for p in problems):
         return None, problems
@@ -541,7 +597,7 @@ def _check_pins(district: District, labels: Mapping[str, str]) -> Iterable[Input
     pinned_load: dict[str, float] = {}
     last_row: dict[str, int] = {}
     for lk in district.locks:
-        if lk.kind != "pin":
+        if lk.kind != "pin" or lk.service is not None:  # service pins: not the case manager
             continue
         s, e = district.students[lk.student_id], district.educators[lk.educator_id]
         decision = decide(district, s, e)

@@ -216,25 +216,30 @@ class MoveStudents(Change):
 
 @dataclass(frozen=True)
 class Pin(Change):
-    """This student must have this case manager (a row in locks.csv)."""
+    """This student must have this case manager (a row in locks.csv); with a
+    ``service``, this educator must provide that service to the student."""
 
     student_id: str
     educator_id: str
     reason: str = "scenario"
+    service: str = ""  # blank: the case manager
     kind = "pin"
 
     def edit(self, tables: dict[str, pd.DataFrame], settings: dict[str, Any]) -> None:
         row = {"student_id": self.student_id, "educator_id": self.educator_id,
-               "kind": self.kind, "reason": self.reason}
-        tables["locks"] = pd.concat([tables["locks"], pd.DataFrame([row])], ignore_index=True)
+               "kind": self.kind, "reason": self.reason, "service": self.service}
+        new = pd.DataFrame([row]).reindex(columns=tables["locks"].columns, fill_value="")
+        tables["locks"] = pd.concat([tables["locks"], new], ignore_index=True)
 
     def describe(self) -> str:
-        return f"{self.kind} {self.student_id} / {self.educator_id}"
+        what = f" ({self.service} provider)" if self.service else ""
+        return f"{self.kind} {self.student_id} / {self.educator_id}{what}"
 
 
 @dataclass(frozen=True)
 class Forbid(Pin):
-    """This educator must never case-manage this student."""
+    """This educator must never case-manage this student (with a ``service``:
+    never provide that service to the student)."""
 
     kind = "forbid"
 

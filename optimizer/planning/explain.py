@@ -99,7 +99,8 @@ def placement_reasons(plan: _Plan) -> tuple[list[str], dict[int, str]]:
     starts, ends = problem.edge_ranges
     best_rank = _best_rank(problem)
     reason_of = plan.edge_values(problem.edge_reason, "")
-    pin_lock = {lk.student_id: lk for lk in d.locks if lk.kind == "pin"}
+    pin_lock = {lk.student_id: lk for lk in d.locks
+                if lk.kind == "pin" and lk.service is None}
     lock_notes: dict[int, str] = {}
     reasons = []
     for s in range(problem.n_students):

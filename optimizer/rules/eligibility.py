@@ -505,7 +505,8 @@ def explain(district: District, student_id: str, educator_id: str) -> list[Verdi
     if not out[0].ok and (pack.region_roles or pack.district_roles):
         out.insert(1, reaches_school(district, s, e))
     for lk in district.locks:
-        if lk.student_id == student_id and lk.educator_id == educator_id:
+        if (lk.student_id == student_id and lk.educator_id == educator_id
+                and lk.service is None):  # a service lock is not about the case manager
             why = f" ({lk.reason})" if lk.reason else ""
             out.append(Verdict("Lock in locks.csv", lk.kind == "pin", f"{lk.kind}{why}"))
     return out
