@@ -50,10 +50,17 @@ MUTATE_SAMPLE ?= 600
 mutate: $(STAMP)
 	$(BIN)/python benchmarks/mutate.py --sample $(MUTATE_SAMPLE)
 
-# Regenerate the bundled synthetic sample district (deterministic).
+# Regenerate the bundled synthetic sample districts (deterministic):
+# data/sample-services is the generated district with services.csv (minutes and
+# this year's providers); data/sample is the same district without it, so it
+# plans case managers only.
+SAMPLE_FILES := schools.csv educators.csv students.csv locks.csv district.toml
 sample: $(STAMP)
-	$(BIN)/caseload generate data/sample --force --students 1900 --seed 2027 \
+	$(BIN)/caseload generate data/sample-services --force --students 1900 --seed 2027 \
 		--name "Sample Unified School District (synthetic)"
+	rm -rf data/sample && mkdir -p data/sample
+	rm -f data/sample-services/.caseload-output
+	cd data/sample-services && cp $(SAMPLE_FILES) ../sample/
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info plan-sample mutants
