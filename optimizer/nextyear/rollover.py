@@ -25,6 +25,9 @@ __all__ = ["STAFF_CHANGE_ACTIONS", "Rollover", "next_school_year_start", "roll_o
 #: The staff-changes file: one row per change (docs/next-year.md).
 STAFF_CHANGE_ACTIONS = ("leave", "hire", "fte", "schools", "credentials")
 
+#: How problems name the plan's services table given to :func:`roll_over`.
+PLAN_SERVICES_LABEL = "services.csv (plan)"
+
 REPORT_COLUMNS = ["student_id", "event", "from_school", "to_school", "from_grade", "to_grade",
                   "detail"]
 
@@ -34,7 +37,8 @@ REPORT_COLUMNS = ["student_id", "event", "from_school", "to_school", "from_grade
 RolloverCounts = TypedDict("RolloverCounts", {
     "promoted": int, "stayed in grade": int, "moved school": dict[str, int],
     "left": dict[str, int], "added": int, "case-manager hints cleared": dict[str, int],
-    "locks dropped": int})
+    "locks dropped": int, "service rows dropped": int, "service rows added": int,
+    "providers from the plan": int})
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,9 @@ class Rollover:
             "case-manager hints cleared": dict(Counter(
                 r.loc[r["event"] == "hint cleared", "detail"].str.split(":").str[0])),
             "locks dropped": int((r["event"] == "lock dropped").sum()),
+            "service rows dropped": _rows_in(r, "services dropped"),
+            "service rows added": _rows_in(r, "services added"),
+            "providers from the plan": _rows_in(r, "providers from plan"),
         }
 
     def summary(self) -> str:
@@ -91,7 +98,16 @@ class Rollover:
             lines.append(f"      {why}: {n:,}")
         if c["locks dropped"]:
             lines.append(f"  locks dropped             {c['locks dropped']:>7,}")
+        for key in ("service rows dropped", "service rows added", "providers from the plan"):
+            if c[key]:
+                lines.append(f"  {key:<26}{c[key]:>7,}")
         return "\n".join(lines)
+
+
+def _rows_in(report: pd.DataFrame, event: str) -> int:
+    """Rows counted by the report's ``event`` lines (their detail starts with the count)."""
+    details = report.loc[report["event"] == event, "detail"]
+    return int(sum(int(d.split(" ", 1)[0]) for d in details))
 
 
 def next_school_year_start(today: dt.date | None = None) -> dt.date:
@@ -147,12 +163,84 @@ def _apply_staff_changes(educators: pd.DataFrame, changes: pd.DataFrame, label: 
     return ed, left
 
 
+def _plan_providers(plan: pd.DataFrame, label: str, district: District,
+                    problems: list[InputIssue]) -> dict[tuple[str, str], str]:
+    """(student, service) -> the plan's provider ("" when unserved), checked."""
+    missing = [c for c in ("student_id", "service", "provider_id") if c not in plan.columns]
+    for c in missing:
+        problems.append(InputIssue(label, 1, c, None, f"a column named '{c}' (a plan's "
+                                   "services.csv); found: " + ", ".join(map(str, plan.columns))))
+    if missing:
+        return {}
+    out: dict[tuple[str, str], str] = {}
+    cells = plan.fillna("").astype(str)
+    for i, (sid, svc, eid) in enumerate(zip(cells["student_id"], cells["service"],
+                                            cells["provider_id"], strict=True)):
+        code = district.rules.service_of(svc)
+        if sid not in district.students:
+            problems.append(InputIssue(label, i + 2, "student_id", sid,
+                                       "a student of this district: the plan is of "
+                                       "another district or year"))
+        elif code is None:
+            problems.append(InputIssue(label, i + 2, "service", svc,
+                                       "a service code of the rule pack"))
+        else:
+            out[(sid, code)] = eid.strip()
+    return out
+
+
+def _roll_services(services: pd.DataFrame, students: pd.DataFrame, district: District,
+                   plan_provider: dict[tuple[str, str], str], report: list[dict]
+                   ) -> pd.DataFrame:
+    """Next year's services.csv rows (every column kept): see :func:`roll_over`."""
+    pack = district.rules
+    kept = set(students["student_id"])
+    rows: list[dict] = []
+    dropped: dict[str, list[str]] = {}
+    from_plan = 0
+    for rec in services.fillna("").to_dict("records"):
+        sid = rec["student_id"]
+        if sid not in kept:
+            dropped.setdefault(sid, []).append(rec["service"])
+            continue
+        key = (sid, pack.service_of(rec["service"]) or rec["service"])
+        if key in plan_provider:
+            rec = dict(rec)
+            rec["current_provider"] = plan_provider[key]
+            from_plan += 1
+        rows.append(rec)
+    for sid, names in dropped.items():
+        report.append({"student_id": sid, "event": "services dropped", "from_school": "",
+                       "to_school": "", "from_grade": "", "to_grade": "",
+                       "detail": f"{len(names)} row(s): {', '.join(names)}"})
+    if from_plan:
+        report.append({"student_id": "", "event": "providers from plan", "from_school": "",
+                       "to_school": "", "from_grade": "", "to_grade": "",
+                       "detail": f"{from_plan} row(s): current_provider set to the plan's "
+                                 "provider"})
+    # Students with no rows (incoming students): rows from their services cell.
+    have = {r["student_id"] for r in rows}
+    for sid, cell in zip(students["student_id"], students["services"].fillna(""), strict=True):
+        if sid in have or sid in district.students:
+            continue
+        items = [x.strip() for x in str(cell).split(LIST_SEPARATOR) if x.strip()]
+        rows.extend({"student_id": sid, "service": x, "minutes": "", "current_provider": ""}
+                    for x in items)
+        if items:
+            report.append({"student_id": sid, "event": "services added", "from_school": "",
+                           "to_school": "", "from_grade": "", "to_grade": "",
+                           "detail": f"{len(items)} row(s) from students.services: "
+                                     + ", ".join(items)})
+    return pd.DataFrame(rows, columns=services.columns).fillna("")
+
+
 def roll_over(raw: RawDistrict, district: District, *,
               new_students: pd.DataFrame | None = None,
               staff_changes: pd.DataFrame | None = None,
               year_start: dt.date | None = None,
               new_students_label: str = "new students",
-              staff_changes_label: str = "staff changes") -> Rollover:
+              staff_changes_label: str = "staff changes",
+              plan_services: pd.DataFrame | None = None) -> Rollover:
     """Turn this year's district into next year's.
 
     Parameters
@@ -168,17 +256,28 @@ def roll_over(raw: RawDistrict, district: District, *,
         First day of next school year, for ages (default: the next 1 September).
     new_students_label, staff_changes_label
         How problems name the two extra files.
+    plan_services
+        A plan's services table (``PlanTables.services``: ``student_id``,
+        ``service``, ``provider_id``): each (student, service) it lists gets
+        the plan's provider as next year's ``current_provider`` (blank when the
+        plan left it unserved); pairs it does not list keep today's.
 
     Returns
     -------
     Rollover
         Next year's tables (every column carried over), district.toml's text
-        and a report row for each student and each change.
+        and a report row for each student and each change. services.csv, when
+        given, follows the students: a leaver's rows are dropped (counted in
+        the report), an incoming student gets rows from their ``services``
+        cell (no minutes, no provider), and a provider who leaves stays named
+        as ``current_provider`` (a "no longer on staff" warning next year).
 
     Raises
     ------
     DistrictError
-        A staff-changes row that cannot be applied (every such problem at once).
+        A staff-changes row that cannot be applied, or a plan services table
+        without its columns or naming a student not in this district (every
+        such problem at once).
 
     Examples
     --------
@@ -194,6 +293,8 @@ def roll_over(raw: RawDistrict, district: District, *,
     if staff_changes is not None:
         educators, left_staff = _apply_staff_changes(educators, staff_changes,
                                                      staff_changes_label, problems)
+    plan_provider = (None if plan_services is None else
+                     _plan_providers(plan_services, PLAN_SERVICES_LABEL, district, problems))
     if problems:
         raise DistrictError(problems)
     serves: dict[str, set[str]] = {
@@ -309,6 +410,16 @@ def roll_over(raw: RawDistrict, district: District, *,
     tables = {"schools": raw.tables["schools"].copy(), "educators": educators,
               "students": next_students,
               "locks": pd.DataFrame(keep, columns=locks.columns)}
+    services = raw.tables.get("services")
+    if services is None and plan_provider:
+        # No services.csv this year, but a plan chose providers: next year's
+        # file records them, with the rows derived from students.services.
+        services = pd.DataFrame([{"student_id": r.student_id, "service": r.service,
+                                  "minutes": "", "current_provider": ""}
+                                 for r in district.service_needs])
+    if services is not None:
+        tables["services"] = _roll_services(services, next_students, district,
+                                            plan_provider or {}, report)
     # Next year's district must itself be valid (e.g. new students' codes):
     # validated as it will be written, from the tables in hand.
     _, issues = validate_tables(RawDistrict(name=raw.name, tables=tables,

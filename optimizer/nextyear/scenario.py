@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer.district.contract import LIST_SEPARATOR
 from optimizer.district.model import District, InputIssue
 from optimizer.district.reader import RawDistrict
 from optimizer.district.tables import district_tables
@@ -30,6 +31,7 @@ from optimizer.district.validate import DistrictError, validate_tables
 
 __all__ = [
     "AddEducator", "AddStudents", "Change", "Forbid", "MoveStudents", "Pin", "RemoveEducator",
+    "RemoveStudents",
     "Scenario", "SetFTE", "SetObjectiveWeight", "SetRoleCap", "SetSchools",
 ]
 
@@ -215,6 +217,25 @@ class MoveStudents(Change):
 
 
 @dataclass(frozen=True)
+class RemoveStudents(Change):
+    """Students leave (move away, exit special education): their rows, locks
+    and service rows go."""
+
+    student_ids: tuple[str, ...]
+
+    def edit(self, tables: dict[str, pd.DataFrame], settings: dict[str, Any]) -> None:
+        st = tables["students"]
+        for sid in self.student_ids:
+            _require(st, "student_id", sid, "student")
+        tables["students"] = st[~st["student_id"].isin(self.student_ids)].reset_index(drop=True)
+        lk = tables["locks"]
+        tables["locks"] = lk[~lk["student_id"].isin(self.student_ids)].reset_index(drop=True)
+
+    def describe(self) -> str:
+        return f"{len(self.student_ids)} students leave"
+
+
+@dataclass(frozen=True)
 class Pin(Change):
     """This student must have this case manager (a row in locks.csv); with a
     ``service``, this educator must provide that service to the student."""
@@ -242,6 +263,23 @@ class Forbid(Pin):
     never provide that service to the student)."""
 
     kind = "forbid"
+
+
+def _services_follow_students(services: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
+    """services.csv rows after a scenario's changes: rows of students no longer
+    in the district go; a student with no rows (added by the scenario) gets
+    one per service in their ``services`` cell, with no minutes and no provider.
+    A provider who left stays named (a "no longer on staff" warning)."""
+    ids = set(students["student_id"])
+    kept = services[services["student_id"].isin(ids)]
+    have = set(kept["student_id"])
+    new = [{"student_id": sid, "service": item.strip(), "minutes": "", "current_provider": ""}
+           for sid, cell in zip(students["student_id"], students["services"], strict=True)
+           if sid not in have for item in str(cell).split(LIST_SEPARATOR) if item.strip()]
+    if not new:
+        return kept.reset_index(drop=True)
+    return pd.concat([kept, pd.DataFrame(new).reindex(columns=services.columns, fill_value="")],
+                     ignore_index=True)
 
 
 @dataclass(frozen=True)
@@ -276,6 +314,9 @@ class Scenario:
         settings = copy.deepcopy(dict(district.settings))
         for change in self.changes:
             change.edit(tables, settings)
+        if "services" in tables:
+            tables["services"] = _services_follow_students(tables["services"],
+                                                           tables["students"])
         raw = RawDistrict(name=district.name, tables=tables,
                           labels={k: f"{k} ({self.name})" for k in tables},
                           settings=settings, sources=dict(district.sources))
