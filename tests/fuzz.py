@@ -25,7 +25,7 @@ from optimizer.planning.result import (
     UNASSIGNED_COLUMNS,
 )
 from optimizer.rulepacks import rule_pack_text
-from tests.conftest import SCHOOL, educator, student, write_district
+from tests.conftest import SCHOOL, educator, student, write_csv, write_district
 
 #: Cell values that broke, or could break, a reader or a validator.
 HOSTILE_CELLS = [
@@ -71,11 +71,19 @@ def base_district(folder: Path) -> Path:
         student("S6", grade="4"),
     ]
     locks = [{"student_id": "S1", "educator_id": "E1", "kind": "pin", "reason": "parent asked"},
-             {"student_id": "S6", "educator_id": "E2", "kind": "forbid", "reason": ""}]
+             {"student_id": "S6", "educator_id": "E2", "kind": "forbid", "reason": ""},
+             {"student_id": "S2", "educator_id": "E3", "kind": "pin", "reason": "speech",
+              "service": "SPEECH"}]
     toml = ('name = "Fuzz"\nrule_pack = "ca"\n[caps]\nRSP = 28\n[objective]\ncontinuity = 5\n'
             '[student_weights]\ndefault = 1.0\n')
-    return write_district(folder, schools=schools, educators=educators, students=students,
-                          locks=locks, toml=toml)
+    out = write_district(folder, schools=schools, educators=educators, students=students,
+                         locks=locks, toml=toml)
+    services = [{"student_id": s["student_id"], "service": svc, "minutes": "60",
+                 "current_provider": s.get("current_case_manager", "")}
+                for s in students for svc in s["services"].split(";")]
+    services[0]["minutes"] = ""
+    write_csv(out / "services.csv", services, TABLE_COLUMNS["services"])
+    return out
 
 
 # ------------------------------------------------------------------ CSV mutations

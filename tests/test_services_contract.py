@@ -408,3 +408,12 @@ def test_round_trip_keeps_services_and_lock_services(make_district):
     # No services.csv: none is made up.
     plain = load_district(folder_with(make_district))
     assert "services" not in district_tables(plain)
+
+
+def test_services_csv_without_its_columns(make_district):
+    folder = folder_with(make_district)
+    write_csv(folder / "services.csv", [{"student_id": "S1", "minutes": "5"}],
+              ["student_id", "minutes"])
+    assert errors(folder) == [
+        "services.csv row 1, column service — a column named 'service' (service name or "
+        "CALPADS code, as in students.services); found columns: student_id, minutes"]
