@@ -417,3 +417,19 @@ def test_services_csv_without_its_columns(make_district):
     assert errors(folder) == [
         "services.csv row 1, column service — a column named 'service' (service name or "
         "CALPADS code, as in students.services); found columns: student_id, minutes"]
+
+
+def test_a_service_lock_needs_the_school_and_the_service_credential(make_district):
+    staff = [*EDUCATORS, educator("E6", "SLP", "", schools="ELM"),
+             educator("E7", "SLP", "SLP", schools="MID")]
+    schools = [{"school_id": "ELM", "name": "Elm", "low_grade": "TK", "high_grade": "5"},
+               {"school_id": "MID", "name": "Mid", "low_grade": "6", "high_grade": "8"}]
+    folder = make_district(schools=schools, educators=staff, students=STUDENTS,
+                           locks=_locks(("S1", "E6", "pin", "", "SPEECH"),
+                                        ("S2", "E7", "forbid", "", "SPEECH"),
+                                        ("S2", "E2", "pin", "", "SPEECH")))
+    assert errors(folder) == [
+        "locks.csv row 2, column educator_id: 'E6' — an educator holding a credential for "
+        "SPEECH (SLP, SLP-SCA): E6 holds none",
+        "locks.csv row 3, column educator_id: 'E7' — an educator who serves S2's school ELM: "
+        "E7 serves MID"]

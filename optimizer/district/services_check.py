@@ -166,8 +166,10 @@ def services_agree(rows: tuple[ServiceNeed, ...], students: Mapping[str, Student
 def check_service_lock(t: _Table, i: int, pack: RulePack, student: Student,
                        educator: Educator, service: str) -> bool:
     """Check one locks.csv row that names a service (row index ``i``): the
-    student has that service on the IEP, and the educator's role provides it.
-    Adds the problems to ``t``; True when the lock is usable."""
+    student has that service on the IEP, the educator's role provides it, the
+    educator serves the student's school and holds a credential the rule pack
+    lists for the service (``services.*.credentials``; SAI's teaching rules
+    are the planner's). Adds the problems to ``t``; True when the lock is usable."""
     ok = True
     if service not in student.services:
         t.add(i, "service", t.col("service").iat[i],
@@ -184,6 +186,19 @@ def check_service_lock(t: _Table, i: int, pack: RulePack, student: Student,
               f"({', '.join(roles) or 'no role in the rule pack'}): "
               f"{educator.educator_id} is {educator.role} "
               f"({pack.roles[educator.role].name})")
+        ok = False
+    elif student.school_id and student.school_id not in educator.schools:
+        t.add(i, "educator_id", educator.educator_id,
+              f"an educator who serves {student.student_id}'s school {student.school_id}: "
+              f"{educator.educator_id} serves {', '.join(educator.schools)}")
+        ok = False
+    elif (pack.services[service].credentials
+          and not pack.services[service].credentials & educator.credentials):
+        t.add(i, "educator_id", educator.educator_id,
+              f"an educator holding a credential for {service} "
+              f"({', '.join(sorted(pack.services[service].credentials))}): "
+              f"{educator.educator_id} holds "
+              f"{', '.join(sorted(educator.credentials)) or 'none'}")
         ok = False
     return ok
 
