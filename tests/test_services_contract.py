@@ -433,3 +433,13 @@ def test_a_service_lock_needs_the_school_and_the_service_credential(make_distric
         "SPEECH (SLP, SLP-SCA): E6 holds none",
         "locks.csv row 3, column educator_id: 'E7' — an educator who serves S2's school ELM: "
         "E7 serves MID"]
+
+
+def test_validate_cli_exits_2_on_a_services_error(make_district, capsys):
+    from optimizer.cli import main
+
+    folder = folder_with(make_district, _rows(_set(3, service="OT")))
+    assert main(["validate", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "students.csv row 3, column services: 'SPEECH' — the same services for S2" in err
+    assert "Traceback" not in err
