@@ -142,9 +142,9 @@ def read_district_files(path: str | Path) -> RawDistrict:
     ----------
     path
         A folder holding ``schools.csv``, ``educators.csv``, ``students.csv``
-        and optionally ``locks.csv`` and ``district.toml``; or an ``.xlsx``
-        workbook with sheets of the same names (a ``district.toml`` beside it
-        is read too).
+        and optionally ``locks.csv``, ``services.csv`` and ``district.toml``;
+        or an ``.xlsx`` workbook with sheets of the same names (a
+        ``district.toml`` beside it is read too).
 
     Returns
     -------

@@ -221,16 +221,20 @@ def primary_need_warnings(district: District, label: str = "students.csv"
         One warning per such student, on students.csv's ``services`` column.
     """
     pack = district.rules
+    placed = [s for s in district.students.values() if s.placement_basis == "secondary"
+              and s.primary_disability in pack.primary_need_services]
+    if not placed:
+        return []
     needs: dict[str, set[str]] = {}
-    for r in district.service_needs:
+    for r in district.service_rows or ():
         needs.setdefault(r.student_id, set()).add(r.service)
     out = []
-    for s in district.students.values():
-        if s.placement_basis != "secondary":
-            continue
-        wanted = pack.primary_need_services.get(s.primary_disability)
-        have = needs.get(s.student_id, set())
-        if not wanted or have & wanted:
+    for s in placed:
+        wanted = pack.primary_need_services[s.primary_disability]
+        # services.csv when given (it agrees with students.csv by now)
+        have = needs.get(s.student_id, set()) if district.service_rows is not None \
+            else set(s.services)
+        if have & wanted:
             continue
         name = pack.disabilities[s.primary_disability].name
         out.append(InputIssue(
