@@ -52,12 +52,15 @@ mutate: $(STAMP)
 
 # Regenerate the bundled synthetic sample districts (deterministic):
 # data/sample-services is the generated district with services.csv (minutes and
-# this year's providers); data/sample is the same district without it, so it
-# plans case managers only.
+# this year's providers; `caseload generate` has no flag for it yet, hence
+# Python); data/sample is the same district without it, so it plans case
+# managers only.
 SAMPLE_FILES := schools.csv educators.csv students.csv locks.csv district.toml
 sample: $(STAMP)
-	$(BIN)/caseload generate data/sample-services --force --students 1900 --seed 2027 \
-		--name "Sample Unified School District (synthetic)"
+	$(BIN)/python -c 'from optimizer.generator import generate_district as g; \
+		from optimizer.outputs.export import write_district as w; \
+		w(g(1900, seed=2027, name="Sample Unified School District (synthetic)", \
+		services=True), "data/sample-services", force=True)'
 	rm -rf data/sample && mkdir -p data/sample
 	rm -f data/sample-services/.caseload-output
 	cd data/sample-services && cp $(SAMPLE_FILES) ../sample/

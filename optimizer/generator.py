@@ -108,7 +108,7 @@ def _school_plan(n_students: int) -> list[tuple[str, str, str, int]]:
 
 
 def generate_district(n_students: int = 1900, seed: int = 0,
-                      name: str | None = None) -> GeneratedDistrict:
+                      name: str | None = None, services: bool = False) -> GeneratedDistrict:
     """Make a synthetic district with about ``n_students`` students with IEPs.
 
     Parameters
@@ -119,6 +119,12 @@ def generate_district(n_students: int = 1900, seed: int = 0,
         Random seed: the same seed and size give the same tables, byte for byte.
     name
         District name written to district.toml.
+    services
+        Also make ``services.csv`` (minutes and this year's providers). Off
+        by default: a district with services.csv plans service providers too
+        (``District.plans_services``), so it is asked for explicitly. The
+        other tables are the same either way (services.csv has its own
+        random stream).
 
     Returns
     -------
@@ -126,8 +132,9 @@ def generate_district(n_students: int = 1900, seed: int = 0,
 
     Examples
     --------
-    >>> g = generate_district(300, seed=1)
-    >>> sorted(g.tables)
+    >>> sorted(generate_district(300, seed=1).tables)
+    ['educators', 'locks', 'schools', 'students']
+    >>> sorted(generate_district(300, seed=1, services=True).tables)
     ['educators', 'locks', 'schools', 'services', 'students']
     """
     rng = np.random.default_rng(seed)
@@ -144,8 +151,9 @@ def generate_district(n_students: int = 1900, seed: int = 0,
     tables["locks"] = _make_locks(rng, tables)
     # services.csv has its own random stream, so adding it left every other
     # file of a seed byte for byte as it was.
-    tables["services"] = _make_services(np.random.default_rng([seed, _SERVICES_STREAM]),
-                                        tables)
+    if services:
+        tables["services"] = _make_services(np.random.default_rng([seed, _SERVICES_STREAM]),
+                                            tables)
     for t, frame in tables.items():
         # Optional columns the generator never fills (a lock's service) are
         # left out, as a planner's own file may leave them out.

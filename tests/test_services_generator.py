@@ -21,11 +21,14 @@ def sample():
 
 
 def test_services_have_their_own_random_stream(monkeypatch):
-    a = generate_district(400, seed=4)
+    a = generate_district(400, seed=4, services=True)
     monkeypatch.setattr(gen, "_SERVICES_STREAM", gen._SERVICES_STREAM + 1)
-    b = generate_district(400, seed=4)
+    b = generate_district(400, seed=4, services=True)
+    plain = generate_district(400, seed=4)
+    assert "services" not in plain.tables
     for name in ("schools", "educators", "students", "locks"):
         assert a.tables[name].equals(b.tables[name]), name
+        assert a.tables[name].equals(plain.tables[name]), name
     assert not a.tables["services"].equals(b.tables["services"])
     assert a.tables["services"][["student_id", "service"]].equals(
         b.tables["services"][["student_id", "service"]])
@@ -33,8 +36,8 @@ def test_services_have_their_own_random_stream(monkeypatch):
 
 def test_sample_with_services_is_the_sample_plus_services_csv(tmp_path):
     regenerated = write_district(
-        generate_district(1900, seed=2027, name="Sample Unified School District (synthetic)"),
-        tmp_path / "s")
+        generate_district(1900, seed=2027, name="Sample Unified School District (synthetic)",
+                          services=True), tmp_path / "s")
     for name in (*OTHER_FILES, "services.csv"):
         assert (regenerated / name).read_bytes() == (SAMPLE_SERVICES / name).read_bytes(), name
     for name in OTHER_FILES:
