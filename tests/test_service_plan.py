@@ -18,6 +18,7 @@ from optimizer import load_district
 from optimizer.district.model import Lock, ServiceNeed
 from optimizer.outputs.export import write_plan
 from optimizer.outputs.plan_folder import read_plan
+from optimizer.planning.check import audit_current
 from optimizer.planning.planner import plan
 from optimizer.planning.result import Result
 from optimizer.planning.service_problem import build_district_service_problem
@@ -325,3 +326,47 @@ def test_not_planned_pairs_never_reach_the_solver(tmp_path):
         ("A", "SAI"), ("A", "SPEECH"), ("B", "SPEECH"), ("C", "SAI"), ("C", "SPEECH")]
     assert json.dumps(plan(d).figures["services"]["not_planned_reason"]) == \
         '"no staff provides it"'
+
+
+def test_audit_checks_this_years_providers(tmp_path):
+    """Birch today: S1 gives speech to A, B and C (3 distinct students over a cap
+    of 2), and R1 is given as C's OT provider (an RSP teacher provides no OT);
+    S1's average, 3 over 0.04 FTE = 75 per FTE, is over the SLP limit of 55."""
+    rows = [ServiceNeed("A", "SAI", 240, "R1"), ServiceNeed("A", "SPEECH", 60, "S1"),
+            ServiceNeed("B", "SPEECH", 60, "S1"), ServiceNeed("C", "OT", 30, "R1"),
+            ServiceNeed("C", "SAI", 200, "R1"), ServiceNeed("C", "SPEECH", 60, "S1")]
+    d = _with_services(load_district(birch(tmp_path)), rows)
+    got = {(v.kind, v.student_id, v.educator_id) for v in audit_current(d)}
+    assert got == {("ineligible provider", "C", "R1"), ("cap exceeded", "", "S1"),
+                   ("average over limit", "", "")}
+    # Without services, the same district's audit knows only case managers.
+    assert audit_current(load_district(tmp_path / "birch")) == []
+
+
+def test_providers_serve_their_own_schools_and_itinerants_the_school_rule(tmp_path):
+    oak = {"school_id": "OAK", "name": "Oak", "low_grade": "TK", "high_grade": "5",
+           "feeds_into": "", "region": "North"}
+    elm = {**oak, "school_id": "ELM", "name": "Elm"}
+
+    def district(name, toml=None):
+        folder = write_district(
+            tmp_path / name, schools=[elm, oak],
+            educators=[educator("S1", "SLP", "SLP"), educator("S2", "SLP", "SLP", "OAK",
+                                                                max_caseload="0"),
+                       educator("D1", "DHH", "ES-DHH")],
+            students=[student("B", "SPEECH;DHH", sai_setting="", primary="HH", school="OAK")],
+            toml=toml)
+        return _with_services(load_district(folder))
+
+    r = plan(district("plain"))
+    sv = r.services.set_index("service")
+    # S1 has room but does not serve Oak; Oak's own SLP is full; no DHH at Oak.
+    assert sv["provider_id"].to_dict() == {"DHH": "", "SPEECH": ""}
+    assert sv.loc["SPEECH", "reason"].startswith("Not served: every eligible provider is "
+                                                 "full: S2 (SLP, 0/0)")
+    assert sv.loc["DHH", "reason"].startswith("Not served: no eligible provider serves "
+                                              "school OAK")
+    r = plan(district("reach", '[school_rule]\nregion_roles = ["DHH"]\n'))
+    sv = r.services.set_index("service")
+    assert sv.loc["DHH", "provider_id"] == "D1"
+    assert "reaches school OAK under the district's school rule" in sv.loc["DHH", "reason"]
