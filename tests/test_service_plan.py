@@ -370,3 +370,12 @@ def test_providers_serve_their_own_schools_and_itinerants_the_school_rule(tmp_pa
     sv = r.services.set_index("service")
     assert sv.loc["DHH", "provider_id"] == "D1"
     assert "reaches school OAK under the district's school rule" in sv.loc["DHH", "reason"]
+
+
+def test_same_service_plan_same_bytes(tmp_path):
+    d = _with_services(load_district(birch(tmp_path)), BIRCH_ROWS)
+    one = write_plan(plan(d), tmp_path / "one", xlsx=False)
+    two = write_plan(plan(d), tmp_path / "two", xlsx=False)
+    for name in ("assignments.csv", "caseloads.csv", "hiring_needs.csv", "services.csv",
+                 "summary.json", "unassigned.csv", "audit.csv"):
+        assert (one / name).read_bytes() == (two / name).read_bytes(), name

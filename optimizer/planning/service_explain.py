@@ -104,9 +104,10 @@ def _derive(sp: DistrictServiceProblem, sol: ServiceSolution) -> _Plan:
     # Rank of each case manager: the better usable option (own only when serving).
     rank = np.full(p.n_students, -1, dtype=np.int64)
     best: dict[int, int] = {}
-    for s, e, k, r in zip(p.cm_student.tolist(), p.cm_provider.tolist(), p.cm_kind.tolist(),
-                          p.cm_rank.tolist(), strict=True):
-        if cm[s] != e or (k == 0 and s * n_e + e not in serves):
+    chosen = np.nonzero(cm[p.cm_student] == p.cm_provider)[0]  # options of the chosen one
+    for s, e, k, r in zip(p.cm_student[chosen].tolist(), p.cm_provider[chosen].tolist(),
+                          p.cm_kind[chosen].tolist(), p.cm_rank[chosen].tolist(), strict=True):
+        if k == 0 and s * n_e + e not in serves:
             continue
         best[s] = min(best.get(s, 3), r)
     for s, r in best.items():
@@ -174,10 +175,11 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
     pin_lock = {lk.student_id: lk for lk in d.locks if lk.kind == "pin" and lk.service is None}
     # The reason of each (student, educator, kind) option.
     why: dict[tuple[int, int, int], str] = {}
-    for s, e, k, text in zip(p.cm_student.tolist(), p.cm_provider.tolist(),
-                             p.cm_kind.tolist(), sp.cm_reason.tolist(), strict=True):
-        if plan.cm[s] == e:
-            why[(s, e, k)] = str(text)
+    chosen = np.nonzero(plan.cm[p.cm_student] == p.cm_provider)[0]
+    for s, e, k, text in zip(p.cm_student[chosen].tolist(), p.cm_provider[chosen].tolist(),
+                             p.cm_kind[chosen].tolist(), sp.cm_reason[chosen].tolist(),
+                             strict=True):
+        why[(s, e, k)] = str(text)
     reasons = []
     for s in range(p.n_students):
         e = int(plan.cm[s])
@@ -357,9 +359,11 @@ def unplaced_rows(plan: _Plan) -> pd.DataFrame:
     d = sp.district
     no_option = {u["student_id"]: u for u in unplaceable_students(d)}
     rows = []
+    first = np.searchsorted(p.cm_student, np.arange(p.n_students))
+    last = np.searchsorted(p.cm_student, np.arange(p.n_students), side="right")
     for s in np.nonzero(plan.cm < 0)[0].tolist():
         sid = str(p.student_ids[s])
-        mine = p.cm_provider[p.cm_student == s]
+        mine = p.cm_provider[first[s]:last[s]]
         if sid in no_option:
             u = no_option[sid]
             details = "; ".join(f"{c['educator_id']} ({c['role']}): {' / '.join(c['why_not'])}"
@@ -559,8 +563,6 @@ def service_figures(plan: _Plan, sol: ServiceSolution, params: ServiceParams,
             "levels": {"unserved_pairs": [int(t["unserved"]), int(b["unserved"])],
                        "unplaced_students": [int(t["unplaced"]), int(b["unplaced"])]},
             "status": sol.status, "gap": sol.gap,
-            # What the solver proved, and how, in its own words.
-            "notes": list(sol.notes),
         },
     }
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
+import pandas as pd
 
 from optimizer.district.model import District, Educator, Lock, ServiceNeed, Student
 from optimizer.graph import edge_table
@@ -214,20 +215,31 @@ def build_district_service_problem(
     educators = [district.educators[e] for e in eids]
     eligible = _Eligibility(district)
 
+    # Educators by (role, credentials): the rules read nothing else of them.
+    prof_id: dict[tuple, int] = {}
+    e_prof = np.array([prof_id.setdefault((e.role, e.credentials), len(prof_id))
+                       for e in educators], dtype=np.int64)
+    rep: dict[int, Educator] = {}
+    for e, k in zip(educators, e_prof.tolist(), strict=True):
+        rep.setdefault(k, e)
+    kinds = {code: svc.kind for code, svc in pack.services.items()}
+
+    def may_give(svc: str, e: Educator, s: Student) -> bool:
+        # The role decides first (cheap): it teaches the setting or provides the service.
+        role = pack.roles[e.role]
+        if kinds[svc] == "instruction":
+            return role.teaches is not None and role.teaches == s.sai_setting
+        return svc in role.provides
+
     # Candidate providers per school: those serving it (rank 0), then itinerants
-    # the school rule lets reach it (rank 1), each in id order.
+    # the school rule lets reach it (rank 1).
     inside: dict[str, list[int]] = {}
     outside: dict[str, list[int]] = {}
     for sch in district.schools:
-        mine = sorted(e_pos[e] for e in district.educators_by_school[sch])
-        inside[sch] = mine
+        inside[sch] = sorted(e_pos[e] for e in district.educators_by_school[sch])
         reach = district.educators_reaching_school[sch][len(district.educators_by_school[sch]):]
         outside[sch] = sorted(e_pos[e] for e in reach
                               if pack.roles[district.educators[e].role].itinerant)
-    # One educator per distinct (role, credentials): "does anyone provide it?"
-    profiles: dict[tuple, Educator] = {}
-    for e in educators:
-        profiles.setdefault((e.role, e.credentials), e)
 
     pins: dict[tuple[str, str], Lock] = {}
     forbidden: dict[tuple[str, str], set[str]] = {}
@@ -239,74 +251,106 @@ def build_district_service_problem(
         else:
             forbidden.setdefault((lk.student_id, lk.service), set()).add(lk.educator_id)
 
-    needs = tuple(n for n in district.service_needs if n.student_id in s_pos)
-    planned_cache: dict[tuple, bool] = {}
-    options_cache: dict[tuple, tuple[list[int], list[bool], list[str]]] = {}
-    need_pair = np.full(len(needs), -1, dtype=np.int64)
-    p_student: list[int] = []
-    p_service: list[str] = []
-    p_minutes: list[float] = []
-    p_current: list[int] = []
-    p_published: list[int] = []
-    ep: list[int] = []
-    ee: list[int] = []
-    eout: list[bool] = []
-    ewhy: list[str] = []
+    # Needs are grouped by what decides their options: school, service and,
+    # for instruction, the student's instruction facts (interned to an int).
+    needs = tuple(n for n in district.service_needs
+                  if n.student_id in s_pos and n.service in pack.services)
+    ikey: dict[tuple, int] = {}
+    s_ikey = {sid: ikey.setdefault(_instruction_key(s), len(ikey))
+              for sid, s in district.students.items()}
+    group_of: dict[tuple, int] = {}
+    group_rep: list[ServiceNeed] = []
+    need_group = np.empty(len(needs), dtype=np.int64)
     for i, need in enumerate(needs):
-        s = district.students[need.student_id]
         svc = need.service
-        if svc not in pack.services:
-            continue
-        skey = (svc, _instruction_key(s)) if pack.services[svc].kind == "instruction" \
-            else (svc,)
-        planned = planned_cache.get(skey)
+        key = (district.students[need.student_id].school_id, svc,
+               s_ikey[need.student_id] if kinds[svc] == "instruction" else -1)
+        g = group_of.get(key)
+        if g is None:
+            g = group_of[key] = len(group_rep)
+            group_rep.append(need)
+        need_group[i] = g
+    planned_cache: dict[tuple, bool] = {}
+    g_planned = np.zeros(len(group_rep), dtype=bool)
+    g_options: list[tuple[list[int], list[bool], list[str]]] = []
+    for g, (key, need) in enumerate(zip(group_of, group_rep, strict=True)):
+        school, svc, ik = key
+        s = district.students[need.student_id]
+        got: tuple[list[int], list[bool], list[str]] = ([], [], [])
+        for group, far in ((inside[school], False), (outside[school], True)):
+            for ei in group:
+                e = educators[ei]
+                if not may_give(svc, e, s):
+                    continue
+                ok, why = eligible(svc, s, e)
+                if ok:
+                    got[0].append(ei)
+                    got[1].append(far)
+                    got[2].append(why)
+        g_options.append(got)
+        # Planned: someone here may give it, or someone anywhere in the district.
+        pk = (svc, ik)
+        planned = bool(got[0]) or planned_cache.get(pk)
         if planned is None:
-            planned = planned_cache[skey] = any(eligible(svc, s, e)[0]
-                                                for e in profiles.values())
-        if not planned:
+            planned = planned_cache[pk] = any(
+                may_give(svc, e, s) and eligible(svc, s, e)[0] for e in rep.values())
+        g_planned[g] = planned
+    planned_need = g_planned[need_group] if len(needs) else np.zeros(0, dtype=bool)
+    need_pair = np.where(planned_need, np.cumsum(planned_need) - 1, -1).astype(np.int64)
+    pairs = [n for n, ok in zip(needs, planned_need.tolist(), strict=True) if ok]
+    pub = published_services or {}
+    p_student = [s_pos[n.student_id] for n in pairs]
+    p_service = [n.service for n in pairs]
+    p_minutes = [0.0 if n.minutes is None else float(n.minutes) for n in pairs]
+    p_current = [_index(e_pos, n.current_provider) for n in pairs]
+    p_published = [_index(e_pos, pub.get((n.student_id, n.service))) for n in pairs]
+
+    # Options: every pair of a group gets the group's options.
+    why_text: dict[str, int] = {}
+    ep_parts, ee_parts, far_parts, why_parts = [], [], [], []
+    pair_group = need_group[planned_need]
+    order = np.argsort(pair_group, kind="stable")
+    bounds = np.searchsorted(pair_group[order], np.arange(len(group_rep) + 1))
+    for g in np.nonzero(g_planned)[0].tolist():
+        mine = order[bounds[g]:bounds[g + 1]]
+        prov, far_l, why_l = g_options[g]
+        if not len(mine) or not prov:
             continue
-        p = len(p_student)
-        need_pair[i] = p
-        p_student.append(s_pos[s.student_id])
-        p_service.append(svc)
-        p_minutes.append(0.0 if need.minutes is None else float(need.minutes))
-        p_current.append(_index(e_pos, need.current_provider))
-        p_published.append(_index(e_pos, (published_services or {}).get(
-            (s.student_id, svc))) if published_services is not None else -1)
-        okey = (s.school_id, skey)
-        opts = options_cache.get(okey)
-        if opts is None:
-            got: tuple[list[int], list[bool], list[str]] = ([], [], [])
-            for group, far in ((inside[s.school_id], False), (outside[s.school_id], True)):
-                for ei in group:
-                    ok, why = eligible(svc, s, educators[ei])
-                    if ok:
-                        got[0].append(ei)
-                        got[1].append(far)
-                        got[2].append(why)
-            order = np.argsort(got[0], kind="stable").tolist()
-            opts = options_cache[okey] = ([got[0][k] for k in order], [got[1][k] for k in order],
-                                          [got[2][k] for k in order])
-        prov, far_l, why_l = opts
-        pin = pins.get((s.student_id, svc))
-        banned = forbidden.get((s.student_id, svc))
-        if pin is not None or banned:
-            keep = [k for k, ei in enumerate(prov)
-                    if (pin is None or eids[ei] == pin.educator_id)
-                    and not (banned and eids[ei] in banned)]
-            prov = [prov[k] for k in keep]
-            far_l = [far_l[k] for k in keep]
-            why_l = [why_l[k] for k in keep]
-        ep.extend([p] * len(prov))
-        ee.extend(prov)
-        eout.extend(far_l)
-        ewhy.extend(why_l)
+        k = len(prov)
+        ep_parts.append(np.repeat(mine, k))
+        ee_parts.append(np.tile(np.asarray(prov, dtype=np.int64), len(mine)))
+        far_parts.append(np.tile(np.asarray(far_l, dtype=bool), len(mine)))
+        why_parts.append(np.tile(np.asarray([why_text.setdefault(w, len(why_text))
+                                             for w in why_l], dtype=np.int64), len(mine)))
+
+    def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+    ep_a, ee_a = cat(ep_parts, np.int64), cat(ee_parts, np.int64)
+    far_a, why_a = cat(far_parts, bool), cat(why_parts, np.int64)
+    # Service locks: a pin keeps only the pinned provider's option; a forbid drops one.
+    if pins or forbidden:
+        pair_of = {(n.student_id, n.service): q for q, n in enumerate(pairs)}
+        keep = np.ones(len(ep_a), dtype=bool)
+        n_e = max(1, len(eids))
+        key_a = ep_a * n_e + ee_a
+        for (sid, svc), lk in pins.items():
+            q = pair_of.get((sid, svc))
+            if q is not None:
+                keep &= ~((ep_a == q) & (ee_a != e_pos.get(lk.educator_id, -1)))
+        drop = [pair_of[k] * n_e + e_pos[e] for k, who in forbidden.items() if k in pair_of
+                for e in who if e in e_pos]
+        keep &= ~np.isin(key_a, drop)
+        ep_a, ee_a, far_a, why_a = ep_a[keep], ee_a[keep], far_a[keep], why_a[keep]
+    order = np.lexsort((ee_a, ep_a))
+    ep_a, ee_a, far_a, why_a = ep_a[order], ee_a[order], far_a[order], why_a[order]
+    texts = np.array(list(why_text) + [""], dtype=object)
     t_services = time.perf_counter()
 
     # Case-manager options from today's edge table (locks applied there).
     edges = edge_table(district)
-    cs = edges["student_id"].map(s_pos).to_numpy(dtype=np.int64)
-    ce = edges["educator_id"].map(e_pos).to_numpy(dtype=np.int64)
+    cs = pd.Index(sids).get_indexer(edges["student_id"]).astype(np.int64)
+    ce = pd.Index(eids).get_indexer(edges["educator_id"]).astype(np.int64)
     cap_kind = edges["capacity"].astype(object).to_numpy()
     rank = edges["rank"].to_numpy(dtype=np.int64)
     reason = edges["reason"].to_numpy(dtype=object)
@@ -342,13 +386,13 @@ def build_district_service_problem(
         cap=[district.cap(e) for e in eids], fte=[e.fte for e in educators],
         minutes_capacity=[np.inf if m is None else m for m in mcap],
         other_load=[int(math.ceil(e.other_load - 1e-9)) for e in educators],
-        edge_pair=ep, edge_provider=ee, edge_rank=[1 if f else 0 for f in eout],
+        edge_pair=ep_a, edge_provider=ee_a, edge_rank=far_a.astype(np.int64),
         cm_student=cm_s, cm_provider=cm_e, cm_kind=cm_k, cm_rank=cm_r)
     # Options were built in (pair, provider) order, which from_arrays keeps.
-    assert np.array_equal(problem.edge_pair, np.asarray(ep, dtype=np.int64)) and \
-        np.array_equal(problem.edge_provider, np.asarray(ee, dtype=np.int64))
-    edge_outside = np.asarray(eout, dtype=bool)
-    option_reason = np.asarray(ewhy, dtype=object)
+    assert np.array_equal(problem.edge_pair, ep_a) and \
+        np.array_equal(problem.edge_provider, ee_a)
+    edge_outside = far_a
+    option_reason = texts[why_a]
     cm_why.setflags(write=False)
     edge_outside.setflags(write=False)
     option_reason.setflags(write=False)
