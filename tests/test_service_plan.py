@@ -379,3 +379,26 @@ def test_same_service_plan_same_bytes(tmp_path):
     for name in ("assignments.csv", "caseloads.csv", "hiring_needs.csv", "services.csv",
                  "summary.json", "unassigned.csv", "audit.csv"):
         assert (one / name).read_bytes() == (two / name).read_bytes(), name
+
+
+def test_minutes_capacity_binds_in_the_plan(tmp_path):
+    """An SLP with 100 IEP minutes a week (role setting x FTE 1) and two 60-minute
+    speech pairs: one is served (B keeps this year's provider), the other is a
+    hiring need of max(1 / 55, 60 / 100) = 0.6 FTE."""
+    folder = write_district(
+        tmp_path / "minutes", educators=[educator("S1", "SLP", "SLP")],
+        students=[student(x, "SPEECH", sai_setting="", primary="SLI") for x in "AB"])
+    d = load_district(folder)
+    pack = d.rules
+    roles = {**pack.roles, "SLP": dataclasses.replace(pack.roles["SLP"], minutes_capacity=100)}
+    d = _with_services(d, [ServiceNeed("A", "SPEECH", 60), ServiceNeed("B", "SPEECH", 60, "S1")],
+                       rules=dataclasses.replace(pack, roles=roles))
+    r = plan(d)
+    assert r.services["provider_id"].tolist() == ["", "S1"]
+    cl = r.caseloads.set_index("educator_id")
+    assert (cl.loc["S1", "minutes"], cl.loc["S1", "minutes_capacity"]) == (60, 100)
+    h = r.hiring_needs
+    assert h[["service", "students", "minutes", "fte"]].values.tolist() == [["SPEECH", 1, 60, 0.6]]
+    s = r.summary_json()["services"]
+    assert s["minutes_capacity_used"] and s["over_minutes_capacity"] == []
+    assert "S1 (SLP, 2/55, 60/100 min)" in r.services.loc[0, "reason"]

@@ -134,16 +134,17 @@ class _Eligibility:
         self.pack = district.rules
         self.cache: dict[tuple, tuple[bool, str]] = {}
 
-    def key(self, svc: str, s: Student, e: Educator) -> tuple:
-        if self.pack.services[svc].kind == "instruction":
-            return (svc, _instruction_key(s), e.role, e.credentials)
-        return (svc, e.role, e.credentials)
-
-    def __call__(self, svc: str, s: Student, e: Educator) -> tuple[bool, str]:
-        k = self.key(svc, s, e)
-        hit = self.cache.get(k)
+    def __call__(self, svc: str, s: Student, e: Educator,
+                 key: tuple | None = None) -> tuple[bool, str]:
+        """``key``: the caller's short name for the facts read (interned
+        instruction facts and educator profile); by default the facts themselves."""
+        if key is None:
+            key = ((svc, _instruction_key(s), e.role, e.credentials)
+                   if self.pack.services[svc].kind == "instruction"
+                   else (svc, e.role, e.credentials))
+        hit = self.cache.get(key)
         if hit is None:
-            hit = self.cache[k] = self._decide(svc, s, e)
+            hit = self.cache[key] = self._decide(svc, s, e)
         return hit
 
     def _decide(self, svc: str, s: Student, e: Educator) -> tuple[bool, str]:
@@ -219,6 +220,7 @@ def build_district_service_problem(
     prof_id: dict[tuple, int] = {}
     e_prof = np.array([prof_id.setdefault((e.role, e.credentials), len(prof_id))
                        for e in educators], dtype=np.int64)
+    e_prof_l = e_prof.tolist()
     rep: dict[int, Educator] = {}
     for e, k in zip(educators, e_prof.tolist(), strict=True):
         rep.setdefault(k, e)
@@ -282,7 +284,7 @@ def build_district_service_problem(
                 e = educators[ei]
                 if not may_give(svc, e, s):
                     continue
-                ok, why = eligible(svc, s, e)
+                ok, why = eligible(svc, s, e, (svc, ik, e_prof_l[ei]))
                 if ok:
                     got[0].append(ei)
                     got[1].append(far)
@@ -305,29 +307,23 @@ def build_district_service_problem(
     p_current = [_index(e_pos, n.current_provider) for n in pairs]
     p_published = [_index(e_pos, pub.get((n.student_id, n.service))) for n in pairs]
 
-    # Options: every pair of a group gets the group's options.
+    # Options: every pair of a group gets the group's options (flattened once,
+    # then expanded for all pairs at a time).
     why_text: dict[str, int] = {}
-    ep_parts, ee_parts, far_parts, why_parts = [], [], [], []
+    k_group = np.array([len(o[0]) for o in g_options], dtype=np.int64)
+    off = np.concatenate([[0], np.cumsum(k_group)]).astype(np.int64)
+    flat_e = np.array([x for o in g_options for x in o[0]], dtype=np.int64)
+    flat_far = np.array([x for o in g_options for x in o[1]], dtype=bool)
+    flat_why = np.array([why_text.setdefault(w, len(why_text)) for o in g_options
+                         for w in o[2]], dtype=np.int64)
     pair_group = need_group[planned_need]
-    order = np.argsort(pair_group, kind="stable")
-    bounds = np.searchsorted(pair_group[order], np.arange(len(group_rep) + 1))
-    for g in np.nonzero(g_planned)[0].tolist():
-        mine = order[bounds[g]:bounds[g + 1]]
-        prov, far_l, why_l = g_options[g]
-        if not len(mine) or not prov:
-            continue
-        k = len(prov)
-        ep_parts.append(np.repeat(mine, k))
-        ee_parts.append(np.tile(np.asarray(prov, dtype=np.int64), len(mine)))
-        far_parts.append(np.tile(np.asarray(far_l, dtype=bool), len(mine)))
-        why_parts.append(np.tile(np.asarray([why_text.setdefault(w, len(why_text))
-                                             for w in why_l], dtype=np.int64), len(mine)))
-
-    def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-    ep_a, ee_a = cat(ep_parts, np.int64), cat(ee_parts, np.int64)
-    far_a, why_a = cat(far_parts, bool), cat(why_parts, np.int64)
+    counts = k_group[pair_group] if len(pair_group) else np.zeros(0, dtype=np.int64)
+    ep_a = np.repeat(np.arange(len(pair_group), dtype=np.int64), counts)
+    starts = np.repeat(off[pair_group] if len(pair_group) else np.zeros(0, np.int64), counts)
+    within = np.arange(len(ep_a), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts,
+                                                              counts)
+    pick = starts + within
+    ee_a, far_a, why_a = flat_e[pick], flat_far[pick], flat_why[pick]
     # Service locks: a pin keeps only the pinned provider's option; a forbid drops one.
     if pins or forbidden:
         pair_of = {(n.student_id, n.service): q for q, n in enumerate(pairs)}
