@@ -273,22 +273,25 @@ def build_district_service_problem(
             group_rep.append(need)
         need_group[i] = g
     planned_cache: dict[tuple, bool] = {}
+    candidates: dict[tuple, list[tuple[int, bool]]] = {}
     g_planned = np.zeros(len(group_rep), dtype=bool)
     g_options: list[tuple[list[int], list[bool], list[str]]] = []
     for g, (key, need) in enumerate(zip(group_of, group_rep, strict=True)):
         school, svc, ik = key
         s = district.students[need.student_id]
         got: tuple[list[int], list[bool], list[str]] = ([], [], [])
-        for group, far in ((inside[school], False), (outside[school], True)):
-            for ei in group:
-                e = educators[ei]
-                if not may_give(svc, e, s):
-                    continue
-                ok, why = eligible(svc, s, e, (svc, ik, e_prof_l[ei]))
-                if ok:
-                    got[0].append(ei)
-                    got[1].append(far)
-                    got[2].append(why)
+        ckey = (school, svc, s.sai_setting if kinds[svc] == "instruction" else None)
+        cands = candidates.get(ckey)
+        if cands is None:  # the staff whose role gives this service, here
+            cands = candidates[ckey] = [
+                (ei, far) for group, far in ((inside[school], False), (outside[school], True))
+                for ei in group if may_give(svc, educators[ei], s)]
+        for ei, far in cands:
+            ok, why = eligible(svc, s, educators[ei], (svc, ik, e_prof_l[ei]))
+            if ok:
+                got[0].append(ei)
+                got[1].append(far)
+                got[2].append(why)
         g_options.append(got)
         # Planned: someone here may give it, or someone anywhere in the district.
         pk = (svc, ik)
