@@ -17,7 +17,7 @@ import pytest
 from optimizer import load_district
 from optimizer.district.model import Lock, ServiceNeed
 from optimizer.outputs.export import write_plan
-from optimizer.outputs.plan_folder import read_plan
+from optimizer.outputs.plan_folder import PlanFolderError, read_plan
 from optimizer.planning.check import audit_current
 from optimizer.planning.planner import plan
 from optimizer.planning.result import Result
@@ -402,3 +402,15 @@ def test_minutes_capacity_binds_in_the_plan(tmp_path):
     s = r.summary_json()["services"]
     assert s["minutes_capacity_used"] and s["over_minutes_capacity"] == []
     assert "S1 (SLP, 2/55, 60/100 min)" in r.services.loc[0, "reason"]
+
+
+def test_a_broken_services_csv_is_reported_with_row_and_column(tmp_path):
+    d = _with_services(load_district(birch(tmp_path)), BIRCH_ROWS)
+    out = write_plan(plan(d), tmp_path / "plan", xlsx=False)
+    lines = (out / "services.csv").read_text("utf-8").splitlines()
+    lines[2] = lines[1].replace(",false,", ",maybe,")  # row 3: row 2 again, kept_current bad
+    (out / "services.csv").write_text("\n".join(lines) + "\n", "utf-8")
+    with pytest.raises(PlanFolderError) as err:
+        read_plan(out)
+    got = {(p.row, p.column) for p in err.value.problems}
+    assert got == {(3, "service"), (3, "kept_current")}
