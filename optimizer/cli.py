@@ -57,7 +57,7 @@ from optimizer.outputs.plan_folder import (
 )
 from optimizer.outputs.text import format_graph_summary, format_problems, graph_summary
 from optimizer.outputs.workbook import write_workbook
-from optimizer.planning.check import audit_current, check_plan
+from optimizer.planning.check import audit_current, check_plan, check_service_plan
 from optimizer.planning.objective import Objective
 from optimizer.planning.planner import plan
 from optimizer.planning.result import PlanTables
@@ -247,6 +247,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(format_problems(problems), file=sys.stderr)
         return EXIT_BAD_INPUT
     violations = check_plan(district, frame)
+    services, problems = read_plan_services(args.plan)
+    if problems:
+        print(format_problems(problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if services is not None and "capacity" in frame.columns:  # a service plan's providers
+        violations += check_service_plan(district, services, frame)
     _print_violations(violations, f"Plan {args.plan}", None if args.all else 50)
     return 1 if violations else 0
 

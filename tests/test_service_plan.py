@@ -414,3 +414,24 @@ def test_a_broken_services_csv_is_reported_with_row_and_column(tmp_path):
         read_plan(out)
     got = {(p.row, p.column) for p in err.value.problems}
     assert got == {(3, "service"), (3, "kept_current")}
+
+
+def test_caseload_check_of_a_service_plan_finds_broken_providers(tmp_path, capsys):
+    """`caseload check` of a service plan's folder re-checks services.csv from
+    the input alone: an RSP teacher giving speech, S1's third distinct student
+    over a cap of 2, and a case manager's capacity the plan does not make."""
+    from optimizer.cli import main
+
+    d = _with_services(load_district(birch(tmp_path)), BIRCH_ROWS)
+    out = write_plan(plan(d), tmp_path / "plan", xlsx=False)
+    assert main(["check", str(tmp_path / "birch"), str(out)]) == 0
+    sv = read_plan(out).services
+    sv.loc[(sv["student_id"] == "C") & (sv["service"] == "SPEECH"), "provider_id"] = "S1"
+    sv.loc[(sv["student_id"] == "A") & (sv["service"] == "SAI"), "provider_id"] = "S1"
+    sv.to_csv(out / "services.csv", index=False)
+    capsys.readouterr()
+    assert main(["check", str(tmp_path / "birch"), str(out)]) == 1
+    text = capsys.readouterr().out
+    assert "ineligible provider: A / S1" in text
+    assert "cap exceeded: S1" in text
+    assert "wrong capacity: A / R1" in text  # R1 no longer gives A's SAI

@@ -16,13 +16,15 @@ import pandas as pd
 from optimizer.district.model import District
 from optimizer.rules import RULES, decide, reaches_school, serves_school
 
-__all__ = ["AUDIT_COLUMNS", "audit_table", "Violation", "check_plan", "audit_current"]
+__all__ = ["AUDIT_COLUMNS", "audit_table", "Violation", "check_plan", "check_service_plan",
+           "audit_current"]
 
 
 @dataclass(frozen=True, slots=True)
 class Violation:
     # ineligible | cap exceeded | pin broken | forbid used | missing | twice | unknown;
-    # auditing this year's providers: ineligible provider | not on staff | average over limit
+    # providers (audit, service plans): ineligible provider | not on staff | average over
+    # limit | wrong capacity | minutes exceeded
     kind: str
     student_id: str
     educator_id: str
@@ -207,6 +209,83 @@ def _current_provider_violations(district: District) -> list[Violation]:
             out.append(Violation("average over limit", "", "",
                                  f"{code} caseloads average {load / fte:.1f} per FTE ({load:g} "
                                  f"over {fte:g} FTE), over {role.cap} ({role.cap_source})"))
+    return out
+
+
+def check_service_plan(district: District, services: pd.DataFrame,
+                       assignments: pd.DataFrame) -> list[Violation]:
+    """Every violation in a service plan's providers (``services.csv``), from
+    the input alone: a provider not eligible for the pair or not at the
+    school, a service pin broken or forbid used, a caseload of distinct
+    students served or case-managed + other_load over the cap, minutes over a
+    minutes capacity, and a case manager whose ``capacity`` is not what the
+    plan makes them (``instruction``: the student's SAI provider; ``service``:
+    another of their providers; ``coordination``: none of them).
+
+    Examples
+    --------
+    >>> check_service_plan(district, result.services, result.assignments)   # doctest: +SKIP
+    []
+    """
+    out: list[Violation] = []
+    pack = district.rules
+    students: dict[str, set[str]] = {}
+    minutes: dict[str, float] = {}
+    gives: dict[str, dict[str, str]] = {}
+    for sid, svc, eid, m in zip(services["student_id"].astype(str),
+                                services["service"].astype(str),
+                                services["provider_id"].fillna("").astype(str),
+                                services["minutes"], strict=True):
+        if not eid:
+            continue
+        if sid not in district.students or eid not in district.educators:
+            out.append(Violation("unknown", sid, eid, f"{svc}: no such student or educator"))
+            continue
+        why = _may_provide(district, sid, svc, eid)
+        if why is not None:
+            out.append(Violation("ineligible provider", sid, eid, f"{svc}: {why}"))
+        students.setdefault(eid, set()).add(sid)
+        if pd.notna(m):
+            minutes[eid] = minutes.get(eid, 0.0) + float(m)
+        gives.setdefault(sid, {})[svc] = eid
+    for lk in district.locks:
+        if lk.service is None:
+            continue
+        got = gives.get(lk.student_id, {}).get(lk.service, "")
+        if lk.kind == "forbid" and got == lk.educator_id:
+            out.append(Violation("forbid used", lk.student_id, lk.educator_id,
+                                 f"{lk.service}: forbidden in locks.csv"))
+        if lk.kind == "pin" and got and got != lk.educator_id:
+            out.append(Violation("pin broken", lk.student_id, lk.educator_id,
+                                 f"{lk.service}: pinned to {lk.educator_id} but given by {got}"))
+    instruction = set(pack.instruction_services)
+    for sid, eid, capacity in zip(assignments["student_id"].astype(str),
+                                  assignments["case_manager_id"].fillna("").astype(str),
+                                  assignments["capacity"].fillna("").astype(str), strict=True):
+        if not eid or eid not in district.educators:
+            continue
+        students.setdefault(eid, set()).add(sid)
+        mine = gives.get(sid, {})
+        sai = {mine[x] for x in instruction if x in mine}
+        right = ("instruction" if eid in sai else
+                 "service" if eid in mine.values() else "coordination")
+        if capacity != right:
+            out.append(Violation("wrong capacity", sid, eid,
+                                 f"case manager as {capacity or 'blank'}, but the plan makes "
+                                 f"them {right}"))
+    for eid in sorted(students):
+        e = district.educators[eid]
+        cap = district.cap(eid)
+        total = len(students[eid]) + e.other_load
+        if total > cap + 1e-9:
+            out.append(Violation("cap exceeded", "", eid,
+                                 f"caseload {total:g} (distinct students served or "
+                                 f"case-managed {len(students[eid])} + other {e.other_load:g})"
+                                 f" over cap {cap} ({e.role}, FTE {e.fte:g})"))
+        limit = district.minutes_capacity(eid)
+        if limit is not None and minutes.get(eid, 0.0) > limit + 1e-9:
+            out.append(Violation("minutes exceeded", "", eid,
+                                 f"{minutes[eid]:g} IEP minutes a week over {limit:g}"))
     return out
 
 
