@@ -49,13 +49,15 @@ from optimizer.outputs.outfolder import (
 )
 from optimizer.outputs.plan_folder import (
     PLAN_TABLE_FILES,
+    SERVICES_FILE,
     PlanFolderError,
     read_plan,
     read_plan_assignments,
+    read_plan_services,
 )
 from optimizer.outputs.text import format_graph_summary, format_problems, graph_summary
 from optimizer.outputs.workbook import write_workbook
-from optimizer.planning.check import audit_current, check_plan
+from optimizer.planning.check import audit_current, check_plan, check_service_plan
 from optimizer.planning.objective import Objective
 from optimizer.planning.planner import plan
 from optimizer.planning.result import PlanTables
@@ -173,12 +175,22 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if district is None:
         return EXIT_BAD_INPUT
     published = None
+    published_services = None
     if args.published:
         frame, problems = read_plan_assignments(args.published)
         if frame is None:
             print(format_problems(problems), file=sys.stderr)
             return EXIT_BAD_INPUT
         published = dict(zip(frame["student_id"], frame["case_manager_id"], strict=True))
+        if district.plans_services:  # keep the published plan's providers stable too
+            services, problems = read_plan_services(args.published)
+            if problems:
+                print(format_problems(problems), file=sys.stderr)
+                return EXIT_BAD_INPUT
+            if services is not None:
+                published_services = dict(zip(zip(services["student_id"], services["service"],
+                                                   strict=True),
+                                               services["provider_id"], strict=True))
     try:
         params = SolveParams(balance=args.balance, time_limit=args.time_limit,
                              progress=progress)
@@ -188,7 +200,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
                                                  "change": args.change_weight})
         made = source_date()
         result = plan(district, params, objective, published,
-                      made_at=made.isoformat(timespec="seconds") if made else None)
+                      made_at=made.isoformat(timespec="seconds") if made else None,
+                      published_services=published_services)
     except ValueError as exc:
         print(f"Cannot plan: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -201,7 +214,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         print(json.dumps({"plan": str(out), **result.summary_json()}, indent=2, default=str))
     else:
         print(result.summary())
-        files = ", ".join([*PLAN_TABLE_FILES.values(), "summary.json",
+        files = ", ".join([*PLAN_TABLE_FILES.values(),
+                           *([SERVICES_FILE] if "services" in result.figures else []),
+                           "summary.json",
                            *([] if args.no_xlsx else ["plan.xlsx"])])
         print(f"\nPlan written to {out}/ ({files})")
     return 0
@@ -232,6 +247,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(format_problems(problems), file=sys.stderr)
         return EXIT_BAD_INPUT
     violations = check_plan(district, frame)
+    services, problems = read_plan_services(args.plan)
+    if problems:
+        print(format_problems(problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if services is not None and "capacity" in frame.columns:  # a service plan's providers
+        violations += check_service_plan(district, services, frame)
     _print_violations(violations, f"Plan {args.plan}", None if args.all else 50)
     return 1 if violations else 0
 

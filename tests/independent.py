@@ -211,10 +211,8 @@ def eligible_pairs(folder: str | Path) -> dict[tuple[str, str], tuple[str, int]]
         svc[name] = name
         for c in t.get("codes", []):
             svc[c] = name
-    creds, roles = pack["credentials"], pack["roles"]
-    all_levels = pack["pack"]["support_levels"]
+    roles = pack["roles"]
     below = pack["support_level_rule"]["sdc_gen_ed_pct_below"]
-    all_grades = pack["pack"]["grades"]
     # The rule settings a district.toml may change (merged by tables()).
     literal = pack["best_practice_rule"]["related_services_count"]
     reach = pack["school_rule"]
@@ -258,24 +256,9 @@ def eligible_pairs(folder: str | Path) -> dict[tuple[str, str], tuple[str, int]]
                 continue
             held = set(_items(e.get("credentials", "")))
             capacity = None
-            if role.get("teaches") and role["teaches"] == setting:
-                added = set()
-                for c in held:
-                    if creds[c].get("adds_to_teaching"):
-                        added |= set(creds[c]["categories"])
-                for c in held:
-                    t = creds[c]
-                    if not t.get("teaching") or setting not in t.get("settings", [setting]):
-                        continue
-                    cats = set(t["categories"]) | added
-                    cond = t.get("conditional", {}).get(basis)
-                    if basis not in cats and not (cond and other in cond):
-                        continue
-                    levels = t.get("category_support", {}).get(
-                        basis, t.get("support_levels", all_levels))
-                    if level in levels and s["grade"] in t.get("grades", all_grades):
-                        capacity = "instruction"
-                        break
+            if role.get("teaches") and role["teaches"] == setting and _teaches(
+                    pack, held, setting, basis, other, level, s["grade"]):
+                capacity = "instruction"
             if capacity is None:
                 for x in set(role.get("provides", [])) & services:
                     if held & set(pack["services"][x]["credentials"]):
@@ -294,6 +277,146 @@ def eligible_pairs(folder: str | Path) -> dict[tuple[str, str], tuple[str, int]]
         elif pair in out:
             for key in [k for k in out if k[0] == pair[0] and k != pair]:
                 del out[key]
+    return out
+
+
+def _teaches(pack: dict, held: set, setting: str, basis: str, other: str | None, level: str,
+             grade: str) -> bool:
+    """A teaching credential held authorizes this setting, basis disability
+    (or the conditional one), support level and grade."""
+    creds = pack["credentials"]
+    added = set()
+    for c in held:
+        if creds[c].get("adds_to_teaching"):
+            added |= set(creds[c]["categories"])
+    for c in held:
+        t = creds[c]
+        if not t.get("teaching") or setting not in t.get("settings", [setting]):
+            continue
+        cats = set(t["categories"]) | added
+        cond = t.get("conditional", {}).get(basis)
+        if basis not in cats and not (cond and other in cond):
+            continue
+        levels = t.get("category_support", {}).get(basis, t.get(
+            "support_levels", pack["pack"]["support_levels"]))
+        if level in levels and grade in t.get("grades", pack["pack"]["grades"]):
+            return True
+    return False
+
+
+def may_serve(folder: str | Path) -> dict[tuple[str, str], set[str]]:
+    """(student_id, service) -> the educators who may give it: their role
+    provides it and they hold one of its credentials (SAI: they teach the
+    student's setting with a credential for the basis disability, support
+    level and grade), and they serve the student's school. For every service
+    on each student's IEP (students.csv ``services``)."""
+    folder = Path(folder)
+    pack = tables(folder)
+    dis = {}
+    for abbr, t in pack["disabilities"].items():
+        dis[abbr] = abbr
+        dis[t["code"]] = abbr
+    svc = {}
+    for name, t in pack["services"].items():
+        svc[name] = name
+        for c in t.get("codes", []):
+            svc[c] = name
+    below = pack["support_level_rule"]["sdc_gen_ed_pct_below"]
+    educators = _rows(folder, "educators")
+    out: dict[tuple[str, str], set[str]] = {}
+    for s in _rows(folder, "students"):
+        services = {svc[x.upper()] for x in _items(s["services"])}
+        setting = s.get("sai_setting", "").lower() if "SAI" in services else ""
+        primary = dis[s["primary_disability"].upper()]
+        secondary = dis.get(s.get("secondary_disability", "").upper())
+        on_secondary = s.get("placement_basis", "").lower() == "secondary"
+        basis = secondary if on_secondary else primary
+        other = primary if on_secondary else secondary
+        level = _level(s, setting, below)
+        for x in services:
+            who = out.setdefault((s["student_id"], x), set())
+            for e in educators:
+                if s["school_id"] not in _items(e["schools"]):
+                    continue
+                role = pack["roles"][e["role"]]
+                held = set(_items(e.get("credentials", "")))
+                if x == "SAI":
+                    ok = role.get("teaches") == setting and _teaches(
+                        pack, held, setting, basis, other, level, s["grade"])
+                else:
+                    ok = x in role.get("provides", []) and bool(
+                        held & set(pack["services"][x]["credentials"]))
+                if ok:
+                    who.add(e["educator_id"])
+    return out
+
+
+def may_coordinate_services(folder: str | Path) -> set[str]:
+    """Educators who may coordinate in a service plan: the role coordinates
+    and may case-manage, and they hold an education-specialist (teaching) or
+    service credential (the default ``coordinator_needs_credential``)."""
+    folder = Path(folder)
+    pack = tables(folder)
+    service_creds = {c for t in pack["services"].values() for c in t["credentials"]}
+    out = set()
+    for e in _rows(folder, "educators"):
+        role = pack["roles"][e["role"]]
+        flag = e.get("case_manager", "").lower()
+        may = role["case_manager"] if not flag else flag in ("yes", "y", "true", "1")
+        held = set(_items(e.get("credentials", "")))
+        if may and role["coordinates"] and any(
+                pack["credentials"][c].get("teaching") or c in service_creds for c in held):
+            out.add(e["educator_id"])
+    return out
+
+
+def service_plan_violations(folder: str | Path, services: list[dict],
+                            assignment: dict[str, tuple[str, str]]) -> list[str]:
+    """Independent check of a service plan.
+
+    ``services``: rows with ``student_id``, ``service``, ``provider_id`` (''
+    when not served); ``assignment``: student_id -> (case_manager_id,
+    capacity). Checks every served pair's provider is eligible and serves
+    the school, caps on DISTINCT students served or case-managed + other_load,
+    and the case manager's capacity: ``instruction`` only for the student's
+    SAI provider, ``service`` for another of their providers, ``coordination``
+    only for one who serves none of their services and may coordinate.
+    """
+    folder = Path(folder)
+    allowed = may_serve(folder)
+    pairs = eligible_pairs(folder)
+    coordinators = may_coordinate_services(folder)
+    cap = caps(folder)
+    out = []
+    students_of: dict[str, set[str]] = {}
+    gives: dict[str, dict[str, str]] = {}
+    for r in services:
+        sid, x, pid = r["student_id"], r["service"], r["provider_id"]
+        if not pid:
+            continue
+        if pid not in allowed.get((sid, x), set()):
+            out.append(f"{sid}/{x} -> {pid}: not an eligible provider at the school")
+        students_of.setdefault(pid, set()).add(sid)
+        gives.setdefault(sid, {})[x] = pid
+    for sid, (cm, capacity) in assignment.items():
+        if not cm:
+            continue
+        students_of.setdefault(cm, set()).add(sid)
+        mine = gives.get(sid, {})
+        if capacity == "instruction":
+            ok = mine.get("SAI") == cm and pairs.get((sid, cm), ("",))[0] == "instruction"
+        elif capacity == "service":
+            ok = cm in mine.values() and mine.get("SAI") != cm and (sid, cm) in pairs
+        elif capacity == "coordination":
+            ok = cm not in mine.values() and cm in coordinators and (sid, cm) in pairs
+        else:
+            ok = False
+        if not ok:
+            out.append(f"{sid}: case manager {cm} as {capacity!r} is not right")
+    for pid, who in students_of.items():
+        c, other = cap[pid]
+        if len(who) + other > c + 1e-9:
+            out.append(f"{pid}: caseload {len(who)} + {other:g} over cap {c:g}")
     return out
 
 

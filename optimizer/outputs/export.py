@@ -28,7 +28,7 @@ from optimizer.outputs.outfolder import (
     atomic_folder,
     source_date,
 )
-from optimizer.outputs.plan_folder import PLAN_TABLE_FILES
+from optimizer.outputs.plan_folder import PLAN_TABLE_FILES, SERVICES_FILE
 from optimizer.outputs.redaction import redacted
 from optimizer.planning.result import PlanTables, Result
 
@@ -152,7 +152,8 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
                redact: bool = False, inputs: Sequence[str | Path] = (),
                force: bool = False) -> Path:
     """Write a plan folder: assignments, caseloads, unassigned, hiring needs,
-    audit, summary, and (unless ``xlsx=False``) the workbook ``plan.xlsx``.
+    audit, summary, ``services.csv`` when the plan plans service providers, and
+    (unless ``xlsx=False``) the workbook ``plan.xlsx``.
 
     The folder is written beside the target and renamed into place, so an
     interrupted run never leaves half a plan over a good one. Text cells are
@@ -194,6 +195,8 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
     with atomic_folder(target, kind="plan", inputs=inputs, force=force) as tmp:
         for table, name in PLAN_TABLE_FILES.items():
             _write_csv(_safe(getattr(tables, table)), tmp / name)
+        if "services" in tables.summary:  # only a plan that plans service providers
+            _write_csv(_safe(tables.services), tmp / SERVICES_FILE)
         (tmp / "summary.json").write_text(plan_summary_json(tables.summary), encoding="utf-8")
         if xlsx:
             # Here, not at the top: xlsxwriter loads only when a workbook is written.

@@ -31,16 +31,22 @@ from optimizer.planning.result import (
     ASSIGNMENT_COLUMNS,
     CASELOAD_COLUMNS,
     HIRING_COLUMNS,
+    SERVICE_CASELOAD_COLUMNS,
+    SERVICE_COLUMNS,
     UNASSIGNED_COLUMNS,
     PlanTables,
 )
 
-__all__ = ["PLAN_TABLE_FILES", "PlanFolderError", "read_plan", "read_plan_assignments"]
+__all__ = ["PLAN_TABLE_FILES", "SERVICES_FILE", "PlanFolderError", "read_plan",
+           "read_plan_assignments", "read_plan_services"]
 
 #: The tables of a plan folder and their files (docs/plan-format.md).
 PLAN_TABLE_FILES = {"assignments": "assignments.csv", "caseloads": "caseloads.csv",
                     "unassigned": "unassigned.csv", "hiring_needs": "hiring_needs.csv",
                     "audit": "audit.csv"}
+#: The plan's providers, written only by a plan that plans services (optional
+#: when read back: PlanTables.services is then empty).
+SERVICES_FILE = "services.csv"
 
 
 class PlanFolderError(Exception):
@@ -56,8 +62,9 @@ _HOW = "make one with `caseload plan DISTRICT --out PLAN`"
 
 #: Number columns per table; blank is allowed where the plan writes blanks.
 _NUMBERS = {"caseloads": ("cap", "load", "load_ratio", "students", "best_practice_students",
-                          "fte", "other_load"),
-            "hiring_needs": ("students", "fte")}
+                          "fte", "other_load", *SERVICE_CASELOAD_COLUMNS),
+            "hiring_needs": ("students", "fte", "minutes"),
+            "services": ("minutes",)}
 _IDS = {"assignments": "student_id", "caseloads": "educator_id"}
 
 _SUMMARY_TEXT = ("district", "rule_pack", "status", "engine", "balance", "made_at")
@@ -66,7 +73,7 @@ _SUMMARY_NUMBERS = ("students", "placed", "unplaced", "best_practice_share",
                     "components")
 _SUMMARY_NUMBER_OR_NULL = ("objective", "bound", "gap")
 _SUMMARY_TABLES = ("terms", "weights", "load_ratio", "rank_counts", "runtime_s", "sources",
-                   "published_plan")
+                   "published_plan", "services")
 _SUMMARY_NUMBER_TABLES = ("terms", "load_ratio", "rank_counts")
 
 
@@ -176,6 +183,20 @@ def read_plan_assignments(folder: str | Path) -> tuple[pd.DataFrame | None, list
     return frame, problems
 
 
+def read_plan_services(folder: str | Path) -> tuple[pd.DataFrame | None, list[InputIssue]]:
+    """Read and validate a plan folder's ``services.csv`` (a service plan's
+    providers), for ``plan --published``: None without problems when the
+    folder has no such file (a case-manager plan).
+
+    Examples
+    --------
+    >>> frame, problems = read_plan_services("plan-sample")    # doctest: +SKIP
+    """
+    problems: list[InputIssue] = []
+    frame = _read_services(Path(folder), None, problems)
+    return (None if problems else frame), problems
+
+
 def _read_summary(folder: Path, out: list[InputIssue]) -> dict | None:
     path = folder / "summary.json"
     name = str(path)
@@ -282,10 +303,46 @@ def read_plan(folder: str | Path) -> PlanTables:
             if cm and cm not in known:
                 problems.append(InputIssue(label, rows[i], "case_manager_id", cm,
                                         "an educator_id listed in caseloads.csv"))
+    services = _read_services(folder, set(a["student_id"]) if a is not None else None,
+                              problems)
     summary = _read_summary(folder, problems)
     if problems or a is None or summary is None:
         raise PlanFolderError(problems)
     a["rank"] = pd.to_numeric(a["rank"], errors="coerce").astype("Int64")
     a["kept_current"] = a["kept_current"].str.lower() == "true"
     return PlanTables(frames["assignments"], frames["caseloads"], frames["unassigned"],
-                      frames["hiring_needs"], frames["audit"], summary)
+                      frames["hiring_needs"], frames["audit"], summary,
+                      *([] if services is None else [services]))
+
+
+def _read_services(folder: Path, students: set[str] | None, out: list[InputIssue]
+                   ) -> pd.DataFrame | None:
+    """``services.csv`` when the folder has one (a service plan): every
+    column, each (student, service) once, students of assignments.csv,
+    ``minutes`` a number or blank, ``kept_current`` true or false."""
+    if not ((folder / SERVICES_FILE).exists() or (folder / SERVICES_FILE).is_symlink()):
+        return None
+    frame = _read(folder, SERVICES_FILE, SERVICE_COLUMNS, out)
+    if frame is None:
+        return None
+    rows, label = frame.attrs["rows"], frame.attrs["label"]
+    seen: dict[tuple[str, str], int] = {}
+    for i, (sid, svc, kept) in enumerate(zip(frame["student_id"], frame["service"],
+                                             frame["kept_current"], strict=True)):
+        if sid == "" or svc == "":
+            out.append(InputIssue(label, rows[i], "student_id" if sid == "" else "service",
+                                  "", "a value (required)"))
+        elif (sid, svc) in seen:
+            out.append(InputIssue(label, rows[i], "service", svc,
+                                  f"each student's service once: already on row "
+                                  f"{seen[(sid, svc)]}"))
+        else:
+            seen[(sid, svc)] = rows[i]
+        if students is not None and sid and sid not in students:
+            out.append(InputIssue(label, rows[i], "student_id", sid,
+                                  "a student_id listed in assignments.csv"))
+        if kept.lower() not in ("true", "false"):
+            out.append(InputIssue(label, rows[i], "kept_current", kept, "true or false"))
+    _numbers(frame, _NUMBERS["services"], out)
+    frame["kept_current"] = frame["kept_current"].str.lower() == "true"
+    return frame

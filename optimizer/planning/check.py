@@ -14,14 +14,18 @@ from dataclasses import dataclass
 import pandas as pd
 
 from optimizer.district.model import District
-from optimizer.rules import decide
+from optimizer.rules import RULES, decide, reaches_school, serves_school
 
-__all__ = ["AUDIT_COLUMNS", "audit_table", "Violation", "check_plan", "audit_current"]
+__all__ = ["AUDIT_COLUMNS", "audit_table", "Violation", "check_plan", "check_service_plan",
+           "audit_current"]
 
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    kind: str  # ineligible | cap exceeded | pin broken | forbid used | missing | twice | unknown
+    # ineligible | cap exceeded | pin broken | forbid used | missing | twice | unknown;
+    # providers (audit, service plans): ineligible provider | not on staff | average over
+    # limit | wrong capacity | minutes exceeded
+    kind: str
     student_id: str
     educator_id: str
     detail: str
@@ -104,6 +108,11 @@ def audit_current(district: District) -> list[Violation]:
     """Today's assignments (the ``current_case_manager`` column) checked the same
     way: each one that breaks a credential rule or a cap, with the rule.
 
+    In a district that plans services, this year's providers (services.csv
+    ``current_provider``) too: each provider's eligibility for the pair, caps
+    on distinct students served or case-managed + other_load (instead of the
+    case-managed load alone), and the SLP district-wide average.
+
     Students without a current case manager are not violations here.
     """
     pairs = [(sid, s.current_case_manager) for sid, s in district.students.items()
@@ -112,14 +121,172 @@ def audit_current(district: District) -> list[Violation]:
     for v in _pairs_violations(district, pairs, require_every_student=False):
         if v.kind == "pin broken":
             continue  # pins are about next year's plan, not today's
+        if v.kind == "cap exceeded" and district.plans_services:
+            continue  # the cap is on distinct students served too: checked below
         if v.kind == "unknown" and v.educator_id:
             v = Violation("not on staff", v.student_id, v.educator_id,
                           "this year's case manager is no longer in educators.csv")
         out.append(v)
+    if district.plans_services:
+        out.extend(_current_provider_violations(district))
     # One order whatever the order of the input rows (a plan's audit.csv is
     # the same bytes for the same district).
     return sorted(out, key=lambda v: (v.student_id or "", v.educator_id or "", v.kind,
                                       str(v)))
+
+
+def _may_provide(district: District, sid: str, service: str, eid: str) -> str | None:
+    """Why this educator may not give this service to this student (None: they
+    may), asking the rules engine about the one pair: the instruction rules
+    for SAI, otherwise the role provides it and a credential held authorizes
+    it; and the educator serves the student's school (an itinerant also where
+    the district's school rule reaches)."""
+    pack = district.rules
+    s, e = district.students[sid], district.educators[eid]
+    if service not in pack.services:
+        return f"{service} is not a service of the rule pack"
+    if pack.services[service].kind == "instruction":
+        for rule in RULES["instruction"]:
+            v = rule(pack, s, e)
+            if not v.ok:
+                return str(v)
+    elif service not in pack.roles[e.role].provides:
+        return f"{e.role} does not provide {service}"
+    elif not pack.services[service].credentials & e.credentials:
+        return (f"{service} needs one of "
+                f"{', '.join(sorted(pack.services[service].credentials)) or 'a credential'}; "
+                f"holds {', '.join(sorted(e.credentials)) or 'none'}")
+    where = serves_school(pack, s, e)
+    if not where.ok and not (pack.roles[e.role].itinerant
+                             and reaches_school(district, s, e).ok):
+        return str(where)
+    return None
+
+
+def _current_provider_violations(district: District) -> list[Violation]:
+    """This year's providers (services ``current_provider``): each one's
+    eligibility for the pair, caps on distinct students served or
+    case-managed + other_load, and the district-wide average of roles whose
+    cap is an average in law (the SLP, EC 56363.3)."""
+    out: list[Violation] = []
+    students: dict[str, set[str]] = {}
+    for sid, s in district.students.items():
+        cm = s.current_case_manager
+        if cm is not None and cm in district.educators:
+            students.setdefault(cm, set()).add(sid)
+    for need in district.service_needs:
+        eid = need.current_provider
+        if not eid or need.student_id not in district.students:
+            continue
+        if eid not in district.educators:
+            out.append(Violation("not on staff", need.student_id, eid,
+                                 f"this year's {need.service} provider is no longer in "
+                                 "educators.csv"))
+            continue
+        why = _may_provide(district, need.student_id, need.service, eid)
+        if why is not None:
+            out.append(Violation("ineligible provider", need.student_id, eid,
+                                 f"{need.service}: {why}"))
+        students.setdefault(eid, set()).add(need.student_id)
+    for eid in sorted(students):
+        e = district.educators[eid]
+        cap = district.cap(eid)
+        total = len(students[eid]) + e.other_load
+        if total > cap + 1e-9:
+            out.append(Violation("cap exceeded", "", eid,
+                                 f"caseload {total:g} (distinct students served or "
+                                 f"case-managed {len(students[eid])} + other {e.other_load:g})"
+                                 f" over cap {cap} ({e.role}, FTE {e.fte:g})"))
+    for code, role in district.rules.roles.items():
+        if role.cap_kind != "law: average":
+            continue
+        staff = [e for e in district.educators.values() if e.role == code]
+        fte = sum(e.fte for e in staff)
+        if fte <= 0:
+            continue
+        load = sum(len(students.get(e.educator_id, ())) + e.other_load for e in staff)
+        if load / fte > role.cap + 1e-9:
+            out.append(Violation("average over limit", "", "",
+                                 f"{code} caseloads average {load / fte:.1f} per FTE ({load:g} "
+                                 f"over {fte:g} FTE), over {role.cap} ({role.cap_source})"))
+    return out
+
+
+def check_service_plan(district: District, services: pd.DataFrame,
+                       assignments: pd.DataFrame) -> list[Violation]:
+    """Every violation in a service plan's providers (``services.csv``), from
+    the input alone: a provider not eligible for the pair or not at the
+    school, a service pin broken or forbid used, a caseload of distinct
+    students served or case-managed + other_load over the cap, minutes over a
+    minutes capacity, and a case manager whose ``capacity`` is not what the
+    plan makes them (``instruction``: the student's SAI provider; ``service``:
+    another of their providers; ``coordination``: none of them).
+
+    Examples
+    --------
+    >>> check_service_plan(district, result.services, result.assignments)   # doctest: +SKIP
+    []
+    """
+    out: list[Violation] = []
+    pack = district.rules
+    students: dict[str, set[str]] = {}
+    minutes: dict[str, float] = {}
+    gives: dict[str, dict[str, str]] = {}
+    for sid, svc, eid, m in zip(services["student_id"].astype(str),
+                                services["service"].astype(str),
+                                services["provider_id"].fillna("").astype(str),
+                                services["minutes"], strict=True):
+        if not eid:
+            continue
+        if sid not in district.students or eid not in district.educators:
+            out.append(Violation("unknown", sid, eid, f"{svc}: no such student or educator"))
+            continue
+        why = _may_provide(district, sid, svc, eid)
+        if why is not None:
+            out.append(Violation("ineligible provider", sid, eid, f"{svc}: {why}"))
+        students.setdefault(eid, set()).add(sid)
+        if pd.notna(m):
+            minutes[eid] = minutes.get(eid, 0.0) + float(m)
+        gives.setdefault(sid, {})[svc] = eid
+    for lk in district.locks:
+        if lk.service is None:
+            continue
+        got = gives.get(lk.student_id, {}).get(lk.service, "")
+        if lk.kind == "forbid" and got == lk.educator_id:
+            out.append(Violation("forbid used", lk.student_id, lk.educator_id,
+                                 f"{lk.service}: forbidden in locks.csv"))
+        if lk.kind == "pin" and got and got != lk.educator_id:
+            out.append(Violation("pin broken", lk.student_id, lk.educator_id,
+                                 f"{lk.service}: pinned to {lk.educator_id} but given by {got}"))
+    instruction = set(pack.instruction_services)
+    for sid, eid, capacity in zip(assignments["student_id"].astype(str),
+                                  assignments["case_manager_id"].fillna("").astype(str),
+                                  assignments["capacity"].fillna("").astype(str), strict=True):
+        if not eid or eid not in district.educators:
+            continue
+        students.setdefault(eid, set()).add(sid)
+        mine = gives.get(sid, {})
+        sai = {mine[x] for x in instruction if x in mine}
+        right = ("instruction" if eid in sai else
+                 "service" if eid in mine.values() else "coordination")
+        if capacity != right:
+            out.append(Violation("wrong capacity", sid, eid,
+                                 f"case manager as {capacity or 'blank'}, but the plan makes "
+                                 f"them {right}"))
+    for eid in sorted(students):
+        e = district.educators[eid]
+        cap = district.cap(eid)
+        total = len(students[eid]) + e.other_load
+        if total > cap + 1e-9:
+            out.append(Violation("cap exceeded", "", eid,
+                                 f"caseload {total:g} (distinct students served or "
+                                 f"case-managed {len(students[eid])} + other {e.other_load:g})"
+                                 f" over cap {cap} ({e.role}, FTE {e.fte:g})"))
+        limit = district.minutes_capacity(eid)
+        if limit is not None and minutes.get(eid, 0.0) > limit + 1e-9:
+            out.append(Violation("minutes exceeded", "", eid,
+                                 f"{minutes[eid]:g} IEP minutes a week over {limit:g}"))
+    return out
 
 
 #: Columns of the audit table (``audit.csv``).

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.district.cap_sources import cap_rows
-from optimizer.district.model import Educator
+from optimizer.district.model import District, Educator
 from optimizer.graph import unplaceable_students
 from optimizer.planning.problem import PlanningProblem
 from optimizer.planning.result import (
@@ -35,7 +35,7 @@ from optimizer.planning.solution import Solution
 from optimizer.rulepacks import RulePack
 from optimizer.rules import authorized_for_grade, best_practice, decide
 
-__all__ = ["explain_plan"]
+__all__ = ["case_manager_needed", "explain_plan"]
 
 
 @dataclass(frozen=True)
@@ -240,10 +240,20 @@ def _coordinator_role(pack: RulePack) -> str:
 
 
 def _educator_needed(problem: PlanningProblem, sid: str) -> tuple[str, str]:
+    return case_manager_needed(problem.district, sid)
+
+
+def case_manager_needed(district: District, sid: str) -> tuple[str, str]:
     """The role and credential that would let someone case-manage this student
-    at best practice (or as coordinator when there is no best-practice type)."""
-    pack = problem.district.rules
-    s = problem.district.students[sid]
+    at best practice (or as coordinator when there is no best-practice type).
+
+    Examples
+    --------
+    >>> case_manager_needed(district, "S1")     # doctest: +SKIP
+    ('RSP', 'ES-MMSN')
+    """
+    pack = district.rules
+    s = district.students[sid]
     bp = best_practice(pack, s)
     if bp is None:
         return _coordinator_role(pack), ""

@@ -15,6 +15,7 @@ from optimizer.planning.explain import explain_plan
 from optimizer.planning.objective import Objective
 from optimizer.planning.problem import build_problem
 from optimizer.planning.result import PlanTables, Result
+from optimizer.planning.service_plan import plan_services
 from optimizer.planning.solvers import SolveParams, solve
 
 __all__ = ["plan"]
@@ -28,12 +29,28 @@ def _published_mapping(published: Result | PlanTables | Mapping[str, str] | None
     return dict(zip(a["student_id"], a["case_manager_id"].fillna(""), strict=True))
 
 
+def _published_services(published: Result | PlanTables | Mapping[str, str] | None
+                        ) -> Mapping[tuple[str, str], str] | None:
+    """(student_id, service) -> provider_id of a published service plan (None
+    when the published plan has no services table)."""
+    if published is None or isinstance(published, Mapping):
+        return None
+    sv = published.services
+    if not len(sv):
+        return None
+    return dict(zip(zip(sv["student_id"].astype(str), sv["service"].astype(str), strict=True),
+                    sv["provider_id"].fillna("").astype(str), strict=True))
+
+
 def plan(district: District, params: SolveParams | None = None,
          objective: Objective | None = None,
          published: Result | PlanTables | Mapping[str, str] | None = None, *,
          baseline: Result | PlanTables | Mapping[str, str] | None = None,
-         made_at: str | None = None) -> Result:
-    """Plan next year's case managers for a validated district.
+         made_at: str | None = None,
+         published_services: Mapping[tuple[str, str], str] | None = None) -> Result:
+    """Plan next year's case managers for a validated district (and, when
+    ``district.plans_services``, who serves each IEP service: see
+    :func:`optimizer.planning.service_plan.plan_services`).
 
     Parameters
     ----------
@@ -52,6 +69,11 @@ def plan(district: District, params: SolveParams | None = None,
         only the students it must.
     baseline
         The former name of ``published`` (still accepted).
+    published_services
+        In a service plan: the published plan's providers, (student_id,
+        service) -> provider_id (default: ``published.services`` when
+        ``published`` is a Result or PlanTables). Moving a pair away from
+        them costs the ``change`` weight too.
     made_at
         When the plan was made (ISO time) for ``summary.json``; None (default)
         writes no time, so the same input gives the same bytes. The CLI passes
@@ -73,6 +95,10 @@ def plan(district: District, params: SolveParams | None = None,
         published = baseline
     say(f"{len(district.students):,} students, {len(district.educators):,} educators; "
         "applying the credential rules")
+    if district.plans_services:
+        return plan_services(district, params, objective, _published_mapping(published),
+                             _published_services(published) if published_services is None
+                             else published_services, made_at=made_at)
     problem = build_problem(district, objective, _published_mapping(published))
     say(f"{problem.n_edges:,} eligible pairs; solving")
     solution = solve(problem, params)

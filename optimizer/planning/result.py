@@ -82,6 +82,27 @@ def _thaw(value: Any) -> Any:
     return value
 
 
+def _service_lines(s: Mapping[str, Any]) -> list[str]:
+    """The summary's lines about services: per service served / not served /
+    not planned, role averages against their limit, minutes capacities."""
+    lines = ["", "Services (who serves each IEP service):"]
+    for code, n in s["by_service"].items():
+        lines.append(f"  {code:<12} served {n['served']:>6,} of {n['pairs']:,}   not served "
+                     f"{n['not_served']:,}   not planned {n['not_planned']:,}")
+    if any(n["not_planned"] for n in s["by_service"].values()):
+        lines.append(f"  (not planned: {s['not_planned_reason']})")
+    for role, a in s["role_average"].items():
+        verdict = "over" if a["average"] > a["limit"] else "within"
+        lines.append(f"  {role} average caseload {a['average']:.1f} per FTE "
+                     f"({a['caseload']:,} over {a['fte']:g} FTE): {verdict} the limit of "
+                     f"{a['limit']} ({a['source']})")
+    over = s["over_minutes_capacity"]
+    lines.append("  providers over a minutes capacity: "
+                 + (", ".join(over) if over else "none")
+                 + ("" if s["minutes_capacity_used"] else " (no minutes capacity applied)"))
+    return lines
+
+
 class Result:
     """An immutable plan and everything said about it.
 
@@ -243,14 +264,20 @@ class Result:
             "  time                   " + ", ".join(
                 f"{k} {v:.2f}s" for k, v in f["runtime_s"].items()),
         ]
+        if "services" in f:
+            lines.extend(_service_lines(f["services"]))
         if len(self.hiring_needs):
             lines.append("")
-            lines.append("Hiring needs (to place the unplaced students):")
+            with_services = "service" in self.hiring_needs.columns
+            lines.append("Hiring needs (to serve the unserved services and place the unplaced "
+                         "students):" if with_services else
+                         "Hiring needs (to place the unplaced students):")
             for r in self.hiring_needs.head(10).itertuples():
                 where = r.school_id or f"region {r.region}"
                 cred = f" with {r.credential}" if r.credential else ""
-                lines.append(f"  {where}: {r.role}{cred} for {r.students} student(s) "
-                             f"= {r.fte:.1f} FTE")
+                what = (f"for {r.service} of {r.students} student(s)" if with_services
+                        and r.service else f"for {r.students} student(s)")
+                lines.append(f"  {where}: {r.role}{cred} {what} = {r.fte:.1f} FTE")
             if len(self.hiring_needs) > 10:
                 lines.append(f"  … and {len(self.hiring_needs) - 10} more (hiring_needs.csv)")
         return "\n".join(lines)
