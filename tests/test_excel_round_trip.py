@@ -8,7 +8,7 @@ import shutil
 
 import pandas as pd
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from openpyxl.utils import range_boundaries
 
 from optimizer import edge_table, load_district, plan
@@ -31,6 +31,11 @@ def edges(district):
 
 
 @pytest.fixture(scope="module")
+def eligible(edges):
+    return edges.groupby("student_id", sort=False)["educator_id"].agg(list).to_dict()
+
+
+@pytest.fixture(scope="module")
 def planned(tmp_path_factory):
     out = tmp_path_factory.mktemp("rt") / "plan"
     assert main(["plan", str(SAMPLE), "--out", str(out), "--quiet"]) == 0
@@ -42,23 +47,55 @@ def _sheet_rows(ws):
     return header, {r[0].value: r for r in ws.iter_rows(min_row=2)}
 
 
-def _eligible(edges, sid):
-    return edges.loc[edges["student_id"] == sid, "educator_id"].tolist()
+@pytest.fixture(scope="module")
+def sheet_values(planned):
+    """The Edit sheet of the real plan.xlsx, as values (read once)."""
+    wb = load_workbook(planned / "plan.xlsx", read_only=True)
+    values = [list(r) for r in wb[EDIT_SHEET].iter_rows(values_only=True)]
+    wb.close()
+    return values
 
 
-def _edited(planned, tmp_path, change):
-    """Copy plan.xlsx, let ``change(rows)`` edit the Edit sheet, save; return the path."""
-    wb = load_workbook(planned / "plan.xlsx")
-    _, rows = _sheet_rows(wb[EDIT_SHEET])
+class _Cell:
+    def __init__(self, row, values, i):
+        self.row, self._values, self._i = row, values, i
+
+    @property
+    def value(self):
+        return self._values[self._i]
+
+    @value.setter
+    def value(self, v):
+        self._values[self._i] = v
+
+
+def _edited(sheet_values, tmp_path, change):
+    """The Edit sheet as the planner saved it: ``change(rows)`` edits cells
+    (rows: student id -> cells), saved as an .xlsx with that one sheet (loading
+    and saving the whole plan.xlsx in every test is slow; the real file is
+    read back in test_check_of_a_planted_violation_in_the_real_workbook)."""
+    values = [list(r) for r in sheet_values]
+    rows = {v[0]: [_Cell(r, v, i) for i in range(len(v))]
+            for r, v in enumerate(values[1:], start=2)}
     change(rows)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = EDIT_SHEET
+    for v in values:
+        ws.append(v)
     path = tmp_path / "edited.xlsx"
     wb.save(path)
     return path
 
 
-def test_each_students_drop_down_lists_exactly_their_eligible_educators(planned, edges,
+@pytest.fixture(scope="module")
+def full_workbook(planned):
+    return load_workbook(planned / "plan.xlsx")
+
+
+def test_each_students_drop_down_lists_exactly_their_eligible_educators(full_workbook, eligible,
                                                                          district):
-    wb = load_workbook(planned / "plan.xlsx")
+    wb = full_workbook
     ws, lists = wb[EDIT_SHEET], wb[LISTS_SHEET]
     assert lists.sheet_state == "hidden"
     header, rows = _sheet_rows(ws)
@@ -80,14 +117,13 @@ def test_each_students_drop_down_lists_exactly_their_eligible_educators(planned,
                 list_of_row[r] = ids
     assert len(rows) == len(district.students)
     for sid, row in rows.items():
-        expected = _eligible(edges, sid)
+        expected = eligible.get(sid, [])
         got = list_of_row.get(row[0].row, [])
         assert sorted(got) == sorted(expected), sid
 
 
-def test_workbook_carries_what_the_plan_chose_in_a_hidden_column(planned):
-    wb = load_workbook(planned / "plan.xlsx")
-    ws = wb[EDIT_SHEET]
+def test_workbook_carries_what_the_plan_chose_in_a_hidden_column(planned, full_workbook):
+    ws = full_workbook[EDIT_SHEET]
     header, rows = _sheet_rows(ws)
     col = header.index(PLANNED_HEADER)
     letter = ws.cell(1, col + 1).column_letter
@@ -103,20 +139,20 @@ def test_check_of_the_unedited_workbook_finds_nothing(planned, capsys):
     assert main(["check", str(SAMPLE), str(planned / "plan.xlsx")]) == 0
 
 
-def test_check_names_sheet_row_and_column_of_a_planted_violation(planned, edges, district,
+def test_check_names_sheet_row_and_column_of_a_planted_violation(sheet_values, eligible, district,
                                                                  tmp_path, capsys):
     planted = {}
 
     def change(rows):
         for sid, row in rows.items():
-            allowed = set(_eligible(edges, sid))
+            allowed = set(eligible.get(sid, []))
             outsider = next((e for e in sorted(district.educators) if e not in allowed), None)
             if outsider and sid not in district.pins:
                 row[CM_COL - 1].value = outsider
                 planted.update(sid=sid, eid=outsider, row=row[0].row)
                 return
 
-    path = _edited(planned, tmp_path, change)
+    path = _edited(sheet_values, tmp_path, change)
     assert main(["check", str(SAMPLE), str(path)]) == 1
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if planted["sid"] in x)
@@ -124,7 +160,7 @@ def test_check_names_sheet_row_and_column_of_a_planted_violation(planned, edges,
     assert "ineligible" in line and planted["eid"] in line
 
 
-def test_check_of_a_broken_pin_in_the_workbook(planned, edges, district, tmp_path, capsys):
+def test_check_of_a_broken_pin_in_the_workbook(sheet_values, eligible, district, tmp_path, capsys):
     sid, pinned = sorted(district.pins.items())[0]
     other = next(e for e in sorted(district.educators) if e != pinned)
     row_no = {}
@@ -133,33 +169,50 @@ def test_check_of_a_broken_pin_in_the_workbook(planned, edges, district, tmp_pat
         rows[sid][CM_COL - 1].value = other
         row_no["r"] = rows[sid][0].row
 
-    path = _edited(planned, tmp_path, change)
+    path = _edited(sheet_values, tmp_path, change)
     assert main(["check", str(SAMPLE), str(path)]) == 1
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if "pin broken:" in x)
     assert f"row {row_no['r']}, column D (Case manager)" in line and sid in line
 
 
-def test_check_of_an_unreadable_workbook_exits_2(planned, tmp_path, capsys):
+def test_check_of_an_unreadable_workbook_exits_2(sheet_values, tmp_path, capsys):
     junk = tmp_path / "plan.xlsx"
     junk.write_text("not a workbook")
     assert main(["check", str(SAMPLE), str(junk)]) == 2
     assert "cannot be opened as .xlsx" in capsys.readouterr().err
-    wb = load_workbook(planned / "plan.xlsx")
-    del wb[EDIT_SHEET]
+    wb = Workbook()
+    wb.active.title = "Summary"
     wb.save(tmp_path / "no-sheet.xlsx")
     assert main(["check", str(SAMPLE), str(tmp_path / "no-sheet.xlsx")]) == 2
-    assert f"a sheet '{EDIT_SHEET}'" in capsys.readouterr().err
-    wb = load_workbook(planned / "plan.xlsx")
-    ws = wb[EDIT_SHEET]
-    ws.cell(3, 1).value = ws.cell(2, 1).value
-    wb.save(tmp_path / "twice.xlsx")
-    assert main(["check", str(SAMPLE), str(tmp_path / "twice.xlsx")]) == 2
+    assert f"a sheet '{EDIT_SHEET}'; found sheets: Summary" in capsys.readouterr().err
+    first = sheet_values[1][0]
+
+    def twice(rows):
+        next(r for sid, r in rows.items() if r[0].row == 3)[0].value = first
+
+    path = _edited(sheet_values, tmp_path, twice)
+    assert main(["check", str(SAMPLE), str(path)]) == 2
     err = capsys.readouterr().err
     assert f"sheet '{EDIT_SHEET}' row 3, column A (Student)" in err and "already on row 2" in err
 
 
-def _legal_edits(district, edges, rows, n):
+def test_check_of_a_planted_violation_in_the_real_workbook(planned, eligible, district,
+                                                           tmp_path, capsys):
+    wb = load_workbook(planned / "plan.xlsx")
+    ws = wb[EDIT_SHEET]
+    cell = ws.cell(2, CM_COL)
+    sid = ws.cell(2, 1).value
+    outsider = next(e for e in sorted(district.educators) if e not in eligible.get(sid, []))
+    cell.value = outsider
+    wb.save(tmp_path / "plan.xlsx")
+    assert main(["check", str(SAMPLE), str(tmp_path / "plan.xlsx")]) == 1
+    out = capsys.readouterr().out
+    assert f"sheet '{EDIT_SHEET}' row 2, column D (Case manager): ineligible: {sid} / " \
+           f"{outsider}" in out
+
+
+def _legal_edits(district, eligible, rows, n):
     """n edits to another eligible educator with room under the cap."""
     a = {sid: r[7].value or "" for sid, r in rows.items()}
     load = pd.Series(a).value_counts()
@@ -167,7 +220,7 @@ def _legal_edits(district, edges, rows, n):
     for sid, row in rows.items():
         if sid in district.pins or not a[sid]:
             continue
-        room = [e for e in _eligible(edges, sid) if e != a[sid]
+        room = [e for e in eligible.get(sid, []) if e != a[sid]
                 and load.get(e, 0) + district.educators[e].other_load + 1
                 <= district.cap(e) - 1]
         if room:
@@ -180,10 +233,10 @@ def _legal_edits(district, edges, rows, n):
 
 
 def test_keep_keeps_every_legal_edit_and_moves_fewer_than_a_fresh_plan(
-        planned, district, edges, tmp_path, capsys):
+        planned, sheet_values, district, eligible, tmp_path, capsys):
     edits = []
-    path = _edited(planned, tmp_path, lambda rows: edits.extend(
-        _legal_edits(district, edges, rows, 12)))
+    path = _edited(sheet_values, tmp_path, lambda rows: edits.extend(
+        _legal_edits(district, eligible, rows, 12)))
     assert len(edits) == 12
     out = tmp_path / "v2"
     assert main(["plan", str(SAMPLE), "--keep", str(path), "--out", str(out), "--quiet"]) == 0
@@ -205,20 +258,20 @@ def test_keep_keeps_every_legal_edit_and_moves_fewer_than_a_fresh_plan(
     assert main(["check", str(SAMPLE), str(out)]) == 0
 
 
-def test_keep_reports_an_illegal_edit_and_does_not_apply_it(planned, district, edges,
+def test_keep_reports_an_illegal_edit_and_does_not_apply_it(sheet_values, district, eligible,
                                                             tmp_path, capsys):
     bad = {}
 
     def change(rows):
         for sid, row in rows.items():
-            allowed = set(_eligible(edges, sid))
+            allowed = set(eligible.get(sid, []))
             outsider = next((e for e in sorted(district.educators) if e not in allowed), None)
             if outsider and sid not in district.pins:
                 row[CM_COL - 1].value = outsider
                 bad.update(sid=sid, eid=outsider, row=row[0].row)
                 return
 
-    path = _edited(planned, tmp_path, change)
+    path = _edited(sheet_values, tmp_path, change)
     out = tmp_path / "v2"
     assert main(["plan", str(SAMPLE), "--keep", str(path), "--out", str(out), "--quiet"]) == 1
     err = capsys.readouterr().err
