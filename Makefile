@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench sample clean browser mutate
+.PHONY: demo test lint bench sample clean browser mutate notebooks
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,12 @@ demo: $(STAMP)
 	$(BIN)/caseload report plan-sample --html plan-sample/report.html
 	@echo "Workbook: $(CURDIR)/plan-sample/plan.xlsx"
 	@echo "Report:   $(CURDIR)/plan-sample/report.html"
+
+# The planner notebooks in JupyterLab (a dev extra): opens a browser tab on
+# notebooks/; stop it with Ctrl-C. NOTEBOOK_ARGS adds options (e.g. --no-browser).
+NOTEBOOK_ARGS ?=
+notebooks: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(NOTEBOOK_ARGS)
 
 # Style (ruff), the architecture contract (import-linter, docs/architecture.md)
 # and the type check (mypy, strictness in pyproject.toml [tool.mypy]).

@@ -15,8 +15,10 @@ import math
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+import pandas as pd
 
 from optimizer.district.model import District
 from optimizer.district.reader import read_district_files, read_table
@@ -30,7 +32,9 @@ from optimizer.district.validate import (
 from optimizer.generator import generate_district
 from optimizer.graph import build_graph, edge_table, school_table
 from optimizer.nextyear.compare import compare
+from optimizer.nextyear.keep import KeptEdits, keep_edits
 from optimizer.nextyear.rollover import roll_over
+from optimizer.outputs.edit_sheet import read_edit_sheet, sheet_location
 from optimizer.outputs.export import (
     write_district,
     write_plan,
@@ -57,7 +61,7 @@ from optimizer.outputs.plan_folder import (
 )
 from optimizer.outputs.text import format_graph_summary, format_problems, graph_summary
 from optimizer.outputs.workbook import write_workbook
-from optimizer.planning.check import audit_current, check_plan, check_service_plan
+from optimizer.planning.check import Violation, audit_current, check_plan, check_service_plan
 from optimizer.planning.objective import Objective
 from optimizer.planning.planner import plan
 from optimizer.planning.result import PlanTables
@@ -167,14 +171,14 @@ class _Progress:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
 
-    plan_inputs = [args.district, args.published]
+    plan_inputs = [args.district, args.published, args.keep]
     check_target(args.out, inputs=plan_inputs, force=args.force)  # before a long solve
     progress = _Progress(args.quiet or args.json)
     progress(f"reading and validating {args.district}")
     district = _load(args.district, args.json)
     if district is None:
         return EXIT_BAD_INPUT
-    published = None
+    published: Mapping[str, str] | None = None
     published_services = None
     if args.published:
         frame, problems = read_plan_assignments(args.published)
@@ -191,6 +195,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
                 published_services = dict(zip(zip(services["student_id"], services["service"],
                                                    strict=True),
                                                services["provider_id"], strict=True))
+    eligible = None if args.no_xlsx else edge_table(district)[["student_id", "educator_id"]]
+    kept = None
+    if args.keep:
+        kept = _planner_edits(args.keep, district, published)
+        if kept is None:
+            return EXIT_BAD_INPUT
+        district, published = kept.district, published or kept.published
     try:
         params = SolveParams(balance=args.balance, time_limit=args.time_limit,
                              progress=progress)
@@ -208,7 +219,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     progress(f"writing {args.out}")
     t0 = time.perf_counter()
     out = write_plan(result, args.out, xlsx=not args.no_xlsx, redact=args.redact,
-                     inputs=plan_inputs, force=args.force)
+                     inputs=plan_inputs, force=args.force, eligible=eligible)
     progress(f"done (write {time.perf_counter() - t0:.2f}s)")
     if args.json:
         print(json.dumps({"plan": str(out), **result.summary_json()}, indent=2, default=str))
@@ -219,6 +230,58 @@ def _cmd_plan(args: argparse.Namespace) -> int:
                            "summary.json",
                            *([] if args.no_xlsx else ["plan.xlsx"])])
         print(f"\nPlan written to {out}/ ({files})")
+    if kept is None:
+        return 0
+    return _report_kept(kept, result.assignments, quiet=args.json)
+
+
+def _planner_edits(path: str, district: District,
+                   published: Mapping[str, str] | None) -> KeptEdits | None:
+    """The planner's edits in a plan workbook (or a plan folder against --published)."""
+    if Path(path).is_dir():
+        if published is None:
+            print(f"--keep {path}: a plan folder does not record what the plan had chosen; "
+                  "give the original with --published PLAN, or --keep its plan.xlsx.",
+                  file=sys.stderr)
+            return None
+        frame, problems = read_plan_assignments(path)
+        if frame is None:
+            print(format_problems(problems), file=sys.stderr)
+            return None
+        rows = [(s, c, published.get(s, ""), f"{path}/assignments.csv row {r}") for s, c, r in
+                zip(frame["student_id"], frame["case_manager_id"], frame.attrs["rows"],
+                    strict=True)]
+    else:
+        frame, problems = read_edit_sheet(path)
+        if frame is None:
+            print(format_problems(problems), file=sys.stderr)
+            return None
+        if not frame.attrs["has_planned"]:
+            print(f"{frame.attrs['sheet']}: the hidden column 'Plan's case manager (do not "
+                  "edit)' is gone, so the edits cannot be told apart; use the workbook as "
+                  "`caseload plan` wrote it.", file=sys.stderr)
+            return None
+        rows = [(s, c, p, f"row {r}") for s, c, p, r in frame[
+            ["student_id", "case_manager_id", "planned_case_manager_id", "row"]].itertuples(
+            index=False)]
+    return keep_edits(district, rows)
+
+
+def _report_kept(kept: KeptEdits, assignments: pd.DataFrame, quiet: bool) -> int:
+    """Which edits were kept, which break a rule; exit 1 when any was not kept."""
+    now = dict(zip(assignments["student_id"], assignments["case_manager_id"], strict=True))
+    edited = {e.student_id for e in kept.edits}
+    moved = sum(1 for s, cm in now.items()
+                if s not in edited and s in kept.published and kept.published[s] != cm)
+    out = sys.stderr if quiet else sys.stdout
+    print(f"\nYour edits: {len(kept.edits)} found, {len(kept.kept)} kept as pins; "
+          f"{moved} other student(s) moved to make room.", file=out)
+    if kept.rejected:
+        print(f"{len(kept.rejected)} edit(s) break a rule and were NOT kept (those students "
+              "were planned like the rest):", file=sys.stderr)
+        for r in kept.rejected:
+            print(f"  {r}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -242,19 +305,36 @@ def _cmd_check(args: argparse.Namespace) -> int:
     district = _load(args.district, False)
     if district is None:
         return EXIT_BAD_INPUT
-    frame, problems = read_plan_assignments(args.plan)
+    workbook = Path(args.plan).is_file()
+    read = read_edit_sheet if workbook else read_plan_assignments
+    frame, problems = read(args.plan)
     if frame is None:
         print(format_problems(problems), file=sys.stderr)
         return EXIT_BAD_INPUT
     violations = check_plan(district, frame)
-    services, problems = read_plan_services(args.plan)
-    if problems:
-        print(format_problems(problems), file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if services is not None and "capacity" in frame.columns:  # a service plan's providers
-        violations += check_service_plan(district, services, frame)
-    _print_violations(violations, f"Plan {args.plan}", None if args.all else 50)
+    if not workbook:  # a plan folder of a service plan: its providers too
+        services, problems = read_plan_services(args.plan)
+        if problems:
+            print(format_problems(problems), file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if services is not None and "capacity" in frame.columns:
+            violations += check_service_plan(district, services, frame)
+    shown: list[Violation | _Located] = list(violations)
+    if workbook:  # each finding where the planner will look for it: sheet, row, column
+        shown = [_Located(v, sheet_location(frame, v.student_id, v.educator_id))
+                 for v in violations]
+    _print_violations(shown, f"Plan {args.plan}", None if args.all else 50)
     return 1 if violations else 0
+
+
+class _Located:
+    """A violation printed after its place in the workbook."""
+
+    def __init__(self, violation: Violation, where: str) -> None:
+        self.kind, self.text = violation.kind, f"{where}: {violation}"
+
+    def __str__(self) -> str:
+        return self.text
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
@@ -455,6 +535,10 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--published", "--baseline", dest="published", metavar="PLAN",
                     help="keep this published plan as stable as possible (stable "
                          "re-planning; --baseline is the former name)")
+    pl.add_argument("--keep", metavar="PLAN.xlsx", help="keep every change made to the "
+                    "case managers in this plan workbook (or a plan folder, with --published "
+                    "for the original) as a pin and re-plan the rest with as few moves as "
+                    "possible; edits that break a rule are listed (exit 1)")
     pl.add_argument("--change-weight", type=_number(0, 1_000_000), default=None,
                     help="points per student moved away from the published plan (default 50)")
     pl.add_argument("--json", action="store_true", help="print summary.json instead")
@@ -467,7 +551,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ch = sub.add_parser("check", help="check a plan against every rule (exit 1 if violated)")
     ch.add_argument("district", help="district folder or .xlsx workbook")
-    ch.add_argument("plan", help="plan folder (with assignments.csv)")
+    ch.add_argument("plan", help="plan folder (with assignments.csv), or a plan workbook "
+                    "(plan.xlsx, its 'Edit case managers' sheet)")
     ch.add_argument("--all", action="store_true", help="list every violation")
     ch.set_defaults(func=_cmd_check)
 

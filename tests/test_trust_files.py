@@ -135,7 +135,7 @@ def test_stale_temporary_folder_is_removed_by_the_next_run(district, tmp_path):
 def test_temporary_folder_is_private_while_written(district, tmp_path, monkeypatch):
     modes = []
 
-    def spy(tables, path, redact=False):
+    def spy(tables, path, redact=False, **_options):
         modes.append(Path(path).parent.stat().st_mode & 0o777)
 
     monkeypatch.setattr("optimizer.outputs.workbook.write_workbook", spy)

@@ -150,7 +150,7 @@ def _safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
                redact: bool = False, inputs: Sequence[str | Path] = (),
-               force: bool = False) -> Path:
+               force: bool = False, eligible: pd.DataFrame | None = None) -> Path:
     """Write a plan folder: assignments, caseloads, unassigned, hiring needs,
     audit, summary, ``services.csv`` when the plan plans service providers, and
     (unless ``xlsx=False``) the workbook ``plan.xlsx``.
@@ -178,6 +178,10 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
         never replaced.
     force
         Replace a folder the tool did not write.
+    eligible
+        The district's edge table (:func:`optimizer.graph.edge_table`): the
+        workbook's *Edit case managers* sheet then offers each student a
+        drop-down of exactly their eligible educators.
 
     Returns
     -------
@@ -202,7 +206,7 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
             # Here, not at the top: xlsxwriter loads only when a workbook is written.
             from optimizer.outputs.workbook import write_workbook
 
-            write_workbook(tables, tmp / "plan.xlsx", redact=redact)
+            write_workbook(tables, tmp / "plan.xlsx", redact=redact, eligible=eligible)
     return target
 
 

@@ -5,7 +5,8 @@ Written with XlsxWriter in constant-memory mode (rows streamed to disk, so a
 through :func:`optimizer.outputs.export.neutralize_formula` and is written as a
 string, never a formula; numbers are numbers and dates are dates.
 
-Sheets: Summary, Case managers, Rosters, Changes, Unplaced, Hiring needs, Audit.
+Sheets: Summary, Case managers, Rosters, Changes, Unplaced, Hiring needs, Audit,
+and the sheet a planner edits (:mod:`optimizer.outputs.edit_sheet`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ import xlsxwriter
 
 from optimizer.district.cap_sources import CHANGE_HINT
 from optimizer.district.textsafe import neutralize_formula
+from optimizer.outputs.edit_sheet import EDIT_SHEET, write_edit_sheet
 from optimizer.outputs.outfolder import atomic_file, source_date
 from optimizer.outputs.redaction import redacted
 from optimizer.planning.result import PlanTables
 
 __all__ = ["SHEETS", "write_workbook"]
 
-SHEETS = ("Summary", "Case managers", "Rosters", "Changes", "Unplaced", "Hiring needs", "Audit")
+SHEETS = ("Summary", "Case managers", "Rosters", "Changes", "Unplaced", "Hiring needs", "Audit",
+          EDIT_SHEET)
 
 # Excel allows at most 1,023 manual page breaks per sheet.
 _MAX_PAGE_BREAKS = 1023
@@ -174,7 +177,7 @@ def _summary_rows(tables: PlanTables, created: str | None) -> list[tuple[str, ob
 
 
 def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False,
-                   created: str | None = None) -> Path:
+                   created: str | None = None, eligible: pd.DataFrame | None = None) -> Path:
     """Write the plan workbook (written beside ``path`` and renamed into place).
 
     Parameters
@@ -188,6 +191,10 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
     created
         Timestamp shown on the Summary sheet (default: ``SOURCE_DATE_EPOCH``
         when set, else none: the same plan gives the same bytes).
+    eligible
+        The edge table (:func:`optimizer.graph.edge_table`): each student's
+        case-manager cell on the *Edit case managers* sheet gets a drop-down
+        of exactly these educators. None: that sheet has no drop-downs.
 
     Returns
     -------
@@ -289,5 +296,6 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
         w.table("Audit", tables.audit, [
             ("kind", "Violation", "text"), ("student_id", "Student", "text"),
             ("educator_id", "Educator", "text"), ("detail", "Rule", "text")])
+        write_edit_sheet(wb, tables, names, w.header, eligible)
         wb.close()
     return Path(path)

@@ -1,0 +1,332 @@
+"""The workbook's editable sheet: the plan a planner changes in Excel and gives back.
+
+``plan.xlsx`` has a sheet **Edit case managers** with one row per student. Its
+*Case manager* cell is where a planner changes the plan; when the workbook is
+written with the district's eligibility (``caseload plan`` does), that cell
+has a drop-down (Excel data validation, list type) of exactly the educators
+the rules allow for that student. A hidden last column keeps what the plan
+chose, so the workbook alone says what the planner changed
+(``caseload plan DISTRICT --keep plan.xlsx``) and ``caseload check DISTRICT
+plan.xlsx`` checks the edited sheet like a plan folder.
+
+Excel limits a list typed into a validation to 255 characters, so each list
+is a row of the hidden sheet **Eligible case managers**: one row per
+*eligibility profile* (students with the same eligible educators share one
+row and one validation rule), the profile's educators across the row from
+column B (column A counts the students who share it). The choices read
+``E00007 — Ana Lopez``; the reader takes the id before `` — ``, and a bare
+id typed by hand works too.
+
+This module writes the sheets (with XlsxWriter, from
+:func:`optimizer.outputs.workbook.write_workbook`) and reads them back (with
+openpyxl, already the dependency that reads district workbooks).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from optimizer.district.model import InputIssue
+from optimizer.district.textsafe import neutralize_formula, restore_formula_text
+from optimizer.planning.result import RANK_LABEL, PlanTables
+
+__all__ = ["EDIT_SHEET", "LISTS_SHEET", "PLANNED_HEADER", "CASE_MANAGER_HEADER",
+           "choice_label", "eligible_lists", "read_edit_sheet", "sheet_location",
+           "write_edit_sheet"]
+
+EDIT_SHEET = "Edit case managers"
+LISTS_SHEET = "Eligible case managers"
+STUDENT_HEADER = "Student"
+CASE_MANAGER_HEADER = "Case manager"
+PLANNED_HEADER = "Plan's case manager (do not edit)"
+
+#: (header, width) of the editable sheet, in order; the last column is hidden.
+_COLUMNS = ((STUDENT_HEADER, 12), ("School", 12), ("Grade", 10), (CASE_MANAGER_HEADER, 34),
+            ("This year's case manager", 34), ("Fit", 28), ("Why", 60), (PLANNED_HEADER, 14))
+_CM_COL = 3
+#: Between an educator's id and name in a drop-down choice.
+SEPARATOR = " — "
+
+
+def choice_label(educator_id: str, name: str | None) -> str:
+    """The drop-down text for one educator: ``id — name`` (the id alone when
+    there is no name, or names are redacted to ids).
+
+    Examples
+    --------
+    >>> choice_label("E00007", "Ana Lopez")
+    'E00007 — Ana Lopez'
+    >>> choice_label("E00007", "E00007")
+    'E00007'
+    """
+    if not name or name == educator_id:
+        return educator_id
+    return f"{educator_id}{SEPARATOR}{name}"
+
+
+def _chosen_id(text: str) -> str:
+    # "E00007 — Ana Lopez" or a bare "E00007" typed by hand.
+    return text.split(SEPARATOR, 1)[0].strip()
+
+
+def eligible_lists(edges: pd.DataFrame, student_ids: list[str]
+                   ) -> tuple[list[tuple[str, ...]], dict[str, int]]:
+    """Group students by their eligible educators (an *eligibility profile*).
+
+    Parameters
+    ----------
+    edges
+        The edge table (``student_id``, ``educator_id``; e.g.
+        :func:`optimizer.graph.edge_table`); its educator order is kept.
+    student_ids
+        The students of the sheet.
+
+    Returns
+    -------
+    (profiles, profile_of)
+        Distinct eligible lists in first-seen order, and each student's index
+        into them (students with no eligible educator are left out).
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"student_id": ["S1", "S2", "S2"], "educator_id": ["E1", "E1", "E2"]})
+    >>> eligible_lists(e, ["S1", "S2", "S3"])
+    ([('E1',), ('E1', 'E2')], {'S1': 0, 'S2': 1})
+    """
+    wanted = set(student_ids)
+    by_student: dict[str, list[str]] = {}
+    for sid, eid in zip(edges["student_id"].astype(str), edges["educator_id"].astype(str),
+                        strict=True):
+        if sid in wanted:
+            by_student.setdefault(sid, []).append(eid)
+    index: dict[tuple[str, ...], int] = {}
+    profile_of: dict[str, int] = {}
+    for sid in student_ids:
+        if sid in by_student:
+            key = tuple(by_student[sid])
+            profile_of[sid] = index.setdefault(key, len(index))
+    return list(index), profile_of
+
+
+def _col_letter(col: int) -> str:
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _ranges(rows: list[int], col: str) -> str:
+    """``D2:D5 D9`` for sheet rows (1-based), runs merged, for one validation."""
+    out: list[str] = []
+    start = prev = rows[0]
+    for r in [*rows[1:], -1]:
+        if r == prev + 1:
+            prev = r
+            continue
+        out.append(f"{col}{start}" if start == prev else f"{col}{start}:{col}{prev}")
+        start = prev = r
+    return " ".join(out)
+
+
+def write_edit_sheet(wb: Any, tables: PlanTables, names: Mapping[str, str],
+                     header: Any, eligible: pd.DataFrame | None = None) -> None:
+    """Add the editable sheet (and, with ``eligible``, the drop-downs and their lists).
+
+    Parameters
+    ----------
+    wb
+        An open ``xlsxwriter.Workbook``.
+    tables
+        The plan's tables (redacted already when names are to be hidden).
+    names
+        educator_id -> the name shown in choices (the id when redacted).
+    header
+        The header cell format.
+    eligible
+        The edge table (``student_id``, ``educator_id``): each student's
+        drop-down lists exactly these educators. None: no drop-downs (the
+        plan folder alone does not know the rules; ``caseload plan`` passes it).
+
+    Examples
+    --------
+    >>> write_edit_sheet(wb, result.tables(), names, fmt, edge_table(district))  # doctest: +SKIP
+    """
+    a = tables.assignments.sort_values(["school_id", "case_manager_id", "student_id"],
+                                       kind="stable")
+    students = a["student_id"].astype(str).tolist()
+
+    def label(eid: str) -> str:
+        return choice_label(eid, names.get(eid)) if eid else ""
+
+    ws = wb.add_worksheet(EDIT_SHEET)
+    for c, (h, width) in enumerate(_COLUMNS):
+        ws.set_column(c, c, width, None, {"hidden": h == PLANNED_HEADER})
+        ws.write_string(0, c, h, header)
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, max(len(a), 1), len(_COLUMNS) - 1)
+    ws.repeat_rows(0)
+    ranks = pd.to_numeric(a["rank"], errors="coerce").tolist()
+    columns = zip(students, a["school_id"].astype(str), a["grade"].astype(str),
+                  a["case_manager_id"].fillna("").astype(str),
+                  a["current_case_manager_id"].fillna("").astype(str), ranks,
+                  a["reason"].fillna("").astype(str), strict=True)
+    for r, (sid, school, grade, cm, current, rank, why) in enumerate(columns, start=1):
+        fit = "" if rank != rank else RANK_LABEL.get(int(rank), "")
+        for c, v in enumerate((sid, school, grade, label(cm), label(current), fit, why, cm)):
+            if v:
+                ws.write_string(r, c, neutralize_formula(v))
+    if eligible is None:
+        return
+    profiles, profile_of = eligible_lists(eligible, students)
+    lists = wb.add_worksheet(LISTS_SHEET)
+    lists.hide()
+    lists.write_string(0, 0, "Students")
+    lists.write_string(0, 1, "Eligible case managers (one row per group of students "
+                             "with the same choices)")
+    rows_of: dict[int, list[int]] = {}
+    for r, sid in enumerate(students, start=2):
+        if sid in profile_of:
+            rows_of.setdefault(profile_of[sid], []).append(r)
+    col = _col_letter(_CM_COL)
+    for p, choices in enumerate(profiles, start=1):
+        lists.write_number(p, 0, len(rows_of[p - 1]))
+        for c, eid in enumerate(choices, start=1):
+            lists.write_string(p, c, neutralize_formula(label(eid)))
+        source = (f"='{LISTS_SHEET}'!$B${p + 1}:${_col_letter(len(choices))}${p + 1}")
+        cells = _ranges(rows_of[p - 1], col)
+        ws.data_validation(rows_of[p - 1][0] - 1, _CM_COL, rows_of[p - 1][0] - 1, _CM_COL, {
+            "validate": "list", "source": source, "multi_range": cells,
+            "error_title": "Not eligible",
+            "error_message": "The rules do not allow this educator as this student's case "
+                             "manager. Pick one from the list.",
+            "input_title": "Case manager", "input_message": "Pick from the eligible educators.",
+        })
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # an id a spreadsheet turned into a number
+    return restore_formula_text(str(value).strip())
+
+
+def read_edit_sheet(path: str | Path) -> tuple[pd.DataFrame | None, list[InputIssue]]:
+    """Read the *Edit case managers* sheet of a plan workbook.
+
+    Parameters
+    ----------
+    path
+        A ``plan.xlsx`` written by ``caseload plan`` (possibly edited).
+
+    Returns
+    -------
+    tuple of (DataFrame or None, list of InputIssue)
+        Columns ``student_id``, ``case_manager_id`` (the chosen id, blank for
+        none), ``planned_case_manager_id`` (what the plan had; blank when the
+        hidden column was removed) and ``row`` (the sheet row). None with
+        every problem (sheet, row, column, value, expected) when unreadable.
+        ``frame.attrs`` holds ``sheet`` (the label used in messages) and
+        ``columns`` (header -> column letter).
+
+    Examples
+    --------
+    >>> frame, problems = read_edit_sheet("plan/plan.xlsx")   # doctest: +SKIP
+    """
+    # Here, not at the top: openpyxl loads only when a workbook is read back.
+    from openpyxl import load_workbook
+
+    path = Path(path)
+    how = "a plan workbook written by `caseload plan` (plan.xlsx)"
+    if not path.is_file():
+        return None, [InputIssue(str(path), None, None, None, f"{how}: no such file")]
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        return None, [InputIssue(str(path), None, None, None,
+                                 f"{how}; it cannot be opened as .xlsx ({exc})")]
+    try:
+        if EDIT_SHEET not in wb.sheetnames:
+            return None, [InputIssue(str(path), None, None, None,
+                                     f"{how}, with a sheet '{EDIT_SHEET}'; found sheets: "
+                                     f"{', '.join(wb.sheetnames) or 'none'}")]
+        where = f"{path}, sheet '{EDIT_SHEET}'"
+        rows = wb[EDIT_SHEET].iter_rows(values_only=True)
+        head = [_text(v) for v in next(rows, ())]
+        problems: list[InputIssue] = []
+        at: dict[str, int] = {}
+        for h in (STUDENT_HEADER, CASE_MANAGER_HEADER):
+            if h not in head:
+                problems.append(InputIssue(where, 1, None, None,
+                                           f"a column headed '{h}'; found: "
+                                           f"{', '.join(x for x in head if x) or 'none'}"))
+        for i, h in enumerate(head):
+            at.setdefault(h, i)
+        if problems:
+            return None, problems
+        letter = {h: _col_letter(i) for h, i in at.items()}
+
+        def cell(h: str) -> str:
+            return f"{letter[h]} ({h})"
+
+        got: list[tuple[str, str, str, int]] = []
+        first: dict[str, int] = {}
+        for r, values in enumerate(rows, start=2):
+            def value(h: str, values: tuple = values) -> str:
+                i = at.get(h)
+                return _text(values[i]) if i is not None and i < len(values) else ""
+
+            sid, cm, planned = value(STUDENT_HEADER), value(CASE_MANAGER_HEADER), \
+                value(PLANNED_HEADER)
+            if not (sid or cm or planned):
+                continue  # an empty row: nothing to read
+            if not sid:
+                problems.append(InputIssue(where, r, cell(STUDENT_HEADER), sid,
+                                           "a student id (required on every row with a "
+                                           "case manager)"))
+                continue
+            if sid in first:
+                problems.append(InputIssue(where, r, cell(STUDENT_HEADER), sid,
+                                           f"each student once: already on row {first[sid]}"))
+                continue
+            first[sid] = r
+            got.append((sid, _chosen_id(cm), _chosen_id(planned), r))
+    finally:
+        wb.close()
+    if problems:
+        return None, problems
+    frame = pd.DataFrame(got, columns=["student_id", "case_manager_id",
+                                       "planned_case_manager_id", "row"])
+    frame.attrs["sheet"] = where
+    frame.attrs["columns"] = {h: cell(h) for h in letter}
+    frame.attrs["has_planned"] = PLANNED_HEADER in at
+    return frame, []
+
+
+def sheet_location(frame: pd.DataFrame, student_id: str, educator_id: str = "") -> str:
+    """Where a check's finding is on the edited sheet: sheet, row and column.
+
+    A student's finding names their row; an educator's (a cap) names the
+    rows that choose them.
+
+    Examples
+    --------
+    >>> sheet_location(frame, "S000042")                     # doctest: +SKIP
+    "plan.xlsx, sheet 'Edit case managers' row 17, column D (Case manager)"
+    """
+    sheet, column = frame.attrs["sheet"], frame.attrs["columns"][CASE_MANAGER_HEADER]
+    if student_id:
+        hit = frame.loc[frame["student_id"] == student_id, "row"].tolist()
+        if not hit:
+            return f"{sheet}: no row for this student"
+        return f"{sheet} row {hit[0]}, column {column}"
+    rows = frame.loc[frame["case_manager_id"] == educator_id, "row"].tolist()
+    shown = ", ".join(map(str, rows[:10])) + (f" … ({len(rows)} rows)" if len(rows) > 10 else "")
+    return f"{sheet} column {column}, rows {shown}"

@@ -1,0 +1,330 @@
+"""The Excel round trip (issue 11, item 5): drop-downs of exactly the eligible
+educators, `check` of an edited plan.xlsx naming sheet/row/column, and
+`plan --keep plan.xlsx` keeping every legal edit as a pin."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+from openpyxl import Workbook, load_workbook
+from openpyxl.utils import range_boundaries
+
+from optimizer import edge_table, load_district, plan
+from optimizer.cli import main
+from optimizer.nextyear.keep import keep_edits
+from optimizer.outputs.edit_sheet import EDIT_SHEET, LISTS_SHEET, PLANNED_HEADER
+from tests.conftest import SAMPLE, educator, student, write_district
+
+CM_COL = 4  # column D: "Case manager"
+
+
+@pytest.fixture(scope="module")
+def district():
+    return load_district(SAMPLE)
+
+
+@pytest.fixture(scope="module")
+def edges(district):
+    return edge_table(district)
+
+
+@pytest.fixture(scope="module")
+def eligible(edges):
+    return edges.groupby("student_id", sort=False)["educator_id"].agg(list).to_dict()
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rt") / "plan"
+    assert main(["plan", str(SAMPLE), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def _sheet_rows(ws):
+    header = [c.value for c in ws[1]]
+    return header, {r[0].value: r for r in ws.iter_rows(min_row=2)}
+
+
+@pytest.fixture(scope="module")
+def sheet_values(planned):
+    """The Edit sheet of the real plan.xlsx, as values (read once)."""
+    wb = load_workbook(planned / "plan.xlsx", read_only=True)
+    values = [list(r) for r in wb[EDIT_SHEET].iter_rows(values_only=True)]
+    wb.close()
+    return values
+
+
+class _Cell:
+    def __init__(self, row, values, i):
+        self.row, self._values, self._i = row, values, i
+
+    @property
+    def value(self):
+        return self._values[self._i]
+
+    @value.setter
+    def value(self, v):
+        self._values[self._i] = v
+
+
+def _edited(sheet_values, tmp_path, change):
+    """The Edit sheet as the planner saved it: ``change(rows)`` edits cells
+    (rows: student id -> cells), saved as an .xlsx with that one sheet (loading
+    and saving the whole plan.xlsx in every test is slow; the real file is
+    read back in test_check_of_a_planted_violation_in_the_real_workbook)."""
+    values = [list(r) for r in sheet_values]
+    rows = {v[0]: [_Cell(r, v, i) for i in range(len(v))]
+            for r, v in enumerate(values[1:], start=2)}
+    change(rows)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = EDIT_SHEET
+    for v in values:
+        ws.append(v)
+    path = tmp_path / "edited.xlsx"
+    wb.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def full_workbook(planned):
+    return load_workbook(planned / "plan.xlsx")
+
+
+def test_each_students_drop_down_lists_exactly_their_eligible_educators(full_workbook, eligible,
+                                                                         district):
+    wb = full_workbook
+    ws, lists = wb[EDIT_SHEET], wb[LISTS_SHEET]
+    assert lists.sheet_state == "hidden"
+    header, rows = _sheet_rows(ws)
+    assert header[CM_COL - 1] == "Case manager"
+    list_of_row: dict[int, list[str]] = {}
+    for dv in ws.data_validations.dataValidation:
+        assert dv.type == "list" and dv.showErrorMessage
+        sheet, cells = dv.formula1.split("!")
+        assert sheet.strip("'") == LISTS_SHEET
+        c1, r1, c2, r2 = range_boundaries(cells.replace("$", ""))
+        choices = [lists.cell(r1, c).value for c in range(c1, c2 + 1)]
+        ids = [str(v).split(" — ")[0] for v in choices]
+        # Each choice names the educator after the id.
+        assert choices == [f"{e} — {district.educators[e].name}" for e in ids]
+        for rng in dv.sqref.ranges:
+            assert rng.min_col == rng.max_col == CM_COL
+            for r in range(rng.min_row, rng.max_row + 1):
+                assert r not in list_of_row, f"row {r} has two drop-downs"
+                list_of_row[r] = ids
+    assert len(rows) == len(district.students)
+    for sid, row in rows.items():
+        expected = eligible.get(sid, [])
+        got = list_of_row.get(row[0].row, [])
+        assert sorted(got) == sorted(expected), sid
+
+
+def test_workbook_carries_what_the_plan_chose_in_a_hidden_column(planned, full_workbook):
+    ws = full_workbook[EDIT_SHEET]
+    header, rows = _sheet_rows(ws)
+    col = header.index(PLANNED_HEADER)
+    letter = ws.cell(1, col + 1).column_letter
+    assert ws.column_dimensions[letter].hidden
+    a = pd.read_csv(planned / "assignments.csv", dtype=str, keep_default_na=False)
+    plan_cm = dict(zip(a["student_id"], a["case_manager_id"], strict=True))
+    for sid, row in rows.items():
+        assert (row[col].value or "") == plan_cm[sid]
+        assert str(row[CM_COL - 1].value or "").split(" — ")[0] == plan_cm[sid]
+
+
+def test_check_of_the_unedited_workbook_finds_nothing(planned, capsys):
+    assert main(["check", str(SAMPLE), str(planned / "plan.xlsx")]) == 0
+
+
+def test_check_names_sheet_row_and_column_of_a_planted_violation(sheet_values, eligible, district,
+                                                                 tmp_path, capsys):
+    planted = {}
+
+    def change(rows):
+        for sid, row in rows.items():
+            allowed = set(eligible.get(sid, []))
+            outsider = next((e for e in sorted(district.educators) if e not in allowed), None)
+            if outsider and sid not in district.pins:
+                row[CM_COL - 1].value = outsider
+                planted.update(sid=sid, eid=outsider, row=row[0].row)
+                return
+
+    path = _edited(sheet_values, tmp_path, change)
+    assert main(["check", str(SAMPLE), str(path)]) == 1
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if planted["sid"] in x)
+    assert f"sheet '{EDIT_SHEET}' row {planted['row']}, column D (Case manager)" in line
+    assert "ineligible" in line and planted["eid"] in line
+
+
+def test_check_of_a_broken_pin_in_the_workbook(sheet_values, eligible, district, tmp_path, capsys):
+    sid, pinned = sorted(district.pins.items())[0]
+    other = next(e for e in sorted(district.educators) if e != pinned)
+    row_no = {}
+
+    def change(rows):
+        rows[sid][CM_COL - 1].value = other
+        row_no["r"] = rows[sid][0].row
+
+    path = _edited(sheet_values, tmp_path, change)
+    assert main(["check", str(SAMPLE), str(path)]) == 1
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "pin broken:" in x)
+    assert f"row {row_no['r']}, column D (Case manager)" in line and sid in line
+
+
+def test_check_of_an_unreadable_workbook_exits_2(sheet_values, tmp_path, capsys):
+    junk = tmp_path / "plan.xlsx"
+    junk.write_text("not a workbook")
+    assert main(["check", str(SAMPLE), str(junk)]) == 2
+    assert "cannot be opened as .xlsx" in capsys.readouterr().err
+    wb = Workbook()
+    wb.active.title = "Summary"
+    wb.save(tmp_path / "no-sheet.xlsx")
+    assert main(["check", str(SAMPLE), str(tmp_path / "no-sheet.xlsx")]) == 2
+    assert f"a sheet '{EDIT_SHEET}'; found sheets: Summary" in capsys.readouterr().err
+    first = sheet_values[1][0]
+
+    def twice(rows):
+        next(r for sid, r in rows.items() if r[0].row == 3)[0].value = first
+
+    path = _edited(sheet_values, tmp_path, twice)
+    assert main(["check", str(SAMPLE), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"sheet '{EDIT_SHEET}' row 3, column A (Student)" in err and "already on row 2" in err
+
+
+def test_check_of_a_planted_violation_in_the_real_workbook(planned, eligible, district,
+                                                           tmp_path, capsys):
+    wb = load_workbook(planned / "plan.xlsx")
+    ws = wb[EDIT_SHEET]
+    cell = ws.cell(2, CM_COL)
+    sid = ws.cell(2, 1).value
+    outsider = next(e for e in sorted(district.educators) if e not in eligible.get(sid, []))
+    cell.value = outsider
+    wb.save(tmp_path / "plan.xlsx")
+    assert main(["check", str(SAMPLE), str(tmp_path / "plan.xlsx")]) == 1
+    out = capsys.readouterr().out
+    assert f"sheet '{EDIT_SHEET}' row 2, column D (Case manager): ineligible: {sid} / " \
+           f"{outsider}" in out
+
+
+def _legal_edits(district, eligible, rows, n):
+    """n edits to another eligible educator with room under the cap."""
+    a = {sid: r[7].value or "" for sid, r in rows.items()}
+    load = pd.Series(a).value_counts()
+    done = []
+    for sid, row in rows.items():
+        if sid in district.pins or not a[sid]:
+            continue
+        room = [e for e in eligible.get(sid, []) if e != a[sid]
+                and load.get(e, 0) + district.educators[e].other_load + 1
+                <= district.cap(e) - 1]
+        if room:
+            row[CM_COL - 1].value = room[-1]
+            load[room[-1]] = load.get(room[-1], 0) + 1
+            done.append((sid, room[-1]))
+            if len(done) == n:
+                return done
+    return done
+
+
+def test_keep_keeps_every_legal_edit_and_moves_fewer_than_a_fresh_plan(
+        planned, sheet_values, district, eligible, tmp_path, capsys):
+    edits = []
+    path = _edited(sheet_values, tmp_path, lambda rows: edits.extend(
+        _legal_edits(district, eligible, rows, 12)))
+    assert len(edits) == 12
+    out = tmp_path / "v2"
+    assert main(["plan", str(SAMPLE), "--keep", str(path), "--out", str(out), "--quiet"]) == 0
+    assert "12 found, 12 kept as pins" in capsys.readouterr().out
+    before = pd.read_csv(planned / "assignments.csv", dtype=str, keep_default_na=False)
+    after = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    was = dict(zip(before["student_id"], before["case_manager_id"], strict=True))
+    now = dict(zip(after["student_id"], after["case_manager_id"], strict=True))
+    for sid, eid in edits:
+        assert now[sid] == eid
+    edited = {s for s, _ in edits}
+    moved = sum(now[s] != was[s] for s in was if s not in edited)
+    # A fresh plan of the same district with the same pins, without the plan to keep.
+    kept = keep_edits(district, [(s, dict(edits).get(s, was[s]), was[s], "") for s in was])
+    fresh = plan(kept.district).assignments
+    fresh_cm = dict(zip(fresh["student_id"], fresh["case_manager_id"], strict=True))
+    fresh_moved = sum(fresh_cm[s] != was[s] for s in was if s not in edited)
+    assert moved < fresh_moved
+    assert main(["check", str(SAMPLE), str(out)]) == 0
+
+
+def test_keep_reports_an_illegal_edit_and_does_not_apply_it(sheet_values, district, eligible,
+                                                            tmp_path, capsys):
+    bad = {}
+
+    def change(rows):
+        for sid, row in rows.items():
+            allowed = set(eligible.get(sid, []))
+            outsider = next((e for e in sorted(district.educators) if e not in allowed), None)
+            if outsider and sid not in district.pins:
+                row[CM_COL - 1].value = outsider
+                bad.update(sid=sid, eid=outsider, row=row[0].row)
+                return
+
+    path = _edited(sheet_values, tmp_path, change)
+    out = tmp_path / "v2"
+    assert main(["plan", str(SAMPLE), "--keep", str(path), "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    line = next(x for x in err.splitlines() if bad["sid"] in x)
+    assert bad["eid"] in line and f"row {bad['row']}" in line
+    after = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    assert after.set_index("student_id").loc[bad["sid"], "case_manager_id"] != bad["eid"]
+
+
+def test_keep_of_a_plan_folder_needs_the_original(planned, tmp_path, capsys):
+    assert main(["plan", str(SAMPLE), "--keep", str(planned), "--out",
+                 str(tmp_path / "v2"), "--quiet"]) == 2
+    assert "--published" in capsys.readouterr().err
+
+
+def test_keep_of_a_plan_folder_against_the_published_original(planned, district, tmp_path,
+                                                              capsys):
+    edited = tmp_path / "edited"
+    shutil.copytree(planned, edited)
+    a = pd.read_csv(edited / "assignments.csv", dtype=str, keep_default_na=False)
+    i = a.index[(a["case_manager_id"] != "") & ~a["student_id"].isin(district.pins)][0]
+    sid, was = a.at[i, "student_id"], a.at[i, "case_manager_id"]
+    a.at[i, "case_manager_id"] = ""  # the planner clears a case manager: never this one
+    a.to_csv(edited / "assignments.csv", index=False)
+    out = tmp_path / "v2"
+    assert main(["plan", str(SAMPLE), "--keep", str(edited), "--published", str(planned),
+                 "--out", str(out), "--quiet"]) == 0
+    assert "1 found, 1 kept" in capsys.readouterr().out
+    after = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    assert after.set_index("student_id").loc[sid, "case_manager_id"] != was
+
+
+def test_edits_past_a_cap_are_rejected_in_row_order(tmp_path):
+    folder = write_district(tmp_path / "d", educators=[
+        educator("E1", "RSP", "ES-MMSN", max_caseload="3"),
+        educator("E2", "RSP", "ES-MMSN", max_caseload="1"),
+    ], students=[student("S1"), student("S2"), student("S3")])
+    d = load_district(folder)
+    k = keep_edits(d, [("S1", "E2", "E1", "row 2"), ("S2", "E2", "E1", "row 3"),
+                       ("S3", "E1", "E1", "row 4")])
+    assert [e.student_id for e in k.edits] == ["S1", "S2"]
+    assert [e.student_id for e in k.kept] == ["S1"]
+    assert [(r.edit.student_id, r.rule) for r in k.rejected] == [("S2", "caseload cap")]
+    assert k.district.pins == {"S1": "E2"}
+    assert plan(k.district, published=k.published).assignments.set_index(
+        "student_id").loc["S1", "case_manager_id"] == "E2"
+
+
+def test_an_edit_against_a_locks_csv_pin_is_rejected(tmp_path):
+    folder = write_district(tmp_path / "d", educators=[
+        educator("E1", "RSP", "ES-MMSN"), educator("E2", "RSP", "ES-MMSN")],
+        students=[student("S1")],
+        locks=[{"student_id": "S1", "educator_id": "E1", "kind": "pin", "reason": "family"}])
+    d = load_district(folder)
+    k = keep_edits(d, [("S1", "E2", "E1", "row 2")])
+    assert not k.kept and k.rejected[0].rule == "pin" and "E1" in k.rejected[0].detail
