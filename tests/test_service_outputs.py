@@ -387,7 +387,7 @@ def _section(text: str) -> str:
 def test_report_service_section_by_hand():
     text = render_report(make_tables())
     sec = _section(text)
-    assert ("Service plan optimal. services not served: 1 (at least 1 in any plan); "
+    assert ("Service plan: optimal. Services not served: 1 (at least 1 in any plan); "
             "students without a case manager: 0 (at least 0 in any plan). Gap 0.00%.") in sec
     table = re.search(r"<h2>Services on the IEPs</h2>(<table>.*?</table>)", sec).group(1)
     cells = [re.findall(r"<t[dh]>(.*?)</t[dh]>", r) for r in re.findall(r"<tr>(.*?)</tr>",
@@ -469,3 +469,16 @@ def test_rosters_without_minutes_say_nothing_of_minutes():
         "caseload 1 of cap 12", "caseload 53 of cap 55; 50 served outside this plan",
         "caseload 26 of cap 27; 24 served outside this plan"]
     assert rows["minutes"].isna().all()
+
+
+def test_no_service_served_gives_empty_rosters_not_an_error(tmp_path):
+    """Every service not planned (no providers on staff): rosters have no rows."""
+    t = make_tables()
+    s = t.services.assign(provider_id="", reason="Not planned: no staff provides it")
+    t = dataclasses.replace(t, services=s)
+    rows, starts = service_sheets.provider_rosters(t, NAMES)
+    assert len(rows) == 0 and starts == []
+    wb = load_workbook(write_workbook(t, tmp_path / "x.xlsx"))
+    assert _rows(wb["Provider rosters"]) == []
+    assert len(_rows(wb["Services"])) == len(SERVICES)
+    assert "No one serves a service in this plan." in _section(render_report(t))

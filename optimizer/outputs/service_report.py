@@ -131,7 +131,7 @@ def render_service_section(tables: PlanTables, *, strips: Strips, figure: Figure
     status = block.get("status")
     if status or levels:
         said = []
-        for key, words in (("unserved_pairs", "services not served"),
+        for key, words in (("unserved_pairs", "Services not served"),
                            ("unplaced_students", "students without a case manager")):
             if key in levels:
                 plan, bound = list(levels[key])[:2]
@@ -140,7 +140,7 @@ def render_service_section(tables: PlanTables, *, strips: Strips, figure: Figure
         gap = block.get("gap")
         parts.append(
             "<p class='note'>" + _e(
-                (f"Service plan {status}. " if status else "")
+                (f"Service plan: {status}. " if status else "")
                 + "; ".join(said) + ("." if said else "")
                 + (f" Gap {float(gap):.2%}." if gap is not None else "")) + "</p>")
 
@@ -202,8 +202,9 @@ def render_service_section(tables: PlanTables, *, strips: Strips, figure: Figure
     more = (f" The {MAX_PROVIDERS_LISTED} fullest of {len(full):,} providers are listed; "
             "the workbook's Case managers sheet has every one." if len(full) > len(shown)
             else "")
-    parts.append("<h2>Providers, fullest first</h2>" + _table(head, rows)
-                 + f"<p class='note'>Caseload ÷ cap, highest first.{_e(more)}</p>")
+    parts.append("<h2>Providers, fullest first</h2>" + (
+        _table(head, rows) + f"<p class='note'>Caseload ÷ cap, highest first.{_e(more)}</p>"
+        if rows else "<p class='note'>No one serves a service in this plan.</p>"))
 
     over_minutes = [str(e) for e in block.get("over_minutes_capacity", [])]
     if over_minutes:
