@@ -19,6 +19,7 @@ from optimizer.cli import main
 from optimizer.district.textsafe import FORMULA_START
 from optimizer.outputs.export import write_plan, write_report, write_transfers
 from optimizer.outputs.plan_folder import read_plan
+from optimizer.outputs.service_sheets import SERVICE_SHEETS
 from optimizer.outputs.workbook import SHEETS, write_workbook
 from tests.conftest import SAMPLE, educator, student
 
@@ -43,8 +44,11 @@ def _cells(path: Path):
 
 def test_plan_folder_holds_the_workbook_with_every_sheet(sample_plan):
     wb = load_workbook(sample_plan / "plan.xlsx")
-    assert wb.sheetnames == list(SHEETS)
-    for name in SHEETS[1:]:
+    expected = list(SHEETS)
+    if (sample_plan / "services.csv").exists():  # a service plan: after Rosters
+        expected[3:3] = SERVICE_SHEETS
+    assert wb.sheetnames == expected
+    for name in expected[1:]:
         ws = wb[name]
         assert ws.freeze_panes == "A2", name
         assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), name
@@ -230,9 +234,11 @@ def test_report_renders_every_chart_in_chromium(sample_plan, tmp_path):
                           report.as_uri()], capture_output=True, text=True, timeout=120).stdout
     charts = re.findall(r'<figure class="chart" data-chart="([^"]+)"[^>]*data-rendered="(\w+)"',
                         dom)
-    assert sorted(charts) == [("best-practice", "yes"), ("load-ratio", "yes"),
-                              ("unplaced", "yes")]
-    assert 'data-charts-rendered="3/3"' in dom
+    expected = [("best-practice", "yes"), ("load-ratio", "yes"), ("unplaced", "yes")]
+    if (sample_plan / "services.csv").exists():  # a service plan's report has one more
+        expected.append(("service-caseloads", "yes"))
+    assert sorted(charts) == sorted(expected)
+    assert f'data-charts-rendered="{len(expected)}/{len(expected)}"' in dom
     summary = read_plan(sample_plan).summary
     assert f"{summary['students']:,}" in dom and "best practice" in dom
     shot = tmp_path / "report.png"

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from optimizer.outputs.service_report import hiring_table_columns, render_service_section
 from optimizer.planning.result import PlanTables
 
 __all__ = ["render_report", "MAX_SCHOOLS_SHOWN"]
@@ -127,7 +128,9 @@ def _figure(name: str, caption: str, svg: str, note: str = "") -> str:
 
 def _table(frame: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for _, h in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>"
+    # A blank number (NaN, e.g. IEP minutes not given) is a blank cell, not "nan".
+    body = "".join("<tr>" + "".join(f"<td>{_e('' if pd.isna(v) else v)}</td>" for v in row)
+                   + "</tr>"
                    for row in frame[[c for c, _ in columns]].itertuples(index=False))
     return f"<table><tr>{head}</tr>{body}</table>"
 
@@ -210,11 +213,14 @@ def render_report(tables: PlanTables, *, redact: bool = False) -> str:
                       fmt="{:.0f}", label_w=200)),
     ]
     hiring = tables.hiring_needs
-    hiring_html = (_table(hiring, [("school_id", "School"), ("region", "Region"),
-                                   ("role", "Role"), ("credential", "Credential"),
-                                   ("students", "Students"), ("fte", "FTE")])
+    hiring_html = (_table(hiring, hiring_table_columns([
+                              ("school_id", "School"), ("region", "Region"),
+                              ("role", "Role"), ("credential", "Credential"),
+                              ("students", "Students"), ("fte", "FTE")], hiring))
                    if len(hiring) else "<p class='note'>No hires needed: every student "
                                        "is placed.</p>")
+    # Service caseloads against caps ("" when the plan does not plan services).
+    services_html = render_service_section(tables, strips=_strips, figure=_figure)
     redacted = " · names redacted" if redact else ""
     sources = ", ".join(f"{k} ({v[:12]}…)" for k, v in dict(f.get("sources", {})).items())
     return f"""<!DOCTYPE html>
@@ -229,7 +235,7 @@ def render_report(tables: PlanTables, *, redact: bool = False) -> str:
                              for k, v in cards)}</div>
 <div class="grid">{''.join(charts[:2])}</div>
 <div class="grid">{charts[2]}<div><h2>Hiring needs</h2>{hiring_html}</div></div>
-<p class="note">Placed {len(placed):,} students. Inputs: {_e(sources)}.</p>
+{services_html}<p class="note">Placed {len(placed):,} students. Inputs: {_e(sources)}.</p>
 <script>{_SCRIPT}</script>
 </body></html>
 """

@@ -28,7 +28,7 @@ def redacted(tables: PlanTables) -> PlanTables:
     if "name" in cl.columns:
         cl["name"] = cl["educator_id"]
     frames = {}
-    for key in ("assignments", "unassigned", "services"):
+    for key in ("assignments", "unassigned", "services"):  # a service lock has a reason too
         frame = getattr(tables, key)
         if "reason" in frame.columns:
             frame = frame.copy()

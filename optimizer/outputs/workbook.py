@@ -6,7 +6,9 @@ through :func:`optimizer.outputs.export.neutralize_formula` and is written as a
 string, never a formula; numbers are numbers and dates are dates.
 
 Sheets: Summary, Case managers, Rosters, Changes, Unplaced, Hiring needs, Audit,
-and the sheet a planner edits (:mod:`optimizer.outputs.edit_sheet`).
+and the sheet a planner edits (:mod:`optimizer.outputs.edit_sheet`); a plan of
+service providers adds Services and Provider rosters after Rosters
+(:mod:`optimizer.outputs.service_sheets`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ from optimizer.district.textsafe import neutralize_formula
 from optimizer.outputs.edit_sheet import EDIT_SHEET, write_edit_sheet
 from optimizer.outputs.outfolder import atomic_file, source_date
 from optimizer.outputs.redaction import redacted
+from optimizer.outputs.service_sheets import (
+    caseload_columns,
+    hiring_columns,
+    service_summary_rows,
+    write_service_sheets,
+)
 from optimizer.planning.result import PlanTables
 
 __all__ = ["SHEETS", "write_workbook"]
@@ -226,7 +234,8 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
         ws.set_column(0, 0, 48)
         ws.set_column(1, 1, 70)
         ws.write_string(0, 0, "Case-manager plan", w.title)
-        for r, (label, value, kind) in enumerate(_summary_rows(tables, created), start=2):
+        rows = _summary_rows(tables, created) + service_summary_rows(tables.summary, names)
+        for r, (label, value, kind) in enumerate(rows, start=2):
             ws.write_string(r, 0, label, w.bold)
             # One value of its own kind: converted like a table column's cells.
             write, values, fmt = w._column(ws, pd.Series([value], dtype=object), kind)
@@ -252,13 +261,13 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
             ws.conditional_format(1, col, last, col, {"type": "cell", "criteria": "<",
                                                       "value": 0.8, "format": green})
 
-        w.table("Case managers", cl, [
+        w.table("Case managers", cl, caseload_columns([
             ("educator_id", "Educator", "text"), ("name", "Name", "text"),
             ("role", "Role", "text"), ("schools", "Schools", "text"), ("fte", "FTE", "num"),
             ("cap", "Cap", "int"), ("load_ratio", "Load ratio", "ratio"),
             ("load", "Load", "num"), ("students", "Students", "int"),
             ("best_practice_students", "Best-practice students", "int"),
-        ], after_header=colour)
+        ], cl), after_header=colour)
 
         a = tables.assignments
         placed = a[a["case_manager_id"] != ""].sort_values(
@@ -275,6 +284,7 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
             ("services", "Services", "text"), ("annual_review", "Annual review", "date"),
             ("triennial_review", "Triennial review", "date"),
         ], breaks=breaks)
+        write_service_sheets(w, tables, names)
 
         changed = a[a["case_manager_id"] != a["current_case_manager_id"]].copy()
         changed["from_name"] = changed["current_case_manager_id"].map(names).fillna("")
@@ -289,10 +299,10 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
         w.table("Unplaced", tables.unassigned, [
             ("student_id", "Student", "text"), ("school_id", "School", "text"),
             ("reason", "Why", "text")])
-        w.table("Hiring needs", tables.hiring_needs, [
+        w.table("Hiring needs", tables.hiring_needs, hiring_columns([
             ("school_id", "School", "text"), ("region", "Region", "text"),
             ("role", "Role", "text"), ("credential", "Credential", "text"),
-            ("students", "Students", "int"), ("fte", "FTE", "num")])
+            ("students", "Students", "int"), ("fte", "FTE", "num")], tables.hiring_needs))
         w.table("Audit", tables.audit, [
             ("kind", "Violation", "text"), ("student_id", "Student", "text"),
             ("educator_id", "Educator", "text"), ("detail", "Rule", "text")])

@@ -1,0 +1,338 @@
+"""The service plan in the workbook: the Services sheet, printable provider
+rosters, and the service columns of the Case managers and Hiring needs sheets.
+
+Everything here acts only on a plan that plans services
+(``PlanTables.services`` not empty, docs/service-caseloads.md): for any other
+plan each function gives back what it was given, or nothing, so the workbook
+is the same bytes as before services existed.
+
+The sheets are written by the workbook's own table writer
+(:meth:`optimizer.outputs.workbook._Writer.table`), which guards every text
+cell against formula injection and writes numbers as numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.planning.result import PlanTables
+
+__all__ = ["SERVICE_SHEETS", "caseload_columns", "has_services", "hiring_columns",
+           "provider_rosters", "service_summary_rows", "services_frame", "write_service_sheets"]
+
+#: The sheets a service plan adds, written after Rosters.
+SERVICE_SHEETS = ("Services", "Provider rosters")
+
+#: (column, header, kind) of a sheet, as the workbook's table writer takes them.
+Column = tuple[str, str, str]
+
+# The caseloads.csv columns of a service plan (SERVICE_CASELOAD_COLUMNS), in
+# words. "Caseload" is the number the cap applies to: distinct students served
+# or case-managed plus other_load (students served outside this plan).
+_CASELOAD_EXTRA: tuple[Column, ...] = (
+    ("served", "Students served", "int"), ("case_managed", "Students case-managed", "int"),
+    ("caseload", "Caseload (cap applies)", "int"), ("minutes", "IEP minutes a week", "int"),
+    ("minutes_capacity", "Minutes capacity", "int"))
+
+#: What a roster row's student is to the provider (the caseload counts each once).
+SERVES, SERVES_AND_MANAGES, MANAGES = "serves", "serves and case-manages", "case-manages only"
+
+
+def has_services(tables: PlanTables) -> bool:
+    """True when the plan plans service providers (its services table has rows).
+
+    Examples
+    --------
+    >>> has_services(plan(district).tables())   # doctest: +SKIP
+    False
+    """
+    return len(tables.services) > 0
+
+
+def caseload_columns(columns: Sequence[Column], caseloads: pd.DataFrame) -> list[Column]:
+    """The Case managers sheet's columns, plus served / case-managed / caseload /
+    minutes / minutes capacity where ``caseloads`` has them (a service plan).
+
+    Examples
+    --------
+    >>> caseload_columns([("cap", "Cap", "int")], pd.DataFrame(columns=["cap"]))
+    [('cap', 'Cap', 'int')]
+    """
+    return [*columns, *(c for c in _CASELOAD_EXTRA if c[0] in caseloads.columns)]
+
+
+def hiring_columns(columns: Sequence[Column], hiring: pd.DataFrame) -> list[Column]:
+    """The Hiring needs sheet's columns, with ``service`` after the credential and
+    ``minutes`` after the students where ``hiring`` has them (a service plan).
+
+    Examples
+    --------
+    >>> cols = [("credential", "Credential", "text"), ("students", "Students", "int")]
+    >>> [h for _, h, _ in hiring_columns(cols, pd.DataFrame(columns=["service", "minutes"]))]
+    ['Credential', 'Service', 'Students', 'IEP minutes a week']
+    """
+    out: list[Column] = []
+    for col in columns:
+        out.append(col)
+        if col[0] == "credential" and "service" in hiring.columns:
+            out.append(("service", "Service", "text"))
+        if col[0] == "students" and "minutes" in hiring.columns:
+            out.append(("minutes", "IEP minutes a week", "int"))
+    return out
+
+
+def _flags(series: pd.Series) -> pd.Series:
+    """``kept_current`` as booleans, whether made in memory or read back as text."""
+    if pd.api.types.is_bool_dtype(series):
+        return series
+    return series.astype(str).str.strip().str.lower().isin(("true", "1", "yes"))
+
+
+def _numbers(series: pd.Series) -> pd.Series:
+    return pd.to_numeric(series.where(series.astype(str) != ""), errors="coerce")
+
+
+def _text(series: pd.Series) -> pd.Series:
+    return series.astype(object).where(series.notna(), "").astype(str)
+
+
+def services_frame(tables: PlanTables, names: Mapping[str, str]) -> pd.DataFrame:
+    """The Services sheet's rows: one per student and IEP service, by student
+    then service, with the provider's name.
+
+    Examples
+    --------
+    >>> services_frame(plan(district).tables(), {})   # doctest: +SKIP
+    """
+    s = tables.services.copy()
+    for col in ("student_id", "school_id", "service", "provider_id", "role", "reason"):
+        s[col] = _text(s[col])
+    s = s.sort_values(["student_id", "service", "provider_id"], kind="stable",
+                      ignore_index=True)
+    s["provider_name"] = s["provider_id"].map(names).fillna("")
+    s["kept_current"] = _flags(s["kept_current"])
+    s["minutes"] = _numbers(s["minutes"])
+    return s
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+
+
+def provider_rosters(tables: PlanTables, names: Mapping[str, str]
+                     ) -> tuple[pd.DataFrame, list[int]]:
+    """The Provider rosters sheet: per provider, every student on their caseload.
+
+    A provider is an educator who serves at least one (student, service) pair
+    in the plan. Their roster has one row per distinct student they serve (the
+    services they give that student and the minutes, added up) or case-manage
+    without serving, with the student's case manager, then a total row: the
+    students listed, their IEP minutes a week, and the caseload against the cap
+    (the roster's students plus ``other_load``) and against the minutes capacity.
+    Providers come by role and id, students by school and id.
+
+    Returns
+    -------
+    tuple of (DataFrame, list of int)
+        The rows, and the data-row indices where a provider's block starts
+        (page breaks go before them).
+
+    Examples
+    --------
+    >>> rows, starts = provider_rosters(plan(district).tables(), {})   # doctest: +SKIP
+    """
+    s = services_frame(tables, names)
+    s = s[s["provider_id"] != ""]
+    a = tables.assignments
+    student_ids = _text(a["student_id"])
+    cm_of = pd.Series(_text(a["case_manager_id"]).to_numpy(), index=student_ids)
+    info = pd.DataFrame({c: _text(a[c]).to_numpy() for c in
+                         ("school_id", "grade", "primary_disability")}, index=student_ids)
+
+    # One row per (provider, student): most pairs are alone; join the rest.
+    key = ["provider_id", "student_id"]
+    s = s.sort_values([*key, "service"], kind="stable")
+    shared = s.duplicated(key, keep=False).to_numpy()
+    alone = s.loc[~shared, [*key, "school_id", "service", "minutes"]]
+    if shared.any():
+        g = s.loc[shared].groupby(key, sort=True)
+        joined = pd.DataFrame({"school_id": g["school_id"].first(),
+                               "service": g["service"].agg(";".join),
+                               "minutes": g["minutes"].sum(min_count=1)}).reset_index()
+        served = pd.concat([alone, joined], ignore_index=True)
+    else:
+        served = alone.reset_index(drop=True)
+    served["case_manager_id"] = served["student_id"].map(cm_of).fillna("")
+    served["relation"] = np.where(served["case_manager_id"] == served["provider_id"],
+                                  SERVES_AND_MANAGES, SERVES)
+
+    # Students a provider case-manages without serving them: a caseload seat too.
+    providers = set(served["provider_id"])
+    pairs = set(zip(served["provider_id"], served["student_id"], strict=True))
+    managed = pd.DataFrame({"provider_id": cm_of.to_numpy(), "student_id": cm_of.index})
+    managed = managed[[p in providers and (p, sid) not in pairs
+                       for p, sid in zip(managed["provider_id"], managed["student_id"],
+                                         strict=True)]]
+    managed = managed.assign(service="", minutes=np.nan,
+                             school_id=managed["student_id"].map(info["school_id"]),
+                             case_manager_id=managed["provider_id"], relation=MANAGES)
+    rows = pd.concat([served, managed], ignore_index=True)
+    rows["school_id"] = rows["school_id"].where(rows["school_id"] != "",
+                                                rows["student_id"].map(info["school_id"]))
+    for col in ("grade", "primary_disability"):
+        rows[col] = rows["student_id"].map(info[col]).fillna("")
+
+    cl = tables.caseloads
+    cl_ids = _text(cl["educator_id"])
+    role_of = dict(zip(cl_ids, _text(cl["role"]), strict=True))
+    role_of.update({p: r for p, r in zip(s["provider_id"], s["role"], strict=True)
+                    if p not in role_of})
+    rows["role"] = rows["provider_id"].map(role_of).fillna("")
+    rows["total"] = 0
+    totals = _total_rows(rows, cl, cl_ids)
+    rows = pd.concat([rows, totals], ignore_index=True)
+    rows = rows.sort_values(["role", "provider_id", "total", "school_id", "student_id"],
+                            kind="stable", ignore_index=True)
+    rows["provider_name"] = rows["provider_id"].map(names).fillna("")
+    rows["cm_name"] = rows["case_manager_id"].map(names).fillna("")
+    start = (rows["provider_id"] != rows["provider_id"].shift()).to_numpy()
+    return rows, [i for i in range(1, len(rows)) if start[i]]
+
+
+def _total_rows(rows: pd.DataFrame, cl: pd.DataFrame, cl_ids: pd.Series) -> pd.DataFrame:
+    """One total row per provider: students listed, minutes, caseload vs cap."""
+    g = rows.groupby("provider_id", sort=True)
+    count = g.size()
+    minutes = g["minutes"].sum(min_count=1)
+    # Minutes are missing only where a service is given without them.
+    serving = rows["relation"] != MANAGES
+    served_n = serving.groupby(rows["provider_id"], sort=True).sum()
+    missing = (rows["minutes"].isna() & serving).groupby(rows["provider_id"], sort=True).sum()
+    figures = pd.DataFrame({c: _numbers(cl[c]).to_numpy() if c in cl.columns else np.nan
+                            for c in ("cap", "load", "other_load", "caseload",
+                                      "minutes_capacity")}, index=cl_ids)
+    figures = figures[~figures.index.duplicated()].reindex(count.index)
+    # No caseload column (not a service plan's caseloads): the load is the capped number.
+    figures["caseload"] = figures["caseload"].fillna(figures["load"])
+    notes = []
+    for f, total, n, lack in zip(figures.itertuples(), minutes.tolist(), served_n.tolist(),
+                                 missing.tolist(), strict=True):
+        parts = []
+        if f.caseload == f.caseload:
+            parts.append(f"caseload {_fmt(f.caseload)}"
+                         + (f" of cap {_fmt(f.cap)}" if f.cap == f.cap else ""))
+            if f.other_load == f.other_load and f.other_load > 0:
+                parts.append(f"{_fmt(f.other_load)} served outside this plan")
+        if f.minutes_capacity == f.minutes_capacity:
+            used = 0.0 if total != total else float(total)
+            parts.append(f"IEP minutes {_fmt(used)} of {_fmt(f.minutes_capacity)} a week"
+                         + (": over" if used > f.minutes_capacity else ""))
+        if 0 < lack < n:
+            parts.append(f"minutes not given for {int(lack)}")
+        notes.append("; ".join(parts))
+    return pd.DataFrame({
+        "provider_id": count.index, "student_id": "Total", "school_id": "",
+        "service": [f"{k} student{'s' if k != 1 else ''}" for k in count.tolist()],
+        "minutes": minutes.to_numpy(), "case_manager_id": "", "relation": notes,
+        "grade": "", "primary_disability": "",
+        "role": g["role"].first().to_numpy(), "total": 1})
+
+
+def service_summary_rows(summary: Mapping[str, Any], names: Mapping[str, str] | None = None
+                         ) -> list[tuple[str, object, str]]:
+    """Summary-sheet rows for ``summary.json``'s ``services`` block (none without it):
+    per service served / not served / not planned, the role averages against
+    their limit with the legal source, providers over a minutes capacity.
+
+    Examples
+    --------
+    >>> service_summary_rows({})
+    []
+    """
+    block = summary.get("services")
+    if not isinstance(block, Mapping):
+        return []
+    rows: list[tuple[str, object, str]] = [
+        ("Service plan", "who serves each IEP service (provider) and who case-manages", "text")]
+    for code, c in sorted(dict(block.get("by_service", {})).items()):
+        rows.append((f"  service {code}",
+                     f"{int(c.get('served', 0)):,} of {int(c.get('pairs', 0)):,} served; "
+                     f"{int(c.get('not_served', 0)):,} not served; "
+                     f"{int(c.get('not_planned', 0)):,} not planned", "text"))
+    if any(int(c.get("not_planned", 0)) for c in dict(block.get("by_service", {})).values()):
+        rows.append(("  not planned means", str(block.get("not_planned_reason", "")), "text"))
+    for role, av in sorted(dict(block.get("role_average", {})).items()):
+        rows.append((f"  {role} average caseload per FTE", role_average_text(role, av), "text"))
+    over = list(block.get("over_minutes_capacity", []))
+    if block.get("minutes_capacity_used") or over:
+        rows.append(("  providers over their IEP-minutes capacity",
+                     ", ".join(_who(str(e), names or {}) for e in over) if over else "none",
+                     "text"))
+    return rows
+
+
+def _who(eid: str, names: Mapping[str, str]) -> str:
+    name = names.get(eid, "")
+    return eid if name in ("", eid) else f"{name} ({eid})"
+
+
+def role_average_text(role: str, av: Mapping[str, Any]) -> str:
+    """One sentence: a role's district average caseload against its limit.
+
+    Examples
+    --------
+    >>> role_average_text("SLP", {"caseload": 79, "fte": 1.5, "average": 52.67,
+    ...                           "limit": 55, "source": "EC 56363.3; 5 CCR 3051.1(b)"})
+    '52.7 (79 students over 1.5 FTE): within the limit of 55 (EC 56363.3; 5 CCR 3051.1(b))'
+    """
+    average, limit = float(av.get("average", 0) or 0), av.get("limit")
+    verdict = ("" if limit is None else
+               f": over the limit of {limit}" if average > float(limit) else
+               f": within the limit of {limit}")
+    source = f" ({av['source']})" if av.get("source") else ""
+    return (f"{average:.1f} ({_fmt(float(av.get('caseload', 0) or 0))} students over "
+            f"{float(av.get('fte', 0) or 0):g} FTE){verdict}{source}")
+
+
+def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, str]) -> None:
+    """Add the Services and Provider rosters sheets (nothing without services).
+
+    ``writer`` is the workbook's table writer (``optimizer.outputs.workbook._Writer``):
+    its ``table`` guards text cells and streams rows.
+
+    Examples
+    --------
+    >>> write_service_sheets(writer, tables, names)   # doctest: +SKIP
+    """
+    if not has_services(tables):
+        return
+    writer.table("Services", services_frame(tables, names), [
+        ("student_id", "Student", "text"), ("school_id", "School", "text"),
+        ("service", "Service", "text"), ("provider_id", "Provider", "text"),
+        ("provider_name", "Provider name", "text"), ("role", "Role", "text"),
+        ("minutes", "IEP minutes a week", "int"), ("kept_current", "Kept current", "bool"),
+        ("reason", "Why", "text")])
+    rows, starts = provider_rosters(tables, names)
+    total_mark = writer.wb.add_format({"bold": True, "top": 1})
+
+    def print_setup(ws: Any, n: int) -> None:
+        # A roster per provider: each starts a page, one page wide, landscape;
+        # the header row repeats (the table writer sets it) and total rows are bold.
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.conditional_format(1, 0, max(n, 1), 11, {
+            "type": "formula", "criteria": '=$D2="Total"', "format": total_mark})
+
+    writer.table("Provider rosters", rows, [
+        ("provider_id", "Provider", "text"), ("provider_name", "Provider name", "text"),
+        ("role", "Role", "text"), ("student_id", "Student", "text"),
+        ("school_id", "School", "text"), ("grade", "Grade", "text"),
+        ("primary_disability", "Primary disability", "text"),
+        ("service", "Serves", "text"), ("minutes", "IEP minutes a week", "int"),
+        ("case_manager_id", "Case manager", "text"),
+        ("cm_name", "Case manager name", "text"), ("relation", "Caseload", "text"),
+    ], after_header=print_setup, breaks=[i + 1 for i in starts])
