@@ -40,6 +40,7 @@ from openpyxl import load_workbook
 
 from optimizer.district.textsafe import FORMULA_START
 from optimizer.outputs import html_report, service_report, service_sheets, workbook
+from optimizer.outputs.edit_sheet import EDIT_SHEET
 from optimizer.outputs.export import write_report
 from optimizer.outputs.html_report import render_report
 from optimizer.outputs.service_sheets import SERVICE_SHEETS
@@ -157,7 +158,7 @@ def book(tmp_path_factory):
 
 def test_service_plan_adds_two_sheets_after_rosters(book):
     assert book.sheetnames == ["Summary", "Case managers", "Rosters", *SERVICE_SHEETS,
-                               "Changes", "Unplaced", "Hiring needs", "Audit"]
+                               "Changes", "Unplaced", "Hiring needs", "Audit", EDIT_SHEET]
     for name in SERVICE_SHEETS:
         ws = book[name]
         assert ws.freeze_panes == "A2", name
