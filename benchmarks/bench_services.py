@@ -202,7 +202,7 @@ def measure(n_students: int, seed: int, minutes: bool) -> dict:
     problem = ServiceProblem.from_arrays(**arrays)
     t_build = time.perf_counter() - t0
     sol = solve_services(problem, ServiceParams(time_limit=60.0))
-    # The LP runs in a child process (see optimizer/planning/solvers/services.py): count it too.
+    # The LP runs in a child process (see optimizer/planning/solvers/services_lp.py): count it too.
     peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     load = caseloads(problem, sol.provider, sol.case_manager)
