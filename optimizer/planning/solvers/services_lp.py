@@ -215,12 +215,27 @@ def _decomposed(problem: ServiceProblem, params: ServiceParams, deadline: float,
         notes.append(f"{int((~pm).sum())} service rows without minute limits: min-cost flow")
     if pm.any():
         sub, edges = _restrict(problem, pm)
-        _, served_m, _, cost_m, x_m = _service_lp(sub, params, deadline)
+        try:
+            _, served_m, _, cost_m, x_m = _service_lp(sub, params, deadline)
+            notes.append(f"{int(pm.sum())} service rows under minute capacities: LP "
+                         "relaxation (HiGHS), its vertex rounded and repaired")
+        except RuntimeError as exc:
+            # The LP did not finish (time limit on a busy machine): the same
+            # services without their minute limits are still a relaxation,
+            # so the flow's levels and cost still bound; its plan guides the
+            # rounding, which honours the minutes.
+            plan_m, served_m, cost_m = _service_flow(sub, params, relax_shared=False)
+            if sub.shared_options().any():
+                _, served_m, cost_m = _service_flow(sub, params, relax_shared=True)
+            # Half, not whole: _round_lp keeps whole shares unchecked (an LP's
+            # are within the minutes; this flow's need not be).
+            x_m = 0.5 * (plan_m[sub.edge_pair] == sub.edge_provider)
+            notes.append(f"{int(pm.sum())} service rows under minute capacities: the LP "
+                         f"did not finish ({exc}); bound from a flow without the minute "
+                         "limits (weaker), plan rounded from it within the minutes")
         x[edges] = x_m
         served += served_m
         cost += cost_m
-        notes.append(f"{int(pm.sum())} service rows under minute capacities: LP relaxation "
-                     "(HiGHS), its vertex rounded and repaired")
     provider = _round_lp(problem, x, e_cost)
     _, placed, c_cost = _cm_flow(problem, params, _cm_could_serve(problem),
                                  problem.other_load)
