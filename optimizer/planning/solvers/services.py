@@ -52,6 +52,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from optimizer.planning.solvers.services_components import Part, chunks
 from optimizer.planning.solvers.services_flows import (
     _attach_shared,
     _cm_bonus,
@@ -136,10 +137,73 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
     ('optimal', (0, 0, 123456))
     """
     params = params or ServiceParams()
+    t0 = time.perf_counter()
+    deadline = t0 + params.time_limit
+    parts: list[Part] = []
+    alone = np.zeros(0, dtype=np.int64)
+    if params.decompose and problem.n_students > 1:
+        parts, alone = chunks(problem, params.chunk_pairs)
+    if len(parts) <= 1:
+        return _solve_part(problem, params, deadline, parts[0].components if parts else 1)
+    provider = np.full(problem.n_pairs, -1, dtype=np.int64)
+    cm = np.full(problem.n_students, -1, dtype=np.int64)
+    bound = {"unserved": 0, "unplaced": 0,
+             "cost": _balance_milli(problem.cap[alone], problem.other_load[alone],
+                                    params.balance)}
+    runtime: dict[str, float] = {"components": time.perf_counter() - t0}
+    seen: dict[str, int] = {}
+    any_shared = minutes = False
+    for part in parts:
+        sol = _solve_part(part.problem, params, deadline)
+        for out, rows, local in ((provider, part.pairs, sol.provider),
+                                 (cm, part.students, sol.case_manager)):
+            chosen = local >= 0
+            out[rows[chosen]] = part.providers[local[chosen]]
+        for key in bound:
+            bound[key] += int(sol.bound[key])
+        for key, seconds in sol.runtime.items():
+            runtime[key] = runtime.get(key, 0.0) + seconds
+        for note in sol.notes:
+            seen[note] = seen.get(note, 0) + 1
+        any_shared |= bool(sol.extra["shared_options"])
+        minutes |= bool(sol.extra["minutes"])
+    n_comp = sum(part.components for part in parts)
+    notes = [f"{n_comp:,} independent parts of the district (components of the joint "
+             f"graph: no provider in common), solved in {len(parts)} chunks; the plans "
+             "and the bounds are added up"]
+    notes += [note if k == len(parts) else f"{note} (in {k} of {len(parts)} chunks)"
+              for note, k in seen.items()]
+    runtime["total"] = time.perf_counter() - t0
+    return _result(problem, params, provider, cm, bound, runtime, notes,
+                   {"shared_options": any_shared, "minutes": minutes,
+                    "components": n_comp})
+
+
+def _result(problem: ServiceProblem, params: ServiceParams, provider: np.ndarray,
+            cm: np.ndarray, bound: dict[str, int], runtime: dict[str, float],
+            notes: list[str], extra: dict[str, object]) -> ServiceSolution:
+    """The solution record: the plan's terms against the bound, level by level."""
+    terms = evaluate(problem, params, provider, cm)
+    levels_met = (terms["unserved"] == bound["unserved"]
+                  and terms["unplaced"] == bound["unplaced"])
+    gap = None
+    if levels_met:
+        gap = (terms["cost"] - bound["cost"]) / max(1, terms["cost"])
+    status = "optimal" if levels_met and terms["cost"] <= bound["cost"] else "feasible"
+    return ServiceSolution(
+        provider=provider, case_manager=cm, status=status,
+        terms=MappingProxyType(terms), bound=MappingProxyType(bound), gap=gap,
+        runtime=MappingProxyType(runtime), notes=tuple(notes),
+        extra=MappingProxyType(extra))
+
+
+def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
+                components: int = 1) -> ServiceSolution:
+    """:func:`solve_services` on one part (the whole district when it is one
+    component), with the stages of docs/service-caseloads.md section 3."""
     runtime: dict[str, float] = {}
     notes: list[str] = []
     t0 = time.perf_counter()
-    deadline = t0 + params.time_limit
     minutes = params.use_minutes and problem.has_minute_capacities
     any_shared = bool(problem.shared_options().any()) if len(problem.edge_pair) else False
     edge_cost, _ = _edge_costs(problem, params)
@@ -257,19 +321,10 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
     served_bound, placed_bound, cost_bound = tightest()
     notes.append("case managers: min-cost flow given the providers (exact given them)")
 
-    terms = evaluate(problem, params, provider, cm)
     bound = {"unserved": problem.n_pairs - served_bound,
              "unplaced": problem.n_students - placed_bound,
              "cost": cost_bound + const}
-    levels_met = (terms["unserved"] == bound["unserved"]
-                  and terms["unplaced"] == bound["unplaced"])
-    gap = None
-    if levels_met:
-        gap = (terms["cost"] - bound["cost"]) / max(1, terms["cost"])
-    status = "optimal" if levels_met and terms["cost"] <= bound["cost"] else "feasible"
     runtime["total"] = time.perf_counter() - t0
-    return ServiceSolution(
-        provider=provider, case_manager=cm, status=status,
-        terms=MappingProxyType(terms), bound=MappingProxyType(bound), gap=gap,
-        runtime=MappingProxyType(runtime), notes=tuple(notes),
-        extra=MappingProxyType({"shared_options": any_shared, "minutes": minutes}))
+    return _result(problem, params, provider, cm, bound, runtime, notes,
+                   {"shared_options": any_shared, "minutes": minutes,
+                    "components": components})

@@ -56,6 +56,12 @@ class ServiceParams:
     lp_max_pairs
         The joint LP only up to this many pairs (HiGHS took ~17 s for 18,000
         pairs on 2 cores); above it, service families are bounded apart.
+    decompose
+        Solve the independent parts of the district (components of the joint
+        graph: no provider in common) apart and add up plans and bounds.
+    chunk_pairs
+        Small parts are solved together, up to this many service rows (each
+        chunk small enough for the joint LP; a larger part is a chunk alone).
     """
 
     rank: tuple[float, float, float] = (0.0, 10.0, 30.0)
@@ -71,6 +77,8 @@ class ServiceParams:
     lp_max_pairs: int = 25_000
     repair_rounds: int = 0
     lagrangian_rounds: int = 30
+    decompose: bool = True
+    chunk_pairs: int = 4_000
 
     def milli(self, points: float) -> int:
         return int(round(points * SCALE))
