@@ -207,10 +207,10 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
     minutes = params.use_minutes and problem.has_minute_capacities
     any_shared = bool(problem.shared_options().any()) if len(problem.edge_pair) else False
     edge_cost, _ = _edge_costs(problem, params)
-    best: list = []  # [key, provider, case manager] of the best plan so far
+    best: list = []  # [key, provider, case manager, source] of the best plan so far
     bounds: list[tuple[int, int, int]] = []  # (served, placed, cost) lower bounds
 
-    def consider(cand: np.ndarray) -> None:
+    def consider(cand: np.ndarray, source: str) -> None:
         if any_shared:
             cand = _attach_shared(problem, cand, edge_cost)
         start = problem.other_load + _distinct_served(problem, cand)
@@ -220,7 +220,7 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
         t = evaluate(problem, params, cand, cm)
         key = (t["unserved"], t["unplaced"], t["cost"])
         if not best or key < best[0]:
-            best[:] = [key, cand, cm]
+            best[:] = [key, cand, cm, source]
 
     def tightest() -> tuple[int, int, int]:
         # Each bound is a valid lexicographic lower bound, so the largest is too.
@@ -239,7 +239,7 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
         joint_p, _, served_b, placed_b, cost_b, valid, unbacked = _joint_flow(problem, params)
         runtime["joint_flow"] = time.perf_counter() - t0
         bounds.append((served_b, placed_b, cost_b))
-        consider(joint_p)
+        consider(joint_p, "the joint flow")
         notes.append("one min-cost flow of services and case managers together (a "
                      "relaxation: an own-provider case manager is free there even where "
                      "the plan does not make them a provider)"
@@ -247,11 +247,14 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
         t1 = time.perf_counter()
         # Plans from the same network, nudged: pairs that are a student's only
         # way to an own-provider case manager first, then good case managers.
-        for bonus in (_critical_bonus(problem, params) + _cm_bonus(problem, params),
-                      _critical_bonus(problem, params)):
+        for bonus, why in ((_critical_bonus(problem, params) + _cm_bonus(problem, params),
+                            "only ways to an own case manager, then good case managers"),
+                           (_critical_bonus(problem, params),
+                            "only ways to an own case manager")):
             if not proven() and time.perf_counter() < deadline:
                 consider(_joint_flow(problem, params, bonus=bonus,
-                                     levels=(served_b, placed_b))[0])
+                                     levels=(served_b, placed_b))[0],
+                         f"the joint flow nudged towards {why}")
         blocked = unbacked.copy()
         for _ in range(params.repair_rounds):
             if proven():
@@ -265,9 +268,10 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
             blocked |= students[problem.cm_student] & ~_cm_serves(problem, joint_p) & (
                 problem.cm_kind == OWN)
             joint_p, *_, unbacked = _joint_flow(problem, params, blocked)
-            consider(joint_p)
+            consider(joint_p, "a repaired joint flow")
         runtime["joint_flow_repairs"] = time.perf_counter() - t1
-        if not proven() and params.lagrangian_rounds and best:
+        if (not proven() and params.lagrangian_rounds and best
+                and time.perf_counter() < deadline):
             t1 = time.perf_counter()
             lag, n_flows = _lagrangian_bound(problem, params, served_b, placed_b,
                                              best[0][2] - const, deadline,
@@ -279,14 +283,17 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
         if not proven() and problem.n_pairs <= params.lp_max_pairs:
             # Small districts only: these rarely win once the nudged joint flows ran.
             t1 = time.perf_counter()
-            consider(_service_flow(problem, params, relax_shared=False)[0])
+            consider(_service_flow(problem, params, relax_shared=False)[0],
+                     "a services-only flow")
             # Tie-broken towards free own-provider case managers.
             consider(_service_flow(problem, params, relax_shared=False,
-                                   bonus=_cm_bonus(problem, params))[0])
+                                   bonus=_cm_bonus(problem, params))[0],
+                     "a services-only flow")
             # ...and as if coordinators were full: serve first the pairs whose
             # provider is the student's only possible case manager.
             consider(_service_flow(problem, params, relax_shared=False,
-                                   bonus=_critical_bonus(problem, params))[0])
+                                   bonus=_critical_bonus(problem, params))[0],
+                     "a services-only flow")
             runtime["services_flows"] = time.perf_counter() - t1
     if minutes or not proven():
         t1 = time.perf_counter()
@@ -297,11 +304,15 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
             try:
                 lp_p, lp_served, lp_placed, lp_cost, _ = _service_lp(problem, params,
                                                                      deadline)
-                bounds.append((lp_served, lp_placed, lp_cost))
-                consider(lp_p)
+                # (No cost bound when the cost LP ran out of time: 0, as
+                # every cost term is >= 0.)
+                bounds.append((lp_served, lp_placed, 0 if lp_cost is None else lp_cost))
+                consider(lp_p, "the LP's rounded vertex")
                 lp_done = True
                 notes.append("joint LP relaxation (HiGHS), solved lexicographically; "
-                             "its vertex rounded and repaired is a candidate plan")
+                             "its vertex rounded and repaired is a candidate plan"
+                             + ("" if lp_cost is not None else
+                                "; its cost LP ran out of time: levels bounded, cost not"))
             except RuntimeError as exc:
                 notes.append(f"joint LP not used: {exc}")
             runtime["joint_lp"] = time.perf_counter() - t1
@@ -313,11 +324,12 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
             dec_p, dec_served, dec_placed, dec_cost, dec_notes = _decomposed(
                 problem, params, deadline, minutes)
             bounds.append((dec_served, dec_placed, dec_cost))
-            consider(dec_p)
+            consider(dec_p, "the families-apart rounding")
             notes.extend(dec_notes)
             notes.append("bound: service families apart plus a relaxed case-manager flow")
             runtime["decomposed"] = time.perf_counter() - t1
-    _, provider, cm = best
+    _, provider, cm, source = best
+    notes.append(f"the plan kept came from {source}")
     served_bound, placed_bound, cost_bound = tightest()
     notes.append("case managers: min-cost flow given the providers (exact given them)")
 

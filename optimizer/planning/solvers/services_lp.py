@@ -32,7 +32,7 @@ from optimizer.planning.solvers.services_problem import COORDINATOR, OWN, Servic
 
 
 def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float
-                ) -> tuple[np.ndarray, int, int, int, np.ndarray]:
+                ) -> tuple[np.ndarray, int, int, int | None, np.ndarray]:
     """The joint model's LP relaxation by HiGHS, solved lexicographically, and
     a service plan rounded from its vertex.
 
@@ -126,9 +126,15 @@ def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float
     served, placed, lp_cost, x = _run_highs(
         n_col, start, Ra, Va, row_hi, n_x, n_c, obj3,
         max(1.0, deadline - time.perf_counter()))
-    # HiGHS's optimum is within its tolerances (1e-7); take a little off
-    # before rounding up to whole milli-points.
-    cost_bound = int(math.ceil(lp_cost - 1e-6 * max(1.0, abs(lp_cost)))) + e_base + c_base
+    if math.isnan(lp_cost):
+        # LP 3 ran out of time: the levels stand, no cost bound (the caller
+        # says so and uses 0: every cost term is >= 0); x is LP 2's point.
+        cost_bound: int | None = None
+    else:
+        # HiGHS's optimum is within its tolerances (1e-7); take a little off
+        # before rounding up to whole milli-points.
+        cost_bound = (int(math.ceil(lp_cost - 1e-6 * max(1.0, abs(lp_cost))))
+                      + e_base + c_base)
     return _round_lp(problem, x, e_cost), served, placed, cost_bound, x
 
 
@@ -216,9 +222,12 @@ def _decomposed(problem: ServiceProblem, params: ServiceParams, deadline: float,
     if pm.any():
         sub, edges = _restrict(problem, pm)
         try:
-            _, served_m, _, cost_m, x_m = _service_lp(sub, params, deadline)
+            _, served_m, _, lp_cost, x_m = _service_lp(sub, params, deadline)
             notes.append(f"{int(pm.sum())} service rows under minute capacities: LP "
-                         "relaxation (HiGHS), its vertex rounded and repaired")
+                         "relaxation (HiGHS), its vertex rounded and repaired"
+                         + ("" if lp_cost is not None else
+                            "; its cost LP ran out of time: levels bounded, cost not"))
+            cost_m = 0 if lp_cost is None else lp_cost
         except RuntimeError as exc:
             # The LP did not finish (time limit on a busy machine): the same
             # services without their minute limits are still a relaxation,
@@ -315,7 +324,8 @@ def _highs_lexicographic(n_col: int, start: np.ndarray, index: np.ndarray,
                          cost: np.ndarray, seconds: float) -> _LpAnswer:
     """(In the child process.) LP 1 most pairs served, LP 2 most case managers
     with at least that many pairs (rounded down), LP 3 least cost with both;
-    warm-started from each other. Returns both counts, the LP 3 optimum and x."""
+    warm-started from each other. Returns both counts, the LP 3 optimum and x
+    (NaN and LP 2's x when LP 3 runs out of time)."""
     import highspy  # only in the child process (see _run_highs)
 
     deadline = time.perf_counter() + seconds
@@ -358,8 +368,18 @@ def _highs_lexicographic(n_col: int, start: np.ndarray, index: np.ndarray,
     if n_c:
         placed = int(math.floor(-run("LP 2 (case managers placed)") + 1e-6))
         h.addRow(placed - 1e-7, highspy.kHighsInf, n_c, cc, np.ones(n_c))
+    # LP 2's point serves and places as proven: the plan to round if LP 3
+    # runs out of time (then no cost bound: NaN).
+    x = np.asarray(h.getSolution().col_value)[:n_x].copy()
     h.changeColsCost(n_col, every, np.asarray(cost, dtype=np.float64))
-    lp_cost = run("LP 3 (cost)")
+    h.setOptionValue("time_limit", max(1.0, deadline - time.perf_counter()))
+    h.run()
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kTimeLimit:
+        return served, placed, math.nan, x
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"HiGHS LP 3 (cost) ended with {h.modelStatusToString(status)}")
+    lp_cost = h.getInfo().objective_function_value
     x = np.asarray(h.getSolution().col_value)[:n_x].copy()
     return served, placed, lp_cost, x
 
