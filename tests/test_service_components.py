@@ -216,3 +216,39 @@ def test_cost_lp_out_of_time_keeps_the_levels_and_claims_no_cost(monkeypatch):
             # Only the levels can be proven now: "optimal" needs a zero cost.
             assert sol.status != "optimal" or sol.bound["cost"] == mine[2]
     assert said > 0
+
+
+def test_safe_dual_bound_never_exceeds_the_lp_optimum():
+    """The LP cost bound is computed from row duals, not taken from HiGHS's
+    objective: valid for ANY duals. Checked on interval-matrix LPs (totally
+    unimodular: the LP optimum is the 0/1 optimum, found by brute force)."""
+    import itertools
+
+    from optimizer.planning.solvers.services_lp import _safe_dual_bound
+
+    # By hand: min -x1 - x2, x1 + x2 <= 1: optimum -1, dual -1 proves it.
+    start, index, value = np.array([0, 1, 2]), np.array([0, 0]), np.array([1.0, 1.0])
+    hand = _safe_dual_bound(start, index, value, np.array([-1.0, -1.0]), np.array([-1.0]),
+                            np.array([-np.inf]), np.array([1.0]), [])
+    assert hand == -1.0
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        n, m = 5, 3
+        rows = []
+        for _ in range(m):
+            a = int(rng.integers(0, n))
+            rows.append((a, int(rng.integers(a, n))))
+        upper = rng.integers(0, 3, m).astype(float)
+        cost = rng.integers(-5, 6, n).astype(float)
+        start, index = [0], []
+        for j in range(n):
+            index += [i for i, (a, b) in enumerate(rows) if a <= j <= b]
+            start.append(len(index))
+        best = min(float(cost @ np.array(x)) for x in itertools.product((0, 1), repeat=n)
+                   if all(sum(x[a:b + 1]) <= u for (a, b), u in zip(rows, upper,
+                                                                   strict=True)))
+        y = rng.normal(0, 3, m)  # any duals, signs wrong half of the time
+        bound = _safe_dual_bound(np.array(start), np.array(index, dtype=np.int64),
+                                 np.ones(len(index)), cost, y, np.full(m, -np.inf),
+                                 upper, [])
+        assert bound <= best + 1e-9

@@ -131,10 +131,9 @@ def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float
         # says so and uses 0: every cost term is >= 0); x is LP 2's point.
         cost_bound: int | None = None
     else:
-        # HiGHS's optimum is within its tolerances (1e-7); take a little off
-        # before rounding up to whole milli-points.
-        cost_bound = (int(math.ceil(lp_cost - 1e-6 * max(1.0, abs(lp_cost))))
-                      + e_base + c_base)
+        # A safe dual bound (see _safe_dual_bound), rounded up to whole
+        # milli-points after a millionth off for the sums' rounding.
+        cost_bound = int(math.ceil(lp_cost - 1e-6)) + e_base + c_base
     return _round_lp(problem, x, e_cost), served, placed, cost_bound, x
 
 
@@ -379,9 +378,48 @@ def _highs_lexicographic(n_col: int, start: np.ndarray, index: np.ndarray,
         return served, placed, math.nan, x
     if status != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"HiGHS LP 3 (cost) ended with {h.modelStatusToString(status)}")
-    lp_cost = h.getInfo().objective_function_value
-    x = np.asarray(h.getSolution().col_value)[:n_x].copy()
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value)[:n_x].copy()
+    # Not HiGHS's objective (exact only within its tolerances) but a bound
+    # that holds for LP 3's row duals whatever their accuracy.
+    lower = np.concatenate([np.full(n_row, -np.inf), [served - 1e-7],
+                            [placed - 1e-7] if n_c else []])
+    upper = np.concatenate([row_hi, [np.inf], [np.inf] if n_c else []])
+    added = [xc] + ([cc] if n_c else [])
+    lp_cost = _safe_dual_bound(start, index, value, np.asarray(cost, dtype=np.float64),
+                               np.asarray(sol.row_dual, dtype=np.float64), lower, upper,
+                               added)
     return served, placed, lp_cost, x
+
+
+def _safe_dual_bound(start: np.ndarray, index: np.ndarray, value: np.ndarray,
+                     cost: np.ndarray, row_dual: np.ndarray, lower: np.ndarray,
+                     upper: np.ndarray, added: list[np.ndarray]) -> float:
+    """A lower bound on min cost.x over lower <= Ax <= upper, 0 <= x <= 1, from
+    any row duals y (Neumaier and Shcherbina's safe bound).
+
+    With y_i <= 0 on rows bounded above only and y_i >= 0 on rows bounded
+    below only (other signs are clipped to 0), every feasible x has
+    cost.x >= sum_i y_i b_i + (cost - A'y).x >= sum_i y_i b_i
+    + sum_j min(0, (cost - A'y)_j), b_i the bound the sign selects. This
+    holds for every such y, so HiGHS's tolerances only loosen it a little;
+    the sums are taken with math.fsum. ``A`` is column-wise (``start``,
+    ``index``, ``value``) followed by the ``added`` rows (ones on the listed
+    columns).
+    """
+    y = np.where(np.isfinite(lower) & ~np.isfinite(upper), np.maximum(row_dual, 0.0),
+                 np.where(np.isfinite(upper) & ~np.isfinite(lower),
+                          np.minimum(row_dual, 0.0), 0.0))
+    n_orig = len(start) - 1
+    n_base = len(lower) - len(added)
+    cols = np.repeat(np.arange(n_orig), np.diff(start))
+    aty = np.bincount(cols, weights=value * y[index], minlength=n_orig)
+    for k, which in enumerate(added):
+        aty[which] += y[n_base + k]
+    reduced = cost - aty
+    rows = np.where(y > 0, y * np.where(np.isfinite(lower), lower, 0.0),
+                    y * np.where(np.isfinite(upper), upper, 0.0))
+    return math.fsum(rows.tolist()) + math.fsum(np.minimum(reduced, 0.0).tolist())
 
 
 def _round_lp(problem: ServiceProblem, x: np.ndarray, cost: np.ndarray) -> np.ndarray:
