@@ -151,7 +151,8 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
              "cost": _balance_milli(problem.cap[alone], problem.other_load[alone],
                                     params.balance)}
     runtime: dict[str, float] = {"components": time.perf_counter() - t0}
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = {}  # note -> chunks that said it
+    counted: dict[str, int] = {}  # "# ..." note -> its counts added up
     any_shared = minutes = False
     for part in parts:
         sol = _solve_part(part.problem, params, deadline)
@@ -164,15 +165,22 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
         for key, seconds in sol.runtime.items():
             runtime[key] = runtime.get(key, 0.0) + seconds
         for note in sol.notes:
-            seen[note] = seen.get(note, 0) + 1
+            # "1044 service rows ...": one line per kind, the counts added up.
+            count, _, rest = note.partition(" ")
+            key = f"# {rest}" if count.isdigit() else note
+            seen[key] = seen.get(key, 0) + 1
+            if count.isdigit():
+                counted[key] = counted.get(key, 0) + int(count)
         any_shared |= bool(sol.extra["shared_options"])
         minutes |= bool(sol.extra["minutes"])
     n_comp = sum(part.components for part in parts)
     notes = [f"{n_comp:,} independent parts of the district (components of the joint "
              f"graph: no provider in common), solved in {len(parts)} chunks; the plans "
              "and the bounds are added up"]
-    notes += [note if k == len(parts) else f"{note} (in {k} of {len(parts)} chunks)"
-              for note, k in seen.items()]
+    for note, k in seen.items():
+        if note in counted:
+            note = f"{counted[note]:,}{note[1:]}"
+        notes.append(note if k == len(parts) else f"{note} (in {k} of {len(parts)} chunks)")
     runtime["total"] = time.perf_counter() - t0
     return _result(problem, params, provider, cm, bound, runtime, notes,
                    {"shared_options": any_shared, "minutes": minutes,
