@@ -278,7 +278,10 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
             joint_p, *_, unbacked = _joint_flow(problem, params, blocked)
             consider(joint_p, "a repaired joint flow")
         runtime["joint_flow_repairs"] = time.perf_counter() - t1
-        if (not proven() and params.lagrangian_rounds and best
+        # The joint LP keeps the constraint the Lagrangian prices, so its
+        # bound is at least as tight: the flows only where the LP will not run.
+        lp_ahead = params.lp_bound and problem.n_pairs <= params.lp_max_pairs
+        if (not proven() and params.lagrangian_rounds and best and not lp_ahead
                 and time.perf_counter() < deadline):
             t1 = time.perf_counter()
             lag, n_flows = _lagrangian_bound(problem, params, served_b, placed_b,
