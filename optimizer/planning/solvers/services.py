@@ -242,6 +242,19 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
         return (u == problem.n_pairs - served and v == problem.n_students - placed
                 and c <= cost + const)
 
+    def lagrangian(served_b: int, placed_b: int) -> None:
+        if (proven() or not params.lagrangian_rounds or not best
+                or time.perf_counter() >= deadline):
+            return
+        t1 = time.perf_counter()
+        lag, n_flows = _lagrangian_bound(problem, params, served_b, placed_b,
+                                         best[0][2] - const, deadline,
+                                         params.lagrangian_rounds)
+        bounds.append((served_b, placed_b, lag))
+        notes.append(f"cost bound raised by Lagrangian relaxation ({n_flows} flows): an "
+                     "own-provider case manager is priced until it serves")
+        runtime["lagrangian"] = time.perf_counter() - t1
+
     const = _balance_milli(problem.cap, problem.other_load, params.balance)
     if not minutes:
         joint_p, _, served_b, placed_b, cost_b, valid, unbacked = _joint_flow(problem, params)
@@ -281,16 +294,8 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
         # The joint LP keeps the constraint the Lagrangian prices, so its
         # bound is at least as tight: the flows only where the LP will not run.
         lp_ahead = params.lp_bound and problem.n_pairs <= params.lp_max_pairs
-        if (not proven() and params.lagrangian_rounds and best and not lp_ahead
-                and time.perf_counter() < deadline):
-            t1 = time.perf_counter()
-            lag, n_flows = _lagrangian_bound(problem, params, served_b, placed_b,
-                                             best[0][2] - const, deadline,
-                                             params.lagrangian_rounds)
-            bounds.append((served_b, placed_b, lag))
-            notes.append(f"cost bound raised by Lagrangian relaxation ({n_flows} flows): an "
-                         "own-provider case manager is priced until it serves")
-            runtime["lagrangian"] = time.perf_counter() - t1
+        if not lp_ahead:
+            lagrangian(served_b, placed_b)
         if not proven() and problem.n_pairs <= params.lp_max_pairs:
             # Small districts only: these rarely win once the nudged joint flows ran.
             t1 = time.perf_counter()
@@ -327,6 +332,8 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
             except RuntimeError as exc:
                 notes.append(f"joint LP not used: {exc}")
             runtime["joint_lp"] = time.perf_counter() - t1
+            if not lp_done and not minutes:
+                lagrangian(bounds[0][0], bounds[0][1])  # the joint flow's levels
         if not lp_done and minutes:
             # (With count caps the joint flow's bound is at least as tight at
             # the first level and usually at the others: families apart only
