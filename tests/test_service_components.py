@@ -19,7 +19,7 @@ from optimizer.planning.solvers import services_lp
 from optimizer.planning.solvers.services import ServiceParams, evaluate, solve_services
 from optimizer.planning.solvers.services_components import chunks, joint_components
 from tests import service_checker as chk
-from tests.test_service_planning import as_dicts, random_spec, stu, to_problem
+from tests.test_service_planning import check_against_joint, random_spec, stu, to_problem
 
 
 def renamed(spec: dict, tag: str) -> dict:
@@ -64,18 +64,9 @@ def merged(rng: random.Random, minutes: bool) -> tuple[dict, list[dict]]:
 
 
 def check(spec: dict, params: ServiceParams):
-    problem = to_problem(spec)
-    sol = solve_services(problem, params)
-    provider, cm = as_dicts(problem, sol)
-    assert chk.violations(spec, provider, cm) == []
-    mine = chk.cost(spec, provider, cm)
-    assert mine == sol.objective
-    best, _, _ = chk.joint_optimum(spec)
-    bound = (sol.bound["unserved"], sol.bound["unplaced"], sol.bound["cost"])
-    assert bound <= best, (bound, best)
-    assert mine >= best
-    if sol.status == "optimal":
-        assert mine == best
+    """The checks of test_service_planning (valid plan, reported cost, bound
+    never above the joint optimum, "optimal" only when equal), with params."""
+    mine, best, sol = check_against_joint(spec, params)
     return sol, mine, best
 
 
