@@ -179,9 +179,10 @@ def random_spec(rng: random.Random, minutes: bool = False) -> dict:
             "options": options, "cm_options": cm}
 
 
-def check_against_joint(spec: dict) -> tuple[tuple, tuple, object]:
+def check_against_joint(spec: dict, params: ServiceParams | None = None
+                        ) -> tuple[tuple, tuple, object]:
     problem = to_problem(spec)
-    sol = solve_services(problem)
+    sol = solve_services(problem, params)
     provider, cm = as_dicts(problem, sol)
     assert chk.violations(spec, provider, cm) == []
     mine = chk.cost(spec, provider, cm)

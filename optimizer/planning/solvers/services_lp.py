@@ -1,0 +1,463 @@
+"""Service caseloads, the LP bounds: the joint LP relaxation by HiGHS (in a
+child process), service families apart, and the rounding of an LP vertex
+into a plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from optimizer.planning.solvers.services_flows import _cm_flow, _seats, _service_flow
+from optimizer.planning.solvers.services_objective import (
+    ServiceParams,
+    _cm_costs,
+    _cm_could_serve,
+    _distinct_served,
+    _edge_costs,
+    minutes_served,
+)
+from optimizer.planning.solvers.services_problem import COORDINATOR, OWN, ServiceProblem
+
+# ---------------------------------------------------------- minute capacities
+
+
+def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float
+                ) -> tuple[np.ndarray, int, int, int | None, np.ndarray]:
+    """The joint model's LP relaxation by HiGHS, solved lexicographically, and
+    a service plan rounded from its vertex.
+
+    Columns: x per service option, c per case-manager option, y per (student,
+    provider) used more than once (x <= y and c <= y: one seat per distinct
+    student), seats s (0..1, convex increments). Rows: one provider per pair,
+    one case manager per student, seats per provider, an own-provider case
+    manager only as far as that provider serves (c <= sum of x), minutes.
+    LP 1 maximizes pairs served; LP 2 keeps that many (rounded down) and
+    maximizes case managers; LP 3 keeps both and minimizes cost. Every integer
+    plan is feasible for the LPs, so each optimum bounds its level.
+
+    Returns the rounded service plan, the pairs-served and students-placed
+    bounds, the cost bound (milli-points, without the other-load constant) and
+    the LP's service columns x (one per service option).
+    """
+    n_p, n_s, n_e = problem.n_pairs, problem.n_students, problem.n_providers
+    ep, ee = problem.edge_pair, problem.edge_provider
+    st = problem.edge_student.astype(np.int64)
+    e_cost, e_base = _edge_costs(problem, params)
+    c_cost, c_base = _cm_costs(problem, params)
+    could = _cm_could_serve(problem)
+    keep = could | (problem.cm_kind == COORDINATOR)  # an own option that can never serve
+    opts = np.nonzero(keep)[0]
+    cs, ce, ck = problem.cm_student[opts], problem.cm_provider[opts], problem.cm_kind[opts]
+    n_x, n_c = len(ep), len(opts)
+    # Uses of each (student, provider) key: service options, then case-manager options.
+    use_key = np.concatenate([st * n_e + ee, cs.astype(np.int64) * n_e + ce])
+    ukey, inv, cnt = np.unique(use_key, return_inverse=True, return_counts=True)
+    multi = cnt[inv] > 1
+    mkeys, minv = np.unique(ukey[inv[multi]], return_inverse=True)
+    n_y = len(mkeys)
+    wanted = np.bincount(ukey % n_e, minlength=n_e)
+    seat_e, seat_cost = _seats(problem, problem.other_load, wanted, params.balance)
+    n_seat = len(seat_e)
+    xc, cc = np.arange(n_x), n_x + np.arange(n_c)
+    yc, sc = n_x + n_c + np.arange(n_y), n_x + n_c + n_y + np.arange(n_seat)
+    n_col = n_x + n_c + n_y + n_seat
+    use_col = np.concatenate([xc, cc])
+    use_prov = np.concatenate([ee, ce])
+    # Row blocks.
+    r_pair, r_stud = 0, n_p
+    r_seat = r_stud + n_s
+    r_link = r_seat + n_e
+    n_link = int(multi.sum())
+    own = np.nonzero(ck == OWN)[0]
+    r_own = r_link + n_link
+    has_min = np.isfinite(problem.minutes_capacity)
+    r_min = r_own + len(own)
+    n_row = r_min + int(has_min.sum())
+    R, C, V = [], [], []
+
+    def put(rows: ArrayLike, cols: ArrayLike, vals: ArrayLike) -> None:
+        R.append(np.asarray(rows, dtype=np.int64))
+        C.append(np.asarray(cols, dtype=np.int64))
+        V.append(np.broadcast_to(np.asarray(vals, dtype=np.float64), len(R[-1])))
+
+    put(r_pair + ep, xc, 1.0)
+    put(r_stud + cs, cc, 1.0)
+    single = ~multi
+    put(r_seat + use_prov[single], use_col[single], 1.0)
+    put(r_seat + mkeys % n_e, yc, 1.0)
+    put(r_seat + seat_e, sc, -1.0)
+    put(r_link + np.arange(n_link), use_col[multi], 1.0)
+    put(r_link + np.arange(n_link), yc[minv], -1.0)
+    # Own-provider case manager: c <= sum of x over the student's pairs at that provider.
+    put(r_own + np.arange(len(own)), cc[own], 1.0)
+    okey = cs[own].astype(np.int64) * n_e + ce[own]
+    xkey = st * n_e + ee
+    order = np.argsort(okey, kind="stable")
+    pos = np.searchsorted(okey[order], xkey)
+    pos_c = np.minimum(pos, max(len(own) - 1, 0))
+    hit = (pos < len(own)) & (okey[order][pos_c] == xkey) if len(own) else np.zeros(
+        n_x, dtype=bool)
+    put(r_own + order[pos_c[hit]], xc[hit], -1.0)
+    mrow = np.cumsum(has_min) - 1
+    mx = has_min[ee] & (problem.pair_minutes[ep] > 0)
+    put(r_min + mrow[ee[mx]], xc[mx], problem.pair_minutes[ep[mx]])
+    Ra, Ca, Va = np.concatenate(R), np.concatenate(C), np.concatenate(V)
+    order = np.lexsort((Ra, Ca))
+    Ra, Ca, Va = Ra[order], Ca[order], Va[order]
+    start = np.searchsorted(Ca, np.arange(n_col + 1))
+
+    row_hi = np.zeros(n_row)
+    row_hi[:r_seat] = 1.0
+    row_hi[r_min:] = problem.minutes_capacity[has_min]
+    obj3 = np.zeros(n_col)
+    obj3[xc] = e_cost
+    obj3[cc] = c_cost[opts]
+    obj3[sc] = seat_cost
+    served, placed, lp_cost, x = _run_highs(
+        n_col, start, Ra, Va, row_hi, n_x, n_c, obj3,
+        max(1.0, deadline - time.perf_counter()))
+    if math.isnan(lp_cost):
+        # LP 3 ran out of time: the levels stand, no cost bound (the caller
+        # says so and uses 0: every cost term is >= 0); x is LP 2's point.
+        cost_bound: int | None = None
+    else:
+        # A safe dual bound (see _safe_dual_bound), rounded up to whole
+        # milli-points after a millionth off for the sums' rounding.
+        cost_bound = int(math.ceil(lp_cost - 1e-6)) + e_base + c_base
+    return _round_lp(problem, x, e_cost), served, placed, cost_bound, x
+
+
+def _components(problem: ServiceProblem) -> tuple[np.ndarray, np.ndarray]:
+    """Connected component of every pair and provider in the service graph
+    (label = smallest node index; pairs first, then providers)."""
+    n_p = problem.n_pairs
+    labels = np.arange(n_p + problem.n_providers, dtype=np.int64)
+    u, v = problem.edge_pair, problem.edge_provider + n_p
+    for _ in range(200):
+        m = np.minimum(labels[u], labels[v])
+        new = labels.copy()
+        np.minimum.at(new, u, m)
+        np.minimum.at(new, v, m)
+        new = new[new][new[new]]
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    return labels[:n_p], labels[n_p:]
+
+
+def _restrict(problem: ServiceProblem, pair_mask: np.ndarray
+              ) -> tuple[ServiceProblem, np.ndarray]:
+    """The services of some pairs only (no case managers): a sub-problem and
+    the indexes of its service options in the whole problem."""
+
+    keep = np.nonzero(pair_mask)[0]
+    new_index = np.full(problem.n_pairs, -1, dtype=np.int64)
+    new_index[keep] = np.arange(len(keep))
+    edges = np.nonzero(pair_mask[problem.edge_pair])[0]
+    empty = np.zeros(0, dtype=np.int64)
+    none = np.full(problem.n_students, -1, dtype=np.int64)
+    sub = dataclasses.replace(
+        problem, current_cm=none, published_cm=none,
+        pair_student=problem.pair_student[keep], pair_service=problem.pair_service[keep],
+        pair_minutes=problem.pair_minutes[keep], pair_current=problem.pair_current[keep],
+        pair_published=problem.pair_published[keep],
+        edge_pair=new_index[problem.edge_pair[edges]],
+        edge_provider=problem.edge_provider[edges], edge_rank=problem.edge_rank[edges],
+        cm_student=empty, cm_provider=empty, cm_kind=empty, cm_rank=empty)
+    return sub, edges
+
+
+def _decomposed(problem: ServiceProblem, params: ServiceParams, deadline: float,
+                minutes: bool) -> tuple[np.ndarray, int, int, int, list[str]]:
+    """Service families apart, then case managers: a plan and a bound that
+    scale to a whole district.
+
+    Service families meet only at providers, so each connected component of
+    the service graph is independent. Components with a minute capacity (and
+    ``minutes``) go to one services-only LP (HiGHS); the others to a
+    services-only min-cost flow (exact without shared options; with them a
+    relaxed flow bounds and a seat-per-pair flow plans). The case-manager bound
+    is a flow of case managers alone in which every own option that could be
+    free is free and coordinators may take any seat: by convexity the balance
+    of a whole plan is at least the services' increments plus the case
+    managers' increments, each counted from other_load.
+
+    Returns the service plan (from the LP's vertex and the flow), pairs-served
+    and students-placed bounds, the cost bound (without the other-load
+    constant) and notes.
+    """
+    notes = []
+    n_e = problem.n_providers
+    e_cost, _ = _edge_costs(problem, params)
+    labels_p, labels_e = _components(problem)
+    pm = np.zeros(problem.n_pairs, dtype=bool)
+    if minutes:
+        timed = np.isfinite(problem.minutes_capacity)
+        comp = np.zeros(problem.n_pairs + n_e, dtype=bool)
+        comp[labels_e[timed]] = True
+        pm = comp[labels_p]
+    x = np.zeros(len(problem.edge_pair))
+    served = cost = 0
+    if (~pm).any():
+        sub, edges = _restrict(problem, ~pm)
+        plan_p, served_f, cost_f = _service_flow(sub, params, relax_shared=False)
+        if sub.shared_options().any():
+            _, served_f, cost_f = _service_flow(sub, params, relax_shared=True)
+        chosen = plan_p[sub.edge_pair] == sub.edge_provider
+        x[edges[chosen]] = 1.0
+        served += served_f
+        cost += cost_f
+        notes.append(f"{int((~pm).sum())} service rows without minute limits: min-cost flow")
+    if pm.any():
+        sub, edges = _restrict(problem, pm)
+        try:
+            _, served_m, _, lp_cost, x_m = _service_lp(sub, params, deadline)
+            notes.append(f"{int(pm.sum())} service rows under minute capacities: LP "
+                         "relaxation (HiGHS), its vertex rounded and repaired"
+                         + ("" if lp_cost is not None else
+                            "; its cost LP ran out of time: levels bounded, cost not"))
+            cost_m = 0 if lp_cost is None else lp_cost
+        except RuntimeError as exc:
+            # The LP did not finish (time limit on a busy machine): the same
+            # services without their minute limits are still a relaxation,
+            # so the flow's levels and cost still bound; its plan guides the
+            # rounding, which honours the minutes.
+            plan_m, served_m, cost_m = _service_flow(sub, params, relax_shared=False)
+            if sub.shared_options().any():
+                _, served_m, cost_m = _service_flow(sub, params, relax_shared=True)
+            # Half, not whole: _round_lp keeps whole shares unchecked (an LP's
+            # are within the minutes; this flow's need not be).
+            x_m = 0.5 * (plan_m[sub.edge_pair] == sub.edge_provider)
+            notes.append(f"{int(pm.sum())} service rows under minute capacities: the LP "
+                         f"did not finish ({exc}); bound from a flow without the minute "
+                         "limits (weaker), plan rounded from it within the minutes")
+        x[edges] = x_m
+        served += served_m
+        cost += cost_m
+    provider = _round_lp(problem, x, e_cost)
+    _, placed, c_cost = _cm_flow(problem, params, _cm_could_serve(problem),
+                                 problem.other_load)
+    return provider, served, placed, cost + c_cost, notes
+
+
+#: What the child returns: pairs served, students placed, LP 3's optimum, x.
+_LpAnswer = tuple[int, int, float, np.ndarray]
+
+
+def _run_highs(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarray,
+               row_hi: np.ndarray, n_x: int, n_c: int, cost: np.ndarray,
+               seconds: float) -> _LpAnswer:
+    """Solve the three LPs in a separate Python process.
+
+    OR-Tools bundles its own HiGHS, and its symbols clash with highspy's when
+    both libraries are loaded in one process; so highspy runs in a child that
+    never imports OR-Tools. The child is started once (about a second) and
+    kept for later solves; requests and answers are pickled through its pipes.
+    OR-Tools' own LP solvers were measured against this and were slower
+    (docs/service-caseloads.md, section 3 C).
+    """
+
+    global _HIGHS_CHILD
+    child = _HIGHS_CHILD
+    if child is None or child.poll() is not None:
+        child = _HIGHS_CHILD = subprocess.Popen(
+            [sys.executable, "-c",
+             "from optimizer.planning.solvers.services_lp import _highs_serve; _highs_serve()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert child.stdin is not None and child.stdout is not None  # both are PIPE
+    args = (n_col, start, index, value, row_hi, n_x, n_c, cost, seconds)
+    data = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)
+    child.stdin.write(struct.pack("<Q", len(data)) + data)
+    child.stdin.flush()
+    head = child.stdout.read(8)
+    if len(head) < 8:
+        _HIGHS_CHILD = None
+        raise RuntimeError("the HiGHS process ended without an answer")
+    ok, answer = pickle.loads(child.stdout.read(struct.unpack("<Q", head)[0]))
+    if not ok:
+        raise RuntimeError(answer)
+    served, placed, lp_cost, x = answer
+    return int(served), int(placed), float(lp_cost), np.asarray(x)
+
+
+_HIGHS_CHILD: subprocess.Popen[bytes] | None = None
+
+
+def _highs_serve() -> None:
+    """(The child process.) Answer pickled LP requests until stdin closes."""
+
+    # The answers go through a private copy of stdout; anything a library
+    # prints (HiGHS may print a banner before its output flag is read) goes
+    # to stderr instead of corrupting the answers.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    inp = sys.stdin.buffer
+    while True:
+        head = inp.read(8)
+        if len(head) < 8:
+            return
+        args = pickle.loads(inp.read(struct.unpack("<Q", head)[0]))
+        # (ok, the LP answer) or (not ok, the error message).
+        answer: tuple[bool, _LpAnswer | str]
+        try:
+            answer = (True, _highs_lexicographic(*args))
+        except Exception as exc:  # reported to the parent, which raises it
+            answer = (False, f"{type(exc).__name__}: {exc}")
+        data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(struct.pack("<Q", len(data)) + data)
+        out.flush()
+
+
+def _highs_lexicographic(n_col: int, start: np.ndarray, index: np.ndarray,
+                         value: np.ndarray, row_hi: np.ndarray, n_x: int, n_c: int,
+                         cost: np.ndarray, seconds: float) -> _LpAnswer:
+    """(In the child process.) LP 1 most pairs served, LP 2 most case managers
+    with at least that many pairs (rounded down), LP 3 least cost with both;
+    warm-started from each other. Returns both counts, the LP 3 optimum and x
+    (NaN and LP 2's x when LP 3 runs out of time)."""
+    import highspy  # only in the child process (see _run_highs)
+
+    deadline = time.perf_counter() + seconds
+    n_row = len(row_hi)
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_col
+    lp.num_row_ = n_row
+    obj = np.zeros(n_col)
+    obj[:n_x] = -1.0
+    lp.col_cost_ = obj
+    lp.col_lower_ = np.zeros(n_col)
+    lp.col_upper_ = np.ones(n_col)
+    lp.row_lower_ = np.full(n_row, -highspy.kHighsInf)
+    lp.row_upper_ = row_hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = start.astype(np.int32)
+    lp.a_matrix_.index_ = index.astype(np.int32)
+    lp.a_matrix_.value_ = value
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.passModel(lp)
+
+    def run(what: str) -> float:
+        h.setOptionValue("time_limit", max(1.0, deadline - time.perf_counter()))
+        h.run()
+        status = h.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"HiGHS {what} ended with {h.modelStatusToString(status)}")
+        return h.getInfo().objective_function_value
+
+    xc = np.arange(n_x, dtype=np.int32)
+    cc = np.arange(n_x, n_x + n_c, dtype=np.int32)
+    every = np.arange(n_col, dtype=np.int32)
+    served = int(math.floor(-run("LP 1 (pairs served)") + 1e-6))
+    h.addRow(served - 1e-7, highspy.kHighsInf, n_x, xc, np.ones(n_x))
+    obj = np.zeros(n_col)
+    obj[n_x:n_x + n_c] = -1.0
+    h.changeColsCost(n_col, every, obj)
+    placed = 0
+    if n_c:
+        placed = int(math.floor(-run("LP 2 (case managers placed)") + 1e-6))
+        h.addRow(placed - 1e-7, highspy.kHighsInf, n_c, cc, np.ones(n_c))
+    # LP 2's point serves and places as proven: the plan to round if LP 3
+    # runs out of time (then no cost bound: NaN).
+    x = np.asarray(h.getSolution().col_value)[:n_x].copy()
+    h.changeColsCost(n_col, every, np.asarray(cost, dtype=np.float64))
+    h.setOptionValue("time_limit", max(1.0, deadline - time.perf_counter()))
+    h.run()
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kTimeLimit:
+        return served, placed, math.nan, x
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"HiGHS LP 3 (cost) ended with {h.modelStatusToString(status)}")
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value)[:n_x].copy()
+    # Not HiGHS's objective (exact only within its tolerances) but a bound
+    # that holds for LP 3's row duals whatever their accuracy.
+    lower = np.concatenate([np.full(n_row, -np.inf), [served - 1e-7],
+                            [placed - 1e-7] if n_c else []])
+    upper = np.concatenate([row_hi, [np.inf], [np.inf] if n_c else []])
+    added = [xc] + ([cc] if n_c else [])
+    lp_cost = _safe_dual_bound(start, index, value, np.asarray(cost, dtype=np.float64),
+                               np.asarray(sol.row_dual, dtype=np.float64), lower, upper,
+                               added)
+    return served, placed, lp_cost, x
+
+
+def _safe_dual_bound(start: np.ndarray, index: np.ndarray, value: np.ndarray,
+                     cost: np.ndarray, row_dual: np.ndarray, lower: np.ndarray,
+                     upper: np.ndarray, added: list[np.ndarray]) -> float:
+    """A lower bound on min cost.x over lower <= Ax <= upper, 0 <= x <= 1, from
+    any row duals y (Neumaier and Shcherbina's safe bound).
+
+    With y_i <= 0 on rows bounded above only and y_i >= 0 on rows bounded
+    below only (other signs are clipped to 0), every feasible x has
+    cost.x >= sum_i y_i b_i + (cost - A'y).x >= sum_i y_i b_i
+    + sum_j min(0, (cost - A'y)_j), b_i the bound the sign selects. This
+    holds for every such y, so HiGHS's tolerances only loosen it a little;
+    the sums are taken with math.fsum. ``A`` is column-wise (``start``,
+    ``index``, ``value``) followed by the ``added`` rows (ones on the listed
+    columns).
+    """
+    y = np.where(np.isfinite(lower) & ~np.isfinite(upper), np.maximum(row_dual, 0.0),
+                 np.where(np.isfinite(upper) & ~np.isfinite(lower),
+                          np.minimum(row_dual, 0.0), 0.0))
+    n_orig = len(start) - 1
+    n_base = len(lower) - len(added)
+    cols = np.repeat(np.arange(n_orig), np.diff(start))
+    aty = np.bincount(cols, weights=value * y[index], minlength=n_orig)
+    for k, which in enumerate(added):
+        aty[which] += y[n_base + k]
+    reduced = cost - aty
+    rows = np.where(y > 0, y * np.where(np.isfinite(lower), lower, 0.0),
+                    y * np.where(np.isfinite(upper), upper, 0.0))
+    return math.fsum(rows.tolist()) + math.fsum(np.minimum(reduced, 0.0).tolist())
+
+
+def _round_lp(problem: ServiceProblem, x: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """A feasible plan from the LP's vertex: keep every pair the LP serves
+    wholly, then place the rest (largest LP share first, cheapest next) where
+    a seat and the minutes allow, then any unserved pair that now fits."""
+    n_p, n_e = problem.n_pairs, problem.n_providers
+    ep, ee = problem.edge_pair, problem.edge_provider
+    provider = np.full(n_p, -1, dtype=np.int64)
+    whole = x > 1 - 1e-6
+    provider[ep[whole]] = ee[whole]
+    free_seats = problem.cap - problem.other_load - _distinct_served(problem, provider)
+    minutes_left = problem.minutes_capacity - minutes_served(problem, provider)
+    serving = set((problem.pair_student[provider >= 0].astype(np.int64) * n_e
+                   + provider[provider >= 0]).tolist())
+    todo = np.setdiff1d(np.arange(n_p), ep[whole])
+    share = np.zeros(n_p)
+    np.maximum.at(share, ep, x)
+    todo = todo[np.argsort(-share[todo], kind="stable")]
+    first, last = np.searchsorted(ep, todo), np.searchsorted(ep, todo, side="right")
+    for p, a, b in zip(todo.tolist(), first.tolist(), last.tolist(), strict=True):
+        cand = np.arange(a, b)
+        if not len(cand):
+            continue
+        cand = cand[np.lexsort((cost[cand], -x[cand]))]
+        s = int(problem.pair_student[p])
+        m = problem.pair_minutes[p]
+        for j in cand.tolist():
+            e = int(ee[j])
+            k = s * n_e + e
+            if minutes_left[e] + 1e-9 < m:
+                continue
+            if k not in serving and free_seats[e] < 1:
+                continue
+            provider[p] = e
+            minutes_left[e] -= m
+            if k not in serving:
+                serving.add(k)
+                free_seats[e] -= 1
+            break
+    return provider
