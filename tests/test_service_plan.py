@@ -435,3 +435,24 @@ def test_caseload_check_of_a_service_plan_finds_broken_providers(tmp_path, capsy
     assert "ineligible provider: A / S1" in text
     assert "cap exceeded: S1" in text
     assert "wrong capacity: A / R1" in text  # R1 no longer gives A's SAI
+
+
+def test_cli_plans_the_services_sample_quietly_and_its_plan_checks_clean(tmp_path):
+    """`caseload plan` on the bundled sample with services.csv: exit 0, services.csv
+    written, no solver banner in the planner's terminal (HiGHS prints one in its
+    child process), and `caseload check` of that plan finds nothing."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "plan"
+    run = subprocess.run([sys.executable, "-m", "optimizer.cli", "plan",
+                          str(SAMPLE.parent / "sample-services"), "--out", str(out),
+                          "--no-xlsx"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "HiGHS" not in run.stderr + run.stdout
+    services = (out / "services.csv").read_text().splitlines()
+    assert services[0].split(",")[:4] == ["student_id", "school_id", "service", "provider_id"]
+    check = subprocess.run([sys.executable, "-m", "optimizer.cli", "check",
+                            str(SAMPLE.parent / "sample-services"), str(out)],
+                           capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -297,10 +297,13 @@ def _highs_serve() -> None:
     """(The child process.) Answer pickled LP requests until stdin closes."""
 
     # The answers go through a private copy of stdout; anything a library
-    # prints (HiGHS may print a banner before its output flag is read) goes
-    # to stderr instead of corrupting the answers.
+    # prints there (HiGHS prints a banner before its output flag is read) goes
+    # to the null device: it would corrupt the answers, and on stderr it would
+    # land in the planner's terminal. Python's own errors still reach stderr.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, sys.stdout.fileno())
+    os.close(null)
     inp = sys.stdin.buffer
     while True:
         head = inp.read(8)
