@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import importlib.metadata
 import json
 import math
 import sys
@@ -31,6 +32,7 @@ from optimizer.generator import generate_district
 from optimizer.graph import build_graph, edge_table, school_table
 from optimizer.nextyear.compare import compare
 from optimizer.nextyear.rollover import roll_over
+from optimizer.outputs.explain_text import format_explanation
 from optimizer.outputs.export import (
     write_district,
     write_plan,
@@ -53,14 +55,18 @@ from optimizer.outputs.plan_folder import (
     read_plan,
     read_plan_assignments,
 )
-from optimizer.outputs.text import format_graph_summary, format_problems, graph_summary
+from optimizer.outputs.text import (
+    did_you_mean,
+    format_graph_summary,
+    format_problems,
+    graph_summary,
+)
 from optimizer.outputs.workbook import write_workbook
 from optimizer.planning.check import audit_current, check_plan
 from optimizer.planning.objective import Objective
 from optimizer.planning.planner import plan
 from optimizer.planning.result import PlanTables
 from optimizer.planning.solvers import SolveParams
-from optimizer.rules import decide, explain
 
 EXIT_BAD_INPUT = 2
 
@@ -125,28 +131,27 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if district is None:
         return EXIT_BAD_INPUT
     if args.student not in district.students:
-        print(f"No student '{args.student}' in {args.district}.", file=sys.stderr)
+        print(f"No student '{args.student}' in {args.district}."
+              + did_you_mean(args.student, district.students), file=sys.stderr)
         return EXIT_BAD_INPUT
-    s = district.students[args.student]
-    wanted = [args.educator] if args.educator else list(
-        district.educators_reaching_school[s.school_id])
-    for eid in wanted:
-        if eid not in district.educators:
-            print(f"No educator '{eid}' in {args.district}.", file=sys.stderr)
+    if args.educator and args.educator not in district.educators:
+        print(f"No educator '{args.educator}' in {args.district}."
+              + did_you_mean(args.educator, district.educators), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    planned = None
+    if args.plan:
+        frame, problems = read_plan_assignments(args.plan)
+        if frame is None:
+            print(format_problems(problems), file=sys.stderr)
             return EXIT_BAD_INPUT
-    print(f"{s.student_id} — school {s.school_id}, grade {s.grade}, "
-          f"{s.primary_disability}" + (f" / {s.secondary_disability}" if
-                                       s.secondary_disability else "")
-          + f", {s.support_level}, services {', '.join(sorted(s.services))}"
-          + (f", SAI in {s.sai_setting.upper()}" if s.sai_setting else ""))
-    for eid in wanted:
-        e = district.educators[eid]
-        d = decide(district, s, e)
-        head = (f"{d.capacity}, rank {d.rank}" if d.eligible else "not eligible")
-        print(f"\n{eid} {e.name} ({e.role}; {', '.join(sorted(e.credentials)) or 'no credentials'})"
-              f": {head}")
-        for v in explain(district, s.student_id, eid):
-            print(f"   {'yes' if v.ok else 'NO '}  {v.rule}: {v.reason}")
+        row = frame[frame["student_id"] == args.student]
+        if row.empty:
+            print(f"The plan at {args.plan} has no row for '{args.student}'.", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        reason = row["reason"].iloc[0] if "reason" in row else ""
+        planned = (str(row["case_manager_id"].iloc[0] or ""), str(reason or ""))
+    print(format_explanation(district, args.student, planned=planned, show_all=args.all,
+                             educator_id=args.educator))
     return 0
 
 
@@ -389,6 +394,27 @@ def _number(low: float, high: float, *, above: bool = False, whole: bool = False
     return parse
 
 
+def _version() -> str:
+    """The installed package's version (``pyproject.toml``)."""
+    try:
+        return importlib.metadata.version("caseload-optimizer")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "unknown (not installed)"
+
+
+def _unknown_command(parser: argparse.ArgumentParser, word: str) -> bool:
+    """Say so (with the nearest commands) when ``word`` is not a command."""
+    if word.startswith("-"):
+        return False
+    commands = next(a.choices for a in parser._actions
+                    if isinstance(a, argparse._SubParsersAction))
+    if word in commands:
+        return False
+    print(f"caseload: '{word}' is not a command.{did_you_mean(word, commands)}\n"
+          "Run `caseload --help` for the list of commands.", file=sys.stderr)
+    return True
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``caseload`` argument parser: one sub-command per public function.
 
@@ -399,8 +425,11 @@ def build_parser() -> argparse.ArgumentParser:
     """
     p = argparse.ArgumentParser(
         prog="caseload",
-        description="Plan who case-manages each student with an IEP (California rules).")
-    sub = p.add_subparsers(dest="command", required=True)
+        description="Plan who case-manages each student with an IEP (California rules).",
+        epilog="Run `caseload COMMAND --help` for a command's options. Exit codes: 0 fine, "
+               "1 a plan or today's assignments break a rule, 2 bad input.")
+    p.add_argument("--version", action="version", version=f"caseload {_version()}")
+    sub = p.add_subparsers(dest="command", title="commands", metavar="COMMAND")
 
     v = sub.add_parser("validate", help="check a district's files; list every problem")
     v.add_argument("district", help="district folder or .xlsx workbook")
@@ -416,10 +445,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--edges", metavar="CSV", help="also write the edge table to this CSV file")
     g.set_defaults(func=_cmd_graph)
 
-    e = sub.add_parser("explain", help="every rule's verdict for one student")
+    e = sub.add_parser("explain", help="who may case-manage one student, best options first")
     e.add_argument("district", help="district folder or .xlsx workbook")
     e.add_argument("student", help="student_id")
-    e.add_argument("educator", nargs="?", help="educator_id (default: all at the school)")
+    e.add_argument("educator", nargs="?", help="educator_id: every rule for this one educator")
+    e.add_argument("--plan", metavar="PLAN", help="also show this plan's case manager and why")
+    e.add_argument("--all", action="store_true",
+                   help="every rule's verdict for every educator at the school")
     e.set_defaults(func=_cmd_explain)
 
     pl = sub.add_parser("plan", help="plan next year's case managers")
@@ -513,10 +545,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:  # `caseload` alone: the commands, not an error
+        parser.print_help()
+        return 0
+    if _unknown_command(parser, argv[0]):
+        return EXIT_BAD_INPUT
     try:  # argparse reports bad arguments itself and exits 2: return that code instead
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    if args.command is None:  # options but no command, e.g. `caseload --json`
+        parser.print_usage(sys.stderr)
+        print("caseload: give a command (see `caseload --help`)", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         # Values from a planner's files are echoed with control characters escaped.
         with cleanup_on_sigterm(), contextlib.redirect_stdout(TerminalText(sys.stdout)), \

@@ -73,10 +73,12 @@ def test_explain_shows_each_rule(make_district, capsys):
     folder = make_district(educators=[educator("E1", "RSP", "ES-MMSN"),
                                       educator("E2", "SDC", "ES-ESN")],
                            students=[student("S1")])
-    assert main(["explain", str(folder), "S1"]) == 0
+    assert main(["explain", str(folder), "S1", "--all"]) == 0
     out = capsys.readouterr().out
-    assert "E1 Teacher E1 (RSP; ES-MMSN): instruction, rank 0" in out
-    assert "E2 Teacher E2 (SDC; ES-ESN): coordination, rank 2" in out
+    assert "Teacher E1 (E1, RSP); credentials ES-MMSN (Education" in out
+    assert ": best-practice match, as instruction" in out
+    assert "Teacher E2 (E2, SDC); credentials ES-ESN" in out
+    assert ": coordinator only, as coordination" in out
     assert "NO   Teaches the student's SAI: SDC teaches SDC" in out
 
 

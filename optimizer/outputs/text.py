@@ -6,7 +6,9 @@ the CLI prints (or dumps as JSON) and notebooks display.
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import networkx as nx
@@ -15,7 +17,29 @@ import pandas as pd
 from optimizer.district.model import District, InputIssue
 from optimizer.graph import components, edge_table, unplaceable_students
 
-__all__ = ["format_problems", "graph_summary", "format_graph_summary", "format_table"]
+__all__ = ["did_you_mean", "format_problems", "graph_summary", "format_graph_summary",
+           "format_table"]
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """`` Did you mean 'X'?`` for the nearest choices (same letters in another
+    case first, then close spellings), or ``""`` when nothing is near.
+
+    Examples
+    --------
+    >>> did_you_mean("s000042", ["S000042", "S000043"])
+    " Did you mean 'S000042'?"
+    >>> did_you_mean("pln", ["plan", "explain", "graph"])
+    " Did you mean 'plan'?"
+    """
+    choices = sorted(set(choices))
+    same = [c for c in choices if c.casefold() == value.casefold()]
+    near = same or difflib.get_close_matches(value, choices, n=3, cutoff=0.6)
+    if not near:
+        near = difflib.get_close_matches(value.upper(), choices, n=3, cutoff=0.6)
+    if not near:
+        return ""
+    return " Did you mean " + " or ".join(f"'{c}'" for c in near) + "?"
 
 
 def format_problems(problems: list[InputIssue], limit: int | None = None) -> str:

@@ -1,0 +1,144 @@
+"""Issue 11 (part A): the command line as a planner meets it — help, version,
+"did you mean", `explain` answering first, grouped warnings, names and plain words."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from optimizer.cli import main
+from optimizer.outputs.text import did_you_mean
+from tests.conftest import ROOT, SAMPLE, educator, student
+
+# -- item 9: small things ----------------------------------------------------
+
+def test_caseload_alone_lists_every_command_with_a_line(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    for command, words in [("validate", "check a district's files"), ("plan", "plan next"),
+                           ("explain", "who may case-manage one student"),
+                           ("compare", "how plan B differs")]:
+        line = next((ln for ln in out.splitlines() if ln.strip().startswith(command + " ")),
+                    None)
+        assert line is not None and words in line, (command, out)
+
+
+def test_help_lists_the_commands_too():
+    r = subprocess.run([sys.executable, "-m", "optimizer.cli", "--help"], capture_output=True,
+                       text=True, cwd=ROOT)
+    assert r.returncode == 0
+    assert "commands:" in r.stdout and "rollover" in r.stdout
+
+
+def test_version_is_the_packages():
+    import importlib.metadata
+    r = subprocess.run([sys.executable, "-m", "optimizer.cli", "--version"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0
+    assert r.stdout.strip() == f"caseload {importlib.metadata.version('caseload-optimizer')}"
+
+
+def test_a_mistyped_command_gets_did_you_mean(capsys):
+    assert main(["pln", str(SAMPLE)]) == 2
+    err = capsys.readouterr().err
+    assert "'pln' is not a command" in err and "Did you mean 'plan'" in err
+
+
+def test_options_without_a_command_exit_2(capsys):
+    assert main(["--json"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_an_id_in_the_wrong_case_gets_did_you_mean(capsys):
+    assert main(["explain", str(SAMPLE), "s000042"]) == 2
+    assert "No student 's000042' in" in (err := capsys.readouterr().err)
+    assert "Did you mean 'S000042'?" in err
+    assert main(["explain", str(SAMPLE), "S000042", "e00011"]) == 2
+    assert "Did you mean 'E00011'?" in capsys.readouterr().err
+
+
+def test_did_you_mean_is_quiet_when_nothing_is_near():
+    assert did_you_mean("zzzz", ["S000001", "S000002"]) == ""
+    assert did_you_mean("S00004", ["S000042", "X"]).startswith(" Did you mean 'S000042'")
+
+
+def test_gitignore_covers_the_readme_output_folders():
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", "plan/", "v2/", "moves/", "next-year/",
+         "report.html", "edges.csv", "whatif/", "my-test-district/"],
+        capture_output=True, text=True, cwd=ROOT).stdout.split()
+    assert sorted(ignored) == sorted(["plan/", "v2/", "moves/", "next-year/", "report.html",
+                                      "edges.csv", "whatif/", "my-test-district/"])
+
+
+# -- item 3: explain answers first ------------------------------------------
+
+def test_explain_answers_first_in_three_lines(make_district, capsys):
+    folder = make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", name="Rosa Flores"),
+                   educator("E2", "RSP", "ES-MMSN", name="Ivan Park"),
+                   educator("E3", "RSP", "ES-MMSN", name="Ana Bell"),
+                   educator("E4", "RSP", "ES-MMSN", name="Zoe Day"),
+                   educator("E5", "SDC", "ES-ESN", name="Mei Singh"),
+                   educator("P1", "PSY", "PPS", name="Omar Lee")],
+        students=[student("S1", current_case_manager="E5")])
+    assert main(["explain", str(folder), "S1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    head = lines.index(next(ln for ln in lines if ln.startswith("Best options")))
+    # The answer: three options (best first, by name), then how many more.
+    assert "4 best-practice match, 1 coordinator only" in lines[head]
+    assert lines[head + 1].startswith("  1. Ana Bell (E3, RSP (Resource specialist)) — "
+                                      "best-practice match: teaches the student's SAI")
+    assert lines[head + 2].startswith("  2. Ivan Park (E2, RSP) — best-practice match")
+    assert lines[head + 3].startswith("  3. Rosa Flores (E1, RSP) — best-practice match")
+    assert lines[head + 4] == "  … and 2 more eligible (use --all)"
+    # Then why not this year's case manager, in words.
+    assert lines[head + 5].startswith("This year's case manager, Mei Singh (E5, SDC (Special "
+                                      "day class teacher)), is coordinator only, not the best "
+                                      "option: SDC teaches SDC")
+    # A psychologist gets a word of why, not a bare NO.
+    text = "\n".join(lines)
+    assert "Omar Lee (P1, PSY (School psychologist)): School psychologist (PSY) is not a " \
+           "case-manager role" in text
+    assert "May coordinate" not in text  # the full rule table only with --all
+    assert "Every rule's verdict for every educator: add --all." in text
+
+
+def test_explain_all_marks_the_rules_that_do_not_apply(make_district, capsys):
+    folder = make_district(educators=[educator("P1", "PSY", "PPS", name="Omar Lee")],
+                           students=[student("S1", services="SAI;COUNSELING")])
+    assert main(["explain", str(folder), "S1", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "No one at this school may case-manage this student." in out
+    coordinate = next(ln for ln in out.splitlines() if "May coordinate" in ln)
+    assert coordinate.startswith("   yes  May coordinate")
+    assert coordinate.endswith("(does not apply: a rule above says no)")
+    serves = next(ln for ln in out.splitlines() if "Serves the student's school" in ln)
+    assert "does not apply" not in serves
+
+
+def test_explain_spells_each_code_once(make_district, capsys):
+    folder = make_district(educators=[educator("E1", "RSP", "ES-MMSN"),
+                                      educator("E2", "RSP", "ES-MMSN")],
+                           students=[student("S1", primary="AUT")])
+    assert main(["explain", str(folder), "S1", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("AUT (Autism)") == 1
+    assert out.count("RSP (Resource specialist)") == 1
+    assert out.count("ES-MMSN (Education Specialist: Mild to Moderate Support Needs)") == 1
+
+
+def test_explain_with_a_plan_shows_the_plans_case_manager(tmp_path, capsys):
+    out = tmp_path / "p"
+    assert main(["plan", str(ROOT / "tests/data/tiny"), "--out", str(out), "--quiet",
+                 "--no-xlsx"]) == 0
+    capsys.readouterr()
+    assert main(["explain", str(ROOT / "tests/data/tiny"), "A", "--plan", str(out)]) == 0
+    text = capsys.readouterr().out
+    import csv
+    row = next(r for r in csv.DictReader((out / "assignments.csv").open())
+               if r["student_id"] == "A")
+    names = {r["educator_id"]: r["name"]
+             for r in csv.DictReader((ROOT / "tests/data/tiny/educators.csv").open())}
+    assert f"The plan's case manager: {names[row['case_manager_id']]} " \
+           f"({row['case_manager_id']}, " in text
