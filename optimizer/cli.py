@@ -59,7 +59,9 @@ from optimizer.outputs.text import (
     did_you_mean,
     format_graph_summary,
     format_problems,
+    format_warnings_grouped,
     graph_summary,
+    warning_table,
 )
 from optimizer.outputs.workbook import write_workbook
 from optimizer.planning.check import audit_current, check_plan
@@ -93,12 +95,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                           "warnings": [p.as_dict() for p in problems if p.severity == "warning"]},
                          indent=2))
         return EXIT_BAD_INPUT if errors else 0
-    text = format_problems(problems, limit=None if args.all else 50)
     if errors:
-        print(text, file=sys.stderr)
+        print(format_problems(problems, limit=None if args.all else 50), file=sys.stderr)
         print(f"\n{args.district}: {len(errors)} error(s) — fix them and run again.",
               file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.all:
+        text = format_problems(problems)
+    else:
+        text = format_warnings_grouped(problems)
+        text += "\n(every warning: add --all)" if text else ""
     if text:
         print(text)
     print(f"{args.district}: valid ({time.perf_counter() - t0:.2f} s).")
@@ -199,15 +205,21 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     progress(f"writing {args.out}")
     t0 = time.perf_counter()
+    warnings = list(district.warnings)
     out = write_plan(result, args.out, xlsx=not args.no_xlsx, redact=args.redact,
-                     inputs=plan_inputs, force=args.force)
+                     inputs=plan_inputs, force=args.force,
+                     extra_tables={"warnings.csv": warning_table(warnings)})
     progress(f"done (write {time.perf_counter() - t0:.2f}s)")
     if args.json:
         print(json.dumps({"plan": str(out), **result.summary_json()}, indent=2, default=str))
     else:
         print(result.summary())
-        files = ", ".join([*PLAN_TABLE_FILES.values(), "summary.json",
+        files = ", ".join([*PLAN_TABLE_FILES.values(), "summary.json", "warnings.csv",
                            *([] if args.no_xlsx else ["plan.xlsx"])])
+        if warnings:
+            print("\nAbout the district's files: "
+                  + (format_problems(warnings) if args.all else
+                     format_warnings_grouped(warnings, f"every one in {out}/warnings.csv")))
         print(f"\nPlan written to {out}/ ({files})")
     return 0
 
@@ -434,7 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a district's files; list every problem")
     v.add_argument("district", help="district folder or .xlsx workbook")
     v.add_argument("--json", action="store_true", help="machine-readable output")
-    v.add_argument("--all", action="store_true", help="list every problem, not the first 50")
+    v.add_argument("--all", action="store_true",
+                   help="list every problem (errors beyond the first 50; every warning "
+                        "rather than one example per kind)")
     v.set_defaults(func=_cmd_validate)
 
     g = sub.add_parser("graph", help="who may case-manage whom, and why not")
@@ -473,6 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--redact", action="store_true",
                     help="educator names replaced by their ids in every file")
     pl.add_argument("--quiet", action="store_true", help="no progress lines")
+    pl.add_argument("--all", action="store_true",
+                    help="print every warning about the files, not one example per kind")
     pl.add_argument("--force", action="store_true", help=_FORCE_HELP)
     pl.set_defaults(func=_cmd_plan)
 

@@ -142,3 +142,47 @@ def test_explain_with_a_plan_shows_the_plans_case_manager(tmp_path, capsys):
              for r in csv.DictReader((ROOT / "tests/data/tiny/educators.csv").open())}
     assert f"The plan's case manager: {names[row['case_manager_id']]} " \
            f"({row['case_manager_id']}, " in text
+
+
+# -- item 4: warnings grouped ------------------------------------------------
+
+def _warning_district(make_district):
+    # Three students whose current case manager has left (one kind, three rows)
+    # and one RSP teacher without a teaching credential (another kind).
+    return make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN"), educator("E2", "RSP", "")],
+        students=[student("S1", current_case_manager="GONE1"),
+                  student("S2", current_case_manager="GONE2"),
+                  student("S3", current_case_manager="GONE3"), student("S4")])
+
+
+def test_validate_groups_warnings_by_kind_with_one_example(make_district, capsys):
+    folder = _warning_district(make_district)
+    assert main(["validate", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "4 warnings of 2 kinds:" in out
+    assert "  3 × students.csv, column current_case_manager: an educator_id" in out
+    assert "      e.g. students.csv row 2: 'GONE1'" in out
+    assert "GONE2" not in out and "GONE3" not in out      # one example per kind
+    assert "  1 × educators.csv row 3, column credentials: '' — a teaching credential" in out
+    assert main(["validate", str(folder), "--all"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"'GONE{i}'" in out for i in (1, 2, 3))
+
+
+def test_plan_writes_every_warning_and_prints_them_grouped(make_district, tmp_path, capsys):
+    import csv
+    folder = _warning_district(make_district)
+    out = tmp_path / "p"
+    assert main(["plan", str(folder), "--out", str(out), "--quiet", "--no-xlsx"]) == 0
+    printed = capsys.readouterr().out
+    assert "About the district's files: 4 warnings of 2 kinds (every one in " in printed
+    assert printed.count("GONE") == 1
+    rows = list(csv.DictReader((out / "warnings.csv").open(encoding="utf-8")))
+    assert [(r["file"], r["row"], r["value"]) for r in rows] == [
+        ("educators.csv", "3", ""), ("students.csv", "2", "GONE1"),
+        ("students.csv", "3", "GONE2"), ("students.csv", "4", "GONE3")]
+    assert len({r["kind"] for r in rows}) == 2
+    assert main(["plan", str(folder), "--out", str(out), "--quiet", "--no-xlsx",
+                 "--all"]) == 0
+    assert capsys.readouterr().out.count("GONE") == 3

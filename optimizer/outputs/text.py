@@ -7,6 +7,7 @@ the CLI prints (or dumps as JSON) and notebooks display.
 from __future__ import annotations
 
 import difflib
+import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -17,7 +18,8 @@ import pandas as pd
 from optimizer.district.model import District, InputIssue
 from optimizer.graph import components, edge_table, unplaceable_students
 
-__all__ = ["did_you_mean", "format_problems", "graph_summary", "format_graph_summary",
+__all__ = ["WARNING_COLUMNS", "did_you_mean", "format_problems", "format_warnings_grouped",
+           "group_problems", "warning_table", "graph_summary", "format_graph_summary",
            "format_table"]
 
 
@@ -29,7 +31,7 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     --------
     >>> did_you_mean("s000042", ["S000042", "S000043"])
     " Did you mean 'S000042'?"
-    >>> did_you_mean("pln", ["plan", "explain", "graph"])
+    >>> did_you_mean("pln", ["plan", "export", "graph"])
     " Did you mean 'plan'?"
     """
     choices = sorted(set(choices))
@@ -63,6 +65,81 @@ def format_problems(problems: list[InputIssue], limit: int | None = None) -> str
         if len(shown) < len(group):
             lines.append(f"  … and {len(group) - len(shown)} more (use --all to see them)")
     return "\n".join(lines)
+
+
+#: ``warnings.csv`` of a plan folder: every warning about the district's files.
+WARNING_COLUMNS = ["kind", "file", "row", "column", "value", "expected"]
+
+
+def _kind(p: InputIssue) -> str:
+    """What a problem is about, whatever its row or value: file, column and the
+    expected text's first clause (up to ``:``, `` (`` or ``. ``) with its figures
+    blanked (so "223 student(s)" and "12 student(s)" are one kind)."""
+    where = p.file + (f", column {p.column}" if p.column else "")
+    head = re.split(r":|\s\(|\.\s", p.expected, maxsplit=1)[0]
+    return f"{where}: " + re.sub(r"\d[\d,.]*%?", "#", head)
+
+
+def group_problems(problems: list[InputIssue]) -> list[tuple[str, list[InputIssue]]]:
+    """Problems grouped by kind (:func:`_kind`), largest group first, then by kind.
+
+    Examples
+    --------
+    >>> from optimizer.district.model import InputIssue
+    >>> ps = [InputIssue("s.csv", r, "grade", "13", "a grade code", "warning") for r in (2, 3)]
+    >>> [(k, len(g)) for k, g in group_problems(ps)]
+    [('s.csv, column grade: a grade code', 2)]
+    """
+    groups: dict[str, list[InputIssue]] = {}
+    for p in problems:
+        groups.setdefault(_kind(p), []).append(p)
+    return sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+
+
+def format_warnings_grouped(warnings: list[InputIssue], where: str = "") -> str:
+    """Warnings as one line per kind: how many, and one example with its row.
+
+    Examples
+    --------
+    >>> from optimizer.district.model import InputIssue
+    >>> ps = [InputIssue("s.csv", r, "cm", "E9", "an educator_id", "warning") for r in (2, 5)]
+    >>> print(format_warnings_grouped(ps))
+    2 warnings of 1 kind:
+      2 × s.csv, column cm: an educator_id
+          e.g. s.csv row 2: 'E9'
+    """
+    if not warnings:
+        return ""
+    groups = group_problems(warnings)
+    lines = [f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''} of "
+             f"{len(groups)} kind{'s' if len(groups) != 1 else ''}"
+             + (f" ({where})" if where else "") + ":"]
+    for _kind_text, group in groups:
+        example = str(group[0])
+        if len(example) > 300:
+            example = example[:297] + "…"
+        if len(group) == 1:
+            lines.append(f"  1 × {example}")
+            continue
+        first = group[0]
+        at = first.file + (f" row {first.row}" if first.row is not None else "") + (
+            f": '{first.value}'" if first.value is not None else "")
+        what = (first.file + (f", column {first.column}" if first.column else "")
+                + f": {first.expected}")
+        lines.append(f"  {len(group)} × {what if len(what) <= 160 else what[:157] + '…'}")
+        lines.append(f"      e.g. {at}")
+    return "\n".join(lines)
+
+
+def warning_table(warnings: list[InputIssue]) -> pd.DataFrame:
+    """Every warning as a table (``warnings.csv``): by kind, then value, then row
+    (so shuffled input rows change only the row numbers)."""
+    rows = [{"kind": _kind(p), "file": p.file, "row": "" if p.row is None else p.row,
+             "column": p.column or "", "value": "" if p.value is None else p.value,
+             "expected": p.expected} for p in warnings]
+    rows.sort(key=lambda r: (r["kind"], r["value"], r["expected"],
+                             r["row"] if isinstance(r["row"], int) else -1))
+    return pd.DataFrame(rows, columns=WARNING_COLUMNS)
 
 
 def graph_summary(district: District, G: nx.Graph) -> dict[str, Any]:
