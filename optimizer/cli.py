@@ -21,6 +21,7 @@ from pathlib import Path
 
 from optimizer.district.model import District
 from optimizer.district.reader import read_district_files, read_table
+from optimizer.district.scenario_file import ScenarioFileError, read_scenario_file
 from optimizer.district.textsafe import TerminalText
 from optimizer.district.validate import (
     DistrictError,
@@ -32,6 +33,12 @@ from optimizer.generator import generate_district
 from optimizer.graph import build_graph, edge_table, school_table
 from optimizer.nextyear.compare import compare
 from optimizer.nextyear.rollover import roll_over
+from optimizer.nextyear.whatif import WhatIf, scenario_from_spec, what_if
+from optimizer.outputs.comparison import (
+    side_by_side,
+    write_comparison_html,
+    write_comparison_workbook,
+)
 from optimizer.outputs.explain_text import format_explanation
 from optimizer.outputs.export import (
     write_district,
@@ -44,6 +51,7 @@ from optimizer.outputs.export import (
 from optimizer.outputs.outfolder import (
     OutputError,
     Terminated,
+    atomic_folder,
     check_file_target,
     check_target,
     cleanup_on_sigterm,
@@ -59,6 +67,7 @@ from optimizer.outputs.text import (
     did_you_mean,
     format_graph_summary,
     format_problems,
+    format_table,
     format_warnings_grouped,
     graph_summary,
     warning_table,
@@ -314,6 +323,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
 
+    for target in (args.xlsx, args.html):
+        if target:
+            check_file_target(target, inputs=[args.plan_a, args.plan_b])
     a, b = _read_plan(args.plan_a), _read_plan(args.plan_b)
     if a is None or b is None:
         return EXIT_BAD_INPUT
@@ -321,11 +333,115 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"headline": c.headline.to_dict(orient="records"),
                           "moved": c.moved.to_dict(orient="records"),
+                          "rosters": c.rosters.to_dict(orient="records"),
                           "loads": c.loads.to_dict(orient="records"),
-                          "hiring": c.hiring.to_dict(orient="records")}, indent=2,
+                          "hiring": c.hiring.to_dict(orient="records"),
+                          "services": c.services.to_dict(orient="records")}, indent=2,
                          default=str))
     else:
-        print(c.summary())
+        print(c.summary(limit=None if args.all else 8))
+    if args.xlsx:
+        print(f"Comparison workbook written to {write_comparison_workbook(c, args.xlsx)}")
+    if args.html:
+        print(f"Comparison page written to {write_comparison_html(c, args.html)}")
+    return 0
+
+
+def _slugs(paths: Sequence[str]) -> list[str]:
+    """A folder name per scenario file: its name without .toml, made unique."""
+    out: list[str] = []
+    for p in paths:
+        stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in Path(p).stem) \
+            or "scenario"
+        name, k = stem, 2
+        while name in out:
+            name, k = f"{stem}-{k}", k + 1
+        out.append(name)
+    return out
+
+
+def _cmd_whatif(args: argparse.Namespace) -> int:
+
+    inputs = [args.district, args.plan, *args.scenarios]
+    check_target(args.out, inputs=inputs, force=args.force)  # before any solve
+    progress = _Progress(args.quiet)
+    specs, problems = [], []
+    for path in args.scenarios:
+        try:
+            specs.append(read_scenario_file(path))
+        except ScenarioFileError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        print("The scenario file(s) have problems; nothing was done.", file=sys.stderr)
+        print(format_problems(problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    district = _load(args.district, False)
+    if district is None:
+        return EXIT_BAD_INPUT
+    base = _read_plan(args.plan)
+    if base is None:
+        return EXIT_BAD_INPUT
+    scenarios = []
+    for spec in specs:
+        try:
+            scenarios.append(scenario_from_spec(spec, district))
+        except DistrictError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        print("The scenario file(s) name things the district does not have; nothing was done.",
+              file=sys.stderr)
+        print(format_problems(problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    made = source_date()
+    runs = []
+    for spec, scenario in zip(specs, scenarios, strict=True):
+        progress(f"what-if '{spec.name}': applying {len(scenario.changes)} change(s), "
+                 "re-planning against the published plan")
+        try:
+            runs.append(what_if(district, scenario, base, description=spec.description,
+                                params=SolveParams(time_limit=args.time_limit),
+                                published_name=f"published plan ({args.plan})",
+                                made_at=made.isoformat(timespec="seconds") if made else None))
+        except ValueError as exc:
+            print(f"Cannot plan '{spec.name}': {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    table = side_by_side([w.comparison for w in runs]) if len(runs) > 1 else None
+
+    def plan_files(w: WhatIf) -> dict:
+        return dict(extra_tables={"warnings.csv": warning_table(list(w.district.warnings)),
+                                  **w.comparison.tables()},
+                    extra_files={"comparison.xlsx": lambda p, c=w.comparison:
+                                 write_comparison_workbook(c, p),
+                                 "comparison.html": lambda p, w=w: write_comparison_html(
+                                     w.comparison, p, description=w.description)})
+
+    progress(f"writing {args.out}")
+    if len(runs) == 1:
+        out = write_plan(runs[0].result, args.out, xlsx=not args.no_xlsx, inputs=inputs,
+                         force=args.force, **plan_files(runs[0]))
+        where = [out]
+    else:
+        with atomic_folder(args.out, kind="what-if scenarios", inputs=inputs,
+                           force=args.force) as tmp:
+            where = []
+            for slug, w in zip(_slugs(args.scenarios), runs, strict=True):
+                write_plan(w.result, tmp / slug, xlsx=not args.no_xlsx, **plan_files(w))
+                where.append(Path(args.out) / slug)
+            assert table is not None
+            write_table(table, tmp / "scenarios.csv")
+            write_comparison_html(runs[0].comparison, tmp / "scenarios.html",
+                                  scenarios=table)
+        out = Path(args.out)
+    for w, folder in zip(runs, where, strict=True):
+        print(f"What-if: {w.scenario.name}" + (f" — {w.description}" if w.description else ""))
+        print("  Changes: " + "; ".join(ch.describe() for ch in w.scenario.changes))
+        print(w.comparison.summary(limit=None if args.all else 8))
+        print(f"\nNew plan and comparison written to {folder}/ (comparison.html, "
+              "comparison.xlsx, comparison_*.csv)\n")
+    if table is not None:
+        print("The scenarios side by side:")
+        print(format_table(table.drop(columns=["metric"])))
+        print(f"\nSide-by-side table written to {out}/scenarios.csv and scenarios.html")
     return 0
 
 
@@ -525,7 +641,28 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("plan_a", help="plan folder A (e.g. the base plan)")
     cp.add_argument("plan_b", help="plan folder B (e.g. a what-if)")
     cp.add_argument("--json", action="store_true", help="machine-readable output")
+    cp.add_argument("--all", action="store_true", help="every student and roster that changes")
+    cp.add_argument("--xlsx", metavar="FILE", help="also write the comparison as a workbook")
+    cp.add_argument("--html", metavar="FILE", help="also write the comparison as a web page")
     cp.set_defaults(func=_cmd_compare)
+
+    wi = sub.add_parser("whatif", help="apply scenario file(s), re-plan against a plan, "
+                                       "compare")
+    wi.add_argument("district", help="district folder or .xlsx workbook")
+    wi.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml",
+                    help="scenario file(s) (docs/next-year.md); several give a side-by-side "
+                         "table")
+    wi.add_argument("--plan", required=True, metavar="PLAN",
+                    help="the published plan to re-plan against (moves only who must move)")
+    wi.add_argument("--out", required=True, help="folder to write: the new plan and the "
+                    "comparison (one sub-folder per scenario when several)")
+    wi.add_argument("--time-limit", type=_number(0, 86_400, above=True, why=" (seconds)"),
+                    default=30.0, help="seconds for CP-SAT when students have weights")
+    wi.add_argument("--all", action="store_true", help="print every change, not the first 8")
+    wi.add_argument("--no-xlsx", action="store_true", help="do not write plan.xlsx")
+    wi.add_argument("--quiet", action="store_true", help="no progress lines")
+    wi.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    wi.set_defaults(func=_cmd_whatif)
 
     ro = sub.add_parser("rollover", help="next year's district: grades, feeders, staff changes")
     ro.add_argument("district", help="this year's district folder or workbook")

@@ -17,7 +17,7 @@ def test_caseload_alone_lists_every_command_with_a_line(capsys):
     out = capsys.readouterr().out
     for command, words in [("validate", "check a district's files"), ("plan", "plan next"),
                            ("explain", "who may case-manage one student"),
-                           ("compare", "how plan B differs")]:
+                           ("compare", "how plan B differs"), ("whatif", "scenario file")]:
         line = next((ln for ln in out.splitlines() if ln.strip().startswith(command + " ")),
                     None)
         assert line is not None and words in line, (command, out)
@@ -27,7 +27,7 @@ def test_help_lists_the_commands_too():
     r = subprocess.run([sys.executable, "-m", "optimizer.cli", "--help"], capture_output=True,
                        text=True, cwd=ROOT)
     assert r.returncode == 0
-    assert "commands:" in r.stdout and "rollover" in r.stdout
+    assert "commands:" in r.stdout and "rollover" in r.stdout and "whatif" in r.stdout
 
 
 def test_version_is_the_packages():
