@@ -73,7 +73,7 @@ from optimizer.outputs.text import (
     warning_table,
 )
 from optimizer.outputs.workbook import write_workbook
-from optimizer.planning.check import audit_current, check_plan
+from optimizer.planning.check import Violation, audit_current, check_plan
 from optimizer.planning.objective import Objective
 from optimizer.planning.planner import plan
 from optimizer.planning.result import PlanTables
@@ -233,7 +233,21 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_violations(violations: list, what: str, limit: int | None) -> None:
+def _named(v: Violation, district: District) -> str:
+    """A violation with the people's and the school's names beside their ids."""
+    s = district.students.get(v.student_id)
+    e = district.educators.get(v.educator_id)
+    if s is None and e is None:
+        return str(v)
+    student = (f"{s.name} ({s.student_id})" if s is not None and s.name else v.student_id)
+    where = f" at {district.schools[s.school_id].name}" if s is not None else ""
+    educator = f"{e.name} ({e.educator_id})" if e is not None else v.educator_id
+    who = " / ".join(x for x in (student, educator) if x)
+    return f"{v.kind}: {who}{where} — {v.detail}"
+
+
+def _print_violations(violations: list, what: str, limit: int | None,
+                      district: District | None = None) -> None:
     if not violations:
         print(f"{what}: no violations.")
         return
@@ -243,7 +257,7 @@ def _print_violations(violations: list, what: str, limit: int | None) -> None:
           + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
     shown = violations if limit is None else violations[:limit]
     for v in shown:
-        print(f"  {v}")
+        print(f"  {_named(v, district) if district is not None else v}")
     if len(shown) < len(violations):
         print(f"  … and {len(violations) - len(shown)} more (use --all)")
 
@@ -258,7 +272,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(format_problems(problems), file=sys.stderr)
         return EXIT_BAD_INPUT
     violations = check_plan(district, frame)
-    _print_violations(violations, f"Plan {args.plan}", None if args.all else 50)
+    _print_violations(violations, f"Plan {args.plan}", None if args.all else 50, district)
     return 1 if violations else 0
 
 
@@ -270,7 +284,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     violations = audit_current(district)
     with_cm = sum(1 for s in district.students.values() if s.current_case_manager)
     _print_violations(violations, f"Today's case managers ({with_cm:,} assignments)",
-                      None if args.all else 50)
+                      None if args.all else 50, district)
     return 1 if violations else 0
 
 

@@ -143,7 +143,8 @@ def generate_district(n_students: int = 1900, seed: int = 0,
     }
     tables["locks"] = _make_locks(rng, tables)
     for t, frame in tables.items():
-        cols = [c.name for c in CONTRACT[t]]
+        # Optional columns the generator does not make (students' names) stay out.
+        cols = [c.name for c in CONTRACT[t] if c.required or c.name in frame.columns]
         tables[t] = frame[cols].astype(str).replace({"None": "", "nan": ""})
     settings = (f'name = "{name}"\nrule_pack = "ca"\n\n'
                 "# Full-time caseload caps (prorated by FTE). Anything not given here\n"

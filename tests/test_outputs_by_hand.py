@@ -95,14 +95,14 @@ def test_assignments_columns(elm):
     # Reasons: the pin named by student and educator (not its row), its free-text
     # reason last, a better fit without room, why this year's case manager was
     # not kept.
-    assert a["S1"]["reason"].startswith("Pinned in locks.csv (S1 to E1). "
+    assert a["S1"]["reason_detail"].startswith("Pinned in locks.csv (S1 to E1). "
                                         "Best-practice case manager: ")
-    assert a["S1"]["reason"].endswith("Keeps this year's case manager. "
+    assert a["S1"]["reason_detail"].endswith("Keeps this year's case manager. "
                                       "Lock reason: parent request")
-    assert "A better fit (rank 0) had no room: E1 (RSP, 2/2)" in a["S2"]["reason"]
-    assert a["S2"]["reason"].endswith("This year's case manager E1 is full (2/2)")
-    assert a["S3"]["reason"].startswith("Coordinator only: ")
-    assert a["S5"]["reason"] == ""
+    assert "A better fit (rank 0) had no room: E1 (RSP, 2/2)" in a["S2"]["reason_detail"]
+    assert a["S2"]["reason_detail"].endswith("This year's case manager E1 is full (2/2)")
+    assert a["S3"]["reason_detail"].startswith("Coordinator only: ")
+    assert a["S5"]["reason_detail"] == ""
     independent_plan = dict(zip(r.assignments["student_id"], r.assignments["case_manager_id"],
                                 strict=True))
     assert independent.plan_violations(folder, independent_plan) == []
@@ -288,7 +288,7 @@ def test_weighted_loads_in_reasons(make_district):
         locks=[{"student_id": "S1", "educator_id": "E1", "kind": "pin", "reason": ""}])))
     a = _rows(r.assignments, "student_id")
     assert (a["S1"]["case_manager_id"], a["S2"]["case_manager_id"]) == ("E1", "E2")
-    assert "A better fit (rank 0) had no room: E1 (RSP, 1.5/2)" in a["S2"]["reason"]
-    assert a["S2"]["reason"].endswith("This year's case manager E1 is full (1.5/2)")
+    assert "A better fit (rank 0) had no room: E1 (RSP, 1.5/2)" in a["S2"]["reason_detail"]
+    assert a["S2"]["reason_detail"].endswith("This year's case manager E1 is full (1.5/2)")
     c = _rows(r.caseloads, "educator_id")
     assert (c["E1"]["load"], c["E1"]["load_ratio"], c["E2"]["load"]) == (1.5, 0.75, 1.0)

@@ -186,3 +186,132 @@ def test_plan_writes_every_warning_and_prints_them_grouped(make_district, tmp_pa
     assert main(["plan", str(folder), "--out", str(out), "--quiet", "--no-xlsx",
                  "--all"]) == 0
     assert capsys.readouterr().out.count("GONE") == 3
+
+
+# -- item 2: plain words first; item 1: names --------------------------------
+
+def _named_district(make_district):
+    # Elm has room for one RSP student only: two are unplaced, and the hire
+    # that would place them is at Elm Elementary.
+    return make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", name="Rosa Flores", max_caseload="1"),
+                   educator("E2", "SLP", "SLP", name="Omar Lee", max_caseload="1")],
+        students=[student("S1", name="Ana Diaz", current_case_manager="E1"),
+                  student("S2", name="Ben Cho", current_case_manager="E2"),
+                  student("S3"),
+                  student("S4", services="SPEECH", sai_setting="", name="Cy Roe")])
+
+
+def test_summary_opens_with_the_decision_in_words(make_district, tmp_path, capsys):
+    folder = _named_district(make_district)
+    assert main(["plan", str(folder), "--out", str(tmp_path / "p"), "--quiet",
+                 "--no-xlsx"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    import json
+    f = json.loads((tmp_path / "p" / "summary.json").read_text())
+    placed, n = f["placed"], f["students"]
+    assert lines[2] == (f"  {placed:,} of {n:,} students placed, {n - placed:,} unplaced; "
+                        f"{f['best_practice_share']:.0%} with the best-practice case manager.")
+    hiring = _csv(tmp_path / "p" / "hiring_needs.csv")
+    top = hiring[0]
+    assert lines[3] == (f"  To place them: hire {float(top['fte']):.1f} FTE {top['role']} with "
+                        f"{top['credential']} at Elm Elementary for {top['students']} students.")
+    # The engine and the objective come after, under their own heading.
+    assert out.index("Technical (how the plan was proven):") > out.index("Case managers, by fit")
+    assert out.index("min-cost flow") > out.index("Technical")
+    for word in ("best-practice match", "acceptable", "coordinator only"):
+        assert f"    {word} " in out
+
+
+def test_short_reasons_and_the_full_trail(make_district, tmp_path, capsys):
+    folder = _named_district(make_district)
+    assert main(["plan", str(folder), "--out", str(tmp_path / "p"), "--quiet",
+                 "--no-xlsx"]) == 0
+    rows = {r["student_id"]: r for r in _csv(tmp_path / "p" / "assignments.csv")}
+    placed = [r for r in rows.values() if r["case_manager_id"]]
+    assert placed and all(0 < len(r["reason"]) <= 160 for r in placed)
+    for r in placed:  # no ids or codes in the short reason; the full trail has them
+        assert r["case_manager_id"] not in r["reason"] and "rank" not in r["reason"]
+        assert r["case_manager_id"] in r["reason_detail"] or "ES-MMSN" in r["reason_detail"] \
+            or "SLP" in r["reason_detail"]
+    s4 = rows["S4"]
+    assert s4["reason"].startswith("Best-practice match: serves them on the IEP")
+    assert "authorized for SPEECH" in s4["reason_detail"]
+    # Names where people read, ids in their own columns.
+    assert (rows["S1"]["student_name"], rows["S3"]["student_name"]) == ("Ana Diaz", "")
+    assert {r["school_name"] for r in rows.values()} == {"Elm Elementary"}
+    assert all(r["case_manager_name"] == {"E1": "Rosa Flores", "E2": "Omar Lee"}[
+        r["case_manager_id"]] for r in placed)
+
+
+def test_redact_removes_student_names_and_educator_names(make_district, tmp_path, capsys):
+    folder = _named_district(make_district)
+    assert main(["plan", str(folder), "--out", str(tmp_path / "p"), "--quiet",
+                 "--redact"]) == 0
+    text = "".join(p.read_text(encoding="utf-8", errors="replace")
+                   for p in (tmp_path / "p").glob("*.csv"))
+    for name in ("Ana Diaz", "Ben Cho", "Cy Roe", "Rosa Flores", "Omar Lee"):
+        assert name not in text
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "p" / "plan.xlsx") as z:
+        xml = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+    assert "Ana Diaz" not in xml and "Rosa Flores" not in xml
+
+
+def test_a_long_rule_trail_stays_in_reason_detail(tmp_path, capsys):
+    out = tmp_path / "p"
+    assert main(["plan", str(SAMPLE), "--out", str(out), "--quiet", "--no-xlsx"]) == 0
+    rows = _csv(out / "assignments.csv")
+    assert max(len(r["reason"]) for r in rows) <= 160
+    assert max(len(r["reason_detail"]) for r in rows) > 160  # the trail is still there
+    assert all(r["reason_detail"].startswith(("Pinned", r["reason"].split(":")[0]
+                                              .replace("match", "case manager")
+                                              .replace("Acceptable", "Teaches or serves")))
+               for r in rows if r["case_manager_id"])
+
+
+def test_graph_and_plan_agree_on_what_components_count(tmp_path, capsys):
+    import json
+    assert main(["graph", str(SAMPLE), "--json"]) == 0
+    g = json.loads(capsys.readouterr().out)
+    assert main(["plan", str(SAMPLE), "--out", str(tmp_path / "p"), "--quiet",
+                 "--no-xlsx"]) == 0
+    out = capsys.readouterr().out
+    f = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert g["components_with_students"] == f["components"]
+    assert g["components"] > f["components"]  # lone educators are their own groups
+    assert f"solved as {f['components']:,} independent group(s)" in out
+    assert main(["graph", str(SAMPLE)]) == 0
+    assert f"of them with students     {f['components']:>8,}" in capsys.readouterr().out
+
+
+def test_the_plan_date_is_shown_only_when_stamped(make_district, tmp_path, capsys,
+                                                 monkeypatch):
+    folder = _named_district(make_district)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1788220800")  # 2026-09-01
+    assert main(["plan", str(folder), "--out", str(tmp_path / "p"), "--quiet",
+                 "--no-xlsx"]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"Plan for {folder.name} — made 2026-09-01T00:00:00+00:00")
+    assert main(["report", str(tmp_path / "p"), "--html", str(tmp_path / "r.html")]) == 0
+    assert "Plan made 2026-09-01" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    assert main(["plan", str(folder), "--out", str(tmp_path / "q"), "--quiet",
+                 "--no-xlsx"]) == 0
+    assert " — made " not in capsys.readouterr().out.splitlines()[0]
+    assert main(["report", str(tmp_path / "q"), "--html", str(tmp_path / "s.html")]) == 0
+    assert "Plan date not recorded" in (tmp_path / "s.html").read_text(encoding="utf-8")
+
+
+def test_audit_names_the_people_and_the_school(make_district, capsys):
+    folder = make_district(educators=[educator("E1", "PSY", "PPS", name="Mei Singh")],
+                           students=[student("S1", name="Ana Diaz", current_case_manager="E1")])
+    main(["audit", str(folder)])
+    out = capsys.readouterr().out
+    assert "Ana Diaz (S1) / Mei Singh (E1) at Elm Elementary — " in out
+
+
+def _csv(path):
+    import csv
+    return list(csv.DictReader(path.open(encoding="utf-8")))

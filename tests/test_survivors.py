@@ -174,7 +174,7 @@ def test_why_this_years_case_manager_was_not_kept(make_district):
                    educator("E3", "OT", "OT-LIC", case_manager="yes")],
         students=[student("S1", current_case_manager="E2"),
                   student("S2", current_case_manager="E3")])))
-    reasons = dict(zip(r.assignments["student_id"], r.assignments["reason"], strict=True))
+    reasons = dict(zip(r.assignments["student_id"], r.assignments["reason_detail"], strict=True))
     assert reasons["S1"].endswith(
         "This year's case manager E2 is a weaker fit (coordinator only, rank 2) than E1 "
         "(rank 0)")
@@ -198,7 +198,7 @@ def test_moved_from_the_baseline_for_balance(make_district):
     r = plan(d, objective=Objective(change=0.0),
              baseline={f"S{i}": "E1" for i in range(1, 5)})
     assert r.figures["published_plan"]["moved_because"] == {"balance": 2}
-    moved = [x for x in r.assignments["reason"] if "Moved from the published plan" in x]
+    moved = [x for x in r.assignments["reason_detail"] if "Moved from the published plan" in x]
     assert len(moved) == 2 and all(x.endswith(
         "Moved from the published plan: Moved to balance caseloads: E1 carries 2/4, "
         "E2 2/4") for x in moved)

@@ -266,3 +266,69 @@ def test_a_swap_changes_two_rosters_whose_counts_stay_the_same():
         .values.tolist() == [["E1", 1, 1, "S2", "S1"], ["E2", 1, 1, "S1", "S2"]]
     assert "2 roster(s) change" in c.summary()
     assert "Rosa (E1, RSP): 1 -> 1 students (+1 joined, -1 left)" in c.summary()
+
+
+# -- the pages in a real browser (names, no horizontal scroll, hover text) ----
+
+def _chromium() -> str | None:
+    import shutil
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _in_browser(page: Path, tmp_path: Path, shot: Path) -> str:
+    """The page's DOM after load at 1280 px wide, with its scroll width recorded
+    on <body>; a screenshot written for review."""
+    import subprocess
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("Chromium is not installed (make browser installs it where it can)")
+    probe = tmp_path / f"probe-{page.name}"
+    probe.write_text(page.read_text(encoding="utf-8") + (
+        "<script>window.addEventListener('load', function () {document.body.setAttribute("
+        "'data-scroll', document.documentElement.scrollWidth + '/' + window.innerWidth);});"
+        "</script>"), encoding="utf-8")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+             "--window-size=1280,1000"]
+    dom = subprocess.run([browser, *flags, "--virtual-time-budget=5000", "--dump-dom",
+                          probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    subprocess.run([browser, *flags, f"--screenshot={shot}", page.as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 10_000
+    return dom
+
+
+def _no_horizontal_scroll(dom: str) -> None:
+    import re
+    found = re.search(r'data-scroll="(\d+)/(\d+)"', dom)
+    assert found, "the page did not load"
+    assert int(found.group(1)) <= int(found.group(2)), found.group(0)
+
+
+def test_comparison_page_and_report_in_chromium(shortage, tmp_path, capsys):
+    folder, base = shortage
+    out = tmp_path / "hire"
+    assert main(["whatif", str(folder), str(_scenario(tmp_path, "hire", HIRE)), "--plan",
+                 str(base), "--out", str(out), "--quiet", "--no-xlsx"]) == 0
+    # Screenshots for review: under tmp_path, or where CASELOAD_SCREENSHOTS says.
+    import os
+    shots = Path(os.environ.get("CASELOAD_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    dom = _in_browser(out / "comparison.html", tmp_path, shots / "comparison-1280.png")
+    _no_horizontal_scroll(dom)
+    moved = _rows(out / "comparison_students.csv")
+    for r in moved:  # names visible, the educator's id in the hover text
+        if r["to_case_manager_id"]:
+            assert f'title="{r["to_case_manager"]} ({r["to_case_manager_id"]})">' \
+                   f'{r["to_case_manager"]}</td>' in dom
+    assert ">Elm Elementary<" in dom
+    assert main(["report", str(out), "--html", str(tmp_path / "report.html")]) == 0
+    dom = _in_browser(tmp_path / "report.html", tmp_path, shots / "report-1280.png")
+    _no_horizontal_scroll(dom)
+    assert "Elm Elementary" in dom
+    caseloads = _rows(out / "caseloads.csv")
+    for r in caseloads:
+        if r["students"] != "0":
+            assert f"<title>{r['name']} ({r['educator_id']}, {r['role']}): " in dom
+    assert 'data-charts-rendered="3/3"' in dom

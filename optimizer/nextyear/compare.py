@@ -295,7 +295,11 @@ def compare(plan_a: Result | PlanTables, plan_b: Result | PlanTables, name_a: st
     student_names = {**_column_map(a.assignments, "student_id", "student_name"),
                      **_column_map(b.assignments, "student_id", "student_name")}
     aa = a.assignments[["student_id", "school_id", "case_manager_id"]]
-    bb = b.assignments[["student_id", "school_id", "case_manager_id", "reason"]]
+    # The full rule trail when the plan has one (reason_detail): its "Moved from
+    # the published plan: ..." sentence says why in a student's own terms.
+    detail = "reason_detail" if "reason_detail" in b.assignments.columns else "reason"
+    bb = b.assignments[["student_id", "school_id", "case_manager_id", detail]].rename(
+        columns={detail: "reason"})
     m = aa.merge(bb, on="student_id", how="outer", suffixes=("_a", "_b"))
     m = m.fillna({"case_manager_id_a": "", "case_manager_id_b": "", "reason": ""})
     changed = m[m["case_manager_id_a"] != m["case_manager_id_b"]]

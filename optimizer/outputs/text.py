@@ -171,6 +171,9 @@ def graph_summary(district: District, G: nx.Graph) -> dict[str, Any]:
         },
         "sai_students_without_authorized_teacher": len(sai_students - taught),
         "components": len(comps),
+        # The groups the planner solves on its own (summary.json "components"):
+        # those holding a student with an option (and so an educator too).
+        "components_with_students": sum(1 for st, ed in comps if st and ed),
         "largest_component": {"students": len(comps[0][0]), "educators": len(comps[0][1])}
         if comps else {"students": 0, "educators": 0},
         "forbidden_edges": len(G.graph.get("forbidden", [])),
@@ -198,14 +201,17 @@ def format_graph_summary(summary: dict, schools: pd.DataFrame, limit: int = 20) 
         f"({s['case_manager_educators']:,} may case-manage someone)",
         f"  eligible edges              {s['edges']:>8,}  "
         + ", ".join(f"{k} {v:,}" for k, v in s["edges_by_capacity"].items()),
-        f"  components                  {s['components']:>8,}  "
+        f"  connected groups            {s['components']:>8,}  "
         f"(largest: {lc['students']:,} students, {lc['educators']:,} educators)",
+        f"    of them with students     {s['components_with_students']:>8,}  (what the plan "
+        "solves separately; the rest are single educators who may case-manage no one, "
+        "or students no one may case-manage)",
         f"  pins / forbidden edges      {s['pins']:>8,} / {s['forbidden_edges']:,}",
         "",
         "  Best option each student has:",
-        f"    best-practice case manager   {opt['best_practice']:>8,}",
-        f"    teaches or serves (rank 1)   {opt['teaches_or_serves']:>8,}",
-        f"    coordinator only (rank 2)    {opt['coordinator_only']:>8,}",
+        f"    best-practice match          {opt['best_practice']:>8,}",
+        f"    acceptable (teaches/serves)  {opt['teaches_or_serves']:>8,}",
+        f"    coordinator only             {opt['coordinator_only']:>8,}",
         f"    no eligible case manager     {opt['no_eligible_case_manager']:>8,}",
         f"  Students with SAI whose teachers' credentials do not cover them: "
         f"{s['sai_students_without_authorized_teacher']:,}",
@@ -224,7 +230,7 @@ def format_graph_summary(summary: dict, schools: pd.DataFrame, limit: int = 20) 
         lines.append("")
     lines.append("Per school:")
     shown = schools.head(limit) if len(schools) > limit else schools
-    lines.append(format_table(shown.drop(columns=["name"])))
+    lines.append(format_table(shown))
     if len(schools) > limit:
         lines.append(f"… and {len(schools) - limit} more schools (use --json for all)")
     return "\n".join(lines)
