@@ -485,6 +485,9 @@ def _cmd_rollover(args: argparse.Namespace) -> int:
     out = write_rollover(nxt, args.out, force=args.force,
                          inputs=[args.district, args.new_students, args.staff_changes])
     print(nxt.summary())
+    warnings = [p for p in nxt.issues if p.severity == "warning"]
+    if warnings:
+        print("\nNext year, check: " + format_warnings_grouped(warnings))
     errors = nxt.errors
     if errors:
         print(f"\nNext year's district at {out} has problems to fix before planning:",

@@ -315,3 +315,36 @@ def test_audit_names_the_people_and_the_school(make_district, capsys):
 def _csv(path):
     import csv
     return list(csv.DictReader(path.open(encoding="utf-8")))
+
+
+# -- item 7: rollover warnings -----------------------------------------------
+
+def test_rollover_warns_of_empty_schools_idle_educators_and_students_without_options(
+        make_district, tmp_path, capsys):
+    schools = [{"school_id": "PRE", "name": "Oak Preschool", "low_grade": "PK",
+                "high_grade": "PK", "feeds_into": "ELM"},
+               {"school_id": "ELM", "name": "Elm Elementary", "low_grade": "K",
+                "high_grade": "5", "feeds_into": "MID"},
+               {"school_id": "MID", "name": "Pine Middle", "low_grade": "6",
+                "high_grade": "8"}]
+    folder = make_district(
+        schools=schools,
+        educators=[educator("P1", "RSP", "ES-ECSE", schools="PRE", name="Ida Moss"),
+                   educator("E1", "RSP", "ES-MMSN", schools="ELM", name="Rosa Flores"),
+                   educator("Y1", "PSY", "PPS", schools="PRE", name="Omar Lee")],
+        students=[student("S1", grade="PK", school="PRE", birth_date="2021-03-01"),
+                  student("S2", grade="5", school="ELM"),
+                  student("S3", grade="3", school="ELM")])
+    out = tmp_path / "next"
+    assert main(["rollover", str(folder), "--out", str(out),
+                 "--year-start", "2027-09-01"]) == 0
+    printed = capsys.readouterr().out
+    moved = {r["student_id"]: r["school_id"] for r in _csv(out / "students.csv")}
+    assert moved == {"S1": "ELM", "S2": "MID", "S3": "ELM"}
+    assert "schools.csv, column school_id: 'PRE' — students next year: Oak Preschool has " \
+           "none after the rollover" in printed
+    assert "a student to case-manage next year: Ida Moss (RSP) may case-manage none" in printed
+    assert "Omar Lee" not in printed  # a psychologist case-manages no one in any year
+    assert "Rosa Flores" not in printed
+    assert "students.csv, column student_id: 'S2' — an eligible case manager next year: " \
+           "no one at MID may case-manage this student" in printed
