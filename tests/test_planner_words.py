@@ -348,3 +348,34 @@ def test_rollover_warns_of_empty_schools_idle_educators_and_students_without_opt
     assert "Rosa Flores" not in printed
     assert "students.csv, column student_id: 'S2' — an eligible case manager next year: " \
            "no one at MID may case-manage this student" in printed
+
+
+# -- README: the quick tour uses names and the what-if command ---------------
+
+def test_readme_tour_runs_and_its_printed_plan_is_true(tmp_path, capsys):
+    import re
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "caseload whatif data/sample hire.toml --plan plan --out whatif" in readme
+    toml = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
+    (tmp_path / "hire.toml").write_text(toml, encoding="utf-8")
+    assert main(["plan", str(SAMPLE), "--out", str(tmp_path / "plan"), "--quiet",
+                 "--no-xlsx"]) == 0
+    printed = capsys.readouterr().out
+    shown = re.search(r"`plan` opens with.*?```\n(.*?)```", readme, re.S).group(1)
+    for line in shown.splitlines():
+        if line.strip():
+            assert line in printed, line
+    assert main(["whatif", str(SAMPLE), str(tmp_path / "hire.toml"), "--plan",
+                 str(tmp_path / "plan"), "--out", str(tmp_path / "whatif"), "--quiet",
+                 "--no-xlsx"]) == 0
+    out = capsys.readouterr().out
+    assert "What-if: Elena Johnson leaves; hire a replacement" in out
+    # The leaver's students go to the hire (the best-practice fit with room), named.
+    rows = _csv(tmp_path / "whatif" / "comparison_students.csv")
+    assert rows and {(r["from_case_manager_id"], r["to_case_manager_id"]) for r in rows} == {
+        ("E00011", "HIRE001")}
+    assert all(r["why"] == "Elena Johnson (E00011) is no longer on staff" for r in rows)
+    assert "Elena Johnson (E00011) -> New RSP teacher (HIRE001)" in out
+    assert main(["explain", str(SAMPLE), "S000042"]) == 0
+    assert "1. Elena Johnson (E00011, RSP (Resource specialist)) — best-practice match: " \
+           "teaches the student's SAI" in capsys.readouterr().out

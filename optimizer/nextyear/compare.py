@@ -84,10 +84,19 @@ def _sentence(reason: str, opening: str) -> str:
     return rest if end < 0 else rest[:end]
 
 
-def _why(row: Any, b_reason: str, unplaced_reason: str, on_staff_b: set[str]) -> str:
+_PUBLISHED_CM = "The published plan's case manager "
+
+
+def _why(row: Any, b_reason: str, unplaced_reason: str, on_staff_b: set[str],
+         from_name: str = "") -> str:
     """Why the student's case manager changed, never blank."""
     moved = _sentence(b_reason, "Moved from the published plan: ")
     if moved:
+        src = str(row.case_manager_id_a)
+        if moved.startswith(_PUBLISHED_CM) and src:  # name the person
+            rest = moved[len(_PUBLISHED_CM):]
+            rest = rest[len(src) + 1:] if rest.startswith(src + " ") else rest
+            moved = f"{from_name} ({src}) {rest}" if from_name else f"{src} {rest}"
         return moved
     src, dst = row.case_manager_id_a, row.case_manager_id_b
     if not dst:
@@ -315,7 +324,8 @@ def compare(plan_a: Result | PlanTables, plan_b: Result | PlanTables, name_a: st
         "from_case_manager": [names.get(e, "") for e in changed["case_manager_id_a"]],
         "to_case_manager_id": changed["case_manager_id_b"],
         "to_case_manager": [names.get(e, "") for e in changed["case_manager_id_b"]],
-        "why": [_why(r, str(r.reason), unplaced_reason.get(str(r.student_id), ""), on_staff_b)
+        "why": [_why(r, str(r.reason), unplaced_reason.get(str(r.student_id), ""), on_staff_b,
+                     names.get(str(r.case_manager_id_a), ""))
                 for r in changed.itertuples()],
     }, columns=MOVED_COLUMNS).sort_values("student_id", ignore_index=True)
 

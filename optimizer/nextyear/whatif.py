@@ -89,10 +89,10 @@ def _near(value: str, choices: Iterable[str]) -> str:
     return (" (did you mean " + " or ".join(f"'{c}'" for c in near) + "?)") if near else ""
 
 
-def _hire_id(district: District, given: str | None, taken: set[str], n: int) -> str:
+def _hire_id(district: District, given: str | None, taken: set[str]) -> str:
     if given:
         return given
-    k = n
+    k = 1
     while f"HIRE{k:03d}" in district.educators or f"HIRE{k:03d}" in taken:
         k += 1
     return f"HIRE{k:03d}"
@@ -130,7 +130,7 @@ def scenario_from_spec(spec: ScenarioSpec, district: District) -> Scenario:
             check(c, "role", v("role"), district.rules.roles, "a role")
             for school in v("schools"):
                 check(c, "schools", school, district.schools, "a school_id")
-            eid = _hire_id(district, v("educator_id"), hired, n)
+            eid = _hire_id(district, v("educator_id"), hired)
             if eid in district.educators or eid in hired:
                 problems.append(InputIssue(spec.file, None, f"{c.key}.educator_id", eid,
                                            "a new educator_id (this one is taken)"))
