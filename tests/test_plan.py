@@ -296,7 +296,7 @@ def test_result_is_immutable_and_summarises(sample_result):
     with pytest.raises(AttributeError):
         sample_result.status = "feasible"
     text = sample_result.summary()
-    assert "OPTIMAL" in text and "best-practice share" in text
+    assert "status optimal" in text and "with the best-practice case manager" in text
     assert set(sample_result.terms) == {"unplaced", "rank", "continuity", "balance"}
     # Immutable in fact, as PyVRP's Result: arrays read-only, tables handed out
     # as copies, figures a read-only view.

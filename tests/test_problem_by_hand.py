@@ -110,7 +110,7 @@ def test_baseline_replan(maple):
     assert reasons["S3"].endswith(
         "Moved from the published plan: The published plan's case manager is no longer on staff")
     assert "Moved" not in reasons["S1"] and "Moved" not in reasons["S4"]
-    assert "  moved from published         2 of 3   (full 1, no longer on staff 1)" in \
+    assert "  Moved from the published plan: 2 of 3 (full 1, no longer on staff 1)" in \
         r.summary().splitlines()
     assert independent.plan_violations(maple, got) == []
 

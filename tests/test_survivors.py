@@ -369,13 +369,13 @@ def test_summary_lists_ten_hiring_needs_then_counts_the_rest(make_district):
     assert lines[1] == ""
     i = lines.index("Hiring needs (to place the unplaced students):")
     assert lines[i - 1] == ""
-    assert lines[i + 1] == "  region North: COORD for 1 student(s) = 0.1 FTE"
-    assert lines[i + 2] == "  S00: RSP with ES-MMSN for 1 student(s) = 0.1 FTE"
+    assert lines[i + 1] == "  0.1 FTE COORD at region North for 1 student"
+    assert lines[i + 2] == "  0.1 FTE RSP with ES-MMSN at School 0 for 1 student"
     assert len(lines) == i + 12
     assert lines[-1] == "  … and 2 more (hiring_needs.csv)"
     r10 = plan(load_district(make_district(schools=schools[:10], educators=[ot],
                                            students=students[:10])))
-    assert r10.summary().splitlines()[-1] == "  S09: RSP with ES-MMSN for 1 student(s) = 0.1 FTE"
+    assert r10.summary().splitlines()[-1] == "  0.1 FTE RSP with ES-MMSN at School 9 for 1 student"
 
 
 def test_student_messages_word_for_word(make_district):
