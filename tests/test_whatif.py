@@ -332,3 +332,35 @@ def test_comparison_page_and_report_in_chromium(shortage, tmp_path, capsys):
         if r["students"] != "0":
             assert f"<title>{r['name']} ({r['educator_id']}, {r['role']}): " in dom
     assert 'data-charts-rendered="3/3"' in dom
+
+
+def test_whatif_writes_the_same_bytes_twice(shortage, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    folder, base = shortage
+    scenario = _scenario(tmp_path, "hire", HIRE)
+    got = []
+    for name in ("one", "two"):
+        out = tmp_path / name
+        assert main(["whatif", str(folder), str(scenario), "--plan", str(base), "--out",
+                     str(out), "--quiet"]) == 0
+        got.append({p.name: p.read_bytes() for p in sorted(out.iterdir())
+                    if not p.name.startswith(".")})
+    assert got[0] == got[1]
+    assert {"comparison.xlsx", "comparison.html", "plan.xlsx"} <= set(got[0])
+
+
+def test_students_who_leave_and_arrive_are_said_so(shortage, tmp_path, capsys):
+    folder, base = shortage
+    body = ('[[changes]]\nkind = "remove_students"\nstudent_ids = ["S1"]\n'
+            '[[changes]]\nkind = "add_students"\nschool_id = "ELM"\ncount = 1\ngrade = "2"\n'
+            'primary_disability = "SLI"\nservices = "SPEECH"\n')
+    out = tmp_path / "moves"
+    assert main(["whatif", str(folder), str(_scenario(tmp_path, "moves", body)), "--plan",
+                 str(base), "--out", str(out), "--quiet", "--no-xlsx"]) == 0
+    rows = {r["student_id"]: r for r in _rows(out / "comparison_students.csv")}
+    base_cm = {r["student_id"]: r["case_manager_id"] for r in _rows(base / "assignments.csv")}
+    assert rows["S1"]["why"] == "No longer in the district (not in this plan)"
+    assert rows["S1"]["from_case_manager_id"] == base_cm["S1"]
+    new = [r for sid, r in rows.items() if sid not in base_cm]
+    assert len(new) == 1 and new[0]["why"].startswith("New student: ")
+    assert "-> left" in capsys.readouterr().out

@@ -88,9 +88,15 @@ _PUBLISHED_CM = "The published plan's case manager "
 
 
 def _why(row: Any, b_reason: str, unplaced_reason: str, on_staff_b: set[str],
-         from_name: str = "") -> str:
-    """Why the student's case manager changed, never blank."""
-    moved = _sentence(b_reason, "Moved from the published plan: ")
+         from_name: str = "", b_detail: str = "") -> str:
+    """Why the student's case manager changed, never blank (``b_reason`` the
+    short reason, ``b_detail`` the full trail of plan B)."""
+    if pd.isna(row.school_id_b):
+        return "No longer in the district (not in this plan)"
+    if pd.isna(row.school_id_a):
+        return "New student: " + (b_reason or (f"unplaced: {unplaced_reason}"
+                                               if unplaced_reason else "unplaced"))
+    moved = _sentence(b_detail or b_reason, "Moved from the published plan: ")
     if moved:
         src = str(row.case_manager_id_a)
         if moved.startswith(_PUBLISHED_CM) and src:  # name the person
@@ -109,8 +115,6 @@ def _why(row: Any, b_reason: str, unplaced_reason: str, on_staff_b: set[str],
             f"{src} is no longer on staff"
     if not src:
         return f"Newly placed: {b_reason}" if b_reason else "Newly placed"
-    if pd.isna(row.school_id_a):
-        return f"New in plan B: {b_reason}" if b_reason else "New in plan B"
     return b_reason or "The plan chose another case manager (same rules, new balance)"
 
 
@@ -191,7 +195,8 @@ class Comparison:
             src = f"{r.from_case_manager} ({r.from_case_manager_id})" \
                 if r.from_case_manager_id else "—"
             dst = f"{r.to_case_manager} ({r.to_case_manager_id})" \
-                if r.to_case_manager_id else "unplaced"
+                if r.to_case_manager_id else "left" if r.why.startswith("No longer in") \
+                else "unplaced"
             lines.append(f"    {who} at {r.school_name or r.school_id}: {src} -> {dst}")
             lines.append(f"        why: {r.why}")
         lines.extend(more(self.moved, "students"))
@@ -307,11 +312,14 @@ def compare(plan_a: Result | PlanTables, plan_b: Result | PlanTables, name_a: st
     # The full rule trail when the plan has one (reason_detail): its "Moved from
     # the published plan: ..." sentence says why in a student's own terms.
     detail = "reason_detail" if "reason_detail" in b.assignments.columns else "reason"
-    bb = b.assignments[["student_id", "school_id", "case_manager_id", detail]].rename(
-        columns={detail: "reason"})
+    bb = b.assignments[["student_id", "school_id", "case_manager_id", "reason"]].assign(
+        reason_detail=b.assignments[detail])
     m = aa.merge(bb, on="student_id", how="outer", suffixes=("_a", "_b"))
-    m = m.fillna({"case_manager_id_a": "", "case_manager_id_b": "", "reason": ""})
-    changed = m[m["case_manager_id_a"] != m["case_manager_id_b"]]
+    m = m.fillna({"case_manager_id_a": "", "case_manager_id_b": "", "reason": "",
+                  "reason_detail": ""})
+    # A student in one plan only (left, or new) is a change even when unplaced in both.
+    changed = m[(m["case_manager_id_a"] != m["case_manager_id_b"])
+                | m["school_id_a"].isna() | m["school_id_b"].isna()]
     unplaced_reason = _column_map(b.unassigned, "student_id", "reason")
     on_staff_b = set(b.caseloads["educator_id"].astype(str))
     school = changed["school_id_b"].fillna(changed["school_id_a"])
@@ -325,7 +333,7 @@ def compare(plan_a: Result | PlanTables, plan_b: Result | PlanTables, name_a: st
         "to_case_manager_id": changed["case_manager_id_b"],
         "to_case_manager": [names.get(e, "") for e in changed["case_manager_id_b"]],
         "why": [_why(r, str(r.reason), unplaced_reason.get(str(r.student_id), ""), on_staff_b,
-                     names.get(str(r.case_manager_id_a), ""))
+                     names.get(str(r.case_manager_id_a), ""), str(r.reason_detail))
                 for r in changed.itertuples()],
     }, columns=MOVED_COLUMNS).sort_values("student_id", ignore_index=True)
 
