@@ -364,3 +364,30 @@ def test_students_who_leave_and_arrive_are_said_so(shortage, tmp_path, capsys):
     new = [r for sid, r in rows.items() if sid not in base_cm]
     assert len(new) == 1 and new[0]["why"].startswith("New student: ")
     assert "-> left" in capsys.readouterr().out
+
+
+def test_service_provider_changes_are_listed_when_plans_plan_services():
+    from dataclasses import replace
+
+    from optimizer.planning.result import SERVICE_COLUMNS
+
+    def services(rows):
+        return pd.DataFrame([dict(zip(SERVICE_COLUMNS, r, strict=True)) for r in rows],
+                            columns=SERVICE_COLUMNS)
+
+    a = replace(_tables({"S1": "E1", "S2": "E2"}), services=services([
+        ("S1", "ELM", "SPEECH", "P1", "SLP", 60, True, "kept"),
+        ("S2", "ELM", "OT", "T1", "OT", 30, True, "kept")]))
+    b = replace(_tables({"S1": "E1", "S2": "E2"}), services=services([
+        ("S1", "ELM", "SPEECH", "P2", "SLP", 60, False, "P1 is full"),
+        ("S2", "ELM", "OT", "", "", 30, False, "")]))
+    c = compare(a, b)
+    assert c.moved.empty and c.rosters.empty
+    assert c.services[["student_id", "service", "from_provider_id", "to_provider_id",
+                       "why"]].values.tolist() == [
+        ["S1", "SPEECH", "P1", "P2", "P1 is full"],
+        ["S2", "OT", "T1", "", "no longer served (kept)"]]
+    assert "2 service provider(s) change:" in c.summary()
+    assert "comparison_services.csv" in c.tables()
+    assert compare(a, a).services.empty and "comparison_services.csv" not in compare(
+        a, a).tables()
