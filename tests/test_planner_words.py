@@ -379,3 +379,13 @@ def test_readme_tour_runs_and_its_printed_plan_is_true(tmp_path, capsys):
     assert main(["explain", str(SAMPLE), "S000042"]) == 0
     assert "1. Elena Johnson (E00011, RSP (Resource specialist)) — best-practice match: " \
            "teaches the student's SAI" in capsys.readouterr().out
+
+
+def test_the_report_headline_survives_a_bare_summary_json(make_district, tmp_path, capsys):
+    # Found by the plan-folder fuzz: summary.json "{}" is a readable plan folder.
+    folder = _named_district(make_district)
+    out = tmp_path / "p"
+    assert main(["plan", str(folder), "--out", str(out), "--quiet", "--no-xlsx"]) == 0
+    (out / "summary.json").write_text("{}", encoding="utf-8")
+    assert main(["report", str(out), "--html", str(tmp_path / "r.html")]) == 0
+    assert "students placed" in (tmp_path / "r.html").read_text(encoding="utf-8")

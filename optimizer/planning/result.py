@@ -122,10 +122,13 @@ def plain_headline(figures: Mapping[str, Any], hiring: pd.DataFrame,
     ['All 3 students placed; 50% with the best-practice case manager.']
     """
     f = figures
-    n, placed, unplaced = f["students"], f["placed"], f["unplaced"]
+    # .get: a plan folder read back may hold a summary.json without every figure.
+    n, placed = int(f.get("students", 0) or 0), int(f.get("placed", 0) or 0)
+    unplaced = int(f.get("unplaced", n - placed) or 0)
+    share = float(f.get("best_practice_share", 0.0) or 0.0)
     first = (f"All {n:,} students placed" if not unplaced else
              f"{placed:,} of {n:,} students placed, {unplaced:,} unplaced")
-    lines = [f"{first}; {f['best_practice_share']:.0%} with the best-practice case manager."]
+    lines = [f"{first}; {share:.0%} with the best-practice case manager."]
     if len(hiring):
         names = _school_names(assignments)
         top = hiring.sort_values(["students", "school_id"], ascending=[False, True])
