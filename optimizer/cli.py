@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import importlib.metadata
 import json
 import math
 import sys
@@ -22,6 +23,7 @@ import pandas as pd
 
 from optimizer.district.model import District
 from optimizer.district.reader import read_district_files, read_table
+from optimizer.district.scenario_file import ScenarioFileError, read_scenario_file
 from optimizer.district.textsafe import TerminalText
 from optimizer.district.validate import (
     DistrictError,
@@ -34,7 +36,14 @@ from optimizer.graph import build_graph, edge_table, school_table
 from optimizer.nextyear.compare import compare
 from optimizer.nextyear.keep import KeptEdits, keep_edits
 from optimizer.nextyear.rollover import roll_over
+from optimizer.nextyear.whatif import WhatIf, scenario_from_spec, what_if
+from optimizer.outputs.comparison import (
+    side_by_side,
+    write_comparison_html,
+    write_comparison_workbook,
+)
 from optimizer.outputs.edit_sheet import read_edit_sheet, sheet_location
+from optimizer.outputs.explain_text import format_explanation
 from optimizer.outputs.export import (
     write_district,
     write_plan,
@@ -46,6 +55,7 @@ from optimizer.outputs.export import (
 from optimizer.outputs.outfolder import (
     OutputError,
     Terminated,
+    atomic_folder,
     check_file_target,
     check_target,
     cleanup_on_sigterm,
@@ -59,14 +69,21 @@ from optimizer.outputs.plan_folder import (
     read_plan_assignments,
     read_plan_services,
 )
-from optimizer.outputs.text import format_graph_summary, format_problems, graph_summary
+from optimizer.outputs.text import (
+    did_you_mean,
+    format_graph_summary,
+    format_problems,
+    format_table,
+    format_warnings_grouped,
+    graph_summary,
+    warning_table,
+)
 from optimizer.outputs.workbook import write_workbook
 from optimizer.planning.check import Violation, audit_current, check_plan, check_service_plan
 from optimizer.planning.objective import Objective
 from optimizer.planning.planner import plan
 from optimizer.planning.result import PlanTables
 from optimizer.planning.solvers import SolveParams
-from optimizer.rules import decide, explain
 
 EXIT_BAD_INPUT = 2
 
@@ -93,12 +110,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                           "warnings": [p.as_dict() for p in problems if p.severity == "warning"]},
                          indent=2))
         return EXIT_BAD_INPUT if errors else 0
-    text = format_problems(problems, limit=None if args.all else 50)
     if errors:
-        print(text, file=sys.stderr)
+        print(format_problems(problems, limit=None if args.all else 50), file=sys.stderr)
         print(f"\n{args.district}: {len(errors)} error(s) — fix them and run again.",
               file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.all:
+        text = format_problems(problems)
+    else:
+        text = format_warnings_grouped(problems)
+        text += "\n(every warning: add --all)" if text else ""
     if text:
         print(text)
     print(f"{args.district}: valid ({time.perf_counter() - t0:.2f} s).")
@@ -131,28 +152,27 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if district is None:
         return EXIT_BAD_INPUT
     if args.student not in district.students:
-        print(f"No student '{args.student}' in {args.district}.", file=sys.stderr)
+        print(f"No student '{args.student}' in {args.district}."
+              + did_you_mean(args.student, district.students), file=sys.stderr)
         return EXIT_BAD_INPUT
-    s = district.students[args.student]
-    wanted = [args.educator] if args.educator else list(
-        district.educators_reaching_school[s.school_id])
-    for eid in wanted:
-        if eid not in district.educators:
-            print(f"No educator '{eid}' in {args.district}.", file=sys.stderr)
+    if args.educator and args.educator not in district.educators:
+        print(f"No educator '{args.educator}' in {args.district}."
+              + did_you_mean(args.educator, district.educators), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    planned = None
+    if args.plan:
+        frame, problems = read_plan_assignments(args.plan)
+        if frame is None:
+            print(format_problems(problems), file=sys.stderr)
             return EXIT_BAD_INPUT
-    print(f"{s.student_id} — school {s.school_id}, grade {s.grade}, "
-          f"{s.primary_disability}" + (f" / {s.secondary_disability}" if
-                                       s.secondary_disability else "")
-          + f", {s.support_level}, services {', '.join(sorted(s.services))}"
-          + (f", SAI in {s.sai_setting.upper()}" if s.sai_setting else ""))
-    for eid in wanted:
-        e = district.educators[eid]
-        d = decide(district, s, e)
-        head = (f"{d.capacity}, rank {d.rank}" if d.eligible else "not eligible")
-        print(f"\n{eid} {e.name} ({e.role}; {', '.join(sorted(e.credentials)) or 'no credentials'})"
-              f": {head}")
-        for v in explain(district, s.student_id, eid):
-            print(f"   {'yes' if v.ok else 'NO '}  {v.rule}: {v.reason}")
+        row = frame[frame["student_id"] == args.student]
+        if row.empty:
+            print(f"The plan at {args.plan} has no row for '{args.student}'.", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        reason = row["reason"].iloc[0] if "reason" in row else ""
+        planned = (str(row["case_manager_id"].iloc[0] or ""), str(reason or ""))
+    print(format_explanation(district, args.student, planned=planned, show_all=args.all,
+                             educator_id=args.educator))
     return 0
 
 
@@ -218,8 +238,10 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     progress(f"writing {args.out}")
     t0 = time.perf_counter()
+    warnings = list(district.warnings)
     out = write_plan(result, args.out, xlsx=not args.no_xlsx, redact=args.redact,
-                     inputs=plan_inputs, force=args.force, eligible=eligible)
+                     inputs=plan_inputs, force=args.force, eligible=eligible,
+                     extra_tables={"warnings.csv": warning_table(warnings)})
     progress(f"done (write {time.perf_counter() - t0:.2f}s)")
     if args.json:
         print(json.dumps({"plan": str(out), **result.summary_json()}, indent=2, default=str))
@@ -227,8 +249,12 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         print(result.summary())
         files = ", ".join([*PLAN_TABLE_FILES.values(),
                            *([SERVICES_FILE] if "services" in result.figures else []),
-                           "summary.json",
+                           "summary.json", "warnings.csv",
                            *([] if args.no_xlsx else ["plan.xlsx"])])
+        if warnings:
+            print("\nAbout the district's files: "
+                  + (format_problems(warnings) if args.all else
+                     format_warnings_grouped(warnings, f"every one in {out}/warnings.csv")))
         print(f"\nPlan written to {out}/ ({files})")
     if kept is None:
         return 0
@@ -285,7 +311,21 @@ def _report_kept(kept: KeptEdits, assignments: pd.DataFrame, quiet: bool) -> int
     return 0
 
 
-def _print_violations(violations: list, what: str, limit: int | None) -> None:
+def _named(v: Violation, district: District) -> str:
+    """A violation with the people's and the school's names beside their ids."""
+    s = district.students.get(v.student_id)
+    e = district.educators.get(v.educator_id)
+    if s is None and e is None:
+        return str(v)
+    student = (f"{s.name} ({s.student_id})" if s is not None and s.name else v.student_id)
+    where = f" at {district.schools[s.school_id].name}" if s is not None else ""
+    educator = f"{e.name} ({e.educator_id})" if e is not None else v.educator_id
+    who = " / ".join(x for x in (student, educator) if x)
+    return f"{v.kind}: {who}{where} — {v.detail}"
+
+
+def _print_violations(violations: list, what: str, limit: int | None,
+                      district: District | None = None) -> None:
     if not violations:
         print(f"{what}: no violations.")
         return
@@ -295,7 +335,7 @@ def _print_violations(violations: list, what: str, limit: int | None) -> None:
           + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
     shown = violations if limit is None else violations[:limit]
     for v in shown:
-        print(f"  {v}")
+        print(f"  {_named(v, district) if district is not None else v}")
     if len(shown) < len(violations):
         print(f"  … and {len(violations) - len(shown)} more (use --all)")
 
@@ -321,17 +361,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
             violations += check_service_plan(district, services, frame)
     shown: list[Violation | _Located] = list(violations)
     if workbook:  # each finding where the planner will look for it: sheet, row, column
-        shown = [_Located(v, sheet_location(frame, v.student_id, v.educator_id))
+        shown = [_Located(v, sheet_location(frame, v.student_id, v.educator_id), district)
                  for v in violations]
-    _print_violations(shown, f"Plan {args.plan}", None if args.all else 50)
+    _print_violations(shown, f"Plan {args.plan}", None if args.all else 50,
+                      None if workbook else district)
     return 1 if violations else 0
 
 
 class _Located:
     """A violation printed after its place in the workbook."""
 
-    def __init__(self, violation: Violation, where: str) -> None:
-        self.kind, self.text = violation.kind, f"{where}: {violation}"
+    def __init__(self, violation: Violation, where: str, district: District) -> None:
+        self.kind, self.text = violation.kind, f"{where}: {_named(violation, district)}"
 
     def __str__(self) -> str:
         return self.text
@@ -345,7 +386,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     violations = audit_current(district)
     with_cm = sum(1 for s in district.students.values() if s.current_case_manager)
     _print_violations(violations, f"Today's case managers ({with_cm:,} assignments)",
-                      None if args.all else 50)
+                      None if args.all else 50, district)
     return 1 if violations else 0
 
 
@@ -398,6 +439,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
 
+    for target in (args.xlsx, args.html):
+        if target:
+            check_file_target(target, inputs=[args.plan_a, args.plan_b])
     a, b = _read_plan(args.plan_a), _read_plan(args.plan_b)
     if a is None or b is None:
         return EXIT_BAD_INPUT
@@ -405,11 +449,115 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"headline": c.headline.to_dict(orient="records"),
                           "moved": c.moved.to_dict(orient="records"),
+                          "rosters": c.rosters.to_dict(orient="records"),
                           "loads": c.loads.to_dict(orient="records"),
-                          "hiring": c.hiring.to_dict(orient="records")}, indent=2,
+                          "hiring": c.hiring.to_dict(orient="records"),
+                          "services": c.services.to_dict(orient="records")}, indent=2,
                          default=str))
     else:
-        print(c.summary())
+        print(c.summary(limit=None if args.all else 8))
+    if args.xlsx:
+        print(f"Comparison workbook written to {write_comparison_workbook(c, args.xlsx)}")
+    if args.html:
+        print(f"Comparison page written to {write_comparison_html(c, args.html)}")
+    return 0
+
+
+def _slugs(paths: Sequence[str]) -> list[str]:
+    """A folder name per scenario file: its name without .toml, made unique."""
+    out: list[str] = []
+    for p in paths:
+        stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in Path(p).stem) \
+            or "scenario"
+        name, k = stem, 2
+        while name in out:
+            name, k = f"{stem}-{k}", k + 1
+        out.append(name)
+    return out
+
+
+def _cmd_whatif(args: argparse.Namespace) -> int:
+
+    inputs = [args.district, args.plan, *args.scenarios]
+    check_target(args.out, inputs=inputs, force=args.force)  # before any solve
+    progress = _Progress(args.quiet)
+    specs, problems = [], []
+    for path in args.scenarios:
+        try:
+            specs.append(read_scenario_file(path))
+        except ScenarioFileError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        print("The scenario file(s) have problems; nothing was done.", file=sys.stderr)
+        print(format_problems(problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    district = _load(args.district, False)
+    if district is None:
+        return EXIT_BAD_INPUT
+    base = _read_plan(args.plan)
+    if base is None:
+        return EXIT_BAD_INPUT
+    scenarios = []
+    for spec in specs:
+        try:
+            scenarios.append(scenario_from_spec(spec, district))
+        except DistrictError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        print("The scenario file(s) name things the district does not have; nothing was done.",
+              file=sys.stderr)
+        print(format_problems(problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    made = source_date()
+    runs = []
+    for spec, scenario in zip(specs, scenarios, strict=True):
+        progress(f"what-if '{spec.name}': applying {len(scenario.changes)} change(s), "
+                 "re-planning against the published plan")
+        try:
+            runs.append(what_if(district, scenario, base, description=spec.description,
+                                params=SolveParams(time_limit=args.time_limit),
+                                published_name=f"published plan ({args.plan})",
+                                made_at=made.isoformat(timespec="seconds") if made else None))
+        except ValueError as exc:
+            print(f"Cannot plan '{spec.name}': {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    table = side_by_side([w.comparison for w in runs]) if len(runs) > 1 else None
+
+    def plan_files(w: WhatIf) -> dict:
+        return dict(extra_tables={"warnings.csv": warning_table(list(w.district.warnings)),
+                                  **w.comparison.tables()},
+                    extra_files={"comparison.xlsx": lambda p, c=w.comparison:
+                                 write_comparison_workbook(c, p),
+                                 "comparison.html": lambda p, w=w: write_comparison_html(
+                                     w.comparison, p, description=w.description)})
+
+    progress(f"writing {args.out}")
+    if len(runs) == 1:
+        out = write_plan(runs[0].result, args.out, xlsx=not args.no_xlsx, inputs=inputs,
+                         force=args.force, **plan_files(runs[0]))
+        where = [out]
+    else:
+        with atomic_folder(args.out, kind="what-if scenarios", inputs=inputs,
+                           force=args.force) as tmp:
+            where = []
+            for slug, w in zip(_slugs(args.scenarios), runs, strict=True):
+                write_plan(w.result, tmp / slug, xlsx=not args.no_xlsx, **plan_files(w))
+                where.append(Path(args.out) / slug)
+            assert table is not None
+            write_table(table, tmp / "scenarios.csv")
+            write_comparison_html(runs[0].comparison, tmp / "scenarios.html",
+                                  scenarios=table)
+        out = Path(args.out)
+    for w, folder in zip(runs, where, strict=True):
+        print(f"What-if: {w.scenario.name}" + (f" — {w.description}" if w.description else ""))
+        print("  Changes: " + "; ".join(ch.describe() for ch in w.scenario.changes))
+        print(w.comparison.summary(limit=None if args.all else 8))
+        print(f"\nNew plan and comparison written to {folder}/ (comparison.html, "
+              "comparison.xlsx, comparison_*.csv)\n")
+    if table is not None:
+        print("The scenarios side by side:")
+        print(format_table(table.drop(columns=["metric"])))
+        print(f"\nSide-by-side table written to {out}/scenarios.csv and scenarios.html")
     return 0
 
 
@@ -439,6 +587,9 @@ def _cmd_rollover(args: argparse.Namespace) -> int:
     out = write_rollover(nxt, args.out, force=args.force,
                          inputs=[args.district, args.new_students, args.staff_changes])
     print(nxt.summary())
+    warnings = [p for p in nxt.issues if p.severity == "warning"]
+    if warnings:
+        print("\nNext year, check: " + format_warnings_grouped(warnings))
     errors = nxt.errors
     if errors:
         print(f"\nNext year's district at {out} has problems to fix before planning:",
@@ -490,6 +641,27 @@ def _number(low: float, high: float, *, above: bool = False, whole: bool = False
     return parse
 
 
+def _version() -> str:
+    """The installed package's version (``pyproject.toml``)."""
+    try:
+        return importlib.metadata.version("caseload-optimizer")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "unknown (not installed)"
+
+
+def _unknown_command(parser: argparse.ArgumentParser, word: str) -> bool:
+    """Say so (with the nearest commands) when ``word`` is not a command."""
+    if word.startswith("-"):
+        return False
+    commands = next(a.choices for a in parser._actions
+                    if isinstance(a, argparse._SubParsersAction))
+    if word in commands:
+        return False
+    print(f"caseload: '{word}' is not a command.{did_you_mean(word, commands)}\n"
+          "Run `caseload --help` for the list of commands.", file=sys.stderr)
+    return True
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``caseload`` argument parser: one sub-command per public function.
 
@@ -500,13 +672,18 @@ def build_parser() -> argparse.ArgumentParser:
     """
     p = argparse.ArgumentParser(
         prog="caseload",
-        description="Plan who case-manages each student with an IEP (California rules).")
-    sub = p.add_subparsers(dest="command", required=True)
+        description="Plan who case-manages each student with an IEP (California rules).",
+        epilog="Run `caseload COMMAND --help` for a command's options. Exit codes: 0 fine, "
+               "1 a plan or today's assignments break a rule, 2 bad input.")
+    p.add_argument("--version", action="version", version=f"caseload {_version()}")
+    sub = p.add_subparsers(dest="command", title="commands", metavar="COMMAND")
 
     v = sub.add_parser("validate", help="check a district's files; list every problem")
     v.add_argument("district", help="district folder or .xlsx workbook")
     v.add_argument("--json", action="store_true", help="machine-readable output")
-    v.add_argument("--all", action="store_true", help="list every problem, not the first 50")
+    v.add_argument("--all", action="store_true",
+                   help="list every problem (errors beyond the first 50; every warning "
+                        "rather than one example per kind)")
     v.set_defaults(func=_cmd_validate)
 
     g = sub.add_parser("graph", help="who may case-manage whom, and why not")
@@ -517,10 +694,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--edges", metavar="CSV", help="also write the edge table to this CSV file")
     g.set_defaults(func=_cmd_graph)
 
-    e = sub.add_parser("explain", help="every rule's verdict for one student")
+    e = sub.add_parser("explain", help="who may case-manage one student, best options first")
     e.add_argument("district", help="district folder or .xlsx workbook")
     e.add_argument("student", help="student_id")
-    e.add_argument("educator", nargs="?", help="educator_id (default: all at the school)")
+    e.add_argument("educator", nargs="?", help="educator_id: every rule for this one educator")
+    e.add_argument("--plan", metavar="PLAN", help="also show this plan's case manager and why")
+    e.add_argument("--all", action="store_true",
+                   help="every rule's verdict for every educator at the school")
     e.set_defaults(func=_cmd_explain)
 
     pl = sub.add_parser("plan", help="plan next year's case managers")
@@ -546,6 +726,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--redact", action="store_true",
                     help="educator names replaced by their ids in every file")
     pl.add_argument("--quiet", action="store_true", help="no progress lines")
+    pl.add_argument("--all", action="store_true",
+                    help="print every warning about the files, not one example per kind")
     pl.add_argument("--force", action="store_true", help=_FORCE_HELP)
     pl.set_defaults(func=_cmd_plan)
 
@@ -583,7 +765,28 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("plan_a", help="plan folder A (e.g. the base plan)")
     cp.add_argument("plan_b", help="plan folder B (e.g. a what-if)")
     cp.add_argument("--json", action="store_true", help="machine-readable output")
+    cp.add_argument("--all", action="store_true", help="every student and roster that changes")
+    cp.add_argument("--xlsx", metavar="FILE", help="also write the comparison as a workbook")
+    cp.add_argument("--html", metavar="FILE", help="also write the comparison as a web page")
     cp.set_defaults(func=_cmd_compare)
+
+    wi = sub.add_parser("whatif", help="apply scenario file(s), re-plan against a plan, "
+                                       "compare")
+    wi.add_argument("district", help="district folder or .xlsx workbook")
+    wi.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml",
+                    help="scenario file(s) (docs/next-year.md); several give a side-by-side "
+                         "table")
+    wi.add_argument("--plan", required=True, metavar="PLAN",
+                    help="the published plan to re-plan against (moves only who must move)")
+    wi.add_argument("--out", required=True, help="folder to write: the new plan and the "
+                    "comparison (one sub-folder per scenario when several)")
+    wi.add_argument("--time-limit", type=_number(0, 86_400, above=True, why=" (seconds)"),
+                    default=30.0, help="seconds for CP-SAT when students have weights")
+    wi.add_argument("--all", action="store_true", help="print every change, not the first 8")
+    wi.add_argument("--no-xlsx", action="store_true", help="do not write plan.xlsx")
+    wi.add_argument("--quiet", action="store_true", help="no progress lines")
+    wi.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    wi.set_defaults(func=_cmd_whatif)
 
     ro = sub.add_parser("rollover", help="next year's district: grades, feeders, staff changes")
     ro.add_argument("district", help="this year's district folder or workbook")
@@ -619,10 +822,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:  # `caseload` alone: the commands, not an error
+        parser.print_help()
+        return 0
+    if _unknown_command(parser, argv[0]):
+        return EXIT_BAD_INPUT
     try:  # argparse reports bad arguments itself and exits 2: return that code instead
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    if args.command is None:  # options but no command, e.g. `caseload --json`
+        parser.print_usage(sys.stderr)
+        print("caseload: give a command (see `caseload --help`)", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         # Values from a planner's files are echoed with control characters escaped.
         with cleanup_on_sigterm(), contextlib.redirect_stdout(TerminalText(sys.stdout)), \

@@ -155,8 +155,8 @@ def generate_district(n_students: int = 1900, seed: int = 0,
         tables["services"] = _make_services(np.random.default_rng([seed, _SERVICES_STREAM]),
                                             tables)
     for t, frame in tables.items():
-        # Optional columns the generator never fills (a lock's service) are
-        # left out, as a planner's own file may leave them out.
+        # Optional columns the generator never fills (a lock's service, students'
+        # names) are left out, as a planner's own file may leave them out.
         cols = [c.name for c in CONTRACT[t] if c.required or c.name in frame.columns]
         tables[t] = frame[cols].astype(str).replace({"None": "", "nan": ""})
     settings = (f'name = "{name}"\nrule_pack = "ca"\n\n'

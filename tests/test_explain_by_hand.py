@@ -57,7 +57,7 @@ def test_a_move_from_the_published_plan_is_added_to_the_reason(make_district):
     assert stays.assignments["case_manager_id"].tolist() == ["C1"]
     moves = plan(d, objective=Objective(change=0.0), published={"S1": "C1"})
     assert moves.assignments["case_manager_id"].tolist() == ["E1"]
-    reason = moves.assignments["reason"].iloc[0]
+    reason = moves.assignments["reason_detail"].iloc[0]
     assert reason.startswith("Best-practice case manager: ")
     assert reason.endswith("Moved from the published plan: The published plan's case "
                            "manager C1 is a weaker fit (coordinator only, rank 2) than E1 "

@@ -254,7 +254,7 @@ def test_pins_and_forbids_hold(make_district):
     result = plan(load_district(folder))
     got = as_dict(result)
     assert got["S1"] != "E1" and got["S2"] == "E3"
-    reason = dict(zip(result.assignments["student_id"], result.assignments["reason"],
+    reason = dict(zip(result.assignments["student_id"], result.assignments["reason_detail"],
                       strict=True))
     assert "forbidden in locks.csv" in reason["S1"]
     assert reason["S2"].startswith("Pinned in locks.csv (S2 to E3). ")
@@ -272,8 +272,8 @@ def test_continuity_kept_where_still_right_and_explained_where_not(make_district
     a = result.assignments.set_index("student_id")
     assert a.at["S1", "case_manager_id"] == "E2" and a.at["S1", "kept_current"]
     assert a.at["S2", "case_manager_id"] in ("E1", "E2")
-    assert "E3 is a weaker fit (coordinator only, rank 2)" in a.at["S2", "reason"]
-    assert "E77 is no longer on staff" in a.at["S3", "reason"]
+    assert "E3 is a weaker fit (coordinator only, rank 2)" in a.at["S2", "reason_detail"]
+    assert "E77 is no longer on staff" in a.at["S3", "reason_detail"]
     assert result.figures["continuity_share"] == pytest.approx(0.5)
 
 
@@ -296,7 +296,7 @@ def test_result_is_immutable_and_summarises(sample_result):
     with pytest.raises(AttributeError):
         sample_result.status = "feasible"
     text = sample_result.summary()
-    assert "OPTIMAL" in text and "best-practice share" in text
+    assert "status optimal" in text and "with the best-practice case manager" in text
     assert set(sample_result.terms) == {"unplaced", "rank", "continuity", "balance"}
     # Immutable in fact, as PyVRP's Result: arrays read-only, tables handed out
     # as copies, figures a read-only view.
@@ -369,7 +369,7 @@ def test_tiny_named_instance_has_its_known_answer():
                                        strict=True))
     assert result.objective == pytest.approx(24.0 + 2 / 3, abs=1e-3)
     assert result.terms["rank"] == 30 and result.terms["continuity"] == -20
-    h = result.assignments.set_index("student_id").at["H", "reason"]
+    h = result.assignments.set_index("student_id").at["H", "reason_detail"]
     assert "A better fit (rank 0) had no room: P1 (SLP, 2/2)" in h
 
 

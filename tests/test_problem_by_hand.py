@@ -104,13 +104,13 @@ def test_baseline_replan(maple):
     assert r.figures["published_plan"] == {"students_in_published_plan": 3, "moved": 2,
                                      "moved_because": {"full": 1, "no longer on staff": 1}}
     assert r.terms["change"] == 100.0
-    reasons = dict(zip(r.assignments["student_id"], r.assignments["reason"], strict=True))
+    reasons = dict(zip(r.assignments["student_id"], r.assignments["reason_detail"], strict=True))
     assert reasons["S2"].endswith(
         "Moved from the published plan: The published plan's case manager E1 is full (1/1)")
     assert reasons["S3"].endswith(
         "Moved from the published plan: The published plan's case manager is no longer on staff")
     assert "Moved" not in reasons["S1"] and "Moved" not in reasons["S4"]
-    assert "  moved from published         2 of 3   (full 1, no longer on staff 1)" in \
+    assert "  Moved from the published plan: 2 of 3 (full 1, no longer on staff 1)" in \
         r.summary().splitlines()
     assert independent.plan_violations(maple, got) == []
 

@@ -174,7 +174,7 @@ def test_why_this_years_case_manager_was_not_kept(make_district):
                    educator("E3", "OT", "OT-LIC", case_manager="yes")],
         students=[student("S1", current_case_manager="E2"),
                   student("S2", current_case_manager="E3")])))
-    reasons = dict(zip(r.assignments["student_id"], r.assignments["reason"], strict=True))
+    reasons = dict(zip(r.assignments["student_id"], r.assignments["reason_detail"], strict=True))
     assert reasons["S1"].endswith(
         "This year's case manager E2 is a weaker fit (coordinator only, rank 2) than E1 "
         "(rank 0)")
@@ -198,7 +198,7 @@ def test_moved_from_the_baseline_for_balance(make_district):
     r = plan(d, objective=Objective(change=0.0),
              baseline={f"S{i}": "E1" for i in range(1, 5)})
     assert r.figures["published_plan"]["moved_because"] == {"balance": 2}
-    moved = [x for x in r.assignments["reason"] if "Moved from the published plan" in x]
+    moved = [x for x in r.assignments["reason_detail"] if "Moved from the published plan" in x]
     assert len(moved) == 2 and all(x.endswith(
         "Moved from the published plan: Moved to balance caseloads: E1 carries 2/4, "
         "E2 2/4") for x in moved)
@@ -369,13 +369,13 @@ def test_summary_lists_ten_hiring_needs_then_counts_the_rest(make_district):
     assert lines[1] == ""
     i = lines.index("Hiring needs (to place the unplaced students):")
     assert lines[i - 1] == ""
-    assert lines[i + 1] == "  region North: COORD for 1 student(s) = 0.1 FTE"
-    assert lines[i + 2] == "  S00: RSP with ES-MMSN for 1 student(s) = 0.1 FTE"
+    assert lines[i + 1] == "  0.1 FTE COORD at region North for 1 student"
+    assert lines[i + 2] == "  0.1 FTE RSP with ES-MMSN at School 0 for 1 student"
     assert len(lines) == i + 12
     assert lines[-1] == "  … and 2 more (hiring_needs.csv)"
     r10 = plan(load_district(make_district(schools=schools[:10], educators=[ot],
                                            students=students[:10])))
-    assert r10.summary().splitlines()[-1] == "  S09: RSP with ES-MMSN for 1 student(s) = 0.1 FTE"
+    assert r10.summary().splitlines()[-1] == "  0.1 FTE RSP with ES-MMSN at School 9 for 1 student"
 
 
 def test_student_messages_word_for_word(make_district):

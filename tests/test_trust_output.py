@@ -244,7 +244,12 @@ def test_shuffled_rows_give_the_same_plan_files(district_with_audit_and_locks, t
         files = _files(tmp_path / name)
         summary = json.loads(files.pop("summary.json"))
         summary.pop("sources")  # the input files' SHA-256: the files do differ
-        got.append((files, summary))
+        # warnings.csv names the input's spreadsheet rows, which shuffling moves
+        # (in `row`, and in the examples of a file-wide warning's text); each
+        # warning's kind and value are the same.
+        warnings = list(csv.DictReader(io.StringIO(files.pop("warnings.csv").decode())))
+        got.append((files, summary, [(w["kind"], w["file"], w["column"], w["value"])
+                                     for w in warnings]))
     assert got[0] == got[1]
     assert len(_cells(tmp_path / "p1" / "audit.csv")) > 5
 

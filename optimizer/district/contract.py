@@ -62,6 +62,8 @@ CONTRACT: dict[str, tuple[Column, ...]] = {
                                     "transition at 22 in rollover"),
         Column("adult_transition", False, "yes/no: the IEP continues after grade 12 in the "
                                           "adult transition program"),
+        Column("name", False, "student's display name for people reading the plan (never "
+                              "used by the rules; removed by --redact)"),
     ),
     "locks": (
         Column("student_id", True, "student the lock is about"),

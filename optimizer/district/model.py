@@ -65,6 +65,7 @@ class Student:
     row: int
     birth_date: dt.date | None = None
     adult_transition: bool | None = None  # None: not given
+    name: str | None = None  # display name (optional; never used by the rules)
 
     @property
     def basis_disability(self) -> str:

@@ -61,6 +61,7 @@ def district_tables(district: District) -> dict[str, pd.DataFrame]:
         "birth_date": s.birth_date.isoformat() if s.birth_date else "",
         "adult_transition": "" if s.adult_transition is None else
         ("yes" if s.adult_transition else "no"),
+        "name": s.name or "",
     } for s in district.students.values()], columns=[c.name for c in CONTRACT["students"]])
     locks = pd.DataFrame([{
         "student_id": lk.student_id, "educator_id": lk.educator_id, "kind": lk.kind,

@@ -377,6 +377,7 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
     born = t.date("birth_date")
     adult = t.lookup("adult_transition", {**{y: "yes" for y in _YES}, **{n: "no" for n in _NO}},
                      "yes or no", normalize=str.lower)
+    names = t.col("name").astype(str).str.strip().tolist()  # display only, never a rule
 
     out = {}
     # Specialized academic instruction: the pack's service(s) of kind "instruction".
@@ -443,6 +444,7 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
             annual_review=annual[i], triennial_review=tri[i], weight=float(w),
             row=int(t.rows[i]), birth_date=born[i],
             adult_transition=None if adult[i] is None else adult[i] == "yes",
+            name=names[i] or None,
         )
     return out
 

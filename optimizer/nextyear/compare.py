@@ -1,20 +1,24 @@
-"""Comparing two plans: who changes case manager and why, load changes, headline deltas.
+"""Comparing two plans: who changes case manager and why, every roster that
+changes (even when its count does not), hiring needs and headline figures
+before and after, and — when the plans plan services — provider changes.
 
 Works on :class:`~optimizer.planning.result.Result` objects or plans read back with
 :func:`optimizer.outputs.plan_folder.read_plan` (both give :class:`PlanTables`).
+Names (educators', schools', students' when given) are taken from the plans'
+own tables; ids stay in their own columns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from optimizer.planning.result import PlanTables, Result
+from optimizer.planning.result import SERVICE_COLUMNS, PlanTables, Result
 
-__all__ = ["Comparison", "compare"]
+__all__ = ["Comparison", "compare", "MOVED_COLUMNS", "ROSTER_COLUMNS", "SERVICE_CHANGE_COLUMNS"]
 
 _METRICS = [
     ("placed", "students placed", "{:,.0f}"),
@@ -25,6 +29,18 @@ _METRICS = [
     ("std_load_ratio", "std of load ratio", "{:.3f}"),
     ("hiring_fte", "hiring needs (FTE)", "{:.1f}"),
 ]
+
+#: One row per student whose case manager differs between the plans.
+MOVED_COLUMNS = ["student_id", "student_name", "school_id", "school_name",
+                 "from_case_manager_id", "from_case_manager", "to_case_manager_id",
+                 "to_case_manager", "why"]
+#: One row per educator whose roster differs (students in or out), even when
+#: the count is the same.
+ROSTER_COLUMNS = ["educator_id", "name", "role", "students_a", "students_b", "joined",
+                  "left", "load_a", "load_b", "cap_a", "cap_b"]
+#: One row per (student, service) whose provider differs (service plans only).
+SERVICE_CHANGE_COLUMNS = ["student_id", "school_id", "service", "from_provider_id",
+                          "to_provider_id", "why"]
 
 
 def _tables(plan: Result | PlanTables) -> PlanTables:
@@ -41,6 +57,67 @@ def _metrics(t: PlanTables) -> dict[str, float]:
             "hiring_fte": float(t.hiring_needs["fte"].sum()) if len(t.hiring_needs) else 0.0}
 
 
+def _names(*plans: PlanTables) -> dict[str, str]:
+    """Educator id -> name from the plans' caseloads (the later plan wins)."""
+    out: dict[str, str] = {}
+    for t in plans:
+        if "name" in t.caseloads.columns:
+            out.update(zip(t.caseloads["educator_id"].astype(str),
+                           t.caseloads["name"].fillna("").astype(str), strict=True))
+    return out
+
+
+def _column_map(frame: pd.DataFrame, key: str, value: str) -> dict[str, str]:
+    if value not in frame.columns:
+        return {}
+    return {str(k): str(v) for k, v in zip(frame[key], frame[value].fillna(""), strict=True)
+            if str(v)}
+
+
+def _sentence(reason: str, opening: str) -> str:
+    """The sentence of a plan's reason that starts with ``opening`` (to its end)."""
+    at = reason.find(opening)
+    if at < 0:
+        return ""
+    rest = reason[at + len(opening):]
+    end = rest.find(". ")
+    return rest if end < 0 else rest[:end]
+
+
+_PUBLISHED_CM = "The published plan's case manager "
+
+
+def _why(row: Any, b_reason: str, unplaced_reason: str, on_staff_b: set[str],
+         from_name: str = "", b_detail: str = "") -> str:
+    """Why the student's case manager changed, never blank (``b_reason`` the
+    short reason, ``b_detail`` the full trail of plan B)."""
+    if pd.isna(row.school_id_b):
+        return "No longer in the district (not in this plan)"
+    if pd.isna(row.school_id_a):
+        return "New student: " + (b_reason or (f"unplaced: {unplaced_reason}"
+                                               if unplaced_reason else "unplaced"))
+    moved = _sentence(b_detail or b_reason, "Moved from the published plan: ")
+    if moved:
+        src = str(row.case_manager_id_a)
+        if moved.startswith(_PUBLISHED_CM) and src:  # name the person
+            rest = moved[len(_PUBLISHED_CM):]
+            rest = rest[len(src) + 1:] if rest.startswith(src + " ") else rest
+            moved = f"{from_name} ({src}) {rest}" if from_name else f"{src} {rest}"
+        return moved
+    src, dst = row.case_manager_id_a, row.case_manager_id_b
+    if not dst:
+        lead = (f"{src} is no longer on staff" if src and src not in on_staff_b else
+                "No eligible case manager has room")
+        return f"{lead}; unplaced: {unplaced_reason}" if unplaced_reason else \
+            f"{lead}; unplaced"
+    if src and src not in on_staff_b:
+        return f"{src} is no longer on staff; {b_reason}" if b_reason else \
+            f"{src} is no longer on staff"
+    if not src:
+        return f"Newly placed: {b_reason}" if b_reason else "Newly placed"
+    return b_reason or "The plan chose another case manager (same rules, new balance)"
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Tidy frames describing how plan B differs from plan A.
@@ -48,9 +125,9 @@ class Comparison:
     Attributes
     ----------
     moved
-        One row per student whose case manager differs: ``student_id``,
-        ``school_id``, ``from_case_manager_id``, ``to_case_manager_id``, ``why``
-        (plan B's reason).
+        One row per student whose case manager differs (:data:`MOVED_COLUMNS`):
+        ids, names and ``why`` (never blank: the reason plan B gives, why the
+        student left the published plan, or why they are now unplaced).
     loads
         One row per educator whose load changed: ``educator_id``, ``role``,
         ``load_a``, ``load_b``, ``delta``, ``cap_a``, ``cap_b``.
@@ -59,6 +136,13 @@ class Comparison:
     hiring
         Hiring needs by place, role and credential: ``students_a``,
         ``students_b``, ``fte_a``, ``fte_b``, ``fte_delta`` (changed rows only).
+    rosters
+        One row per educator whose roster differs (:data:`ROSTER_COLUMNS`):
+        who joined and who left (``;``-separated ids), even when the count
+        stays the same.
+    services
+        Provider changes per student and service (:data:`SERVICE_CHANGE_COLUMNS`);
+        empty unless a plan plans services.
     """
 
     name_a: str
@@ -67,35 +151,131 @@ class Comparison:
     loads: pd.DataFrame
     headline: pd.DataFrame
     hiring: pd.DataFrame
+    rosters: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ROSTER_COLUMNS))
+    services: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=SERVICE_CHANGE_COLUMNS))
 
     @property
     def empty(self) -> bool:
         """True when B is the same plan as A."""
         return (self.moved.empty and self.loads.empty and self.hiring.empty
+                and self.rosters.empty and self.services.empty
                 and bool((self.headline["delta"] == 0).all()))
 
-    def summary(self) -> str:
-        """One screen: headline deltas, then the largest changes."""
-        lines = [f"{self.name_b} compared with {self.name_a}", ""]
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The comparison as CSV-ready tables, by file name."""
+        return {"comparison_headline.csv": self.headline,
+                "comparison_students.csv": self.moved,
+                "comparison_rosters.csv": self.rosters,
+                "comparison_hiring.csv": self.hiring,
+                **({"comparison_services.csv": self.services}
+                   if not self.services.empty else {})}
+
+    def summary(self, limit: int | None = 8) -> str:
+        """One screen: headline figures, then the students and rosters that
+        change (``limit`` rows of each; None for every row)."""
+        def head(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame if limit is None else frame.head(limit)
+
+        def more(frame: pd.DataFrame, what: str) -> list[str]:
+            hidden = len(frame) - len(head(frame))
+            return [f"    … and {hidden:,} more {what} (use --all)"] if hidden > 0 else []
+
+        lines = [f"{self.name_b} compared with {self.name_a}", "",
+                 f"  {'':<22} {'before':>10}    {'after':>10}"]
         for row, (_, label, fmt) in zip(self.headline.itertuples(), _METRICS, strict=True):
             sign = "+" if row.delta > 0 else ""
             lines.append(f"  {label:<22} {fmt.format(row.a):>10} -> {fmt.format(row.b):>10}"
                          f"   ({sign}{fmt.format(row.delta)})")
         lines.append("")
         lines.append(f"  {len(self.moved):,} student(s) change case manager; "
-                     f"{len(self.loads):,} educator load(s) change")
-        for r in self.moved.head(8).itertuples():
-            lines.append(f"    {r.student_id}: {r.from_case_manager_id or '—'} -> "
-                         f"{r.to_case_manager_id or 'unplaced'}")
-        if len(self.moved) > 8:
-            lines.append(f"    … and {len(self.moved) - 8:,} more")
+                     f"{len(self.rosters):,} roster(s) change")
+        for r in head(self.moved).itertuples():
+            who = f"{r.student_name} ({r.student_id})" if r.student_name else r.student_id
+            src = f"{r.from_case_manager} ({r.from_case_manager_id})" \
+                if r.from_case_manager_id else "—"
+            dst = f"{r.to_case_manager} ({r.to_case_manager_id})" \
+                if r.to_case_manager_id else "left" if r.why.startswith("No longer in") \
+                else "unplaced"
+            lines.append(f"    {who} at {r.school_name or r.school_id}: {src} -> {dst}")
+            lines.append(f"        why: {r.why}")
+        lines.extend(more(self.moved, "students"))
+        if not self.rosters.empty:
+            lines.append("  Rosters that change:")
+            for r in head(self.rosters).itertuples():
+                joined = len(r.joined.split(";")) if r.joined else 0
+                left = len(r.left.split(";")) if r.left else 0
+                lines.append(f"    {r.name or r.educator_id} ({r.educator_id}, {r.role}): "
+                             f"{r.students_a} -> {r.students_b} students "
+                             f"(+{joined} joined, -{left} left)")
+            lines.extend(more(self.rosters, "rosters"))
         if not self.hiring.empty:
-            lines.append("  Hiring needs changed:")
-            for r in self.hiring.head(8).itertuples():
-                where = r.school_id or f"region {r.region}"
+            lines.append("  Hiring needs:")
+            for r in head(self.hiring).itertuples():
+                where = getattr(r, "school_name", "") or r.school_id or f"region {r.region}"
                 lines.append(f"    {where} {r.role} {r.credential}: {r.fte_a:.1f} -> "
-                             f"{r.fte_b:.1f} FTE")
+                             f"{r.fte_b:.1f} FTE ({r.students_a:g} -> {r.students_b:g} "
+                             "students)")
+            lines.extend(more(self.hiring, "hiring rows"))
+        if not self.services.empty:
+            lines.append(f"  {len(self.services):,} service provider(s) change:")
+            for r in head(self.services).itertuples():
+                lines.append(f"    {r.student_id} {r.service}: {r.from_provider_id or '—'} -> "
+                             f"{r.to_provider_id or 'not served'} ({r.why})")
+            lines.extend(more(self.services, "service changes"))
         return "\n".join(lines)
+
+
+def _rosters(a: PlanTables, b: PlanTables, names: Mapping[str, str]) -> pd.DataFrame:
+    def roster(t: PlanTables) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for sid, eid in zip(t.assignments["student_id"], t.assignments["case_manager_id"],
+                            strict=True):
+            if isinstance(eid, str) and eid:
+                out.setdefault(eid, set()).add(str(sid))
+        return out
+
+    ra, rb = roster(a), roster(b)
+    ca = a.caseloads.set_index("educator_id")
+    cb = b.caseloads.set_index("educator_id")
+    rows = []
+    for eid in sorted(set(ra) | set(rb) | set(ca.index) | set(cb.index)):
+        sa, sb = ra.get(eid, set()), rb.get(eid, set())
+        if sa == sb:
+            continue
+        role = cb["role"].get(eid) if eid in cb.index else ca["role"].get(eid, "")
+        rows.append({"educator_id": eid, "name": names.get(eid, ""), "role": role or "",
+                     "students_a": len(sa), "students_b": len(sb),
+                     "joined": ";".join(sorted(sb - sa)), "left": ";".join(sorted(sa - sb)),
+                     "load_a": float(ca["load"].get(eid, 0.0)) if eid in ca.index else 0.0,
+                     "load_b": float(cb["load"].get(eid, 0.0)) if eid in cb.index else 0.0,
+                     "cap_a": ca["cap"].get(eid, 0) if eid in ca.index else 0,
+                     "cap_b": cb["cap"].get(eid, 0) if eid in cb.index else 0})
+    return pd.DataFrame(rows, columns=ROSTER_COLUMNS)
+
+
+def _service_changes(a: PlanTables, b: PlanTables) -> pd.DataFrame:
+    """Provider changes per (student, service), against the services interface
+    (PlanTables.services with SERVICE_COLUMNS); empty when neither plan has them."""
+    sa, sb = a.services, b.services
+    if sa.empty and sb.empty:
+        return pd.DataFrame(columns=SERVICE_CHANGE_COLUMNS)
+    cols = ["student_id", "school_id", "service", "provider_id", "reason"]
+    sa = sa.reindex(columns=SERVICE_COLUMNS)[cols]
+    sb = sb.reindex(columns=SERVICE_COLUMNS)[cols]
+    m = sa.merge(sb, on=["student_id", "service"], how="outer", suffixes=("_a", "_b"))
+    m = m.fillna({"provider_id_a": "", "provider_id_b": "", "reason_b": "", "reason_a": ""})
+    m = m[m["provider_id_a"].astype(str) != m["provider_id_b"].astype(str)]
+    why = [rb or (f"no longer served ({ra})" if ra else "no longer served")
+           if not pb else rb or "a new provider"
+           for pb, ra, rb in zip(m["provider_id_b"], m["reason_a"], m["reason_b"],
+                                 strict=True)]
+    out = pd.DataFrame({"student_id": m["student_id"],
+                        "school_id": m["school_id_b"].fillna(m["school_id_a"]),
+                        "service": m["service"], "from_provider_id": m["provider_id_a"],
+                        "to_provider_id": m["provider_id_b"], "why": why},
+                       columns=SERVICE_CHANGE_COLUMNS)
+    return out.sort_values(["student_id", "service"], ignore_index=True)
 
 
 def compare(plan_a: Result | PlanTables, plan_b: Result | PlanTables, name_a: str = "A",
@@ -114,8 +294,8 @@ def compare(plan_a: Result | PlanTables, plan_b: Result | PlanTables, name_a: st
     Returns
     -------
     Comparison
-        Who changes case manager, whose load changes, the headline figures
-        and the hiring needs of both plans side by side.
+        Who changes case manager and why, whose roster and load change, the
+        headline figures and the hiring needs of both plans side by side.
 
     Examples
     --------
@@ -123,18 +303,39 @@ def compare(plan_a: Result | PlanTables, plan_b: Result | PlanTables, name_a: st
     >>> print(c.summary())                                     # doctest: +SKIP
     """
     a, b = _tables(plan_a), _tables(plan_b)
+    names = _names(a, b)
+    school_names = {**_column_map(a.assignments, "school_id", "school_name"),
+                    **_column_map(b.assignments, "school_id", "school_name")}
+    student_names = {**_column_map(a.assignments, "student_id", "student_name"),
+                     **_column_map(b.assignments, "student_id", "student_name")}
     aa = a.assignments[["student_id", "school_id", "case_manager_id"]]
-    bb = b.assignments[["student_id", "school_id", "case_manager_id", "reason"]]
+    # The full rule trail when the plan has one (reason_detail): its "Moved from
+    # the published plan: ..." sentence says why in a student's own terms.
+    detail = "reason_detail" if "reason_detail" in b.assignments.columns else "reason"
+    bb = b.assignments[["student_id", "school_id", "case_manager_id", "reason"]].assign(
+        reason_detail=b.assignments[detail])
     m = aa.merge(bb, on="student_id", how="outer", suffixes=("_a", "_b"))
-    m = m.fillna({"case_manager_id_a": "", "case_manager_id_b": "", "reason": ""})
-    changed = m[m["case_manager_id_a"] != m["case_manager_id_b"]]
+    m = m.fillna({"case_manager_id_a": "", "case_manager_id_b": "", "reason": "",
+                  "reason_detail": ""})
+    # A student in one plan only (left, or new) is a change even when unplaced in both.
+    changed = m[(m["case_manager_id_a"] != m["case_manager_id_b"])
+                | m["school_id_a"].isna() | m["school_id_b"].isna()]
+    unplaced_reason = _column_map(b.unassigned, "student_id", "reason")
+    on_staff_b = set(b.caseloads["educator_id"].astype(str))
+    school = changed["school_id_b"].fillna(changed["school_id_a"])
     moved = pd.DataFrame({
         "student_id": changed["student_id"],
-        "school_id": changed["school_id_b"].fillna(changed["school_id_a"]),
+        "student_name": [student_names.get(s, "") for s in changed["student_id"]],
+        "school_id": school,
+        "school_name": [school_names.get(s, "") for s in school],
         "from_case_manager_id": changed["case_manager_id_a"],
+        "from_case_manager": [names.get(e, "") for e in changed["case_manager_id_a"]],
         "to_case_manager_id": changed["case_manager_id_b"],
-        "why": changed["reason"],
-    }).sort_values("student_id", ignore_index=True)
+        "to_case_manager": [names.get(e, "") for e in changed["case_manager_id_b"]],
+        "why": [_why(r, str(r.reason), unplaced_reason.get(str(r.student_id), ""), on_staff_b,
+                     names.get(str(r.case_manager_id_a), ""), str(r.reason_detail))
+                for r in changed.itertuples()],
+    }, columns=MOVED_COLUMNS).sort_values("student_id", ignore_index=True)
 
     la = a.caseloads[["educator_id", "role", "load", "cap"]]
     lb = b.caseloads[["educator_id", "role", "load", "cap"]]
@@ -151,10 +352,17 @@ def compare(plan_a: Result | PlanTables, plan_b: Result | PlanTables, name_a: st
                              for k, _, _ in _METRICS])
 
     keys = ["school_id", "region", "role", "credential"]
-    ha = a.hiring_needs.rename(columns={"students": "students_a", "fte": "fte_a"})
-    hb = b.hiring_needs.rename(columns={"students": "students_b", "fte": "fte_b"})
+    if "service" in a.hiring_needs.columns and "service" in b.hiring_needs.columns:
+        keys.append("service")  # a service plan's needs are per service too
+    ha = a.hiring_needs[[*keys, "students", "fte"]].rename(
+        columns={"students": "students_a", "fte": "fte_a"})
+    hb = b.hiring_needs[[*keys, "students", "fte"]].rename(
+        columns={"students": "students_b", "fte": "fte_b"})
     hiring = ha.merge(hb, on=keys, how="outer").fillna(
         {"students_a": 0, "students_b": 0, "fte_a": 0.0, "fte_b": 0.0})
     hiring["fte_delta"] = hiring["fte_b"] - hiring["fte_a"]
     hiring = hiring[(hiring["students_a"] != hiring["students_b"])].reset_index(drop=True)
-    return Comparison(name_a, name_b, moved, loads, headline, hiring)
+    hiring.insert(1, "school_name", [school_names.get(str(s), "") if isinstance(s, str) else ""
+                                     for s in hiring["school_id"]])
+    return Comparison(name_a, name_b, moved, loads, headline, hiring,
+                      _rosters(a, b, names), _service_changes(a, b))

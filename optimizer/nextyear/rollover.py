@@ -19,6 +19,7 @@ from optimizer.district.contract import CONTRACT, LIST_SEPARATOR
 from optimizer.district.model import District, InputIssue
 from optimizer.district.reader import RawDistrict
 from optimizer.district.validate import DistrictError, validate_tables
+from optimizer.nextyear.rollover_checks import rollover_warnings
 
 __all__ = ["STAFF_CHANGE_ACTIONS", "Rollover", "next_school_year_start", "roll_over"]
 
@@ -422,7 +423,9 @@ def roll_over(raw: RawDistrict, district: District, *,
                                             plan_provider or {}, report)
     # Next year's district must itself be valid (e.g. new students' codes):
     # validated as it will be written, from the tables in hand.
-    _, issues = validate_tables(RawDistrict(name=raw.name, tables=tables,
-                                            settings=raw.settings))
+    next_district, issues = validate_tables(RawDistrict(name=raw.name, tables=tables,
+                                                        settings=raw.settings))
+    if next_district is not None:  # empty schools, idle educators, students no one may case-manage
+        issues = [*issues, *rollover_warnings(next_district)]
     return Rollover(tables, raw.settings_text, pd.DataFrame(report, columns=REPORT_COLUMNS),
                     tuple(issues))

@@ -12,7 +12,7 @@ import csv
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,9 @@ def _safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
                redact: bool = False, inputs: Sequence[str | Path] = (),
-               force: bool = False, eligible: pd.DataFrame | None = None) -> Path:
+               force: bool = False, eligible: pd.DataFrame | None = None,
+               extra_tables: Mapping[str, pd.DataFrame] | None = None,
+               extra_files: Mapping[str, Callable[[Path], object]] | None = None) -> Path:
     """Write a plan folder: assignments, caseloads, unassigned, hiring needs,
     audit, summary, ``services.csv`` when the plan plans service providers, and
     (unless ``xlsx=False``) the workbook ``plan.xlsx``.
@@ -182,6 +184,12 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
         The district's edge table (:func:`optimizer.graph.edge_table`): the
         workbook's *Edit case managers* sheet then offers each student a
         drop-down of exactly their eligible educators.
+    extra_tables
+        More CSV files for the folder, by file name (``warnings.csv``, a
+        what-if's comparison), written with the same guards.
+    extra_files
+        More files by name, each written by its function given the path (a
+        comparison workbook or page), inside the same atomic folder.
 
     Returns
     -------
@@ -207,6 +215,10 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
             from optimizer.outputs.workbook import write_workbook
 
             write_workbook(tables, tmp / "plan.xlsx", redact=redact, eligible=eligible)
+        for name, frame in (extra_tables or {}).items():
+            _write_csv(_safe(frame), tmp / name)
+        for name, writer in (extra_files or {}).items():
+            writer(tmp / name)
     return target
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from optimizer.outputs.service_report import hiring_table_columns, render_service_section
-from optimizer.planning.result import PlanTables
+from optimizer.planning.result import PlanTables, plain_headline
 
 __all__ = ["render_report", "MAX_SCHOOLS_SHOWN"]
 
@@ -26,7 +26,9 @@ MAX_SCHOOLS_SHOWN = 40
 _STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px;color:#1b2733}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:16px;margin:24px 0 8px}
-.sub{color:#5a6b7b;margin:0 0 16px} .cards{display:flex;flex-wrap:wrap;gap:12px}
+.sub{color:#5a6b7b;margin:0 0 16px}
+.headline p{font-size:17px;margin:0 0 6px;font-weight:600}
+.cards{display:flex;flex-wrap:wrap;gap:12px}
 .card{border:1px solid #d5dde6;border-radius:8px;padding:10px 14px;min-width:130px}
 .card b{display:block;font-size:22px} .card span{color:#5a6b7b;font-size:12px}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}
@@ -89,9 +91,11 @@ def _bars(rows: Sequence[tuple[str, Sequence[float]]], series: Sequence[tuple[st
     return "".join(out)
 
 
-def _strips(rows: Sequence[tuple[str, Sequence[float]]], width: int = 460) -> str:
-    """One row of dots per school: each dot a case manager's load ratio (0-1.2)."""
-    label_w, row_h, top = 120, 16, 22
+def _strips(rows: Sequence[tuple[str, Sequence[float | tuple[float, str]]]],
+            width: int = 540) -> str:
+    """One row of dots per school: each dot a case manager's load ratio (0-1.2),
+    with the case manager's name as hover text when given as (ratio, who)."""
+    label_w, row_h, top = 190, 16, 22  # room for a school's name
     height = top + row_h * max(len(rows), 1) + 18
     span = width - label_w - 20
 
@@ -112,10 +116,12 @@ def _strips(rows: Sequence[tuple[str, Sequence[float]]], width: int = 460) -> st
         y = top + i * row_h + row_h / 2
         out.append(f'<text x="{label_w - 6}" y="{y + 4}" font-size="11" '
                    f'text-anchor="end">{_e(label)}</text>')
-        for v in ratios:
+        for item in ratios:
+            v, who = item if isinstance(item, tuple) else (item, "")
+            hover = f"{who}: {v:.0%} of cap" if who else f"{v:.2f}"
             colour = "#c0392b" if v >= 1 else "#e0a100" if v >= 0.8 else "#2e8b57"
             out.append(f'<circle class="mark" cx="{x(v):.1f}" cy="{y:.1f}" r="3.5" '
-                       f'fill="{colour}" fill-opacity="0.75"><title>{v:.2f}</title></circle>')
+                       f'fill="{colour}" fill-opacity="0.75"><title>{_e(hover)}</title></circle>')
     out.append("</svg>")
     return "".join(out)
 
@@ -160,6 +166,8 @@ def render_report(tables: PlanTables, *, redact: bool = False) -> str:
     lr = f.get("load_ratio", {})
     placed = a[a["case_manager_id"] != ""]
     on_staff = set(cl["educator_id"])
+    school_name = (dict(zip(a["school_id"], a["school_name"], strict=True))
+                   if "school_name" in a.columns else {})
     by_school = a.groupby("school_id", sort=True)
     school_rows = []
     for sch, g in by_school:
@@ -184,7 +192,12 @@ def render_report(tables: PlanTables, *, redact: bool = False) -> str:
     for sch in schools["school_id"]:
         # A list comprehension, not Series.apply: on no staff, apply gives a frame.
         serving = staff[[sch in str(v).split(";") for v in staff["schools"]]]
-        ratio_rows.append((sch, [float(v) for v in serving["load_ratio"].fillna(0)]))
+        ratio_rows.append((school_name.get(sch) or sch, [
+            (float(v), f"{n} ({e}, {role})" if n and n != e else f"{e} ({role})")
+            for v, n, e, role in zip(serving["load_ratio"].fillna(0),
+                                     serving["name"].fillna("") if "name" in serving else
+                                     [""] * len(serving), serving["educator_id"],
+                                     serving["role"], strict=True)]))
 
     un = tables.unassigned
     reasons = {"no one may case-manage": 0, "every eligible case manager full": 0}
@@ -198,23 +211,24 @@ def render_report(tables: PlanTables, *, redact: bool = False) -> str:
              ("best practice", f"{f.get('best_practice_share', 0):.1%}"),
              ("kept case manager", f"{f.get('continuity_share', 0):.1%}"),
              ("highest load ratio", f"{lr.get('max', 0):.2f}"),
-             ("mean load ratio", f"{lr.get('mean', 0):.2f}"),
-             ("status", str(f.get("status", "")))]
+             ("mean load ratio", f"{lr.get('mean', 0):.2f}")]
     charts = [
         _figure("load-ratio", "Caseload ÷ cap of each case manager, by school",
                 _strips(ratio_rows), note),
         _figure("best-practice", "Best practice and continuity by school",
-                _bars([(r.school_id, (r.best, r.kept)) for r in schools.itertuples()],
+                _bars([(school_name.get(r.school_id) or r.school_id, (r.best, r.kept))
+                       for r in schools.itertuples()],
                       [("best practice", "#2f6db5"), ("kept case manager", "#7fb3e0")],
-                      1.0), note),
+                      1.0, width=540, label_w=190), note),
         _figure("unplaced", "Students not placed, by reason",
                 _bars([(k, (float(v),)) for k, v in reasons.items()],
                       [("students", "#c0392b")], max(1.0, max(reasons.values())),
                       fmt="{:.0f}", label_w=200)),
     ]
     hiring = tables.hiring_needs
+    hiring = hiring.assign(school=[school_name.get(x) or x for x in hiring["school_id"]])
     hiring_html = (_table(hiring, hiring_table_columns([
-                              ("school_id", "School"), ("region", "Region"),
+                              ("school", "School"), ("region", "Region"),
                               ("role", "Role"), ("credential", "Credential"),
                               ("students", "Students"), ("fte", "FTE")], hiring))
                    if len(hiring) else "<p class='note'>No hires needed: every student "
@@ -222,6 +236,15 @@ def render_report(tables: PlanTables, *, redact: bool = False) -> str:
     # Service caseloads against caps ("" when the plan does not plan services).
     services_html = render_service_section(tables, strips=_strips, figure=_figure)
     redacted = " · names redacted" if redact else ""
+    headline = plain_headline(f, tables.hiring_needs, a)
+    made = (f"Plan made {f['made_at']}" if f.get("made_at") else
+            "Plan date not recorded (set SOURCE_DATE_EPOCH when planning to stamp it)")
+    status_words = ("the best plan the rules allow, proven" if f.get("status") == "optimal"
+                    else "within every rule and cap; not proven the best")
+    legend = ("Fit of a case manager: best-practice match = the type the CTC's best practice "
+              "names for the student (e.g. their SAI teacher); acceptable = teaches or serves "
+              "the student; coordinator only = coordinates the IEP without teaching or "
+              "serving. Hover a dot to see the case manager.")
     sources = ", ".join(f"{k} ({v[:12]}…)" for k, v in dict(f.get("sources", {})).items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -230,12 +253,16 @@ def render_report(tables: PlanTables, *, redact: bool = False) -> str:
 <style>{_STYLE}</style></head>
 <body>
 <h1>Case-manager plan — {_e(f.get('district', ''))}</h1>
-<p class="sub">{_e(f.get('engine', ''))}{_e(redacted)}</p>
+<p class="sub">{_e(made)}{_e(redacted)}</p>
+<div class="headline">{''.join(f'<p>{_e(line)}</p>' for line in headline)}</div>
 <div class="cards">{''.join(f'<div class="card"><b>{_e(v)}</b><span>{_e(k)}</span></div>'
                              for k, v in cards)}</div>
 <div class="grid">{''.join(charts[:2])}</div>
 <div class="grid">{charts[2]}<div><h2>Hiring needs</h2>{hiring_html}</div></div>
-{services_html}<p class="note">Placed {len(placed):,} students. Inputs: {_e(sources)}.</p>
+{services_html}<p class="note">{_e(legend)}</p>
+<h2>Technical</h2>
+<p class="note">Status {_e(f.get('status', ''))} ({_e(status_words)}): {_e(f.get('engine', ''))}.
+Placed {len(placed):,} students. Inputs: {_e(sources)}.</p>
 <script>{_SCRIPT}</script>
 </body></html>
 """

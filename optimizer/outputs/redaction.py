@@ -16,7 +16,8 @@ __all__ = ["redacted"]
 def redacted(tables: PlanTables) -> PlanTables:
     """The same tables with every free-text field dropped or replaced.
 
-    Educator names become the educator's id; a lock's free-text reason
+    Educator names become the educator's id, student names are blanked; a
+    lock's free-text reason
     (the last sentence of a ``reason`` cell, after ``Lock reason:``) becomes
     ``withheld``. Everything else in a plan is ids, codes and generated text.
 
@@ -29,10 +30,16 @@ def redacted(tables: PlanTables) -> PlanTables:
         cl["name"] = cl["educator_id"]
     frames = {}
     for key in ("assignments", "unassigned", "services"):  # a service lock has a reason too
-        frame = getattr(tables, key)
-        if "reason" in frame.columns:
-            frame = frame.copy()
-            frame["reason"] = frame["reason"].astype(str).map(_withhold_lock_reason)
+        frame = getattr(tables, key).copy()
+        for col in ("reason", "reason_detail"):
+            if col in frame.columns:
+                frame[col] = frame[col].astype(str).map(_withhold_lock_reason)
+        # Names for people reading the plan: a student's goes, an educator's
+        # becomes their id (as in caseloads.csv).
+        if "student_name" in frame.columns:
+            frame["student_name"] = ""
+        if "case_manager_name" in frame.columns:
+            frame["case_manager_name"] = frame["case_manager_id"]
         frames[key] = frame
     audit = tables.audit.copy()
     if "detail" in audit.columns:

@@ -6,7 +6,10 @@ the CLI prints (or dumps as JSON) and notebooks display.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import networkx as nx
@@ -15,7 +18,30 @@ import pandas as pd
 from optimizer.district.model import District, InputIssue
 from optimizer.graph import components, edge_table, unplaceable_students
 
-__all__ = ["format_problems", "graph_summary", "format_graph_summary", "format_table"]
+__all__ = ["WARNING_COLUMNS", "did_you_mean", "format_problems", "format_warnings_grouped",
+           "group_problems", "warning_table", "graph_summary", "format_graph_summary",
+           "format_table"]
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """`` Did you mean 'X'?`` for the nearest choices (same letters in another
+    case first, then close spellings), or ``""`` when nothing is near.
+
+    Examples
+    --------
+    >>> did_you_mean("s000042", ["S000042", "S000043"])
+    " Did you mean 'S000042'?"
+    >>> did_you_mean("pln", ["plan", "export", "graph"])
+    " Did you mean 'plan'?"
+    """
+    choices = sorted(set(choices))
+    same = [c for c in choices if c.casefold() == value.casefold()]
+    near = same or difflib.get_close_matches(value, choices, n=3, cutoff=0.6)
+    if not near:
+        near = difflib.get_close_matches(value.upper(), choices, n=3, cutoff=0.6)
+    if not near:
+        return ""
+    return " Did you mean " + " or ".join(f"'{c}'" for c in near) + "?"
 
 
 def format_problems(problems: list[InputIssue], limit: int | None = None) -> str:
@@ -39,6 +65,81 @@ def format_problems(problems: list[InputIssue], limit: int | None = None) -> str
         if len(shown) < len(group):
             lines.append(f"  … and {len(group) - len(shown)} more (use --all to see them)")
     return "\n".join(lines)
+
+
+#: ``warnings.csv`` of a plan folder: every warning about the district's files.
+WARNING_COLUMNS = ["kind", "file", "row", "column", "value", "expected"]
+
+
+def _kind(p: InputIssue) -> str:
+    """What a problem is about, whatever its row or value: file, column and the
+    expected text's first clause (up to ``:``, `` (`` or ``. ``) with its figures
+    blanked (so "223 student(s)" and "12 student(s)" are one kind)."""
+    where = p.file + (f", column {p.column}" if p.column else "")
+    head = re.split(r":|\s\(|\.\s", p.expected, maxsplit=1)[0]
+    return f"{where}: " + re.sub(r"\d[\d,.]*%?", "#", head)
+
+
+def group_problems(problems: list[InputIssue]) -> list[tuple[str, list[InputIssue]]]:
+    """Problems grouped by kind (:func:`_kind`), largest group first, then by kind.
+
+    Examples
+    --------
+    >>> from optimizer.district.model import InputIssue
+    >>> ps = [InputIssue("s.csv", r, "grade", "13", "a grade code", "warning") for r in (2, 3)]
+    >>> [(k, len(g)) for k, g in group_problems(ps)]
+    [('s.csv, column grade: a grade code', 2)]
+    """
+    groups: dict[str, list[InputIssue]] = {}
+    for p in problems:
+        groups.setdefault(_kind(p), []).append(p)
+    return sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+
+
+def format_warnings_grouped(warnings: list[InputIssue], where: str = "") -> str:
+    """Warnings as one line per kind: how many, and one example with its row.
+
+    Examples
+    --------
+    >>> from optimizer.district.model import InputIssue
+    >>> ps = [InputIssue("s.csv", r, "cm", "E9", "an educator_id", "warning") for r in (2, 5)]
+    >>> print(format_warnings_grouped(ps))
+    2 warnings of 1 kind:
+      2 × s.csv, column cm: an educator_id
+          e.g. s.csv row 2: 'E9'
+    """
+    if not warnings:
+        return ""
+    groups = group_problems(warnings)
+    lines = [f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''} of "
+             f"{len(groups)} kind{'s' if len(groups) != 1 else ''}"
+             + (f" ({where})" if where else "") + ":"]
+    for _kind_text, group in groups:
+        example = str(group[0])
+        if len(example) > 300:
+            example = example[:297] + "…"
+        if len(group) == 1:
+            lines.append(f"  1 × {example}")
+            continue
+        first = group[0]
+        at = first.file + (f" row {first.row}" if first.row is not None else "") + (
+            f": '{first.value}'" if first.value is not None else "")
+        what = (first.file + (f", column {first.column}" if first.column else "")
+                + f": {first.expected}")
+        lines.append(f"  {len(group)} × {what if len(what) <= 160 else what[:157] + '…'}")
+        lines.append(f"      e.g. {at}")
+    return "\n".join(lines)
+
+
+def warning_table(warnings: list[InputIssue]) -> pd.DataFrame:
+    """Every warning as a table (``warnings.csv``): by kind, then value, then row
+    (so shuffled input rows change only the row numbers)."""
+    rows = [{"kind": _kind(p), "file": p.file, "row": "" if p.row is None else p.row,
+             "column": p.column or "", "value": "" if p.value is None else p.value,
+             "expected": p.expected} for p in warnings]
+    rows.sort(key=lambda r: (r["kind"], r["value"], r["expected"],
+                             r["row"] if isinstance(r["row"], int) else -1))
+    return pd.DataFrame(rows, columns=WARNING_COLUMNS)
 
 
 def graph_summary(district: District, G: nx.Graph) -> dict[str, Any]:
@@ -70,6 +171,9 @@ def graph_summary(district: District, G: nx.Graph) -> dict[str, Any]:
         },
         "sai_students_without_authorized_teacher": len(sai_students - taught),
         "components": len(comps),
+        # The groups the planner solves on its own (summary.json "components"):
+        # those holding a student with an option (and so an educator too).
+        "components_with_students": sum(1 for st, ed in comps if st and ed),
         "largest_component": {"students": len(comps[0][0]), "educators": len(comps[0][1])}
         if comps else {"students": 0, "educators": 0},
         "forbidden_edges": len(G.graph.get("forbidden", [])),
@@ -97,14 +201,17 @@ def format_graph_summary(summary: dict, schools: pd.DataFrame, limit: int = 20) 
         f"({s['case_manager_educators']:,} may case-manage someone)",
         f"  eligible edges              {s['edges']:>8,}  "
         + ", ".join(f"{k} {v:,}" for k, v in s["edges_by_capacity"].items()),
-        f"  components                  {s['components']:>8,}  "
+        f"  connected groups            {s['components']:>8,}  "
         f"(largest: {lc['students']:,} students, {lc['educators']:,} educators)",
+        f"    of them with students     {s['components_with_students']:>8,}  (what the plan "
+        "solves separately; the rest are single educators who may case-manage no one, "
+        "or students no one may case-manage)",
         f"  pins / forbidden edges      {s['pins']:>8,} / {s['forbidden_edges']:,}",
         "",
         "  Best option each student has:",
-        f"    best-practice case manager   {opt['best_practice']:>8,}",
-        f"    teaches or serves (rank 1)   {opt['teaches_or_serves']:>8,}",
-        f"    coordinator only (rank 2)    {opt['coordinator_only']:>8,}",
+        f"    best-practice match          {opt['best_practice']:>8,}",
+        f"    acceptable (teaches/serves)  {opt['teaches_or_serves']:>8,}",
+        f"    coordinator only             {opt['coordinator_only']:>8,}",
         f"    no eligible case manager     {opt['no_eligible_case_manager']:>8,}",
         f"  Students with SAI whose teachers' credentials do not cover them: "
         f"{s['sai_students_without_authorized_teacher']:,}",
@@ -123,7 +230,7 @@ def format_graph_summary(summary: dict, schools: pd.DataFrame, limit: int = 20) 
         lines.append("")
     lines.append("Per school:")
     shown = schools.head(limit) if len(schools) > limit else schools
-    lines.append(format_table(shown.drop(columns=["name"])))
+    lines.append(format_table(shown))
     if len(schools) > limit:
         lines.append(f"… and {len(schools) - limit} more schools (use --json for all)")
     return "\n".join(lines)

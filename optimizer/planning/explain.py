@@ -28,6 +28,7 @@ from optimizer.planning.result import (
     HIRING_COLUMNS,
     LOCK_REASON,
     RANK_LABEL,
+    RANK_WORDS,
     UNASSIGNED_COLUMNS,
     Result,
 )
@@ -90,9 +91,33 @@ def _best_rank(problem: PlanningProblem) -> np.ndarray:
     return best
 
 
-def placement_reasons(plan: _Plan) -> tuple[list[str], dict[int, str]]:
+#: The capacity of a chosen case manager, in the short reason's words.
+_CAPACITY_WORDS = {"instruction": "teaches their SAI", "service": "serves them on the IEP",
+                   "coordination": "coordinates the IEP"}
+#: ``_why_not``'s categories, in the short reason's words.
+_NOT_KEPT_WORDS = {"no longer on staff": "is no longer on staff",
+                   "forbidden": "is forbidden in locks.csv",
+                   "pinned elsewhere": "was replaced by a pin",
+                   "no longer eligible": "may no longer case-manage them",
+                   "weaker fit": "is a weaker fit", "full": "is full",
+                   "balance": "moved to balance caseloads"}
+#: The longest short reason (docs/plan-format.md); the full trail is in reason_detail.
+SHORT_REASON_MAX = 160
+
+
+def _short(parts: list[str]) -> str:
+    """The short reason: sentences joined, at most SHORT_REASON_MAX characters."""
+    text = ". ".join(p for p in parts if p)
+    return text if len(text) <= SHORT_REASON_MAX else text[:SHORT_REASON_MAX - 1] + "…"
+
+
+def placement_reasons(plan: _Plan, short: list[list[str]] | None = None
+                      ) -> tuple[list[str], dict[int, str]]:
     """Why each placed student has their case manager (blank for unplaced), and
-    the pinned students' lock reasons, to be added last (see ``LOCK_REASON``)."""
+    the pinned students' lock reasons, to be added last (see ``LOCK_REASON``).
+
+    ``short``, when given, receives the short reason's sentences per student
+    (planner words, no ids or codes: ``reason``; the full text is ``reason_detail``)."""
     problem = plan.problem
     d = problem.district
     ee = problem.edge_educator
@@ -103,12 +128,17 @@ def placement_reasons(plan: _Plan) -> tuple[list[str], dict[int, str]]:
                 if lk.kind == "pin" and lk.service is None}
     lock_notes: dict[int, str] = {}
     reasons = []
+    capacity_of = plan.edge_values(problem.edge_capacity, "")
     for s in range(problem.n_students):
         if not plan.placed[s]:
             reasons.append("")
+            if short is not None:
+                short.append([])
             continue
         sid = problem.student_ids[s]
         rank = int(plan.rank[s])
+        brief = [f"{RANK_WORDS[rank].capitalize()}: "
+                 f"{_CAPACITY_WORDS.get(str(capacity_of[s]), str(capacity_of[s]))}"]
         text = f"{RANK_LABEL[rank].capitalize()}: {reason_of[s]}"
         if problem.pinned_to[s] >= 0:
             # Named by student and educator, not by row: the same lock gives the
@@ -116,6 +146,7 @@ def placement_reasons(plan: _Plan) -> tuple[list[str], dict[int, str]]:
             # last (see LOCK_REASON), so that redaction can drop it.
             lk = pin_lock[sid]
             text = f"Pinned in locks.csv ({lk.student_id} to {lk.educator_id}). " + text
+            brief.insert(0, "Pinned in locks.csv")
             if lk.reason:
                 lock_notes[s] = f". {LOCK_REASON}{lk.reason}"
         elif rank > best_rank[s]:
@@ -123,16 +154,25 @@ def placement_reasons(plan: _Plan) -> tuple[list[str], dict[int, str]]:
                       if problem.edge_rank[k] == best_rank[s]]
             text += (f". A better fit (rank {best_rank[s]}) had no room: "
                      + ", ".join(plan.who(b) for b in better))
+            brief.append(f"The {RANK_WORDS[int(best_rank[s])]}"
+                         f"{'es' if len(better) > 1 else ''} had no room")
         cm = d.students[sid].current_case_manager
         if plan.kept[s]:
             text += ". Keeps this year's case manager"
+            brief.append("Keeps this year's case manager")
         elif cm:
-            text += ". " + _why_not(plan, s, cm)[1]
+            category, sentence = _why_not(plan, s, cm)
+            text += ". " + sentence
+            brief.append("This year's case manager "
+                         + _NOT_KEPT_WORDS.get(category, category))
         reasons.append(text)
+        if short is not None:
+            short.append(brief)
     return reasons, lock_notes
 
 
-def published_plan_moves(plan: _Plan, reasons: list[str]) -> dict[str, object] | None:
+def published_plan_moves(plan: _Plan, reasons: list[str],
+                         short: list[list[str]] | None = None) -> dict[str, object] | None:
     """Who moved away from the published plan and why (added to their reasons);
     the figures for ``summary.json``. None when not re-planning against a plan."""
     problem = plan.problem
@@ -151,6 +191,9 @@ def published_plan_moves(plan: _Plan, reasons: list[str]) -> dict[str, object] |
         why_moved[category] = why_moved.get(category, 0) + 1
         if reasons[s]:
             reasons[s] += f". Moved from the published plan: {sentence}"
+            if short is not None:
+                # First, so that the cap at 160 characters never cuts it.
+                short[s].insert(0, f"Moved from the published plan ({category})")
     return {"students_in_published_plan": int((published != -1).sum()),
             "moved": int(moved.sum()), "moved_because": why_moved}
 
@@ -159,8 +202,10 @@ def _iso(value: object) -> str:
     return value.isoformat() if isinstance(value, dt.date) else ""
 
 
-def assignment_table(plan: _Plan, reasons: list[str]) -> pd.DataFrame:
-    """One row per student: case manager, capacity, rank, continuity, reason, context."""
+def assignment_table(plan: _Plan, reasons: list[str],
+                     short: list[str] | None = None) -> pd.DataFrame:
+    """One row per student: case manager, capacity, rank, continuity, reason, context;
+    then the full reason and the names (ASSIGNMENT_DETAIL_COLUMNS)."""
     problem = plan.problem
     d = problem.district
     sids, eids = problem.student_ids, problem.educator_ids
@@ -174,7 +219,7 @@ def assignment_table(plan: _Plan, reasons: list[str]) -> pd.DataFrame:
         "capacity": plan.edge_values(problem.edge_capacity, ""),
         "rank": pd.array(np.where(plan.placed, plan.rank, -1), dtype="Int64"),
         "kept_current": plan.kept,
-        "reason": reasons,
+        "reason": reasons if short is None else short,
         "current_case_manager_id": [s.current_case_manager or "" for s in students],
         "grade": [s.grade for s in students],
         "primary_disability": [s.primary_disability for s in students],
@@ -183,6 +228,13 @@ def assignment_table(plan: _Plan, reasons: list[str]) -> pd.DataFrame:
         "triennial_review": [_iso(s.triennial_review) for s in students],
     }, columns=ASSIGNMENT_COLUMNS)
     frame.loc[~plan.placed, "rank"] = pd.NA
+    # After the contract's columns: the full rule trail, then names for people
+    # (ids stay in their own columns; --redact blanks or replaces the names).
+    frame["reason_detail"] = reasons
+    frame["student_name"] = [s.name or "" for s in students]
+    frame["school_name"] = [d.schools[s.school_id].name for s in students]
+    frame["case_manager_name"] = np.append(
+        np.array([d.educators[e].name for e in eids], dtype=object), "")[plan.assignment]
     return frame
 
 
@@ -369,11 +421,12 @@ def explain_plan(problem: PlanningProblem, solution: Solution, *, audit: pd.Data
     """
     t0 = time.perf_counter()
     plan = _derive(problem, np.asarray(solution.assignment))
-    reasons, lock_notes = placement_reasons(plan)
-    published = published_plan_moves(plan, reasons)
+    short: list[list[str]] = []
+    reasons, lock_notes = placement_reasons(plan, short)
+    published = published_plan_moves(plan, reasons, short)
     for s, note in lock_notes.items():
         reasons[s] += note
-    assignments = assignment_table(plan, reasons)
+    assignments = assignment_table(plan, reasons, [_short(b) for b in short])
     caseloads = caseload_table(plan)
     unassigned = unplaced_table(plan)
     hiring = hiring_needs(problem, unassigned["student_id"].tolist())

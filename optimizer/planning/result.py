@@ -17,18 +17,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ASSIGNMENT_COLUMNS", "CASELOAD_COLUMNS", "HIRING_COLUMNS", "LOCK_REASON", "PlanTables",
-           "RANK_LABEL", "Result", "SERVICE_CASELOAD_COLUMNS", "SERVICE_COLUMNS",
+__all__ = ["plain_headline", "ASSIGNMENT_COLUMNS", "ASSIGNMENT_DETAIL_COLUMNS", "CASELOAD_COLUMNS",
+           "HIRING_COLUMNS", "LOCK_REASON", "PlanTables",
+           "RANK_LABEL", "RANK_WORDS", "Result", "SERVICE_CASELOAD_COLUMNS", "SERVICE_COLUMNS",
            "UNASSIGNED_COLUMNS"]
 
 RANK_LABEL = {0: "best-practice case manager", 1: "teaches or serves this student",
               2: "coordinator only"}
+#: The rank in the words a planner reads (summary, reports, short reasons).
+RANK_WORDS = {0: "best-practice match", 1: "acceptable", 2: "coordinator only"}
 
 ASSIGNMENT_COLUMNS = ["student_id", "school_id", "case_manager_id", "role", "capacity",
                       "rank", "kept_current", "reason",
                       # Context for exports (rosters, change letters, transfer files):
                       "current_case_manager_id", "grade", "primary_disability", "services",
                       "annual_review", "triennial_review"]
+#: Written after ASSIGNMENT_COLUMNS (and optional when a plan folder is read):
+#: the full rule trail behind the short ``reason``, and names for people.
+ASSIGNMENT_DETAIL_COLUMNS = ["reason_detail", "student_name", "school_name",
+                             "case_manager_name"]
 CASELOAD_COLUMNS = ["educator_id", "role", "schools", "cap", "load", "load_ratio", "students",
                     "best_practice_students", "name", "fte", "other_load"]
 
@@ -100,6 +107,58 @@ def _service_lines(s: Mapping[str, Any]) -> list[str]:
     lines.append("  providers over a minutes capacity: "
                  + (", ".join(over) if over else "none")
                  + ("" if s["minutes_capacity_used"] else " (no minutes capacity applied)"))
+    return lines
+
+
+_RANK_MEANING = {0: "the type the CTC's best practice names (e.g. their SAI teacher)",
+                 1: "teaches or serves them, not the best-practice type",
+                 2: "coordinates the IEP only"}
+
+
+def _school_names(assignments: pd.DataFrame) -> dict[str, str]:
+    if "school_name" not in assignments.columns:
+        return {}
+    return dict(zip(assignments["school_id"].astype(str),
+                    assignments["school_name"].fillna("").astype(str), strict=True))
+
+
+def _hire_text(r: Any, names: Mapping[str, str]) -> str:
+    """One hiring need in words: "1.8 FTE RSP with ES-MMSN at Lincoln Elementary for 49
+    students" (a region for itinerant roles)."""
+    where = (names.get(str(r.school_id)) or str(r.school_id)) if r.school_id else \
+        f"region {r.region}" if r.region else "the district"
+    cred = f" with {r.credential}" if r.credential else ""
+    # A service plan's need names its service ("for SPEECH of 7 students").
+    service = getattr(r, "service", "")
+    what = f"{service} of " if isinstance(service, str) and service else ""
+    return (f"{r.fte:.1f} FTE {r.role}{cred} at {where} for {what}{r.students:,} "
+            f"student{'s' if r.students != 1 else ''}")
+
+
+def plain_headline(figures: Mapping[str, Any], hiring: pd.DataFrame,
+                   assignments: pd.DataFrame) -> list[str]:
+    """The plan in a director's words (also the report's headline).
+
+    Examples
+    --------
+    >>> plain_headline({"students": 3, "placed": 3, "unplaced": 0,
+    ...                 "best_practice_share": 0.5}, pd.DataFrame(), pd.DataFrame())
+    ['All 3 students placed; 50% with the best-practice case manager.']
+    """
+    f = figures
+    # .get: a plan folder read back may hold a summary.json without every figure.
+    n, placed = int(f.get("students", 0) or 0), int(f.get("placed", 0) or 0)
+    unplaced = int(f.get("unplaced", n - placed) or 0)
+    share = float(f.get("best_practice_share", 0.0) or 0.0)
+    first = (f"All {n:,} students placed" if not unplaced else
+             f"{placed:,} of {n:,} students placed, {unplaced:,} unplaced")
+    lines = [f"{first}; {share:.0%} with the best-practice case manager."]
+    if len(hiring):
+        names = _school_names(assignments)
+        top = hiring.sort_values(["students", "school_id"], ascending=[False, True])
+        r = next(top.itertuples())
+        more = f" (and {len(hiring) - 1} more hiring need(s))" if len(hiring) > 1 else ""
+        lines.append(f"To place them: hire {_hire_text(r, names)}{more}.")
     return lines
 
 
@@ -233,51 +292,58 @@ class Result:
         """The figures as plain JSON-ready dicts and lists (``summary.json``)."""
         return _thaw(self._figures)
 
+    def headline(self) -> list[str]:
+        """What a director decides on, in words: who is placed, with whom, what
+        to hire (the first lines of :meth:`summary` and of the report)."""
+        return plain_headline(self._figures, self._hiring_needs, self._assignments)
+
     def summary(self) -> str:
-        """A one-screen report of the plan, for the terminal or a notebook."""
+        """A one-screen report of the plan, for the terminal or a notebook: the
+        decisions in words first, the engine and objective in a technical part."""
         f = self.figures
         lr = f["load_ratio"]
-        lines = [
-            f"Plan for {f['district']} — {self.status.upper()} ({self.engine})",
+        counts = f["rank_counts"]
+        made = f" — made {f['made_at']}" if f.get("made_at") else ""
+        lines = [f"Plan for {f['district']}{made}", "",
+                 *(f"  {line}" for line in self.headline()), "",
+                 "  Case managers, by fit (placed students):"]
+        for r, word in RANK_WORDS.items():
+            lines.append(f"    {word:<22} {counts[str(r)]:>7,}   {_RANK_MEANING[r]}")
+        lines += [
+            f"  Kept this year's case manager: {f['kept_current']:,} of "
+            f"{f['with_current_case_manager']:,} who have one on staff "
+            f"({f['continuity_share']:.1%})",
+            f"  Caseloads: the fullest at {lr['max']:.0%} of its cap, on average "
+            f"{lr['mean']:.0%} (spread {lr['std']:.3f}; {lr['educators']:,} case managers)",
+            *([f"  Moved from the published plan: {pub['moved']:,} of "
+               f"{pub['students_in_published_plan']:,} ("
+               + ", ".join(f"{k} {v}" for k, v in sorted(pub["moved_because"].items()))
+               + ")"] if (pub := f.get("published_plan")) else []),
             "",
-            f"  students placed        {f['placed']:>7,} of {f['students']:,}"
-            f"   unplaced {f['unplaced']:,}",
-            f"  best-practice share    {f['best_practice_share']:>7.1%}   "
-            f"(rank 0 among placed; rank 1 {f['rank_counts']['1']:,}, "
-            f"coordinator only {f['rank_counts']['2']:,})",
-            f"  continuity share       {f['continuity_share']:>7.1%}   "
-            f"(kept this year's case manager, of {f['with_current_case_manager']:,} "
-            "who have one on staff)",
-            f"  load ratio             max {lr['max']:.2f}  mean {lr['mean']:.2f}  "
-            f"std {lr['std']:.3f}  (over {lr['educators']:,} case managers)",
-            f"  objective              {self.objective:,.1f} points  "
+            "Technical (how the plan was proven):",
+            f"  status {self.status} — {self.engine}",
+            f"  objective {self.objective:,.1f} points (lower is better) "
             + (f"(bound {self.bound:,.1f}, gap {self.gap:.2%})" if self.bound is not None
                and self.gap is not None else "(no proven bound)"),
             "      " + ", ".join(f"{k} {v:,.1f}" for k, v in self.terms.items()),
-            *([f"  moved from published   {pub['moved']:>7,} of "
-               f"{pub['students_in_published_plan']:,}   ("
-               + ", ".join(f"{k} {v}" for k, v in sorted(pub["moved_because"].items()))
-               + ")"] if (pub := f.get("published_plan")) else []),
             # Engine facts: present when a solver made the plan, not for any Solution.
-            *([f"  components             {f['components']:,}  (largest: "
-               f"{f['largest_component_students']:,} students)"] if "components" in f else []),
-            "  time                   " + ", ".join(
-                f"{k} {v:.2f}s" for k, v in f["runtime_s"].items()),
+            *([f"  solved as {f['components']:,} independent group(s) of students with an "
+               f"option and their eligible educators (largest: "
+               f"{f['largest_component_students']:,} students)"] if "components" in f
+              else []),
+            "  time " + ", ".join(f"{k} {v:.2f}s" for k, v in f["runtime_s"].items()),
         ]
         if "services" in f:
             lines.extend(_service_lines(f["services"]))
-        if len(self.hiring_needs):
+        with_services = "service" in self.hiring_needs.columns
+        if len(self.hiring_needs) > 1 or (with_services and len(self.hiring_needs)):
             lines.append("")
-            with_services = "service" in self.hiring_needs.columns
             lines.append("Hiring needs (to serve the unserved services and place the unplaced "
                          "students):" if with_services else
                          "Hiring needs (to place the unplaced students):")
+            names = _school_names(self._assignments)
             for r in self.hiring_needs.head(10).itertuples():
-                where = r.school_id or f"region {r.region}"
-                cred = f" with {r.credential}" if r.credential else ""
-                what = (f"for {r.service} of {r.students} student(s)" if with_services
-                        and r.service else f"for {r.students} student(s)")
-                lines.append(f"  {where}: {r.role}{cred} {what} = {r.fte:.1f} FTE")
+                lines.append(f"  {_hire_text(r, names)}")
             if len(self.hiring_needs) > 10:
                 lines.append(f"  … and {len(self.hiring_needs) - 10} more (hiring_needs.csv)")
         return "\n".join(lines)
