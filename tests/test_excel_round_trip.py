@@ -208,8 +208,10 @@ def test_check_of_a_planted_violation_in_the_real_workbook(planned, eligible, di
     wb.save(tmp_path / "plan.xlsx")
     assert main(["check", str(SAMPLE), str(tmp_path / "plan.xlsx")]) == 1
     out = capsys.readouterr().out
-    assert f"sheet '{EDIT_SHEET}' row 2, column D (Case manager): ineligible: {sid} / " \
-           f"{outsider}" in out
+    # The finding names its place, then the student and the educator (name and id).
+    line = next(x for x in out.splitlines()
+                if f"sheet '{EDIT_SHEET}' row 2, column D (Case manager): ineligible: " in x)
+    assert f"{sid} / " in line and f"({outsider})" in line
 
 
 def _legal_edits(district, eligible, rows, n):

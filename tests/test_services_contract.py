@@ -266,7 +266,7 @@ def test_case_manager_readers_skip_service_locks(make_district):
     assert any(v.rule == "Lock in locks.csv" for v in explain(d, "S2", "E1"))
     # The plan's reason quotes the case-manager pin, not the later service pin.
     result = plan(d)
-    reason = result.assignments.set_index("student_id").loc["S1", "reason"]
+    reason = result.assignments.set_index("student_id").loc["S1", "reason_detail"]
     assert "Pinned in locks.csv (S1 to E1)" in reason and "parent asked" in reason
     assert "speech continuity" not in reason
 

@@ -178,7 +178,7 @@ def write_edit_sheet(wb: Any, tables: PlanTables, names: Mapping[str, str],
                   a["current_case_manager_id"].fillna("").astype(str), ranks,
                   a["reason"].fillna("").astype(str), strict=True)
     for r, (sid, school, grade, cm, current, rank, why) in enumerate(columns, start=1):
-        fit = "" if rank != rank else RANK_LABEL.get(int(rank), "")
+        fit = "" if pd.isna(rank) else RANK_LABEL.get(int(rank), "")  # NA: unplaced
         for c, v in enumerate((sid, school, grade, label(cm), label(current), fit, why, cm)):
             if v:
                 ws.write_string(r, c, neutralize_formula(v))
