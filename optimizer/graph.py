@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
@@ -24,7 +24,10 @@ from optimizer.rules.eligibility import best_practice, decide, rule_cache
 __all__ = [
     "EDGE_COLUMNS",
     "build_graph",
+    "component_summary",
     "components",
+    "connected_labels",
+    "forbidden_edges",
     "edge_table",
     "educator_node",
     "school_table",
@@ -52,6 +55,10 @@ class _Edges:
 
     columns: dict[str, list]
     forbidden: tuple[tuple[str, str, str], ...]  # (student, educator, why) removed by forbids
+    #: Per edge: the student's and the educator's position in the district's
+    #: students and educators (file order): the graph as two integer arrays.
+    student_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    educator_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 _CACHE: weakref.WeakKeyDictionary[District, _Edges] = weakref.WeakKeyDictionary()
@@ -157,7 +164,7 @@ def _edges(district: District) -> _Edges:
         "role": role[e_arr], "capacity": cap[d_arr], "rank": rank[d_arr],
         "current": current[s_arr] == e_arr, "pinned": pinned[s_arr], "reason": why[d_arr],
     }
-    out = _Edges(cols, tuple(forbidden))
+    out = _Edges(cols, tuple(forbidden), s_arr, e_arr)
     _CACHE[district] = out
     return out
 
@@ -267,6 +274,76 @@ def components(G: nx.Graph) -> list[tuple[list[str], list[str]]]:
     return out
 
 
+def forbidden_edges(district: District) -> list[tuple[str, str, str]]:
+    """The eligible pairs removed by forbids: (student_id, educator_id, why)
+    (``build_graph(district).graph["forbidden"]``, without the graph)."""
+    return list(_edges(district).forbidden)
+
+
+def connected_labels(u: np.ndarray, v: np.ndarray, n_nodes: int) -> np.ndarray:
+    """Connected component of every node of a graph given as edge arrays
+    (label = the smallest node index in the component).
+
+    Min-label propagation with pointer jumping, vectorized: a few passes even
+    for a 100,000-student district, and no graph library needed.
+
+    Examples
+    --------
+    >>> connected_labels(np.array([0, 2]), np.array([1, 3]), 5).tolist()
+    [0, 0, 2, 2, 4]
+    """
+    labels = np.arange(n_nodes, dtype=np.int64)
+    for _ in range(max(1, 2 * int(np.ceil(np.log2(n_nodes + 1))) + 64)):
+        m = np.minimum(labels[u], labels[v])
+        new = labels.copy()
+        np.minimum.at(new, u, m)
+        np.minimum.at(new, v, m)
+        new = new[new]  # pointer jumping: follow labels to their root
+        new = new[new]
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    return labels
+
+
+def component_summary(district: District) -> tuple[int, dict[str, int]]:
+    """How many connected components the eligibility graph has, and the
+    largest one's students and educators: what :func:`components` says of
+    :func:`build_graph`'s graph, from arrays (no networkx graph built).
+
+    Isolated students and educators are components of their own. The largest
+    is the one with the most nodes; ties go to the one whose smallest id
+    (a student's, or an educator's when it has no student) sorts first.
+
+    Examples
+    --------
+    >>> component_summary(load_district("data/sample"))   # doctest: +SKIP
+    (3, {'students': 1899, 'educators': 171})
+    """
+    edges = _edges(district)
+    n_s, n_e = len(district.students), len(district.educators)
+    if n_s + n_e == 0:
+        return 0, {"students": 0, "educators": 0}
+    labels = connected_labels(edges.student_index, edges.educator_index + n_s, n_s + n_e)
+    keys, label_of = np.unique(labels, return_inverse=True)
+    students = np.bincount(label_of[:n_s], minlength=len(keys))
+    educators = np.bincount(label_of[n_s:], minlength=len(keys))
+    total = students + educators
+    tied = np.nonzero(total == total.max())[0]
+    if len(tied) > 1:
+        s_ids = np.array(list(district.students), dtype=object)
+        e_ids = np.array(list(district.educators), dtype=object)
+
+        def smallest(k: int) -> str:
+            mine = s_ids[label_of[:n_s] == k]
+            return str(min(mine) if len(mine) else min(e_ids[label_of[n_s:] == k]))
+
+        best = min(tied.tolist(), key=smallest)
+    else:
+        best = int(tied[0])
+    return len(keys), {"students": int(students[best]), "educators": int(educators[best])}
+
+
 def unplaceable_students(district: District) -> list[dict]:
     """Students with no eligible case manager, each with the rule that excluded
     every candidate at their school.
@@ -326,13 +403,11 @@ def school_table(district: District) -> pd.DataFrame:
         eligible case manager.
     """
     c = _edges(district).columns
-    edges_per = Counter(c["school_id"])
-    students_with_edge: dict[str, set] = {}
-    best: dict[str, set] = {}
-    for sid, sch, rank in zip(c["student_id"], c["school_id"], c["rank"], strict=True):
-        students_with_edge.setdefault(sch, set()).add(sid)
-        if rank == 0:
-            best.setdefault(sch, set()).add(sid)
+    frame = pd.DataFrame({"school": c["school_id"], "student": c["student_id"],
+                          "rank": c["rank"]})
+    edges_per = frame.groupby("school").size().to_dict()
+    with_edge = frame.groupby("school")["student"].nunique().to_dict()
+    best_n = frame[frame["rank"] == 0].groupby("school")["student"].nunique().to_dict()
     n_students = Counter(s.school_id for s in district.students.values())
     rows = []
     for sch_id, sch in district.schools.items():
@@ -340,9 +415,9 @@ def school_table(district: District) -> pd.DataFrame:
             "school_id": sch_id, "name": sch.name, "region": sch.region or "",
             "students": n_students.get(sch_id, 0),
             "educators": len(district.educators_by_school[sch_id]),
-            "edges": edges_per.get(sch_id, 0),
-            "with_best_practice_option": len(best.get(sch_id, ())),
+            "edges": int(edges_per.get(sch_id, 0)),
+            "with_best_practice_option": int(best_n.get(sch_id, 0)),
             "no_eligible_case_manager": n_students.get(sch_id, 0)
-            - len(students_with_edge.get(sch_id, ())),
+            - int(with_edge.get(sch_id, 0)),
         })
     return pd.DataFrame(rows)
