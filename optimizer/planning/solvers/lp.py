@@ -36,6 +36,7 @@ few seconds while HiGHS works. Measured on generated districts with
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -468,8 +469,6 @@ def _flow_repair(problem: PlanningProblem, assignment: np.ndarray) -> np.ndarray
     """The best placement of every student weighing 1, the others held where
     ``assignment`` puts them: a min-cost flow (exact for unit weights), on
     the caps the held students leave. Returns the new plan."""
-    import dataclasses
-
     from optimizer.planning.solvers import flow  # OR-Tools only in the parent, here
 
     held = (problem.weight != 1.0) | (problem.pinned_to >= 0)
