@@ -72,84 +72,96 @@ def _edges(district: District) -> _Edges:
     educators = district.educators
     e_ids = list(educators)
     e_pos = {eid: i for i, eid in enumerate(e_ids)}
-    # Profiles are interned to small ints so the 1-2 million (student,
-    # educator) pairs of a large district cost one integer dict look-up each.
-    eprof_id: dict[tuple, int] = {}
-    e_prof_tuple = [cache.educator_profile(e) for e in educators.values()]
-    e_prof = [eprof_id.setdefault(p, len(eprof_id)) for p in e_prof_tuple]
-    n_ep = max(1, len(eprof_id))
-    sprof_id: dict[tuple, int] = {}
-    decisions: list = []
-    decision_of: dict[int, int] = {}
-    # Educators who may not case-manage at all never get an edge: skip them.
-    school_staff = {sch: [e_pos[e] for e in eids if cache.may_case_manage(educators[e])]
-                    for sch, eids in district.educators_by_school.items()}
-    # Educators the district's [school_rule] lets case-manage beyond their own
-    # schools (coordination only); empty unless district.toml asks for it.
-    outside_staff = {sch: [e_pos[e] for e in eids[len(district.educators_by_school[sch]):]
-                           if cache.may_case_manage(educators[e])]
-                     for sch, eids in district.educators_reaching_school.items()}
-    outside_decision: dict[tuple[int, str], int] = {}
     e_objs = list(educators.values())
-    pins = district.pins
-    s_col: list[int] = []
-    e_col: list[int] = []
-    d_col: list[int] = []
+    # Profiles are interned to small ints: a (student profile, educator
+    # profile) pair is decided once, and the 1-2 million pairs of a large
+    # district are gathered from those decisions by array indexing.
+    eprof_id: dict[tuple, int] = {}
+    e_prof_tuple = [cache.educator_profile(e) for e in e_objs]
+    e_prof = np.array([eprof_id.setdefault(p, len(eprof_id)) for p in e_prof_tuple],
+                      dtype=np.int64)
+    n_ep = max(1, len(eprof_id))
+    may = [cache.may_case_manage(e) for e in e_objs]
     students = list(district.students.values())
-    for si, s in enumerate(students):
-        sp = cache.student_profile(s)
-        base = sprof_id.setdefault(sp, len(sprof_id)) * n_ep
-        pinned_to = pins.get(s.student_id)
-        for ei in school_staff[s.school_id]:
-            key = base + e_prof[ei]
-            di = decision_of.get(key)
-            if di is None:
-                d = cache.decide_profiles(sp, e_prof_tuple[ei], s, e_objs[ei])
-                di = decision_of[key] = len(decisions)
-                decisions.append(d)
-            if decisions[di].capacity is None:
-                continue
-            if pinned_to is not None and e_ids[ei] != pinned_to:
-                continue  # a pin is the student's only edge
-            s_col.append(si)
-            e_col.append(ei)
-            d_col.append(di)
-        for ei in outside_staff[s.school_id]:
-            okey = (ei, s.school_id)
-            di = outside_decision.get(okey)
-            if di is None:
-                di = outside_decision[okey] = len(decisions)
-                decisions.append(decide(district, s, e_objs[ei]))
-            if decisions[di].capacity is None:
-                continue
-            if pinned_to is not None and e_ids[ei] != pinned_to:
-                continue
-            s_col.append(si)
-            e_col.append(ei)
-            d_col.append(di)
+    sprof_id: dict[tuple, int] = {}
+    s_prof_tuple = [cache.student_profile(s) for s in students]
+    s_prof = np.array([sprof_id.setdefault(p, len(sprof_id)) for p in s_prof_tuple],
+                      dtype=np.int64)
+    # Per school: the educators serving it who may case-manage (flag 0), then
+    # those the district's [school_rule] lets coordinate from outside (flag 1).
+    schools = list(district.educators_by_school)
+    sch_pos = {sch: i for i, sch in enumerate(schools)}
+    flat_e: list[int] = []
+    flat_out: list[int] = []
+    starts = [0]
+    for sch in schools:
+        inside = district.educators_by_school[sch]
+        reach = district.educators_reaching_school[sch]
+        for k, member in enumerate(reach):
+            ei = e_pos[member]
+            if may[ei]:
+                flat_e.append(ei)
+                flat_out.append(int(k >= len(inside)))
+        starts.append(len(flat_e))
+    flat_e_a = np.array(flat_e, dtype=np.int64)
+    flat_out_a = np.array(flat_out, dtype=bool)
+    start_a = np.array(starts, dtype=np.int64)
+    s_sch = np.array([sch_pos[s.school_id] for s in students], dtype=np.int64)
+    counts = start_a[s_sch + 1] - start_a[s_sch]
+    pair_s = np.repeat(np.arange(len(students), dtype=np.int64), counts)
+    offset = np.arange(len(pair_s)) - np.repeat(np.cumsum(counts) - counts, counts)
+    at = start_a[s_sch[pair_s]] + offset
+    pair_e = flat_e_a[at]
+    pair_out = flat_out_a[at]
+    decisions: list = []
+    pair_d = np.empty(len(pair_s), dtype=np.int64)
+    # Inside pairs: one decision per (student profile, educator profile), made
+    # for the first pair that has it (as the rules are the same for all).
+    ins = np.nonzero(~pair_out)[0]
+    key = s_prof[pair_s[ins]] * n_ep + e_prof[pair_e[ins]]
+    uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    for j in first.tolist():
+        si, ei = int(pair_s[ins[j]]), int(pair_e[ins[j]])
+        decisions.append(cache.decide_profiles(s_prof_tuple[si], e_prof_tuple[ei],
+                                               students[si], e_objs[ei]))
+    pair_d[ins] = inv.reshape(-1)
+    # Outside pairs: one decision per (educator, school), for its first student.
+    outs = np.nonzero(pair_out)[0]
+    if len(outs):
+        okey = pair_e[outs] * len(schools) + s_sch[pair_s[outs]]
+        uniq, first, inv = np.unique(okey, return_index=True, return_inverse=True)
+        base = len(decisions)
+        for j in first.tolist():
+            si, ei = int(pair_s[outs[j]]), int(pair_e[outs[j]])
+            decisions.append(decide(district, students[si], e_objs[ei]))
+        pair_d[outs] = base + inv.reshape(-1)
+    eligible = np.array([d.capacity is not None for d in decisions], dtype=bool)
+    pins = district.pins
+    # A pin is the student's only edge (-2: pinned to someone not on staff).
+    pinned_e = np.array([e_pos.get(pins[s.student_id], -2) if s.student_id in pins else -1
+                         for s in students], dtype=np.int64)
+    pe = pinned_e[pair_s]
+    keep = eligible[pair_d] & ((pe == -1) | (pair_e == pe))
+    s_arr, e_arr, d_arr = pair_s[keep], pair_e[keep], pair_d[keep]
 
     forbidden = []
     if district.forbids:
         s_pos = {s.student_id: i for i, s in enumerate(students)}
         banned = {(s_pos[lk.student_id], e_pos[lk.educator_id]): lk for lk in district.locks
                   if lk.kind == "forbid"}
-        keep_idx = []
-        for k, pair in enumerate(zip(s_col, e_col, strict=True)):
-            lk = banned.get(pair)
-            if lk is None:
-                keep_idx.append(k)
-            else:
-                # Named by student and educator (not row), without the free-text
-                # reason: this text reaches plan files, which --redact must clean.
-                forbidden.append((lk.student_id, lk.educator_id,
-                                  f"forbidden in locks.csv ({lk.student_id}, "
-                                  f"{lk.educator_id})"))
-        s_col = [s_col[k] for k in keep_idx]
-        e_col = [e_col[k] for k in keep_idx]
-        d_col = [d_col[k] for k in keep_idx]
+        n_e = max(1, len(e_ids))
+        pair_key = s_arr * n_e + e_arr
+        ban_keys = np.array([s * n_e + e for s, e in banned], dtype=np.int64)
+        hit = np.isin(pair_key, ban_keys)
+        for k in np.nonzero(hit)[0].tolist():
+            lk = banned[(int(s_arr[k]), int(e_arr[k]))]
+            # Named by student and educator (not row), without the free-text
+            # reason: this text reaches plan files, which --redact must clean.
+            forbidden.append((lk.student_id, lk.educator_id,
+                              f"forbidden in locks.csv ({lk.student_id}, "
+                              f"{lk.educator_id})"))
+        s_arr, e_arr, d_arr = s_arr[~hit], e_arr[~hit], d_arr[~hit]
 
-    s_arr, e_arr, d_arr = (np.asarray(s_col, dtype=np.int64), np.asarray(e_col, dtype=np.int64),
-                           np.asarray(d_col, dtype=np.int64))
     sid = np.array([s.student_id for s in students], dtype=object)
     school = np.array([s.school_id for s in students], dtype=object)
     current = np.array([e_pos.get(s.current_case_manager or "", -1) for s in students])
