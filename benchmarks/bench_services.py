@@ -201,12 +201,12 @@ def _cpu() -> float:
     also counts other people's work."""
     import os
 
-    from optimizer.planning.solvers import services_lp
+    from optimizer.planning.solvers import highs_child
 
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     total = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-    child = services_lp._HIGHS_CHILD  # kept alive between solves: read its clock
+    child = highs_child._CHILD  # kept alive between solves: read its clock
     if child is not None and child.poll() is None:
         fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -32,7 +32,7 @@ from optimizer.district.validate import (
     validate_tables,
 )
 from optimizer.generator import generate_district
-from optimizer.graph import build_graph, edge_table, school_table
+from optimizer.graph import edge_table, school_table
 from optimizer.nextyear.compare import compare
 from optimizer.nextyear.keep import KeptEdits, keep_edits
 from optimizer.nextyear.rollover import roll_over
@@ -132,8 +132,7 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     district = _load(args.district, args.json)
     if district is None:
         return EXIT_BAD_INPUT
-    G = build_graph(district)
-    summary = graph_summary(district, G)
+    summary = graph_summary(district)  # from arrays: no networkx graph needed
     schools = school_table(district)
     if args.edges:
 

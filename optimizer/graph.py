@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
@@ -24,7 +24,11 @@ from optimizer.rules.eligibility import best_practice, decide, rule_cache
 __all__ = [
     "EDGE_COLUMNS",
     "build_graph",
+    "component_summary",
+    "components_with_students",
     "components",
+    "connected_labels",
+    "forbidden_edges",
     "edge_table",
     "educator_node",
     "school_table",
@@ -52,6 +56,10 @@ class _Edges:
 
     columns: dict[str, list]
     forbidden: tuple[tuple[str, str, str], ...]  # (student, educator, why) removed by forbids
+    #: Per edge: the student's and the educator's position in the district's
+    #: students and educators (file order): the graph as two integer arrays.
+    student_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    educator_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 _CACHE: weakref.WeakKeyDictionary[District, _Edges] = weakref.WeakKeyDictionary()
@@ -65,84 +73,96 @@ def _edges(district: District) -> _Edges:
     educators = district.educators
     e_ids = list(educators)
     e_pos = {eid: i for i, eid in enumerate(e_ids)}
-    # Profiles are interned to small ints so the 1-2 million (student,
-    # educator) pairs of a large district cost one integer dict look-up each.
-    eprof_id: dict[tuple, int] = {}
-    e_prof_tuple = [cache.educator_profile(e) for e in educators.values()]
-    e_prof = [eprof_id.setdefault(p, len(eprof_id)) for p in e_prof_tuple]
-    n_ep = max(1, len(eprof_id))
-    sprof_id: dict[tuple, int] = {}
-    decisions: list = []
-    decision_of: dict[int, int] = {}
-    # Educators who may not case-manage at all never get an edge: skip them.
-    school_staff = {sch: [e_pos[e] for e in eids if cache.may_case_manage(educators[e])]
-                    for sch, eids in district.educators_by_school.items()}
-    # Educators the district's [school_rule] lets case-manage beyond their own
-    # schools (coordination only); empty unless district.toml asks for it.
-    outside_staff = {sch: [e_pos[e] for e in eids[len(district.educators_by_school[sch]):]
-                           if cache.may_case_manage(educators[e])]
-                     for sch, eids in district.educators_reaching_school.items()}
-    outside_decision: dict[tuple[int, str], int] = {}
     e_objs = list(educators.values())
-    pins = district.pins
-    s_col: list[int] = []
-    e_col: list[int] = []
-    d_col: list[int] = []
+    # Profiles are interned to small ints: a (student profile, educator
+    # profile) pair is decided once, and the 1-2 million pairs of a large
+    # district are gathered from those decisions by array indexing.
+    eprof_id: dict[tuple, int] = {}
+    e_prof_tuple = [cache.educator_profile(e) for e in e_objs]
+    e_prof = np.array([eprof_id.setdefault(p, len(eprof_id)) for p in e_prof_tuple],
+                      dtype=np.int64)
+    n_ep = max(1, len(eprof_id))
+    may = [cache.may_case_manage(e) for e in e_objs]
     students = list(district.students.values())
-    for si, s in enumerate(students):
-        sp = cache.student_profile(s)
-        base = sprof_id.setdefault(sp, len(sprof_id)) * n_ep
-        pinned_to = pins.get(s.student_id)
-        for ei in school_staff[s.school_id]:
-            key = base + e_prof[ei]
-            di = decision_of.get(key)
-            if di is None:
-                d = cache.decide_profiles(sp, e_prof_tuple[ei], s, e_objs[ei])
-                di = decision_of[key] = len(decisions)
-                decisions.append(d)
-            if decisions[di].capacity is None:
-                continue
-            if pinned_to is not None and e_ids[ei] != pinned_to:
-                continue  # a pin is the student's only edge
-            s_col.append(si)
-            e_col.append(ei)
-            d_col.append(di)
-        for ei in outside_staff[s.school_id]:
-            okey = (ei, s.school_id)
-            di = outside_decision.get(okey)
-            if di is None:
-                di = outside_decision[okey] = len(decisions)
-                decisions.append(decide(district, s, e_objs[ei]))
-            if decisions[di].capacity is None:
-                continue
-            if pinned_to is not None and e_ids[ei] != pinned_to:
-                continue
-            s_col.append(si)
-            e_col.append(ei)
-            d_col.append(di)
+    sprof_id: dict[tuple, int] = {}
+    s_prof_tuple = [cache.student_profile(s) for s in students]
+    s_prof = np.array([sprof_id.setdefault(p, len(sprof_id)) for p in s_prof_tuple],
+                      dtype=np.int64)
+    # Per school: the educators serving it who may case-manage (flag 0), then
+    # those the district's [school_rule] lets coordinate from outside (flag 1).
+    schools = list(district.educators_by_school)
+    sch_pos = {sch: i for i, sch in enumerate(schools)}
+    flat_e: list[int] = []
+    flat_out: list[int] = []
+    starts = [0]
+    for sch in schools:
+        inside = district.educators_by_school[sch]
+        reach = district.educators_reaching_school[sch]
+        for k, member in enumerate(reach):
+            ei = e_pos[member]
+            if may[ei]:
+                flat_e.append(ei)
+                flat_out.append(int(k >= len(inside)))
+        starts.append(len(flat_e))
+    flat_e_a = np.array(flat_e, dtype=np.int64)
+    flat_out_a = np.array(flat_out, dtype=bool)
+    start_a = np.array(starts, dtype=np.int64)
+    s_sch = np.array([sch_pos[s.school_id] for s in students], dtype=np.int64)
+    counts = start_a[s_sch + 1] - start_a[s_sch]
+    pair_s = np.repeat(np.arange(len(students), dtype=np.int64), counts)
+    offset = np.arange(len(pair_s)) - np.repeat(np.cumsum(counts) - counts, counts)
+    at = start_a[s_sch[pair_s]] + offset
+    pair_e = flat_e_a[at]
+    pair_out = flat_out_a[at]
+    decisions: list = []
+    pair_d = np.empty(len(pair_s), dtype=np.int64)
+    # Inside pairs: one decision per (student profile, educator profile), made
+    # for the first pair that has it (as the rules are the same for all).
+    ins = np.nonzero(~pair_out)[0]
+    key = s_prof[pair_s[ins]] * n_ep + e_prof[pair_e[ins]]
+    uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    for j in first.tolist():
+        si, ei = int(pair_s[ins[j]]), int(pair_e[ins[j]])
+        decisions.append(cache.decide_profiles(s_prof_tuple[si], e_prof_tuple[ei],
+                                               students[si], e_objs[ei]))
+    pair_d[ins] = inv.reshape(-1)
+    # Outside pairs: one decision per (educator, school), for its first student.
+    outs = np.nonzero(pair_out)[0]
+    if len(outs):
+        okey = pair_e[outs] * len(schools) + s_sch[pair_s[outs]]
+        uniq, first, inv = np.unique(okey, return_index=True, return_inverse=True)
+        base = len(decisions)
+        for j in first.tolist():
+            si, ei = int(pair_s[outs[j]]), int(pair_e[outs[j]])
+            decisions.append(decide(district, students[si], e_objs[ei]))
+        pair_d[outs] = base + inv.reshape(-1)
+    eligible = np.array([d.capacity is not None for d in decisions], dtype=bool)
+    pins = district.pins
+    # A pin is the student's only edge (-2: pinned to someone not on staff).
+    pinned_e = np.array([e_pos.get(pins[s.student_id], -2) if s.student_id in pins else -1
+                         for s in students], dtype=np.int64)
+    pe = pinned_e[pair_s]
+    keep = eligible[pair_d] & ((pe == -1) | (pair_e == pe))
+    s_arr, e_arr, d_arr = pair_s[keep], pair_e[keep], pair_d[keep]
 
     forbidden = []
     if district.forbids:
         s_pos = {s.student_id: i for i, s in enumerate(students)}
         banned = {(s_pos[lk.student_id], e_pos[lk.educator_id]): lk for lk in district.locks
                   if lk.kind == "forbid" and lk.service is None}
-        keep_idx = []
-        for k, pair in enumerate(zip(s_col, e_col, strict=True)):
-            lk = banned.get(pair)
-            if lk is None:
-                keep_idx.append(k)
-            else:
-                # Named by student and educator (not row), without the free-text
-                # reason: this text reaches plan files, which --redact must clean.
-                forbidden.append((lk.student_id, lk.educator_id,
-                                  f"forbidden in locks.csv ({lk.student_id}, "
-                                  f"{lk.educator_id})"))
-        s_col = [s_col[k] for k in keep_idx]
-        e_col = [e_col[k] for k in keep_idx]
-        d_col = [d_col[k] for k in keep_idx]
+        n_e = max(1, len(e_ids))
+        pair_key = s_arr * n_e + e_arr
+        ban_keys = np.array([s * n_e + e for s, e in banned], dtype=np.int64)
+        hit = np.isin(pair_key, ban_keys)
+        for k in np.nonzero(hit)[0].tolist():
+            lk = banned[(int(s_arr[k]), int(e_arr[k]))]
+            # Named by student and educator (not row), without the free-text
+            # reason: this text reaches plan files, which --redact must clean.
+            forbidden.append((lk.student_id, lk.educator_id,
+                              f"forbidden in locks.csv ({lk.student_id}, "
+                              f"{lk.educator_id})"))
+        s_arr, e_arr, d_arr = s_arr[~hit], e_arr[~hit], d_arr[~hit]
 
-    s_arr, e_arr, d_arr = (np.asarray(s_col, dtype=np.int64), np.asarray(e_col, dtype=np.int64),
-                           np.asarray(d_col, dtype=np.int64))
     sid = np.array([s.student_id for s in students], dtype=object)
     school = np.array([s.school_id for s in students], dtype=object)
     current = np.array([e_pos.get(s.current_case_manager or "", -1) for s in students])
@@ -157,7 +177,7 @@ def _edges(district: District) -> _Edges:
         "role": role[e_arr], "capacity": cap[d_arr], "rank": rank[d_arr],
         "current": current[s_arr] == e_arr, "pinned": pinned[s_arr], "reason": why[d_arr],
     }
-    out = _Edges(cols, tuple(forbidden))
+    out = _Edges(cols, tuple(forbidden), s_arr, e_arr)
     _CACHE[district] = out
     return out
 
@@ -267,6 +287,98 @@ def components(G: nx.Graph) -> list[tuple[list[str], list[str]]]:
     return out
 
 
+def forbidden_edges(district: District) -> list[tuple[str, str, str]]:
+    """The eligible pairs removed by forbids: (student_id, educator_id, why)
+    (``build_graph(district).graph["forbidden"]``, without the graph)."""
+    return list(_edges(district).forbidden)
+
+
+def connected_labels(u: np.ndarray, v: np.ndarray, n_nodes: int) -> np.ndarray:
+    """Connected component of every node of a graph given as edge arrays
+    (label = the smallest node index in the component).
+
+    Min-label propagation with pointer jumping, vectorized: a few passes even
+    for a 100,000-student district, and no graph library needed.
+
+    Examples
+    --------
+    >>> connected_labels(np.array([0, 2]), np.array([1, 3]), 5).tolist()
+    [0, 0, 2, 2, 4]
+    """
+    labels = np.arange(n_nodes, dtype=np.int64)
+    for _ in range(max(1, 2 * int(np.ceil(np.log2(n_nodes + 1))) + 64)):
+        m = np.minimum(labels[u], labels[v])
+        new = labels.copy()
+        np.minimum.at(new, u, m)
+        np.minimum.at(new, v, m)
+        new = new[new]  # pointer jumping: follow labels to their root
+        new = new[new]
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    return labels
+
+
+def component_summary(district: District) -> tuple[int, dict[str, int]]:
+    """How many connected components the eligibility graph has, and the
+    largest one's students and educators: what :func:`components` says of
+    :func:`build_graph`'s graph, from arrays (no networkx graph built).
+
+    Isolated students and educators are components of their own. The largest
+    is the one with the most nodes; ties go to the one whose smallest id
+    (a student's, or an educator's when it has no student) sorts first.
+
+    Examples
+    --------
+    >>> component_summary(load_district("data/sample"))   # doctest: +SKIP
+    (3, {'students': 1899, 'educators': 171})
+    """
+    n_s = len(district.students)
+    if n_s + len(district.educators) == 0:
+        return 0, {"students": 0, "educators": 0}
+    students, educators, label_of = _component_sizes(district)
+    total = students + educators
+    tied = np.nonzero(total == total.max())[0]
+    if len(tied) > 1:
+        s_ids = np.array(list(district.students), dtype=object)
+        e_ids = np.array(list(district.educators), dtype=object)
+
+        def smallest(k: int) -> str:
+            mine = s_ids[label_of[:n_s] == k]
+            return str(min(mine) if len(mine) else min(e_ids[label_of[n_s:] == k]))
+
+        best = min(tied.tolist(), key=smallest)
+    else:
+        best = int(tied[0])
+    return len(total), {"students": int(students[best]), "educators": int(educators[best])}
+
+
+def _component_sizes(district: District) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Students and educators per connected component, and each node's
+    component (students first, then educators), from the edge arrays."""
+    edges = _edges(district)
+    n_s, n_e = len(district.students), len(district.educators)
+    labels = connected_labels(edges.student_index, edges.educator_index + n_s, n_s + n_e)
+    keys, label_of = np.unique(labels, return_inverse=True)
+    return (np.bincount(label_of[:n_s], minlength=len(keys)),
+            np.bincount(label_of[n_s:], minlength=len(keys)), label_of)
+
+
+def components_with_students(district: District) -> int:
+    """The connected components holding a student with an option (and so an
+    educator too): the groups the planner solves on their own.
+
+    Examples
+    --------
+    >>> components_with_students(load_district("data/sample"))   # doctest: +SKIP
+    2
+    """
+    if not district.students or not district.educators:
+        return 0
+    students, educators, _ = _component_sizes(district)
+    return int(((students > 0) & (educators > 0)).sum())
+
+
 def unplaceable_students(district: District) -> list[dict]:
     """Students with no eligible case manager, each with the rule that excluded
     every candidate at their school.
@@ -326,13 +438,11 @@ def school_table(district: District) -> pd.DataFrame:
         eligible case manager.
     """
     c = _edges(district).columns
-    edges_per = Counter(c["school_id"])
-    students_with_edge: dict[str, set] = {}
-    best: dict[str, set] = {}
-    for sid, sch, rank in zip(c["student_id"], c["school_id"], c["rank"], strict=True):
-        students_with_edge.setdefault(sch, set()).add(sid)
-        if rank == 0:
-            best.setdefault(sch, set()).add(sid)
+    frame = pd.DataFrame({"school": c["school_id"], "student": c["student_id"],
+                          "rank": c["rank"]})
+    edges_per = frame.groupby("school").size().to_dict()
+    with_edge = frame.groupby("school")["student"].nunique().to_dict()
+    best_n = frame[frame["rank"] == 0].groupby("school")["student"].nunique().to_dict()
     n_students = Counter(s.school_id for s in district.students.values())
     rows = []
     for sch_id, sch in district.schools.items():
@@ -340,9 +450,9 @@ def school_table(district: District) -> pd.DataFrame:
             "school_id": sch_id, "name": sch.name, "region": sch.region or "",
             "students": n_students.get(sch_id, 0),
             "educators": len(district.educators_by_school[sch_id]),
-            "edges": edges_per.get(sch_id, 0),
-            "with_best_practice_option": len(best.get(sch_id, ())),
+            "edges": int(edges_per.get(sch_id, 0)),
+            "with_best_practice_option": int(best_n.get(sch_id, 0)),
             "no_eligible_case_manager": n_students.get(sch_id, 0)
-            - len(students_with_edge.get(sch_id, ())),
+            - int(with_edge.get(sch_id, 0)),
         })
     return pd.DataFrame(rows)

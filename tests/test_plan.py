@@ -175,7 +175,7 @@ def test_weighted_students_use_cpsat_and_respect_weighted_caps(make_district):
                    educator("E2", "COORD", max_caseload="3")],
         students=[student("S1", weight="2"), student("S2", weight="1.5"),
                   student("S3"), student("S4", weight="2")])
-    result = plan(load_district(folder), SolveParams(time_limit=10))
+    result = plan(load_district(folder), SolveParams(engine="cpsat", time_limit=10))
     assert "CP-SAT" in result.engine and result.status == "optimal"
     assert independent.plan_violations(folder, as_dict(result)) == []
     load = result.caseloads.set_index("educator_id")["load"]
@@ -330,8 +330,8 @@ def test_weighted_plans_are_proven_and_deterministic_on_a_small_district(tmp_pat
     # gives the same plan.
     source = write_district(generate_district(300, seed=5), tmp_path / "d")
     folder = _weighted_copy(source, tmp_path / "weighted")
-    first = plan(load_district(folder), SolveParams(time_limit=30))
-    second = plan(load_district(folder), SolveParams(time_limit=30))
+    first = plan(load_district(folder), SolveParams(engine="cpsat", time_limit=30))
+    second = plan(load_district(folder), SolveParams(engine="cpsat", time_limit=30))
     assert "CP-SAT" in first.engine and first.status == "optimal"
     assert first.bound == pytest.approx(first.objective) and first.gap == 0
     assert independent.plan_violations(folder, as_dict(first)) == []
@@ -344,7 +344,8 @@ def test_weighted_sample_time_limit_is_wall_clock_and_claims_are_honest(tmp_path
     # only what it proved (no bound rather than a made-up one).
     folder = _weighted_copy(SAMPLE, tmp_path / "weighted")
     said: list[str] = []
-    result = plan(load_district(folder), SolveParams(time_limit=3, progress=said.append))
+    result = plan(load_district(folder), SolveParams(engine="cpsat", time_limit=3,
+                                                     progress=said.append))
     runtime = result.figures["runtime_s"]
     assert runtime["flow_hint"] + runtime["cpsat"] <= 3 + 1.5  # wall clock, with slack
     assert independent.plan_violations(folder, as_dict(result)) == []

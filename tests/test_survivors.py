@@ -116,6 +116,7 @@ def test_weighted_plan_packs_exactly(make_district):
     """Weights 2, 1, 1.5, 1.5 into two caps of 3: the only full packing is
     {2, 1} and {1.5, 1.5}; S1 has E1 now, so E1 takes S1 and S2."""
     from optimizer import plan
+    from optimizer.planning.solvers import SolveParams
 
     d = load_district(make_district(
         educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="3"),
@@ -123,7 +124,7 @@ def test_weighted_plan_packs_exactly(make_district):
         students=[student("S1", weight="2", current_case_manager="E1"),
                   student("S2", weight="1"), student("S3", weight="1.5"),
                   student("S4", weight="1.5")]))
-    r = plan(d)
+    r = plan(d, SolveParams(engine="cpsat"))
     got = dict(zip(r.assignments["student_id"], r.assignments["case_manager_id"],
                    strict=True))
     assert got == {"S1": "E1", "S2": "E1", "S3": "E2", "S4": "E2"}
@@ -312,7 +313,7 @@ def test_cpsat_portfolio_gives_the_same_packing(make_district):
         students=[student("S1", weight="2", current_case_manager="E1"),
                   student("S2", weight="1"), student("S3", weight="1.5"),
                   student("S4", weight="1.5")]))
-    r = plan(d, SolveParams(deterministic=False, time_limit=5))
+    r = plan(d, SolveParams(engine="cpsat", deterministic=False, time_limit=5))
     assert list(r.caseloads["load"]) == [3.0, 3.0] and r.status == "optimal"
 
 
@@ -419,6 +420,7 @@ def test_cpsat_components_add_up(make_district):
     """Two schools, two components, weighted: CP-SAT's objective is the sum of
     both components' (nothing pinned, no other load) and both are proven."""
     from optimizer import plan
+    from optimizer.planning.solvers import SolveParams
 
     oak = {"school_id": "OAK", "name": "Oak", "low_grade": "TK", "high_grade": "5"}
     from tests.conftest import SCHOOL
@@ -429,7 +431,7 @@ def test_cpsat_components_add_up(make_district):
                    educator("E2", "COORD", schools="OAK", max_caseload="3")],
         students=[student("S1", weight="1.5"), student("S2", weight="1.5", school="OAK"),
                   student("S3", weight="1", school="OAK")]))
-    r = plan(d)
+    r = plan(d, SolveParams(engine="cpsat"))
     assert r.engine.startswith("CP-SAT per component (2 of 2 proven optimal)")
     # The plan's objective: rank 2 twice (60) and balance 2 x (1.5^2 + 2.5^2) / 3.
     assert r.objective == pytest.approx(60 + 2 * (2.25 + 6.25) / 3, abs=1e-3)

@@ -14,6 +14,7 @@ service providers adds Services and Provider rosters after Rosters
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,8 @@ class _Writer:
         if kind == "bool":
             return self._fast(ws, "write_boolean"), [bool(v) for v in series.tolist()], None
         numbers = pd.to_numeric(series, errors="coerce").astype(float)
-        values = [None if v != v else v for v in numbers.tolist()]  # NaN -> blank
+        # NaN and infinities (a damaged summary.json) -> blank: Excel has no such numbers.
+        values = [v if math.isfinite(v) else None for v in numbers.tolist()]
         fmt = {"int": None, "num": self.num, "ratio": self.ratio, "pct": self.pct}[kind]
         return self._fast(ws, "write_number"), values, fmt
 

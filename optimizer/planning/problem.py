@@ -8,7 +8,6 @@ in its files. No solver is imported here.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from types import MappingProxyType
 import numpy as np
 
 from optimizer.district.model import District
-from optimizer.graph import edge_table
+from optimizer.graph import connected_labels, edge_table
 from optimizer.planning.objective import Balance, LinearTerm, Objective, Term
 
 __all__ = ["PlanningProblem", "build_problem", "component_labels"]
@@ -236,22 +235,10 @@ def build_problem(district: District, objective: Objective | None = None,
 def component_labels(problem: PlanningProblem) -> tuple[np.ndarray, np.ndarray]:
     """Connected component of every student and educator (label = smallest node index).
 
-    Nodes are students ``0..S-1`` then educators ``S..S+E-1``. Min-label
-    propagation with pointer jumping, vectorized: a few passes even for a
-    100,000-student district, and no graph library needed on the solver path.
+    Nodes are students ``0..S-1`` then educators ``S..S+E-1``
+    (:func:`optimizer.graph.connected_labels`).
     """
     n_s = problem.n_students
-    labels = np.arange(n_s + problem.n_educators, dtype=np.int64)
-    u = problem.edge_student
-    v = problem.edge_educator + n_s
-    for _ in range(max(1, 2 * math.ceil(math.log2(len(labels) + 1)) + 64)):
-        m = np.minimum(labels[u], labels[v])
-        new = labels.copy()
-        np.minimum.at(new, u, m)
-        np.minimum.at(new, v, m)
-        new = new[new]  # pointer jumping: follow labels to their root
-        new = new[new]
-        if np.array_equal(new, labels):
-            break
-        labels = new
+    labels = connected_labels(problem.edge_student, problem.edge_educator + n_s,
+                              n_s + problem.n_educators)
     return labels[:n_s], labels[n_s:]

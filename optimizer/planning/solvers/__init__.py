@@ -2,10 +2,12 @@
 
 The engine is chosen by the problem: with every student weighing 1 the plan
 is a min-cost flow (exact and fast, proven optimal); with weighted students
-each connected component goes to CP-SAT, hinted with a feasible plan built
-from the flow, under a wall-clock time limit (the Solution then says what
-was proven: bound and gap, or none). Only modules in this package import
-OR-Tools; the explained plan is made later, by
+HiGHS's LP relaxation gives a bound and a plan rounded from it comes within a
+proven gap (:mod:`optimizer.planning.solvers.lp`); min-max balance with
+weights, or ``engine="cpsat"``, solves each connected component by CP-SAT,
+hinted with a feasible plan built from the flow. Both keep to a wall-clock
+time limit (the Solution then says what was proven: bound and gap, or none).
+Only modules in this package import OR-Tools; the explained plan is made later, by
 :func:`optimizer.planning.explain.explain_plan`.
 """
 
@@ -34,7 +36,8 @@ class SolveParams:
         ``"minmax"``: first make the highest load ratio as low as possible
         (without placing fewer students), then the usual objective.
     engine
-        ``"auto"`` (flow for unit weights, CP-SAT otherwise), ``"flow"`` or ``"cpsat"``.
+        ``"auto"`` (flow for unit weights; otherwise the LP bound and a rounded
+        plan, or CP-SAT for min-max balance), ``"flow"`` or ``"cpsat"``.
     time_limit
         Wall-clock seconds for the whole solve with weighted students (the
         flow hint and CP-SAT together); the flow needs none.
@@ -118,6 +121,20 @@ def solve(problem: PlanningProblem, params: SolveParams | None = None) -> Soluti
         objective = sum(problem.objective_terms(assignment).values())
         return Solution(assignment, "optimal", engine, objective, objective, runtime,
                         {**facts, "max_ratio_ceiling": ratio})
+
+    if (params.engine == "auto" and params.balance == "convex"
+            and problem.balance.weight >= 0):
+        # Weighted students: HiGHS's LP relaxation bounds the points, and a plan
+        # rounded from it (repaired by a small CP-SAT model) comes within a
+        # proven gap of it, in seconds even for 100,000 students (lp.py).
+        from optimizer.planning.solvers import lp
+
+        out = lp.solve_weighted(problem, time_limit=max(params.time_limit - (t0 - started),
+                                                        0.5),
+                                deterministic=params.deterministic, progress=params.progress)
+        runtime.update(out.runtime)
+        return Solution(out.assignment, out.status, out.engine, out.objective, out.bound,
+                        runtime, {**facts, **out.facts})
 
     from optimizer.planning.solvers import cpsat  # CP-SAT loads only for weighted students
 

@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import pickle
-import struct
-import subprocess
-import sys
 import time
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from optimizer.planning.solvers import highs_child
 from optimizer.planning.solvers.services_flows import _cm_flow, _seats, _service_flow
 from optimizer.planning.solvers.services_objective import (
     ServiceParams,
@@ -261,64 +257,17 @@ def _run_highs(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarr
 
     OR-Tools bundles its own HiGHS, and its symbols clash with highspy's when
     both libraries are loaded in one process; so highspy runs in a child that
-    never imports OR-Tools. The child is started once (about a second) and
-    kept for later solves; requests and answers are pickled through its pipes.
+    never imports OR-Tools (:mod:`optimizer.planning.solvers.highs_child`,
+    shared with the weighted case-manager LP).
     OR-Tools' own LP solvers were measured against this and were slower
     (docs/service-caseloads.md, section 3 C).
     """
 
-    global _HIGHS_CHILD
-    child = _HIGHS_CHILD
-    if child is None or child.poll() is not None:
-        child = _HIGHS_CHILD = subprocess.Popen(
-            [sys.executable, "-c",
-             "from optimizer.planning.solvers.services_lp import _highs_serve; _highs_serve()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    assert child.stdin is not None and child.stdout is not None  # both are PIPE
     args = (n_col, start, index, value, row_hi, n_x, n_c, cost, seconds)
-    data = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)
-    child.stdin.write(struct.pack("<Q", len(data)) + data)
-    child.stdin.flush()
-    head = child.stdout.read(8)
-    if len(head) < 8:
-        _HIGHS_CHILD = None
-        raise RuntimeError("the HiGHS process ended without an answer")
-    ok, answer = pickle.loads(child.stdout.read(struct.unpack("<Q", head)[0]))
-    if not ok:
-        raise RuntimeError(answer)
+    answer = highs_child.call(
+        "optimizer.planning.solvers.services_lp:_highs_lexicographic", *args)
     served, placed, lp_cost, x = answer
     return int(served), int(placed), float(lp_cost), np.asarray(x)
-
-
-_HIGHS_CHILD: subprocess.Popen[bytes] | None = None
-
-
-def _highs_serve() -> None:
-    """(The child process.) Answer pickled LP requests until stdin closes."""
-
-    # The answers go through a private copy of stdout; anything a library
-    # prints there (HiGHS prints a banner before its output flag is read) goes
-    # to the null device: it would corrupt the answers, and on stderr it would
-    # land in the planner's terminal. Python's own errors still reach stderr.
-    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, sys.stdout.fileno())
-    os.close(null)
-    inp = sys.stdin.buffer
-    while True:
-        head = inp.read(8)
-        if len(head) < 8:
-            return
-        args = pickle.loads(inp.read(struct.unpack("<Q", head)[0]))
-        # (ok, the LP answer) or (not ok, the error message).
-        answer: tuple[bool, _LpAnswer | str]
-        try:
-            answer = (True, _highs_lexicographic(*args))
-        except Exception as exc:  # reported to the parent, which raises it
-            answer = (False, f"{type(exc).__name__}: {exc}")
-        data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
-        out.write(struct.pack("<Q", len(data)) + data)
-        out.flush()
 
 
 def _highs_lexicographic(n_col: int, start: np.ndarray, index: np.ndarray,

@@ -1,0 +1,98 @@
+"""HiGHS in a child process, shared by every solver that needs an LP.
+
+OR-Tools bundles its own HiGHS, and its symbols clash with highspy's when
+both libraries are loaded in one process; so highspy runs in a child Python
+process that never imports OR-Tools. The child is started once (about a
+second) and kept for later solves; each request names a function
+(``"package.module:function"``, run in the child, where it may import
+highspy) and its arguments, pickled through the child's pipes.
+
+Used by :mod:`optimizer.planning.solvers.services` (the service LPs) and
+:mod:`optimizer.planning.solvers.lp` (weighted case-manager plans).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import struct
+import subprocess
+import sys
+from typing import Any
+
+__all__ = ["call"]
+
+_CHILD: subprocess.Popen[bytes] | None = None
+
+
+def call(target: str, *args: Any) -> Any:
+    """Run ``target(*args)`` in the HiGHS child process and return its answer.
+
+    Parameters
+    ----------
+    target
+        ``"package.module:function"``; the function runs in the child (it may
+        import highspy, never OR-Tools).
+    *args
+        Picklable arguments (NumPy arrays are fine).
+
+    Raises
+    ------
+    RuntimeError
+        The function raised in the child (its message is kept), or the child
+        ended without an answer.
+
+    Examples
+    --------
+    >>> call("math:hypot", 3.0, 4.0)                       # doctest: +SKIP
+    5.0
+    """
+    global _CHILD
+    child = _CHILD
+    if child is None or child.poll() is not None:
+        child = _CHILD = subprocess.Popen(
+            [sys.executable, "-c",
+             "from optimizer.planning.solvers.highs_child import _serve; _serve()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert child.stdin is not None and child.stdout is not None  # both are PIPE
+    data = pickle.dumps((target, args), protocol=pickle.HIGHEST_PROTOCOL)
+    child.stdin.write(struct.pack("<Q", len(data)) + data)
+    child.stdin.flush()
+    head = child.stdout.read(8)
+    if len(head) < 8:
+        _CHILD = None
+        raise RuntimeError("the HiGHS process ended without an answer")
+    ok, answer = pickle.loads(child.stdout.read(struct.unpack("<Q", head)[0]))
+    if not ok:
+        raise RuntimeError(answer)
+    return answer
+
+
+def _serve() -> None:
+    """(The child process.) Answer pickled requests until stdin closes."""
+
+    # The answers go through a private copy of stdout; anything a library
+    # prints there (HiGHS prints a banner before its output flag is read) is
+    # dropped instead of corrupting the answers or reaching the planner's
+    # terminal. Errors still reach stderr.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    inp = sys.stdin.buffer
+    while True:
+        head = inp.read(8)
+        if len(head) < 8:
+            return
+        target, args = pickle.loads(inp.read(struct.unpack("<Q", head)[0]))
+        # (ok, the answer) or (not ok, the error message).
+        answer: tuple[bool, Any]
+        try:
+            module, name = target.split(":")
+            answer = (True, getattr(importlib.import_module(module), name)(*args))
+        except Exception as exc:  # reported to the parent, which raises it
+            answer = (False, f"{type(exc).__name__}: {exc}")
+        data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(struct.pack("<Q", len(data)) + data)
+        out.flush()
