@@ -240,6 +240,18 @@ def test_each_bad_service_lock_gives_its_exact_error(make_district, locks, expec
     assert errors(folder_with(make_district, SERVICES, locks=locks)) == expected
 
 
+def test_a_service_lock_on_an_educator_without_a_role_is_an_error_not_a_crash(make_district):
+    # Found by the fuzz test: a blank role (itself an error on educators.csv)
+    # made the service-lock check raise KeyError instead of reporting.
+    no_role = [educator("E2", "", "SLP", fte="0.5") if e["educator_id"] == "E2" else e
+               for e in EDUCATORS]
+    found = errors(folder_with(make_district, SERVICES, educators=no_role,
+                               locks=_locks(("S1", "E2", "pin", "", "SPEECH"))))
+    assert any(x.startswith("educators.csv row 3, column role") for x in found)
+    assert "locks.csv row 2, column educator_id: 'E2' — an educator whose role provides " \
+           "SPEECH (SLP): E2 is without a role" in found
+
+
 def test_case_manager_and_service_locks_do_not_conflict(make_district):
     locks = _locks(("S1", "E1", "pin", "", ""), ("S1", "E2", "pin", "", "SPEECH"),
                    ("S1", "E2", "forbid", "", ""), ("S1", "E1", "forbid", "", "OT"))

@@ -184,8 +184,10 @@ def check_service_lock(t: _Table, i: int, pack: RulePack, student: Student,
         t.add(i, "educator_id", educator.educator_id,
               f"an educator whose role provides {service}{setting} "
               f"({', '.join(roles) or 'no role in the rule pack'}): "
-              f"{educator.educator_id} is {educator.role} "
-              f"({pack.roles[educator.role].name})")
+              f"{educator.educator_id} is {educator.role or 'without a role'}"
+              # An unknown or blank role is reported on educators.csv already.
+              + (f" ({pack.roles[educator.role].name})" if educator.role in pack.roles
+                 else ""))
         ok = False
     elif student.school_id and student.school_id not in educator.schools:
         t.add(i, "educator_id", educator.educator_id,
