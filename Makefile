@@ -16,8 +16,11 @@ demo: $(STAMP)
 	$(BIN)/caseload validate data/sample
 	$(BIN)/caseload plan data/sample --out plan-sample
 	$(BIN)/caseload report plan-sample --html plan-sample/report.html
+	$(BIN)/caseload plan data/sample-services --out plan-sample-services --quiet
+	$(BIN)/caseload report plan-sample-services --html plan-sample-services/report.html
 	@echo "Workbook: $(CURDIR)/plan-sample/plan.xlsx"
 	@echo "Report:   $(CURDIR)/plan-sample/report.html"
+	@echo "Service providers and case managers together: $(CURDIR)/plan-sample-services/"
 
 # The planner notebooks in JupyterLab (a dev extra): opens a browser tab on
 # notebooks/; stop it with Ctrl-C. NOTEBOOK_ARGS adds options (e.g. --no-browser).
@@ -72,4 +75,4 @@ sample: $(STAMP)
 	cd data/sample-services && cp $(SAMPLE_FILES) ../sample/
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info plan-sample mutants
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info plan-sample plan-sample-services mutants
