@@ -65,6 +65,59 @@ EQUIVALENT: list[tuple[str, str, str]] = [
     ("solve_cpsat", "for xi in x], dtype=None)", "a list of bools makes a bool array anyway"),
     ("min_max_ratio", "(ratios < top_ratio + 1e-12)", "the tolerance still admits the top"),
     ("_derive", 'invalid=None)', "only changes whether numpy warns"),
+    ("_derive", 'np.errstate(divide="ignore", )', "only changes whether numpy warns"),
+    ("_derive", "cap.astype(None)", "astype(None) is float64, the same as astype(float)"),
+    ("_derive", "_at_chosen(problem.edge_rank, chosen, -2)",
+     "an unplaced student's rank is never read (tables mask it, counts skip it)"),
+    ("_at_chosen", "dtype=None))[chosen]",
+     "each blank (-1, False, '') already has its array's kind; values are the same"),
+    ("_best_rank", "np.full(problem.n_students, -1, dtype=None)",
+     "a Python int fills an int64 array anyway"),
+    ("_best_rank", "np.full(problem.n_students, -2,",
+     "the no-option value is read only for placed students, who all have an option"),
+    ("assignment_table", "np.where(plan.placed, plan.rank, None)",
+     "the unplaced rows' rank is set to NA on the next line"),
+    ("assignment_table", "np.where(plan.placed, plan.rank, -2)",
+     "the unplaced rows' rank is set to NA on the next line"),
+    ("placement_reasons", "edge_values(problem.edge_reason, None)",
+     "the rule's reason is read for placed students only"),
+    ("hiring_needs", "else 1) or 1", "(x if c else 0) or 1 and (x if c else 1) or 1 are equal"),
+    ("_why_not", '"NO LONGER ON STAFF"', "the category is read only for a published plan's "
+     "case manager, who is on staff (one who left is counted before _why_not)"),
+    ("_why_not", '"XXno longer on staffXX"', "the category is read only for a published "
+     "plan's case manager, who is on staff"),
+    ("audit_current", 'v.educator_id or "XXXX"',
+     "every audit row names an educator ('twice' and 'missing' cannot occur in an audit)"),
+    ("_component_model", "by_student.get(int(s), )", "None and [] are both falsy: skipped"),
+    ("_component_model", "            break",
+     "every free student of a modelled component has an edge in it (one without is a "
+     "component of its own, never modelled)"),
+    ("_component_model", "cap <= 0 and balance.weight == 0",
+     "balance weight 0 makes every penalty line 0; a cap of 0 has no seats, so no lines"),
+    ("_component_model", 'phase.kind != "points" and cap <= 0',
+     "penalty variables outside the objective (placed and min-max phases) change no optimum"),
+    ("_solver", "num_workers = 9",
+     "portfolio size of the non-deterministic mode, which promises no particular plan"),
+    ("solve", 'cp.status == "XXoptimalXX"', "when every component is optimal CP-SAT's "
+     "objective equals its bound, so the bound is the plan's points either way"),
+    ("solve", 'cp.status == "OPTIMAL"', "when every component is optimal CP-SAT's "
+     "objective equals its bound, so the bound is the plan's points either way"),
+    ("_MaxFlow", "np.zeros(len(studs), )", "OR-Tools reads whole-number floats the same"),
+    ("_MaxFlow", "np.zeros(n_e, dtype=None)", "OR-Tools reads whole-number floats the same"),
+    ("_MaxFlow", "np.ones(n_e, dtype=None)", "OR-Tools reads whole-number floats the same"),
+    ("weighted_hint", "np.iinfo(np.int64).max // 4, )", "a Python int fills an int64 array"),
+    ("weighted_hint", "+            None)",
+     "limit is an int64 array: the float difference is cast back on assignment"),
+    ("weighted_hint", "load >= problem.cap + 1e-9",
+     "at exactly cap + 1e-9 the inner loop's own test stops before dropping anyone"),
+    ("min_max_ratio", "max(2.0, floor_ratio)", "a candidate above every k/cap is never the "
+     "smallest ceiling that places the most (the largest k/cap already does)"),
+    ("min_max_ratio", "top_ratio + 1.000000000001", "a candidate above every k/cap is never "
+     "the smallest ceiling that places the most"),
+    ("min_max_ratio", "base[e] - 1.000000001", "the extra candidates lie below that "
+     "educator's own ratio, so below the floor, which the filter removes"),
+    ("min_max_ratio", "np.ceil(base[e] + 1e-9)", "a ceiling equal to an educator's own "
+     "base ratio is at most the floor, which is a candidate anyway"),
 ]
 
 

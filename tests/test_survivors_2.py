@@ -197,7 +197,7 @@ def test_weighted_minmax_solve_reports_progress_and_times_cpsat(make_district):
 def test_flow_engine_text_says_how_costs_are_rounded(make_district):
     from optimizer import load_district
     from optimizer.planning.problem import build_problem
-    from optimizer.planning.solvers import solve
+    from optimizer.planning.solvers import SolveParams, solve
     from tests.conftest import educator, student
 
     d = load_district(make_district(educators=[educator("E1", "RSP", "ES-MMSN")],
@@ -205,6 +205,8 @@ def test_flow_engine_text_says_how_costs_are_rounded(make_district):
     sol = solve(build_problem(d))
     assert sol.engine == ("min-cost flow (OR-Tools SimpleMinCostFlow): proven optimal; costs "
                           "rounded to 1/1000 point")
+    minmax = solve(build_problem(d), SolveParams(balance="minmax"))
+    assert {"minmax_search", "flow"} <= set(minmax.runtime)
 
 
 # ------------------------------------------------------------------ planning/explain.py
@@ -314,6 +316,7 @@ def test_progress_lines_report_points_and_the_summary_counts_components(make_dis
     best = [float(m.group(1).replace(",", "")) for line in said
             if (m := re.search(r"best so far (-?[\d,]+\.\d), bound", line))]
     assert best and best[-1] == pytest.approx(r.objective, abs=0.05)
+    assert f"component 1 of 1: proven optimal ({r.objective:,.1f} points)" in said, said
     # One component: all four students can go to either RSP teacher.
     assert "  components             1  (largest: 4 students)" in r.summary()
 
@@ -334,3 +337,64 @@ def test_weighted_hint_moves_students_instead_of_dropping_them(make_district):
     hint = weighted_hint(p)
     assert (hint >= 0).all()
     assert (p.loads(hint) <= p.cap).all()
+
+
+def test_weighted_minmax_then_balances_below_the_ceiling(make_district):
+    # Four students of weight 1.5 and one of weight 1 (7 in all) for three RSP
+    # teachers with cap 10. The lowest highest ratio is 0.3 (loads of at most
+    # 3); below that ceiling the balance term still spreads them: 3 + 2.5 + 1.5
+    # (squares 17.5) beats 3 + 3 + 1 (squares 19).
+    from optimizer import load_district, plan
+    from optimizer.planning.solvers import SolveParams
+    from tests.conftest import educator, student
+
+    d = load_district(make_district(
+        educators=[educator(f"E{i}", "RSP", "ES-MMSN", max_caseload="10") for i in range(3)],
+        students=[student(f"S{i}", weight="1.5") for i in range(4)] + [student("T1")]))
+    r = plan(d, SolveParams(balance="minmax", time_limit=5))
+    assert r.figures["max_ratio_ceiling"] == pytest.approx(0.3)
+    assert sorted(r.caseloads["load"].tolist()) == [1.5, 2.5, 3.0]
+
+
+# ------------------------------------------------------------------ check.py, explain.py
+
+def test_audit_is_in_student_order_and_a_full_cap_zero_educator_has_no_ratio(make_district):
+    # S1's case manager is E2 and S2's is E1; neither psychologist may
+    # case-manage. The audit lists them by student, not by educator. E3 has a
+    # cap of 0 and other load 0.5: a load ratio would be infinite, so the
+    # caseloads table leaves it blank (NaN), while E1 (cap 20, no load) is 0.
+    import math
+
+    from optimizer import load_district, plan
+    from optimizer.planning.check import audit_current
+    from tests.conftest import educator, student
+
+    d = load_district(make_district(
+        educators=[educator("E1", "PSY", "PPS"), educator("E2", "PSY", "PPS"),
+                   educator("E3", "RSP", "ES-MMSN", max_caseload="0", other_load="0.5")],
+        students=[student("S1", current_case_manager="E2"),
+                  student("S2", current_case_manager="E1")]))
+    assert [(v.kind, v.student_id, v.educator_id) for v in audit_current(d)] == [
+        ("ineligible", "S1", "E2"), ("ineligible", "S2", "E1")]
+    r = plan(d)
+    ratio = dict(zip(r.caseloads["educator_id"], r.caseloads["load_ratio"], strict=True))
+    assert ratio["E1"] == 0.0 and math.isnan(ratio["E3"])
+    # Seconds to four decimals (summary.json), not rounded to whole seconds.
+    assert all(isinstance(v, float) for v in r.figures["runtime_s"].values())
+
+
+def test_minmax_ceiling_counts_an_educator_with_a_cap_of_one(make_district):
+    # E1 (cap 1) is already full with other load 1: its ratio is 1.0 in every
+    # plan, so the lowest ceiling on the highest ratio is 1.0, not the 0.1 of
+    # E2 taking the one student.
+    from optimizer import load_district, plan
+    from optimizer.planning.solvers import SolveParams
+    from tests.conftest import educator, student
+
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="1", other_load="1"),
+                   educator("E2", "RSP", "ES-MMSN", max_caseload="10")],
+        students=[student("S1")]))
+    r = plan(d, SolveParams(balance="minmax"))
+    assert r.figures["max_ratio_ceiling"] == pytest.approx(1.0)
+    assert r.caseloads["load"].tolist() == [1.0, 1.0]
