@@ -12,9 +12,16 @@ an hour on 2 cores; ``--sample N`` runs a random sample of N mutants (the
 same seed gives the same sample) and reports the score with its 95% margin,
 which is what `make mutate` does by default (MUTATE_SAMPLE=0 runs them all).
 
+``--report-only --recheck tests/test_x.py`` re-reports a finished run after
+tests were added: each sampled survivor is run against the new test files
+(the same trampolined copy mutmut uses) and counts as killed when they fail;
+the report lists which (``recheck``), so a reader can tell a fresh run from a
+re-checked one.
+
 Usage::
 
     python benchmarks/mutate.py [--sample N] [--seed S] [--max-children N] [--keep]
+    python benchmarks/mutate.py --report-only --sample-file F --recheck tests/test_x.py
 """
 
 from __future__ import annotations
@@ -89,9 +96,6 @@ EQUIVALENT: list[tuple[str, str, str]] = [
     ("audit_current", 'v.educator_id or "XXXX"',
      "every audit row names an educator ('twice' and 'missing' cannot occur in an audit)"),
     ("_component_model", "by_student.get(int(s), )", "None and [] are both falsy: skipped"),
-    ("_component_model", "            break",
-     "every free student of a modelled component has an edge in it (one without is a "
-     "component of its own, never modelled)"),
     ("_component_model", "cap <= 0 and balance.weight == 0",
      "balance weight 0 makes every penalty line 0; a cap of 0 has no seats, so no lines"),
     ("_component_model", 'phase.kind != "points" and cap <= 0',
@@ -151,6 +155,45 @@ def _equivalent(name: str, diff: str) -> str | None:
     return None
 
 
+def _recheck(status: dict[str, str], tests: list[Path], workers: int,
+             minutes: float) -> tuple[list[str], list[str]]:
+    """Run ``tests`` against each survivor the way mutmut does (the mutant chosen
+    by MUTANT_UNDER_TEST in the trampolined copy under mutants/); mark the ones
+    they kill as killed in ``status``. Returns (killed, not rechecked in the
+    time budget). A run that errors or times out leaves the mutant a survivor
+    (the cautious count)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for t in tests:
+        shutil.copy2(ROOT / t, ROOT / "mutants" / t)
+    stop_at = time.monotonic() + 60 * minutes
+    names = sorted(n for n, st in status.items() if st == "survived")
+
+    def one(name: str) -> tuple[str, int | None]:
+        if time.monotonic() > stop_at:
+            return name, None
+        env = {**os.environ, "MUTANT_UNDER_TEST": name}
+        try:
+            proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q",
+                                   "-p", "no:cacheprovider", *map(str, tests)],
+                                  cwd=ROOT / "mutants", env=env, capture_output=True,
+                                  text=True, timeout=300, check=False)
+        except subprocess.TimeoutExpired:
+            return name, -1
+        print(f"recheck {name}: pytest exit {proc.returncode}", flush=True)
+        return name, proc.returncode
+
+    killed, skipped = [], []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for name, rc in pool.map(one, names):
+            if rc is None:
+                skipped.append(name)
+            elif rc == 1:
+                status[name] = "killed"
+                killed.append(name)
+    return killed, skipped
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
@@ -163,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="only report the results already in mutants/ (same sample)")
     ap.add_argument("--sample-file", type=Path,
                     help="with --report-only: the sampled mutant names, one a line")
+    ap.add_argument("--recheck", type=Path, action="append", default=[],
+                    help="with --report-only: run these test files (copied into mutants/) "
+                         "against every sampled survivor; a survivor they kill counts as "
+                         "killed (tests only added since the run cannot revive a mutant)")
+    ap.add_argument("--recheck-minutes", type=float, default=60.0,
+                    help="time budget of --recheck; survivors not reached stay survivors")
     args = ap.parse_args(argv)
     if args.report_only:
         args.keep = True
@@ -194,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     total = len(status)
     if sample:
         status = {k: status[k] for k in sample}
+    rechecked, not_rechecked = (_recheck(status, args.recheck, args.max_children,
+                                         args.recheck_minutes)
+                                if args.recheck else ([], []))
     counts: dict[str, int] = {}
     for s in status.values():
         counts[s] = counts.get(s, 0) + 1
@@ -229,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
         if scored > equivalent else None,
         "survivors": survivors,
     }
+    if args.recheck:
+        report["recheck"] = {"tests": [str(t) for t in args.recheck], "killed": rechecked,
+                             "not_rechecked_in_time": not_rechecked}
     OUT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     for s in survivors:
         tag = f"  [equivalent: {s['equivalent']}]" if s["equivalent"] else ""
