@@ -167,7 +167,9 @@ def _recheck(status: dict[str, str], tests: list[Path], workers: int,
     for t in tests:
         shutil.copy2(ROOT / t, ROOT / "mutants" / t)
     stop_at = time.monotonic() + 60 * minutes
-    names = sorted(n for n, st in status.items() if st == "survived")
+    # Reverse name order (rules, rule pack, solvers, then district): the
+    # budget may end before the district modules are reached.
+    names = sorted((n for n, st in status.items() if st == "survived"), reverse=True)
 
     def one(name: str) -> tuple[str, int | None]:
         if time.monotonic() > stop_at:
