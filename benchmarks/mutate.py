@@ -12,9 +12,16 @@ an hour on 2 cores; ``--sample N`` runs a random sample of N mutants (the
 same seed gives the same sample) and reports the score with its 95% margin,
 which is what `make mutate` does by default (MUTATE_SAMPLE=0 runs them all).
 
+``--report-only --recheck tests/test_x.py`` re-reports a finished run after
+tests were added: each sampled survivor is run against the new test files
+(the same trampolined copy mutmut uses) and counts as killed when they fail;
+the report lists which (``recheck``), so a reader can tell a fresh run from a
+re-checked one.
+
 Usage::
 
     python benchmarks/mutate.py [--sample N] [--seed S] [--max-children N] [--keep]
+    python benchmarks/mutate.py --report-only --sample-file F --recheck tests/test_x.py
 """
 
 from __future__ import annotations
@@ -56,11 +63,8 @@ EQUIVALENT: list[tuple[str, str, str]] = [
     ("min_max_ratio", "top + 2)",
      "a seat beyond the eligible students changes no max flow, so never the ceiling"),
     ("_derive", "np.errstate(divide=None", "only changes whether numpy warns"),
-    ("_check_pins", 'labels.get("educators", "', "the reader always labels the educators table"),
     ("_build", 'pack.get("name", ', "the shipped pack always has a name"),
     ("_build", "title=str(", "the shipped pack always has a title; the title is not read"),
-    ("_build", '"XXrule packXX"', "the shipped pack always has these tables (merging cannot "
-     "remove one)"),
     ("_educators", "required=None)", "None and False are both falsy"),
     ("_why_not", '"XXnobodyXX"', "never shown: the sentences naming the new case manager "
      "need one"),
@@ -68,6 +72,56 @@ EQUIVALENT: list[tuple[str, str, str]] = [
     ("solve_cpsat", "for xi in x], dtype=None)", "a list of bools makes a bool array anyway"),
     ("min_max_ratio", "(ratios < top_ratio + 1e-12)", "the tolerance still admits the top"),
     ("_derive", 'invalid=None)', "only changes whether numpy warns"),
+    ("_derive", 'np.errstate(divide="ignore", )', "only changes whether numpy warns"),
+    ("_derive", "cap.astype(None)", "astype(None) is float64, the same as astype(float)"),
+    ("_derive", "_at_chosen(problem.edge_rank, chosen, -2)",
+     "an unplaced student's rank is never read (tables mask it, counts skip it)"),
+    ("_at_chosen", "dtype=None))[chosen]",
+     "each blank (-1, False, '') already has its array's kind; values are the same"),
+    ("_best_rank", "np.full(problem.n_students, -1, dtype=None)",
+     "a Python int fills an int64 array anyway"),
+    ("_best_rank", "np.full(problem.n_students, -2,",
+     "the no-option value is read only for placed students, who all have an option"),
+    ("assignment_table", "np.where(plan.placed, plan.rank, None)",
+     "the unplaced rows' rank is set to NA on the next line"),
+    ("assignment_table", "np.where(plan.placed, plan.rank, -2)",
+     "the unplaced rows' rank is set to NA on the next line"),
+    ("placement_reasons", "edge_values(problem.edge_reason, None)",
+     "the rule's reason is read for placed students only"),
+    ("hiring_needs", "else 1) or 1", "(x if c else 0) or 1 and (x if c else 1) or 1 are equal"),
+    ("_why_not", '"NO LONGER ON STAFF"', "the category is read only for a published plan's "
+     "case manager, who is on staff (one who left is counted before _why_not)"),
+    ("_why_not", '"XXno longer on staffXX"', "the category is read only for a published "
+     "plan's case manager, who is on staff"),
+    ("audit_current", 'v.educator_id or "XXXX"',
+     "every audit row names an educator ('twice' and 'missing' cannot occur in an audit)"),
+    ("_component_model", "by_student.get(int(s), )", "None and [] are both falsy: skipped"),
+    ("_component_model", "cap <= 0 and balance.weight == 0",
+     "balance weight 0 makes every penalty line 0; a cap of 0 has no seats, so no lines"),
+    ("_component_model", 'phase.kind != "points" and cap <= 0',
+     "penalty variables outside the objective (placed and min-max phases) change no optimum"),
+    ("_solver", "num_workers = 9",
+     "portfolio size of the non-deterministic mode, which promises no particular plan"),
+    ("solve", 'cp.status == "XXoptimalXX"', "when every component is optimal CP-SAT's "
+     "objective equals its bound, so the bound is the plan's points either way"),
+    ("solve", 'cp.status == "OPTIMAL"', "when every component is optimal CP-SAT's "
+     "objective equals its bound, so the bound is the plan's points either way"),
+    ("_MaxFlow", "np.zeros(len(studs), )", "OR-Tools reads whole-number floats the same"),
+    ("_MaxFlow", "np.zeros(n_e, dtype=None)", "OR-Tools reads whole-number floats the same"),
+    ("_MaxFlow", "np.ones(n_e, dtype=None)", "OR-Tools reads whole-number floats the same"),
+    ("weighted_hint", "np.iinfo(np.int64).max // 4, )", "a Python int fills an int64 array"),
+    ("weighted_hint", "+            None)",
+     "limit is an int64 array: the float difference is cast back on assignment"),
+    ("weighted_hint", "load >= problem.cap + 1e-9",
+     "at exactly cap + 1e-9 the inner loop's own test stops before dropping anyone"),
+    ("min_max_ratio", "max(2.0, floor_ratio)", "a candidate above every k/cap is never the "
+     "smallest ceiling that places the most (the largest k/cap already does)"),
+    ("min_max_ratio", "top_ratio + 1.000000000001", "a candidate above every k/cap is never "
+     "the smallest ceiling that places the most"),
+    ("min_max_ratio", "base[e] - 1.000000001", "the extra candidates lie below that "
+     "educator's own ratio, so below the floor, which the filter removes"),
+    ("min_max_ratio", "np.ceil(base[e] + 1e-9)", "a ceiling equal to an educator's own "
+     "base ratio is at most the floor, which is a candidate anyway"),
 ]
 
 
@@ -101,6 +155,47 @@ def _equivalent(name: str, diff: str) -> str | None:
     return None
 
 
+def _recheck(status: dict[str, str], tests: list[Path], workers: int,
+             minutes: float) -> tuple[list[str], list[str]]:
+    """Run ``tests`` against each survivor the way mutmut does (the mutant chosen
+    by MUTANT_UNDER_TEST in the trampolined copy under mutants/); mark the ones
+    they kill as killed in ``status``. Returns (killed, not rechecked in the
+    time budget). A run that errors or times out leaves the mutant a survivor
+    (the cautious count)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for t in tests:
+        shutil.copy2(ROOT / t, ROOT / "mutants" / t)
+    stop_at = time.monotonic() + 60 * minutes
+    # Reverse name order (rules, rule pack, solvers, then district): the
+    # budget may end before the district modules are reached.
+    names = sorted((n for n, st in status.items() if st == "survived"), reverse=True)
+
+    def one(name: str) -> tuple[str, int | None]:
+        if time.monotonic() > stop_at:
+            return name, None
+        env = {**os.environ, "MUTANT_UNDER_TEST": name}
+        try:
+            proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q",
+                                   "-p", "no:cacheprovider", *map(str, tests)],
+                                  cwd=ROOT / "mutants", env=env, capture_output=True,
+                                  text=True, timeout=300, check=False)
+        except subprocess.TimeoutExpired:
+            return name, -1
+        print(f"recheck {name}: pytest exit {proc.returncode}", flush=True)
+        return name, proc.returncode
+
+    killed, skipped = [], []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for name, rc in pool.map(one, names):
+            if rc is None:
+                skipped.append(name)
+            elif rc == 1:
+                status[name] = "killed"
+                killed.append(name)
+    return killed, skipped
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
@@ -113,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="only report the results already in mutants/ (same sample)")
     ap.add_argument("--sample-file", type=Path,
                     help="with --report-only: the sampled mutant names, one a line")
+    ap.add_argument("--recheck", type=Path, action="append", default=[],
+                    help="with --report-only: run these test files (copied into mutants/) "
+                         "against every sampled survivor; a survivor they kill counts as "
+                         "killed (tests only added since the run cannot revive a mutant)")
+    ap.add_argument("--recheck-minutes", type=float, default=60.0,
+                    help="time budget of --recheck; survivors not reached stay survivors")
     args = ap.parse_args(argv)
     if args.report_only:
         args.keep = True
@@ -144,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     total = len(status)
     if sample:
         status = {k: status[k] for k in sample}
+    rechecked, not_rechecked = (_recheck(status, args.recheck, args.max_children,
+                                         args.recheck_minutes)
+                                if args.recheck else ([], []))
     counts: dict[str, int] = {}
     for s in status.values():
         counts[s] = counts.get(s, 0) + 1
@@ -160,6 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     if sample and scored and score is not None:
         fpc = (total - scored) / max(total - 1, 1)
         margin = 1.96 * math.sqrt(score * (1 - score) / scored * fpc)
+    if score is None:
+        # mutmut checked nothing: its first test run (stats) failed, see above.
+        print("no mutant was checked: mutmut's test run failed (see its output above)",
+              file=sys.stderr)
+        return 1
     report = {
         "tool": "mutmut " + _mutmut("--version").strip().split()[-1],
         "seconds": None if seconds is None else round(seconds, 1),
@@ -174,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         if scored > equivalent else None,
         "survivors": survivors,
     }
+    if args.recheck:
+        report["recheck"] = {"tests": [str(t) for t in args.recheck], "killed": rechecked,
+                             "not_rechecked_in_time": not_rechecked}
     OUT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     for s in survivors:
         tag = f"  [equivalent: {s['equivalent']}]" if s["equivalent"] else ""

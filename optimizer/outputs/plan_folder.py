@@ -197,6 +197,17 @@ def read_plan_services(folder: str | Path) -> tuple[pd.DataFrame | None, list[In
     return (None if problems else frame), problems
 
 
+def _cap_row(c: object) -> bool:
+    # One entry of summary.json's "caps" as cap_rows writes it (docs/plan-format.md).
+    def is_num(v: object) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+    return (isinstance(c, dict) and all(isinstance(c.get(k), str) for k in ("role", "kind",
+                                                                            "source"))
+            and is_num(c.get("cap"))
+            and is_num(c.get("educators_with_max_caseload", 0)))
+
+
 def _read_summary(folder: Path, out: list[InputIssue]) -> dict | None:
     path = folder / "summary.json"
     name = str(path)
@@ -237,6 +248,10 @@ def _read_summary(folder: Path, out: list[InputIssue]) -> dict | None:
             bad = "an object ({...})"
         elif key in _SUMMARY_NUMBER_TABLES and not all(is_num(x) for x in v.values()):
             bad = "an object whose values are numbers"
+        elif key == "caps" and not (isinstance(v, list) and all(_cap_row(c) for c in v)):
+            # The Summary sheet lists each cap row; a hand-edited one must keep its shape.
+            bad = ("a list of objects with role, kind and source (text), cap and "
+                   "educators_with_max_caseload (numbers)")
         if bad:
             out.append(InputIssue(name, None, key, json.dumps(v)[:60], bad))
     return data
