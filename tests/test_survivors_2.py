@@ -312,13 +312,15 @@ def test_progress_lines_report_points_and_the_summary_counts_components(make_dis
 
     monkeypatch.setattr(cpsat, "PROGRESS_EVERY", 0.0)
     said: list[str] = []
-    r = plan(_weighted(make_district), SolveParams(time_limit=5, progress=said.append))
+    r = plan(_weighted(make_district), SolveParams(engine="cpsat", time_limit=5,
+                                                       progress=said.append))
     best = [float(m.group(1).replace(",", "")) for line in said
             if (m := re.search(r"best so far (-?[\d,]+\.\d), bound", line))]
     assert best and best[-1] == pytest.approx(r.objective, abs=0.05)
     assert f"component 1 of 1: proven optimal ({r.objective:,.1f} points)" in said, said
     # One component: all four students can go to either RSP teacher.
-    assert "  components             1  (largest: 4 students)" in r.summary()
+    assert "  solved as 1 independent group(s) of students with an option and their " \
+           "eligible educators (largest: 4 students)" in r.summary()
 
 
 def test_weighted_hint_moves_students_instead_of_dropping_them(make_district):
