@@ -194,3 +194,51 @@ def test_a_pin_of_a_forbidden_pair_reports_the_pin_cell(make_district):
     # The cell is reported as the canonical code "pin", whatever its case.
     assert _errors(folder) == [("locks.csv", 2, "kind", "pin",
                                 "a pin or a forbid, not both: row 3 forbids E1 for S1")]
+
+
+# ------------------------------------------------------------------ rulepacks/pack.py
+
+
+@pytest.mark.parametrize("table, entry", [
+    ("disabilities", {"code": "999", "low_incidence": False}),
+    ("credentials", {"teaching": False}),
+    ("services", {"kind": "related"}),
+    ("roles", {"case_manager": False, "cap": 5}),
+])
+def test_a_new_entry_without_a_name_names_where_it_is(table, entry):
+    from optimizer import load_rule_pack
+    from optimizer.rulepacks import RulePackError
+
+    with pytest.raises(RulePackError) as err:
+        load_rule_pack("ca", {table: {"NEW": entry}})
+    assert str(err.value) == f"{table}.NEW: missing key 'name'"
+
+
+def test_new_service_and_role_defaults():
+    from optimizer import load_rule_pack
+
+    pack = load_rule_pack("ca", {"services": {"NEWSVC": {"name": "New", "kind": "related"}},
+                                 "roles": {"AIDE": {"name": "Aide", "case_manager": False,
+                                                    "coordinates": False, "cap": 5}}})
+    assert pack.services["NEWSVC"].codes == ()
+    assert pack.roles["AIDE"].cap_source == ""
+
+
+def test_a_named_grade_outside_the_grades_is_an_error():
+    from optimizer import load_rule_pack
+    from optimizer.rulepacks import RulePackError
+
+    with pytest.raises(RulePackError) as err:
+        load_rule_pack("ca", {"pack": {"adult_transition_grade": "Z"}})
+    assert str(err.value) == "pack.adult_transition_grade: expected one of pack.grades, got 'Z'"
+
+
+# ------------------------------------------------------------------ planning/objective.py
+
+
+def test_a_bad_continuity_weight_is_named():
+    from optimizer.planning.objective import Objective
+
+    with pytest.raises(ValueError) as err:
+        Objective.from_settings({"continuity": "x"})
+    assert str(err.value) == "objective.continuity: expected a number, got 'x'"
