@@ -242,3 +242,20 @@ def test_a_bad_continuity_weight_is_named():
     with pytest.raises(ValueError) as err:
         Objective.from_settings({"continuity": "x"})
     assert str(err.value) == "objective.continuity: expected a number, got 'x'"
+
+
+# ------------------------------------------------------------------ validate.py: problem order
+
+
+def test_district_toml_problems_come_before_a_missing_file(make_district):
+    # The missing schools.csv is found (by the reader) before district.toml is
+    # checked; a planner still reads district.toml's problems first, a key
+    # that is no column ("foo") before one that is ("name").
+    folder = make_district(educators=[_ok_educator()], students=[student("S1")],
+                           toml="name = 5\nfoo = 1\n")
+    (folder / "schools.csv").unlink()
+    got = [(p.file, p.row, p.column, p.value) for p in check_district(folder)]
+    assert got == [("district.toml", None, "foo", None), ("district.toml", None, "name", "5"),
+                   ("schools.csv", None, None, None),
+                   ("educators.csv", 2, "schools", "ELM"),
+                   ("students.csv", 2, "school_id", "ELM")]
