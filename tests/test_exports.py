@@ -60,9 +60,12 @@ def test_workbook_types_numbers_dates_and_colours(sample_plan):
     wb = load_workbook(sample_plan / "plan.xlsx")
     cm = wb["Case managers"]
     header = [c.value for c in cm[1]]
-    assert header[:7] == ["Educator", "Name", "Role", "Schools", "FTE", "Cap", "Load ratio"]
+    assert header[:8] == ["Educator", "Name", "Role", "School names", "Schools", "FTE", "Cap",
+                          "Load ratio"]
     row = [c.value for c in cm[2]]
-    assert isinstance(row[5], int | float) and isinstance(row[6], int | float)
+    assert isinstance(row[6], int | float) and isinstance(row[7], int | float)
+    # The colours sit on the load ratio (column H), not on a neighbour.
+    assert {str(rng.sqref).split(":")[0][0] for rng in cm.conditional_formatting} == {"H"}
     rules = [r for rng in cm.conditional_formatting for r in rng.rules]
     assert len(rules) == 3  # under 80%, 80-100%, at cap
     rosters = wb["Rosters"]

@@ -170,12 +170,12 @@ def test_services_sheet_one_row_per_student_and_service(book):
     ws = book["Services"]
     assert [c.value for c in ws[1]] == ["Student", "School", "Service", "Provider",
                                         "Provider name", "Role", "IEP minutes a week",
-                                        "Kept current", "Why"]
+                                        "Kept current", "Why", "Student name", "School name"]
     expected = [[sid, school, svc, prov or None, NAMES.get(prov), role or None,
                  None if minutes != minutes else minutes, kept, reason]
                 for sid, school, svc, prov, role, minutes, kept, reason in SERVICES]
-    assert _rows(ws) == expected
-    assert ws.auto_filter.ref == "A1:I13"
+    assert [r[:9] for r in _rows(ws)] == expected  # then the (here blank) names
+    assert ws.auto_filter.ref == "A1:K13"
 
 
 def test_provider_rosters_by_hand(book):
@@ -183,9 +183,9 @@ def test_provider_rosters_by_hand(book):
     assert [c.value for c in ws[1]] == [
         "Provider", "Provider name", "Role", "Student", "School", "Grade",
         "Primary disability", "Serves", "IEP minutes a week", "Case manager",
-        "Case manager name", "Caseload"]
+        "Case manager name", "Caseload", "Student name", "School name"]
     total = [None, None, None, None]  # school, grade, disability are blank on a total row
-    assert _rows(ws) == [
+    assert [r[:12] for r in _rows(ws)] == [
         # The psychologist: one student with two services is one case, 30 + 60 minutes.
         ["E5", "Eve Diaz", "PSY", "S2", "ELM", "1", "SLI", "BEHAVIOR;COUNSELING", 90, "E3",
          "Cy Park", "serves"],
@@ -241,21 +241,22 @@ def test_provider_rosters_print_a_page_per_provider(book):
 def test_case_managers_sheet_shows_service_caseloads(book):
     ws = book["Case managers"]
     header = [c.value for c in ws[1]]
-    assert header[10:] == ["Students served", "Students case-managed",
+    assert header[11:] == ["Students served", "Students case-managed",
                            "Caseload (cap applies)", "IEP minutes a week", "Minutes capacity"]
-    got = {r[0]: r[10:] for r in _rows(ws)}
+    got = {r[0]: r[11:] for r in _rows(ws)}
     assert got == {"E1": [2, 3, 4, 300, None], "E2": [1, 1, 1, 1200, None],
                    "E3": [3, 2, 53, 150, 2250], "E4": [2, 0, 26, 75, 60],
                    "E5": [1, 0, 1, 90, None], "E6": [0, 0, 0, 0, None]}
-    # The load ratio (column G, coloured) is the caseload over the cap.
-    assert {r[0]: round(r[6], 4) for r in _rows(ws)}["E3"] == round(53 / 55, 4)
+    # The load ratio (column H, coloured) is the caseload over the cap.
+    assert {r[0]: round(r[7], 4) for r in _rows(ws)}["E3"] == round(53 / 55, 4)
 
 
 def test_hiring_needs_by_service(book):
     ws = book["Hiring needs"]
-    assert [c.value for c in ws[1]] == ["School", "Region", "Role", "Credential", "Service",
+    assert [c.value for c in ws[1]] == ["School", "School name", "Region", "Role", "Credential",
+                                        "Service",
                                         "Students", "IEP minutes a week", "FTE"]
-    assert _rows(ws) == [["ELM", "North", "RSP", "ESMM", "SAI", 1, None, 0.1]]
+    assert _rows(ws) == [["ELM", None, "North", "RSP", "ESMM", "SAI", 1, None, 0.1]]
 
 
 def test_summary_sheet_has_the_services_and_the_slp_average(book):

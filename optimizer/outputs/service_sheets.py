@@ -310,13 +310,28 @@ def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, st
     """
     if not has_services(tables):
         return
-    writer.table("Services", services_frame(tables, names), [
+    a = tables.assignments
+    # Names a person reads, from assignments.csv (blank when absent or redacted).
+    student_names = (dict(zip(a["student_id"].astype(str), a["student_name"].fillna("")
+                              .astype(str), strict=True)) if "student_name" in a else {})
+    school_names = (dict(zip(a["school_id"].astype(str), a["school_name"].fillna("")
+                             .astype(str), strict=True)) if "school_name" in a else {})
+
+    def named(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.copy()
+        frame["student_name_"] = [student_names.get(str(i), "") for i in frame["student_id"]]
+        frame["school_name_"] = [school_names.get(str(i), "") for i in frame["school_id"]]
+        return frame
+
+    writer.table("Services", named(services_frame(tables, names)), [
         ("student_id", "Student", "text"), ("school_id", "School", "text"),
         ("service", "Service", "text"), ("provider_id", "Provider", "text"),
         ("provider_name", "Provider name", "text"), ("role", "Role", "text"),
         ("minutes", "IEP minutes a week", "int"), ("kept_current", "Kept current", "bool"),
-        ("reason", "Why", "text")])
+        ("reason", "Why", "text"),
+        ("student_name_", "Student name", "text"), ("school_name_", "School name", "text")])
     rows, starts = provider_rosters(tables, names)
+    rows = named(rows)
     total_mark = writer.wb.add_format({"bold": True, "top": 1})
 
     def print_setup(ws: Any, n: int) -> None:
@@ -335,4 +350,6 @@ def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, st
         ("service", "Serves", "text"), ("minutes", "IEP minutes a week", "int"),
         ("case_manager_id", "Case manager", "text"),
         ("cm_name", "Case manager name", "text"), ("relation", "Caseload", "text"),
+        # Last, so the total-row mark above keeps its column (D: Student).
+        ("student_name_", "Student name", "text"), ("school_name_", "School name", "text"),
     ], after_header=print_setup, breaks=[i + 1 for i in starts])

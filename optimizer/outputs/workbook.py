@@ -129,6 +129,27 @@ def _names(tables: PlanTables, redact: bool) -> dict[str, str]:
     return dict(zip(cl["educator_id"], cl["name"], strict=True))
 
 
+def _column_map(frame: pd.DataFrame, key: str, value: str) -> dict[str, str]:
+    """key -> value from a table that carries both (empty when it lacks ``value``)."""
+    if value not in frame.columns or key not in frame.columns or not len(frame):
+        return {}
+    return dict(zip(frame[key].astype(str), frame[value].fillna("").astype(str), strict=True))
+
+
+def _lookup(ids: pd.Series, mapping: Mapping[str, str]) -> list[str]:
+    """The name of each id (blank when unknown or the id is blank)."""
+    return [mapping.get(str(i), "") if isinstance(i, str) else "" for i in ids.tolist()]
+
+
+def _school_list(schools: pd.Series, school_names: Mapping[str, str]) -> pd.Series:
+    """"SCH0001;SCH0002" -> "Lincoln Elementary; Jefferson Middle": an itinerant's
+    schools in one cell, so the educator is listed once (ids stay in *Schools*)."""
+    def one(cell: object) -> str:
+        ids = [i for i in str(cell if isinstance(cell, str) else "").split(";") if i]
+        return "; ".join(school_names.get(i) or i for i in ids)
+    return schools.map(one)
+
+
 #: The workbook's creation time when no SOURCE_DATE_EPOCH is set (the ZIP epoch,
 #: as xlsxwriter uses for the files inside the workbook).
 _NO_DATE = dt.datetime(1980, 1, 1)
@@ -222,6 +243,10 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
     if redact:
         tables = redacted(tables)  # lock reasons too, not only the names
     names = _names(tables, redact)
+    # Names a person reads, beside the ids (from assignments.csv; blank when
+    # the plan has none; student names are blank after redaction).
+    school_names = _column_map(tables.assignments, "school_id", "school_name")
+    student_names = _column_map(tables.assignments, "student_id", "student_name")
     with atomic_file(Path(path)) as tmp:
         wb = xlsxwriter.Workbook(str(tmp), {
             "constant_memory": True, "strings_to_formulas": False,
@@ -246,12 +271,13 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
 
         cl = tables.caseloads.copy()
         cl["name"] = cl["educator_id"].map(names)
+        cl["school_names"] = _school_list(cl["schools"], school_names)
         cl = cl[cl["cap"].fillna(0) > 0].sort_values(["role", "educator_id"], kind="stable")
 
         def colour(ws, n):
             # Under 80% green, 80-100% amber, at or over the cap red.
             last = max(n, 1)
-            col = 6
+            col = 7  # Load ratio
             green = wb.add_format({"bg_color": "#C6EFCE"})
             amber = wb.add_format({"bg_color": "#FFEB9C"})
             red = wb.add_format({"bg_color": "#FFC7CE", "bold": True})
@@ -265,24 +291,31 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
 
         w.table("Case managers", cl, caseload_columns([
             ("educator_id", "Educator", "text"), ("name", "Name", "text"),
-            ("role", "Role", "text"), ("schools", "Schools", "text"), ("fte", "FTE", "num"),
+            ("role", "Role", "text"), ("school_names", "School names", "text"),
+            ("schools", "Schools", "text"), ("fte", "FTE", "num"),
             ("cap", "Cap", "int"), ("load_ratio", "Load ratio", "ratio"),
             ("load", "Load", "num"), ("students", "Students", "int"),
             ("best_practice_students", "Best-practice students", "int"),
         ], cl), after_header=colour)
 
         a = tables.assignments
+        # One block (and printed page) per case manager: an itinerant's
+        # students of every school together, not split into a block per school.
         placed = a[a["case_manager_id"] != ""].sort_values(
-            ["school_id", "case_manager_id", "student_id"], kind="stable").copy()
+            ["case_manager_id", "school_id", "student_id"], kind="stable").copy()
         placed["cm_name"] = placed["case_manager_id"].map(names).fillna("")
+        placed["school_name_"] = _lookup(placed["school_id"], school_names)
+        placed["student_name_"] = _lookup(placed["student_id"], student_names)
         change = (placed["case_manager_id"] != placed["case_manager_id"].shift()).to_numpy()
         breaks = [i + 1 for i in range(1, len(placed)) if change[i]]
         # A printable roster: who, and when their reviews fall (capacity and
         # rank are in assignments.csv and the Changes sheet's reasons).
         w.table("Rosters", placed, [
-            ("school_id", "School", "text"), ("case_manager_id", "Case manager", "text"),
-            ("cm_name", "Case manager name", "text"), ("student_id", "Student", "text"),
-            ("grade", "Grade", "text"), ("primary_disability", "Primary disability", "text"),
+            ("case_manager_id", "Case manager", "text"),
+            ("cm_name", "Case manager name", "text"), ("school_id", "School", "text"),
+            ("school_name_", "School name", "text"), ("student_id", "Student", "text"),
+            ("student_name_", "Student name", "text"), ("grade", "Grade", "text"),
+            ("primary_disability", "Primary disability", "text"),
             ("services", "Services", "text"), ("annual_review", "Annual review", "date"),
             ("triennial_review", "Triennial review", "date"),
         ], breaks=breaks)
@@ -291,23 +324,45 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
         changed = a[a["case_manager_id"] != a["current_case_manager_id"]].copy()
         changed["from_name"] = changed["current_case_manager_id"].map(names).fillna("")
         changed["to_name"] = changed["case_manager_id"].map(names).fillna("")
+        changed["school_name_"] = _lookup(changed["school_id"], school_names)
+        changed["student_name_"] = _lookup(changed["student_id"], student_names)
+        if "reason_detail" not in changed.columns:
+            changed["reason_detail"] = ""
         w.table("Changes", changed, [
-            ("student_id", "Student", "text"), ("school_id", "School", "text"),
+            ("student_id", "Student", "text"), ("student_name_", "Student name", "text"),
+            ("school_id", "School", "text"), ("school_name_", "School name", "text"),
             ("grade", "Grade", "text"),
             ("current_case_manager_id", "From case manager", "text"),
             ("from_name", "From name", "text"), ("case_manager_id", "To case manager", "text"),
             ("to_name", "To name", "text"), ("reason", "Why", "text"),
+            ("reason_detail", "Full reason", "text"),
         ])
-        w.table("Unplaced", tables.unassigned, [
-            ("student_id", "Student", "text"), ("school_id", "School", "text"),
-            ("reason", "Why", "text")])
-        w.table("Hiring needs", tables.hiring_needs, hiring_columns([
-            ("school_id", "School", "text"), ("region", "Region", "text"),
+        un = tables.unassigned.copy()
+        un["school_name_"] = _lookup(un["school_id"], school_names)
+        un["student_name_"] = _lookup(un["student_id"], student_names)
+        un_cols = [("student_id", "Student", "text"), ("student_name_", "Student name", "text"),
+                   ("school_id", "School", "text"), ("school_name_", "School name", "text"),
+                   ("reason", "Why", "text")]
+        if "reason_detail" not in un.columns:
+            un["reason_detail"] = un["student_id"].map(
+                _column_map(tables.assignments, "student_id", "reason_detail")).fillna("")
+        if un["reason_detail"].astype(str).str.len().any():
+            un_cols.append(("reason_detail", "Full reason", "text"))
+        w.table("Unplaced", un, un_cols)
+        hn = tables.hiring_needs.copy()
+        hn["school_name_"] = _lookup(hn["school_id"], school_names)
+        w.table("Hiring needs", hn, hiring_columns([
+            ("school_id", "School", "text"), ("school_name_", "School name", "text"),
+            ("region", "Region", "text"),
             ("role", "Role", "text"), ("credential", "Credential", "text"),
             ("students", "Students", "int"), ("fte", "FTE", "num")], tables.hiring_needs))
-        w.table("Audit", tables.audit, [
+        au = tables.audit.copy()
+        au["student_name_"] = _lookup(au["student_id"], student_names)
+        au["educator_name_"] = au["educator_id"].map(names).fillna("")
+        w.table("Audit", au, [
             ("kind", "Violation", "text"), ("student_id", "Student", "text"),
-            ("educator_id", "Educator", "text"), ("detail", "Rule", "text")])
+            ("student_name_", "Student name", "text"), ("educator_id", "Educator", "text"),
+            ("educator_name_", "Educator name", "text"), ("detail", "Rule", "text")])
         write_edit_sheet(wb, tables, names, w.header, eligible)
         wb.close()
     return Path(path)
