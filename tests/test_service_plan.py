@@ -460,3 +460,18 @@ def test_cli_plans_the_services_sample_quietly_and_its_plan_checks_clean(tmp_pat
                             str(SAMPLE.parent / "sample-services"), str(out)],
                            capture_output=True, text=True, timeout=300)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_service_plan_assignments_have_short_reasons_and_names(tmp_path):
+    """As in a case-manager plan: `reason` in planner words (no ids, at most 160
+    characters), the full trail in `reason_detail`, and the people's names."""
+    d = _with_services(load_district(birch(tmp_path)), BIRCH_ROWS)
+    a = plan(d).assignments.set_index("student_id")
+    assert a.loc["B", "reason"] == ("Best-practice case manager: serves their SPEECH. "
+                                   "Keeps this year's case manager")
+    for sid in a.index:
+        assert len(a.loc[sid, "reason"]) <= 160
+        assert not any(e in a.loc[sid, "reason"].split() for e in d.educators)
+        assert a.loc[sid, "reason"].split(":")[0] in a.loc[sid, "reason_detail"]
+        assert a.loc[sid, "school_name"] == d.schools[d.students[sid].school_id].name
+    assert a.loc["B", "case_manager_name"] == d.educators["S1"].name

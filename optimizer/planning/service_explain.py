@@ -34,7 +34,7 @@ import pandas as pd
 from optimizer.district.cap_sources import cap_rows
 from optimizer.district.model import Educator
 from optimizer.graph import unplaceable_students
-from optimizer.planning.explain import case_manager_needed
+from optimizer.planning.explain import SHORT_REASON_MAX, case_manager_needed
 from optimizer.planning.result import (
     ASSIGNMENT_COLUMNS,
     CASELOAD_COLUMNS,
@@ -181,10 +181,12 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
                              strict=True):
         why[(s, e, k)] = str(text)
     reasons = []
+    short: list[str] = []  # planner words, no ids (reason); the full text is reason_detail
     for s in range(p.n_students):
         e = int(plan.cm[s])
         if e < 0:
             reasons.append("")
+            short.append("")
             continue
         sid = str(p.student_ids[s])
         rank = int(plan.cm_rank[s])
@@ -210,6 +212,17 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
         if lk is not None and lk.reason:
             text += f". {LOCK_REASON}{lk.reason}"
         reasons.append(text)
+        mine_short = ", ".join(svc for svc, x in providers.get(s, []) if x == e)
+        parts = [RANK_LABEL[rank].capitalize()
+                 + (": coordinates, does not serve them" if plan.capacity[s] == "coordination"
+                    else f": serves their {mine_short}"),
+                 "Pinned in locks.csv" if lk is not None else "",
+                 "Keeps this year's case manager" if cur and cur == eids[e] else
+                 "Changes from this year's case manager" if cur else "",
+                 "Moved from the published plan"
+                 if p.published_cm[s] != -1 and p.published_cm[s] != e else ""]
+        text = ". ".join(x for x in parts if x)
+        short.append(text if len(text) <= SHORT_REASON_MAX else text[:SHORT_REASON_MAX - 1] + "…")
     del n_e
     students = [d.students[str(x)] for x in p.student_ids]
     placed = plan.cm >= 0
@@ -223,7 +236,7 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
         "kept_current": np.array([bool(s.current_case_manager) and placed[i]
                                   and s.current_case_manager == eids[plan.cm[i]]
                                   for i, s in enumerate(students)], dtype=bool),
-        "reason": reasons,
+        "reason": short,
         "current_case_manager_id": [s.current_case_manager or "" for s in students],
         "grade": [s.grade for s in students],
         "primary_disability": [s.primary_disability for s in students],
@@ -232,6 +245,12 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
         "triennial_review": [_iso(s.triennial_review) for s in students],
     }, columns=ASSIGNMENT_COLUMNS)
     frame.loc[~placed, "rank"] = pd.NA
+    # As in a case-manager plan: the full rule trail, then names for people.
+    frame["reason_detail"] = reasons
+    frame["student_name"] = [s.name or "" for s in students]
+    frame["school_name"] = [d.schools[s.school_id].name for s in students]
+    frame["case_manager_name"] = np.append(
+        np.array([d.educators[str(x)].name for x in eids], dtype=object), "")[plan.cm]
     return frame
 
 
