@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ import pandas as pd
 from optimizer.district.cap_sources import cap_rows
 from optimizer.district.model import District, Educator
 from optimizer.graph import unplaceable_students
+from optimizer.planning.objective import Objective
 from optimizer.planning.problem import PlanningProblem
 from optimizer.planning.result import (
     ASSIGNMENT_COLUMNS,
@@ -345,6 +347,31 @@ def hiring_needs(problem: PlanningProblem, unplaced: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=HIRING_COLUMNS)
 
 
+def placement_figures(o: Objective, n_students: int, placed_n: int, rank: np.ndarray,
+                      kept: np.ndarray, with_current: np.ndarray,
+                      ratio: np.ndarray) -> dict[str, Any]:
+    """The summary.json figures every plan has, case-manager or service plan
+    alike: weights, placed, ranks, continuity and the load-ratio spread (in
+    this key order, which the plan's bytes depend on)."""
+    return {
+        "weights": {"unplaced": o.unplaced, "rank": list(o.rank), "continuity": o.continuity,
+                    "balance": o.balance},
+        "students": n_students, "placed": placed_n, "unplaced": n_students - placed_n,
+        "rank_counts": {str(r): int((rank == r).sum()) for r in (0, 1, 2)},
+        "best_practice_share": float((rank == 0).sum() / placed_n) if placed_n else 0.0,
+        "with_current_case_manager": int(with_current.sum()),
+        "kept_current": int(kept.sum()),
+        "continuity_share": float(kept.sum() / with_current.sum()) if with_current.any()
+        else 0.0,
+        "load_ratio": {
+            "educators": int(len(ratio)),
+            "max": float(ratio.max()) if len(ratio) else 0.0,
+            "mean": float(ratio.mean()) if len(ratio) else 0.0,
+            "std": float(ratio.std()) if len(ratio) else 0.0,
+        },
+    }
+
+
 def plan_figures(plan: _Plan, solution: Solution, terms: Mapping[str, float],
                  balance_mode: str, published: Mapping[str, object] | None,
                  made_at: str | None, explain_seconds: float) -> dict[str, object]:
@@ -365,21 +392,7 @@ def plan_figures(plan: _Plan, solution: Solution, terms: Mapping[str, float],
         "engine": solution.engine, "balance": balance_mode,
         "objective": solution.objective, "terms": dict(terms), "bound": solution.bound,
         "gap": solution.gap,
-        "weights": {"unplaced": o.unplaced, "rank": list(o.rank), "continuity": o.continuity,
-                    "balance": o.balance},
-        "students": S, "placed": placed_n, "unplaced": S - placed_n,
-        "rank_counts": {str(r): int((rank == r).sum()) for r in (0, 1, 2)},
-        "best_practice_share": float((rank == 0).sum() / placed_n) if placed_n else 0.0,
-        "with_current_case_manager": int(with_current.sum()),
-        "kept_current": int(kept.sum()),
-        "continuity_share": float(kept.sum() / with_current.sum()) if with_current.any()
-        else 0.0,
-        "load_ratio": {
-            "educators": int(len(cm_ratio)),
-            "max": float(cm_ratio.max()) if len(cm_ratio) else 0.0,
-            "mean": float(cm_ratio.mean()) if len(cm_ratio) else 0.0,
-            "std": float(cm_ratio.std()) if len(cm_ratio) else 0.0,
-        },
+        **placement_figures(o, S, placed_n, rank, kept, with_current, cm_ratio),
         "runtime_s": {k: round(v, 4) for k, v in
                       {**dict(solution.runtime), "explain": explain_seconds}.items()},
         # A time only when given (SOURCE_DATE_EPOCH): the same district, the same bytes.

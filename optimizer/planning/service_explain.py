@@ -34,7 +34,11 @@ import pandas as pd
 from optimizer.district.cap_sources import cap_rows
 from optimizer.district.model import Educator
 from optimizer.graph import unplaceable_students
-from optimizer.planning.explain import SHORT_REASON_MAX, case_manager_needed
+from optimizer.planning.explain import (
+    SHORT_REASON_MAX,
+    case_manager_needed,
+    placement_figures,
+)
 from optimizer.planning.result import (
     ASSIGNMENT_COLUMNS,
     CASELOAD_COLUMNS,
@@ -553,21 +557,7 @@ def service_figures(plan: _Plan, sol: ServiceSolution, params: ServiceParams,
         "district": d.name, "rule_pack": d.rules.name, "status": sol.status,
         "engine": engine, "balance": balance_mode,
         "objective": sol.total(params), "terms": terms, "bound": bound, "gap": sol.gap,
-        "weights": {"unplaced": o.unplaced, "rank": list(o.rank), "continuity": o.continuity,
-                    "balance": o.balance},
-        "students": n_s, "placed": placed_n, "unplaced": n_s - placed_n,
-        "rank_counts": {str(r): int((rank == r).sum()) for r in (0, 1, 2)},
-        "best_practice_share": float((rank == 0).sum() / placed_n) if placed_n else 0.0,
-        "with_current_case_manager": int(with_current.sum()),
-        "kept_current": int(kept.sum()),
-        "continuity_share": float(kept.sum() / with_current.sum()) if with_current.any()
-        else 0.0,
-        "load_ratio": {
-            "educators": int(len(ratio)),
-            "max": float(ratio.max()) if len(ratio) else 0.0,
-            "mean": float(ratio.mean()) if len(ratio) else 0.0,
-            "std": float(ratio.std()) if len(ratio) else 0.0,
-        },
+        **placement_figures(o, n_s, placed_n, rank, kept, with_current, ratio),
         "runtime_s": {k: round(v, 4) for k, v in runtime.items()},
         **({"made_at": made_at} if made_at else {}),
         "sources": dict(d.sources),
