@@ -60,7 +60,9 @@ from optimizer.planning.solvers.services_flows import (
     _critical_bonus,
     _joint_flow,
     _lagrangian_bound,
+    _refill,
     _service_flow,
+    _within_caps,
 )
 from optimizer.planning.solvers.services_lp import _decomposed, _service_lp
 from optimizer.planning.solvers.services_objective import (
@@ -219,8 +221,13 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
     bounds: list[tuple[int, int, int]] = []  # (served, placed, cost) lower bounds
 
     def consider(cand: np.ndarray, source: str) -> None:
+        # A relaxed flow may have skipped a shared seat: drop the excess, then
+        # serve what is left open where seats remain.
+        cand = _within_caps(problem, cand, edge_cost)
         if any_shared:
             cand = _attach_shared(problem, cand, edge_cost)
+        if not minutes:  # (a flow knows no minutes: with them, no refill)
+            cand = _refill(problem, params, cand)
         start = problem.other_load + _distinct_served(problem, cand)
         if np.any(start > np.maximum(problem.cap, problem.other_load)):
             return  # a relaxed flow that counted a shared student twice as once
@@ -243,14 +250,17 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
                 and c <= cost + const)
 
     def lagrangian(served_b: int, placed_b: int) -> None:
-        if (proven() or not params.lagrangian_rounds or not best
-                or time.perf_counter() >= deadline):
+        if proven() or not params.lagrangian_rounds or not best:
             return
         t1 = time.perf_counter()
+        plans: list[np.ndarray] = []
         lag, n_flows = _lagrangian_bound(problem, params, served_b, placed_b,
                                          best[0][2] - const, deadline,
-                                         params.lagrangian_rounds)
+                                         params.lagrangian_rounds, plans)
         bounds.append((served_b, placed_b, lag))
+        for k, plan in enumerate(plans):
+            consider(plan, f"the Lagrangian flow {k + 1} (services priced by what "
+                     "they save on the case manager)")
         notes.append(f"cost bound raised by Lagrangian relaxation ({n_flows} flows): an "
                      "own-provider case manager is priced until it serves")
         runtime["lagrangian"] = time.perf_counter() - t1
@@ -265,6 +275,13 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
                      "relaxation: an own-provider case manager is free there even where "
                      "the plan does not make them a provider)"
                      + ("; its solution is a valid plan" if valid else ""))
+        # The joint LP keeps the constraint the Lagrangian prices, so its
+        # bound is at least as tight: the flows only where the LP will not run.
+        # They come first there: their first flow, priced, bounds the cost
+        # within a fraction of a percent and each gives a good plan.
+        lp_ahead = params.lp_bound and problem.n_pairs <= params.lp_max_pairs
+        if not lp_ahead:
+            lagrangian(served_b, placed_b)
         t1 = time.perf_counter()
         # Plans from the same network, nudged: pairs that are a student's only
         # way to an own-provider case manager first, then good case managers.
@@ -291,11 +308,6 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
             joint_p, *_, unbacked = _joint_flow(problem, params, blocked)
             consider(joint_p, "a repaired joint flow")
         runtime["joint_flow_repairs"] = time.perf_counter() - t1
-        # The joint LP keeps the constraint the Lagrangian prices, so its
-        # bound is at least as tight: the flows only where the LP will not run.
-        lp_ahead = params.lp_bound and problem.n_pairs <= params.lp_max_pairs
-        if not lp_ahead:
-            lagrangian(served_b, placed_b)
         if not proven() and problem.n_pairs <= params.lp_max_pairs:
             # Small districts only: these rarely win once the nudged joint flows ran.
             t1 = time.perf_counter()

@@ -409,9 +409,75 @@ def _joint_flow(problem: ServiceProblem, params: ServiceParams,
     return provider, cm, served, placed, cost_bound, valid, unbacked
 
 
+def _natural_multipliers(problem: ServiceProblem, params: ServiceParams,
+                         free_o: np.ndarray) -> np.ndarray:
+    """Starting multipliers for :func:`_lagrangian_bound`, one per free option.
+
+    A free option (the provider could serve the student, so as case manager
+    they would take no seat) is worth, over the student's next-best way to a
+    case manager, the difference in cost. Priced at that difference, the flow
+    gains nothing by using the option without serving: its free arc costs as
+    much as the alternative, and serving the pair by that provider earns the
+    difference back. The alternative must be reachable while this provider
+    serves the pair it is eligible for: an option whose provider is eligible
+    for the same pair is no alternative (the student's several RSP teachers
+    are interchangeable, so each would price the others at zero). So options
+    are grouped by the first pair their provider may serve; a coordinator who
+    could serve no pair is a group of its own; with none, the alternative is
+    leaving the student without a case manager; and never above the
+    student's cheapest coordinator option, whose seat the flow may take
+    anywhere. Any multipliers >= 0 give a valid bound; these start the
+    subgradient close to the LP's duals.
+    """
+    n_e = problem.n_providers
+    cost, _ = _cm_costs(problem, params)
+    cs = problem.cm_student.astype(np.int64)
+    ce = problem.cm_provider.astype(np.int64)
+    ekey = problem.edge_student.astype(np.int64) * n_e + problem.edge_provider
+    order = np.lexsort((problem.edge_pair, ekey))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = ekey[order][1:] != ekey[order][:-1]
+    gkey, gpair = ekey[order][first], problem.edge_pair[order][first].astype(np.int64)
+    okey = cs * n_e + ce
+    pos = np.minimum(np.searchsorted(gkey, okey), max(len(gkey) - 1, 0))
+    hit = (gkey[pos] == okey) if len(gkey) else np.zeros(len(okey), dtype=bool)
+    # Group per option: the pair, or -(option + 2) for one that can serve no pair.
+    group = np.where(hit, gpair[pos] if len(gkey) else 0, -(np.arange(len(cs)) + 2))
+    # Per student, the cheapest option of each group, then the best two groups.
+    o = np.lexsort((cost, group, cs))
+    head = np.ones(len(o), dtype=bool)
+    head[1:] = (cs[o][1:] != cs[o][:-1]) | (group[o][1:] != group[o][:-1])
+    g_st, g_id, g_cost = cs[o][head], group[o][head], cost[o][head]
+    o2 = np.lexsort((g_cost, g_st))
+    g_st, g_id, g_cost = g_st[o2], g_id[o2], g_cost[o2]
+    n_s = problem.n_students
+    start = np.searchsorted(g_st, np.arange(n_s))
+    count = np.bincount(g_st, minlength=n_s)
+    big = params.milli(params.unplaced)
+    best = np.full(n_s, big, dtype=np.int64)
+    best_g = np.full(n_s, -1, dtype=np.int64)
+    second = np.full(n_s, big, dtype=np.int64)
+    has1 = count >= 1
+    best[has1], best_g[has1] = g_cost[start[has1]], g_id[start[has1]]
+    has2 = count >= 2
+    second[has2] = g_cost[start[has2] + 1]
+    st, gr = cs[free_o], group[free_o]
+    alt = np.where(best_g[st] == gr, second[st], best[st])
+    # A coordinator's seat is always there to be taken, even at a provider
+    # who serves the student in the flow: priced above it, a free option
+    # would lose its discount to a seat the plan never needs. (This also
+    # leaves a coordinator option at a provider with an own option unpriced,
+    # so serving there is not discounted twice for one case manager.)
+    coord = np.full(n_s, big, dtype=np.int64)
+    is_coord = problem.cm_kind == COORDINATOR
+    np.minimum.at(coord, cs[is_coord], cost[is_coord])
+    alt = np.minimum(alt, coord[st])
+    return np.clip(alt - cost[free_o], 0, None).astype(np.float64)
+
+
 def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: int,
-                      placed: int, target: int, deadline: float, rounds: int
-                      ) -> tuple[int, int]:
+                      placed: int, target: int, deadline: float, rounds: int,
+                      plans: list[np.ndarray] | None = None) -> tuple[int, int]:
     """Tighten the joint flow's cost bound by Lagrangian relaxation.
 
     The flow lets an own-provider case manager (or a coordinator who could
@@ -421,9 +487,15 @@ def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: in
     off each of i's service options at j. For every lambda >= 0 the flow with
     those costs and the supplies fixed at the levels (``served`` pairs,
     ``placed`` case managers) is a lower bound on the cost of any plan at
-    those levels; subgradient steps (Polyak, towards ``target``, the best
-    plan's cost) raise it. Returns the best bound (milli-points, without the
-    other-load constant) and the number of flows solved.
+    those levels. The prices start from :func:`_natural_multipliers` and rise
+    where a flow still uses an option without serving (see the loop), until
+    the bound reaches ``target`` (the best plan's cost, so it is proven),
+    ``rounds`` flows ran, or the deadline (checked from the second flow on).
+    Returns the best bound (milli-points, without the other-load constant)
+    and the number of flows solved; each flow's services (provider per pair)
+    are appended to ``plans`` when given: priced this way, they favour the
+    providers who would also make a free case manager, so they are good
+    candidate plans.
     """
 
     n_p, n_s, n_e = problem.n_pairs, problem.n_students, problem.n_providers
@@ -468,12 +540,13 @@ def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: in
                                    dtype=np.int64)])
     a_edge = len(pairs)
     a_free = a_edge + len(ep) + len(vt) + len(studs)
-    lam = np.zeros(len(free_o))
+    lam = _natural_multipliers(problem, params, free_o)
     best, solved = -(1 << 62), 0
-    theta = 1.0
-    stall = 0
     for _ in range(rounds):
-        if time.perf_counter() > deadline:
+        # The first priced flow runs even past the deadline: it is the bound
+        # and the plan that count at scale (the joint flow's own plan can
+        # leave hundreds of students without a case manager).
+        if solved and time.perf_counter() > deadline:
             break
         lam_i = np.floor(lam).astype(np.int64)  # whole milli-points keep the flow exact
         edge_pen = np.bincount(feed_edge, weights=lam_i[feed_opt], minlength=len(ep))
@@ -486,24 +559,104 @@ def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: in
             break
         solved += 1
         value = int(smcf.optimal_cost()) + e_base + c_base
-        if value > best:
-            best, stall = value, 0
-        else:
-            stall += 1
-            if stall >= 2:
-                theta, stall = theta / 2, 0
+        best = max(best, value)
         if best >= target:
             break
         flows = smcf.flows(np.arange(len(tails)))
         x = flows[a_edge:a_edge + len(ep)].astype(float)
-        g = flows[a_free:a_free + len(free_o)].astype(float) - np.bincount(
-            feed_opt, weights=x[feed_edge], minlength=len(free_o))
-        g[(lam <= 0) & (g < 0)] = 0.0
-        norm = float(g @ g)
-        if norm == 0:
+        if plans is not None:
+            plan = np.full(n_p, -1, dtype=np.int64)
+            plan[ep[x > 0]] = ee[x > 0]
+            plans.append(plan)
+        # Raise the price of each free option the flow used without serving
+        # the student to what a case manager backed by this flow would cost
+        # there, priced alike (a served provider's option costs its own cost
+        # plus its price, which the service edge took off; a coordinator its
+        # own cost): where the flow paid less, the bound was loose by the
+        # difference. Options priced alike are left alone: using one without
+        # serving costs the bound nothing. (Plain subgradient steps, tried
+        # first, hardly moved the bound: thousands of options priced alike,
+        # with no flow through them, made every step mostly noise.)
+        used = flows[a_free:a_free + len(free_o)] > 0
+        back = np.bincount(feed_opt, weights=x[feed_edge], minlength=len(free_o)) > 0
+        real = np.full(n_s, params.milli(params.unplaced), dtype=np.int64)
+        np.minimum.at(real, cs[free_o[back]], c_cost[free_o[back]] + lam_i[back])
+        np.minimum.at(real, cs[seat_o], c_cost[seat_o])
+        k = np.nonzero(used & ~back)[0]
+        rise = real[cs[free_o[k]]] - (c_cost[free_o[k]] + lam_i[k])
+        k, rise = k[rise > 0], rise[rise > 0]
+        if not len(k):
             break
-        lam = np.maximum(0.0, lam + theta * (target - value) / norm * g)
+        lam[k] += rise
     return best, solved
+
+
+def _within_caps(problem: ServiceProblem, provider: np.ndarray,
+                 cost: np.ndarray) -> np.ndarray:
+    """A relaxed flow's services made legal: where a provider's distinct
+    students exceed its seats (a shared node that skipped its seat), drop the
+    students whose pairs cost most there until the caseload fits."""
+    n_e = problem.n_providers
+    served = np.nonzero(provider >= 0)[0]
+    key = problem.pair_student[served].astype(np.int64) * n_e + provider[served]
+    ukey, inv = np.unique(key, return_inverse=True)
+    load = problem.other_load + np.bincount(ukey % n_e, minlength=n_e)
+    excess = load - np.maximum(problem.cap, problem.other_load)
+    if not (excess > 0).any():
+        return provider
+    # What each (student, provider) costs there: the edges of its pairs.
+    ekey = problem.edge_pair.astype(np.int64) * n_e + problem.edge_provider
+    order = np.argsort(ekey, kind="stable")
+    at = order[np.searchsorted(ekey[order], served.astype(np.int64) * n_e + provider[served])]
+    dear = np.bincount(inv, weights=cost[at], minlength=len(ukey))
+    # Per provider, its students dearest first (ties: the later student).
+    e_of = ukey % n_e
+    rank_in = np.lexsort((-(ukey // n_e), -dear, e_of))
+    pos = np.empty(len(ukey), dtype=np.int64)
+    starts = np.searchsorted(e_of[rank_in], np.arange(n_e))
+    pos[rank_in] = np.arange(len(ukey)) - starts[e_of[rank_in]]
+    drop = pos < np.maximum(excess, 0)[e_of]
+    provider = provider.copy()
+    provider[served[drop[inv]]] = -1
+    return provider
+
+
+def _refill(problem: ServiceProblem, params: ServiceParams, provider: np.ndarray
+            ) -> np.ndarray:
+    """Serve a plan's unserved pairs by min-cost flow on the seats left
+    (each pair a new seat: safe), the served pairs kept as they are."""
+    n_e = problem.n_providers
+    open_ = provider < 0
+    if not open_.any():
+        return provider
+    ep, ee = problem.edge_pair, problem.edge_provider
+    cost, _ = _edge_costs(problem, params)
+    start = problem.other_load + _distinct(problem, provider)
+    sel = np.nonzero(open_[ep] & (start[ee] < problem.cap[ee]))[0]
+    if not len(sel):
+        return provider
+    pairs = np.unique(ep[sel])
+    src, sink, p0 = 0, 1, 2
+    e0 = p0 + problem.n_pairs
+    wanted = np.bincount(ee[sel], minlength=n_e)
+    seat_e, seat_cost = _seats(problem, start, wanted, params.balance)
+    tails = np.concatenate([np.full(len(pairs), src), p0 + ep[sel], e0 + seat_e])
+    heads = np.concatenate([p0 + pairs, e0 + ee[sel], np.full(len(seat_e), sink)])
+    caps = np.ones(len(tails), dtype=np.int64)
+    costs = np.concatenate([np.zeros(len(pairs), dtype=np.int64), cost[sel], seat_cost])
+    smcf = _flow(tails, heads, caps, costs, len(pairs), e0 + n_e + 1)
+    used = smcf.flows(np.arange(len(pairs), len(pairs) + len(sel))) > 0
+    provider = provider.copy()
+    provider[ep[sel[used]]] = ee[sel[used]]
+    return provider
+
+
+def _distinct(problem: ServiceProblem, provider: np.ndarray) -> np.ndarray:
+    """Distinct students each provider serves in ``provider``."""
+    n_e = problem.n_providers
+    served = provider >= 0
+    keys = np.unique(problem.pair_student[served].astype(np.int64) * n_e + provider[served])
+    return np.bincount(keys % n_e, minlength=n_e)
 
 
 def _cm_flow(problem: ServiceProblem, params: ServiceParams, serves: np.ndarray,
