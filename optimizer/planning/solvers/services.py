@@ -250,13 +250,14 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
                 and c <= cost + const)
 
     def lagrangian(served_b: int, placed_b: int) -> None:
-        if proven() or not params.lagrangian_rounds or not best:
+        if proven() or not params.lagrangian_rounds:
             return
         t1 = time.perf_counter()
         plans: list[np.ndarray] = []
-        lag, n_flows = _lagrangian_bound(problem, params, served_b, placed_b,
-                                         best[0][2] - const, deadline,
-                                         params.lagrangian_rounds, plans)
+        target = best[0][2] - const if best else 1 << 62
+        lag, n_flows = _lagrangian_bound(problem, params, served_b, placed_b, target,
+                                         deadline, params.lagrangian_rounds, plans,
+                                         discounts)
         bounds.append((served_b, placed_b, lag))
         for k, plan in enumerate(plans):
             consider(plan, f"the Lagrangian flow {k + 1} (services priced by what "
@@ -267,34 +268,61 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
 
     const = _balance_milli(problem.cap, problem.other_load, params.balance)
     if not minutes:
-        joint_p, _, served_b, placed_b, cost_b, valid, unbacked = _joint_flow(problem, params)
+        # Where the joint LP will not run, the priced flows (Lagrangian) are
+        # the bound and the plans: their first is the joint flow with better
+        # prices (the joint flow's are all zero), so of the joint flow only
+        # the levels are needed there. Where the LP runs, its bound is at
+        # least as tight as theirs (it keeps the constraint they price).
+        lp_ahead = params.lp_bound and problem.n_pairs <= params.lp_max_pairs
+        priced = not lp_ahead and params.lagrangian_rounds > 0
+        discounts: list[np.ndarray] = []  # the priced flows' discounts per service edge
+        joint_p, _, served_b, placed_b, cost_b, valid, unbacked = _joint_flow(
+            problem, params, cost=not priced)
         runtime["joint_flow"] = time.perf_counter() - t0
         bounds.append((served_b, placed_b, cost_b))
-        consider(joint_p, "the joint flow")
-        notes.append("one min-cost flow of services and case managers together (a "
-                     "relaxation: an own-provider case manager is free there even where "
-                     "the plan does not make them a provider)"
-                     + ("; its solution is a valid plan" if valid else ""))
-        # The joint LP keeps the constraint the Lagrangian prices, so its
-        # bound is at least as tight: the flows only where the LP will not run.
-        # They come first there: their first flow, priced, bounds the cost
-        # within a fraction of a percent and each gives a good plan.
-        lp_ahead = params.lp_bound and problem.n_pairs <= params.lp_max_pairs
-        if not lp_ahead:
+        if priced:
+            notes.append("levels (most pairs served, then most case managers) from two "
+                         "max flows of the joint network of services and case managers")
             lagrangian(served_b, placed_b)
+            if not best:  # (no priced flow solved: the joint flow's plan)
+                consider(_joint_flow(problem, params, levels=(served_b, placed_b))[0],
+                         "the joint flow")
+        else:
+            consider(joint_p, "the joint flow")
+            notes.append("one min-cost flow of services and case managers together (a "
+                         "relaxation: an own-provider case manager is free there even "
+                         "where the plan does not make them a provider)"
+                         + ("; its solution is a valid plan" if valid else ""))
         t1 = time.perf_counter()
         # Plans from the same network, nudged: pairs that are a student's only
         # way to an own-provider case manager first, then good case managers.
-        for bonus, why in ((_critical_bonus(problem, params) + _cm_bonus(problem, params),
-                            "only ways to an own case manager, then good case managers"),
-                           (_critical_bonus(problem, params),
-                            "only ways to an own case manager")):
-            if not proven() and time.perf_counter() < deadline:
+        # After the priced flows only when their plans miss the levels (a
+        # shared seat they skipped could not be refilled): these pay shared
+        # seats first, and at 100,000 students the priced plans were better
+        # otherwise. Then the first runs even past the deadline, like the
+        # first priced flow: a plan that serves fewer than the most pairs
+        # loses to any that does.
+        def levels_met() -> bool:
+            return bool(best) and best[0][:2] == (problem.n_pairs - served_b,
+                                                  problem.n_students - placed_b)
+
+        nudges = [(_critical_bonus(problem, params) + _cm_bonus(problem, params),
+                   "only ways to an own case manager, then good case managers"),
+                  (_critical_bonus(problem, params), "only ways to an own case manager")]
+        if discounts:
+            # The first priced flow's discounts: what serving by each provider
+            # saves on the student's case manager, at the natural prices.
+            nudges.insert(0, (discounts[0], "what each provider saves on the case "
+                              "manager (the first priced flow's discounts)"))
+        for k, (bonus, why) in enumerate(nudges):
+            if proven() or (priced and levels_met()):
+                continue
+            if time.perf_counter() < deadline or (priced and k == 0):
                 consider(_joint_flow(problem, params, bonus=bonus,
                                      levels=(served_b, placed_b))[0],
                          f"the joint flow nudged towards {why}")
         blocked = unbacked.copy()
-        for _ in range(params.repair_rounds):
+        for _ in range(0 if priced else params.repair_rounds):
             if proven():
                 break
             # Plans, not bounds: forbid the free case managers the flow took

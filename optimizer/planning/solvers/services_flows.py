@@ -290,7 +290,7 @@ def _fixed_supply_flow(tails: np.ndarray, heads: np.ndarray, caps: np.ndarray,
 
 def _joint_flow(problem: ServiceProblem, params: ServiceParams,
                 blocked: np.ndarray | None = None, bonus: np.ndarray | None = None,
-                levels: tuple[int, int] | None = None
+                levels: tuple[int, int] | None = None, cost: bool = True
                 ) -> tuple[np.ndarray, np.ndarray, int, int, int, bool, np.ndarray]:
     """The joint relaxation, one network for services and case managers.
 
@@ -317,7 +317,8 @@ def _joint_flow(problem: ServiceProblem, params: ServiceParams,
     options it used for free without the provider serving the student.
     ``blocked`` options are never free and ``bonus`` lowers service costs (for
     re-solves that build plans; the result is then no bound). ``levels``
-    skips the max flows when they are known (costs do not change them).
+    skips the max flows when they are known (costs do not change them);
+    without ``cost`` only the levels are computed (no plan, cost bound 0).
     """
     n_p, n_s, n_e = problem.n_pairs, problem.n_students, problem.n_providers
     ep, ee = problem.edge_pair, problem.edge_provider
@@ -373,6 +374,9 @@ def _joint_flow(problem: ServiceProblem, params: ServiceParams,
     if levels is None:
         levels = _levels(tails, heads, caps, SUP, SINK, SRC_P, SRC_C, len(pairs), len(studs))
     served, placed = levels
+    if not cost:
+        return (np.full(n_p, -1, dtype=np.int64), np.full(n_s, -1, dtype=np.int64),
+                served, placed, 0, False, np.zeros(len(cs), dtype=bool))
     n_arcs = len(tails)
     # Cost: exactly those many of each.
     smcf = _fixed_supply_flow(tails, heads, caps, costs, nxt, served, placed)
@@ -424,10 +428,10 @@ def _natural_multipliers(problem: ServiceProblem, params: ServiceParams,
     are interchangeable, so each would price the others at zero). So options
     are grouped by the first pair their provider may serve; a coordinator who
     could serve no pair is a group of its own; with none, the alternative is
-    leaving the student without a case manager; and never above the
-    student's cheapest coordinator option, whose seat the flow may take
-    anywhere. Any multipliers >= 0 give a valid bound; these start the
-    subgradient close to the LP's duals.
+    leaving the student without a case manager, which costs nothing at the
+    cost level (no price then); and never above the student's cheapest
+    coordinator option, whose seat the flow may take anywhere. Any
+    multipliers >= 0 give a valid bound; these come close to the LP's.
     """
     n_e = problem.n_providers
     cost, _ = _cm_costs(problem, params)
@@ -472,12 +476,18 @@ def _natural_multipliers(problem: ServiceProblem, params: ServiceParams,
     is_coord = problem.cm_kind == COORDINATOR
     np.minimum.at(coord, cs[is_coord], cost[is_coord])
     alt = np.minimum(alt, coord[st])
+    # No alternative at all: the student's case manager is one of these
+    # options or none. Leaving a student without one costs nothing at the
+    # cost level (the number placed is fixed there), so a price would be a
+    # discount the flow could take while leaving the student unplaced.
+    alt = np.where(alt >= big, cost[free_o], alt)
     return np.clip(alt - cost[free_o], 0, None).astype(np.float64)
 
 
 def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: int,
                       placed: int, target: int, deadline: float, rounds: int,
-                      plans: list[np.ndarray] | None = None) -> tuple[int, int]:
+                      plans: list[np.ndarray] | None = None,
+                      discounts: list[np.ndarray] | None = None) -> tuple[int, int]:
     """Tighten the joint flow's cost bound by Lagrangian relaxation.
 
     The flow lets an own-provider case manager (or a coordinator who could
@@ -495,7 +505,8 @@ def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: in
     and the number of flows solved; each flow's services (provider per pair)
     are appended to ``plans`` when given: priced this way, they favour the
     providers who would also make a free case manager, so they are good
-    candidate plans.
+    candidate plans; and each flow's discount per service edge to
+    ``discounts``.
     """
 
     n_p, n_s, n_e = problem.n_pairs, problem.n_students, problem.n_providers
@@ -542,6 +553,8 @@ def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: in
     a_free = a_edge + len(ep) + len(vt) + len(studs)
     lam = _natural_multipliers(problem, params, free_o)
     best, solved = -(1 << 62), 0
+    # A work limit: the same district gets the same flows on any machine.
+    rounds = max(1, min(rounds, params.lagrangian_work // max(1, len(tails))))
     for _ in range(rounds):
         # The first priced flow runs even past the deadline: it is the bound
         # and the plan that count at scale (the joint flow's own plan can
@@ -550,6 +563,8 @@ def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: in
             break
         lam_i = np.floor(lam).astype(np.int64)  # whole milli-points keep the flow exact
         edge_pen = np.bincount(feed_edge, weights=lam_i[feed_opt], minlength=len(ep))
+        if discounts is not None:
+            discounts.append(edge_pen.astype(np.int64))
         costs = np.concatenate([np.zeros(len(pairs), dtype=np.int64),
                                 e_cost - edge_pen.astype(np.int64),
                                 np.zeros(len(vt) + len(studs), dtype=np.int64),

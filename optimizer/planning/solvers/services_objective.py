@@ -52,7 +52,11 @@ class ServiceParams:
         Re-solves of the joint flow that forbid the free case managers it took
         without serving the student (each gives a candidate plan).
     lagrangian_rounds
-        Most flows for the Lagrangian bound (count caps).
+        Most priced flows for the Lagrangian bound and its plans (count caps).
+    lagrangian_work
+        ...and at most this many arcs solved in all (a work limit, not a
+        clock: the same district gets the same number of flows on any
+        machine, so the same plan). The first priced flow always runs.
     lp_max_pairs
         The joint LP only up to this many pairs (HiGHS took ~17 s for 18,000
         pairs on 2 cores); above it, service families are bounded apart.
@@ -77,6 +81,7 @@ class ServiceParams:
     lp_max_pairs: int = 25_000
     repair_rounds: int = 0
     lagrangian_rounds: int = 30
+    lagrangian_work: int = 2_000_000
     decompose: bool = True
     chunk_pairs: int = 4_000
 
