@@ -285,3 +285,54 @@ def test_one_decision_cache_per_rule_pack():
     a, b = load_rule_pack("ca"), load_rule_pack("ca")
     assert el.rule_cache(a) is el.rule_cache(a)
     assert el.rule_cache(a) is not el.rule_cache(b)
+
+
+# ------------------------------------------------------------------ validate.py: more messages
+# Not survivors of the sampled run, but messages no test quoted in full: the
+# next sample draws other mutants of the same lines.
+
+
+def test_more_student_and_educator_messages(make_district):
+    got = _errors(make_district(
+        educators=[_ok_educator(),
+                   educator("E2", "RSP", "ES-MMSN", max_caseload="1001", other_load="-1")],
+        students=[student("S1", secondary_disability="MD"),
+                  student("S2", support_level="high"),
+                  student("S3", secondary_disability="ED", placement_basis="secondary")]))
+    assert got == [
+        ("educators.csv", 3, "max_caseload", "1001", "a number of students from 0 to 1,000"),
+        ("educators.csv", 3, "other_load", "-1", "a number of students from 0 to 1,000"),
+        # MD is never_secondary in ca.toml.
+        ("students.csv", 2, "secondary_disability", "MD",
+         "a category that may be secondary: MD is reported only as primary"),
+        ("students.csv", 3, "support_level", "high",
+         "a support level: mild_moderate or extensive"),
+        ("students.csv", 4, "placement_basis", "secondary",
+         "placement_basis 'secondary' only when the primary disability is low-incidence; "
+         "SLD (Specific Learning Disability) is not")]
+
+
+def test_lock_student_and_service_pin_messages(make_district):
+    folder = make_district(
+        educators=[_ok_educator(), educator("E2", "SLP", "SLP")],
+        students=[student("S1", services="SAI;SPEECH")],
+        locks=[{"student_id": "S9", "educator_id": "E1", "kind": "pin", "service": ""},
+               {"student_id": "S1", "educator_id": "E2", "kind": "pin", "service": "SPEECH"},
+               {"student_id": "S1", "educator_id": "E2", "kind": "pin", "service": "415"}])
+    assert _errors(folder) == [
+        ("locks.csv", 2, "student_id", "S9", "the student_id of a student in students.csv"),
+        ("locks.csv", 4, "service", "415",
+         "one pin per student and service: S1's SPEECH is already pinned on row 3")]
+
+
+def test_pins_that_overfill_a_cap_word_for_word(make_district):
+    folder = make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="1")],
+        students=[student("S1"), student("S2")],
+        locks=[{"student_id": "S1", "educator_id": "E1", "kind": "pin"},
+               {"student_id": "S2", "educator_id": "E1", "kind": "pin"}])
+    # Two pinned students of weight 1 against max_caseload 1, reported on the last pin.
+    assert _errors(folder) == [
+        ("locks.csv", 3, "educator_id", "E1",
+         "pins that fit E1's cap of 1: pinned students weigh 2 plus other_load 0 "
+         "(educators.csv row 2)")]
