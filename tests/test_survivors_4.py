@@ -336,3 +336,19 @@ def test_pins_that_overfill_a_cap_word_for_word(make_district):
         ("locks.csv", 3, "educator_id", "E1",
          "pins that fit E1's cap of 1: pinned students weigh 2 plus other_load 0 "
          "(educators.csv row 2)")]
+
+
+def test_caseload_numbers_at_their_bounds_are_accepted(make_district):
+    # 0 to 1,000 students, both ends included (docs/data-contract.md); two pins
+    # that exactly fill a cap of 2 fit it.
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="2"),
+                   educator("E2", "RSP", "ES-MMSN", max_caseload="0"),
+                   educator("E3", "RSP", "ES-MMSN", max_caseload="1000", other_load="1000")],
+        students=[student("S1"), student("S2")],
+        locks=[{"student_id": "S1", "educator_id": "E1", "kind": "pin"},
+               {"student_id": "S2", "educator_id": "E1", "kind": "pin"}]))
+    e = d.educators
+    assert (e["E1"].max_caseload, e["E2"].max_caseload, e["E3"].max_caseload,
+            e["E3"].other_load) == (2.0, 0.0, 1000.0, 1000.0)
+    assert [lk.student_id for lk in d.locks] == ["S1", "S2"]
