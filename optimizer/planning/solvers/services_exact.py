@@ -376,11 +376,12 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
     for part in parts:
         left = exact.wall_limit - (time.perf_counter() - t0)
         out = None
-        if len(part.pairs) <= exact.max_pairs and left > 0:
-            out = solve_exact(part.problem, params, work_limit=exact.work_limit,
-                              seed=exact.seed, wall_limit=left)
-            work += out.deterministic_time
-            clock += out.stopped_by_clock or left <= 0
+        if len(part.pairs) <= exact.max_pairs:
+            if left > 0:
+                out = solve_exact(part.problem, params, work_limit=exact.work_limit,
+                                  seed=exact.seed, wall_limit=left)
+                work += out.deterministic_time
+            clock += out is None or out.stopped_by_clock
         if out is not None and out.proven and out.objective is not None:
             assert out.provider is not None and out.case_manager is not None
             _place(provider, cm, part.pairs, part.students, part.providers, out.provider,
@@ -403,7 +404,7 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
              f"optimal (one worker, seed {exact.seed}, {work:.2f} of "
              f"{exact.work_limit:g} deterministic time units per model)"]
     if clock:
-        notes.append(f"{clock} CP-SAT model(s) stopped by the wall clock "
+        notes.append(f"{clock} CP-SAT model(s) stopped or not started by the wall clock "
                      f"({exact.wall_limit:g} s), not the work limit: solved as below instead")
     extra: dict[str, object] = {
         "shared_options": bool(problem.shared_options().any()) if len(problem.edge_pair)
