@@ -61,9 +61,8 @@ mutate: $(STAMP)
 
 # Regenerate the bundled synthetic sample districts (deterministic):
 # data/sample-services is the generated district with services.csv (minutes and
-# this year's providers; `caseload generate` has no flag for it yet, hence
-# Python); data/sample is the same district without it, so it plans case
-# managers only.
+# this year's providers; `caseload generate --services` writes the same);
+# data/sample is the same district without it, so it plans case managers only.
 SAMPLE_FILES := schools.csv educators.csv students.csv locks.csv district.toml
 sample: $(STAMP)
 	$(BIN)/python -c 'from optimizer.generator import generate_district as g; \

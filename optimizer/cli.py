@@ -572,6 +572,15 @@ def _cmd_rollover(args: argparse.Namespace) -> int:
             frame, more = read_table(path, needed)
             problems.extend(more)
             extra[key] = frame
+    plan_services = None
+    if args.plan:
+        # A service plan rolled forward: its providers become next year's
+        # current_provider (docs/next-year.md). A plan without services.csv
+        # (case managers only) carries no providers.
+        plan_services, more = read_plan_services(args.plan)
+        problems.extend(more)
+        if plan_services is not None:
+            extra["plan_services"] = plan_services
     if district is None or any(p.severity == "error" for p in problems):
         print(format_problems(problems), file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -584,8 +593,15 @@ def _cmd_rollover(args: argparse.Namespace) -> int:
         print(format_problems(exc.problems), file=sys.stderr)
         return EXIT_BAD_INPUT
     out = write_rollover(nxt, args.out, force=args.force,
-                         inputs=[args.district, args.new_students, args.staff_changes])
+                         inputs=[args.district, args.plan, args.new_students,
+                                 args.staff_changes])
     print(nxt.summary())
+    if args.plan:
+        print(f"\nService providers from the plan {args.plan}: " + (
+            f"next year's services.csv names its provider as current_provider for "
+            f"{nxt.counts()['providers from the plan']:,} row(s) of continuing students"
+            if plan_services is not None else
+            "none (the plan has no services.csv: it chose case managers only)"))
     warnings = [p for p in nxt.issues if p.severity == "warning"]
     if warnings:
         print("\nNext year, check: " + format_warnings_grouped(warnings))
@@ -601,7 +617,8 @@ def _cmd_rollover(args: argparse.Namespace) -> int:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
 
-    gen = generate_district(args.students, seed=args.seed, name=args.name)
+    gen = generate_district(args.students, seed=args.seed, name=args.name,
+                            services=args.services)
     out = write_district(gen, args.out, force=args.force)
     counts = ", ".join(f"{len(v):,} {k}" for k, v in gen.tables.items())
     print(f"Wrote {out}: {counts}.")
@@ -789,6 +806,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ro = sub.add_parser("rollover", help="next year's district: grades, feeders, staff changes")
     ro.add_argument("district", help="this year's district folder or workbook")
+    ro.add_argument("plan", nargs="?", default=None,
+                    help="this year's plan folder (optional): when it has services.csv, "
+                         "its providers become next year's current_provider in services.csv")
     ro.add_argument("--out", required=True, help="folder for next year's district")
     ro.add_argument("--new-students", metavar="CSV", help="incoming students (students.csv "
                     "columns)")
@@ -807,6 +827,10 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--seed", type=_number(0, 2**32 - 1, whole=True), default=0,
                    help="random seed, 0 to 4294967295")
     n.add_argument("--name", default=None, help="district name")
+    n.add_argument("--services", action="store_true",
+                   help="also write services.csv (IEP minutes and this year's providers), so "
+                        "the district plans who serves each service as well as the case "
+                        "manager (docs/generator.md); the other files are the same either way")
     n.add_argument("--force", action="store_true", help=_FORCE_HELP)
     n.set_defaults(func=_cmd_generate)
     return p

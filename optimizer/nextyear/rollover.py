@@ -39,7 +39,7 @@ RolloverCounts = TypedDict("RolloverCounts", {
     "promoted": int, "stayed in grade": int, "moved school": dict[str, int],
     "left": dict[str, int], "added": int, "case-manager hints cleared": dict[str, int],
     "locks dropped": int, "service rows dropped": int, "service rows added": int,
-    "providers from the plan": int})
+    "providers from the plan": int, "providers cleared": int})
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class Rollover:
             "service rows dropped": _rows_in(r, "services dropped"),
             "service rows added": _rows_in(r, "services added"),
             "providers from the plan": _rows_in(r, "providers from plan"),
+            "providers cleared": int((r["event"] == "provider cleared").sum()),
         }
 
     def summary(self) -> str:
@@ -99,7 +100,8 @@ class Rollover:
             lines.append(f"      {why}: {n:,}")
         if c["locks dropped"]:
             lines.append(f"  locks dropped             {c['locks dropped']:>7,}")
-        for key in ("service rows dropped", "service rows added", "providers from the plan"):
+        for key in ("service rows dropped", "service rows added", "providers from the plan",
+                    "providers cleared"):
             if c[key]:
                 lines.append(f"  {key:<26}{c[key]:>7,}")
         return "\n".join(lines)
@@ -174,7 +176,7 @@ def _plan_providers(plan: pd.DataFrame, label: str, district: District,
     if missing:
         return {}
     out: dict[tuple[str, str], str] = {}
-    cells = plan.fillna("").astype(str)
+    cells = plan[["student_id", "service", "provider_id"]].astype(object).fillna("").astype(str)
     for i, (sid, svc, eid) in enumerate(zip(cells["student_id"], cells["service"],
                                             cells["provider_id"], strict=True)):
         code = district.rules.service_of(svc)
@@ -191,17 +193,17 @@ def _plan_providers(plan: pd.DataFrame, label: str, district: District,
 
 
 def _roll_services(services: pd.DataFrame, students: pd.DataFrame, district: District,
-                   plan_provider: dict[tuple[str, str], str], report: list[dict]
-                   ) -> pd.DataFrame:
+                   plan_provider: dict[tuple[str, str], str], report: list[dict],
+                   serves: dict[str, set[str]]) -> pd.DataFrame:
     """Next year's services.csv rows (every column kept): see :func:`roll_over`."""
     pack = district.rules
-    kept = set(students["student_id"])
+    school_of = dict(zip(students["student_id"], students["school_id"], strict=True))
     rows: list[dict] = []
     dropped: dict[str, list[str]] = {}
     from_plan = 0
     for rec in services.fillna("").to_dict("records"):
         sid = rec["student_id"]
-        if sid not in kept:
+        if sid not in school_of:
             dropped.setdefault(sid, []).append(rec["service"])
             continue
         key = (sid, pack.service_of(rec["service"]) or rec["service"])
@@ -209,6 +211,17 @@ def _roll_services(services: pd.DataFrame, students: pd.DataFrame, district: Dis
             rec = dict(rec)
             rec["current_provider"] = plan_provider[key]
             from_plan += 1
+        eid = str(rec.get("current_provider", "")).strip()
+        school = school_of[sid]
+        if eid in serves and school not in serves[eid]:
+            # As for case-manager hints: a provider on staff who does not
+            # serve the student's new school cannot continue (one who left
+            # stays named, and next year's validation warns).
+            rec = {**rec, "current_provider": ""}
+            report.append({"student_id": sid, "event": "provider cleared", "from_school": "",
+                           "to_school": school, "from_grade": "", "to_grade": "",
+                           "detail": f"{rec['service']}: new school not served: {eid} does "
+                                     f"not serve {school}"})
         rows.append(rec)
     for sid, names in dropped.items():
         report.append({"student_id": sid, "event": "services dropped", "from_school": "",
@@ -270,8 +283,10 @@ def roll_over(raw: RawDistrict, district: District, *,
         and a report row for each student and each change. services.csv, when
         given, follows the students: a leaver's rows are dropped (counted in
         the report), an incoming student gets rows from their ``services``
-        cell (no minutes, no provider), and a provider who leaves stays named
-        as ``current_provider`` (a "no longer on staff" warning next year).
+        cell (no minutes, no provider), a provider on staff who does not
+        serve a student's new school is cleared (reported, as for
+        case-manager hints), and a provider who leaves stays named as
+        ``current_provider`` (a "no longer on staff" warning next year).
 
     Raises
     ------
@@ -420,7 +435,7 @@ def roll_over(raw: RawDistrict, district: District, *,
                                  for r in district.service_needs])
     if services is not None:
         tables["services"] = _roll_services(services, next_students, district,
-                                            plan_provider or {}, report)
+                                            plan_provider or {}, report, serves)
     # Next year's district must itself be valid (e.g. new students' codes):
     # validated as it will be written, from the tables in hand.
     next_district, issues = validate_tables(RawDistrict(name=raw.name, tables=tables,

@@ -20,7 +20,7 @@ from optimizer.planning.result import Result
 from optimizer.planning.service_explain import explain_service_plan
 from optimizer.planning.service_problem import build_district_service_problem, service_params
 from optimizer.planning.solvers import SolveParams
-from optimizer.planning.solvers.services import solve_services
+from optimizer.planning.solvers.services_exact import ExactParams, solve_services_exact
 
 __all__ = ["plan_services"]
 
@@ -66,7 +66,9 @@ def plan_services(district: District, params: SolveParams | None = None,
     say(f"{sp.problem.n_pairs:,} service pairs, {len(sp.problem.edge_pair):,} provider "
         f"options, {len(sp.problem.cm_student):,} case-manager options; solving")
     sparams = service_params(objective, params.time_limit)
-    sol = solve_services(sp.problem, sparams)
+    # Small independent parts are proven exactly by CP-SAT, the others by the
+    # flow and LP solver (docs/service-exact.md).
+    sol = solve_services_exact(sp.problem, sparams, ExactParams())
     say(f"{sol.status}; explaining the plan")
     return explain_service_plan(sp, sol, sparams, audit=audit_table(district),
                                 balance_mode=params.balance, made_at=made_at,
