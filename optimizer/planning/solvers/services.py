@@ -47,6 +47,7 @@ OR-Tools and highspy are imported inside the solver modules only.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from types import MappingProxyType
 
@@ -146,7 +147,8 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
     if params.decompose and problem.n_students > 1:
         parts, alone = chunks(problem, params.chunk_pairs)
     if len(parts) <= 1:
-        return _solve_part(problem, params, deadline, parts[0].components if parts else 1)
+        return _two_pass([problem], params, deadline,
+                         [parts[0].components if parts else 1])[0]
     provider = np.full(problem.n_pairs, -1, dtype=np.int64)
     cm = np.full(problem.n_students, -1, dtype=np.int64)
     bound = {"unserved": 0, "unplaced": 0,
@@ -156,8 +158,8 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
     seen: dict[str, int] = {}  # note -> chunks that said it
     counted: dict[str, int] = {}  # "# ..." note -> its counts added up
     any_shared = minutes = False
-    for part in parts:
-        sol = _solve_part(part.problem, params, deadline)
+    for part, sol in zip(parts, _two_pass([part.problem for part in parts], params,
+                                          deadline, [1] * len(parts)), strict=True):
         for out, rows, local in ((provider, part.pairs, sol.provider),
                                  (cm, part.students, sol.case_manager)):
             chosen = local >= 0
@@ -187,6 +189,57 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
     return _result(problem, params, provider, cm, bound, runtime, notes,
                    {"shared_options": any_shared, "minutes": minutes,
                     "components": n_comp})
+
+
+def _two_pass(problems: list[ServiceProblem], params: ServiceParams, deadline: float,
+              components: list[int]) -> list[ServiceSolution]:
+    """Solve the parts with count caps in two passes: first every part by the
+    flows alone (the priced flows bound the cost within a fraction of a
+    percent in about a second per 10,000 students), then, while time
+    remains, the joint LP of each part not yet proven (it proves parts
+    optimal, at several seconds each). Measured on the regional 100,000
+    district, the LPs of all parts need ~150 CPU seconds: one pass that
+    gave each part its LP in turn left the last ones with neither a tight
+    bound nor a good plan. With minute capacities, one pass as before."""
+    uses_lp = params.lp_bound
+    if not uses_lp or any(params.use_minutes and p.has_minute_capacities
+                          for p in problems):
+        return [_solve_part(p, params, deadline, c)
+                for p, c in zip(problems, components, strict=True)]
+    quick = dataclasses.replace(params, lp_bound=False)
+    sols = [_solve_part(p, quick, deadline, c)
+            for p, c in zip(problems, components, strict=True)]
+    for k, p in enumerate(problems):
+        if (sols[k].status == "optimal" or p.n_pairs > params.lp_max_pairs
+                or time.perf_counter() >= deadline):
+            continue
+        sols[k] = _better(p, params, sols[k], _solve_part(p, params, deadline,
+                                                          components[k]))
+    return sols
+
+
+def _better(problem: ServiceProblem, params: ServiceParams, first: ServiceSolution,
+            second: ServiceSolution) -> ServiceSolution:
+    """Two solutions of one part as one: the better plan (the first on a
+    tie), the tighter bound (lexicographically), runtimes added, notes of
+    both."""
+    def key(sol: ServiceSolution) -> tuple[int, ...]:
+        return tuple(int(v) for v in sol.objective)
+
+    def level(sol: ServiceSolution) -> tuple[int, int, int]:
+        # Lower bounds on (unserved, unplaced, cost): the larger is tighter.
+        b = sol.bound
+        return (int(b["unserved"]), int(b["unplaced"]), int(b["cost"]))
+
+    plan = second if key(second) < key(first) else first
+    tight = second if level(second) > level(first) else first
+    runtime = dict(first.runtime)
+    for name, seconds in second.runtime.items():
+        runtime[name] = runtime.get(name, 0.0) + seconds
+    notes = list(first.notes) + [n for n in second.notes if n not in first.notes]
+    bound = {name: int(value) for name, value in tight.bound.items()}
+    return _result(problem, params, plan.provider, plan.case_manager, bound, runtime, notes,
+                   dict(second.extra))
 
 
 def _result(problem: ServiceProblem, params: ServiceParams, provider: np.ndarray,
