@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 
 from optimizer import load_district, plan
-from optimizer.planning.check import audit_current, check_plan
+from optimizer.planning.check import audit_current, check_plan, check_service_plan
 from optimizer.planning.problem import build_problem, component_labels
 from optimizer.planning.solvers import SolveParams, cpsat, solve
 from optimizer.planning.solvers.flow import weighted_hint
-from tests.conftest import educator, student
+from tests.conftest import educator, student, write_csv
 
 
 def _pin(sid, eid):
@@ -58,6 +58,84 @@ def test_check_plan_reads_a_missing_case_manager_as_unplaced(make_district):
                                     students=[student("S1"), student("S2")]))
     frame = pd.DataFrame({"student_id": ["S1", "S2"], "case_manager_id": ["E1", np.nan]})
     assert check_plan(d, frame) == []
+
+
+SLP_AVERAGE = ("EC 56363.3, 5 CCR 3051.1: a district-wide average of 55, applied here to "
+               "each SLP as a planning cap")
+
+
+def test_audit_of_this_years_providers_in_words(make_district):
+    # Fir: R1 (RSP, cap 2) teaches A and B, and case-manages A: 2 distinct
+    # students, exactly its cap. S1 (SLP, FTE 0.02: cap 1, other load 0.5)
+    # serves A and B: 2 + 0.5 = 2.5 over 1, and the SLPs average 2.5 / 0.02 =
+    # 125 per FTE. R2, an RSP teacher, gives D speech; E's speech provider and
+    # B's case manager have left.
+    folder = make_district(
+        educators=[educator("R1", "RSP", "ES-MMSN", max_caseload="2"),
+                   educator("R2", "RSP", "ES-MMSN"),
+                   educator("S1", "SLP", "SLP", fte="0.02", other_load="0.5")],
+        students=[student("A", "SAI;SPEECH", current_case_manager="R1"),
+                  student("B", "SAI;SPEECH", current_case_manager="GONE"),
+                  student("D", "SPEECH", sai_setting="", primary="SLI"),
+                  student("E", "SPEECH", sai_setting="", primary="SLI")])
+    write_csv(folder / "services.csv", [
+        {"student_id": s, "service": v, "minutes": m, "current_provider": p}
+        for s, v, m, p in [("A", "SAI", 200, "R1"), ("A", "SPEECH", 60, "S1"),
+                           ("B", "SAI", 200, "R1"), ("B", "SPEECH", 60, "S1"),
+                           ("D", "SPEECH", 30, "R2"), ("E", "SPEECH", 30, "GONE")]])
+    got = [(v.kind, v.student_id, v.educator_id, v.detail)
+           for v in audit_current(load_district(folder))]
+    assert got == [
+        ("average over limit", "", "", "SLP caseloads average 125.0 per FTE (2.5 over 0.02 "
+         f"FTE), over 55 ({SLP_AVERAGE})"),
+        ("cap exceeded", "", "S1", "caseload 2.5 (distinct students served or case-managed 2 "
+         "+ other 0.5) over cap 1 (SLP, FTE 0.02)"),
+        ("not on staff", "B", "GONE", "this year's case manager is no longer in educators.csv"),
+        ("ineligible provider", "D", "R2", "SPEECH: RSP does not provide SPEECH"),
+        ("not on staff", "E", "GONE", "this year's SPEECH provider is no longer in "
+         "educators.csv")]
+
+
+def test_check_service_plan_names_every_broken_provider(make_district):
+    # Cedar: R1 (RSP, cap 1) teaches A and B; B's speech is given by R1
+    # (pinned to S1 in locks.csv); A's by S1 (forbidden there); S1 (minutes
+    # capacity 100) gives 120 minutes; S2, an SLP holding only ES-MMSN, gives
+    # F speech and D OT; D's case manager S1 gives them speech, so they are
+    # S1's "service" students, not blank. D's OT row before it is unserved.
+    d = load_district(make_district(
+        educators=[educator("R1", "RSP", "ES-MMSN", max_caseload="1"),
+                   educator("S1", "SLP", "SLP"), educator("C1", "COORD"),
+                   educator("S2", "SLP", "ES-MMSN")],
+        students=[student("A", "SAI;SPEECH"), student("B", "SAI;SPEECH"),
+                  student("D", "SPEECH;OT", sai_setting="", primary="SLI"),
+                  student("F", "SPEECH", sai_setting="", primary="SLI")],
+        locks=[{"student_id": "A", "educator_id": "S1", "kind": "forbid", "reason": "",
+                "service": "SPEECH"},
+               {"student_id": "B", "educator_id": "S1", "kind": "pin", "reason": "",
+                "service": "SPEECH"}],
+        toml="plan_services = true\n[minutes_capacity]\nSLP = 100\n"))
+    services = pd.DataFrame(
+        [("D", "OT", np.nan, np.nan), ("A", "SAI", "R1", 200), ("A", "SPEECH", "S1", 60),
+         ("B", "SAI", "R1", 200), ("B", "SPEECH", "R1", 30), ("D", "SPEECH", "S1", 60),
+         ("D", "OT", "S2", 10), ("F", "SPEECH", "S2", 10), ("A", "OT", "ZZ", 10)],
+        columns=["student_id", "service", "provider_id", "minutes"])
+    assignments = pd.DataFrame([("A", "R1", "instruction"), ("B", "C1", "coordination"),
+                                ("D", "S1", np.nan), ("F", np.nan, np.nan)],
+                               columns=["student_id", "case_manager_id", "capacity"])
+    got = [(v.kind, v.student_id, v.educator_id, v.detail)
+           for v in check_service_plan(d, services, assignments)]
+    assert got == [
+        ("ineligible provider", "B", "R1", "SPEECH: RSP does not provide SPEECH"),
+        ("ineligible provider", "D", "S2", "OT: SLP does not provide OT"),
+        ("ineligible provider", "F", "S2", "SPEECH: SPEECH needs one of SLP, SLP-SCA; "
+         "holds ES-MMSN"),
+        ("unknown", "A", "ZZ", "OT: no such student or educator"),
+        ("forbid used", "A", "S1", "SPEECH: forbidden in locks.csv"),
+        ("pin broken", "B", "S1", "SPEECH: pinned to S1 but given by R1"),
+        ("wrong capacity", "D", "S1", "case manager as blank, but the plan makes them service"),
+        ("cap exceeded", "", "R1", "caseload 2 (distinct students served or case-managed 2 + "
+         "other 0) over cap 1 (RSP, FTE 1)"),
+        ("minutes exceeded", "", "S1", "120 IEP minutes a week over 100")]
 
 
 # ------------------------------------------------------------------ planning/explain.py
@@ -116,19 +194,26 @@ def test_a_move_from_the_published_plan_opens_the_short_reason(make_district):
 
 
 def test_a_service_plans_single_hiring_need_is_listed_in_the_summary(make_district):
-    # Two students need SPEECH; the only SLP has a cap of 1, so one SPEECH is
-    # not served and the plan asks for one hire. A service plan lists even a
-    # single hiring need under its own heading (a case-manager plan lists
-    # them from two on: the headline names the first).
+    # The only SLP (FTE 0.02: cap int(55 x 0.02) = 1) carries other load 2,
+    # so S1's SPEECH is not served and the plan asks for one hire. The SLPs
+    # average 2 / 0.02 = 100 per FTE, over the law's 55. A service plan lists
+    # even a single hiring need under its own heading (a case-manager plan
+    # lists them from two on: the headline names the first).
     d = load_district(make_district(
         educators=[educator("E1", "RSP", "ES-MMSN"),
-                   educator("E2", "SLP", "SLP", max_caseload="1")],
-        students=[student("S1", services="SAI;SPEECH"), student("S2", services="SAI;SPEECH")],
-        toml="plan_services = true\n"))
+                   educator("E2", "SLP", "SLP", fte="0.02", other_load="2")],
+        students=[student("S1", services="SAI;SPEECH")], toml="plan_services = true\n"))
     text = plan(d).summary()
-    assert text.endswith("\n\nHiring needs (to serve the unserved services and place the "
-                         "unplaced students):\n"
-                         "  0.1 FTE SLP with SLP at Elm Elementary for SPEECH of 1 student")
+    assert text.endswith(
+        "\n\nServices (who serves each IEP service):\n"
+        "  SAI          served      1 of 1   not served 0   not planned 0\n"
+        "  SPEECH       served      0 of 1   not served 1   not planned 0\n"
+        "  SLP average caseload 100.0 per FTE (2 over 0.02 FTE): over the limit of 55 "
+        "(EC 56363.3, 5 CCR 3051.1: a district-wide average of 55, applied here to each SLP "
+        "as a planning cap)\n"
+        "  providers over a minutes capacity: none (no minutes capacity applied)\n"
+        "\nHiring needs (to serve the unserved services and place the unplaced students):\n"
+        "  0.1 FTE SLP with SLP at Elm Elementary for SPEECH of 1 student")
 
 
 # ------------------------------------------------------------------ planning/solvers
@@ -226,11 +311,13 @@ def test_cpsat_gets_what_the_flow_hint_left_of_the_time_limit(make_district, mon
 
 def test_the_most_placed_phase_places_a_student_whose_points_exceed_unplaced(make_district):
     # Leaving S1 unplaced costs 0.1 point (district.toml), placing them with
-    # E1 costs the balance penalty 2 x 1 / 7 = 0.29: placing the most students
-    # still comes first. The hint places nobody, so the most-placed phase runs.
+    # E1 costs 5 (rank 0, district.toml) + the balance penalty 2 x 1 / 7:
+    # placing the most students still comes first. The hint places nobody,
+    # so the most-placed phase runs.
     p = build_problem(load_district(make_district(
         educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="7")],
-        students=[student("S1")], toml="[objective]\nunplaced = 0.1\n")))
+        students=[student("S1")],
+        toml="[objective]\nunplaced = 0.1\nrank = [5.0, 10.0, 30.0]\n")))
     out = cpsat.solve_cpsat(p, np.array([-1]), component_labels(p), time_limit=10)
     assert out.assignment.tolist() == [0]
 
