@@ -312,11 +312,12 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
                                          deadline, params.lagrangian_rounds, plans,
                                          discounts)
         bounds.append((served_b, placed_b, lag))
-        for k, plan in enumerate(plans):
-            consider(plan, f"the Lagrangian flow {k + 1} (services priced by what "
+        for plan in plans:
+            consider(plan, "a priced flow (services priced by what "
                      "they save on the case manager)")
-        notes.append(f"cost bound raised by Lagrangian relaxation ({n_flows} flows): an "
-                     "own-provider case manager is priced until it serves")
+        # (The count first: the notes of several chunks add it up.)
+        notes.append(f"{n_flows} priced flows (Lagrangian relaxation: an own-provider "
+                     "case manager is priced until it serves) bound the cost")
         runtime["lagrangian"] = time.perf_counter() - t1
 
     const = _balance_milli(problem.cap, problem.other_load, params.balance)
