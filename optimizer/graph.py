@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.district.model import District
-from optimizer.rules.eligibility import best_practice, decide, rule_cache
+from optimizer.rules.eligibility import RuleCache, best_practice, decide, rule_cache
 
 __all__ = [
     "EDGE_COLUMNS",
@@ -116,11 +117,13 @@ def _edges(district: District) -> _Edges:
     pair_out = flat_out_a[at]
     decisions: list = []
     pair_d = np.empty(len(pair_s), dtype=np.int64)
-    # Inside pairs: one decision per (student profile, educator profile), made
-    # for the first pair that has it (as the rules are the same for all).
+    # Inside pairs: one decision per (rule facts, educator profile), made for
+    # a pair that has it (as the rules decide all such pairs alike).
     ins = np.nonzero(~pair_out)[0]
-    key = s_prof[pair_s[ins]] * n_ep + e_prof[pair_e[ins]]
-    uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    ep_role = np.array([p[0] for p in eprof_id], dtype=object)
+    facts = _facts_ids(cache, students, s_prof, len(sprof_id), ep_role)
+    key = facts[s_prof[pair_s[ins]], e_prof[pair_e[ins]]] * n_ep + e_prof[pair_e[ins]]
+    first, inv = _dense_unique(key, int(facts.max(initial=0) + 1) * n_ep)
     for j in first.tolist():
         si, ei = int(pair_s[ins[j]]), int(pair_e[ins[j]])
         decisions.append(cache.decide_profiles(s_prof_tuple[si], e_prof_tuple[ei],
@@ -151,9 +154,13 @@ def _edges(district: District) -> _Edges:
         banned = {(s_pos[lk.student_id], e_pos[lk.educator_id]): lk for lk in district.locks
                   if lk.kind == "forbid" and lk.service is None}
         n_e = max(1, len(e_ids))
-        pair_key = s_arr * n_e + e_arr
         ban_keys = np.array([s * n_e + e for s, e in banned], dtype=np.int64)
-        hit = np.isin(pair_key, ban_keys)
+        # Only the pairs of students named in a forbid can be hit: test those.
+        named = np.zeros(len(students), dtype=bool)
+        named[[s for s, _ in banned]] = True
+        cand = np.nonzero(named[s_arr])[0]
+        hit = np.zeros(len(s_arr), dtype=bool)
+        hit[cand] = np.isin(s_arr[cand] * n_e + e_arr[cand], ban_keys)
         for k in np.nonzero(hit)[0].tolist():
             lk = banned[(int(s_arr[k]), int(e_arr[k]))]
             # Named by student and educator (not row), without the free-text
@@ -179,6 +186,69 @@ def _edges(district: District) -> _Edges:
     }
     out = _Edges(cols, tuple(forbidden), s_arr, e_arr)
     _CACHE[district] = out
+    return out
+
+
+def _dense_unique(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, return_index=True, return_inverse=True)[1:]`` for keys
+    in ``range(size)``, by a table instead of sorting 1.4 million keys (the
+    index is of *a* row with the key, which is all the callers need)."""
+    seen = np.zeros(size, dtype=bool)
+    seen[key] = True
+    dense = np.cumsum(seen) - 1
+    row = np.zeros(size, dtype=np.int64)
+    row[key] = np.arange(len(key), dtype=np.int64)
+    return row[seen], dense[key]
+
+
+def _facts_ids(cache: RuleCache, students: list, s_prof: np.ndarray, n_sp: int,
+               ep_role: np.ndarray) -> np.ndarray:
+    """[student profile, educator profile] -> the id of the facts the rules
+    read for such a pair (what ``RuleCache._facts`` keys its decisions by,
+    the educator profile aside): the teaching facts only when the role
+    teaches the student's setting, the services the role provides, and best
+    practice only for its role. A 100,000-student district has ~13,000
+    student profiles but only a few thousand such facts per role, so the
+    rules run once per facts, not once per (student profile, educator
+    profile) pair (~170,000). Facts are compared as interned ints, by arrays.
+    """
+    pack = cache.pack
+    first = np.zeros(n_sp, dtype=np.int64)
+    first[s_prof[::-1]] = np.arange(len(s_prof) - 1, -1, -1)  # a student per profile
+    rep = [students[i] for i in first.tolist()]
+    interned: dict[object, int] = {}
+
+    def ids(values: Iterable[object]) -> np.ndarray:
+        return np.array([interned.setdefault(v, len(interned)) for v in values],
+                        dtype=np.int64)
+
+    sai = [s.sai_setting for s in rep]
+    sai_id = ids(sai)
+    teach_id = ids((s.basis_disability, s.other_disability, s.placement_basis,
+                    s.support_level, s.support_level_derived, s.grade, s.sai_setting)
+                   for s in rep)
+    bp = [cache._best_practice(s) for s in rep]
+    bp_id = ids(bp)
+    bp_role = np.array([b[0] if b else None for b in bp], dtype=object)
+    services = [s.services for s in rep]
+    svc_of = {v: i for i, v in enumerate(dict.fromkeys(services))}
+    svc_id = np.array([svc_of[v] for v in services], dtype=np.int64)
+    sai_a = np.array(sai, dtype=object)
+    out = np.zeros((n_sp, len(ep_role)), dtype=np.int64)
+    base = 0
+    for role_name in dict.fromkeys(ep_role.tolist()):
+        role = pack.roles.get(role_name)
+        cols = np.nonzero(ep_role == role_name)[0]
+        if role is None:  # not a case-manager role: its rules stop at the gate
+            continue
+        teach = (np.where(sai_a == role.teaches, teach_id, sai_id) if role.teaches is not None
+                 else sai_id)
+        provided = ids(v & role.provides for v in svc_of)[svc_id]
+        best = np.where(bp_role == role_name, bp_id, -1)
+        _, local = np.unique(np.stack([teach, provided, best]), axis=1, return_inverse=True)
+        local = local.reshape(-1)
+        out[:, cols] = (base + local)[:, None]
+        base += int(local.max()) + 1 if len(local) else 0
     return out
 
 
