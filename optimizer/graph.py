@@ -310,7 +310,7 @@ def build_graph(district: District) -> nx.Graph:
     >>> nx.is_bipartite(G)                                   # doctest: +SKIP
     True
     """
-    import networkx as nx
+    import networkx as nx  # only here: `caseload graph` and planning need no graph object
 
     edges = _edges(district)
     pack = district.rules
@@ -354,7 +354,7 @@ def components(G: nx.Graph) -> list[tuple[list[str], list[str]]]:
     list of (list of str, list of str)
         Each component's student ids and educator ids, sorted.
     """
-    import networkx as nx
+    import networkx as nx  # only here: see build_graph
 
     out = []
     for comp in nx.connected_components(G):
