@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
 from optimizer.district.model import District
-from optimizer.rules.eligibility import best_practice, decide, rule_cache
+from optimizer.rules.eligibility import RuleCache, best_practice, decide, rule_cache
+
+if TYPE_CHECKING:  # networkx is imported when a graph is built: `caseload graph` needs none
+    import networkx as nx
 
 __all__ = [
     "EDGE_COLUMNS",
@@ -29,6 +33,7 @@ __all__ = [
     "components",
     "connected_labels",
     "forbidden_edges",
+    "edge_counts",
     "edge_table",
     "educator_node",
     "school_table",
@@ -116,11 +121,13 @@ def _edges(district: District) -> _Edges:
     pair_out = flat_out_a[at]
     decisions: list = []
     pair_d = np.empty(len(pair_s), dtype=np.int64)
-    # Inside pairs: one decision per (student profile, educator profile), made
-    # for the first pair that has it (as the rules are the same for all).
+    # Inside pairs: one decision per (rule facts, educator profile), made for
+    # a pair that has it (as the rules decide all such pairs alike).
     ins = np.nonzero(~pair_out)[0]
-    key = s_prof[pair_s[ins]] * n_ep + e_prof[pair_e[ins]]
-    uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    ep_role = np.array([p[0] for p in eprof_id], dtype=object)
+    facts = _facts_ids(cache, students, s_prof, len(sprof_id), ep_role)
+    key = facts[s_prof[pair_s[ins]], e_prof[pair_e[ins]]] * n_ep + e_prof[pair_e[ins]]
+    first, inv = _dense_unique(key, int(facts.max(initial=0) + 1) * n_ep)
     for j in first.tolist():
         si, ei = int(pair_s[ins[j]]), int(pair_e[ins[j]])
         decisions.append(cache.decide_profiles(s_prof_tuple[si], e_prof_tuple[ei],
@@ -151,9 +158,13 @@ def _edges(district: District) -> _Edges:
         banned = {(s_pos[lk.student_id], e_pos[lk.educator_id]): lk for lk in district.locks
                   if lk.kind == "forbid" and lk.service is None}
         n_e = max(1, len(e_ids))
-        pair_key = s_arr * n_e + e_arr
         ban_keys = np.array([s * n_e + e for s, e in banned], dtype=np.int64)
-        hit = np.isin(pair_key, ban_keys)
+        # Only the pairs of students named in a forbid can be hit: test those.
+        named = np.zeros(len(students), dtype=bool)
+        named[[s for s, _ in banned]] = True
+        cand = np.nonzero(named[s_arr])[0]
+        hit = np.zeros(len(s_arr), dtype=bool)
+        hit[cand] = np.isin(s_arr[cand] * n_e + e_arr[cand], ban_keys)
         for k in np.nonzero(hit)[0].tolist():
             lk = banned[(int(s_arr[k]), int(e_arr[k]))]
             # Named by student and educator (not row), without the free-text
@@ -179,6 +190,69 @@ def _edges(district: District) -> _Edges:
     }
     out = _Edges(cols, tuple(forbidden), s_arr, e_arr)
     _CACHE[district] = out
+    return out
+
+
+def _dense_unique(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, return_index=True, return_inverse=True)[1:]`` for keys
+    in ``range(size)``, by a table instead of sorting 1.4 million keys (the
+    index is of *a* row with the key, which is all the callers need)."""
+    seen = np.zeros(size, dtype=bool)
+    seen[key] = True
+    dense = np.cumsum(seen) - 1
+    row = np.zeros(size, dtype=np.int64)
+    row[key] = np.arange(len(key), dtype=np.int64)
+    return row[seen], dense[key]
+
+
+def _facts_ids(cache: RuleCache, students: list, s_prof: np.ndarray, n_sp: int,
+               ep_role: np.ndarray) -> np.ndarray:
+    """[student profile, educator profile] -> the id of the facts the rules
+    read for such a pair (what ``RuleCache._facts`` keys its decisions by,
+    the educator profile aside): the teaching facts only when the role
+    teaches the student's setting, the services the role provides, and best
+    practice only for its role. A 100,000-student district has ~13,000
+    student profiles but only a few thousand such facts per role, so the
+    rules run once per facts, not once per (student profile, educator
+    profile) pair (~170,000). Facts are compared as interned ints, by arrays.
+    """
+    pack = cache.pack
+    first = np.zeros(n_sp, dtype=np.int64)
+    first[s_prof[::-1]] = np.arange(len(s_prof) - 1, -1, -1)  # a student per profile
+    rep = [students[i] for i in first.tolist()]
+    interned: dict[object, int] = {}
+
+    def ids(values: Iterable[object]) -> np.ndarray:
+        return np.array([interned.setdefault(v, len(interned)) for v in values],
+                        dtype=np.int64)
+
+    sai = [s.sai_setting for s in rep]
+    sai_id = ids(sai)
+    teach_id = ids((s.basis_disability, s.other_disability, s.placement_basis,
+                    s.support_level, s.support_level_derived, s.grade, s.sai_setting)
+                   for s in rep)
+    bp = [cache._best_practice(s) for s in rep]
+    bp_id = ids(bp)
+    bp_role = np.array([b[0] if b else None for b in bp], dtype=object)
+    services = [s.services for s in rep]
+    svc_of = {v: i for i, v in enumerate(dict.fromkeys(services))}
+    svc_id = np.array([svc_of[v] for v in services], dtype=np.int64)
+    sai_a = np.array(sai, dtype=object)
+    out = np.zeros((n_sp, len(ep_role)), dtype=np.int64)
+    base = 0
+    for role_name in dict.fromkeys(ep_role.tolist()):
+        role = pack.roles.get(role_name)
+        cols = np.nonzero(ep_role == role_name)[0]
+        if role is None:  # not a case-manager role: its rules stop at the gate
+            continue
+        teach = (np.where(sai_a == role.teaches, teach_id, sai_id) if role.teaches is not None
+                 else sai_id)
+        provided = ids(v & role.provides for v in svc_of)[svc_id]
+        best = np.where(bp_role == role_name, bp_id, -1)
+        _, local = np.unique(np.stack([teach, provided, best]), axis=1, return_inverse=True)
+        local = local.reshape(-1)
+        out[:, cols] = (base + local)[:, None]
+        base += int(local.max()) + 1 if len(local) else 0
     return out
 
 
@@ -236,6 +310,8 @@ def build_graph(district: District) -> nx.Graph:
     >>> nx.is_bipartite(G)                                   # doctest: +SKIP
     True
     """
+    import networkx as nx  # only here: `caseload graph` and planning need no graph object
+
     edges = _edges(district)
     pack = district.rules
     G = nx.Graph(district=district.name, rule_pack=pack.name, forbidden=list(edges.forbidden))
@@ -278,6 +354,8 @@ def components(G: nx.Graph) -> list[tuple[list[str], list[str]]]:
     list of (list of str, list of str)
         Each component's student ids and educator ids, sorted.
     """
+    import networkx as nx  # only here: see build_graph
+
     out = []
     for comp in nx.connected_components(G):
         students = sorted(n[1] for n in comp if n[0] == "student")
@@ -379,6 +457,41 @@ def components_with_students(district: District) -> int:
     return int(((students > 0) & (educators > 0)).sum())
 
 
+def edge_counts(district: District) -> dict[str, Any]:
+    """What ``caseload graph`` counts of the edges, from the edge arrays (no
+    table of 1.4 million rows grouped by text at 100,000 students).
+
+    Returns
+    -------
+    dict
+        ``edges``; ``case_manager_educators`` (educators with an edge);
+        ``by_capacity`` and ``by_rank`` (edges per capacity, per rank);
+        ``best_rank`` (students per best rank of their edges; students with
+        no edge are not counted); ``taught`` (positions, in students.csv
+        order, of the students with an edge in the instruction capacity).
+
+    Examples
+    --------
+    >>> edge_counts(load_district("data/sample"))["edges"]   # doctest: +SKIP
+    """
+    edges = _edges(district)
+    s_idx, rank = edges.student_index, edges.columns["rank"]
+    capacity = pd.Series(edges.columns["capacity"], dtype=object)
+    by_cap = capacity.value_counts(sort=False)
+    ranks, rank_n = np.unique(rank, return_counts=True)
+    best = np.full(len(district.students), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(best, s_idx, np.asarray(rank, dtype=np.int64))
+    best_ranks, best_n = np.unique(best[np.unique(s_idx)], return_counts=True)
+    return {
+        "edges": len(s_idx),
+        "case_manager_educators": len(np.unique(edges.educator_index)),
+        "by_capacity": {str(k): int(v) for k, v in by_cap.items()},
+        "by_rank": {int(k): int(v) for k, v in zip(ranks, rank_n, strict=True)},
+        "best_rank": {int(k): int(v) for k, v in zip(best_ranks, best_n, strict=True)},
+        "taught": np.unique(s_idx[capacity.to_numpy() == "instruction"]),
+    }
+
+
 def unplaceable_students(district: District) -> list[dict]:
     """Students with no eligible case manager, each with the rule that excluded
     every candidate at their school.
@@ -437,12 +550,20 @@ def school_table(district: District) -> pd.DataFrame:
         students with a best-practice (rank 0) option, and students with no
         eligible case manager.
     """
-    c = _edges(district).columns
-    frame = pd.DataFrame({"school": c["school_id"], "student": c["student_id"],
-                          "rank": c["rank"]})
-    edges_per = frame.groupby("school").size().to_dict()
-    with_edge = frame.groupby("school")["student"].nunique().to_dict()
-    best_n = frame[frame["rank"] == 0].groupby("school")["student"].nunique().to_dict()
+    edges = _edges(district)
+    sch_pos = {sch: i for i, sch in enumerate(district.schools)}
+    school_of = np.array([sch_pos[s.school_id] for s in district.students.values()],
+                         dtype=np.int64)
+    n_sch = len(sch_pos)
+    s_idx = edges.student_index
+    # Counted by arrays (a 100,000-student district has 1.4 million edges).
+    per_school = np.bincount(school_of[s_idx], minlength=n_sch)
+    with_edge_n = np.bincount(school_of[np.unique(s_idx)], minlength=n_sch)
+    best_n_a = np.bincount(school_of[np.unique(s_idx[np.asarray(edges.columns["rank"]) == 0])],
+                           minlength=n_sch)
+    edges_per = {sch: int(per_school[i]) for sch, i in sch_pos.items()}
+    with_edge = {sch: int(with_edge_n[i]) for sch, i in sch_pos.items()}
+    best_n = {sch: int(best_n_a[i]) for sch, i in sch_pos.items()}
     n_students = Counter(s.school_id for s in district.students.values())
     rows = []
     for sch_id, sch in district.schools.items():

@@ -338,16 +338,16 @@ def test_weighted_plans_are_proven_and_deterministic_on_a_small_district(tmp_pat
     assert as_dict(first) == as_dict(second)
 
 
-def test_weighted_sample_time_limit_is_wall_clock_and_claims_are_honest(tmp_path):
+def test_weighted_sample_claims_are_honest_under_a_time_limit(tmp_path):
     # The weighted sample is too big for CP-SAT to prove in 3 s: the plan must
-    # still respect every rule, the solve must stop on time, and it may claim
-    # only what it proved (no bound rather than a made-up one).
+    # still respect every rule and may claim only what it proved (no bound
+    # rather than a made-up one). Whether the solve stops on time depends on
+    # the machine's speed and load: benchmarks/bench_plan.py measures that
+    # ("time limit" in results.json), not this test.
     folder = _weighted_copy(SAMPLE, tmp_path / "weighted")
     said: list[str] = []
     result = plan(load_district(folder), SolveParams(engine="cpsat", time_limit=3,
                                                      progress=said.append))
-    runtime = result.figures["runtime_s"]
-    assert runtime["flow_hint"] + runtime["cpsat"] <= 3 + 1.5  # wall clock, with slack
     assert independent.plan_violations(folder, as_dict(result)) == []
     assert result.figures["placed"] == 1900
     if result.status == "optimal":

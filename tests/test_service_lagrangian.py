@@ -142,7 +142,7 @@ def test_priced_path_same_input_same_plan():
 
 def flows_run(sol) -> int:
     counts = [int(m.group(1)) for n in sol.notes
-              if (m := re.search(r"\((\d+) flows\)", n))]
+              if (m := re.match(r"(\d+) priced flows", n))]
     assert len(counts) == 1, sol.notes
     return counts[0]
 

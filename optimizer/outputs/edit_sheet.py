@@ -33,6 +33,7 @@ import pandas as pd
 
 from optimizer.district.model import InputIssue
 from optimizer.district.textsafe import neutralize_formula, restore_formula_text
+from optimizer.outputs.xlsx_rows import write_rows
 from optimizer.planning.result import RANK_LABEL, PlanTables
 
 __all__ = ["EDIT_SHEET", "LISTS_SHEET", "PLANNED_HEADER", "CASE_MANAGER_HEADER",
@@ -177,11 +178,16 @@ def write_edit_sheet(wb: Any, tables: PlanTables, names: Mapping[str, str],
                   a["case_manager_id"].fillna("").astype(str),
                   a["current_case_manager_id"].fillna("").astype(str), ranks,
                   a["reason"].fillna("").astype(str), strict=True)
-    for r, (sid, school, grade, cm, current, rank, why) in enumerate(columns, start=1):
+    by_column: list[list[str | None]] = [[] for _ in _COLUMNS]
+    for sid, school, grade, cm, current, rank, why in columns:
         fit = "" if pd.isna(rank) else RANK_LABEL.get(int(rank), "")  # NA: unplaced
         for c, v in enumerate((sid, school, grade, label(cm), label(current), fit, why, cm)):
-            if v:
-                ws.write_string(r, c, neutralize_formula(v))
+            by_column[c].append(neutralize_formula(v) if v else None)
+    if not write_rows(ws, 1, [("string", values, None) for values in by_column]):
+        for r, row in enumerate(zip(*by_column, strict=True), start=1):  # row by row
+            for c, v in enumerate(row):
+                if v is not None:
+                    ws.write_string(r, c, v)
     if eligible is None:
         return
     profiles, profile_of = eligible_lists(eligible, students)

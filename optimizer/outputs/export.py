@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from optimizer.district.textsafe import neutralize_formula
+from optimizer.district.textsafe import FORMULA_START, neutralize_formula
 from optimizer.generator import GeneratedDistrict
 from optimizer.nextyear.rollover import Rollover
 from optimizer.outputs.html_report import render_report
@@ -143,9 +143,22 @@ def _safe(frame: pd.DataFrame) -> pd.DataFrame:
         # Any column that may hold text (object, string or category dtype).
         if not (pd.api.types.is_numeric_dtype(safe[col]) or
                 pd.api.types.is_bool_dtype(safe[col])):
-            safe[col] = safe[col].astype(object).map(
-                lambda v: neutralize_formula(v) if isinstance(v, str) else v)
+            safe[col] = _neutralized(safe[col].astype(object))
     return safe
+
+
+def _neutralized(column: pd.Series) -> pd.Series:
+    """:func:`neutralize_formula` on each text cell (others as they are), by
+    array: only the few cells that start like a formula are touched."""
+    try:
+        risky = column.str.startswith(FORMULA_START, na=False).to_numpy(dtype=bool)
+    except AttributeError:  # no text in the column at all (pandas refuses .str)
+        return column.map(lambda v: neutralize_formula(v) if isinstance(v, str) else v)
+    if not risky.any():
+        return column
+    values = column.to_numpy(dtype=object, copy=True)
+    values[risky] = [neutralize_formula(v) for v in values[risky]]
+    return pd.Series(values, index=column.index, name=column.name, dtype=object)
 
 
 def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,

@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
+import numpy as np
 import pandas as pd
 
 from optimizer.district.model import District, InputIssue
 from optimizer.graph import (
     component_summary,
     components_with_students,
-    edge_table,
+    edge_counts,
     forbidden_edges,
     unplaceable_students,
 )
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["WARNING_COLUMNS", "did_you_mean", "format_problems", "format_warnings_grouped",
            "group_problems", "warning_table", "graph_summary", "format_graph_summary",
@@ -154,32 +156,31 @@ def graph_summary(district: District, G: nx.Graph | None = None) -> dict[str, An
     ``G`` is not needed (the figures come from the edge arrays, fast at
     100,000 students); a graph from :func:`optimizer.graph.build_graph` is
     accepted and gives the same figures."""
-    edges = edge_table(district)
+    counts = edge_counts(district)
     n_components, largest = component_summary(district)
-    by_cap = edges.groupby("capacity", observed=True).size().to_dict()
-    by_rank = edges.groupby("rank").size().to_dict()
-    best_rank = edges.groupby("student_id")["rank"].min()
+    by_cap, by_rank = counts["by_capacity"], counts["by_rank"]
     n_students = len(district.students)
-    options = Counter(int(r) for r in best_rank)
-    sai_students = {s.student_id for s in district.students.values() if s.sai_setting}
-    taught = set(edges.loc[edges["capacity"] == "instruction", "student_id"])
+    options = counts["best_rank"]
+    taught = np.zeros(n_students, dtype=bool)
+    taught[counts["taught"]] = True
+    sai = np.array([bool(s.sai_setting) for s in district.students.values()], dtype=bool)
     unplaceable = unplaceable_students(district)
     return {
         "district": district.name,
         "rule_pack": district.rules.name,
         "students": n_students,
         "educators": len(district.educators),
-        "case_manager_educators": int(edges["educator_id"].nunique()),
-        "edges": len(edges),
+        "case_manager_educators": counts["case_manager_educators"],
+        "edges": counts["edges"],
         "edges_by_capacity": {k: int(v) for k, v in sorted(by_cap.items())},
         "edges_by_rank": {int(k): int(v) for k, v in sorted(by_rank.items())},
         "students_by_best_option": {
             "best_practice": options.get(0, 0),
             "teaches_or_serves": options.get(1, 0),
             "coordinator_only": options.get(2, 0),
-            "no_eligible_case_manager": n_students - len(best_rank),
+            "no_eligible_case_manager": n_students - sum(options.values()),
         },
-        "sai_students_without_authorized_teacher": len(sai_students - taught),
+        "sai_students_without_authorized_teacher": int((sai & ~taught).sum()),
         "components": n_components,
         # The groups the planner solves on its own (summary.json "components"):
         # those holding a student with an option (and so an educator too).

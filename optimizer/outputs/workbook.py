@@ -33,6 +33,7 @@ from optimizer.outputs.service_sheets import (
     service_summary_rows,
     write_service_sheets,
 )
+from optimizer.outputs.xlsx_rows import write_rows
 from optimizer.planning.result import PlanTables
 
 __all__ = ["SHEETS", "write_workbook"]
@@ -111,7 +112,11 @@ class _Writer:
             after_header(ws, len(frame))
         # Convert each column once, then stream rows: blanks are simply not written.
         cols = [self._column(ws, frame[col], kind) for col, _, kind in columns]
-        for r in range(len(frame)):
+        if write_rows(ws, 1, [(_ROW_KIND.get(kind, "number"), values, fmt)
+                              for (_, _, kind), (_, values, fmt) in zip(columns, cols,
+                                                                         strict=True)]):
+            cols = []  # written: the same bytes, without XlsxWriter's per-cell calls
+        for r in range(len(frame) if cols else 0):
             row = r + 1
             for c, (write, values, fmt) in enumerate(cols):
                 v = values[r]
@@ -120,6 +125,10 @@ class _Writer:
         if breaks:
             ws.set_h_pagebreaks(list(breaks)[:_MAX_PAGE_BREAKS])
         return ws
+
+
+#: A table column's kind -> how :func:`write_rows` writes it (booleans: cell by cell).
+_ROW_KIND = {"text": "string", "date": "datetime", "bool": "boolean"}
 
 
 def _names(tables: PlanTables, redact: bool) -> dict[str, str]:

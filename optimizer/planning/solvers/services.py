@@ -19,11 +19,16 @@ short version:
    first), and on small districts services-only flows; for each, the
    case-manager step -- a min-cost flow given the providers, exact given
    them -- completes the plan. The best plan lexicographically is kept.
-3. **Tighter bounds.** Up to ``lp_max_pairs``: the joint LP relaxation by
-   HiGHS (three lexicographic LPs), whose rounded vertex is one more plan.
-   Beyond: Lagrangian relaxation of "own case manager only when serving" on
-   the joint flow, and a bound with service families apart (minute
-   capacities: an LP per family with a minute limit).
+3. **Tighter bounds.** Lagrangian relaxation of "own case manager only
+   when serving" on the joint flow (the *priced flows*), starting from
+   prices that bring the first flow's bound close (0.17 % under the known
+   optimum at 10,000 students; the plan's gap 0.33 % at 100,000); each
+   priced flow's services are a plan too. Up to
+   ``lp_max_pairs``: then, while time remains, the joint LP relaxation by
+   HiGHS (three lexicographic LPs), whose rounded vertex is one more plan;
+   with count caps the parts get their priced flows first and their LPs in a
+   second pass. With minute capacities beyond the LP: a bound with service
+   families apart (an LP per family with a minute limit).
 
 The plan and the tightest bound are compared level by level: pairs served,
 students placed, then cost. ``status == "optimal"`` only when all three meet;
@@ -312,11 +317,12 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
                                          deadline, params.lagrangian_rounds, plans,
                                          discounts)
         bounds.append((served_b, placed_b, lag))
-        for k, plan in enumerate(plans):
-            consider(plan, f"the Lagrangian flow {k + 1} (services priced by what "
+        for plan in plans:
+            consider(plan, "a priced flow (services priced by what "
                      "they save on the case manager)")
-        notes.append(f"cost bound raised by Lagrangian relaxation ({n_flows} flows): an "
-                     "own-provider case manager is priced until it serves")
+        # (The count first: the notes of several chunks add it up.)
+        notes.append(f"{n_flows} priced flows (Lagrangian relaxation: an own-provider "
+                     "case manager is priced until it serves) bound the cost")
         runtime["lagrangian"] = time.perf_counter() - t1
 
     const = _balance_milli(problem.cap, problem.other_load, params.balance)
