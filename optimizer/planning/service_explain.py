@@ -54,6 +54,7 @@ from optimizer.planning.service_problem import NOT_PLANNED, DistrictServiceProbl
 from optimizer.planning.solvers.services import (
     SCALE,
     ServiceParams,
+    ServiceProblem,
     ServiceSolution,
     role_average,
 )
@@ -145,8 +146,18 @@ def _providers_of(plan: _Plan) -> dict[int, list[tuple[str, int]]]:
     return out
 
 
-def _cm_why_not(plan: _Plan, s: int, cm_id: str) -> str:
-    """One sentence: why this year's case manager is not kept."""
+def _cm_option_keys(p: ServiceProblem) -> tuple[set[int], set[int]]:
+    """Keys ``student * n_providers + provider`` of every case-manager option,
+    and of the coordinator ones: looked up per student, where a scan of the
+    option arrays per student took a minute at 100,000 students."""
+    key = p.cm_student.astype(np.int64) * p.n_providers + p.cm_provider
+    return set(key.tolist()), set(key[p.cm_kind == 1].tolist())
+
+
+def _cm_why_not(plan: _Plan, s: int, cm_id: str,
+                keys: tuple[set[int], set[int]] | None = None) -> str:
+    """One sentence: why this year's case manager is not kept (``keys``: from
+    :func:`_cm_option_keys`, computed here when not given)."""
     sp = plan.sp
     p = sp.problem
     d = sp.district
@@ -158,10 +169,11 @@ def _cm_why_not(plan: _Plan, s: int, cm_id: str) -> str:
     if sid in d.pins:
         return f"This year's case manager {cm_id} was replaced by the pin"
     e = int(np.searchsorted(p.provider_ids, cm_id))
-    opts = (p.cm_student == s) & (p.cm_provider == e)
-    if not opts.any():
+    any_option, coordinator = keys if keys is not None else _cm_option_keys(p)
+    key = s * p.n_providers + e
+    if key not in any_option:
         return f"This year's case manager {cm_id} may not case-manage this student"
-    if (opts & (p.cm_kind == 1)).any() or s * p.n_providers + e in plan.serves:
+    if key in coordinator or key in plan.serves:
         return (f"This year's case manager {cm_id} carries {plan.caseload[e]}/{p.cap[e]}: "
                 "moved to place or balance caseloads")
     return (f"This year's case manager {cm_id} does not serve this student in the plan, "
@@ -184,6 +196,7 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
                              p.cm_kind[chosen].tolist(), sp.cm_reason[chosen].tolist(),
                              strict=True):
         why[(s, e, k)] = str(text)
+    keys = _cm_option_keys(p)
     reasons = []
     short: list[str] = []  # planner words, no ids (reason); the full text is reason_detail
     for s in range(p.n_students):
@@ -210,7 +223,7 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
         if cur and cur == eids[e]:
             text += ". Keeps this year's case manager"
         elif cur:
-            text += ". " + _cm_why_not(plan, s, cur)
+            text += ". " + _cm_why_not(plan, s, cur, keys)
         if p.published_cm[s] != -1 and p.published_cm[s] != e:
             text += ". Moved from the published plan"
         if lk is not None and lk.reason:
@@ -404,12 +417,15 @@ def unplaced_rows(plan: _Plan) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=UNASSIGNED_COLUMNS)
 
 
-def _provider_needed(sp: DistrictServiceProblem, sid: str, svc: str) -> tuple[str, str]:
-    """The role and credential a hire would need to give this pair."""
+def _provider_needed(sp: DistrictServiceProblem, sid: str, svc: str,
+                     on_staff: set[str] | None = None) -> tuple[str, str]:
+    """The role and credential a hire would need to give this pair
+    (``on_staff``: the roles on staff, computed here when not given)."""
     d = sp.district
     pack = d.rules
     s = d.students[sid]
-    on_staff = {e.role for e in d.educators.values()}
+    if on_staff is None:
+        on_staff = {e.role for e in d.educators.values()}
     if pack.services[svc].kind == "instruction":
         roles = sorted((r for r in pack.roles.values() if r.teaches == s.sai_setting),
                        key=lambda r: (r.code not in on_staff, r.code))
@@ -454,9 +470,10 @@ def hiring_rows(plan: _Plan) -> pd.DataFrame:
         if minutes is not None:
             g[1] = (g[1] or 0.0) + minutes
 
+    on_staff = {e.role for e in d.educators.values()}
     for need, q in zip(sp.needs, sp.need_pair.tolist(), strict=True):
         if q >= 0 and plan.provider[q] < 0:
-            role, cred = _provider_needed(sp, need.student_id, need.service)
+            role, cred = _provider_needed(sp, need.student_id, need.service, on_staff)
             add(need.student_id, role, cred, need.service, need.minutes)
     for s in np.nonzero(plan.cm < 0)[0].tolist():
         sid = str(p.student_ids[s])
