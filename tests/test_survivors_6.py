@@ -48,3 +48,9 @@ def test_older_mild_moderate_names_its_id_level_not_its_general_one(make_distric
                  student("S1", primary="ID", sai_setting="sdc", support_level="extensive"))
     assert v.ok is False
     assert v.reason == "ES-MM covers ID only at mild_moderate; this student needs extensive"
+
+
+def test_ca_pack_ends_adult_transition_at_22():
+    # ca.toml [rollover], EC 56026(c)(4): eligible to age 22.
+    from optimizer import load_rule_pack
+    assert load_rule_pack().adult_transition_ends_at_age == 22
