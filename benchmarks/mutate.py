@@ -177,6 +177,17 @@ EQUIVALENT: list[tuple[str, str, str]] = [
      "the gate reads only the educator; RuleCache.may_case_manage passes None too"),
     ("decide_profiles", "d = None",
      "without the by-facts memo the same pure _decide returns an equal decision: only speed"),
+    ("_component_model", "if kept else 1",
+     "unreachable: every modelled component has a free student with an edge"),
+    ("_component_model", "zip(w, js, strict=False)) + base_i",
+     "w is built from js: the lengths always match"),
+    ("_groups", "len(order)], strict=None)",
+     "np.unique's keys and starts, and the ends built from starts, have equal lengths"),
+    ("placement_reasons", "_CAPACITY_WORDS.get(str(capacity_of[s]), )",
+     "a placed student's capacity is always one of the words' keys"),
+    ("weighted_hint", "if np.all(None):",
+     "without the early return later rounds re-solve the same flow: same plan, slower"),
+    ("placed", 'RuntimeError("MAX FLOW FAILED")', "unreachable: max flow here is optimal"),
 ]
 
 
