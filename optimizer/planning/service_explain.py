@@ -154,10 +154,9 @@ def _cm_option_keys(p: ServiceProblem) -> tuple[set[int], set[int]]:
     return set(key.tolist()), set(key[p.cm_kind == 1].tolist())
 
 
-def _cm_why_not(plan: _Plan, s: int, cm_id: str,
-                keys: tuple[set[int], set[int]] | None = None) -> str:
+def _cm_why_not(plan: _Plan, s: int, cm_id: str, keys: tuple[set[int], set[int]]) -> str:
     """One sentence: why this year's case manager is not kept (``keys``: from
-    :func:`_cm_option_keys`, computed here when not given)."""
+    :func:`_cm_option_keys`)."""
     sp = plan.sp
     p = sp.problem
     d = sp.district
@@ -169,7 +168,7 @@ def _cm_why_not(plan: _Plan, s: int, cm_id: str,
     if sid in d.pins:
         return f"This year's case manager {cm_id} was replaced by the pin"
     e = int(np.searchsorted(p.provider_ids, cm_id))
-    any_option, coordinator = keys if keys is not None else _cm_option_keys(p)
+    any_option, coordinator = keys
     key = s * p.n_providers + e
     if key not in any_option:
         return f"This year's case manager {cm_id} may not case-manage this student"
@@ -418,14 +417,12 @@ def unplaced_rows(plan: _Plan) -> pd.DataFrame:
 
 
 def _provider_needed(sp: DistrictServiceProblem, sid: str, svc: str,
-                     on_staff: set[str] | None = None) -> tuple[str, str]:
+                     on_staff: set[str]) -> tuple[str, str]:
     """The role and credential a hire would need to give this pair
-    (``on_staff``: the roles on staff, computed here when not given)."""
+    (``on_staff``: the roles on staff, preferred among equals)."""
     d = sp.district
     pack = d.rules
     s = d.students[sid]
-    if on_staff is None:
-        on_staff = {e.role for e in d.educators.values()}
     if pack.services[svc].kind == "instruction":
         roles = sorted((r for r in pack.roles.values() if r.teaches == s.sai_setting),
                        key=lambda r: (r.code not in on_staff, r.code))

@@ -19,6 +19,7 @@ from optimizer.planning.solvers.services_objective import (
     ServiceParams,
     _cm_costs,
     _cm_could_serve,
+    _distinct_served,
     _edge_costs,
     minutes_served,
 )
@@ -646,7 +647,7 @@ def _refill(problem: ServiceProblem, params: ServiceParams, provider: np.ndarray
         return provider
     ep, ee = problem.edge_pair, problem.edge_provider
     cost, _ = _edge_costs(problem, params)
-    start = problem.other_load + _distinct(problem, provider)
+    start = problem.other_load + _distinct_served(problem, provider)
     sel = np.nonzero(open_[ep] & (start[ee] < problem.cap[ee]))[0]
     if not len(sel):
         return provider
@@ -664,14 +665,6 @@ def _refill(problem: ServiceProblem, params: ServiceParams, provider: np.ndarray
     provider = provider.copy()
     provider[ep[sel[used]]] = ee[sel[used]]
     return provider
-
-
-def _distinct(problem: ServiceProblem, provider: np.ndarray) -> np.ndarray:
-    """Distinct students each provider serves in ``provider``."""
-    n_e = problem.n_providers
-    served = provider >= 0
-    keys = np.unique(problem.pair_student[served].astype(np.int64) * n_e + provider[served])
-    return np.bincount(keys % n_e, minlength=n_e)
 
 
 def _cm_flow(problem: ServiceProblem, params: ServiceParams, serves: np.ndarray,
