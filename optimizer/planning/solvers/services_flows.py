@@ -21,8 +21,10 @@ from optimizer.planning.solvers.services_objective import (
     _cm_could_serve,
     _distinct_served,
     _edge_costs,
+    _memo,
     minutes_served,
 )
+from optimizer.planning.solvers.services_pool import CoordinatorPool, coordinator_pool, pool_shape
 from optimizer.planning.solvers.services_problem import (
     COORDINATOR,
     OWN,
@@ -63,6 +65,49 @@ def _flow(tails: ArrayLike, heads: ArrayLike, caps: ArrayLike, costs: ArrayLike,
     if status != smcf.OPTIMAL:
         raise RuntimeError(f"min-cost flow failed with status {status}")
     return smcf
+
+
+def _pool(problem: ServiceProblem, cost: np.ndarray, s0: int, e0: int,
+          next_node: int) -> CoordinatorPool:
+    """Every coordinator option's seat arc, through pools (services_pool: the
+    same optimum with far fewer arcs); who shares a pool is worked out once
+    per problem and cost."""
+    coord = _memo(problem, "coordinators",
+                  lambda: np.nonzero(problem.cm_kind == COORDINATOR)[0])
+    shapes: list = _memo(problem, "pool shapes", list)
+    shape = next((kept for kept_cost, kept in shapes if np.array_equal(kept_cost, cost)),
+                 None)
+    if shape is None:
+        shape = pool_shape(problem.cm_student, problem.cm_provider, cost, coord)
+        shapes.append((cost.copy(), shape))
+    return coordinator_pool(problem.cm_student, problem.cm_provider, cost, coord, s0, e0,
+                            next_node, shape=shape)
+
+
+def _undominated(problem: ServiceProblem, free: np.ndarray, cost: np.ndarray
+                 ) -> np.ndarray:
+    """The ``free`` options (indices) without the coordinator options whose
+    provider's own option for the same student is free too and no dearer:
+    the same seat-free way to the same case manager, so never better (a
+    student's own provider is listed both ways). Fewer arcs, same optimum."""
+    def twins() -> np.ndarray:
+        # Per option, the own option of the same (student, provider), or -1.
+        n_e = problem.n_providers
+        key = problem.cm_student.astype(np.int64) * n_e + problem.cm_provider
+        own = np.nonzero(problem.cm_kind == OWN)[0]
+        order = own[np.argsort(key[own], kind="stable")]
+        at = np.minimum(np.searchsorted(key[order], key), max(len(order) - 1, 0))
+        twin = np.where((len(order) > 0) & (key[order[at]] == key) if len(order)
+                        else np.zeros(len(key), dtype=bool), order[at] if len(order) else -1,
+                        -1)
+        twin[problem.cm_kind == OWN] = -1
+        return twin
+    twin = _memo(problem, "own twins", twins)
+    is_free = np.zeros(len(twin), dtype=bool)
+    is_free[free] = True
+    t = twin[free]
+    drop = (t >= 0) & is_free[np.maximum(t, 0)] & (cost[np.maximum(t, 0)] <= cost[free])
+    return free[~drop]
 
 
 def _cm_bonus(problem: ServiceProblem, params: ServiceParams) -> np.ndarray:
@@ -355,13 +400,17 @@ def _joint_flow(problem: ServiceProblem, params: ServiceParams,
         # For plans: a (student, provider) node pays its seat before its
         # seat-free arc is worth using, or the plan would miss the seat.
         vcost[:len(ukey)] = -params.milli(params.unplaced)
-    opt_head = np.where(free, SINK, e0 + ce[opts])
+    fo = _undominated(problem, opts[free], c_cost)
+    # Coordinator seats through pools (services_pool: same optimum, far fewer arcs).
+    pool = _pool(problem, c_cost, s0, e0, nxt)
+    nxt = pool.next_node
     parts = [  # (tails, heads, capacities, costs)
         (np.full(len(pairs), SRC_P), p0 + pairs, 1, 0),
         (p0 + ep, head, 1, e_cost),
         (vt, vh, vc, vcost),
         (np.full(len(studs), SRC_C), s0 + studs, 1, 0),
-        (s0 + cs[opts], opt_head, 1, c_cost[opts]),
+        (s0 + cs[fo], np.full(len(fo), SINK), 1, c_cost[fo]),
+        (pool.tails, pool.heads, pool.caps, pool.costs),
         (e0 + seat_e, np.full(len(seat_e), SINK), 1, seat_cost),
     ]
     offsets = np.cumsum([0] + [len(t) for t, _, _, _ in parts])
@@ -388,12 +437,15 @@ def _joint_flow(problem: ServiceProblem, params: ServiceParams,
     used_e = flows[offsets[1]:offsets[2]] > 0
     provider = np.full(n_p, -1, dtype=np.int64)
     provider[ep[used_e]] = ee[used_e]
-    used_o = flows[offsets[4]:offsets[5]] > 0
+    used_f = flows[offsets[4]:offsets[5]] > 0
     cm = np.full(n_s, -1, dtype=np.int64)
-    cm[cs[opts[used_o]]] = ce[opts[used_o]]
+    cm[cs[fo[used_f]]] = ce[fo[used_f]]
+    direct, (p_st, p_e) = pool.choices(flows[offsets[5]:offsets[6]])
+    cm[cs[direct]] = ce[direct]
+    cm[p_st] = p_e
     # Is the flow itself a plan? Each free case-manager arc used must be backed
     # by real service, and each shared node used must have paid its seat.
-    chosen_free = opts[used_o & free]
+    chosen_free = fo[used_f]
     have = np.unique(problem.pair_student[provider >= 0].astype(np.int64) * n_e
                      + provider[provider >= 0])
     want = cs[chosen_free].astype(np.int64) * n_e + ce[chosen_free]
@@ -542,14 +594,17 @@ def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: in
     feed_edge = np.repeat(np.arange(len(ep)), hi - lo)
     feed_opt = order[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
                      ] if len(ep) else np.zeros(0, dtype=np.int64)
+    # Coordinator seats through pools (services_pool: same optimum, far fewer arcs).
+    pool = _pool(problem, c_cost, s0, e0, nxt)
+    nxt = pool.next_node
     tails = np.concatenate([np.full(len(pairs), SRC_P), p0 + ep, vt,
-                            np.full(len(studs), SRC_C), s0 + cs[free_o], s0 + cs[seat_o],
+                            np.full(len(studs), SRC_C), s0 + cs[free_o], pool.tails,
                             e0 + seat_e]).astype(np.int64)
     heads = np.concatenate([p0 + pairs, head, vh, s0 + studs, np.full(len(free_o), SINK),
-                            e0 + ce[seat_o], np.full(len(seat_e), SINK)]).astype(np.int64)
+                            pool.heads, np.full(len(seat_e), SINK)]).astype(np.int64)
     caps = np.concatenate([np.ones(len(pairs) + len(ep), dtype=np.int64), vc,
-                           np.ones(len(studs) + len(free_o) + len(seat_o) + len(seat_e),
-                                   dtype=np.int64)])
+                           np.ones(len(studs) + len(free_o), dtype=np.int64), pool.caps,
+                           np.ones(len(seat_e), dtype=np.int64)])
     a_edge = len(pairs)
     a_free = a_edge + len(ep) + len(vt) + len(studs)
     lam = _natural_multipliers(problem, params, free_o)
@@ -569,7 +624,7 @@ def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: in
         costs = np.concatenate([np.zeros(len(pairs), dtype=np.int64),
                                 e_cost - edge_pen.astype(np.int64),
                                 np.zeros(len(vt) + len(studs), dtype=np.int64),
-                                c_cost[free_o] + lam_i, c_cost[seat_o], seat_cost])
+                                c_cost[free_o] + lam_i, pool.costs, seat_cost])
         smcf = _fixed_supply_flow(tails, heads, caps, costs, nxt, served, placed)
         if smcf is None:
             break
@@ -687,14 +742,24 @@ def _cm_flow(problem: ServiceProblem, params: ServiceParams, serves: np.ndarray,
     e0 = s0 + n_s
     wanted = np.bincount(ce[seat_opt], minlength=n_e)
     seat_e, seat_cost = _seats(problem, start, wanted, params.balance)
-    opts = np.nonzero(usable)[0]
-    heads_opt = np.where(free[opts], sink, e0 + ce[opts])
-    tails = np.concatenate([np.full(len(students), src), s0 + cs[opts], e0 + seat_e])
-    heads = np.concatenate([s0 + students, heads_opt, np.full(len(seat_e), sink)])
-    caps = np.ones(len(tails), dtype=np.int64)
-    costs = np.concatenate([np.zeros(len(students), dtype=np.int64), cost[opts], seat_cost])
-    smcf = _flow(tails, heads, caps, costs, len(students), e0 + n_e + 1)
-    used = smcf.flows(np.arange(len(students), len(students) + len(opts))) > 0
+    fo = _undominated(problem, np.nonzero(free)[0], cost)
+    # Coordinator seats through pools (services_pool: same optimum, far fewer arcs).
+    pool = _pool(problem, cost, s0, e0, e0 + n_e)
+    tails = np.concatenate([np.full(len(students), src), s0 + cs[fo], pool.tails,
+                            e0 + seat_e])
+    heads = np.concatenate([s0 + students, np.full(len(fo), sink), pool.heads,
+                            np.full(len(seat_e), sink)])
+    caps = np.concatenate([np.ones(len(students) + len(fo), dtype=np.int64), pool.caps,
+                           np.ones(len(seat_e), dtype=np.int64)])
+    costs = np.concatenate([np.zeros(len(students), dtype=np.int64), cost[fo], pool.costs,
+                            seat_cost])
+    smcf = _flow(tails, heads, caps, costs, len(students), pool.next_node + 1)
+    a = len(students)
+    flows = smcf.flows(np.arange(a, a + len(fo) + len(pool.tails)))
+    used = flows[:len(fo)] > 0
     cm = np.full(n_s, -1, dtype=np.int64)
-    cm[cs[opts[used]]] = ce[opts[used]]
-    return cm, int(used.sum()), int(smcf.optimal_cost()) + base
+    cm[cs[fo[used]]] = ce[fo[used]]
+    direct, (p_st, p_e) = pool.choices(flows[len(fo):])
+    cm[cs[direct]] = ce[direct]
+    cm[p_st] = p_e
+    return cm, int((cm >= 0).sum()), int(smcf.optimal_cost()) + base

@@ -8,12 +8,16 @@ public import path and re-exports the public names). No solver is imported here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 import numpy as np
 
 from optimizer.planning.solvers.services_problem import COORDINATOR, SCALE, ServiceProblem
+
+T = TypeVar("T")
 
 # --------------------------------------------------------------- objective
 
@@ -353,12 +357,29 @@ def _cm_serves(problem: ServiceProblem, provider: np.ndarray) -> np.ndarray:
     return np.isin(want, have)
 
 
+def _memo(problem: ServiceProblem, key: Hashable, make: Callable[[], T]) -> T:
+    """``make()`` once per problem (a problem is immutable; the solver asks
+    for the same derived arrays in every flow it builds)."""
+    kept = _MEMO.setdefault(problem, {})
+    if key not in kept:
+        kept[key] = make()
+    return cast(T, kept[key])
+
+
+_MEMO: weakref.WeakKeyDictionary[ServiceProblem, dict[Hashable, object]] = \
+    weakref.WeakKeyDictionary()
+
+
 def _cm_could_serve(problem: ServiceProblem) -> np.ndarray:
     """Per case-manager option: is its provider eligible for a pair of the student?"""
-    n_e = problem.n_providers
-    have = np.unique(problem.edge_student.astype(np.int64) * n_e + problem.edge_provider)
-    want = problem.cm_student.astype(np.int64) * n_e + problem.cm_provider
-    return np.isin(want, have)
+    def make() -> np.ndarray:
+        n_e = problem.n_providers
+        have = np.unique(problem.edge_student.astype(np.int64) * n_e + problem.edge_provider)
+        want = problem.cm_student.astype(np.int64) * n_e + problem.cm_provider
+        could = np.isin(want, have)
+        could.setflags(write=False)
+        return could
+    return _memo(problem, "could_serve", make)
 
 
 def _distinct_served(problem: ServiceProblem, provider: np.ndarray) -> np.ndarray:
