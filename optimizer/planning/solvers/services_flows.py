@@ -84,30 +84,22 @@ def _pool(problem: ServiceProblem, cost: np.ndarray, s0: int, e0: int,
                             next_node, shape=shape)
 
 
-def _undominated(problem: ServiceProblem, free: np.ndarray, cost: np.ndarray
-                 ) -> np.ndarray:
-    """The ``free`` options (indices) without the coordinator options whose
-    provider's own option for the same student is free too and no dearer:
-    the same seat-free way to the same case manager, so never better (a
-    student's own provider is listed both ways). Fewer arcs, same optimum."""
+def _undominated(problem: ServiceProblem, free: np.ndarray) -> np.ndarray:
+    """The ``free`` options (indices) without the coordinator options of a
+    provider who is also listed as the student's own (a student's own
+    provider is listed both ways). Such a provider is the student's case
+    manager at the better rank of the two (``_cm_rank``), so the own
+    option's arc is the one that counts; where the own option is blocked
+    (the repair re-solves), the seat-free arc it was blocked from is not
+    wanted either. Fewer arcs, the same optimum."""
     def twins() -> np.ndarray:
-        # Per option, the own option of the same (student, provider), or -1.
+        # Per option: does the same (student, provider) have an own option?
         n_e = problem.n_providers
         key = problem.cm_student.astype(np.int64) * n_e + problem.cm_provider
-        own = np.nonzero(problem.cm_kind == OWN)[0]
-        order = own[np.argsort(key[own], kind="stable")]
-        at = np.minimum(np.searchsorted(key[order], key), max(len(order) - 1, 0))
-        twin = np.where((len(order) > 0) & (key[order[at]] == key) if len(order)
-                        else np.zeros(len(key), dtype=bool), order[at] if len(order) else -1,
-                        -1)
-        twin[problem.cm_kind == OWN] = -1
-        return twin
+        own = np.isin(key, key[problem.cm_kind == OWN])
+        return own & (problem.cm_kind == COORDINATOR)
     twin = _memo(problem, "own twins", twins)
-    is_free = np.zeros(len(twin), dtype=bool)
-    is_free[free] = True
-    t = twin[free]
-    drop = (t >= 0) & is_free[np.maximum(t, 0)] & (cost[np.maximum(t, 0)] <= cost[free])
-    return free[~drop]
+    return free[~twin[free]]
 
 
 def _cm_bonus(problem: ServiceProblem, params: ServiceParams) -> np.ndarray:
@@ -400,7 +392,7 @@ def _joint_flow(problem: ServiceProblem, params: ServiceParams,
         # For plans: a (student, provider) node pays its seat before its
         # seat-free arc is worth using, or the plan would miss the seat.
         vcost[:len(ukey)] = -params.milli(params.unplaced)
-    fo = _undominated(problem, opts[free], c_cost)
+    fo = _undominated(problem, opts[free])
     # Coordinator seats through pools (services_pool: same optimum, far fewer arcs).
     pool = _pool(problem, c_cost, s0, e0, nxt)
     nxt = pool.next_node
@@ -742,7 +734,7 @@ def _cm_flow(problem: ServiceProblem, params: ServiceParams, serves: np.ndarray,
     e0 = s0 + n_s
     wanted = np.bincount(ce[seat_opt], minlength=n_e)
     seat_e, seat_cost = _seats(problem, start, wanted, params.balance)
-    fo = _undominated(problem, np.nonzero(free)[0], cost)
+    fo = _undominated(problem, np.nonzero(free)[0])
     # Coordinator seats through pools (services_pool: same optimum, far fewer arcs).
     pool = _pool(problem, cost, s0, e0, e0 + n_e)
     tails = np.concatenate([np.full(len(students), src), s0 + cs[fo], pool.tails,
