@@ -373,8 +373,17 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
             # saves on the student's case manager, at the natural prices.
             nudges.insert(0, (discounts[0], "what each provider saves on the case "
                               "manager (the first priced flow's discounts)"))
+        def served_met() -> bool:
+            return bool(best) and best[0][0] == problem.n_pairs - served_b
+
         for k, (bonus, why) in enumerate(nudges):
             if proven() or (priced and levels_met()):
+                continue
+            if priced and k > 0 and discounts and served_met():
+                # The other nudges serve the most pairs no better, and where
+                # only the case-manager level is apart, that is mostly the
+                # bound's looseness (an own case manager free without serving):
+                # at 100,000 students they cost 10 s and never won.
                 continue
             if time.perf_counter() < deadline or (priced and k == 0):
                 consider(_joint_flow(problem, params, bonus=bonus,
