@@ -484,3 +484,31 @@ def test_no_service_served_gives_empty_rosters_not_an_error(tmp_path):
     assert _rows(wb["Provider rosters"]) == []
     assert len(_rows(wb["Services"])) == len(SERVICES)
     assert "No one serves a service in this plan." in _section(render_report(t))
+
+
+def test_service_plan_headline_counts_services_and_hires_to_serve_them():
+    """The hand district's 12 service rows: S4's DHH not planned, S5's SAI not
+    served, 10 served; the one hiring need serves S5's SAI. Everyone has a
+    case manager, so the hire is "to serve", not "to place"."""
+    from optimizer.planning.result import plain_headline
+
+    t = make_tables()
+    served = sum(1 for r in SERVICES if r[3])
+    not_served = sum(1 for r in SERVICES if not r[3] and not r[7].startswith("Not planned"))
+    assert (served, not_served) == (10, 1)
+    lines = plain_headline(t.summary, t.hiring_needs, t.assignments)
+    assert lines[0] == "All 6 students placed; 100% with the best-practice case manager."
+    assert lines[1] == f"{served} of {served + not_served} planned IEP services served, " \
+                       f"{not_served} not served."
+    assert lines[2] == ("To serve every planned service: hire 0.1 FTE RSP with ESMM at ELM "
+                        "for SAI of 1 student.")
+    # With a student left without a case manager too, the hire says both.
+    unplaced = {**t.summary, "placed": 5, "unplaced": 1}
+    assert plain_headline(unplaced, t.hiring_needs, t.assignments)[2].startswith(
+        "To serve every planned service and place every student: hire ")
+    # A plan of case managers only keeps its words.
+    plain = make_tables(services=False)
+    hiring = pd.DataFrame([{"school_id": "ELM", "region": "North", "role": "RSP",
+                            "credential": "ESMM", "students": 1, "fte": 0.1}])
+    assert plain_headline({**plain.summary, "placed": 5, "unplaced": 1}, hiring,
+                          plain.assignments)[1].startswith("To place them: hire ")

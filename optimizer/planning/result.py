@@ -153,13 +153,34 @@ def plain_headline(figures: Mapping[str, Any], hiring: pd.DataFrame,
     first = (f"All {n:,} students placed" if not unplaced else
              f"{placed:,} of {n:,} students placed, {unplaced:,} unplaced")
     lines = [f"{first}; {share:.0%} with the best-practice case manager."]
+    # A service plan also says how many IEP services are served, and its
+    # hiring needs are for unserved services (which may place no one).
+    unserved = _unserved_services(f)
+    if unserved is not None:
+        served, not_served = unserved
+        lines.append(f"{served:,} of {served + not_served:,} planned IEP services served"
+                     + (f", {not_served:,} not served." if not_served else "."))
     if len(hiring):
         names = _school_names(assignments)
         top = hiring.sort_values(["students", "school_id"], ascending=[False, True])
         r = next(top.itertuples())
         more = f" (and {len(hiring) - 1} more hiring need(s))" if len(hiring) > 1 else ""
-        lines.append(f"To place them: hire {_hire_text(r, names)}{more}.")
+        goal = ("To place them" if unserved is None else
+                "To serve every planned service" + (" and place every student"
+                                                    if unplaced else ""))
+        lines.append(f"{goal}: hire {_hire_text(r, names)}{more}.")
     return lines
+
+
+def _unserved_services(figures: Mapping[str, Any]) -> tuple[int, int] | None:
+    """A service plan's (served, not served) service rows over every service
+    (None for a plan of case managers only)."""
+    by_service = (figures.get("services") or {}).get("by_service")
+    if not isinstance(by_service, Mapping):
+        return None
+    served = sum(int(v.get("served", 0) or 0) for v in by_service.values())
+    not_served = sum(int(v.get("not_served", 0) or 0) for v in by_service.values())
+    return served, not_served
 
 
 class Result:
