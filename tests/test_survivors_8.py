@@ -37,3 +37,22 @@ def test_cpsat_minmax_plans_when_other_load_is_over_ten_times_the_cap(make_distr
     cp = plan(d, SolveParams(balance="minmax", engine="cpsat", time_limit=5))
     assert cp.figures["placed"] == 1
     assert cp.figures["max_ratio_ceiling"] == pytest.approx(12.0)
+
+
+def test_zero_minutes_capacity_is_rejected_in_words():
+    # pack.py: minutes_capacity must be above 0 (0 minutes would make every
+    # provider full before their first student).
+    from optimizer import load_rule_pack
+    from optimizer.rulepacks.pack import RulePackError
+    with pytest.raises(RulePackError) as err:
+        load_rule_pack("ca", {"roles": {"SLP": {"minutes_capacity": 0}}})
+    assert str(err.value) == ("roles.SLP.minutes_capacity: expected IEP minutes per week for "
+                              "1.0 FTE, above 0 and at most 10,080, got 0")
+
+
+def test_region_roles_not_a_list_names_its_key():
+    from optimizer import load_rule_pack
+    from optimizer.rulepacks.pack import RulePackError
+    with pytest.raises(RulePackError) as err:
+        load_rule_pack("ca", {"school_rule": {"region_roles": "SLP"}})
+    assert str(err.value) == "school_rule.region_roles: expected a list of codes, got 'SLP'"
