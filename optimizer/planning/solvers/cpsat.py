@@ -110,7 +110,13 @@ def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.n
         m.add(n_placed >= phase.min_placed)
     highest = None
     if phase.kind == "minmax":
-        highest = m.new_int_var(0, 10 * RATIO_SCALE, "highest_ratio")
+        # Room for ratios up to 10, and for any educator whose other load alone
+        # is above that (a warning at validation, not an error): a bound below
+        # their own ratio would make the model infeasible.
+        own = [-(-RATIO_SCALE * int(round((problem.other_load[e] + fixed[e]) * WEIGHT_SCALE))
+                  // (int(problem.cap[e]) * WEIGHT_SCALE))  # ceil(load / cap), thousandths
+               for e in educators if problem.cap[e] > 0]
+        highest = m.new_int_var(0, max([10 * RATIO_SCALE, *own]), "highest_ratio")
     # Caps are hard: weighted load plus other load (and pins) within the cap.
     penalties = []
     by_educator = _positions(ee)

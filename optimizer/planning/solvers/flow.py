@@ -49,7 +49,9 @@ def _seat_counts(problem: PlanningProblem, fixed: np.ndarray, degree: np.ndarray
                  ratio: float | None) -> tuple[np.ndarray, np.ndarray]:
     """First free seat number and number of free seats per educator."""
     cap = problem.cap.astype(float)
-    limit = cap if ratio is None else np.minimum(cap, np.floor(ratio * cap + 1e-9))
+    # Not floored: with a fractional other load (0.5), the ceiling 0.3 x cap 5
+    # = 1.5 leaves room for one student (0.5 + 1); only the seats are whole.
+    limit = cap if ratio is None else np.minimum(cap, ratio * cap)
     start = problem.other_load + fixed  # load already there
     free = np.floor(limit - start + 1e-9).astype(np.int64)
     free = np.clip(free, 0, None)
@@ -199,14 +201,17 @@ def min_max_ratio(problem: PlanningProblem) -> float:
     base = problem.other_load + net.fixed
     has_cap = cap > 0
     floor_ratio = float(np.max(base[has_cap] / cap[has_cap], initial=0.0))
-    # Every ratio a load can reach: (base + k) / cap for each educator and seat k.
-    # Other load above a cap (a warning, not an error) puts the floor above 1.
+    # Every ratio a load can reach: (base + n) / cap for each educator and n
+    # new students, n up to its eligible students and the room left under its
+    # cap. The base is not rounded: other load may be fractional (0.5 + 1 = 1.5
+    # of a cap of 5 is the ratio 0.3). Other load above a cap (a warning, not an
+    # error) puts the floor above 1.
     top_ratio = max(1.0, floor_ratio)
     cands = [np.array([floor_ratio, top_ratio])]
     for e in np.nonzero(has_cap)[0]:
-        top = min(int(cap[e]), int(np.floor(base[e] + 1e-9)) + int(net.degree[e]))
-        ks = np.arange(int(np.ceil(base[e] - 1e-9)), top + 1)
-        cands.append(ks / cap[e])
+        room = int(np.floor(cap[e] - base[e] + 1e-9))
+        ns = np.arange(min(int(net.degree[e]), room) + 1)
+        cands.append((base[e] + ns) / cap[e])
     ratios = np.unique(np.concatenate(cands))
     ratios = ratios[(ratios >= floor_ratio - 1e-12) & (ratios <= top_ratio + 1e-12)]
     # The largest candidate (1.0, the cap itself, or the floor) always places `best`.
