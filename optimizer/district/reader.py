@@ -228,6 +228,8 @@ def _unguard_rows(text: TextTable) -> TextTable:
     # Cells the formula-injection guard wrote as '=… (rollover, exports) read
     # back as typed, so a district written by the tool reads as it was.
     text.header = [restore_formula_text(c) for c in text.header]
+    # Only a row with a quote somewhere can hold such a cell: the others are
+    # kept as they are, without looking at each of their cells.
     text.rows = [[restore_formula_text(c) if c.startswith("'") else c for c in r]
-                 for r in text.rows]
+                 if "'" in "".join(r) else r for r in text.rows]
     return text
