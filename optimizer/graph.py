@@ -550,18 +550,35 @@ def edge_counts(district: District) -> dict[str, Any]:
             by_cap_n[cap] = by_cap_n.get(cap, 0) + int(d_n[k])
             by_cap_at[cap] = min(by_cap_at.get(cap, len(s_idx)), int(d_first[k]))
     by_cap = {c: by_cap_n[c] for c in sorted(by_cap_n, key=by_cap_at.__getitem__)}
-    ranks, rank_n = np.unique(rank, return_counts=True)
-    best = np.full(len(district.students), np.iinfo(np.int64).max, dtype=np.int64)
+    n_s = len(district.students)
+    ranks, rank_n = _value_counts(rank)
+    best = np.full(n_s, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(best, s_idx, np.asarray(rank, dtype=np.int64))
-    best_ranks, best_n = np.unique(best[np.unique(s_idx)], return_counts=True)
+    best_ranks, best_n = _value_counts(best[_present(s_idx, n_s)])
     return {
         "edges": len(s_idx),
-        "case_manager_educators": len(np.unique(edges.educator_index)),
+        "case_manager_educators": len(_present(edges.educator_index, len(district.educators))),
         "by_capacity": {str(k): int(v) for k, v in by_cap.items()},
         "by_rank": {int(k): int(v) for k, v in zip(ranks, rank_n, strict=True)},
         "best_rank": {int(k): int(v) for k, v in zip(best_ranks, best_n, strict=True)},
-        "taught": np.unique(s_idx[edges.capacity_is("instruction")]),
+        "taught": _present(s_idx[edges.capacity_is("instruction")], n_s),
     }
+
+
+def _present(index: np.ndarray, n: int) -> np.ndarray:
+    """The distinct values of ``index`` (all in ``range(n)``), sorted: what
+    ``np.unique`` gives, by a table instead of sorting a million edges."""
+    seen = np.zeros(n, dtype=bool)
+    seen[index] = True
+    return np.nonzero(seen)[0]
+
+
+def _value_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_counts=True)`` for a few small ranks (-1 to 2),
+    counted by ``bincount``."""
+    counts = np.bincount(np.asarray(values, dtype=np.int64) + 1)
+    keys = np.nonzero(counts)[0]
+    return keys - 1, counts[keys]
 
 
 def unplaceable_students(district: District) -> list[dict]:
@@ -631,8 +648,8 @@ def school_table(district: District) -> pd.DataFrame:
     s_idx = edges.student_index
     # Counted by arrays (a 100,000-student district has 1.4 million edges).
     per_school = np.bincount(school_of[s_idx], minlength=n_sch)
-    with_edge_n = np.bincount(school_of[np.unique(s_idx)], minlength=n_sch)
-    best_n_a = np.bincount(school_of[np.unique(s_idx[edges.rank == 0])],
+    with_edge_n = np.bincount(school_of[_present(s_idx, len(school_of))], minlength=n_sch)
+    best_n_a = np.bincount(school_of[_present(s_idx[edges.rank == 0], len(school_of))],
                            minlength=n_sch)
     edges_per = {sch: int(per_school[i]) for sch, i in sch_pos.items()}
     with_edge = {sch: int(with_edge_n[i]) for sch, i in sch_pos.items()}
