@@ -31,8 +31,8 @@ def _deciding_educator(district: District, s: Student,
     """(educator, capacity now, other level, capacity at that level) for the first
     educator at the student's school whose capacity depends on the derived level.
 
-    ``memo`` keeps, per (student profile, educator profile), whether and how the
-    capacity changes: schools share profiles, so most are decided once."""
+    ``memo`` keeps, per facts the rules read for a pair, whether and how the
+    capacity changes: schools share them, so most are decided once."""
     pack = district.rules
     cache = rule_cache(pack)
     sp = cache.student_profile(s)
@@ -45,9 +45,12 @@ def _deciding_educator(district: District, s: Student,
         if ep in seen:
             continue
         seen.add(ep)
-        if (sp, ep) not in memo:
-            memo[(sp, ep)] = _level_changes(district, s, sp, ep, e)
-        found = memo[(sp, ep)]
+        # Keyed by the facts the rules read for the pair (the level among them,
+        # as this educator teaches the student's setting): they decide it all.
+        facts = cache._facts(ep, s, e)
+        if facts not in memo:
+            memo[facts] = _level_changes(district, s, sp, ep, e)
+        found = memo[facts]
         if found is not None:
             return (eid, *found)
     return None
