@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.contract import CONTRACT, FILES, OPTIONAL_FILES
 from optimizer.district.csvread import TextTable, is_regular_file, read_csv_strict, read_text_file
 from optimizer.district.model import InputIssue
@@ -135,6 +136,7 @@ def _read_workbook(path: Path, raw: RawDistrict) -> None:
     wb.close()
 
 
+@without_collector_pauses  # many rows, no cycles: see district/bulk.py
 def read_district_files(path: str | Path) -> RawDistrict:
     """Read a district folder (CSV files) or an Excel workbook as text tables.
 

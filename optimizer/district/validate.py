@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.contract import CONTRACT, LIST_SEPARATOR
 from optimizer.district.derived_levels import derived_level_warnings
 from optimizer.district.model import District, Educator, InputIssue, Lock, School, Student
@@ -508,6 +509,7 @@ def _locks(t: _Table, pack: RulePack, students: Mapping[str, Student],
     return tuple(out)
 
 
+@without_collector_pauses  # many records, no cycles: see district/bulk.py
 def validate_tables(raw: RawDistrict) -> tuple[District | None, list[InputIssue]]:
     """Check every table and build the District.
 
