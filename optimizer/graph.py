@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.model import District
 from optimizer.rules.eligibility import Decision, RuleCache, best_practice, decide, rule_cache
 
@@ -115,7 +116,7 @@ def _text_columns(district: District, edges: _Edges) -> dict[str, Any]:
     current = np.array([e_pos.get(s.current_case_manager or "", -1) for s in students],
                        dtype=np.int64)
     pinned = np.zeros(len(students), dtype=bool)
-    s_pos = {s.student_id: i for i, s in enumerate(students)}
+    s_pos = {sid: i for i, sid in enumerate(district.students)}
     pinned[[s_pos[s] for s in district.pins]] = True
     roles = [e.role for e in district.educators.values()]
     return {
@@ -134,6 +135,7 @@ _STUDENT_FACTS = attrgetter("primary_disability", "secondary_disability", "place
                             "services")
 
 
+@without_collector_pauses  # tens of thousands of decisions, no cycles: district/bulk.py
 def _edges(district: District) -> _Edges:
     cached = _CACHE.get(district)
     if cached is not None:
@@ -232,7 +234,7 @@ def _edges(district: District) -> _Edges:
     pins = district.pins
     s_pos: dict[str, int] | None = None
     if pins:
-        s_pos = {s.student_id: i for i, s in enumerate(students)}
+        s_pos = {sid: i for i, sid in enumerate(district.students)}
         # A pin is the student's only edge (-2: pinned to someone not on staff).
         pinned_e = np.full(len(students), -1, dtype=np.int64)
         for sid, eid in pins.items():
@@ -244,7 +246,7 @@ def _edges(district: District) -> _Edges:
     forbidden = []
     if district.forbids:
         if s_pos is None:
-            s_pos = {s.student_id: i for i, s in enumerate(students)}
+            s_pos = {sid: i for i, sid in enumerate(district.students)}
         banned = {(s_pos[lk.student_id], e_pos[lk.educator_id]): lk for lk in district.locks
                   if lk.kind == "forbid" and lk.service is None}
         n_e = max(1, len(e_pos))
@@ -314,7 +316,10 @@ def _facts_ids(cache: RuleCache, students: list, s_prof: np.ndarray, n_sp: int,
                  else sai_id)
         provided = ids(v & role.provides for v in svc_of)[svc_id]
         best = np.where(bp_role == role_name, bp_id, -1)
-        _, local = np.unique(np.stack([teach, provided, best]), axis=1, return_inverse=True)
+        # The three ids as one int (each below m), ordered as the triples are:
+        # a 1-d unique, not a sort of 13,000 columns as structured values.
+        m = len(interned) + 1
+        _, local = np.unique((teach * m + provided) * m + (best + 1), return_inverse=True)
         local = local.reshape(-1)
         out[:, cols] = (base + local)[:, None]
         base += int(local.max()) + 1 if len(local) else 0
