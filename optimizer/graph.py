@@ -13,14 +13,15 @@ from __future__ import annotations
 import weakref
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.model import District
-from optimizer.rules.eligibility import RuleCache, best_practice, decide, rule_cache
+from optimizer.rules.eligibility import Decision, RuleCache, best_practice, decide, rule_cache
 
 if TYPE_CHECKING:  # networkx is imported when a graph is built: `caseload graph` needs none
     import networkx as nx
@@ -55,29 +56,93 @@ def educator_node(educator_id: str) -> tuple[str, str]:
     return ("educator", educator_id)
 
 
-@dataclass(frozen=True)
 class _Edges:
-    """Eligible edges as columns (cheap to build at 100,000 students)."""
+    """Eligible edges as integer arrays (cheap to build at 100,000 students);
+    the text columns of the edge table are made from them only when asked for."""
 
-    columns: dict[str, list]
-    forbidden: tuple[tuple[str, str, str], ...]  # (student, educator, why) removed by forbids
-    #: Per edge: the student's and the educator's position in the district's
-    #: students and educators (file order): the graph as two integer arrays.
-    student_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    educator_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    def __init__(self, district: District, student_index: np.ndarray,
+                 educator_index: np.ndarray, decision_index: np.ndarray,
+                 decisions: list[Decision], forbidden: tuple[tuple[str, str, str], ...]
+                 ) -> None:
+        #: Per edge: the student's and the educator's position in the
+        #: district's students and educators (file order): the graph as two
+        #: integer arrays; and the decision (capacity, rank, reason) it got.
+        self.student_index = student_index
+        self.educator_index = educator_index
+        self.decision_index = decision_index
+        self.decisions = decisions
+        self.forbidden = forbidden  # (student, educator, why) removed by forbids
+        self.rank = np.array([-1 if d.rank is None else d.rank for d in decisions],
+                             dtype=np.int8)[decision_index]
+        # Weak: the district holds this object in _CACHE (keyed weakly by it).
+        self._district = weakref.ref(district)
+        self._columns: dict[str, Any] | None = None
+
+    def capacity_is(self, capacity: str) -> np.ndarray:
+        """Per edge: whether its capacity is ``capacity``."""
+        of = np.array([d.capacity == capacity for d in self.decisions], dtype=bool)
+        return of[self.decision_index]
+
+    @property
+    def columns(self) -> dict[str, Any]:
+        """The edge table's columns (``EDGE_COLUMNS``), made once when first asked for."""
+        if self._columns is None:
+            district = self._district()
+            assert district is not None  # alive: the caller holds it
+            self._columns = _text_columns(district, self)
+        return self._columns
 
 
 _CACHE: weakref.WeakKeyDictionary[District, _Edges] = weakref.WeakKeyDictionary()
 
 
+def _categorical(values: list, codes: np.ndarray) -> pd.Categorical:
+    """``pd.Categorical(np.array(values)[codes])`` (what ``astype("category")``
+    makes: the values present, sorted), without hashing a million strings."""
+    present = np.zeros(len(values), dtype=bool)
+    present[codes] = True
+    kept = sorted({values[i] for i in np.nonzero(present)[0].tolist()})
+    at = {v: k for k, v in enumerate(kept)}
+    remap = np.array([at.get(v, -1) for v in values], dtype=np.int64)
+    return pd.Categorical.from_codes(remap[codes], categories=pd.Index(kept))
+
+
+def _text_columns(district: District, edges: _Edges) -> dict[str, Any]:
+    students = list(district.students.values())
+    e_pos = {eid: i for i, eid in enumerate(district.educators)}
+    s_arr, e_arr, d_arr = edges.student_index, edges.educator_index, edges.decision_index
+    sid = np.array([s.student_id for s in students], dtype=object)
+    school = np.array([s.school_id for s in students], dtype=object)
+    current = np.array([e_pos.get(s.current_case_manager or "", -1) for s in students],
+                       dtype=np.int64)
+    pinned = np.zeros(len(students), dtype=bool)
+    s_pos = {sid: i for i, sid in enumerate(district.students)}
+    pinned[[s_pos[s] for s in district.pins]] = True
+    roles = [e.role for e in district.educators.values()]
+    return {
+        "student_id": sid[s_arr], "educator_id": np.array(list(district.educators),
+                                                          dtype=object)[e_arr],
+        "school_id": school[s_arr],
+        "role": _categorical(roles, e_arr),
+        "capacity": _categorical([d.capacity for d in edges.decisions], d_arr),
+        "rank": edges.rank, "current": current[s_arr] == e_arr, "pinned": pinned[s_arr],
+        "reason": np.array([d.reason for d in edges.decisions], dtype=object)[d_arr],
+    }
+
+
+_STUDENT_FACTS = attrgetter("primary_disability", "secondary_disability", "placement_basis",
+                            "support_level", "support_level_derived", "grade", "sai_setting",
+                            "services")
+
+
+@without_collector_pauses  # tens of thousands of decisions, no cycles: district/bulk.py
 def _edges(district: District) -> _Edges:
     cached = _CACHE.get(district)
     if cached is not None:
         return cached
     cache = rule_cache(district.rules)
     educators = district.educators
-    e_ids = list(educators)
-    e_pos = {eid: i for i, eid in enumerate(e_ids)}
+    e_pos = {eid: i for i, eid in enumerate(educators)}
     e_objs = list(educators.values())
     # Profiles are interned to small ints: a (student profile, educator
     # profile) pair is decided once, and the 1-2 million pairs of a large
@@ -89,10 +154,13 @@ def _edges(district: District) -> _Edges:
     n_ep = max(1, len(eprof_id))
     may = [cache.may_case_manage(e) for e in e_objs]
     students = list(district.students.values())
+    # The fields the rules read, as given (the basis and other disability are
+    # functions of them): a key at least as fine as the cache's student
+    # profile, read in C by attrgetter rather than by 100,000 Python calls.
     sprof_id: dict[tuple, int] = {}
-    s_prof_tuple = [cache.student_profile(s) for s in students]
-    s_prof = np.array([sprof_id.setdefault(p, len(sprof_id)) for p in s_prof_tuple],
-                      dtype=np.int64)
+    s_prof = np.array([sprof_id.setdefault(p, len(sprof_id))
+                       for p in map(_STUDENT_FACTS, students)], dtype=np.int64)
+    n_sp = len(sprof_id)
     # Per school: the educators serving it who may case-manage (flag 0), then
     # those the district's [school_rule] lets coordinate from outside (flag 1).
     schools = list(district.educators_by_school)
@@ -115,94 +183,93 @@ def _edges(district: District) -> _Edges:
     s_sch = np.array([sch_pos[s.school_id] for s in students], dtype=np.int64)
     counts = start_a[s_sch + 1] - start_a[s_sch]
     pair_s = np.repeat(np.arange(len(students), dtype=np.int64), counts)
-    offset = np.arange(len(pair_s)) - np.repeat(np.cumsum(counts) - counts, counts)
-    at = start_a[s_sch[pair_s]] + offset
+    # Each pair's place in its school's list: the pair's index minus where
+    # its student's pairs start, plus where its school's list starts.
+    at = np.arange(len(pair_s), dtype=np.int64)
+    at += np.repeat(start_a[s_sch] - (np.cumsum(counts) - counts), counts)
     pair_e = flat_e_a[at]
-    pair_out = flat_out_a[at]
-    decisions: list = []
-    pair_d = np.empty(len(pair_s), dtype=np.int64)
+    any_out = bool(flat_out_a.any())
+    decisions: list[Decision] = []
     # Inside pairs: one decision per (rule facts, educator profile), made for
-    # a pair that has it (as the rules decide all such pairs alike).
-    ins = np.nonzero(~pair_out)[0]
+    # a pair that has it (as the rules decide all such pairs alike). The
+    # pairs' (student profile, educator profile) combinations are few (tens
+    # of thousands): they are found on a table, and decided by their facts.
+    combo = s_prof[pair_s]
+    combo *= n_ep
+    combo += e_prof[pair_e]
+    if any_out:
+        pair_out = flat_out_a[at]
+        combo[pair_out] = -1
+    seen = np.zeros(n_sp * n_ep + 1, dtype=bool)
+    seen[combo] = True  # -1 (outside pairs) marks the last cell, never a combination
+    uniq = np.nonzero(seen[:-1])[0]
     ep_role = np.array([p[0] for p in eprof_id], dtype=object)
-    facts = _facts_ids(cache, students, s_prof, len(sprof_id), ep_role)
-    key = facts[s_prof[pair_s[ins]], e_prof[pair_e[ins]]] * n_ep + e_prof[pair_e[ins]]
-    first, inv = _dense_unique(key, int(facts.max(initial=0) + 1) * n_ep)
+    rep_s = np.zeros(n_sp, dtype=np.int64)
+    rep_s[s_prof[::-1]] = np.arange(len(s_prof) - 1, -1, -1)  # a student per profile
+    rep_e = np.zeros(n_ep, dtype=np.int64)
+    rep_e[e_prof[::-1]] = np.arange(len(e_prof) - 1, -1, -1)  # an educator per profile
+    facts = _facts_ids(cache, students, s_prof, n_sp, ep_role)
+    u_sp, u_ep = uniq // n_ep, uniq % n_ep
+    fkey = facts[u_sp, u_ep] * n_ep + u_ep
+    _, first, inv = np.unique(fkey, return_index=True, return_inverse=True)
     for j in first.tolist():
-        si, ei = int(pair_s[ins[j]]), int(pair_e[ins[j]])
-        decisions.append(cache.decide_profiles(s_prof_tuple[si], e_prof_tuple[ei],
-                                               students[si], e_objs[ei]))
-    pair_d[ins] = inv.reshape(-1)
+        s, e = students[int(rep_s[u_sp[j]])], e_objs[int(rep_e[u_ep[j]])]
+        decisions.append(cache.decide_profiles(cache.student_profile(s),
+                                               e_prof_tuple[int(rep_e[u_ep[j]])], s, e))
+    combo_d = np.zeros(n_sp * n_ep + 1, dtype=np.int64)
+    combo_d[uniq] = inv.reshape(-1)
+    pair_d = combo_d[combo]
     # Outside pairs: one decision per (educator, school), for its first student.
-    outs = np.nonzero(pair_out)[0]
-    if len(outs):
+    if any_out:
+        outs = np.nonzero(pair_out)[0]
         okey = pair_e[outs] * len(schools) + s_sch[pair_s[outs]]
-        uniq, first, inv = np.unique(okey, return_index=True, return_inverse=True)
+        _, first, inv = np.unique(okey, return_index=True, return_inverse=True)
         base = len(decisions)
         for j in first.tolist():
             si, ei = int(pair_s[outs[j]]), int(pair_e[outs[j]])
             decisions.append(decide(district, students[si], e_objs[ei]))
         pair_d[outs] = base + inv.reshape(-1)
     eligible = np.array([d.capacity is not None for d in decisions], dtype=bool)
+    keep = eligible[pair_d]
     pins = district.pins
-    # A pin is the student's only edge (-2: pinned to someone not on staff).
-    pinned_e = np.array([e_pos.get(pins[s.student_id], -2) if s.student_id in pins else -1
-                         for s in students], dtype=np.int64)
-    pe = pinned_e[pair_s]
-    keep = eligible[pair_d] & ((pe == -1) | (pair_e == pe))
+    s_pos: dict[str, int] | None = None
+    if pins:
+        s_pos = {sid: i for i, sid in enumerate(district.students)}
+        # A pin is the student's only edge (-2: pinned to someone not on staff).
+        pinned_e = np.full(len(students), -1, dtype=np.int64)
+        for sid, eid in pins.items():
+            pinned_e[s_pos[sid]] = e_pos.get(eid, -2)
+        pe = pinned_e[pair_s]
+        keep &= (pe == -1) | (pair_e == pe)
     s_arr, e_arr, d_arr = pair_s[keep], pair_e[keep], pair_d[keep]
 
     forbidden = []
     if district.forbids:
-        s_pos = {s.student_id: i for i, s in enumerate(students)}
+        if s_pos is None:
+            s_pos = {sid: i for i, sid in enumerate(district.students)}
         banned = {(s_pos[lk.student_id], e_pos[lk.educator_id]): lk for lk in district.locks
                   if lk.kind == "forbid" and lk.service is None}
-        n_e = max(1, len(e_ids))
+        n_e = max(1, len(e_pos))
         ban_keys = np.array([s * n_e + e for s, e in banned], dtype=np.int64)
         # Only the pairs of students named in a forbid can be hit: test those.
         named = np.zeros(len(students), dtype=bool)
         named[[s for s, _ in banned]] = True
         cand = np.nonzero(named[s_arr])[0]
-        hit = np.zeros(len(s_arr), dtype=bool)
-        hit[cand] = np.isin(s_arr[cand] * n_e + e_arr[cand], ban_keys)
-        for k in np.nonzero(hit)[0].tolist():
+        hit_at = cand[np.isin(s_arr[cand] * n_e + e_arr[cand], ban_keys)]
+        for k in hit_at.tolist():
             lk = banned[(int(s_arr[k]), int(e_arr[k]))]
             # Named by student and educator (not row), without the free-text
             # reason: this text reaches plan files, which --redact must clean.
             forbidden.append((lk.student_id, lk.educator_id,
                               f"forbidden in locks.csv ({lk.student_id}, "
                               f"{lk.educator_id})"))
-        s_arr, e_arr, d_arr = s_arr[~hit], e_arr[~hit], d_arr[~hit]
-
-    sid = np.array([s.student_id for s in students], dtype=object)
-    school = np.array([s.school_id for s in students], dtype=object)
-    current = np.array([e_pos.get(s.current_case_manager or "", -1) for s in students])
-    pinned = np.array([s.student_id in pins for s in students], dtype=bool)
-    eid = np.array(e_ids, dtype=object)
-    role = np.array([e.role for e in educators.values()], dtype=object)
-    cap = np.array([d.capacity for d in decisions], dtype=object)
-    rank = np.array([-1 if d.rank is None else d.rank for d in decisions], dtype=np.int8)
-    why = np.array([d.reason for d in decisions], dtype=object)
-    cols = {
-        "student_id": sid[s_arr], "educator_id": eid[e_arr], "school_id": school[s_arr],
-        "role": role[e_arr], "capacity": cap[d_arr], "rank": rank[d_arr],
-        "current": current[s_arr] == e_arr, "pinned": pinned[s_arr], "reason": why[d_arr],
-    }
-    out = _Edges(cols, tuple(forbidden), s_arr, e_arr)
+        if len(hit_at):
+            kept = np.ones(len(s_arr), dtype=bool)
+            kept[hit_at] = False
+            s_arr, e_arr, d_arr = s_arr[kept], e_arr[kept], d_arr[kept]
+    out = _Edges(district, s_arr, e_arr, d_arr, decisions, tuple(forbidden))
     _CACHE[district] = out
     return out
-
-
-def _dense_unique(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(key, return_index=True, return_inverse=True)[1:]`` for keys
-    in ``range(size)``, by a table instead of sorting 1.4 million keys (the
-    index is of *a* row with the key, which is all the callers need)."""
-    seen = np.zeros(size, dtype=bool)
-    seen[key] = True
-    dense = np.cumsum(seen) - 1
-    row = np.zeros(size, dtype=np.int64)
-    row[key] = np.arange(len(key), dtype=np.int64)
-    return row[seen], dense[key]
 
 
 def _facts_ids(cache: RuleCache, students: list, s_prof: np.ndarray, n_sp: int,
@@ -249,7 +316,10 @@ def _facts_ids(cache: RuleCache, students: list, s_prof: np.ndarray, n_sp: int,
                  else sai_id)
         provided = ids(v & role.provides for v in svc_of)[svc_id]
         best = np.where(bp_role == role_name, bp_id, -1)
-        _, local = np.unique(np.stack([teach, provided, best]), axis=1, return_inverse=True)
+        # The three ids as one int (each below m), ordered as the triples are:
+        # a 1-d unique, not a sort of 13,000 columns as structured values.
+        m = len(interned) + 1
+        _, local = np.unique((teach * m + provided) * m + (best + 1), return_inverse=True)
         local = local.reshape(-1)
         out[:, cols] = (base + local)[:, None]
         base += int(local.max()) + 1 if len(local) else 0
@@ -278,12 +348,8 @@ def edge_table(district: District) -> pd.DataFrame:
     >>> edges = edge_table(district)                         # doctest: +SKIP
     >>> edges.groupby("capacity").size()                     # doctest: +SKIP
     """
-    cols = _edges(district).columns
-    frame = pd.DataFrame(cols, columns=list(EDGE_COLUMNS))
-    for c in ("capacity", "role"):
-        frame[c] = frame[c].astype("category")
-    frame["rank"] = frame["rank"].astype("int8")
-    return frame
+    # capacity and role are categorical, rank int8 (made so by _text_columns).
+    return pd.DataFrame(_edges(district).columns, columns=list(EDGE_COLUMNS))
 
 
 def build_graph(district: District) -> nx.Graph:
@@ -475,21 +541,49 @@ def edge_counts(district: District) -> dict[str, Any]:
     >>> edge_counts(load_district("data/sample"))["edges"]   # doctest: +SKIP
     """
     edges = _edges(district)
-    s_idx, rank = edges.student_index, edges.columns["rank"]
-    capacity = pd.Series(edges.columns["capacity"], dtype=object)
-    by_cap = capacity.value_counts(sort=False)
-    ranks, rank_n = np.unique(rank, return_counts=True)
-    best = np.full(len(district.students), np.iinfo(np.int64).max, dtype=np.int64)
+    s_idx, rank = edges.student_index, edges.rank
+    # Edges per capacity, in the order capacities first appear (as pandas'
+    # value_counts(sort=False) lists them), counted on the decision codes.
+    d_n = np.bincount(edges.decision_index, minlength=len(edges.decisions))
+    d_first = np.full(len(edges.decisions), len(s_idx), dtype=np.int64)
+    np.minimum.at(d_first, edges.decision_index, np.arange(len(s_idx), dtype=np.int64))
+    by_cap_n: dict[str, int] = {}
+    by_cap_at: dict[str, int] = {}
+    for k, d in enumerate(edges.decisions):
+        if d_n[k]:
+            cap = str(d.capacity)
+            by_cap_n[cap] = by_cap_n.get(cap, 0) + int(d_n[k])
+            by_cap_at[cap] = min(by_cap_at.get(cap, len(s_idx)), int(d_first[k]))
+    by_cap = {c: by_cap_n[c] for c in sorted(by_cap_n, key=by_cap_at.__getitem__)}
+    n_s = len(district.students)
+    ranks, rank_n = _value_counts(rank)
+    best = np.full(n_s, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(best, s_idx, np.asarray(rank, dtype=np.int64))
-    best_ranks, best_n = np.unique(best[np.unique(s_idx)], return_counts=True)
+    best_ranks, best_n = _value_counts(best[_present(s_idx, n_s)])
     return {
         "edges": len(s_idx),
-        "case_manager_educators": len(np.unique(edges.educator_index)),
+        "case_manager_educators": len(_present(edges.educator_index, len(district.educators))),
         "by_capacity": {str(k): int(v) for k, v in by_cap.items()},
         "by_rank": {int(k): int(v) for k, v in zip(ranks, rank_n, strict=True)},
         "best_rank": {int(k): int(v) for k, v in zip(best_ranks, best_n, strict=True)},
-        "taught": np.unique(s_idx[capacity.to_numpy() == "instruction"]),
+        "taught": _present(s_idx[edges.capacity_is("instruction")], n_s),
     }
+
+
+def _present(index: np.ndarray, n: int) -> np.ndarray:
+    """The distinct values of ``index`` (all in ``range(n)``), sorted: what
+    ``np.unique`` gives, by a table instead of sorting a million edges."""
+    seen = np.zeros(n, dtype=bool)
+    seen[index] = True
+    return np.nonzero(seen)[0]
+
+
+def _value_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_counts=True)`` for a few small ranks (-1 to 2),
+    counted by ``bincount``."""
+    counts = np.bincount(np.asarray(values, dtype=np.int64) + 1)
+    keys = np.nonzero(counts)[0]
+    return keys - 1, counts[keys]
 
 
 def unplaceable_students(district: District) -> list[dict]:
@@ -508,11 +602,12 @@ def unplaceable_students(district: District) -> list[dict]:
         ``{"educator_id", "role", "why_not"}``) and ``summary`` (one sentence).
     """
     edges = _edges(district)
-    has_edge = set(edges.columns["student_id"])
+    has_edge = np.zeros(len(district.students), dtype=bool)
+    has_edge[edges.student_index] = True
     forbidden = {(s, e): why for s, e, why in edges.forbidden}
     out = []
-    for sid, s in district.students.items():
-        if sid in has_edge:
+    for (sid, s), placeable in zip(district.students.items(), has_edge.tolist(), strict=True):
+        if placeable:
             continue
         pinned_to = district.pins.get(sid)
         candidates = []
@@ -558,8 +653,8 @@ def school_table(district: District) -> pd.DataFrame:
     s_idx = edges.student_index
     # Counted by arrays (a 100,000-student district has 1.4 million edges).
     per_school = np.bincount(school_of[s_idx], minlength=n_sch)
-    with_edge_n = np.bincount(school_of[np.unique(s_idx)], minlength=n_sch)
-    best_n_a = np.bincount(school_of[np.unique(s_idx[np.asarray(edges.columns["rank"]) == 0])],
+    with_edge_n = np.bincount(school_of[_present(s_idx, len(school_of))], minlength=n_sch)
+    best_n_a = np.bincount(school_of[_present(s_idx[edges.rank == 0], len(school_of))],
                            minlength=n_sch)
     edges_per = {sch: int(per_school[i]) for sch, i in sch_pos.items()}
     with_edge = {sch: int(with_edge_n[i]) for sch, i in sch_pos.items()}

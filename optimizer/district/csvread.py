@@ -96,13 +96,15 @@ def read_csv_strict(path: Path, out: list[InputIssue], label: str | None = None
     rows: list[list[str]] = []
     numbers: list[int] = []
     row = 0
+    strip = str.strip
     try:
         for record in reader:
             row += 1  # one record is one spreadsheet row, even with line breaks in a cell
             if header is None:
                 header = [h.strip() for h in record]
                 continue
-            if not any(cell.strip() for cell in record):
+            cells = list(map(strip, record))  # in C: a 100,000-row file reads in a blink
+            if not any(cells):
                 continue  # a blank line: counted, holds nothing
             if len(record) != len(header):
                 out.append(InputIssue(label, row, None, _preview(record),
@@ -110,7 +112,7 @@ def read_csv_strict(path: Path, out: list[InputIssue], label: str | None = None
                                    f"has {len(record)} (a stray or missing comma, or a "
                                    "quote not closed)"))
                 continue
-            rows.append([cell.strip() for cell in record])
+            rows.append(cells)
             numbers.append(row)
     except csv.Error as exc:
         out.append(InputIssue(label, row + 1, None, None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from optimizer.district.model import District, InputIssue, Student
+from optimizer.district.model import District, Educator, InputIssue, Student
 from optimizer.rules import rule_cache
 
 __all__ = ["derived_level_warnings"]
@@ -25,14 +25,17 @@ _CAN = {"instruction": "may teach them", "service": "serves them",
 EXAMPLES = 3
 
 
-def _deciding_educator(district: District, s: Student) -> tuple[str, str, str, str] | None:
+def _deciding_educator(district: District, s: Student,
+                        memo: dict[tuple, tuple[str, str, str] | None]
+                        ) -> tuple[str, str, str, str] | None:
     """(educator, capacity now, other level, capacity at that level) for the first
-    educator at the student's school whose capacity depends on the derived level."""
+    educator at the student's school whose capacity depends on the derived level.
+
+    ``memo`` keeps, per facts the rules read for a pair, whether and how the
+    capacity changes: schools share them, so most are decided once."""
     pack = district.rules
     cache = rule_cache(pack)
     sp = cache.student_profile(s)
-    alts = [dataclasses.replace(s, support_level=lv) for lv in pack.support_levels
-            if lv != s.support_level]
     seen: set[tuple] = set()
     for eid in district.educators_by_school[s.school_id]:
         e = district.educators[eid]
@@ -42,11 +45,31 @@ def _deciding_educator(district: District, s: Student) -> tuple[str, str, str, s
         if ep in seen:
             continue
         seen.add(ep)
-        now = cache.decide_profiles(sp, ep, s, e).capacity
-        for a in alts:
-            then = cache.decide_profiles(cache.student_profile(a), ep, a, e).capacity
-            if then != now:
-                return eid, now or "not eligible", a.support_level, then or "not eligible"
+        # Keyed by the facts the rules read for the pair (the level among them,
+        # as this educator teaches the student's setting): they decide it all.
+        facts = cache._facts(ep, s, e)
+        if facts not in memo:
+            memo[facts] = _level_changes(district, s, sp, ep, e)
+        found = memo[facts]
+        if found is not None:
+            return (eid, *found)
+    return None
+
+
+def _level_changes(district: District, s: Student, sp: tuple, ep: tuple,
+                   e: Educator) -> tuple[str, str, str] | None:
+    """(capacity now, other level, capacity at that level) for the first other
+    support level that changes what this educator may do, or None."""
+    pack = district.rules
+    cache = rule_cache(pack)
+    now = cache.decide_profiles(sp, ep, s, e).capacity
+    for lv in pack.support_levels:
+        if lv == s.support_level:
+            continue
+        a = dataclasses.replace(s, support_level=lv)
+        then = cache.decide_profiles(cache.student_profile(a), ep, a, e).capacity
+        if then != now:
+            return now or "not eligible", a.support_level, then or "not eligible"
     return None
 
 
@@ -81,8 +104,9 @@ def derived_level_warnings(district: District, label: str = "students.csv") -> l
                    s.support_level, s.grade, s.school_id)
             groups.setdefault(key, []).append(s)
     hits: list[tuple[Student, tuple[str, str, str, str]]] = []
+    memo: dict[tuple, tuple[str, str, str] | None] = {}
     for members in groups.values():
-        found = _deciding_educator(district, members[0])
+        found = _deciding_educator(district, members[0], memo)
         if found is not None:
             hits.extend((m, found) for m in members)
     if not hits:

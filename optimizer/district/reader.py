@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.contract import CONTRACT, FILES, OPTIONAL_FILES
 from optimizer.district.csvread import TextTable, is_regular_file, read_csv_strict, read_text_file
 from optimizer.district.model import InputIssue
@@ -135,6 +136,7 @@ def _read_workbook(path: Path, raw: RawDistrict) -> None:
     wb.close()
 
 
+@without_collector_pauses  # many rows, no cycles: see district/bulk.py
 def read_district_files(path: str | Path) -> RawDistrict:
     """Read a district folder (CSV files) or an Excel workbook as text tables.
 
@@ -228,6 +230,8 @@ def _unguard_rows(text: TextTable) -> TextTable:
     # Cells the formula-injection guard wrote as '=… (rollover, exports) read
     # back as typed, so a district written by the tool reads as it was.
     text.header = [restore_formula_text(c) for c in text.header]
+    # Only a row with a quote somewhere can hold such a cell: the others are
+    # kept as they are, without looking at each of their cells.
     text.rows = [[restore_formula_text(c) if c.startswith("'") else c for c in r]
-                 for r in text.rows]
+                 if "'" in "".join(r) else r for r in text.rows]
     return text

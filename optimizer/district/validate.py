@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.contract import CONTRACT, LIST_SEPARATOR
 from optimizer.district.derived_levels import derived_level_warnings
 from optimizer.district.model import District, Educator, InputIssue, Lock, School, Student
@@ -123,88 +124,92 @@ class _Table:
             else:
                 first[v] = int(self.rows[i])
 
+    def _each_value(self, name: str,
+                    check: Callable[[str], tuple[Any, list[tuple[str, str, str]]]]) -> list:
+        """``check`` on every cell of a column, run once per distinct value (a
+        large file repeats a few values): its result per row, and its problems
+        ``(column, value, expected)`` added row by row, in file order."""
+        codes, uniques = pd.factorize(self.col(name), sort=False, use_na_sentinel=False)
+        checked = [check(v) for v in uniques.tolist()]
+        results = [r for r, _ in checked]
+        out = [results[c] for c in codes.tolist()]
+        bad = np.array([bool(p) for _, p in checked], dtype=bool)
+        if len(codes) and bad.any():
+            for i in np.nonzero(bad[codes])[0].tolist():
+                for column, value, expected in checked[codes[i]][1]:
+                    self.add(i, column, value, expected)
+        return out
+
     def lookup(self, name: str, table: Mapping[str, str], expected: str,
                required: bool = False, normalize: Callable[[str], str] = str.upper) -> list:
         """Map each cell through ``table``; blank -> None; unknown -> problem."""
-        s = self.col(name)
-        out: list[str | None] = []
-        for i, v in enumerate(s.tolist()):
+
+        def check(v: str) -> tuple[str | None, list[tuple[str, str, str]]]:
             if v == "":
-                if required:
-                    self.add(i, name, v, f"a value: {expected} (required)")
-                out.append(None)
-                continue
+                return None, [(name, v, f"a value: {expected} (required)")] if required else []
             got = table.get(normalize(v))
-            if got is None:
-                self.add(i, name, v, expected)
-            out.append(got)
-        return out
+            return got, [(name, v, expected)] if got is None else []
+
+        return self._each_value(name, check)
 
     def number(self, name: str, expected: str, ok: Callable[[float], bool],
                default: float | None) -> list:
         """Plain decimal numbers only (``12``, ``0.5``, ``1e2``): never ``inf``,
         ``nan``, ``1_000`` or a number too large for a float."""
-        out: list[float | None] = []
-        for i, v in enumerate(self.col(name).tolist()):
+
+        def check(v: str) -> tuple[float | None, list[tuple[str, str, str]]]:
             if v == "":
-                out.append(default)
-                continue
+                return default, []
             x = float(v) if _NUMBER.fullmatch(v) else math.nan
             if not math.isfinite(x) or not ok(x):
-                self.add(i, name, v, expected)
-                out.append(default)
-            else:
-                out.append(x)
-        return out
+                return default, [(name, v, expected)]
+            return x, []
+
+        return self._each_value(name, check)
 
     def date(self, name: str) -> list:
         """ISO dates ``YYYY-MM-DD``; a midnight time from a spreadsheet
         (``YYYY-MM-DD 00:00:00``) is allowed, nothing else after the date."""
-        s = self.col(name)
-        out: list[dt.date | None] = []
-        for i, v in enumerate(s.tolist()):
+
+        def check(v: str) -> tuple[dt.date | None, list[tuple[str, str, str]]]:
             if v == "":
-                out.append(None)
-                continue
+                return None, []
             try:
                 if not _DATE.fullmatch(v):
                     raise ValueError(v)
-                out.append(dt.date.fromisoformat(v[:10]))
+                return dt.date.fromisoformat(v[:10]), []
             except ValueError:
-                self.add(i, name, v, "a real date as YYYY-MM-DD")
-                out.append(None)
-        return out
+                return None, [(name, v, "a real date as YYYY-MM-DD")]
+
+        return self._each_value(name, check)
 
     def code_list(self, name: str, lookup: Callable[[str], str | None], expected: str,
                   required: bool) -> list[tuple[str, ...]]:
         """Split a ';'-list and map each item; unknown items are problems.
         Items keep their order; repeats are dropped."""
-        s = self.col(name)
-        out: list[tuple[str, ...]] = []
-        for i, v in enumerate(s.tolist()):
+
+        def check(v: str) -> tuple[tuple[str, ...], list[tuple[str, str, str]]]:
             if v == "":
-                if required:
-                    self.add(i, name, v, f"at least one of {expected} (required)")
-                out.append(())
-                continue
+                return (), ([(name, v, f"at least one of {expected} (required)")] if required
+                            else [])
             if not v.replace(LIST_SEPARATOR, "").strip():
-                self.add(i, name, v, f"{'at least one of' if required else 'blank, or'} "
-                         f"{expected}, '{LIST_SEPARATOR}'-separated: this cell holds only "
-                         "separators")
-                out.append(())
-                continue
+                return (), [(name, v, f"{'at least one of' if required else 'blank, or'} "
+                             f"{expected}, '{LIST_SEPARATOR}'-separated: this cell holds only "
+                             "separators")]
             got: dict[str, None] = {}
+            problems = []
             for part in v.split(LIST_SEPARATOR):
                 part = part.strip()
                 if not part:
                     continue
                 code = lookup(part)
                 if code is None:
-                    self.add(i, name, part, f"each item one of {expected}")
+                    problems.append((name, part, f"each item one of {expected}"))
                 else:
                     got[code] = None
-            out.append(tuple(got))
-        return out
+            return tuple(got), problems
+
+        return self._each_value(name, check)
 
 
 def _rule_pack_from_settings(settings: Mapping[str, Any], out: list[InputIssue]) -> RulePack:
@@ -504,6 +509,7 @@ def _locks(t: _Table, pack: RulePack, students: Mapping[str, Student],
     return tuple(out)
 
 
+@without_collector_pauses  # many records, no cycles: see district/bulk.py
 def validate_tables(raw: RawDistrict) -> tuple[District | None, list[InputIssue]]:
     """Check every table and build the District.
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from optimizer.rulepacks import RulePack
 
@@ -172,14 +172,32 @@ def teaches_sai_setting(pack: RulePack, s: Student, e: Educator) -> Verdict:
 
 
 def _teaching_credentials(pack: RulePack, s: Student, e: Educator) -> list[str]:
-    def in_setting(settings: frozenset[str] | None) -> bool:
-        return settings is None or s.sai_setting in settings
+    # Read three times per teaching decision, for a few distinct credential
+    # sets: kept per pack (the list is only read by the callers).
+    memo = _pack_memo(pack)
+    key = ("teaching", e.credentials, s.sai_setting)
+    got = memo.get(key)
+    if got is None:
+        def in_setting(settings: frozenset[str] | None) -> bool:
+            return settings is None or s.sai_setting in settings
 
-    return sorted(c for c in e.credentials if pack.credentials[c].teaching and
-                  in_setting(pack.credentials[c].settings))
+        got = memo[key] = sorted(c for c in e.credentials if pack.credentials[c].teaching and
+                                 in_setting(pack.credentials[c].settings))
+    return got
 
 
-def _covers_category(pack: RulePack, code: str, added: set[str], s: Student) -> bool:
+_MEMOS: weakref.WeakKeyDictionary[RulePack, dict[tuple, Any]] = weakref.WeakKeyDictionary()
+
+
+def _pack_memo(pack: RulePack) -> dict[tuple, Any]:
+    """Facts derived from a credential set alone, per rule pack (dropped with it)."""
+    memo = _MEMOS.get(pack)
+    if memo is None:
+        memo = _MEMOS[pack] = {}
+    return memo
+
+
+def _covers_category(pack: RulePack, code: str, added: frozenset[str], s: Student) -> bool:
     cred = pack.credentials[code]
     cat = s.basis_disability
     if cat in cred.categories or cat in added:
@@ -188,12 +206,17 @@ def _covers_category(pack: RulePack, code: str, added: set[str], s: Student) -> 
     return needs is not None and s.other_disability in needs
 
 
-def _added_categories(pack: RulePack, e: Educator) -> set[str]:
-    added: set[str] = set()
-    for c in e.credentials:
-        if pack.credentials[c].adds_to_teaching:
-            added |= pack.credentials[c].categories
-    return added
+def _added_categories(pack: RulePack, e: Educator) -> frozenset[str]:
+    memo = _pack_memo(pack)
+    key = ("added", e.credentials)
+    got = memo.get(key)
+    if got is None:
+        added: set[str] = set()
+        for c in e.credentials:
+            if pack.credentials[c].adds_to_teaching:
+                added |= pack.credentials[c].categories
+        got = memo[key] = frozenset(added)
+    return got
 
 
 def authorized_for_disability(pack: RulePack, s: Student, e: Educator) -> Verdict:
