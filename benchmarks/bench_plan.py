@@ -56,7 +56,7 @@ def measure(folder: str, out: str, quality: bool) -> dict:
     from optimizer.planning.greedy import greedy_assignment
     from optimizer.planning.problem import build_problem
     from optimizer.planning.solution import Solution
-    from optimizer.planning.solvers import flow, solve
+    from optimizer.planning.solvers import flow, pooled, solve
 
     t_import = time.perf_counter()
     district = load_district(folder)
@@ -76,8 +76,15 @@ def measure(folder: str, out: str, quality: bool) -> dict:
     peak_wb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # The bare solve: the same min-cost flow network, nothing else.
     tb, cb = time.perf_counter(), time.process_time()
-    flow.solve_flow(problem)
+    plain = flow.solve_flow(problem)
     bare_s, bare_cpu = time.perf_counter() - tb, time.process_time() - cb
+    # The same optimum on the pooled network (solvers/pooled.py, not the default:
+    # it may choose other pairs among tied plans), with its points checked.
+    tp, cp = time.perf_counter(), time.process_time()
+    fast = pooled.solve_pooled_flow(problem)
+    pooled_s, pooled_cpu = time.perf_counter() - tp, time.process_time() - cp
+    same_points = abs(sum(problem.objective_terms(fast).values())
+                      - sum(problem.objective_terms(plain).values())) < 1e-6
     rt = result.figures["runtime_s"]
     row = {
         "students": problem.n_students, "educators": problem.n_educators,
@@ -90,6 +97,9 @@ def measure(folder: str, out: str, quality: bool) -> dict:
         "with_workbook_s": t_write - t_import + workbook_s,
         "cpu_end_to_end_s": cpu_csv, "cpu_with_workbook_s": cpu_all,
         "bare_flow_s": bare_s, "bare_flow_cpu_s": bare_cpu,
+        "pooled_flow_s": pooled_s, "pooled_flow_cpu_s": pooled_cpu,
+        "pooled_same_points": same_points,
+        "pooled_pairs_differ": int((fast != plain).sum()),
         "peak_mb": peak, "peak_with_workbook_mb": peak_wb, "objective": result.objective,
     }
     if quality:
@@ -203,6 +213,13 @@ def _print_stages(rows: list[dict]) -> None:
               f"{r['with_workbook_s'] / r['bare_flow_s']:>8.1f} | {r['peak_mb']:>5,.0f} "
               f"{r['peak_with_workbook_mb']:>5,.0f}")
     print("  (ratio = total / bare min-cost flow solve on the same arcs; target < 3)")
+    print("The same flow on the pooled network (solvers/pooled.py; not the default: "
+          "among tied plans it picks other pairs), wall (CPU) seconds:")
+    for r in rows:
+        print(f"{r['students']:>9,} students: {r['pooled_flow_s']:.2f} s "
+              f"({r['pooled_flow_cpu_s']:.2f}) vs {r['bare_flow_s']:.2f} s "
+              f"({r['bare_flow_cpu_s']:.2f}); same points: {r['pooled_same_points']}, "
+              f"{r['pooled_pairs_differ']:,} students with another (tied) case manager")
 
 
 def _print_quality(rows: list[dict]) -> None:

@@ -109,7 +109,8 @@ def solve_flow(problem: PlanningProblem, ratio: float | None = None,
 
     # Node numbering: 0 source, 1 sink, students 2..2+S-1, educators after.
     src, sink, s0, e0 = 0, 1, 2, 2 + n_s
-    students_with_edges = np.unique(es)
+    # The students with an edge, ascending (as np.unique would give, without sorting).
+    students_with_edges = np.flatnonzero(np.bincount(es, minlength=n_s))
     seat_e, seat_cost = seat_arcs(problem, start, free)
 
     tails = np.concatenate([np.full(len(students_with_edges), src), s0 + es, e0 + seat_e])
