@@ -139,7 +139,7 @@ def placement_reasons(plan: _Plan, short: list[list[str]] | None = None
     reason_of = plan.edge_values(problem.edge_reason, "").tolist()
     capacity_of = plan.edge_values(problem.edge_capacity, "").tolist()
     students = d.students
-    # The opening sentences depend only on (rank, capacity, rule reason): made once each.
+    # The short opening sentence depends only on (rank, capacity): made once for each pair.
     brief_head: dict[tuple[int, object], str] = {}
     label = {r: RANK_LABEL[r].capitalize() for r in RANK_LABEL}
     for s, sid in enumerate(problem.student_ids.tolist()):
