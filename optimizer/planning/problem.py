@@ -209,6 +209,8 @@ def build_problem(district: District, objective: Objective | None = None,
     s_index, e_index = pd.Index(student_ids), pd.Index(educator_ids)
     es = s_index.get_indexer(edges["student_id"]).astype(np.int64)
     ee = e_index.get_indexer(edges["educator_id"]).astype(np.int64)
+    if len(es) and (es.min() < 0 or ee.min() < 0):  # -1: not found (edges come from the district)
+        raise ValueError("an eligible edge names a student or educator not in the district")
     order = np.lexsort((ee, es))
     es, ee = es[order], ee[order]
     rank = edges["rank"].to_numpy(dtype=np.int64)[order]
