@@ -56,13 +56,15 @@ def measure(folder: str, out: str, quality: bool) -> dict:
     from optimizer.planning.greedy import greedy_assignment
     from optimizer.planning.problem import build_problem
     from optimizer.planning.solution import Solution
-    from optimizer.planning.solvers import flow, solve
+    from optimizer.planning.solvers import flow, pooled, solve
 
     t_import = time.perf_counter()
     district = load_district(folder)
     t_read = time.perf_counter()
     problem = build_problem(district)
-    audit = audit_table(district)
+    ta = time.perf_counter()
+    audit = audit_table(district)  # this year's assignments checked (audit.csv)
+    audit_s = time.perf_counter() - ta
     result = explain_plan(problem, solve(problem), audit=audit)
     t_solve = time.perf_counter()
     write_plan(result, out, xlsx=False)
@@ -76,8 +78,15 @@ def measure(folder: str, out: str, quality: bool) -> dict:
     peak_wb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # The bare solve: the same min-cost flow network, nothing else.
     tb, cb = time.perf_counter(), time.process_time()
-    flow.solve_flow(problem)
+    plain = flow.solve_flow(problem)
     bare_s, bare_cpu = time.perf_counter() - tb, time.process_time() - cb
+    # The same optimum on the pooled network (solvers/pooled.py, not the default:
+    # it may choose other pairs among tied plans), with its points checked.
+    tp, cp = time.perf_counter(), time.process_time()
+    fast = pooled.solve_pooled_flow(problem)
+    pooled_s, pooled_cpu = time.perf_counter() - tp, time.process_time() - cp
+    same_points = abs(sum(problem.objective_terms(fast).values())
+                      - sum(problem.objective_terms(plain).values())) < 1e-6
     rt = result.figures["runtime_s"]
     row = {
         "students": problem.n_students, "educators": problem.n_educators,
@@ -85,11 +94,14 @@ def measure(folder: str, out: str, quality: bool) -> dict:
         "import_s": t_import - t0, "read_validate_s": t_read - t_import,
         "rules_s": rt["rules_and_edges"] + rt["problem"],
         "solve_s": rt.get("flow", 0) + rt.get("cpsat", 0) + rt["components"],
-        "explain_s": rt["explain"], "write_s": t_write - t_solve,
+        "explain_s": rt["explain"], "audit_s": audit_s, "write_s": t_write - t_solve,
         "end_to_end_s": t_write - t_import, "workbook_s": workbook_s,
         "with_workbook_s": t_write - t_import + workbook_s,
         "cpu_end_to_end_s": cpu_csv, "cpu_with_workbook_s": cpu_all,
         "bare_flow_s": bare_s, "bare_flow_cpu_s": bare_cpu,
+        "pooled_flow_s": pooled_s, "pooled_flow_cpu_s": pooled_cpu,
+        "pooled_same_points": same_points,
+        "pooled_pairs_differ": int((fast != plain).sum()),
         "peak_mb": peak, "peak_with_workbook_mb": peak_wb, "objective": result.objective,
     }
     if quality:
@@ -192,17 +204,25 @@ def sample_cli_seconds() -> float:
 def _print_stages(rows: list[dict]) -> None:
     print("Stages, wall-clock seconds (CPU seconds of the process in brackets); peak MB:")
     print(f"{'students':>9} {'edges':>10} | {'read':>5} {'rules':>5} {'solve':>5} "
-          f"{'expl':>5} {'csvs':>5} | {'total':>13} {'+workbook':>14} | {'bare flow':>9} "
-          f"{'ratio':>5} {'ratio+wb':>8} | {'peak':>5} {'+wb':>5}")
+          f"{'expl':>5} {'audit':>5} {'csvs':>5} | {'total':>13} {'+workbook':>14} | "
+          f"{'bare flow':>9} {'ratio':>5} {'ratio+wb':>8} | {'peak':>5} {'+wb':>5}")
     for r in rows:
         print(f"{r['students']:>9,} {r['edges']:>10,} | {r['read_validate_s']:>5.2f} "
               f"{r['rules_s']:>5.2f} {r['solve_s']:>5.2f} {r['explain_s']:>5.2f} "
-              f"{r['write_s']:>5.2f} | {r['end_to_end_s']:>5.1f} ({r['cpu_end_to_end_s']:>5.1f}) "
+              f"{r['audit_s']:>5.2f} {r['write_s']:>5.2f} | "
+              f"{r['end_to_end_s']:>5.1f} ({r['cpu_end_to_end_s']:>5.1f}) "
               f"{r['with_workbook_s']:>5.1f} ({r['cpu_with_workbook_s']:>5.1f}) | "
               f"{r['bare_flow_s']:>9.2f} {r['end_to_end_s'] / r['bare_flow_s']:>5.1f} "
               f"{r['with_workbook_s'] / r['bare_flow_s']:>8.1f} | {r['peak_mb']:>5,.0f} "
               f"{r['peak_with_workbook_mb']:>5,.0f}")
     print("  (ratio = total / bare min-cost flow solve on the same arcs; target < 3)")
+    print("The same flow on the pooled network (solvers/pooled.py; not the default: "
+          "among tied plans it picks other pairs), wall (CPU) seconds:")
+    for r in rows:
+        print(f"{r['students']:>9,} students: {r['pooled_flow_s']:.2f} s "
+              f"({r['pooled_flow_cpu_s']:.2f}) vs {r['bare_flow_s']:.2f} s "
+              f"({r['bare_flow_cpu_s']:.2f}); same points: {r['pooled_same_points']}, "
+              f"{r['pooled_pairs_differ']:,} students with another (tied) case manager")
 
 
 def _print_quality(rows: list[dict]) -> None:

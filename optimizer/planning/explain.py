@@ -125,24 +125,39 @@ def placement_reasons(plan: _Plan, short: list[list[str]] | None = None
     ee = problem.edge_educator
     starts, ends = problem.edge_ranges
     best_rank = _best_rank(problem)
-    reason_of = plan.edge_values(problem.edge_reason, "")
     pin_lock = {lk.student_id: lk for lk in d.locks
                 if lk.kind == "pin" and lk.service is None}
     lock_notes: dict[int, str] = {}
     reasons = []
-    capacity_of = plan.edge_values(problem.edge_capacity, "")
-    for s in range(problem.n_students):
-        if not plan.placed[s]:
+    # One pass over the students in plain Python lists (100,000 students: numpy
+    # scalars read one at a time cost more than the sentences themselves).
+    placed = plan.placed.tolist()
+    ranks = plan.rank.tolist()
+    best = best_rank.tolist()
+    pinned = (problem.pinned_to >= 0).tolist()
+    kept = plan.kept.tolist()
+    reason_of = plan.edge_values(problem.edge_reason, "").tolist()
+    capacity_of = plan.edge_values(problem.edge_capacity, "").tolist()
+    students = d.students
+    # The short opening sentence depends only on (rank, capacity): made once for each pair.
+    brief_head: dict[tuple[int, object], str] = {}
+    label = {r: RANK_LABEL[r].capitalize() for r in RANK_LABEL}
+    for s, sid in enumerate(problem.student_ids.tolist()):
+        if not placed[s]:
             reasons.append("")
             if short is not None:
                 short.append([])
             continue
-        sid = problem.student_ids[s]
-        rank = int(plan.rank[s])
-        brief = [f"{RANK_WORDS[rank].capitalize()}: "
-                 f"{_CAPACITY_WORDS.get(str(capacity_of[s]), str(capacity_of[s]))}"]
-        text = f"{RANK_LABEL[rank].capitalize()}: {reason_of[s]}"
-        if problem.pinned_to[s] >= 0:
+        rank = ranks[s]
+        capacity = capacity_of[s]
+        head = brief_head.get((rank, capacity))
+        if head is None:
+            head = brief_head[(rank, capacity)] = (
+                f"{RANK_WORDS[rank].capitalize()}: "
+                f"{_CAPACITY_WORDS.get(str(capacity), str(capacity))}")
+        brief = [head]
+        text = f"{label[rank]}: {reason_of[s]}"
+        if pinned[s]:
             # Named by student and educator, not by row: the same lock gives the
             # same text however locks.csv is ordered. Its free-text reason goes
             # last (see LOCK_REASON), so that redaction can drop it.
@@ -151,15 +166,15 @@ def placement_reasons(plan: _Plan, short: list[list[str]] | None = None
             brief.insert(0, "Pinned in locks.csv")
             if lk.reason:
                 lock_notes[s] = f". {LOCK_REASON}{lk.reason}"
-        elif rank > best_rank[s]:
+        elif rank > best[s]:
             better = [int(ee[k]) for k in range(starts[s], ends[s])
-                      if problem.edge_rank[k] == best_rank[s]]
-            text += (f". A better fit (rank {best_rank[s]}) had no room: "
+                      if problem.edge_rank[k] == best[s]]
+            text += (f". A better fit (rank {best[s]}) had no room: "
                      + ", ".join(plan.who(b) for b in better))
-            brief.append(f"The {RANK_WORDS[int(best_rank[s])]}"
+            brief.append(f"The {RANK_WORDS[best[s]]}"
                          f"{'es' if len(better) > 1 else ''} had no room")
-        cm = d.students[sid].current_case_manager
-        if plan.kept[s]:
+        cm = students[sid].current_case_manager
+        if kept[s]:
             text += ". Keeps this year's case manager"
             brief.append("Keeps this year's case manager")
         elif cm:
@@ -204,6 +219,13 @@ def _iso(value: object) -> str:
     return value.isoformat() if isinstance(value, dt.date) else ""
 
 
+def _each_once(fn: Any, values: list[Any]) -> list[Any]:
+    """``[fn(v) for v in values]``, with ``fn`` called once per distinct value
+    (a district has a few hundred review dates and service sets, not 100,000)."""
+    done = {v: fn(v) for v in set(values)}
+    return [done[v] for v in values]
+
+
 def assignment_table(plan: _Plan, reasons: list[str],
                      short: list[str] | None = None) -> pd.DataFrame:
     """One row per student: case manager, capacity, rank, continuity, reason, context;
@@ -225,9 +247,9 @@ def assignment_table(plan: _Plan, reasons: list[str],
         "current_case_manager_id": [s.current_case_manager or "" for s in students],
         "grade": [s.grade for s in students],
         "primary_disability": [s.primary_disability for s in students],
-        "services": [";".join(sorted(s.services)) for s in students],
-        "annual_review": [_iso(s.annual_review) for s in students],
-        "triennial_review": [_iso(s.triennial_review) for s in students],
+        "services": _each_once(lambda v: ";".join(sorted(v)), [s.services for s in students]),
+        "annual_review": _each_once(_iso, [s.annual_review for s in students]),
+        "triennial_review": _each_once(_iso, [s.triennial_review for s in students]),
     }, columns=ASSIGNMENT_COLUMNS)
     frame.loc[~plan.placed, "rank"] = pd.NA
     # After the contract's columns: the full rule trail, then names for people
@@ -268,9 +290,12 @@ def unplaced_table(plan: _Plan) -> pd.DataFrame:
     sids = problem.student_ids
     ee = problem.edge_educator
     starts, ends = problem.edge_ranges
-    no_option = {u["student_id"]: u for u in unplaceable_students(d)}
+    unplaced = np.nonzero(~plan.placed)[0]
+    # Finding why a student has no option re-reads every edge: only when someone is unplaced.
+    no_option = ({u["student_id"]: u for u in unplaceable_students(d)} if len(unplaced)
+                 else {})
     rows = []
-    for s in np.nonzero(~plan.placed)[0]:
+    for s in unplaced:
         sid = str(sids[s])
         if sid in no_option:
             u = no_option[sid]
@@ -382,8 +407,9 @@ def plan_figures(plan: _Plan, solution: Solution, terms: Mapping[str, float],
     S = problem.n_students
     sids = problem.student_ids
     rank, kept = plan.rank, plan.kept
-    with_current = np.array([bool(d.students[s].current_case_manager) and
-                             d.students[s].current_case_manager in d.educators for s in sids])
+    educators = d.educators
+    with_current = np.array([bool(cm) and cm in educators for cm in
+                             (d.students[s].current_case_manager for s in sids)], dtype=bool)
     may_cm = np.bincount(problem.edge_educator, minlength=problem.n_educators) > 0
     cm_ratio = plan.ratio[may_cm & (problem.cap > 0)]
     placed_n = int(plan.placed.sum())

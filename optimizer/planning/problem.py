@@ -15,6 +15,7 @@ from functools import cached_property
 from types import MappingProxyType
 
 import numpy as np
+import pandas as pd
 
 from optimizer.district.model import District
 from optimizer.graph import connected_labels, edge_table
@@ -120,6 +121,12 @@ class PlanningProblem:
         return (np.searchsorted(self.edge_student, students),
                 np.searchsorted(self.edge_student, students, side="right"))
 
+    @cached_property
+    def _edge_keys(self) -> np.ndarray:
+        """One sorted number per edge (student x n_educators + educator): found
+        by binary search; made once, as the objective's terms each look edges up."""
+        return self.edge_student * self.n_educators + self.edge_educator
+
     def chosen_edges(self, assignment: np.ndarray) -> np.ndarray:
         """Index of each placed student's edge; ``n_edges`` (one past the last
         edge, a sentinel) for unplaced students.
@@ -129,7 +136,7 @@ class PlanningProblem:
         ValueError
             When a student is assigned along a pair that is not an eligible edge.
         """
-        keys = self.edge_student * self.n_educators + self.edge_educator
+        keys = self._edge_keys
         chosen = np.full(self.n_students, self.n_edges, dtype=np.int64)
         idx = np.nonzero(assignment >= 0)[0]
         wanted = idx * self.n_educators + assignment[idx]
@@ -196,10 +203,14 @@ def build_problem(district: District, objective: Objective | None = None,
     t_edges = time.perf_counter()
     student_ids = np.array(sorted(district.students), dtype=object)
     educator_ids = np.array(sorted(district.educators), dtype=object)
-    s_pos = {s: i for i, s in enumerate(student_ids)}
     e_pos = {e: i for i, e in enumerate(educator_ids)}
-    es = edges["student_id"].map(s_pos).to_numpy(dtype=np.int64)
-    ee = edges["educator_id"].map(e_pos).to_numpy(dtype=np.int64)
+    # Positions by one hash lookup per edge in C (Series.map through a dict
+    # takes seconds on a million edges); every id is in the district.
+    s_index, e_index = pd.Index(student_ids), pd.Index(educator_ids)
+    es = s_index.get_indexer(edges["student_id"]).astype(np.int64)
+    ee = e_index.get_indexer(edges["educator_id"]).astype(np.int64)
+    if len(es) and (es.min() < 0 or ee.min() < 0):  # -1: not found (edges come from the district)
+        raise ValueError("an eligible edge names a student or educator not in the district")
     order = np.lexsort((ee, es))
     es, ee = es[order], ee[order]
     rank = edges["rank"].to_numpy(dtype=np.int64)[order]
@@ -208,8 +219,9 @@ def build_problem(district: District, objective: Objective | None = None,
     reason = edges["reason"].to_numpy(dtype=object)[order]
     weight = np.array([district.students[s].weight for s in student_ids], dtype=float)
     pinned = np.full(len(student_ids), -1, dtype=np.int64)
-    for s, e in district.pins.items():
-        pinned[s_pos[s]] = e_pos[e]
+    if district.pins:
+        pinned[s_index.get_indexer(list(district.pins))] = e_index.get_indexer(
+            list(district.pins.values()))
     cap = np.array([district.cap(e) for e in educator_ids], dtype=np.int64)
     other = np.array([district.educators[e].other_load for e in educator_ids], dtype=float)
     published_to = None

@@ -59,6 +59,21 @@ def _seat_counts(problem: PlanningProblem, fixed: np.ndarray, degree: np.ndarray
     return start, free
 
 
+def seat_arcs(problem: PlanningProblem, start: np.ndarray,
+              free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The educator -> sink seat arcs: educator index and scaled cost of each,
+    by educator then seat.
+
+    The k-th free seat of educator e takes load from start+k-1 to start+k;
+    its cost is the penalty increment balance * ((start+k)^2 - (start+k-1)^2) / cap.
+    """
+    seat_e = np.repeat(np.arange(problem.n_educators), free)
+    k = np.arange(len(seat_e)) - np.repeat(np.cumsum(free) - free, free) + 1
+    load_after = start[seat_e] + k
+    inc = problem.balance.increment(problem, seat_e, load_after)
+    return seat_e, np.rint(inc * SCALE).astype(np.int64)
+
+
 def solve_flow(problem: PlanningProblem, ratio: float | None = None,
                seat_limit: np.ndarray | None = None) -> np.ndarray:
     """Optimal plan for unit weights (placed first, then cost) by min-cost flow.
@@ -96,14 +111,9 @@ def solve_flow(problem: PlanningProblem, ratio: float | None = None,
 
     # Node numbering: 0 source, 1 sink, students 2..2+S-1, educators after.
     src, sink, s0, e0 = 0, 1, 2, 2 + n_s
-    students_with_edges = np.unique(es)
-    # Seat arcs: the k-th free seat of educator e takes load from start+k-1 to
-    # start+k; its cost is the penalty increment balance * ((start+k)^2 - (start+k-1)^2) / cap.
-    seat_e = np.repeat(np.arange(n_e), free)
-    k = np.arange(len(seat_e)) - np.repeat(np.cumsum(free) - free, free) + 1
-    load_after = start[seat_e] + k
-    inc = problem.balance.increment(problem, seat_e, load_after)
-    seat_cost = np.rint(inc * SCALE).astype(np.int64)
+    # The students with an edge, ascending (as np.unique would give, without sorting).
+    students_with_edges = np.flatnonzero(np.bincount(es, minlength=n_s))
+    seat_e, seat_cost = seat_arcs(problem, start, free)
 
     tails = np.concatenate([np.full(len(students_with_edges), src), s0 + es, e0 + seat_e])
     heads = np.concatenate([s0 + students_with_edges, e0 + ee, np.full(len(seat_e), sink)])
