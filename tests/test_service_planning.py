@@ -168,7 +168,7 @@ def random_spec(rng: random.Random, minutes: bool = False) -> dict:
             options[(sid, svc)] = {p: rng.randint(0, 2) for p in elig}
             mine |= set(elig)
         opts = {}
-        for p in mine:
+        for p in sorted(mine):  # (a set's order varies with PYTHONHASHSEED)
             if rng.random() < 0.7:
                 opts[(p, "own")] = rng.randint(0, 1)
         for p in pids:
