@@ -67,3 +67,37 @@ def test_sheets_it_does_not_cover_are_left_to_the_caller(tmp_path):
     assert not write_rows(ws2, 5, [("string", ["x" * 20000], None)])
     wb.close()
     wb2.close()
+
+
+def _ragged_xml(path, fast: bool) -> bytes:
+    """A taller default row, a row with every cell blank, a column shorter than
+    the others and one never written: rows and sizes as XlsxWriter makes them."""
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    ws = wb.add_worksheet("T")
+    ws.set_default_row(24)
+    ws.write_string(0, 0, "head")
+    columns = [("string", ["a", None, None, "a", "=b"], None),
+               ("number", [None, None, None, 2.0], None),
+               ("string", [None] * 5, None),
+               ("datetime", [dt.datetime(1900, 1, 1), None, None, dt.datetime(2027, 6, 30),
+                             dt.datetime(2027, 6, 30, 12)], wb.add_format({"num_format": "d"}))]
+    if fast:
+        assert write_rows(ws, 3, columns)
+    else:
+        for r in range(5):
+            for c, (kind, values, fmt) in enumerate(columns):
+                v = values[r] if r < len(values) else None
+                if v is not None:
+                    {"string": ws.write_string, "number": ws.write_number,
+                     "datetime": ws.write_datetime}[kind](r + 3, c, v, fmt)
+    ws.write_string(20, 1, "after")
+    wb.close()
+    with zipfile.ZipFile(path) as z:
+        return b"".join(z.read(n) for n in sorted(z.namelist()) if n != "docProps/core.xml")
+
+
+def test_blank_rows_short_columns_and_row_height_match_cell_by_cell(tmp_path):
+    slow = _ragged_xml(tmp_path / "slow.xlsx", fast=False)
+    fast = _ragged_xml(tmp_path / "fast.xlsx", fast=True)
+    assert b'<row r="5"' not in slow and b'ht="24"' in slow  # the cases ran
+    assert fast == slow

@@ -14,9 +14,15 @@ booleans), :func:`write_rows` returns False and the caller writes cell by cell.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+import math
+import re
+from collections.abc import Iterable, Sequence
+from itertools import compress, repeat
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
 
 __all__ = ["write_rows"]
@@ -46,6 +52,78 @@ def _string_tail(ws: Any, style: str, value: str) -> str:
     return f'{style} t="inlineStr"><is><t{preserve}>{ws._escape_data(text)}</t></is></c>'
 
 
+#: What makes a text's XML more than ``<t>text</t>``: control characters (and a
+#: literal ``_xHHHH_``, escaped in turn), XML escapes, and leading or trailing
+#: whitespace (``xml:space``). Texts without any are most; the rest go through
+#: :func:`_string_tail`.
+_NOT_PLAIN = re.compile(r"[\x00-\x1f&<>]|_x[0-9a-fA-F]{4}_|^\s|\s$")
+
+
+def _string_cells(ws: Any, style: str, prefix: str, texts: list[str]) -> list[str]:
+    """:func:`_string_tail` of each text after ``prefix``, the plain ones without it."""
+    if not texts:
+        return []
+    head = f'{prefix}{style} t="inlineStr"><is><t>'
+    odd = pd.Series(texts, dtype=object).str.contains(_NOT_PLAIN).tolist()
+    return [prefix + _string_tail(ws, style, t) if o else head + t + "</t></is></c>"
+            for t, o in zip(texts, odd, strict=True)]
+
+
+def _row_tag(ws: Any, row: int) -> str:
+    """The ``<row ...>`` tag XlsxWriter opens ``row`` with, its number a ``\\x00``
+    placeholder (every row of a table gets the same attributes)."""
+    fh = ws.fh
+    ws.fh = probe = io.StringIO()
+    try:
+        ws._write_row(row, None)
+    finally:
+        ws.fh = fh
+    return probe.getvalue().replace(f' r="{row + 1}"', ' r="\x00"', 1)
+
+
+def _number_key(v: float) -> object:
+    # 0.0 and -0.0 are equal (one dict key) but written "0" and "-0".
+    return v if v else (v, math.copysign(1.0, v))
+
+
+class _Coded:
+    """One column as codes into its distinct values (code -1: a blank cell)."""
+
+    def __init__(self, kind: str, values: Sequence[Any], n: int) -> None:
+        self.kind = kind
+        if kind == "string":
+            codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+            self.uniques: list[Any] = list(uniques)
+        else:
+            # Numbers and dates by hand: factorize would make -0.0 one with 0.0.
+            index: dict[object, int] = {}
+            self.uniques = []
+            codes = np.empty(len(values), dtype=np.intp)
+            for i, v in enumerate(values):
+                if v is None:
+                    codes[i] = -1
+                    continue
+                key = v if kind == "datetime" else _number_key(v)
+                code = index.get(key)
+                if code is None:
+                    code = index[key] = len(self.uniques)
+                    self.uniques.append(v)
+                codes[i] = code
+        self.codes = np.full(n, -1, dtype=np.intp)
+        self.codes[:len(codes)] = codes
+
+    def cells(self, ws: Any, style: str, prefix: str) -> list[str]:
+        """Each row's cell XML (``""`` where blank): each distinct value's made once."""
+        if self.kind == "string":
+            made = _string_cells(ws, style, prefix, self.uniques)
+        else:
+            numbers = (self.uniques if self.kind == "number" else
+                       [ws._convert_date_time(v) for v in self.uniques])
+            made = [f"{prefix}{style}><v>{v:.16G}</v></c>" for v in numbers]
+        # Code -1 (blank) takes the last, "".
+        return np.array([*made, ""], dtype=object).take(self.codes).tolist()
+
+
 def write_rows(ws: Any, first_row: int, columns: Sequence[Column]) -> bool:
     """Write rows ``first_row, first_row + 1, ...`` of ``ws``, column ``c`` from
     ``columns[c]``, as XlsxWriter would cell by cell in constant-memory mode.
@@ -69,51 +147,46 @@ def write_rows(ws: Any, first_row: int, columns: Sequence[Column]) -> bool:
     if any(first_row <= r <= last for r in ws.row_info) or \
             any(first_row <= r <= last for r in ws.comments):
         return False
+    coded = [_Coded(kind, values, n) for kind, values, _ in columns]
     limit = ws.xls_strmax // 2  # longer text may need XlsxWriter's truncation
-    for kind, values, _ in columns:
-        if kind == "string" and any(v is not None and len(v) > limit for v in values):
-            return False
+    if any(c.kind == "string" and any(len(v) > limit for v in c.uniques) for c in coded):
+        return False
     ws._write_single_row(first_row)  # flush the row above, as the first cell would
+    filled = np.array([c.codes >= 0 for c in coded])  # blanks (None) are not written
     # XlsxWriter numbers a format when a cell first uses it, in the order the
     # cells reach the file (row by row, left to right): number them so.
-    first_use = {c: next((i for i, v in enumerate(values) if v is not None), n)
-                 for c, (_, values, _) in enumerate(columns)}
+    first_use = {c: int(np.argmax(filled[c])) if filled[c].any() else n
+                 for c in range(len(columns))}
     styles = {c: _style(ws, c, columns[c][2])
               for c in sorted(first_use, key=lambda c: (first_use[c], c)) if first_use[c] < n}
-    cells: list[list[str | None]] = []
-    for c, (kind, values, _) in enumerate(columns):
-        style = styles.get(c, "")
-        if kind == "string":
-            tails: dict[str, str] = {}
-            col = [None if v is None else tails.get(v) or tails.setdefault(
-                v, _string_tail(ws, style, v)) for v in values]
-        else:
-            numbers = [v if kind == "number" or v is None else ws._convert_date_time(v)
-                       for v in values]
-            col = [None if v is None else f"{style}><v>{v:.16G}</v></c>" for v in numbers]
-        cells.append(col)
-    letters = [f'<c r="{xl_col_to_name(c)}' for c in range(len(columns))]
-    fh = ws.fh
-    lowest = highest = -1
-    for i in range(n):
-        row = first_row + i
-        ref = f'{row + 1}"'
-        parts = [letters[c] + ref + tail for c, col in enumerate(cells)
-                 if i < len(col) and (tail := col[i]) is not None]
-        if not parts:
-            continue
-        ws._write_row(row, None)
-        fh.write("".join(parts))
-        fh.write("</row>")
-        if lowest < 0:
-            lowest = row
-        highest = row
-    if highest < 0:
+    # Each cell's XML with its row number left as a "\x00" placeholder (control
+    # characters are escaped, so there is none in a text), filled in per row.
+    cells = [col.cells(ws, styles.get(c, ""), f'<c r="{xl_col_to_name(c)}\x00"')
+             for c, col in enumerate(coded)]
+    has_cells = np.asarray(filled.any(axis=0))  # a row with no cell is not written
+    rows = np.flatnonzero(has_cells)
+    if not len(rows):
         return True
-    for c, col in enumerate(cells):
-        if any(v is not None for v in col):  # the sheet's size, as each cell would set it
+    tag = _row_tag(ws, first_row)
+    fh = ws.fh
+    every = bool(has_cells.all())
+    for a in range(0, n, _BLOCK):
+        b = min(n, a + _BLOCK)
+        xml: Iterable[str] = map("".join, zip(repeat(tag), *(col[a:b] for col in cells),
+                                              repeat("</row>")))
+        numbers: Iterable[str] = map(str, range(first_row + a + 1, first_row + b + 1))
+        if not every:
+            keep = has_cells[a:b].tolist()
+            xml, numbers = compress(xml, keep), compress(numbers, keep)
+        fh.write("".join(map(str.replace, xml, repeat("\x00"), numbers)))
+    lowest, highest = first_row + int(rows[0]), first_row + int(rows[-1])
+    for c in range(len(columns)):
+        if first_use[c] < n:  # the sheet's size, as each cell would set it
             ws._check_dimensions(lowest, c)
             ws._check_dimensions(highest, c)
     ws.previous_row = highest
     return True
 
+
+#: Rows joined into one string per write (bounds the memory of a large sheet).
+_BLOCK = 20_000
