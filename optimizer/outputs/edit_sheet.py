@@ -29,11 +29,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from optimizer.district.model import InputIssue
 from optimizer.district.textsafe import neutralize_formula, restore_formula_text
-from optimizer.outputs.xlsx_rows import write_rows
+from optimizer.outputs.xlsx_rows import guarded_text, per_distinct, write_rows
 from optimizer.planning.result import RANK_LABEL, PlanTables
 
 __all__ = ["EDIT_SHEET", "LISTS_SHEET", "PLANNED_HEADER", "CASE_MANAGER_HEADER",
@@ -99,19 +100,30 @@ def eligible_lists(edges: pd.DataFrame, student_ids: list[str]
     >>> eligible_lists(e, ["S1", "S2", "S3"])
     ([('E1',), ('E1', 'E2')], {'S1': 0, 'S2': 1})
     """
-    wanted = set(student_ids)
-    by_student: dict[str, list[str]] = {}
-    for sid, eid in zip(edges["student_id"].astype(str), edges["educator_id"].astype(str),
-                        strict=True):
-        if sid in wanted:
-            by_student.setdefault(sid, []).append(eid)
-    index: dict[tuple[str, ...], int] = {}
+    # Vectorised (a 100,000-student district has ~1.4 million edges): each
+    # student's educators as a run of educator codes, the run's bytes its key.
+    order = pd.Index(pd.unique(np.asarray(student_ids, dtype=object)))
+    at = order.get_indexer(np.asarray(edges["student_id"].astype(str), dtype=object))
+    codes, educators = pd.factorize(np.asarray(edges["educator_id"].astype(str), dtype=object))
+    mine = at >= 0
+    at, codes = at[mine], codes[mine].astype(np.int64)
+    by = np.argsort(at, kind="stable")  # stable: each student's educators in edge order
+    at, codes = at[by], codes[by]
+    starts = np.searchsorted(at, np.arange(len(order)), side="left").tolist()
+    ends = np.searchsorted(at, np.arange(len(order)), side="right").tolist()
+    index: dict[bytes, int] = {}
+    runs: list[tuple[int, int]] = []
     profile_of: dict[str, int] = {}
-    for sid in student_ids:
-        if sid in by_student:
-            key = tuple(by_student[sid])
-            profile_of[sid] = index.setdefault(key, len(index))
-    return list(index), profile_of
+    for sid, a, b in zip(order.tolist(), starts, ends, strict=True):
+        if a == b:
+            continue  # no eligible educator
+        key = codes[a:b].tobytes()
+        p = index.get(key)
+        if p is None:
+            p = index[key] = len(runs)
+            runs.append((a, b))
+        profile_of[sid] = p
+    return [tuple(educators.take(codes[a:b]).tolist()) for a, b in runs], profile_of
 
 
 def _col_letter(col: int) -> str:
@@ -173,16 +185,16 @@ def write_edit_sheet(wb: Any, tables: PlanTables, names: Mapping[str, str],
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(len(a), 1), len(_COLUMNS) - 1)
     ws.repeat_rows(0)
-    ranks = pd.to_numeric(a["rank"], errors="coerce").tolist()
-    columns = zip(students, a["school_id"].astype(str), a["grade"].astype(str),
-                  a["case_manager_id"].fillna("").astype(str),
-                  a["current_case_manager_id"].fillna("").astype(str), ranks,
-                  a["reason"].fillna("").astype(str), strict=True)
-    by_column: list[list[str | None]] = [[] for _ in _COLUMNS]
-    for sid, school, grade, cm, current, rank, why in columns:
-        fit = "" if pd.isna(rank) else RANK_LABEL.get(int(rank), "")  # NA: unplaced
-        for c, v in enumerate((sid, school, grade, label(cm), label(current), fit, why, cm)):
-            by_column[c].append(neutralize_formula(v) if v else None)
+    # Each distinct id, rank and reason converted once (a column is mostly repeats).
+    cm = a["case_manager_id"].fillna("").astype(str)
+    labelled = {c: per_distinct(a[c].fillna("").astype(str), label)
+                for c in ("case_manager_id", "current_case_manager_id")}
+    ranks = pd.to_numeric(a["rank"], errors="coerce").astype(float)
+    fit = per_distinct(ranks, lambda rank: RANK_LABEL.get(int(rank), ""))  # NA: unplaced
+    by_column = [guarded_text(values) for values in (
+        students, a["school_id"].astype(str), a["grade"].astype(str),
+        labelled["case_manager_id"], labelled["current_case_manager_id"], fit,
+        a["reason"].fillna("").astype(str), cm)]
     if not write_rows(ws, 1, [("string", values, None) for values in by_column]):
         for r, row in enumerate(zip(*by_column, strict=True), start=1):  # row by row
             for c, v in enumerate(row):

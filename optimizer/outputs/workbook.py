@@ -14,16 +14,20 @@ service providers adds Services and Provider rosters after Rosters
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
-from collections.abc import Callable, Mapping, Sequence
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import xlsxwriter
+import xlsxwriter.workbook
 
 from optimizer.district.cap_sources import CHANGE_HINT
-from optimizer.district.textsafe import neutralize_formula
 from optimizer.outputs.edit_sheet import EDIT_SHEET, write_edit_sheet
 from optimizer.outputs.outfolder import atomic_file, source_date
 from optimizer.outputs.redaction import redacted
@@ -33,7 +37,7 @@ from optimizer.outputs.service_sheets import (
     service_summary_rows,
     write_service_sheets,
 )
-from optimizer.outputs.xlsx_rows import write_rows
+from optimizer.outputs.xlsx_rows import guarded_text, per_distinct, write_rows
 from optimizer.planning.result import PlanTables
 
 __all__ = ["SHEETS", "write_workbook"]
@@ -69,14 +73,14 @@ class _Writer:
     def _column(self, ws: Any, series: pd.Series,
                 kind: str) -> tuple[Callable[..., Any], list[Any], Any]:
         """(write method, values with None for blank, format) for one column."""
+        # Text and dates converted once per distinct value (a column repeats a few).
         if kind == "text":
             text = series.astype(object).where(series.notna(), "").astype(str)
-            values = [None if v == "" else neutralize_formula(v) for v in text.tolist()]
-            return self._fast(ws, "write_string"), values, None
+            return self._fast(ws, "write_string"), guarded_text(text).tolist(), None
         if kind == "date":
             parsed = pd.to_datetime(series.astype(object).where(series != "", None),
                                     format="%Y-%m-%d", errors="coerce")
-            values = [None if pd.isna(v) else v.to_pydatetime() for v in parsed]
+            values = per_distinct(parsed, lambda v: v.to_pydatetime()).tolist()
             return self._fast(ws, "write_datetime"), values, self.date
         if kind == "bool":
             return self._fast(ws, "write_boolean"), [bool(v) for v in series.tolist()], None
@@ -135,19 +139,21 @@ def _names(tables: PlanTables, redact: bool) -> dict[str, str]:
     cl = tables.caseloads
     if redact or "name" not in cl.columns:
         return {e: e for e in cl["educator_id"]}
-    return dict(zip(cl["educator_id"], cl["name"], strict=True))
+    return dict(zip(cl["educator_id"].tolist(), cl["name"].tolist(), strict=True))
 
 
 def _column_map(frame: pd.DataFrame, key: str, value: str) -> dict[str, str]:
     """key -> value from a table that carries both (empty when it lacks ``value``)."""
     if value not in frame.columns or key not in frame.columns or not len(frame):
         return {}
-    return dict(zip(frame[key].astype(str), frame[value].fillna("").astype(str), strict=True))
+    return dict(zip(frame[key].astype(str).tolist(), frame[value].fillna("").astype(str).tolist(),
+                    strict=True))
 
 
 def _lookup(ids: pd.Series, mapping: Mapping[str, str]) -> list[str]:
     """The name of each id (blank when unknown or the id is blank)."""
-    return [mapping.get(str(i), "") if isinstance(i, str) else "" for i in ids.tolist()]
+    names = per_distinct(ids, lambda i: mapping.get(i, "") if isinstance(i, str) else "")
+    return ["" if v is None else v for v in names.tolist()]  # None: an NA id
 
 
 def _school_list(schools: pd.Series, school_names: Mapping[str, str]) -> pd.Series:
@@ -157,6 +163,30 @@ def _school_list(schools: pd.Series, school_names: Mapping[str, str]) -> pd.Seri
         ids = [i for i in str(cell if isinstance(cell, str) else "").split(";") if i]
         return "; ".join(school_names.get(i) or i for i in ids)
     return schools.map(one)
+
+
+#: zlib level of the parts zipped into the workbook. XlsxWriter leaves it at
+#: zlib's default (6), which took a quarter of a 100,000-student workbook's
+#: time; level 1 deflates about three times as fast for about a third more
+#: bytes (benchmarks/bench_workbook.py).
+DEFLATE_LEVEL = 1
+
+
+@contextmanager
+def _deflate_level(level: int) -> Iterator[None]:
+    """XlsxWriter zips with ``ZipFile`` looked up in its module when the
+    workbook closes: for the close, that name makes archives at ``level``.
+    (The workbook is written in one thread; nothing else zips meanwhile.)"""
+    module = xlsxwriter.workbook
+    real = getattr(module, "ZipFile", None)
+    if real is not zipfile.ZipFile:  # another XlsxWriter: leave it as it is
+        yield
+        return
+    module.ZipFile = functools.partial(real, compresslevel=level)
+    try:
+        yield
+    finally:
+        module.ZipFile = real
 
 
 #: The workbook's creation time when no SOURCE_DATE_EPOCH is set (the ZIP epoch,
@@ -316,7 +346,7 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
         placed["school_name_"] = _lookup(placed["school_id"], school_names)
         placed["student_name_"] = _lookup(placed["student_id"], student_names)
         change = (placed["case_manager_id"] != placed["case_manager_id"].shift()).to_numpy()
-        breaks = [i + 1 for i in range(1, len(placed)) if change[i]]
+        breaks = (np.flatnonzero(change[1:]) + 2).tolist()  # the sheet row of a new block
         # A printable roster: who, and when their reviews fall (capacity and
         # rank are in assignments.csv and the Changes sheet's reasons).
         w.table("Rosters", placed, [
@@ -373,5 +403,6 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
             ("student_name_", "Student name", "text"), ("educator_id", "Educator", "text"),
             ("educator_name_", "Educator name", "text"), ("detail", "Rule", "text")])
         write_edit_sheet(wb, tables, names, w.header, eligible)
-        wb.close()
+        with _deflate_level(DEFLATE_LEVEL):
+            wb.close()
     return Path(path)
