@@ -101,3 +101,23 @@ def test_blank_rows_short_columns_and_row_height_match_cell_by_cell(tmp_path):
     fast = _ragged_xml(tmp_path / "fast.xlsx", fast=True)
     assert b'<row r="5"' not in slow and b'ht="24"' in slow  # the cases ran
     assert fast == slow
+
+
+def test_plain_texts_are_told_apart_in_any_order(tmp_path):
+    """Texts made of the awkward pieces, side by side in every order: each
+    cell is what XlsxWriter's own escapes make of it."""
+    import random
+
+    from optimizer.outputs.xlsx_rows import _string_cells, _string_tail
+
+    pieces = ["a", " ", "\t", "\n", "|", "&", "<", ">", '"', "_x0041_", "_x00", "41_", "\x07",
+              "é", "\u00a0", "<r>", "</r>", "_", "x"]
+    rng = random.Random(5)
+    wb = xlsxwriter.Workbook(str(tmp_path / "t.xlsx"), {"constant_memory": True})
+    ws = wb.add_worksheet()
+    for _ in range(300):
+        texts = list({"".join(rng.choice(pieces) for _ in range(rng.randint(1, 4)))
+                      for _ in range(rng.randint(1, 12))})
+        got = _string_cells(ws, ' s="1"', "<c", texts)
+        assert got == ["<c" + _string_tail(ws, ' s="1"', t) for t in texts], texts
+    wb.close()

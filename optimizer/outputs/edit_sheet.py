@@ -34,7 +34,7 @@ import pandas as pd
 
 from optimizer.district.model import InputIssue
 from optimizer.district.textsafe import neutralize_formula, restore_formula_text
-from optimizer.outputs.xlsx_rows import guarded_text, per_distinct, write_rows
+from optimizer.outputs.xlsx_rows import distinct, guarded_text, write_rows
 from optimizer.planning.result import RANK_LABEL, PlanTables
 
 __all__ = ["EDIT_SHEET", "LISTS_SHEET", "PLANNED_HEADER", "CASE_MANAGER_HEADER",
@@ -187,16 +187,17 @@ def write_edit_sheet(wb: Any, tables: PlanTables, names: Mapping[str, str],
     ws.repeat_rows(0)
     # Each distinct id, rank and reason converted once (a column is mostly repeats).
     cm = a["case_manager_id"].fillna("").astype(str)
-    labelled = {c: per_distinct(a[c].fillna("").astype(str), label)
+    labelled = {c: distinct(a[c].fillna("").astype(str), label)
                 for c in ("case_manager_id", "current_case_manager_id")}
     ranks = pd.to_numeric(a["rank"], errors="coerce").astype(float)
-    fit = per_distinct(ranks, lambda rank: RANK_LABEL.get(int(rank), ""))  # NA: unplaced
+    fit = distinct(ranks, lambda rank: RANK_LABEL.get(int(rank), ""))  # NA: unplaced
     by_column = [guarded_text(values) for values in (
         students, a["school_id"].astype(str), a["grade"].astype(str),
         labelled["case_manager_id"], labelled["current_case_manager_id"], fit,
         a["reason"].fillna("").astype(str), cm)]
     if not write_rows(ws, 1, [("string", values, None) for values in by_column]):
-        for r, row in enumerate(zip(*by_column, strict=True), start=1):  # row by row
+        for r, row in enumerate(zip(*(c.take() for c in by_column), strict=True),
+                                start=1):  # row by row
             for c, v in enumerate(row):
                 if v is not None:
                     ws.write_string(r, c, v)

@@ -37,7 +37,7 @@ from optimizer.outputs.service_sheets import (
     service_summary_rows,
     write_service_sheets,
 )
-from optimizer.outputs.xlsx_rows import guarded_text, per_distinct, write_rows
+from optimizer.outputs.xlsx_rows import Distinct, distinct, guarded_text, write_rows
 from optimizer.planning.result import PlanTables
 
 __all__ = ["SHEETS", "write_workbook"]
@@ -71,17 +71,18 @@ class _Writer:
         return bound if inner is None else inner.__get__(ws)
 
     def _column(self, ws: Any, series: pd.Series,
-                kind: str) -> tuple[Callable[..., Any], list[Any], Any]:
+                kind: str) -> tuple[Callable[..., Any], list[Any] | Distinct, Any]:
         """(write method, values with None for blank, format) for one column."""
         # Text and dates converted once per distinct value (a column repeats a few).
         if kind == "text":
-            text = series.astype(object).where(series.notna(), "").astype(str)
-            return self._fast(ws, "write_string"), guarded_text(text).tolist(), None
+            # str of each value, blank for NA or "" (the text as the CSVs have it).
+            text = guarded_text(series.astype(str))
+            return self._fast(ws, "write_string"), text, None
         if kind == "date":
             parsed = pd.to_datetime(series.astype(object).where(series != "", None),
                                     format="%Y-%m-%d", errors="coerce")
-            values = per_distinct(parsed, lambda v: v.to_pydatetime()).tolist()
-            return self._fast(ws, "write_datetime"), values, self.date
+            dates = distinct(parsed, lambda v: v.to_pydatetime())
+            return self._fast(ws, "write_datetime"), dates, self.date
         if kind == "bool":
             return self._fast(ws, "write_boolean"), [bool(v) for v in series.tolist()], None
         numbers = pd.to_numeric(series, errors="coerce").astype(float)
@@ -98,11 +99,13 @@ class _Writer:
         ``columns`` is (column in frame, header shown, kind).
         """
         ws = self.wb.add_worksheet(name)
+        # Convert each column once (text and dates once per distinct value).
+        cols = [self._column(ws, frame[col], kind) for col, _, kind in columns]
         headers = [h for _, h, _ in columns]
         widths = [max(10, min(60, len(h) + 2)) for h in headers]
         for c, (col, _, kind) in enumerate(columns):
             if kind == "text" and len(frame):
-                longest = frame[col].astype(str).str.len().quantile(0.95)
+                longest = _text_lengths(frame[col]).quantile(0.95)
                 widths[c] = int(max(widths[c], min(60, longest + 2)))
             if kind == "date":
                 widths[c] = max(widths[c], 12)
@@ -114,21 +117,29 @@ class _Writer:
         ws.repeat_rows(0)
         if after_header:
             after_header(ws, len(frame))
-        # Convert each column once, then stream rows: blanks are simply not written.
-        cols = [self._column(ws, frame[col], kind) for col, _, kind in columns]
+        # Stream the rows: blanks are simply not written.
         if write_rows(ws, 1, [(_ROW_KIND.get(kind, "number"), values, fmt)
                               for (_, _, kind), (_, values, fmt) in zip(columns, cols,
                                                                          strict=True)]):
             cols = []  # written: the same bytes, without XlsxWriter's per-cell calls
-        for r in range(len(frame) if cols else 0):
+        by_row = [(write, values.take() if isinstance(values, Distinct) else values, fmt)
+                  for write, values, fmt in cols]
+        for r in range(len(frame) if by_row else 0):
             row = r + 1
-            for c, (write, values, fmt) in enumerate(cols):
-                v = values[r]
+            for c, (write, cells, fmt) in enumerate(by_row):
+                v = cells[r]
                 if v is not None:
                     write(row, c, v, fmt)
         if breaks:
             ws.set_h_pagebreaks(list(breaks)[:_MAX_PAGE_BREAKS])
         return ws
+
+
+def _text_lengths(column: pd.Series) -> pd.Series:
+    """``column.astype(str).str.len()`` (NA skipped), each distinct text measured once."""
+    text = distinct(column.astype(str))
+    lengths = np.array([len(v) for v in text.values] + [0], dtype=float)
+    return pd.Series(lengths.take(text.codes[text.codes >= 0]))
 
 
 #: A table column's kind -> how :func:`write_rows` writes it (booleans: cell by cell).
@@ -152,8 +163,8 @@ def _column_map(frame: pd.DataFrame, key: str, value: str) -> dict[str, str]:
 
 def _lookup(ids: pd.Series, mapping: Mapping[str, str]) -> list[str]:
     """The name of each id (blank when unknown or the id is blank)."""
-    names = per_distinct(ids, lambda i: mapping.get(i, "") if isinstance(i, str) else "")
-    return ["" if v is None else v for v in names.tolist()]  # None: an NA id
+    names = distinct(ids, lambda i: mapping.get(i, "") if isinstance(i, str) else "").take()
+    return ["" if v is None else v for v in names]  # None: an NA id
 
 
 def _school_list(schools: pd.Series, school_names: Mapping[str, str]) -> pd.Series:
@@ -305,8 +316,9 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
             ws.write_string(r, 0, label, w.bold)
             # One value of its own kind: converted like a table column's cells.
             write, values, fmt = w._column(ws, pd.Series([value], dtype=object), kind)
-            if values[0] is not None:
-                write(r, 1, values[0], fmt)
+            cell = (values.take() if isinstance(values, Distinct) else values)[0]
+            if cell is not None:
+                write(r, 1, cell, fmt)
 
         cl = tables.caseloads.copy()
         cl["name"] = cl["educator_id"].map(names)

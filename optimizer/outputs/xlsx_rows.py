@@ -18,6 +18,7 @@ import io
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from itertools import compress, repeat
 from typing import Any
 
@@ -27,41 +28,80 @@ from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
 
 from optimizer.district.textsafe import neutralize_formula
 
-__all__ = ["guarded_text", "per_distinct", "write_rows"]
+__all__ = ["Distinct", "distinct", "guarded_text", "write_rows"]
+
+
+@dataclass(frozen=True)
+class Distinct:
+    """A column as its distinct values and, per row, a code into them: row
+    ``i`` holds ``values[codes[i]]``; code -1, or a value None, is a blank.
+
+    A 100,000-row column holds a few thousand distinct values at most but
+    student ids: converting and writing each once is what makes a large
+    sheet fast.
+    """
+
+    codes: np.ndarray
+    values: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def convert(self, how: Callable[[Any], Any]) -> Distinct:
+        """The column with ``how(v)`` for each distinct value ``v`` (rows unchanged)."""
+        return Distinct(self.codes, [how(v) for v in self.values])
+
+    def take(self) -> list[Any]:
+        """Row by row (None where blank)."""
+        made = np.empty(len(self.values) + 1, dtype=object)  # the last, None: code -1
+        made[:-1] = self.values
+        return made.take(self.codes).tolist()
+
+
+def distinct(values: Sequence[Any] | np.ndarray | pd.Series | pd.Index,
+             how: Callable[[Any], Any] | None = None) -> Distinct:
+    """Code a column by its distinct values (NA: blank), each converted by ``how``.
+
+    Values equal by ``==`` are one (so 0.0 and -0.0: numbers for the sheet
+    go to :func:`write_rows` as they are).
+
+    Examples
+    --------
+    >>> distinct(["b", None, "a", "b"], str.upper).values
+    ['B', 'A']
+    >>> distinct(["b", None, "a", "b"]).take()
+    ['b', None, 'a', 'b']
+    """
+    if not isinstance(values, (pd.Series, pd.Index, np.ndarray)) or values.dtype == object:
+        values = np.asarray(values, dtype=object)
+    # Typed arrays (text, dates) are coded as they are, without an object per row.
+    codes, uniques = pd.factorize(values)
+    found = uniques.tolist()
+    return Distinct(np.asarray(codes, dtype=np.intp),
+                    found if how is None else [how(v) for v in found])
+
+
+def _guard(text: str) -> str | None:
+    return neutralize_formula(text) if text else None
+
+
+def guarded_text(values: Sequence[Any] | np.ndarray | pd.Series | Distinct) -> Distinct:
+    """Text cells for :func:`write_rows`: blank where ``""`` or NA, the rest
+    guarded by :func:`~optimizer.district.textsafe.neutralize_formula`.
+
+    Examples
+    --------
+    >>> guarded_text(["=1+1", "", "Ana", "Ana"]).take()
+    ["'=1+1", None, 'Ana', 'Ana']
+    """
+    if isinstance(values, Distinct):
+        return values.convert(_guard)
+    return distinct(values, _guard)
+
 
 #: (kind, values with None for a blank cell, cell format or None); kind is
 #: "string", "number" or "datetime".
-Column = tuple[str, Sequence[Any] | np.ndarray, Any]
-
-
-def per_distinct(values: Sequence[Any] | pd.Series, convert: Callable[[Any], Any]
-                 ) -> np.ndarray:
-    """``convert(v)`` for each value, called once per distinct value (None for NA).
-
-    A 100,000-row column holds a few thousand distinct values at most but
-    student ids: converting each once is what makes a large sheet fast.
-
-    Examples
-    --------
-    >>> per_distinct(["a", None, "a"], str.upper).tolist()
-    ['A', None, 'A']
-    """
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
-    made = np.empty(len(uniques) + 1, dtype=object)  # the last, None, for code -1
-    made[:-1] = [convert(u) for u in uniques]
-    return made.take(codes)
-
-
-def guarded_text(values: Sequence[Any] | pd.Series) -> np.ndarray:
-    """Text cells for :func:`write_rows`: None where blank (``""`` or NA), the
-    rest guarded by :func:`~optimizer.district.textsafe.neutralize_formula`.
-
-    Examples
-    --------
-    >>> guarded_text(["=1+1", "", "Ana"]).tolist()
-    ["'=1+1", None, 'Ana']
-    """
-    return per_distinct(values, lambda v: neutralize_formula(v) if v else None)
+Column = tuple[str, "Sequence[Any] | np.ndarray | Distinct", Any]
 
 
 def _style(ws: Any, col: int, fmt: Any) -> str:
@@ -86,9 +126,20 @@ def _string_tail(ws: Any, style: str, value: str) -> str:
 
 #: What makes a text's XML more than ``<t>text</t>``: control characters (and a
 #: literal ``_xHHHH_``, escaped in turn), XML escapes, and leading or trailing
-#: whitespace (``xml:space``). Texts without any are most; the rest go through
-#: :func:`_string_tail`.
-_NOT_PLAIN = re.compile(r"[\x00-\x1f&<>]|_x[0-9a-fA-F]{4}_|^\s|\s$")
+#: whitespace (``xml:space``), here in texts joined by ``|`` (which none of it
+#: can span; looked at, never matched, so a match never hides the next).
+#: Texts without any are most; the rest go through :func:`_string_tail`.
+_NOT_PLAIN = re.compile(r"[\x00-\x1f&<>]|_x[0-9a-fA-F]{4}_|(?:^|(?<=\|))\s|\s(?=\||$)")
+
+
+def _not_plain(texts: list[str]) -> np.ndarray:
+    """Which texts need XlsxWriter's escapes: one scan of them all joined."""
+    ends = np.cumsum([len(t) + 1 for t in texts])  # where each text's "|" falls
+    odd = np.zeros(len(texts), dtype=bool)
+    for m in _NOT_PLAIN.finditer("|".join(texts)):
+        # The text the match is in (both ends, to be sure).
+        odd[np.searchsorted(ends, [m.start(), m.end() - 1], side="right")] = True
+    return odd
 
 
 def _string_cells(ws: Any, style: str, prefix: str, texts: list[str]) -> list[str]:
@@ -96,9 +147,8 @@ def _string_cells(ws: Any, style: str, prefix: str, texts: list[str]) -> list[st
     if not texts:
         return []
     head = f'{prefix}{style} t="inlineStr"><is><t>'
-    odd = pd.Series(texts, dtype=object).str.contains(_NOT_PLAIN).tolist()
     return [prefix + _string_tail(ws, style, t) if o else head + t + "</t></is></c>"
-            for t, o in zip(texts, odd, strict=True)]
+            for t, o in zip(texts, _not_plain(texts).tolist(), strict=True)]
 
 
 def _row_tag(ws: Any, row: int) -> str:
@@ -121,11 +171,19 @@ def _number_key(v: float) -> object:
 class _Coded:
     """One column as codes into its distinct values (code -1: a blank cell)."""
 
-    def __init__(self, kind: str, values: Sequence[Any] | np.ndarray, n: int) -> None:
+    def __init__(self, kind: str, values: Sequence[Any] | np.ndarray | Distinct,
+                 n: int) -> None:
         self.kind = kind
-        if kind == "string":
+        if isinstance(values, Distinct):
+            codes = values.codes
+            self.uniques: list[Any] = [v for v in values.values if v is not None]
+            if len(self.uniques) < len(values.values):  # values converted to a blank
+                kept = np.array([v is not None for v in values.values])
+                new = np.append(np.where(kept, np.cumsum(kept) - 1, -1), -1)
+                codes = new[codes]  # code -1 takes the last, -1
+        elif kind == "string":
             codes, uniques = pd.factorize(np.asarray(values, dtype=object))
-            self.uniques: list[Any] = list(uniques)
+            self.uniques = list(uniques)
         else:
             # Numbers and dates by hand: factorize would make -0.0 one with 0.0.
             index: dict[object, int] = {}
