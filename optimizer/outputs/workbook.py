@@ -76,8 +76,7 @@ class _Writer:
         # Text and dates converted once per distinct value (a column repeats a few).
         if kind == "text":
             # str of each value, blank for NA or "" (the text as the CSVs have it).
-            text = guarded_text(series.astype(str))
-            return self._fast(ws, "write_string"), text, None
+            return self._fast(ws, "write_string"), guarded_text(_text(series)), None
         if kind == "date":
             parsed = pd.to_datetime(series.astype(object).where(series != "", None),
                                     format="%Y-%m-%d", errors="coerce")
@@ -100,13 +99,18 @@ class _Writer:
         """
         ws = self.wb.add_worksheet(name)
         # Convert each column once (text and dates once per distinct value).
-        cols = [self._column(ws, frame[col], kind) for col, _, kind in columns]
         headers = [h for _, h, _ in columns]
         widths = [max(10, min(60, len(h) + 2)) for h in headers]
+        cols = []
         for c, (col, _, kind) in enumerate(columns):
-            if kind == "text" and len(frame):
-                longest = _text_lengths(frame[col]).quantile(0.95)
-                widths[c] = int(max(widths[c], min(60, longest + 2)))
+            if kind != "text":
+                cols.append(self._column(ws, frame[col], kind))
+            else:
+                text = _text(frame[col])  # written, and measured for the column's width
+                cols.append((self._fast(ws, "write_string"), guarded_text(text), None))
+                if len(frame):
+                    longest = _text_lengths(text).quantile(0.95)
+                    widths[c] = int(max(widths[c], min(60, longest + 2)))
             if kind == "date":
                 widths[c] = max(widths[c], 12)
             ws.set_column(c, c, widths[c])
@@ -135,9 +139,14 @@ class _Writer:
         return ws
 
 
-def _text_lengths(column: pd.Series) -> pd.Series:
-    """``column.astype(str).str.len()`` (NA skipped), each distinct text measured once."""
-    text = distinct(column.astype(str))
+def _text(column: pd.Series) -> Distinct:
+    """A text column as the CSVs have it: str of each value, NA blank."""
+    return distinct(column.astype(str))
+
+
+def _text_lengths(text: Distinct) -> pd.Series:
+    """``column.astype(str).str.len()`` (NA skipped) from :func:`_text`, each
+    distinct text measured once."""
     lengths = np.array([len(v) for v in text.values] + [0], dtype=float)
     return pd.Series(lengths.take(text.codes[text.codes >= 0]))
 
