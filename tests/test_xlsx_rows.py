@@ -16,6 +16,7 @@ TEXT = ["S1", None, " lead space", "trail ", "a & b <c> \"q\"", "tab\there", "be
 NUMBERS = [1.0, None, -0.0, 0.0, 2.5, 1e-20, 123456789012345.0, 1 / 3, -7.0, 3.0, None, 0.1,
            1e16, 42.0]
 DATES = [dt.datetime(2026, 8, 1), None] * 7
+FLAGS = [True, False, None, True] * 3 + [False, None]
 
 
 def _sheet_xml(path, fast: bool) -> bytes:
@@ -25,13 +26,14 @@ def _sheet_xml(path, fast: bool) -> bytes:
     date = wb.add_format({"num_format": "yyyy-mm-dd"})
     ws.set_column(1, 1, 12, wb.add_format({"italic": True}))  # a column format
     ws.set_column(2, 2, 30, None, {"hidden": True})
-    for c, h in enumerate(["Text", "Column-formatted", "Hidden", "Blank", "Number", "Date"]):
+    for c, h in enumerate(["Text", "Column-formatted", "Hidden", "Blank", "Number", "Date",
+                           "Flag"]):
         ws.write_string(0, c, h, bold)
     texts = [None if v == "" else v for v in TEXT]
     unused = wb.add_format({"underline": 1})  # only on blank cells: never numbered
     columns = [("string", texts, None), ("string", list(reversed(texts)), None),
                ("string", texts, bold), ("string", [None] * len(TEXT), unused),
-               ("number", NUMBERS, pct), ("datetime", DATES, date)]
+               ("number", NUMBERS, pct), ("datetime", DATES, date), ("boolean", FLAGS, bold)]
     if fast:
         assert write_rows(ws, 1, columns)
     else:
@@ -41,7 +43,8 @@ def _sheet_xml(path, fast: bool) -> bytes:
                 if v is None:
                     continue
                 {"string": ws.write_string, "number": ws.write_number,
-                 "datetime": ws.write_datetime}[kind](r + 1, c, v, fmt)
+                 "datetime": ws.write_datetime, "boolean": ws.write_boolean}[kind](r + 1, c, v,
+                                                                                    fmt)
     ws.write_string(len(TEXT) + 3, 0, "after the table")
     wb.close()
     with zipfile.ZipFile(path) as z:  # every part but the creation time
@@ -63,7 +66,7 @@ def test_sheets_it_does_not_cover_are_left_to_the_caller(tmp_path):
     ws2 = wb2.add_worksheet()
     ws2.set_row(2, 30)  # a row format inside the rows
     assert not write_rows(ws2, 1, [("string", ["a", "b", "c"], None)])
-    assert not write_rows(ws2, 5, [("boolean", [True], None)])
+    assert not write_rows(ws2, 5, [("formula", ["=1+1"], None)])
     assert not write_rows(ws2, 5, [("string", ["x" * 20000], None)])
     wb.close()
     wb2.close()

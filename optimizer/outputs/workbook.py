@@ -151,7 +151,7 @@ def _text_lengths(text: Distinct) -> pd.Series:
     return pd.Series(lengths.take(text.codes[text.codes >= 0]))
 
 
-#: A table column's kind -> how :func:`write_rows` writes it (booleans: cell by cell).
+#: A table column's kind -> how :func:`write_rows` writes it.
 _ROW_KIND = {"text": "string", "date": "datetime", "bool": "boolean"}
 
 

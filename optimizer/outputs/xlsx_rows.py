@@ -9,7 +9,7 @@ escape functions, and a cell costs one string join. The bytes written are the
 ones XlsxWriter writes in ``constant_memory`` mode (a test compares the two
 on the sample plan); where a sheet is outside what this covers (no
 constant-memory mode, row formats or comments in the rows, over-long text,
-booleans), :func:`write_rows` returns False and the caller writes cell by cell.
+formulas), :func:`write_rows` returns False and the caller writes cell by cell.
 """
 
 from __future__ import annotations
@@ -99,8 +99,11 @@ def guarded_text(values: Sequence[Any] | np.ndarray | pd.Series | Distinct) -> D
     return distinct(values, _guard)
 
 
+#: The kinds of cell :func:`write_rows` writes.
+_KINDS = ("string", "number", "datetime", "boolean")
+
 #: (kind, values with None for a blank cell, cell format or None); kind is
-#: "string", "number" or "datetime".
+#: one of ``_KINDS``.
 Column = tuple[str, "Sequence[Any] | np.ndarray | Distinct", Any]
 
 
@@ -195,7 +198,7 @@ class _Coded:
                 if v is None:
                     codes[i] = -1
                     continue
-                key = v if kind == "datetime" else _number_key(v)
+                key = _number_key(v) if kind == "number" else v
                 code = index.get(key)
                 if code is None:
                     code = index[key] = len(self.uniques)
@@ -208,6 +211,8 @@ class _Coded:
         """Each row's cell XML (``""`` where blank): each distinct value's made once."""
         if self.kind == "string":
             made = _string_cells(ws, style, prefix, self.uniques)
+        elif self.kind == "boolean":
+            made = [f'{prefix}{style} t="b"><v>{int(bool(v))}</v></c>' for v in self.uniques]
         else:
             numbers = (self.uniques if self.kind == "number" else
                        [ws._convert_date_time(v) for v in self.uniques])
@@ -233,8 +238,7 @@ def write_rows(ws: Any, first_row: int, columns: Sequence[Column]) -> bool:
         return True
     last = first_row + n - 1
     if (not ws.constant_memory or ws.previous_row > first_row or last >= ws.xls_rowmax
-            or len(columns) > ws.xls_colmax or any(kind not in ("string", "number", "datetime")
-                                                   for kind, _, _ in columns)):
+            or len(columns) > ws.xls_colmax or any(kind not in _KINDS for kind, _, _ in columns)):
         return False
     if any(first_row <= r <= last for r in ws.row_info) or \
             any(first_row <= r <= last for r in ws.comments):
