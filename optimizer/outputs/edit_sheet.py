@@ -34,7 +34,7 @@ import pandas as pd
 
 from optimizer.district.model import InputIssue
 from optimizer.district.textsafe import neutralize_formula, restore_formula_text
-from optimizer.outputs.xlsx_rows import distinct, guarded_text, write_rows
+from optimizer.outputs.xlsx_rows import Column, distinct, guarded_text, write_rows
 from optimizer.planning.result import RANK_LABEL, PlanTables
 
 __all__ = ["EDIT_SHEET", "LISTS_SHEET", "PLANNED_HEADER", "CASE_MANAGER_HEADER",
@@ -214,11 +214,21 @@ def write_edit_sheet(wb: Any, tables: PlanTables, names: Mapping[str, str],
     for r, sid in enumerate(students, start=2):
         if sid in profile_of:
             rows_of.setdefault(profile_of[sid], []).append(r)
+    # The lists, a row per profile: the count, then the choices (each educator's
+    # label made once).
+    labels = {eid: neutralize_formula(label(eid)) for eid in {e for p in profiles for e in p}}
+    widest = max((len(p) for p in profiles), default=0)
+    list_columns: list[Column] = [("number", [float(len(rows_of[p])) for p in
+                                              range(len(profiles))], None)]
+    list_columns += [("string", [labels[p[c]] if c < len(p) else None for p in profiles], None)
+                     for c in range(widest)]
+    if not write_rows(lists, 1, list_columns):
+        for p, choices in enumerate(profiles, start=1):
+            lists.write_number(p, 0, len(rows_of[p - 1]))
+            for c, eid in enumerate(choices, start=1):
+                lists.write_string(p, c, labels[eid])
     col = _col_letter(_CM_COL)
     for p, choices in enumerate(profiles, start=1):
-        lists.write_number(p, 0, len(rows_of[p - 1]))
-        for c, eid in enumerate(choices, start=1):
-            lists.write_string(p, c, neutralize_formula(label(eid)))
         source = (f"='{LISTS_SHEET}'!$B${p + 1}:${_col_letter(len(choices))}${p + 1}")
         cells = _ranges(rows_of[p - 1], col)
         ws.data_validation(rows_of[p - 1][0] - 1, _CM_COL, rows_of[p - 1][0] - 1, _CM_COL, {

@@ -28,7 +28,7 @@ from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
 
 from optimizer.district.textsafe import neutralize_formula
 
-__all__ = ["Distinct", "distinct", "guarded_text", "write_rows"]
+__all__ = ["Column", "Distinct", "distinct", "guarded_text", "write_rows"]
 
 
 @dataclass(frozen=True)
