@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zipfile
+from pathlib import Path
 
 import xlsxwriter
 
@@ -124,3 +125,29 @@ def test_plain_texts_are_told_apart_in_any_order(tmp_path):
         got = _string_cells(ws, ' s="1"', "<c", texts)
         assert got == ["<c" + _string_tail(ws, ' s="1"', t) for t in texts], texts
     wb.close()
+
+
+def test_rows_kept_in_memory_or_spilled_give_the_same_bytes(tmp_path):
+    from optimizer.outputs.xlsx_rows import spool_rows
+
+    def book(path, spool: int | None) -> bytes:
+        wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+        temp_files = []
+        for name in ("A", "B"):
+            ws = wb.add_worksheet(name)
+            temp_files.append(Path(ws.row_data_filename))
+            if spool is not None:
+                spool_rows(ws, spool)
+                assert ws.row_data_fh._max_size == spool  # ours, not XlsxWriter's file
+            ws.write_string(0, 0, "head é —")
+            assert write_rows(ws, 1, [("string", [f"S{i} — line\nbreak" for i in range(300)],
+                                       None), ("number", [float(i) for i in range(300)], None)])
+            ws.write_string(400, 1, "after")
+        wb.close()
+        assert not any(f.exists() for f in temp_files)  # XlsxWriter's files removed
+        with zipfile.ZipFile(path) as z:
+            return b"".join(z.read(n) for n in sorted(z.namelist()) if n != "docProps/core.xml")
+
+    plain = book(tmp_path / "plain.xlsx", None)
+    assert book(tmp_path / "memory.xlsx", 1 << 20) == plain
+    assert book(tmp_path / "spilled.xlsx", 1000) == plain  # rolled over to a file

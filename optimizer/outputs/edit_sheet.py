@@ -34,7 +34,7 @@ import pandas as pd
 
 from optimizer.district.model import InputIssue
 from optimizer.district.textsafe import neutralize_formula, restore_formula_text
-from optimizer.outputs.xlsx_rows import Column, distinct, guarded_text, write_rows
+from optimizer.outputs.xlsx_rows import Column, distinct, guarded_text, spool_rows, write_rows
 from optimizer.planning.result import RANK_LABEL, PlanTables
 
 __all__ = ["EDIT_SHEET", "LISTS_SHEET", "PLANNED_HEADER", "CASE_MANAGER_HEADER",
@@ -180,6 +180,7 @@ def write_edit_sheet(wb: Any, tables: PlanTables, names: Mapping[str, str],
         return choice_label(eid, names.get(eid)) if eid else ""
 
     ws = wb.add_worksheet(EDIT_SHEET)
+    spool_rows(ws)
     for c, (h, width) in enumerate(_COLUMNS):
         ws.set_column(c, c, width, None, {"hidden": h == PLANNED_HEADER})
         ws.write_string(0, c, h, header)

@@ -37,7 +37,7 @@ from optimizer.outputs.service_sheets import (
     service_summary_rows,
     write_service_sheets,
 )
-from optimizer.outputs.xlsx_rows import Distinct, distinct, guarded_text, write_rows
+from optimizer.outputs.xlsx_rows import Distinct, distinct, guarded_text, spool_rows, write_rows
 from optimizer.planning.result import PlanTables
 
 __all__ = ["SHEETS", "write_workbook"]
@@ -98,6 +98,7 @@ class _Writer:
         ``columns`` is (column in frame, header shown, kind).
         """
         ws = self.wb.add_worksheet(name)
+        spool_rows(ws)
         # Convert each column once (text and dates once per distinct value).
         headers = [h for _, h, _ in columns]
         widths = [max(10, min(60, len(h) + 2)) for h in headers]
