@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zipfile
+from pathlib import Path
 
 import xlsxwriter
 
@@ -16,6 +17,7 @@ TEXT = ["S1", None, " lead space", "trail ", "a & b <c> \"q\"", "tab\there", "be
 NUMBERS = [1.0, None, -0.0, 0.0, 2.5, 1e-20, 123456789012345.0, 1 / 3, -7.0, 3.0, None, 0.1,
            1e16, 42.0]
 DATES = [dt.datetime(2026, 8, 1), None] * 7
+FLAGS = [True, False, None, True] * 3 + [False, None]
 
 
 def _sheet_xml(path, fast: bool) -> bytes:
@@ -25,13 +27,14 @@ def _sheet_xml(path, fast: bool) -> bytes:
     date = wb.add_format({"num_format": "yyyy-mm-dd"})
     ws.set_column(1, 1, 12, wb.add_format({"italic": True}))  # a column format
     ws.set_column(2, 2, 30, None, {"hidden": True})
-    for c, h in enumerate(["Text", "Column-formatted", "Hidden", "Blank", "Number", "Date"]):
+    for c, h in enumerate(["Text", "Column-formatted", "Hidden", "Blank", "Number", "Date",
+                           "Flag"]):
         ws.write_string(0, c, h, bold)
     texts = [None if v == "" else v for v in TEXT]
     unused = wb.add_format({"underline": 1})  # only on blank cells: never numbered
     columns = [("string", texts, None), ("string", list(reversed(texts)), None),
                ("string", texts, bold), ("string", [None] * len(TEXT), unused),
-               ("number", NUMBERS, pct), ("datetime", DATES, date)]
+               ("number", NUMBERS, pct), ("datetime", DATES, date), ("boolean", FLAGS, bold)]
     if fast:
         assert write_rows(ws, 1, columns)
     else:
@@ -41,7 +44,8 @@ def _sheet_xml(path, fast: bool) -> bytes:
                 if v is None:
                     continue
                 {"string": ws.write_string, "number": ws.write_number,
-                 "datetime": ws.write_datetime}[kind](r + 1, c, v, fmt)
+                 "datetime": ws.write_datetime, "boolean": ws.write_boolean}[kind](r + 1, c, v,
+                                                                                    fmt)
     ws.write_string(len(TEXT) + 3, 0, "after the table")
     wb.close()
     with zipfile.ZipFile(path) as z:  # every part but the creation time
@@ -63,7 +67,87 @@ def test_sheets_it_does_not_cover_are_left_to_the_caller(tmp_path):
     ws2 = wb2.add_worksheet()
     ws2.set_row(2, 30)  # a row format inside the rows
     assert not write_rows(ws2, 1, [("string", ["a", "b", "c"], None)])
-    assert not write_rows(ws2, 5, [("boolean", [True], None)])
+    assert not write_rows(ws2, 5, [("formula", ["=1+1"], None)])
     assert not write_rows(ws2, 5, [("string", ["x" * 20000], None)])
     wb.close()
     wb2.close()
+
+
+def _ragged_xml(path, fast: bool) -> bytes:
+    """A taller default row, a row with every cell blank, a column shorter than
+    the others and one never written: rows and sizes as XlsxWriter makes them."""
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    ws = wb.add_worksheet("T")
+    ws.set_default_row(24)
+    ws.write_string(0, 0, "head")
+    columns = [("string", ["a", None, None, "a", "=b"], None),
+               ("number", [None, None, None, 2.0], None),
+               ("string", [None] * 5, None),
+               ("datetime", [dt.datetime(1900, 1, 1), None, None, dt.datetime(2027, 6, 30),
+                             dt.datetime(2027, 6, 30, 12)], wb.add_format({"num_format": "d"}))]
+    if fast:
+        assert write_rows(ws, 3, columns)
+    else:
+        for r in range(5):
+            for c, (kind, values, fmt) in enumerate(columns):
+                v = values[r] if r < len(values) else None
+                if v is not None:
+                    {"string": ws.write_string, "number": ws.write_number,
+                     "datetime": ws.write_datetime}[kind](r + 3, c, v, fmt)
+    ws.write_string(20, 1, "after")
+    wb.close()
+    with zipfile.ZipFile(path) as z:
+        return b"".join(z.read(n) for n in sorted(z.namelist()) if n != "docProps/core.xml")
+
+
+def test_blank_rows_short_columns_and_row_height_match_cell_by_cell(tmp_path):
+    slow = _ragged_xml(tmp_path / "slow.xlsx", fast=False)
+    fast = _ragged_xml(tmp_path / "fast.xlsx", fast=True)
+    assert b'<row r="5"' not in slow and b'ht="24"' in slow  # the cases ran
+    assert fast == slow
+
+
+def test_plain_texts_are_told_apart_in_any_order(tmp_path):
+    """Texts made of the awkward pieces, side by side in every order: each
+    cell is what XlsxWriter's own escapes make of it."""
+    import random
+
+    from optimizer.outputs.xlsx_rows import _string_cells, _string_tail
+
+    pieces = ["a", " ", "\t", "\n", "|", "&", "<", ">", '"', "_x0041_", "_x00", "41_", "\x07",
+              "é", "\u00a0", "<r>", "</r>", "_", "x"]
+    rng = random.Random(5)
+    wb = xlsxwriter.Workbook(str(tmp_path / "t.xlsx"), {"constant_memory": True})
+    ws = wb.add_worksheet()
+    for _ in range(300):
+        texts = list({"".join(rng.choice(pieces) for _ in range(rng.randint(1, 4)))
+                      for _ in range(rng.randint(1, 12))})
+        got = _string_cells(ws, ' s="1"', "<c", texts)
+        assert got == ["<c" + _string_tail(ws, ' s="1"', t) for t in texts], texts
+    wb.close()
+
+
+def test_rows_kept_in_memory_or_spilled_give_the_same_bytes(tmp_path):
+    from optimizer.outputs.xlsx_rows import spool_rows
+
+    def book(path, spool: int | None) -> bytes:
+        wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+        temp_files = []
+        for name in ("A", "B"):
+            ws = wb.add_worksheet(name)
+            temp_files.append(Path(ws.row_data_filename))
+            if spool is not None:
+                spool_rows(ws, spool)
+                assert ws.row_data_fh._max_size == spool  # ours, not XlsxWriter's file
+            ws.write_string(0, 0, "head é —")
+            assert write_rows(ws, 1, [("string", [f"S{i} — line\nbreak" for i in range(300)],
+                                       None), ("number", [float(i) for i in range(300)], None)])
+            ws.write_string(400, 1, "after")
+        wb.close()
+        assert not any(f.exists() for f in temp_files)  # XlsxWriter's files removed
+        with zipfile.ZipFile(path) as z:
+            return b"".join(z.read(n) for n in sorted(z.namelist()) if n != "docProps/core.xml")
+
+    plain = book(tmp_path / "plain.xlsx", None)
+    assert book(tmp_path / "memory.xlsx", 1 << 20) == plain
+    assert book(tmp_path / "spilled.xlsx", 1000) == plain  # rolled over to a file

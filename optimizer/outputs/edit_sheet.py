@@ -29,11 +29,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from optimizer.district.model import InputIssue
 from optimizer.district.textsafe import neutralize_formula, restore_formula_text
-from optimizer.outputs.xlsx_rows import write_rows
+from optimizer.outputs.xlsx_rows import Column, distinct, guarded_text, spool_rows, write_rows
 from optimizer.planning.result import RANK_LABEL, PlanTables
 
 __all__ = ["EDIT_SHEET", "LISTS_SHEET", "PLANNED_HEADER", "CASE_MANAGER_HEADER",
@@ -99,18 +100,30 @@ def eligible_lists(edges: pd.DataFrame, student_ids: list[str]
     >>> eligible_lists(e, ["S1", "S2", "S3"])
     ([('E1',), ('E1', 'E2')], {'S1': 0, 'S2': 1})
     """
-    wanted = set(student_ids)
-    by_student: dict[str, list[str]] = {}
-    for sid, eid in zip(edges["student_id"].astype(str), edges["educator_id"].astype(str),
-                        strict=True):
-        if sid in wanted:
-            by_student.setdefault(sid, []).append(eid)
+    # A 100,000-student district has ~1.4 million edges: no Python per edge.
+    # Each student's educators are one run of the edges, in edge order (the
+    # edge table lists a student's edges together; otherwise a stable sort
+    # by student makes it so).
+    sids = np.asarray(edges["student_id"].astype(str), dtype=object)
+    eids = np.asarray(edges["educator_id"].astype(str), dtype=object)
+    if len(sids):
+        starts = np.flatnonzero(np.concatenate(([True], sids[1:] != sids[:-1])))
+        if not pd.Index(sids[starts]).is_unique:
+            by = np.argsort(pd.factorize(sids)[0], kind="stable")
+            sids, eids = sids[by], eids[by]
+            starts = np.flatnonzero(np.concatenate(([True], sids[1:] != sids[:-1])))
+    else:
+        starts = np.zeros(0, dtype=np.intp)
+    ends = np.append(starts[1:], len(sids)).tolist()
+    educators = eids.tolist()
+    run_of = dict(zip(sids[starts].tolist(), zip(starts.tolist(), ends, strict=True),
+                      strict=True))
     index: dict[tuple[str, ...], int] = {}
     profile_of: dict[str, int] = {}
     for sid in student_ids:
-        if sid in by_student:
-            key = tuple(by_student[sid])
-            profile_of[sid] = index.setdefault(key, len(index))
+        run = run_of.get(sid)
+        if run is not None:  # else: no eligible educator
+            profile_of[sid] = index.setdefault(tuple(educators[run[0]:run[1]]), len(index))
     return list(index), profile_of
 
 
@@ -167,24 +180,26 @@ def write_edit_sheet(wb: Any, tables: PlanTables, names: Mapping[str, str],
         return choice_label(eid, names.get(eid)) if eid else ""
 
     ws = wb.add_worksheet(EDIT_SHEET)
+    spool_rows(ws)
     for c, (h, width) in enumerate(_COLUMNS):
         ws.set_column(c, c, width, None, {"hidden": h == PLANNED_HEADER})
         ws.write_string(0, c, h, header)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(len(a), 1), len(_COLUMNS) - 1)
     ws.repeat_rows(0)
-    ranks = pd.to_numeric(a["rank"], errors="coerce").tolist()
-    columns = zip(students, a["school_id"].astype(str), a["grade"].astype(str),
-                  a["case_manager_id"].fillna("").astype(str),
-                  a["current_case_manager_id"].fillna("").astype(str), ranks,
-                  a["reason"].fillna("").astype(str), strict=True)
-    by_column: list[list[str | None]] = [[] for _ in _COLUMNS]
-    for sid, school, grade, cm, current, rank, why in columns:
-        fit = "" if pd.isna(rank) else RANK_LABEL.get(int(rank), "")  # NA: unplaced
-        for c, v in enumerate((sid, school, grade, label(cm), label(current), fit, why, cm)):
-            by_column[c].append(neutralize_formula(v) if v else None)
+    # Each distinct id, rank and reason converted once (a column is mostly repeats).
+    cm = a["case_manager_id"].fillna("").astype(str)
+    labelled = {c: distinct(a[c].fillna("").astype(str), label)
+                for c in ("case_manager_id", "current_case_manager_id")}
+    ranks = pd.to_numeric(a["rank"], errors="coerce").astype(float)
+    fit = distinct(ranks, lambda rank: RANK_LABEL.get(int(rank), ""))  # NA: unplaced
+    by_column = [guarded_text(values) for values in (
+        students, a["school_id"].astype(str), a["grade"].astype(str),
+        labelled["case_manager_id"], labelled["current_case_manager_id"], fit,
+        a["reason"].fillna("").astype(str), cm)]
     if not write_rows(ws, 1, [("string", values, None) for values in by_column]):
-        for r, row in enumerate(zip(*by_column, strict=True), start=1):  # row by row
+        for r, row in enumerate(zip(*(c.take() for c in by_column), strict=True),
+                                start=1):  # row by row
             for c, v in enumerate(row):
                 if v is not None:
                     ws.write_string(r, c, v)
@@ -200,11 +215,21 @@ def write_edit_sheet(wb: Any, tables: PlanTables, names: Mapping[str, str],
     for r, sid in enumerate(students, start=2):
         if sid in profile_of:
             rows_of.setdefault(profile_of[sid], []).append(r)
+    # The lists, a row per profile: the count, then the choices (each educator's
+    # label made once).
+    labels = {eid: neutralize_formula(label(eid)) for eid in {e for p in profiles for e in p}}
+    widest = max((len(p) for p in profiles), default=0)
+    list_columns: list[Column] = [("number", [float(len(rows_of[p])) for p in
+                                              range(len(profiles))], None)]
+    list_columns += [("string", [labels[p[c]] if c < len(p) else None for p in profiles], None)
+                     for c in range(widest)]
+    if not write_rows(lists, 1, list_columns):
+        for p, choices in enumerate(profiles, start=1):
+            lists.write_number(p, 0, len(rows_of[p - 1]))
+            for c, eid in enumerate(choices, start=1):
+                lists.write_string(p, c, labels[eid])
     col = _col_letter(_CM_COL)
     for p, choices in enumerate(profiles, start=1):
-        lists.write_number(p, 0, len(rows_of[p - 1]))
-        for c, eid in enumerate(choices, start=1):
-            lists.write_string(p, c, neutralize_formula(label(eid)))
         source = (f"='{LISTS_SHEET}'!$B${p + 1}:${_col_letter(len(choices))}${p + 1}")
         cells = _ranges(rows_of[p - 1], col)
         ws.data_validation(rows_of[p - 1][0] - 1, _CM_COL, rows_of[p - 1][0] - 1, _CM_COL, {

@@ -14,16 +14,20 @@ service providers adds Services and Provider rosters after Rosters
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
-from collections.abc import Callable, Mapping, Sequence
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import xlsxwriter
+import xlsxwriter.workbook
 
 from optimizer.district.cap_sources import CHANGE_HINT
-from optimizer.district.textsafe import neutralize_formula
 from optimizer.outputs.edit_sheet import EDIT_SHEET, write_edit_sheet
 from optimizer.outputs.outfolder import atomic_file, source_date
 from optimizer.outputs.redaction import redacted
@@ -33,7 +37,7 @@ from optimizer.outputs.service_sheets import (
     service_summary_rows,
     write_service_sheets,
 )
-from optimizer.outputs.xlsx_rows import write_rows
+from optimizer.outputs.xlsx_rows import Distinct, distinct, guarded_text, spool_rows, write_rows
 from optimizer.planning.result import PlanTables
 
 __all__ = ["SHEETS", "write_workbook"]
@@ -67,17 +71,17 @@ class _Writer:
         return bound if inner is None else inner.__get__(ws)
 
     def _column(self, ws: Any, series: pd.Series,
-                kind: str) -> tuple[Callable[..., Any], list[Any], Any]:
+                kind: str) -> tuple[Callable[..., Any], list[Any] | Distinct, Any]:
         """(write method, values with None for blank, format) for one column."""
+        # Text and dates converted once per distinct value (a column repeats a few).
         if kind == "text":
-            text = series.astype(object).where(series.notna(), "").astype(str)
-            values = [None if v == "" else neutralize_formula(v) for v in text.tolist()]
-            return self._fast(ws, "write_string"), values, None
+            # str of each value, blank for NA or "" (the text as the CSVs have it).
+            return self._fast(ws, "write_string"), guarded_text(_text(series)), None
         if kind == "date":
             parsed = pd.to_datetime(series.astype(object).where(series != "", None),
                                     format="%Y-%m-%d", errors="coerce")
-            values = [None if pd.isna(v) else v.to_pydatetime() for v in parsed]
-            return self._fast(ws, "write_datetime"), values, self.date
+            dates = distinct(parsed, lambda v: v.to_pydatetime())
+            return self._fast(ws, "write_datetime"), dates, self.date
         if kind == "bool":
             return self._fast(ws, "write_boolean"), [bool(v) for v in series.tolist()], None
         numbers = pd.to_numeric(series, errors="coerce").astype(float)
@@ -94,12 +98,20 @@ class _Writer:
         ``columns`` is (column in frame, header shown, kind).
         """
         ws = self.wb.add_worksheet(name)
+        spool_rows(ws)
+        # Convert each column once (text and dates once per distinct value).
         headers = [h for _, h, _ in columns]
         widths = [max(10, min(60, len(h) + 2)) for h in headers]
+        cols = []
         for c, (col, _, kind) in enumerate(columns):
-            if kind == "text" and len(frame):
-                longest = frame[col].astype(str).str.len().quantile(0.95)
-                widths[c] = int(max(widths[c], min(60, longest + 2)))
+            if kind != "text":
+                cols.append(self._column(ws, frame[col], kind))
+            else:
+                text = _text(frame[col])  # written, and measured for the column's width
+                cols.append((self._fast(ws, "write_string"), guarded_text(text), None))
+                if len(frame):
+                    longest = _text_lengths(text).quantile(0.95)
+                    widths[c] = int(max(widths[c], min(60, longest + 2)))
             if kind == "date":
                 widths[c] = max(widths[c], 12)
             ws.set_column(c, c, widths[c])
@@ -110,16 +122,17 @@ class _Writer:
         ws.repeat_rows(0)
         if after_header:
             after_header(ws, len(frame))
-        # Convert each column once, then stream rows: blanks are simply not written.
-        cols = [self._column(ws, frame[col], kind) for col, _, kind in columns]
+        # Stream the rows: blanks are simply not written.
         if write_rows(ws, 1, [(_ROW_KIND.get(kind, "number"), values, fmt)
                               for (_, _, kind), (_, values, fmt) in zip(columns, cols,
                                                                          strict=True)]):
             cols = []  # written: the same bytes, without XlsxWriter's per-cell calls
-        for r in range(len(frame) if cols else 0):
+        by_row = [(write, values.take() if isinstance(values, Distinct) else values, fmt)
+                  for write, values, fmt in cols]
+        for r in range(len(frame) if by_row else 0):
             row = r + 1
-            for c, (write, values, fmt) in enumerate(cols):
-                v = values[r]
+            for c, (write, cells, fmt) in enumerate(by_row):
+                v = cells[r]
                 if v is not None:
                     write(row, c, v, fmt)
         if breaks:
@@ -127,7 +140,19 @@ class _Writer:
         return ws
 
 
-#: A table column's kind -> how :func:`write_rows` writes it (booleans: cell by cell).
+def _text(column: pd.Series) -> Distinct:
+    """A text column as the CSVs have it: str of each value, NA blank."""
+    return distinct(column.astype(str))
+
+
+def _text_lengths(text: Distinct) -> pd.Series:
+    """``column.astype(str).str.len()`` (NA skipped) from :func:`_text`, each
+    distinct text measured once."""
+    lengths = np.array([len(v) for v in text.values] + [0], dtype=float)
+    return pd.Series(lengths.take(text.codes[text.codes >= 0]))
+
+
+#: A table column's kind -> how :func:`write_rows` writes it.
 _ROW_KIND = {"text": "string", "date": "datetime", "bool": "boolean"}
 
 
@@ -135,19 +160,21 @@ def _names(tables: PlanTables, redact: bool) -> dict[str, str]:
     cl = tables.caseloads
     if redact or "name" not in cl.columns:
         return {e: e for e in cl["educator_id"]}
-    return dict(zip(cl["educator_id"], cl["name"], strict=True))
+    return dict(zip(cl["educator_id"].tolist(), cl["name"].tolist(), strict=True))
 
 
 def _column_map(frame: pd.DataFrame, key: str, value: str) -> dict[str, str]:
     """key -> value from a table that carries both (empty when it lacks ``value``)."""
     if value not in frame.columns or key not in frame.columns or not len(frame):
         return {}
-    return dict(zip(frame[key].astype(str), frame[value].fillna("").astype(str), strict=True))
+    return dict(zip(frame[key].astype(str).tolist(), frame[value].fillna("").astype(str).tolist(),
+                    strict=True))
 
 
 def _lookup(ids: pd.Series, mapping: Mapping[str, str]) -> list[str]:
     """The name of each id (blank when unknown or the id is blank)."""
-    return [mapping.get(str(i), "") if isinstance(i, str) else "" for i in ids.tolist()]
+    names = distinct(ids, lambda i: mapping.get(i, "") if isinstance(i, str) else "").take()
+    return ["" if v is None else v for v in names]  # None: an NA id
 
 
 def _school_list(schools: pd.Series, school_names: Mapping[str, str]) -> pd.Series:
@@ -157,6 +184,30 @@ def _school_list(schools: pd.Series, school_names: Mapping[str, str]) -> pd.Seri
         ids = [i for i in str(cell if isinstance(cell, str) else "").split(";") if i]
         return "; ".join(school_names.get(i) or i for i in ids)
     return schools.map(one)
+
+
+#: zlib level of the parts zipped into the workbook. XlsxWriter leaves it at
+#: zlib's default (6), which took a quarter of a 100,000-student workbook's
+#: time; level 1 deflates about three times as fast for about a third more
+#: bytes (benchmarks/bench_workbook.py).
+DEFLATE_LEVEL = 1
+
+
+@contextmanager
+def _deflate_level(level: int) -> Iterator[None]:
+    """XlsxWriter zips with ``ZipFile`` looked up in its module when the
+    workbook closes: for the close, that name makes archives at ``level``.
+    (The workbook is written in one thread; nothing else zips meanwhile.)"""
+    module = xlsxwriter.workbook
+    real = getattr(module, "ZipFile", None)
+    if real is not zipfile.ZipFile:  # another XlsxWriter: leave it as it is
+        yield
+        return
+    module.ZipFile = functools.partial(real, compresslevel=level)
+    try:
+        yield
+    finally:
+        module.ZipFile = real
 
 
 #: The workbook's creation time when no SOURCE_DATE_EPOCH is set (the ZIP epoch,
@@ -275,8 +326,9 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
             ws.write_string(r, 0, label, w.bold)
             # One value of its own kind: converted like a table column's cells.
             write, values, fmt = w._column(ws, pd.Series([value], dtype=object), kind)
-            if values[0] is not None:
-                write(r, 1, values[0], fmt)
+            cell = (values.take() if isinstance(values, Distinct) else values)[0]
+            if cell is not None:
+                write(r, 1, cell, fmt)
 
         cl = tables.caseloads.copy()
         cl["name"] = cl["educator_id"].map(names)
@@ -316,7 +368,7 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
         placed["school_name_"] = _lookup(placed["school_id"], school_names)
         placed["student_name_"] = _lookup(placed["student_id"], student_names)
         change = (placed["case_manager_id"] != placed["case_manager_id"].shift()).to_numpy()
-        breaks = [i + 1 for i in range(1, len(placed)) if change[i]]
+        breaks = (np.flatnonzero(change[1:]) + 2).tolist()  # the sheet row of a new block
         # A printable roster: who, and when their reviews fall (capacity and
         # rank are in assignments.csv and the Changes sheet's reasons).
         w.table("Rosters", placed, [
@@ -373,5 +425,6 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
             ("student_name_", "Student name", "text"), ("educator_id", "Educator", "text"),
             ("educator_name_", "Educator name", "text"), ("detail", "Rule", "text")])
         write_edit_sheet(wb, tables, names, w.header, eligible)
-        wb.close()
+        with _deflate_level(DEFLATE_LEVEL):
+            wb.close()
     return Path(path)

@@ -9,21 +9,103 @@ escape functions, and a cell costs one string join. The bytes written are the
 ones XlsxWriter writes in ``constant_memory`` mode (a test compares the two
 on the sample plan); where a sheet is outside what this covers (no
 constant-memory mode, row formats or comments in the rows, over-long text,
-booleans), :func:`write_rows` returns False and the caller writes cell by cell.
+formulas), :func:`write_rows` returns False and the caller writes cell by cell.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+import math
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from itertools import compress, repeat
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
 
-__all__ = ["write_rows"]
+from optimizer.district.textsafe import neutralize_formula
+
+__all__ = ["Column", "Distinct", "distinct", "guarded_text", "spool_rows", "write_rows"]
+
+
+@dataclass(frozen=True)
+class Distinct:
+    """A column as its distinct values and, per row, a code into them: row
+    ``i`` holds ``values[codes[i]]``; code -1, or a value None, is a blank.
+
+    A 100,000-row column holds a few thousand distinct values at most but
+    student ids: converting and writing each once is what makes a large
+    sheet fast.
+    """
+
+    codes: np.ndarray
+    values: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def convert(self, how: Callable[[Any], Any]) -> Distinct:
+        """The column with ``how(v)`` for each distinct value ``v`` (rows unchanged)."""
+        return Distinct(self.codes, [how(v) for v in self.values])
+
+    def take(self) -> list[Any]:
+        """Row by row (None where blank)."""
+        made = np.empty(len(self.values) + 1, dtype=object)  # the last, None: code -1
+        made[:-1] = self.values
+        return made.take(self.codes).tolist()
+
+
+def distinct(values: Sequence[Any] | np.ndarray | pd.Series | pd.Index,
+             how: Callable[[Any], Any] | None = None) -> Distinct:
+    """Code a column by its distinct values (NA: blank), each converted by ``how``.
+
+    Values equal by ``==`` are one (so 0.0 and -0.0: numbers for the sheet
+    go to :func:`write_rows` as they are).
+
+    Examples
+    --------
+    >>> distinct(["b", None, "a", "b"], str.upper).values
+    ['B', 'A']
+    >>> distinct(["b", None, "a", "b"]).take()
+    ['b', None, 'a', 'b']
+    """
+    if not isinstance(values, (pd.Series, pd.Index, np.ndarray)) or values.dtype == object:
+        values = np.asarray(values, dtype=object)
+    # Typed arrays (text, dates) are coded as they are, without an object per row.
+    codes, uniques = pd.factorize(values)
+    found = uniques.tolist()
+    return Distinct(np.asarray(codes, dtype=np.intp),
+                    found if how is None else [how(v) for v in found])
+
+
+def _guard(text: str) -> str | None:
+    return neutralize_formula(text) if text else None
+
+
+def guarded_text(values: Sequence[Any] | np.ndarray | pd.Series | Distinct) -> Distinct:
+    """Text cells for :func:`write_rows`: blank where ``""`` or NA, the rest
+    guarded by :func:`~optimizer.district.textsafe.neutralize_formula`.
+
+    Examples
+    --------
+    >>> guarded_text(["=1+1", "", "Ana", "Ana"]).take()
+    ["'=1+1", None, 'Ana', 'Ana']
+    """
+    if isinstance(values, Distinct):
+        return values.convert(_guard)
+    return distinct(values, _guard)
+
+
+#: The kinds of cell :func:`write_rows` writes.
+_KINDS = ("string", "number", "datetime", "boolean")
 
 #: (kind, values with None for a blank cell, cell format or None); kind is
-#: "string", "number" or "datetime".
-Column = tuple[str, Sequence[Any], Any]
+#: one of ``_KINDS``.
+Column = tuple[str, "Sequence[Any] | np.ndarray | Distinct", Any]
 
 
 def _style(ws: Any, col: int, fmt: Any) -> str:
@@ -46,6 +128,127 @@ def _string_tail(ws: Any, style: str, value: str) -> str:
     return f'{style} t="inlineStr"><is><t{preserve}>{ws._escape_data(text)}</t></is></c>'
 
 
+#: What makes a text's XML more than ``<t>text</t>``: control characters (and a
+#: literal ``_xHHHH_``, escaped in turn), XML escapes, and leading or trailing
+#: whitespace (``xml:space``). Texts without any are most; the rest go through
+#: :func:`_string_tail`. The first two are found in one scan of all the texts
+#: joined by ``|`` (which neither can span): a regular expression per text, or
+#: one looking for the whitespace too, took ten times as long.
+_ESCAPED = (re.compile(r"[\x00-\x1f&<>]"), re.compile(r"_x[0-9a-fA-F]{4}_"))
+
+
+def _not_plain(texts: list[str]) -> np.ndarray:
+    """Which texts need XlsxWriter's escapes (or ``xml:space``)."""
+    odd = np.array([t[:1].isspace() or t[-1:].isspace() for t in texts], dtype=bool)
+    ends = np.cumsum([len(t) + 1 for t in texts])  # where each text's "|" falls
+    joined = "|".join(texts)
+    for pattern in _ESCAPED:
+        for m in pattern.finditer(joined):
+            odd[np.searchsorted(ends, m.start(), side="right")] = True  # the text it is in
+    return odd
+
+
+def _string_cells(ws: Any, style: str, prefix: str, texts: list[str]) -> list[str]:
+    """:func:`_string_tail` of each text after ``prefix``, the plain ones without it."""
+    if not texts:
+        return []
+    head = f'{prefix}{style} t="inlineStr"><is><t>'
+    return [prefix + _string_tail(ws, style, t) if o else head + t + "</t></is></c>"
+            for t, o in zip(texts, _not_plain(texts).tolist(), strict=True)]
+
+
+#: Bytes of a sheet's rows kept in memory before they go to a temporary file.
+SPOOL_BYTES = 64 * 1024 * 1024
+
+
+def spool_rows(ws: Any, max_bytes: int = SPOOL_BYTES) -> None:
+    """Keep a new constant-memory sheet's rows in memory (UTF-8, up to
+    ``max_bytes``, then in a temporary file) instead of XlsxWriter's file.
+
+    XlsxWriter writes a sheet's rows to a temporary file and copies them into
+    the sheet's XML when the workbook closes: a 100,000-student plan's rows
+    were written to disk twice (~300 MB), the slowest part of the workbook on
+    a busy disk. The bytes of the workbook are the same.
+
+    Examples
+    --------
+    >>> ws = wb.add_worksheet("Rosters"); spool_rows(ws)   # doctest: +SKIP
+    """
+    fh = getattr(ws, "row_data_fh", None)
+    if (not ws.constant_memory or fh is None or fh is not ws.fh or ws.row_data_fh_closed
+            or fh.tell() != 0):
+        return  # not a fresh constant-memory sheet: leave it as XlsxWriter made it
+    # The same text mode as XlsxWriter's own file (UTF-8, newlines as the platform's).
+    ws.row_data_fh = ws.fh = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+        max_size=max_bytes, mode="w+", encoding="utf-8", dir=ws.tmpdir)
+    fh.close()  # XlsxWriter removes its (empty) file when it assembles the sheet
+
+
+def _row_tag(ws: Any, row: int) -> str:
+    """The ``<row ...>`` tag XlsxWriter opens ``row`` with, its number a ``\\x00``
+    placeholder (every row of a table gets the same attributes)."""
+    fh = ws.fh
+    ws.fh = probe = io.StringIO()
+    try:
+        ws._write_row(row, None)
+    finally:
+        ws.fh = fh
+    return probe.getvalue().replace(f' r="{row + 1}"', ' r="\x00"', 1)
+
+
+def _number_key(v: float) -> object:
+    # 0.0 and -0.0 are equal (one dict key) but written "0" and "-0".
+    return v if v else (v, math.copysign(1.0, v))
+
+
+class _Coded:
+    """One column as codes into its distinct values (code -1: a blank cell)."""
+
+    def __init__(self, kind: str, values: Sequence[Any] | np.ndarray | Distinct,
+                 n: int) -> None:
+        self.kind = kind
+        if isinstance(values, Distinct):
+            codes = values.codes
+            self.uniques: list[Any] = [v for v in values.values if v is not None]
+            if len(self.uniques) < len(values.values):  # values converted to a blank
+                kept = np.array([v is not None for v in values.values])
+                new = np.append(np.where(kept, np.cumsum(kept) - 1, -1), -1)
+                codes = new[codes]  # code -1 takes the last, -1
+        elif kind == "string":
+            codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+            self.uniques = list(uniques)
+        else:
+            # Numbers and dates by hand: factorize would make -0.0 one with 0.0.
+            index: dict[object, int] = {}
+            self.uniques = []
+            codes = np.empty(len(values), dtype=np.intp)
+            for i, v in enumerate(values):
+                if v is None:
+                    codes[i] = -1
+                    continue
+                key = _number_key(v) if kind == "number" else v
+                code = index.get(key)
+                if code is None:
+                    code = index[key] = len(self.uniques)
+                    self.uniques.append(v)
+                codes[i] = code
+        self.codes = np.full(n, -1, dtype=np.intp)
+        self.codes[:len(codes)] = codes
+
+    def cells(self, ws: Any, style: str, prefix: str) -> list[str]:
+        """Each row's cell XML (``""`` where blank): each distinct value's made once."""
+        if self.kind == "string":
+            made = _string_cells(ws, style, prefix, self.uniques)
+        elif self.kind == "boolean":
+            made = [f'{prefix}{style} t="b"><v>{int(bool(v))}</v></c>' for v in self.uniques]
+        else:
+            numbers = (self.uniques if self.kind == "number" else
+                       [ws._convert_date_time(v) for v in self.uniques])
+            made = [f"{prefix}{style}><v>{v:.16G}</v></c>" for v in numbers]
+        # Code -1 (blank) takes the last, "".
+        return np.array([*made, ""], dtype=object).take(self.codes).tolist()
+
+
 def write_rows(ws: Any, first_row: int, columns: Sequence[Column]) -> bool:
     """Write rows ``first_row, first_row + 1, ...`` of ``ws``, column ``c`` from
     ``columns[c]``, as XlsxWriter would cell by cell in constant-memory mode.
@@ -63,57 +266,51 @@ def write_rows(ws: Any, first_row: int, columns: Sequence[Column]) -> bool:
         return True
     last = first_row + n - 1
     if (not ws.constant_memory or ws.previous_row > first_row or last >= ws.xls_rowmax
-            or len(columns) > ws.xls_colmax or any(kind not in ("string", "number", "datetime")
-                                                   for kind, _, _ in columns)):
+            or len(columns) > ws.xls_colmax or any(kind not in _KINDS for kind, _, _ in columns)):
         return False
     if any(first_row <= r <= last for r in ws.row_info) or \
             any(first_row <= r <= last for r in ws.comments):
         return False
+    coded = [_Coded(kind, values, n) for kind, values, _ in columns]
     limit = ws.xls_strmax // 2  # longer text may need XlsxWriter's truncation
-    for kind, values, _ in columns:
-        if kind == "string" and any(v is not None and len(v) > limit for v in values):
-            return False
+    if any(c.kind == "string" and any(len(v) > limit for v in c.uniques) for c in coded):
+        return False
     ws._write_single_row(first_row)  # flush the row above, as the first cell would
+    filled = np.array([c.codes >= 0 for c in coded])  # blanks (None) are not written
     # XlsxWriter numbers a format when a cell first uses it, in the order the
     # cells reach the file (row by row, left to right): number them so.
-    first_use = {c: next((i for i, v in enumerate(values) if v is not None), n)
-                 for c, (_, values, _) in enumerate(columns)}
+    first_use = {c: int(np.argmax(filled[c])) if filled[c].any() else n
+                 for c in range(len(columns))}
     styles = {c: _style(ws, c, columns[c][2])
               for c in sorted(first_use, key=lambda c: (first_use[c], c)) if first_use[c] < n}
-    cells: list[list[str | None]] = []
-    for c, (kind, values, _) in enumerate(columns):
-        style = styles.get(c, "")
-        if kind == "string":
-            tails: dict[str, str] = {}
-            col = [None if v is None else tails.get(v) or tails.setdefault(
-                v, _string_tail(ws, style, v)) for v in values]
-        else:
-            numbers = [v if kind == "number" or v is None else ws._convert_date_time(v)
-                       for v in values]
-            col = [None if v is None else f"{style}><v>{v:.16G}</v></c>" for v in numbers]
-        cells.append(col)
-    letters = [f'<c r="{xl_col_to_name(c)}' for c in range(len(columns))]
-    fh = ws.fh
-    lowest = highest = -1
-    for i in range(n):
-        row = first_row + i
-        ref = f'{row + 1}"'
-        parts = [letters[c] + ref + tail for c, col in enumerate(cells)
-                 if i < len(col) and (tail := col[i]) is not None]
-        if not parts:
-            continue
-        ws._write_row(row, None)
-        fh.write("".join(parts))
-        fh.write("</row>")
-        if lowest < 0:
-            lowest = row
-        highest = row
-    if highest < 0:
+    # Each cell's XML with its row number left as a "\x00" placeholder (control
+    # characters are escaped, so there is none in a text), filled in per row.
+    cells = [col.cells(ws, styles.get(c, ""), f'<c r="{xl_col_to_name(c)}\x00"')
+             for c, col in enumerate(coded)]
+    has_cells = np.asarray(filled.any(axis=0))  # a row with no cell is not written
+    rows = np.flatnonzero(has_cells)
+    if not len(rows):
         return True
-    for c, col in enumerate(cells):
-        if any(v is not None for v in col):  # the sheet's size, as each cell would set it
+    tag = _row_tag(ws, first_row)
+    fh = ws.fh
+    every = bool(has_cells.all())
+    for a in range(0, n, _BLOCK):
+        b = min(n, a + _BLOCK)
+        xml: Iterable[str] = map("".join, zip(repeat(tag), *(col[a:b] for col in cells),
+                                              repeat("</row>")))
+        numbers: Iterable[str] = map(str, range(first_row + a + 1, first_row + b + 1))
+        if not every:
+            keep = has_cells[a:b].tolist()
+            xml, numbers = compress(xml, keep), compress(numbers, keep)
+        fh.write("".join(map(str.replace, xml, repeat("\x00"), numbers)))
+    lowest, highest = first_row + int(rows[0]), first_row + int(rows[-1])
+    for c in range(len(columns)):
+        if first_use[c] < n:  # the sheet's size, as each cell would set it
             ws._check_dimensions(lowest, c)
             ws._check_dimensions(highest, c)
     ws.previous_row = highest
     return True
 
+
+#: Rows joined into one string per write (bounds the memory of a large sheet).
+_BLOCK = 20_000
