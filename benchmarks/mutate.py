@@ -71,8 +71,10 @@ EQUIVALENT: list[tuple[str, str, str]] = [
     ("solve_flow", "add_arc_with_capacity_and_unit_cost(sink, sink, 0, 1)",
      "a zero-capacity arc carries no flow whatever its cost"),
     ("placed", 'RuntimeError(None)', "unreachable: max flow on these networks is optimal"),
-    ("min_max_ratio", "top + 2)",
-     "a seat beyond the eligible students changes no max flow, so never the ceiling"),
+    ("min_max_ratio", "room) + 2)",
+     "placed(ratio) changes only at the (base + n) / cap candidates an educator can reach; "
+     "a candidate needing more students than the educator's eligible ones is never the "
+     "smallest ceiling that places the most"),
     ("_derive", "np.errstate(divide=None", "only changes whether numpy warns"),
     ("_build", 'pack.get("name", ', "the shipped pack always has a name"),
     ("_build", "title=str(", "the shipped pack always has a title; the title is not read"),
@@ -129,10 +131,6 @@ EQUIVALENT: list[tuple[str, str, str]] = [
      "smallest ceiling that places the most (the largest k/cap already does)"),
     ("min_max_ratio", "top_ratio + 1.000000000001", "a candidate above every k/cap is never "
      "the smallest ceiling that places the most"),
-    ("min_max_ratio", "base[e] - 1.000000001", "the extra candidates lie below that "
-     "educator's own ratio, so below the floor, which the filter removes"),
-    ("min_max_ratio", "np.ceil(base[e] + 1e-9)", "a ceiling equal to an educator's own "
-     "base ratio is at most the floor, which is a candidate anyway"),
     # Judged on the fourth make mutate (issue 13, planning side):
     ("check_plan", "astype(str), cm, ))",
      "both columns come from one frame: the same length, strict or not"),
@@ -188,6 +186,22 @@ EQUIVALENT: list[tuple[str, str, str]] = [
     ("weighted_hint", "if np.all(None):",
      "without the early return later rounds re-solve the same flow: same plan, slower"),
     ("placed", 'RuntimeError("MAX FLOW FAILED")', "unreachable: max flow here is optimal"),
+    # Judged for issue 13 (h13d), each checked by hand on the mutated code:
+    ("build_problem", "np.array(sorted(district.students), )",
+     "the same ids as numpy str, never written into (so never cut short): every reader "
+     "compares, hashes or formats them as str ('007' and '7' stay apart); with no "
+     "students the empty array is float64, an empty column either way (CSVs and summary "
+     "text of a 0- and a 3-student district compared equal)"),
+    ("build_problem", "np.full(len(student_ids), -1, )",
+     "a Python int fills numpy's default integer array; pins (and published-plan "
+     "places) are educator indices or -1/-2, only compared and used as indices, the "
+     "same in int32 or int64"),
+    ("plain_headline", 'f.get(None, n - placed)',
+     "every figures dict the tool writes (explain.py, service_figures) has unplaced = "
+     "students - placed, which is the default: the two differ only for a hand-edited "
+     "summary.json"),
+    ("plain_headline", 'f.get("best_practice_share", None) or 0.0',
+     "None or 0.0 is 0.0, as 0.0 or 0.0"),
 ]
 
 
