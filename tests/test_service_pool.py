@@ -118,3 +118,60 @@ def test_choices_refuse_a_flow_that_does_not_balance():
     flows = np.array([1, 1, 1, 0])
     with pytest.raises(RuntimeError, match="does not balance"):
         pool.choices(flows)
+
+
+def _cedar() -> dict:
+    """Cedar Elementary: SLP L1 (cap 1) gives B speech; RSP R (cap 2) teaches
+    B and is B's case manager; SLP L2 (cap 2, 60 minutes a week) may give B
+    speech too. A has only OT (a role that does not case-manage) and may be
+    coordinated by L1 alone. In the plan below L1's one seat holds B, whom
+    L1 only serves, so A has no one: moving B's speech to L2 frees the seat.
+    """
+    from tests.test_service_planning import pair, stu
+
+    providers = {"L1": {"role": "SLP", "cap": 1, "other": 0},
+                 "L2": {"role": "SLP", "cap": 2, "other": 0, "minutes_cap": 60},
+                 "R": {"role": "RSP", "cap": 2, "other": 0},
+                 "O": {"role": "OT", "cap": 5, "other": 0}}
+    students = {"A": stu(), "B": stu()}
+    pairs = {("A", "OT"): pair(30), ("B", "SAI"): pair(120), ("B", "SPEECH"): pair(45)}
+    options = {("A", "OT"): {"O": 0}, ("B", "SAI"): {"R": 0},
+               ("B", "SPEECH"): {"L1": 0, "L2": 0}}
+    cm = {"A": {("L1", "coordinator"): 2},
+          "B": {("R", "own"): 0, ("L1", "own"): 1, ("L2", "own"): 1}}
+    return {"providers": providers, "students": students, "pairs": pairs,
+            "options": options, "cm_options": cm}
+
+
+@pytest.mark.parametrize("minutes_cap, moves", [(60, True), (30, False)])
+def test_a_service_moves_off_a_full_coordinator_for_a_student_without_one(minutes_cap, moves):
+    from optimizer.planning.solvers.services_seats import free_coordinator_seats
+    from tests.test_service_planning import to_problem
+
+    spec = _cedar()
+    spec["providers"]["L2"]["minutes_cap"] = minutes_cap
+    p = to_problem(spec)
+    ids = {e: i for i, e in enumerate(p.provider_ids.tolist())}
+    pair_of = {(str(p.student_ids[p.pair_student[q]]), str(p.pair_service[q])): q
+               for q in range(p.n_pairs)}
+    provider = np.full(p.n_pairs, -1, dtype=np.int64)
+    provider[pair_of[("A", "OT")]] = ids["O"]
+    provider[pair_of[("B", "SAI")]] = ids["R"]
+    provider[pair_of[("B", "SPEECH")]] = ids["L1"]
+    sid = {s: i for i, s in enumerate(p.student_ids.tolist())}
+    cm = np.full(p.n_students, -1, dtype=np.int64)
+    cm[sid["B"]] = ids["R"]
+    moved = free_coordinator_seats(p, provider, cm, minutes=True)
+    if not moves:
+        # L2 has 30 minutes a week, B's speech needs 45: no move within the minutes.
+        assert moved is None
+        return
+    assert moved is not None
+    # Only B's speech moved, to L2; every pair still served.
+    assert moved[pair_of[("B", "SPEECH")]] == ids["L2"]
+    changed = np.nonzero(moved != provider)[0].tolist()
+    assert changed == [pair_of[("B", "SPEECH")]]
+    # And the solver's plan places both, serving all three pairs.
+    from optimizer.planning.solvers.services import ServiceParams, solve_services
+    sol = solve_services(p, ServiceParams(lp_max_pairs=0))
+    assert (sol.terms["unserved"], sol.terms["unplaced"]) == (0, 0)

@@ -96,6 +96,7 @@ from optimizer.planning.solvers.services_problem import (
     build_service_problem,
     prorated_cap,
 )
+from optimizer.planning.solvers.services_seats import free_coordinator_seats
 
 __all__ = [
     "SCALE",
@@ -454,6 +455,21 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
             notes.extend(dec_notes)
             notes.append("bound: service families apart plus a relaxed case-manager flow")
             runtime["decomposed"] = time.perf_counter() - t1
+    # Students left without a case manager while a full coordinator's seat
+    # holds a student they only serve: move that service to another eligible
+    # provider with room, and the seat goes to the student (services_seats).
+    for _ in range(params.seat_rounds):
+        if not best or best[0][1] == 0:
+            break
+        moved = free_coordinator_seats(problem, best[1], best[2], minutes)
+        if moved is None:
+            break
+        before = best[0]
+        source = best[3]
+        suffix = ", with services moved off full coordinators"
+        consider(moved, source if source.endswith(suffix) else source + suffix)
+        if best[0] == before:
+            break
     _, provider, cm, source = best
     notes.append(f"the plan kept came from {source}")
     served_bound, placed_bound, cost_bound = tightest()

@@ -70,6 +70,9 @@ class ServiceParams:
     chunk_pairs
         Small parts are solved together, up to this many service rows (each
         chunk small enough for the joint LP; a larger part is a chunk alone).
+    seat_rounds
+        At most this many passes that move a service off a full coordinator
+        for a student left without a case manager (``services_seats``).
     """
 
     rank: tuple[float, float, float] = (0.0, 10.0, 30.0)
@@ -88,6 +91,7 @@ class ServiceParams:
     lagrangian_work: int = 2_000_000
     decompose: bool = True
     chunk_pairs: int = 4_000
+    seat_rounds: int = 5
 
     def milli(self, points: float) -> int:
         return int(round(points * SCALE))
