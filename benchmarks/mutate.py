@@ -202,6 +202,22 @@ EQUIVALENT: list[tuple[str, str, str]] = [
      "summary.json"),
     ("plain_headline", 'f.get("best_practice_share", None) or 0.0',
      "None or 0.0 is 0.0, as 0.0 or 0.0"),
+    # session of 1 December, part A
+    # (h13A: each reason checked by reading the mutated code and what reaches it)
+    ("placement_reasons", "brief_head.get(None)",
+     "brief_head is only a memo: with every lookup missing, the same opening sentence is "
+     "made again from the same (rank, capacity) by the same expression, equal text"),
+    ("placement_reasons", "_CAPACITY_WORDS.get(str(capacity), None)",
+     "a placed student's chosen edge is eligible, and an eligible edge's capacity is "
+     "one of instruction, service, coordination (rules/eligibility.py _decide and "
+     "the coordination decision): always one of the words' keys, the default is never used"),
+    ("build_problem", "np.array(sorted(district.students), dtype=None)",
+     "dtype=None is numpy's default, the same array as the listed "
+     "'np.array(sorted(district.students), )' (numpy str ids, read only as str)"),
+    ("_unserved_services", 'v.get("served", )',
+     "get without a default gives None for a missing count, and None or 0 is 0, as 0 or 0"),
+    ("plain_headline", 'f.get("placed", None) or 0',
+     "None or 0 is 0, as 0 or 0"),
 ]
 
 
