@@ -90,3 +90,43 @@ def test_no_progress_line_before_five_seconds(make_district):
     assert r.status == "optimal"
     assert not [line for line in said if "best so far" in line], said
     assert f"component 1 of 1: proven optimal ({r.objective:,.1f} points)" in said
+
+
+def test_minmax_with_a_zero_cap_educator_carrying_other_load_is_proven(make_district):
+    # E1 has max_caseload 0 but already serves 2 students (other load above
+    # its cap: a warning, not an error). Min-max balance must still prove its
+    # plan: both students go to E2 (weights 2 + 1 = its cap 3), ceiling 3/3.
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="0", other_load="2"),
+                   educator("E2", "RSP", "ES-MMSN", max_caseload="3")],
+        students=[student("S1", weight="2"), student("S2")]))
+    r = plan(d, SolveParams(engine="cpsat", balance="minmax", time_limit=5))
+    assert r.status == "optimal"
+    assert r.bound == pytest.approx(r.objective)
+    assert "min-max first (per component, highest ceiling 1.000)" in r.summary()
+
+
+def test_balance_counts_for_a_one_student_caseload(make_district):
+    # One student, two equally good RSP teachers: E1 with room for 1, E2 for 3.
+    # The balance penalty (weight x load^2 / cap) of 1 student on a cap of 1
+    # is three times that of 1 on a cap of 3, so CP-SAT gives the student to E2.
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="1"),
+                   educator("E2", "RSP", "ES-MMSN", max_caseload="3")],
+        students=[student("S1")]))
+    r = plan(d, SolveParams(engine="cpsat", time_limit=5))
+    assert r.status == "optimal"
+    assert dict(zip(r.assignments.student_id, r.assignments.case_manager_id)) == {"S1": "E2"}
+
+
+def test_other_load_above_the_cap_keeps_the_plan_proven(make_district):
+    # E1 (cap 1) already serves 2 students: no room, and the plan is still
+    # proven optimal (its balance penalty is fixed, not a model CP-SAT cannot
+    # satisfy). Both students go to E2.
+    d = load_district(make_district(
+        educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="1", other_load="2"),
+                   educator("E2", "RSP", "ES-MMSN", max_caseload="3")],
+        students=[student("S1", weight="1.5"), student("S2")]))
+    r = plan(d, SolveParams(engine="cpsat", time_limit=5))
+    assert r.status == "optimal"
+    assert r.bound == pytest.approx(r.objective)
