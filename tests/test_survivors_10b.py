@@ -116,7 +116,8 @@ def test_balance_counts_for_a_one_student_caseload(make_district):
         students=[student("S1")]))
     r = plan(d, SolveParams(engine="cpsat", time_limit=5))
     assert r.status == "optimal"
-    assert dict(zip(r.assignments.student_id, r.assignments.case_manager_id)) == {"S1": "E2"}
+    assert dict(zip(r.assignments.student_id, r.assignments.case_manager_id,
+                    strict=True)) == {"S1": "E2"}
 
 
 def test_other_load_above_the_cap_keeps_the_plan_proven(make_district):
@@ -130,3 +131,47 @@ def test_other_load_above_the_cap_keeps_the_plan_proven(make_district):
     r = plan(d, SolveParams(engine="cpsat", time_limit=5))
     assert r.status == "optimal"
     assert r.bound == pytest.approx(r.objective)
+
+
+# ------------------------------------------------------------- time limit and one worker
+# The two promises below (SolveParams docstring) show in a plan only on a
+# district too big for a fast test (an LP of over 0.1 s) or through a tie
+# broken differently between runs; so these tests watch the real solver calls
+# (spies that call through, nothing replaced) for what they are given.
+
+
+def test_lp_stage_gets_the_rest_of_the_time_limit(make_district, monkeypatch):
+    # time_limit = 30: the weighted LP stage has the 30 s less the little the
+    # components took, not a fixed half second.
+    from optimizer.planning.solvers import lp
+
+    given: list[float] = []
+    real = lp.solve_weighted
+
+    def spy(problem, time_limit=30.0, **kw):
+        given.append(time_limit)
+        return real(problem, time_limit=time_limit, **kw)
+
+    monkeypatch.setattr(lp, "solve_weighted", spy)
+    r = plan(_weighted(make_district), SolveParams(time_limit=30))
+    assert r.status == "optimal"
+    assert len(given) == 1 and 25.0 < given[0] <= 30.0, given
+
+
+def test_deterministic_cpsat_searches_with_one_worker(make_district, monkeypatch):
+    # deterministic=True (the default) promises the same plan for the same
+    # input: CP-SAT with one search worker (a portfolio of several is not
+    # reproducible). Every CP-SAT solve of this plan is checked.
+    from ortools.sat.python import cp_model
+
+    workers: list[int] = []
+    real = cp_model.CpSolver.solve
+
+    def spy(self, model, callback=None):
+        workers.append(self.parameters.num_workers)
+        return real(self, model, callback)
+
+    monkeypatch.setattr(cp_model.CpSolver, "solve", spy)
+    r = plan(_weighted(make_district), SolveParams(engine="cpsat", time_limit=5))
+    assert r.status == "optimal"
+    assert workers and set(workers) == {1}, workers
