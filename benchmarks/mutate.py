@@ -45,6 +45,25 @@ OUT = ROOT / "benchmarks" / "mutation.json"
 #: keyed by the mutated function and a fragment of the mutated line, since
 #: mutmut's mutant numbers move when the code changes.
 EQUIVALENT: list[tuple[str, str, str]] = [
+    # session of 1 December, part B
+    ("_MaxFlow", "e0 = 2, 3 + n_s",
+     "educator nodes numbered from 3 + n_s instead of 2 + n_s: the student->educator and "
+     "educator->sink arcs both use the same e0, so the network is the same with node 2 + n_s "
+     "left unconnected, and its max flow is the same (checked: min-max tests pass)"),
+    ("_MaxFlow", "np.ones(n_e, )])",
+     "the sink heads become the floats 1.0 (the array is concatenated to float64); OR-Tools' "
+     "add_arcs_with_capacity takes whole-number floats as the same node indices (checked: "
+     "an arc to head 1.0 reaches node 1, the sink, and the flow is optimal)"),
+    ("_flag", "table.get(key, )",
+     "the default is never read: ca.toml sets both flags (best_practice_rule."
+     "related_services_count, coordination.needs_credential), it is the only shipped pack, "
+     "and a district's overrides merge into its tables key by key, never removing a key"),
+    ("_build", 'level_rule = raw.get("support_level_rule", None)',
+     "the default is never read: ca.toml has a [support_level_rule] table, it is the only "
+     "shipped pack, and a district's overrides merge into it, never remove it"),
+    ("solve_cpsat", "time_limit: float = 31.0",
+     "the default is never used: the only caller (planning.solvers.solve) always passes "
+     "time_limit"),
     # (function name part, text in the mutated line, why it is equivalent)
     # case_manager_needed's probe educator is read for its credential only
     # (authorized_for_grade): its other fields may be anything.
