@@ -46,6 +46,17 @@ OUT = ROOT / "benchmarks" / "mutation.json"
 #: mutmut's mutant numbers move when the code changes.
 EQUIVALENT: list[tuple[str, str, str]] = [
     # session of 1 December, part B
+    ("_component_model", "need = 1",
+     "only CP-SAT's starting value (hint) for an educator's balance penalty changes, and only "
+     "where the hinted load costs nothing (0 -> 1, still a feasible value of p): a hint steers "
+     "the search, never the model, so the optimum CP-SAT proves is the same (the suite's CP-SAT "
+     "plans, proven or not, are unchanged under it); equivalent for the objective and the "
+     "proof, not a promise about which of two tied plans a search stopped early keeps"),
+    ("weighted_hint", "rounds: int = 26",
+     "one more round of the weighted hint's refit only matters when 25 rounds leave a caseload "
+     "over its cap, and the hint is then re-optimised by CP-SAT (the model, not the hint, "
+     "decides the plan and its proof); no district of the suite or the benchmarks needs more "
+     "than a few rounds"),
     ("_MaxFlow", "e0 = 2, 3 + n_s",
      "educator nodes numbered from 3 + n_s instead of 2 + n_s: the student->educator and "
      "educator->sink arcs both use the same e0, so the network is the same with node 2 + n_s "
