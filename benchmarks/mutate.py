@@ -55,8 +55,7 @@ EQUIVALENT: list[tuple[str, str, str]] = [
     ("weighted_hint", "rounds: int = 26",
      "one more round of the weighted hint's refit only matters when 25 rounds leave a caseload "
      "over its cap, and the hint is then re-optimised by CP-SAT (the model, not the hint, "
-     "decides the plan and its proof); no district of the suite or the benchmarks needs more "
-     "than a few rounds"),
+     "decides the plan and its proof); the suite's weighted plans are unchanged under it"),
     ("_MaxFlow", "e0 = 2, 3 + n_s",
      "educator nodes numbered from 3 + n_s instead of 2 + n_s: the student->educator and "
      "educator->sink arcs both use the same e0, so the network is the same with node 2 + n_s "
