@@ -24,11 +24,12 @@ in the same order; the plan written is the one ``caseload plan`` writes.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import tempfile
 import time
 from pathlib import Path
+
+from bench_services import cpu_seconds  # (this folder: the scripts run from it)
 
 from optimizer import load_district
 from optimizer.generator import generate_district
@@ -37,23 +38,8 @@ from optimizer.planning.check import audit_table
 from optimizer.planning.objective import Objective
 from optimizer.planning.service_explain import explain_service_plan
 from optimizer.planning.service_problem import build_district_service_problem, service_params
-from optimizer.planning.solvers import SolveParams, highs_child
+from optimizer.planning.solvers import SolveParams
 from optimizer.planning.solvers.services_exact import ExactParams, solve_services_exact
-
-
-def _cpu() -> float:
-    # This process, its finished children, and the HiGHS LP's child process,
-    # which stays alive between LPs (so its CPU is read from /proc).
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    lp = 0.0
-    child = highs_child._CHILD
-    if child is not None:
-        try:
-            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            lp = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            lp = 0.0
-    return time.process_time() + kids.ru_utime + kids.ru_stime + lp
 
 
 class Clock:
@@ -61,10 +47,10 @@ class Clock:
 
     def __init__(self) -> None:
         self.rows: list[tuple[str, float, float]] = []
-        self._wall, self._cpu = time.perf_counter(), _cpu()
+        self._wall, self._cpu = time.perf_counter(), cpu_seconds()
 
     def lap(self, stage: str) -> None:
-        wall, cpu = time.perf_counter(), _cpu()
+        wall, cpu = time.perf_counter(), cpu_seconds()
         self.rows.append((stage, wall - self._wall, cpu - self._cpu))
         self._wall, self._cpu = wall, cpu
 

@@ -195,7 +195,7 @@ def generate(n_students: int, seed: int, regional: bool = False) -> dict:
         minutes_capacity=minutes_cap)
 
 
-def _cpu() -> float:
+def cpu_seconds() -> float:
     """CPU seconds of this process and its finished or running children (the
     HiGHS child is counted when it ends): on a shared machine the wall clock
     also counts other people's work."""
@@ -229,9 +229,9 @@ def measure(n_students: int, seed: int, minutes: bool, regional: bool = False,
         arrays["minutes_capacity"] = None
     problem = ServiceProblem.from_arrays(**arrays)
     t_build = time.perf_counter() - t0
-    cpu0 = _cpu()
+    cpu0 = cpu_seconds()
     sol = solve_services(problem, ServiceParams(time_limit=time_limit))
-    cpu = _cpu() - cpu0
+    cpu = cpu_seconds() - cpu0
     # The LP runs in a child process (see optimizer/planning/solvers/services_lp.py): count it too.
     peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
