@@ -53,7 +53,8 @@ def free_coordinator_seats(problem: ServiceProblem, provider: np.ndarray,
     by_provider: dict[int, list[int]] = {}
     for q in served.tolist():
         by_provider.setdefault(int(provider[q]), []).append(q)
-    pair_keys = {(int(problem.pair_student[q]), int(provider[q])) for q in served.tolist()}
+    # Pairs each (student, provider) has served: a provider serves a student
+    # while the count is above 0.
     student_pairs: dict[tuple[int, int], int] = {}
     for q in served.tolist():
         key = (int(problem.pair_student[q]), int(provider[q]))
@@ -81,7 +82,7 @@ def free_coordinator_seats(problem: ServiceProblem, provider: np.ndarray,
                     e2 = int(problem.edge_provider[k])
                     if e2 == e:
                         continue
-                    already = (v, e2) in pair_keys or case_manager[v] == e2
+                    already = student_pairs.get((v, e2), 0) > 0 or case_manager[v] == e2
                     if not already and load[e2] + 1 > cap[e2] + 1e-9:
                         continue
                     if used_min[e2] + problem.pair_minutes[q] > cap_min[e2] + 1e-9:
@@ -97,10 +98,8 @@ def free_coordinator_seats(problem: ServiceProblem, provider: np.ndarray,
             by_provider[e].remove(q_move)
             by_provider.setdefault(e2_move, []).append(q_move)
             student_pairs[(v, e)] -= 1
-            pair_keys.discard((v, e))
-            if (v, e2_move) not in pair_keys and case_manager[v] != e2_move:
+            if student_pairs.get((v, e2_move), 0) == 0 and case_manager[v] != e2_move:
                 load[e2_move] += 1
-            pair_keys.add((v, e2_move))
             student_pairs[(v, e2_move)] = student_pairs.get((v, e2_move), 0) + 1
             used_min[e] -= problem.pair_minutes[q_move]
             used_min[e2_move] += problem.pair_minutes[q_move]
