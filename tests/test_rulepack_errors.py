@@ -16,6 +16,12 @@ CASES = [
     ({"credentials": {"ES-MMSN": {"grades": [3]}}},
      "credentials.ES-MMSN.grades: expected a list of codes, got [3]"),
     ({"credentials": {"NEW": {"categories": []}}}, "credentials.NEW: missing key 'name'"),
+    # A notebook passing overrides straight to load_rule_pack (no district.toml
+    # check first) gets the key at fault, not an AttributeError.
+    ({"credentials": {"ES-MMSN": {"conditional": ["HH"]}}},
+     "credentials.ES-MMSN.conditional: expected a table of code lists, got ['HH']"),
+    ({"credentials": {"ES-MMSN": {"category_support": "SLD"}}},
+     "credentials.ES-MMSN.category_support: expected a table of code lists, got 'SLD'"),
     ({"services": {"OT": {"kind": "magic"}}},
      "services.OT.kind: expected instruction, specialized or related"),
     ({"services": {"OT": {"credentials": ["NOPE"]}}},

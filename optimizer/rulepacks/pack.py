@@ -235,6 +235,18 @@ def _frozen(values: Any, where: str) -> frozenset[str]:
     return frozenset(values)
 
 
+def _code_lists(table: Mapping[str, Any], key: str, where: str) -> Mapping[str, frozenset[str]]:
+    """``credentials.X.category_support`` / ``.conditional``: a table of code lists.
+
+    Checked here too (not only by the district.toml check) because a notebook
+    may pass overrides straight to :func:`load_rule_pack`.
+    """
+    value = table.get(key, {})
+    if not isinstance(value, Mapping):
+        raise RulePackError(f"{where}.{key}: expected a table of code lists, got {value!r}")
+    return MappingProxyType({k: _frozen(v, f"{where}.{key}") for k, v in value.items()})
+
+
 def _need(table: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...]) -> Any:
     if key not in table:
         raise RulePackError(f"{where}: missing key '{key}'")
@@ -327,14 +339,8 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
             support_levels=_frozen(t.get("support_levels", list(support_levels)), where),
             grades=_frozen(t.get("grades", list(grades)), f"{where}.grades"),
             settings=None if "settings" not in t else _frozen(t["settings"], where),
-            category_support=MappingProxyType(
-                {k: _frozen(v, f"{where}.category_support") for k, v in
-                 t.get("category_support", {}).items()}
-            ),
-            conditional=MappingProxyType(
-                {k: _frozen(v, f"{where}.conditional") for k, v in
-                 t.get("conditional", {}).items()}
-            ),
+            category_support=_code_lists(t, "category_support", where),
+            conditional=_code_lists(t, "conditional", where),
         )
 
     services = {}
