@@ -42,6 +42,7 @@ from types import MappingProxyType
 import numpy as np
 from ortools.sat.python import cp_model
 
+from optimizer.arraysets import member
 from optimizer.planning.solvers.services import (
     ServiceParams,
     ServiceProblem,
@@ -416,7 +417,7 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
         sub = restrict(problem, students, providers)
         sol = solve_services(sub, params)
         # restrict() keeps the whole problem's pairs of these students, in order.
-        pairs = np.nonzero(np.isin(problem.pair_student, students))[0]
+        pairs = np.nonzero(member(problem.pair_student, students))[0]
         _place(provider, cm, pairs, students, providers, sol.provider, sol.case_manager)
         for key in bound:
             bound[key] += int(sol.bound[key])

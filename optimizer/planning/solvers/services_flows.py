@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from optimizer.arraysets import member, unique
 from optimizer.planning.solvers.services_objective import (
     ServiceParams,
     _cm_costs,
@@ -96,7 +97,7 @@ def _undominated(problem: ServiceProblem, free: np.ndarray) -> np.ndarray:
         # Per option: does the same (student, provider) have an own option?
         n_e = problem.n_providers
         key = problem.cm_student.astype(np.int64) * n_e + problem.cm_provider
-        own = np.isin(key, key[problem.cm_kind == OWN])
+        own = member(key, key[problem.cm_kind == OWN])
         return own & (problem.cm_kind == COORDINATOR)
     twin = _memo(problem, "own twins", twins)
     return free[~twin[free]]
@@ -257,14 +258,14 @@ def _service_flow(problem: ServiceProblem, params: ServiceParams,
     cost, base = _edge_costs(problem, params)
     if bonus is not None:
         cost = cost - bonus
-    pairs = np.unique(ep)
+    pairs = unique(ep)
     src, sink, p0 = 0, 1, 2
     e0 = p0 + n_p
     nxt = e0 + n_e
     shared = problem.shared_options() if relax_shared else np.zeros(len(ep), dtype=bool)
     # The most seats a provider can use: distinct students it could serve.
     st = problem.edge_student.astype(np.int64)
-    uniq = np.unique(st * n_e + ee)
+    uniq = unique(st * n_e + ee)
     wanted = np.bincount(uniq % n_e, minlength=n_e)
     if not relax_shared:
         wanted = np.bincount(ee, minlength=n_e)
@@ -377,9 +378,9 @@ def _joint_flow(problem: ServiceProblem, params: ServiceParams,
     s0 = p0 + n_p
     e0 = s0 + n_s
     nxt = e0 + n_e
-    pairs = np.unique(ep)
-    studs = np.unique(cs[opts])
-    could_keys = np.unique(st * n_e + ee)
+    pairs = unique(ep)
+    studs = unique(cs[opts])
+    could_keys = unique(st * n_e + ee)
     wanted = (np.bincount(could_keys % n_e, minlength=n_e)
               + np.bincount(ce[opts[~free]], minlength=n_e))
     seat_e, seat_cost = _seats(problem, problem.other_load, wanted, params.balance)
@@ -438,11 +439,11 @@ def _joint_flow(problem: ServiceProblem, params: ServiceParams,
     # Is the flow itself a plan? Each free case-manager arc used must be backed
     # by real service, and each shared node used must have paid its seat.
     chosen_free = fo[used_f]
-    have = np.unique(problem.pair_student[provider >= 0].astype(np.int64) * n_e
+    have = unique(problem.pair_student[provider >= 0].astype(np.int64) * n_e
                      + provider[provider >= 0])
     want = cs[chosen_free].astype(np.int64) * n_e + ce[chosen_free]
     unbacked = np.zeros(len(cs), dtype=bool)
-    unbacked[chosen_free[~np.isin(want, have)]] = True
+    unbacked[chosen_free[~member(want, have)]] = True
     valid = not unbacked.any()
     if len(ukey):
         seat_flow = flows[offsets[2]:offsets[2] + len(ukey)]
@@ -568,9 +569,9 @@ def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: in
     s0 = p0 + n_p
     e0 = s0 + n_s
     nxt = e0 + n_e
-    pairs = np.unique(ep)
-    studs = np.unique(cs[np.concatenate([free_o, seat_o])])
-    could_keys = np.unique(st * n_e + ee)
+    pairs = unique(ep)
+    studs = unique(cs[np.concatenate([free_o, seat_o])])
+    could_keys = unique(st * n_e + ee)
     wanted = np.bincount(could_keys % n_e, minlength=n_e) + np.bincount(ce[seat_o],
                                                                          minlength=n_e)
     seat_e, seat_cost = _seats(problem, problem.other_load, wanted, params.balance)
@@ -698,7 +699,7 @@ def _refill(problem: ServiceProblem, params: ServiceParams, provider: np.ndarray
     sel = np.nonzero(open_[ep] & (start[ee] < problem.cap[ee]))[0]
     if not len(sel):
         return provider
-    pairs = np.unique(ep[sel])
+    pairs = unique(ep[sel])
     src, sink, p0 = 0, 1, 2
     e0 = p0 + problem.n_pairs
     wanted = np.bincount(ee[sel], minlength=n_e)
@@ -729,7 +730,7 @@ def _cm_flow(problem: ServiceProblem, params: ServiceParams, serves: np.ndarray,
     usable = serves | (ck == COORDINATOR)
     free = usable & serves
     seat_opt = usable & ~serves
-    students = np.unique(cs[usable])
+    students = unique(cs[usable])
     src, sink, s0 = 0, 1, 2
     e0 = s0 + n_s
     wanted = np.bincount(ce[seat_opt], minlength=n_e)

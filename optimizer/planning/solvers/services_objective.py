@@ -15,6 +15,7 @@ from typing import TypeVar, cast
 
 import numpy as np
 
+from optimizer.arraysets import member, unique
 from optimizer.planning.solvers.services_problem import COORDINATOR, SCALE, ServiceProblem
 
 T = TypeVar("T")
@@ -167,7 +168,7 @@ def caseloads(problem: ServiceProblem, provider: np.ndarray,
                            + provider[served],
                            np.nonzero(case_manager >= 0)[0] * n_e
                            + case_manager[case_manager >= 0]])
-    keys = np.unique(keys)
+    keys = unique(keys)
     return np.bincount(keys % n_e, minlength=n_e) + problem.other_load
 
 
@@ -356,9 +357,9 @@ def _cm_serves(problem: ServiceProblem, provider: np.ndarray) -> np.ndarray:
     """Per case-manager option: does its provider serve the student in this plan?"""
     n_e = problem.n_providers
     served = provider >= 0
-    have = np.unique(problem.pair_student[served].astype(np.int64) * n_e + provider[served])
+    have = unique(problem.pair_student[served].astype(np.int64) * n_e + provider[served])
     want = problem.cm_student.astype(np.int64) * n_e + problem.cm_provider
-    return np.isin(want, have)
+    return member(want, have)
 
 
 def _memo(problem: ServiceProblem, key: Hashable, make: Callable[[], T]) -> T:
@@ -378,9 +379,9 @@ def _cm_could_serve(problem: ServiceProblem) -> np.ndarray:
     """Per case-manager option: is its provider eligible for a pair of the student?"""
     def make() -> np.ndarray:
         n_e = problem.n_providers
-        have = np.unique(problem.edge_student.astype(np.int64) * n_e + problem.edge_provider)
+        have = unique(problem.edge_student.astype(np.int64) * n_e + problem.edge_provider)
         want = problem.cm_student.astype(np.int64) * n_e + problem.cm_provider
-        could = np.isin(want, have)
+        could = member(want, have)
         could.setflags(write=False)
         return could
     return _memo(problem, "could_serve", make)
@@ -389,5 +390,5 @@ def _cm_could_serve(problem: ServiceProblem) -> np.ndarray:
 def _distinct_served(problem: ServiceProblem, provider: np.ndarray) -> np.ndarray:
     n_e = problem.n_providers
     served = provider >= 0
-    keys = np.unique(problem.pair_student[served].astype(np.int64) * n_e + provider[served])
+    keys = unique(problem.pair_student[served].astype(np.int64) * n_e + provider[served])
     return np.bincount(keys % n_e, minlength=n_e)

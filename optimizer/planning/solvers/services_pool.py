@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from optimizer.arraysets import unique
+
 __all__ = ["CoordinatorPool", "PoolShape", "coordinator_pool", "pool_shape"]
 
 
@@ -165,7 +167,7 @@ def pool_shape(student: np.ndarray, provider: np.ndarray, cost: np.ndarray,
     # options cheaper than the student's generic cost.
     direct = ~per_opt_pooled | (c < per_opt_generic)
     # Pools numbered by set (first seen first); members from one student each.
-    used_groups = np.unique(group[pooled])
+    used_groups = unique(group[pooled])
     pool_ids = np.full(len(groups), -1, dtype=np.int64)
     pool_ids[used_groups] = np.arange(len(used_groups))
     first_of = np.full(len(groups), -1, dtype=np.int64)
