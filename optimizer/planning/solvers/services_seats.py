@@ -48,17 +48,27 @@ def free_coordinator_seats(problem: ServiceProblem, provider: np.ndarray,
     cap = problem.cap.astype(np.float64)
     used_min = minutes_served(problem, provider)
     cap_min = problem.minutes_capacity if minutes else np.full(n_e, np.inf)
-    # Who each provider serves, by pair, and each student's served pairs.
-    served = np.nonzero(provider >= 0)[0]
+    # Who each provider serves, by pair, in pair order; a pair moved here is
+    # listed after those (the order decides which move is made first). Only
+    # the coordinators of unplaced students are ever looked up: built lazily.
     by_provider: dict[int, list[int]] = {}
-    for q in served.tolist():
-        by_provider.setdefault(int(provider[q]), []).append(q)
-    # Pairs each (student, provider) has served: a provider serves a student
-    # while the count is above 0.
-    student_pairs: dict[tuple[int, int], int] = {}
-    for q in served.tolist():
-        key = (int(problem.pair_student[q]), int(provider[q]))
-        student_pairs[key] = student_pairs.get(key, 0) + 1
+    original = provider.copy()
+
+    def serves(e: int) -> list[int]:
+        if e not in by_provider:
+            by_provider[e] = np.nonzero(original == e)[0].tolist()
+        return by_provider[e]
+
+    # A student's pairs (to count the pairs a provider serves them by).
+    by_student = np.argsort(problem.pair_student, kind="stable")
+    s_first = np.searchsorted(problem.pair_student[by_student], np.arange(problem.n_students))
+    s_last = np.searchsorted(problem.pair_student[by_student], np.arange(problem.n_students),
+                             side="right")
+
+    def pairs_served(v: int, e: int) -> int:
+        # How many of student v's pairs provider e serves in the plan so far.
+        return int(np.count_nonzero(provider[by_student[s_first[v]:s_last[v]]] == e))
+
     # Service options per pair (edges are grouped by pair).
     first = np.searchsorted(problem.edge_pair, np.arange(problem.n_pairs))
     last = np.searchsorted(problem.edge_pair, np.arange(problem.n_pairs), side="right")
@@ -74,15 +84,15 @@ def free_coordinator_seats(problem: ServiceProblem, provider: np.ndarray,
             if load[e] + 1 <= cap[e] + 1e-9:
                 break  # a seat is free already: the case-manager flow takes it
             q_move = e2_move = -1
-            for q in by_provider.get(e, []):
+            for q in serves(e):
                 v = int(problem.pair_student[q])
-                if provider[q] != e or case_manager[v] == e or student_pairs[(v, e)] != 1:
+                if provider[q] != e or case_manager[v] == e or pairs_served(v, e) != 1:
                     continue
                 for k in range(first[q], last[q]):
                     e2 = int(problem.edge_provider[k])
                     if e2 == e:
                         continue
-                    already = student_pairs.get((v, e2), 0) > 0 or case_manager[v] == e2
+                    already = pairs_served(v, e2) > 0 or case_manager[v] == e2
                     if not already and load[e2] + 1 > cap[e2] + 1e-9:
                         continue
                     if used_min[e2] + problem.pair_minutes[q] > cap_min[e2] + 1e-9:
@@ -94,13 +104,11 @@ def free_coordinator_seats(problem: ServiceProblem, provider: np.ndarray,
             if q_move < 0:
                 continue
             v = int(problem.pair_student[q_move])
-            provider[q_move] = e2_move
-            by_provider[e].remove(q_move)
-            by_provider.setdefault(e2_move, []).append(q_move)
-            student_pairs[(v, e)] -= 1
-            if student_pairs.get((v, e2_move), 0) == 0 and case_manager[v] != e2_move:
+            if pairs_served(v, e2_move) == 0 and case_manager[v] != e2_move:
                 load[e2_move] += 1
-            student_pairs[(v, e2_move)] = student_pairs.get((v, e2_move), 0) + 1
+            serves(e).remove(q_move)
+            serves(e2_move).append(q_move)
+            provider[q_move] = e2_move
             used_min[e] -= problem.pair_minutes[q_move]
             used_min[e2_move] += problem.pair_minutes[q_move]
             # The seat freed at e is promised to u (counted as taken again).
