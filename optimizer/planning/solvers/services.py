@@ -58,6 +58,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from optimizer.planning.solvers.services_ahead import Ahead
 from optimizer.planning.solvers.services_components import Part, chunks
 from optimizer.planning.solvers.services_flows import (
     _attach_shared,
@@ -270,6 +271,16 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
                 components: int = 1) -> ServiceSolution:
     """:func:`solve_services` on one part (the whole district when it is one
     component), with the stages of docs/service-caseloads.md section 3."""
+    ahead: list[Ahead] = []  # a flow solved meanwhile in a child process
+    try:
+        return _stages(problem, params, deadline, components, ahead)
+    finally:
+        for child in ahead:  # (not needed, or an error: no child outlives the solve)
+            child.cancel()
+
+
+def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
+            components: int, ahead: list[Ahead]) -> ServiceSolution:
     runtime: dict[str, float] = {}
     notes: list[str] = []
     t0 = time.perf_counter()
@@ -314,9 +325,18 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
         t1 = time.perf_counter()
         plans: list[np.ndarray] = []
         target = best[0][2] - const if best else 1 << 62
+        def solve_ahead(discount: np.ndarray) -> None:
+            # The joint flow nudged by these discounts is the first plan tried
+            # after the priced flows (below): on a large part it is solved
+            # meanwhile on the other core (services_ahead; the same plan).
+            if (priced and params.ahead_pairs is not None
+                    and problem.n_pairs >= params.ahead_pairs and not ahead):
+                ahead.append(Ahead(lambda: _joint_flow(problem, params, bonus=discount,
+                                                       levels=(served_b, placed_b))[0]))
+
         lag, n_flows = _lagrangian_bound(problem, params, served_b, placed_b, target,
                                          deadline, params.lagrangian_rounds, plans,
-                                         discounts)
+                                         discounts, solve_ahead)
         bounds.append((served_b, placed_b, lag))
         for plan in plans:
             consider(plan, "a priced flow (services priced by what "
@@ -387,9 +407,12 @@ def _solve_part(problem: ServiceProblem, params: ServiceParams, deadline: float,
                 # at 100,000 students they cost 10 s and never won.
                 continue
             if time.perf_counter() < deadline or (priced and k == 0):
-                consider(_joint_flow(problem, params, bonus=bonus,
-                                     levels=(served_b, placed_b))[0],
-                         f"the joint flow nudged towards {why}")
+                if k == 0 and ahead:  # (the same flow, solved meanwhile)
+                    nudged = ahead[0].result()
+                else:
+                    nudged = _joint_flow(problem, params, bonus=bonus,
+                                         levels=(served_b, placed_b))[0]
+                consider(nudged, f"the joint flow nudged towards {why}")
         blocked = unbacked.copy()
         for _ in range(0 if priced else params.repair_rounds):
             if proven():

@@ -9,6 +9,7 @@ OR-Tools is imported inside the functions that solve (see services_lp's
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -533,7 +534,9 @@ def _natural_multipliers(problem: ServiceProblem, params: ServiceParams,
 def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: int,
                       placed: int, target: int, deadline: float, rounds: int,
                       plans: list[np.ndarray] | None = None,
-                      discounts: list[np.ndarray] | None = None) -> tuple[int, int]:
+                      discounts: list[np.ndarray] | None = None,
+                      first_discount: Callable[[np.ndarray], None] | None = None
+                      ) -> tuple[int, int]:
     """Tighten the joint flow's cost bound by Lagrangian relaxation.
 
     The flow lets an own-provider case manager (or a coordinator who could
@@ -552,7 +555,9 @@ def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: in
     are appended to ``plans`` when given: priced this way, they favour the
     providers who would also make a free case manager, so they are good
     candidate plans; and each flow's discount per service edge to
-    ``discounts``.
+    ``discounts``. ``first_discount`` is called with the first flow's
+    discounts before that flow is solved (services_ahead: the plan they
+    nudge towards can be computed meanwhile).
     """
 
     n_p, n_s, n_e = problem.n_pairs, problem.n_students, problem.n_providers
@@ -614,6 +619,8 @@ def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: in
         edge_pen = np.bincount(feed_edge, weights=lam_i[feed_opt], minlength=len(ep))
         if discounts is not None:
             discounts.append(edge_pen.astype(np.int64))
+        if first_discount is not None and not solved:
+            first_discount(edge_pen.astype(np.int64))
         costs = np.concatenate([np.zeros(len(pairs), dtype=np.int64),
                                 e_cost - edge_pen.astype(np.int64),
                                 np.zeros(len(vt) + len(studs), dtype=np.int64),

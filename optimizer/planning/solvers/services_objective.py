@@ -74,6 +74,11 @@ class ServiceParams:
     seat_rounds
         At most this many passes that move a service off a full coordinator
         for a student left without a case manager (``services_seats``).
+    ahead_pairs
+        On a part of at least this many pairs (count caps), the plan flow
+        nudged by the first priced flow's discounts is solved in a second
+        process while the priced flow runs (``services_ahead``: the same plan,
+        sooner on two cores; Linux only). None: never.
     """
 
     rank: tuple[float, float, float] = (0.0, 10.0, 30.0)
@@ -93,6 +98,7 @@ class ServiceParams:
     decompose: bool = True
     chunk_pairs: int = 4_000
     seat_rounds: int = 5
+    ahead_pairs: int | None = 20_000
 
     def milli(self, points: float) -> int:
         return int(round(points * SCALE))

@@ -1,0 +1,102 @@
+"""A flow solved ahead, on the second core, while the solver goes on.
+
+At 100,000 students the service solve of the one large part is two big
+min-cost flows in a row, each about five CPU seconds: the first priced flow
+(the cost bound, services_flows._lagrangian_bound) and the joint flow nudged
+by that flow's discounts (the plan that is usually kept). The second needs
+only the discounts, which are known before the first flow is solved, so it
+can run in a forked child process meanwhile. The child computes exactly what
+the caller would compute itself, so the plan is the same, byte for byte;
+only the wall clock changes. The result is read when the caller would have
+computed it; a child that is not needed is stopped.
+
+Where ``fork`` is not available (Windows), or the child fails or dies, the
+caller computes the same thing itself, in-process: never another answer.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+__all__ = ["Ahead", "can_fork"]
+
+
+def can_fork() -> bool:
+    """Whether a child process can be forked here (Linux: yes; macOS and
+    Windows start children differently, so the work stays in-process)."""
+    return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _child(send: Connection, work: Callable[[], Any]) -> None:
+    try:
+        send.send(("ok", work()))
+    except BaseException as exc:  # reported to the parent, which computes it itself
+        send.send(("error", repr(exc)))
+    finally:
+        send.close()
+
+
+class Ahead:
+    """``work()`` started now in a forked child; :meth:`result` returns its value.
+
+    Parameters
+    ----------
+    work
+        A function without arguments whose result pickles (NumPy arrays do).
+    fork
+        Run it in a child process (only where :func:`can_fork`); otherwise
+        :meth:`result` calls ``work()`` itself.
+
+    Examples
+    --------
+    >>> ahead = Ahead(lambda: 6 * 7, fork=False)
+    >>> ahead.result()
+    42
+    """
+
+    def __init__(self, work: Callable[[], Any], fork: bool = True) -> None:
+        self._work = work
+        self._process: Any = None
+        self._receive: Connection | None = None
+        if fork and can_fork():
+            context = multiprocessing.get_context("fork")
+            receive, send = context.Pipe(duplex=False)
+            self._process = context.Process(target=_child, args=(send, work), daemon=True)
+            self._process.start()
+            send.close()  # the child holds its end; EOF here when it dies
+            self._receive = receive
+
+    @property
+    def forked(self) -> bool:
+        """Whether the work runs in a child process."""
+        return self._process is not None
+
+    def result(self) -> Any:
+        """The work's value: the child's, or computed here when there is no
+        child or it failed (the same function, so the same value)."""
+        if self._receive is not None:
+            try:
+                status, value = self._receive.recv()
+            except (EOFError, OSError):
+                status, value = "error", "the child process ended without a result"
+            finally:
+                self.cancel()
+            if status == "ok":
+                return value
+        return self._work()
+
+    def cancel(self) -> None:
+        """Stop the child (if any) and release it; safe to call twice."""
+        if self._receive is not None:
+            self._receive.close()
+            self._receive = None
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.terminate()
+            self._process.join()
+            self._process.close()
+            self._process = None

@@ -1,0 +1,124 @@
+"""The nudged plan flow solved ahead in a child process (services_ahead) gives
+the plan the solver computes in-process, byte for byte; a child that fails or
+dies is replaced by the same computation in-process, and no child outlives
+the solve."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optimizer.planning.solvers import services
+from optimizer.planning.solvers.services import ServiceParams, ServiceProblem, solve_services
+from optimizer.planning.solvers.services_ahead import Ahead, can_fork
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import bench_services  # noqa: E402  (the benchmark's synthetic district generator)
+
+needs_fork = pytest.mark.skipif(not can_fork(), reason="no fork on this platform")
+
+
+@needs_fork
+@pytest.mark.parametrize("n, seed", [(1000, 4), (1500, 3), (2000, 2)])  # (cases that reach it)
+def test_the_plan_solved_ahead_is_the_plan_solved_in_process(monkeypatch, n, seed):
+    problem = ServiceProblem.from_arrays(**bench_services.generate(n, seed))
+    # Priced path (no LP) with count caps, as on a large district.
+    base = ServiceParams(lp_max_pairs=0, use_minutes=False)
+    alone = solve_services(problem, ServiceParams(**{**base.__dict__, "ahead_pairs": None}))
+    used = []
+
+    class Spy(Ahead):
+        def result(self):
+            used.append(self.forked)
+            return super().result()
+
+    monkeypatch.setattr(services, "Ahead", Spy)
+    together = solve_services(problem, ServiceParams(**{**base.__dict__, "ahead_pairs": 1}))
+    assert np.array_equal(alone.provider, together.provider)
+    assert np.array_equal(alone.case_manager, together.case_manager)
+    assert alone.objective == together.objective
+    assert dict(alone.bound) == dict(together.bound)
+    assert alone.notes == together.notes
+    # The child's plan was read (not only started and stopped).
+    assert used and all(used)
+    assert multiprocessing.active_children() == []
+
+
+def test_without_fork_the_work_runs_when_asked():
+    calls = []
+    ahead = Ahead(lambda: calls.append(1) or 21 * 2, fork=False)
+    assert not ahead.forked and calls == []
+    assert ahead.result() == 42 and calls == [1]
+
+
+@needs_fork
+def test_the_child_computes_it():
+    parent = os.getpid()
+    ahead = Ahead(lambda: os.getpid() != parent)
+    assert ahead.forked
+    assert ahead.result() is True  # computed in the child
+    assert multiprocessing.active_children() == []
+
+
+@needs_fork
+def test_a_child_that_fails_is_replaced_by_the_same_work_in_process():
+    parent = os.getpid()
+
+    def work():
+        if os.getpid() != parent:
+            raise MemoryError("the child ran out of memory")
+        return "parent"
+
+    assert Ahead(work).result() == "parent"
+    assert multiprocessing.active_children() == []
+
+
+@needs_fork
+def test_a_child_that_dies_is_replaced_by_the_same_work_in_process():
+    parent = os.getpid()
+
+    def work():
+        if os.getpid() != parent:
+            os._exit(9)  # killed, no word sent back
+        return "parent"
+
+    assert Ahead(work).result() == "parent"
+    assert multiprocessing.active_children() == []
+
+
+@needs_fork
+def test_a_child_not_needed_is_stopped():
+    ahead = Ahead(lambda: time.sleep(60))
+    assert ahead.forked and len(multiprocessing.active_children()) == 1
+    started = time.perf_counter()
+    ahead.cancel()
+    ahead.cancel()  # twice is fine
+    assert multiprocessing.active_children() == []
+    assert time.perf_counter() - started < 10
+
+
+def test_a_solver_error_stops_the_child(monkeypatch):
+    # An error after the child started (here: in the plan step) must not leave it running.
+    problem = ServiceProblem.from_arrays(**bench_services.generate(1500, 7))
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    parent, joint_flow = os.getpid(), services._joint_flow
+
+    def slow_in_child(*args, **kwargs):
+        if os.getpid() != parent:
+            time.sleep(60)  # still running when the error comes
+        return joint_flow(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_joint_flow", slow_in_child)
+    monkeypatch.setattr(services, "evaluate", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        solve_services(problem, ServiceParams(lp_max_pairs=0, use_minutes=False, ahead_pairs=1))
+    assert multiprocessing.active_children() == []
