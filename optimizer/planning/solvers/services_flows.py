@@ -589,9 +589,11 @@ def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: in
     lo = np.searchsorted(fkey[order], ekey)
     hi = np.searchsorted(fkey[order], ekey, side="right")
     # An edge may feed an own and a coordinator option of the same key.
-    feed_edge = np.repeat(np.arange(len(ep)), hi - lo)
-    feed_opt = order[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
-                     ] if len(ep) else np.zeros(0, dtype=np.int64)
+    span = hi - lo
+    feed_edge = np.repeat(np.arange(len(ep)), span)
+    # lo[k], lo[k] + 1, ..., hi[k] - 1 for each edge k, in edge order.
+    feed_opt = order[np.repeat(lo - (np.cumsum(span) - span), span)
+                     + np.arange(int(span.sum()))]
     # Coordinator seats through pools (services_pool: same optimum, far fewer arcs).
     pool = _pool(problem, c_cost, s0, e0, nxt)
     nxt = pool.next_node
