@@ -92,7 +92,7 @@ def test_a_provider_of_a_service_no_credential_authorizes(make_district):
                              _assignments(("S1", "", "")))
     assert [(v.kind, v.student_id, v.educator_id, v.detail) for v in got] == [
         ("ineligible provider", "S1", "E1",
-         "HEALTH: HEALTH needs one of a credential; holds ES-MMSN")]
+         "HEALTH: no credential in the rule pack authorizes HEALTH; holds ES-MMSN")]
 
 
 def test_service_check_goes_on_past_an_unplaced_student(make_district):

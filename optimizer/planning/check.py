@@ -153,9 +153,12 @@ def _may_provide(district: District, sid: str, service: str, eid: str) -> str | 
     elif service not in pack.roles[e.role].provides:
         return f"{e.role} does not provide {service}"
     elif not pack.services[service].credentials & e.credentials:
+        held = ', '.join(sorted(e.credentials)) or 'none'
+        if not pack.services[service].credentials:
+            # (a district gave a role a service the rule pack names no credential for)
+            return f"no credential in the rule pack authorizes {service}; holds {held}"
         return (f"{service} needs one of "
-                f"{', '.join(sorted(pack.services[service].credentials)) or 'a credential'}; "
-                f"holds {', '.join(sorted(e.credentials)) or 'none'}")
+                f"{', '.join(sorted(pack.services[service].credentials))}; holds {held}")
     where = serves_school(pack, s, e)
     if not where.ok and not (pack.roles[e.role].itinerant
                              and reaches_school(district, s, e).ok):
