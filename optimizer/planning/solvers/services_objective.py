@@ -349,13 +349,20 @@ def _edge_costs(problem: ServiceProblem, params: ServiceParams) -> tuple[np.ndar
 
 
 def _cm_costs(problem: ServiceProblem, params: ServiceParams) -> tuple[np.ndarray, int]:
+    """Per case-manager option, like :func:`_edge_costs` (read-only: made once
+    per problem and weights, as every flow asks for them)."""
     rank_pts = np.array([params.milli(r) for r in params.rank], dtype=np.int64)
     cont, chg = params.milli(params.cm_continuity), params.milli(params.change)
-    cs, ce = problem.cm_student, problem.cm_provider
-    cur, pub = problem.current_cm, problem.published_cm
-    cost = rank_pts[problem.cm_rank] + cont * _miss(ce, cur[cs]) + chg * _miss(ce, pub[cs])
-    base = cont * (cur != -1) + chg * (pub != -1)
-    return cost - base[cs], int(base.sum())
+
+    def make() -> tuple[np.ndarray, int]:
+        cs, ce = problem.cm_student, problem.cm_provider
+        cur, pub = problem.current_cm, problem.published_cm
+        cost = rank_pts[problem.cm_rank] + cont * _miss(ce, cur[cs]) + chg * _miss(ce, pub[cs])
+        base = cont * (cur != -1) + chg * (pub != -1)
+        out = cost - base[cs]
+        out.setflags(write=False)
+        return out, int(base.sum())
+    return _memo(problem, ("cm_costs", tuple(rank_pts.tolist()), cont, chg), make)
 
 
 
