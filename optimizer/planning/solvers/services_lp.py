@@ -297,6 +297,10 @@ def _highs_lexicographic(n_col: int, start: np.ndarray, index: np.ndarray,
     lp.a_matrix_.value_ = value
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    # One thread, as lp.py asks: HiGHS starts its thread scheduler once per
+    # process, and a later solve asking for another count fails ("scheduler
+    # already initialized"), so every LP of the shared child asks for the same.
+    h.setOptionValue("threads", 1)
     h.passModel(lp)
 
     def run(what: str) -> float:
