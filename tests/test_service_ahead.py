@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import random
 import sys
 import time
 from pathlib import Path
@@ -122,3 +123,36 @@ def test_a_solver_error_stops_the_child(monkeypatch):
     with pytest.raises(RuntimeError, match="boom"):
         solve_services(problem, ServiceParams(lp_max_pairs=0, use_minutes=False, ahead_pairs=1))
     assert multiprocessing.active_children() == []
+
+
+@needs_fork
+@pytest.mark.parametrize("minutes", [False, True])
+def test_parts_solved_on_two_cores_give_the_plans_solved_on_one(minutes):
+    # Every other part in a forked child (with minute capacities the child
+    # runs its own HiGHS process: the parent's answers only the parent).
+    from tests.test_service_components import merged
+    from tests.test_service_planning import to_problem
+
+    rng = random.Random(31 + minutes)
+    for _ in range(6):
+        spec, _ = merged(rng, minutes)
+        problem = to_problem(spec)
+        one = solve_services(problem, ServiceParams(chunk_pairs=1, ahead_pairs=None))
+        two = solve_services(problem, ServiceParams(chunk_pairs=1, ahead_pairs=1))
+        assert np.array_equal(one.provider, two.provider)
+        assert np.array_equal(one.case_manager, two.case_manager)
+        assert dict(one.bound) == dict(two.bound) and one.notes == two.notes
+    assert multiprocessing.active_children() == []
+
+
+@needs_fork
+def test_the_parent_keeps_its_own_highs_process():
+    # A forked child that needs HiGHS starts another; the parent's still answers.
+    from optimizer.planning.solvers import highs_child
+
+    assert highs_child.call("math:hypot", 3.0, 4.0) == 5.0
+    parent_highs = highs_child._CHILD
+    assert Ahead(lambda: (highs_child.call("math:hypot", 6.0, 8.0),
+                          highs_child._CHILD is not parent_highs)).result() == (10.0, True)
+    assert highs_child._CHILD is parent_highs
+    assert highs_child.call("math:hypot", 5.0, 12.0) == 13.0

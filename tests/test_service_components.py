@@ -19,7 +19,7 @@ from optimizer.planning.solvers import services_lp
 from optimizer.planning.solvers.services import ServiceParams, evaluate, solve_services
 from optimizer.planning.solvers.services_components import chunks, joint_components
 from tests import service_checker as chk
-from tests.test_service_planning import check_against_joint, random_spec, stu, to_problem
+from tests.test_service_planning import check_against_joint, pair, random_spec, stu, to_problem
 
 
 def renamed(spec: dict, tag: str) -> dict:
@@ -136,20 +136,24 @@ def test_costs_add_up_over_the_parts():
 
 
 def test_components_are_the_connected_components():
-    """joint_components against a plain graph search on the rows."""
+    """joint_components against a plain graph search on the rows: nodes are
+    each student's case-manager choice, each pair and each provider."""
     rng = random.Random(11)
     for _ in range(20):
         spec, _ = merged(rng, minutes=False)
         problem = to_problem(spec)
-        lab_s, lab_e = joint_components(problem)
-        n_s = problem.n_students
-        adj: dict[int, set[int]] = {i: set() for i in range(n_s + problem.n_providers)}
-        for s, e in zip(np.concatenate([problem.edge_student, problem.cm_student]).tolist(),
-                        np.concatenate([problem.edge_provider, problem.cm_provider]).tolist(),
-                        strict=True):
-            adj[s].add(n_s + e)
-            adj[n_s + e].add(s)
-        labels = np.concatenate([lab_s, lab_e])
+        lab_s, lab_q, lab_e = joint_components(problem)
+        n_s, n_q = problem.n_students, problem.n_pairs
+        adj: dict[int, set[int]] = {i: set() for i in range(n_s + n_q + problem.n_providers)}
+        links = [(n_s + q, n_s + n_q + e) for q, e in zip(problem.edge_pair.tolist(),
+                                                         problem.edge_provider.tolist(),
+                                                         strict=True)]
+        links += [(s, n_s + n_q + e) for s, e in zip(problem.cm_student.tolist(),
+                                                     problem.cm_provider.tolist(), strict=True)]
+        for a, b in links:
+            adj[a].add(b)
+            adj[b].add(a)
+        labels = np.concatenate([lab_s, lab_q, lab_e])
         for start in adj:
             seen, todo = {start}, [start]
             while todo:
@@ -159,6 +163,63 @@ def test_components_are_the_connected_components():
                         todo.append(nxt)
             same = set(np.nonzero(labels == labels[start])[0].tolist())
             assert same == seen
+            assert labels[start] == min(seen)  # deterministic: the smallest node
+
+
+def _oak() -> dict:
+    """Oak Elementary, whose OT comes from an itinerant who case-manages no one.
+
+    A has SAI (R1 may teach A and case-manage A as their own provider) and OT
+    (T1); B has OT only (T1), and R1 may coordinate B. T1 has one seat. So the
+    OT pairs of A and B are decided together, apart from A's SAI and both case
+    managers: in the part of the OT pairs, A and B are visitors.
+    Hand-worked optimum: 1 OT pair unserved (one seat); both placed (R1 teaches
+    A and case-manages A free, coordinates B in its second seat).
+    """
+    return {
+        "providers": {"R1": {"role": "RSP", "cap": 2, "other": 0, "minutes_cap": None},
+                      "T1": {"role": "OT", "cap": 1, "other": 0, "minutes_cap": None}},
+        "students": {"A": stu(current_cm="R1"), "B": stu(current_cm="R1")},
+        "pairs": {("A", "SAI"): pair(current="R1"), ("A", "OT"): pair(current="T1"),
+                  ("B", "OT"): pair()},
+        "options": {("A", "SAI"): {"R1": 0}, ("A", "OT"): {"T1": 0}, ("B", "OT"): {"T1": 0}},
+        "cm_options": {"A": {("R1", "own"): 0}, "B": {("R1", "coordinator"): 2}},
+    }
+
+
+def test_a_students_pairs_split_over_parts_count_them_once():
+    spec = _oak()
+    problem = to_problem(spec)
+    parts, _ = chunks(problem, 1)
+    ot = next(part for part in parts if set(problem.provider_ids[part.providers]) == {"T1"})
+    assert ot.visitors == 2 and not ot.home.any()
+    assert ot.problem.n_students == 2 and len(ot.problem.cm_student) == 0
+    # A visitor brings no case-manager cost: their current case manager is elsewhere.
+    assert (ot.problem.current_cm == -1).all()
+    sol, mine, best = check(spec, ServiceParams(chunk_pairs=1))
+    assert mine[:2] == best[:2] == (1, 0)
+    assert (sol.bound["unserved"], sol.bound["unplaced"]) == (1, 0)
+    assert sol.status == "optimal"
+
+
+def test_random_districts_with_shared_itinerants_against_the_joint_model():
+    """Random districts where an itinerant who case-manages no one serves
+    students of several parts: the decomposition (visitors) agrees with the
+    joint exact model, part by part and as chunks."""
+    rng = random.Random(606)
+    for i in range(14):
+        spec, _ = merged(rng, minutes=i % 2 == 1)
+        spec["providers"]["Z-OT"] = {"role": "OT", "cap": rng.randint(1, 3), "other": 0,
+                                     "minutes_cap": 90 if i % 2 else None}
+        for sid in rng.sample(sorted(spec["students"]), 3):
+            spec["pairs"][(sid, "OT")] = pair(30 if i % 2 else 0,
+                                              rng.choice([None, "Z-OT"]))
+            spec["options"][(sid, "OT")] = {"Z-OT": rng.randint(0, 2)}
+        problem = to_problem(spec)
+        parts, _ = chunks(problem, 1)
+        assert sum(part.visitors for part in parts) >= 1
+        for chunk_pairs in (1, 4000):
+            check(spec, ServiceParams(chunk_pairs=chunk_pairs))
 
 
 def test_default_chunks_pack_small_parts_together():

@@ -21,7 +21,7 @@ import subprocess
 import sys
 from typing import Any
 
-__all__ = ["call"]
+__all__ = ["call", "forget"]
 
 _CHILD: subprocess.Popen[bytes] | None = None
 
@@ -67,6 +67,13 @@ def call(target: str, *args: Any) -> Any:
     if not ok:
         raise RuntimeError(answer)
     return answer
+
+
+def forget() -> None:
+    """In a forked child process: never use the parent's HiGHS process (its
+    pipes are the parent's); :func:`call` starts another when needed."""
+    global _CHILD
+    _CHILD = None
 
 
 def _serve() -> None:

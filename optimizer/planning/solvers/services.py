@@ -54,7 +54,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any, overload
 
 import numpy as np
 
@@ -173,6 +175,9 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
             out[rows[chosen]] = part.providers[local[chosen]]
         for key in bound:
             bound[key] += int(sol.bound[key])
+        # Visitors (here for some pairs only) are unplaced in every plan and
+        # bound of this part; their case manager is counted in their own part.
+        bound["unplaced"] -= part.visitors
         for key, seconds in sol.runtime.items():
             runtime[key] = runtime.get(key, 0.0) + seconds
         for note in sol.notes:
@@ -186,8 +191,8 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
         minutes |= bool(sol.extra["minutes"])
     n_comp = sum(part.components for part in parts)
     notes = [f"{n_comp:,} independent parts of the district (components of the joint "
-             f"graph: no provider in common), solved in {len(parts)} chunks; the plans "
-             "and the bounds are added up"]
+             f"graph of pairs, case-manager choices and providers: no provider in common), "
+             f"solved in {len(parts)} chunks; the plans and the bounds are added up"]
     for note, k in seen.items():
         if note in counted:
             note = f"{counted[note]:,}{note[1:]}"
@@ -211,18 +216,80 @@ def _two_pass(problems: list[ServiceProblem], params: ServiceParams, deadline: f
     uses_lp = params.lp_bound
     if not uses_lp or any(params.use_minutes and p.has_minute_capacities
                           for p in problems):
-        return [_solve_part(p, params, deadline, c)
-                for p, c in zip(problems, components, strict=True)]
+        return _solve_parts(problems, params, deadline, components)
     quick = dataclasses.replace(params, lp_bound=False)
-    sols = [_solve_part(p, quick, deadline, c)
-            for p, c in zip(problems, components, strict=True)]
-    for k, p in enumerate(problems):
-        if (sols[k].status == "optimal" or p.n_pairs > params.lp_max_pairs
-                or time.perf_counter() >= deadline):
-            continue
-        sols[k] = _better(p, params, sols[k], _solve_part(p, params, deadline,
-                                                          components[k]))
+    sols = _solve_parts(problems, quick, deadline, components)
+    todo = [k for k, p in enumerate(problems)
+            if sols[k].status != "optimal" and p.n_pairs <= params.lp_max_pairs]
+
+    def gain(k: int) -> tuple[int, int]:
+        # Most to gain first: parts whose levels meet their bounds, by the
+        # largest cost gap (the LP rarely raises a case-manager level bound:
+        # at 100,000 students it left every such part's at its flow bound).
+        t, b = sols[k].terms, sols[k].bound
+        apart = t["unserved"] != b["unserved"] or t["unplaced"] != b["unplaced"]
+        return (int(apart), -int(t["cost"] - b["cost"]))
+
+    todo.sort(key=gain)
+    second = _solve_parts(problems, params, deadline, components, only=todo)
+    for k, sol in zip(todo, second, strict=True):
+        if sol is not None:
+            sols[k] = _better(problems[k], params, sols[k], sol)
     return sols
+
+
+@overload
+def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline: float,
+                 components: list[int], only: None = None) -> list[ServiceSolution]: ...
+
+
+@overload
+def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline: float,
+                 components: list[int], only: list[int]) -> list[ServiceSolution | None]: ...
+
+
+def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline: float,
+                 components: list[int], only: list[int] | None = None
+                 ) -> list[ServiceSolution] | list[ServiceSolution | None]:
+    """:func:`_solve_part` of each part (or of the parts ``only`` names, in
+    that order, each begun only before the deadline: None for the others).
+    Where there are several parts and at least ``ahead_pairs`` pairs in all,
+    every other one is solved in a forked child meanwhile (services_ahead:
+    the same plans, on two cores; the child has its own HiGHS process)."""
+    ks = list(range(len(problems))) if only is None else only
+
+    def solve(k: int) -> ServiceSolution | None:
+        if only is not None and time.perf_counter() >= deadline:
+            return None
+        return _solve_part(problems[k], params, deadline, components[k])
+
+    if (params.ahead_pairs is None or len(ks) < 2
+            or sum(problems[k].n_pairs for k in ks) < params.ahead_pairs):
+        return [solve(k) for k in ks]
+    theirs = ks[1::2]
+    child = Ahead(lambda: [_plain(solve(k)) for k in theirs])
+    try:
+        sols = {k: solve(k) for k in ks[0::2]}
+        sols.update(zip(theirs, (_unplain(x) for x in child.result()), strict=True))
+    finally:
+        child.cancel()
+    return [sols[k] for k in ks]
+
+
+def _plain(sol: ServiceSolution | None) -> dict[str, Any] | None:
+    """A solution as picklable parts (its mappings are read-only views)."""
+    if sol is None:
+        return None
+    return {f.name: (dict(v) if isinstance(v := getattr(sol, f.name), Mapping) else v)
+            for f in dataclasses.fields(sol)}
+
+
+def _unplain(parts: dict[str, Any] | None) -> ServiceSolution | None:
+    if parts is None:
+        return None
+    fields: dict[str, Any] = {k: MappingProxyType(v) if isinstance(v, dict) else v
+                              for k, v in parts.items()}
+    return ServiceSolution(**fields)
 
 
 def _better(problem: ServiceProblem, params: ServiceParams, first: ServiceSolution,
@@ -398,9 +465,9 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
             return bool(best) and best[0][0] == problem.n_pairs - served_b
 
         for k, (bonus, why) in enumerate(nudges):
-            if proven() or (priced and levels_met()):
+            if proven() or (priced and levels_met() and not (k == 0 and discounts)):
                 continue
-            if priced and k > 0 and discounts and served_met():
+            if priced and k > 0 and discounts and served_met() and problem.n_pairs > 10_000:
                 # The other nudges serve the most pairs no better, and where
                 # only the case-manager level is apart, that is mostly the
                 # bound's looseness (an own case manager free without serving):
@@ -428,7 +495,7 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
             joint_p, *_, unbacked = _joint_flow(problem, params, blocked)
             consider(joint_p, "a repaired joint flow")
         runtime["joint_flow_repairs"] = time.perf_counter() - t1
-        if not proven() and problem.n_pairs <= params.lp_max_pairs:
+        if not proven() and problem.n_pairs <= params.lp_max_pairs and not priced:
             # Small districts only: these rarely win once the nudged joint flows ran.
             t1 = time.perf_counter()
             consider(_service_flow(problem, params, relax_shared=False)[0],

@@ -22,16 +22,24 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from optimizer.planning.solvers import highs_child
+
 __all__ = ["Ahead", "can_fork"]
 
 
 def can_fork() -> bool:
     """Whether a child process can be forked here (Linux: yes; macOS and
-    Windows start children differently, so the work stays in-process)."""
-    return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+    Windows start children differently, so the work stays in-process; and a
+    child never forks again, the work then stays in it)."""
+    return (sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+            and not multiprocessing.current_process().daemon)
 
 
 def _child(send: Connection, work: Callable[[], Any]) -> None:
+    # The parent's HiGHS process answers the parent only: were both to write
+    # to its pipes, the requests would interleave. Here a new one starts
+    # when needed (and ends with this process, its pipe closed).
+    highs_child.forget()
     try:
         send.send(("ok", work()))
     except BaseException as exc:  # reported to the parent, which computes it itself

@@ -42,7 +42,7 @@ from types import MappingProxyType
 import numpy as np
 from ortools.sat.python import cp_model
 
-from optimizer.arraysets import member
+from optimizer.arraysets import member, unique
 from optimizer.planning.solvers.services import (
     ServiceParams,
     ServiceProblem,
@@ -52,7 +52,7 @@ from optimizer.planning.solvers.services import (
     seat_increments,
     solve_services,
 )
-from optimizer.planning.solvers.services_components import Part, chunks, restrict
+from optimizer.planning.solvers.services_components import Part, chunks, restrict, whole
 from optimizer.planning.solvers.services_problem import OWN
 
 __all__ = ["ExactOutcome", "ExactParams", "solve_exact", "solve_services_exact"]
@@ -358,8 +358,7 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
     else:
         parts, alone = [], np.zeros(0, dtype=np.int64)
         if problem.n_pairs <= exact.max_pairs:
-            parts = [Part(problem, np.arange(problem.n_students), np.arange(problem.n_pairs),
-                          np.arange(problem.n_providers), 1)]
+            parts = [whole(problem)]
     small = [part for part in parts if len(part.pairs) <= exact.max_pairs]
     if not small:
         return solve_services(problem, params)
@@ -369,8 +368,7 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
              "cost": sum(int(seat_increments(int(problem.cap[e]), 0,
                                              int(problem.other_load[e]),
                                              params.balance).sum()) for e in alone.tolist())}
-    rest_students: list[np.ndarray] = []
-    rest_providers: list[np.ndarray] = []
+    rest: list[Part] = []
     proven_parts = proven_components = 0
     clock = 0
     work = 0.0
@@ -390,11 +388,11 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
             for key, value in zip(("unserved", "unplaced", "cost"), out.objective,
                                   strict=True):
                 bound[key] += value
+            bound["unplaced"] -= part.visitors  # (counted in their own part)
             proven_parts += 1
             proven_components += part.components
         else:
-            rest_students.append(part.students)
-            rest_providers.append(part.providers)
+            rest.append(part)
     runtime: dict[str, float] = {"exact": time.perf_counter() - t0}
     n_comp = sum(part.components for part in parts)
     minutes = params.use_minutes and problem.has_minute_capacities
@@ -411,16 +409,20 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
         "shared_options": bool(problem.shared_options().any()) if len(problem.edge_pair)
         else False,
         "minutes": minutes, "components": n_comp, "exact_parts": proven_components}
-    if rest_students:
-        students = np.sort(np.concatenate(rest_students))
-        providers = np.sort(np.concatenate(rest_providers))
-        sub = restrict(problem, students, providers)
+    if rest:
+        # The other parts as one sub-problem: a student is at home there when
+        # their case manager is chosen in one of those parts.
+        students = unique(np.concatenate([part.students for part in rest]))
+        at_home = unique(np.concatenate([part.students[part.home] for part in rest]))
+        home = member(students, at_home)
+        pairs = np.sort(np.concatenate([part.pairs for part in rest]))
+        providers = np.sort(np.concatenate([part.providers for part in rest]))
+        sub = restrict(problem, students, providers, pairs, home)
         sol = solve_services(sub, params)
-        # restrict() keeps the whole problem's pairs of these students, in order.
-        pairs = np.nonzero(member(problem.pair_student, students))[0]
         _place(provider, cm, pairs, students, providers, sol.provider, sol.case_manager)
         for key in bound:
             bound[key] += int(sol.bound[key])
+        bound["unplaced"] -= int(len(home) - np.count_nonzero(home))
         for key, seconds in sol.runtime.items():
             runtime[key] = runtime.get(key, 0.0) + seconds
         notes.append(f"the other parts ({len(students):,} students): "

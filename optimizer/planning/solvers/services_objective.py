@@ -75,10 +75,12 @@ class ServiceParams:
         At most this many passes that move a service off a full coordinator
         for a student left without a case manager (``services_seats``).
     ahead_pairs
-        On a part of at least this many pairs (count caps), the plan flow
-        nudged by the first priced flow's discounts is solved in a second
-        process while the priced flow runs (``services_ahead``: the same plan,
-        sooner on two cores; Linux only). None: never.
+        Use a second process (``services_ahead``: the same plan, sooner on two
+        cores; Linux only) from this many pairs on: with several parts and at
+        least this many pairs in all, every other part is solved in a forked
+        child; in one part of at least this many pairs (count caps), the plan
+        flow nudged by the first priced flow's discounts is solved in a child
+        while the priced flow runs. None: never.
     """
 
     rank: tuple[float, float, float] = (0.0, 10.0, 30.0)
