@@ -38,7 +38,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from optimizer.planning.problem import PlanningProblem
-from optimizer.planning.solvers.flow import SCALE, _free_edges, _seat_counts, seat_arcs
+from optimizer.planning.solvers.flow import flow_inputs, seat_arcs
 
 __all__ = ["PooledNetwork", "pool_network", "solve_pooled_flow"]
 
@@ -237,26 +237,14 @@ def solve_pooled_flow(problem: PlanningProblem, ratio: float | None = None,
     --------
     >>> assignment = solve_pooled_flow(build_problem(district))   # doctest: +SKIP
     """
-    if not problem.unit_weights:
-        raise ValueError("the flow engine needs every student weight to be 1")
-    n_e = problem.n_educators
-    fixed, keep = _free_edges(problem)
-    es, ee = problem.edge_student[keep], problem.edge_educator[keep]
-    cost = np.rint(problem.edge_cost()[keep] * SCALE).astype(np.int64)
-    left_out = np.rint(problem.unplaced_cost() * SCALE).astype(np.int64)
-    if len(left_out):
-        left_out -= left_out.min()
-    degree = np.bincount(ee, minlength=n_e)
-    start, free = _seat_counts(problem, fixed, degree, ratio)
-    if seat_limit is not None:
-        free = np.minimum(free, np.clip(seat_limit, 0, None))
-    net = pool_network(es, ee, cost, left_out)
+    inputs = flow_inputs(problem, ratio, seat_limit)
+    net = pool_network(inputs.es, inputs.ee, inputs.cost, inputs.left_out)
     n_c, n_p = net.n_classes, net.n_pools
     class_size = np.diff(net.class_start)
     pool_of_arc = np.repeat(np.arange(n_p), np.diff(net.pool_start))
     users = np.bincount(net.choice_pool, weights=class_size[net.choice_class],
                         minlength=n_p).astype(np.int64)
-    seat_e, seat_cost = seat_arcs(problem, start, free)
+    seat_e, seat_cost = seat_arcs(problem, inputs.start, inputs.free)
     # Nodes: 0 source, 1 sink, classes, pools, educators.
     src, sink, c0 = 0, 1, 2
     p0 = c0 + n_c
