@@ -190,7 +190,7 @@ EQUIVALENT: list[tuple[str, str, str]] = [
     ("_groups", "strict=False)", "the three lists have one length by construction"),
     ("min_max_ratio", "(ratios > floor_ratio - 1e-12)",
      "no candidate lies exactly 1e-12 below the floor"),
-    ("solve_flow", "problem.edge_cost()[keep] * SCALE).astype(None)",
+    ("flow_inputs", "problem.edge_cost()[keep] * SCALE).astype(None)",
      "whole-number float costs: OR-Tools reads them the same"),
     ("check_service_plan", 'assignments["case_manager_id"].fillna(None)',
      "a missing case manager stays NaN, which is no educator id: skipped either way"),

@@ -203,8 +203,9 @@ def test_flow_engine_text_says_how_costs_are_rounded(make_district):
     d = load_district(make_district(educators=[educator("E1", "RSP", "ES-MMSN")],
                                     students=[student("S1")]))
     sol = solve(build_problem(d))
-    assert sol.engine == ("min-cost flow (OR-Tools SimpleMinCostFlow): proven optimal; costs "
-                          "rounded to 1/1000 point")
+    assert sol.engine == ("min-cost flow (OR-Tools SimpleMinCostFlow, interchangeable "
+                          "students and educators pooled): proven optimal; costs rounded to "
+                          "1/1000 point; ties by student_id and educator_id")
     minmax = solve(build_problem(d), SolveParams(balance="minmax"))
     assert {"minmax_search", "flow"} <= set(minmax.runtime)
 

@@ -33,7 +33,8 @@ from ortools.graph.python import max_flow, min_cost_flow
 
 from optimizer.planning.problem import PlanningProblem
 
-__all__ = ["SCALE", "min_max_ratio", "solve_flow", "weighted_hint"]
+__all__ = ["SCALE", "FlowInputs", "flow_inputs", "min_max_ratio", "solve_flow",
+           "weighted_hint"]
 
 #: Costs are multiplied by this and rounded: exact to 1/1000 of a point.
 SCALE = 1000
@@ -74,9 +75,84 @@ def seat_arcs(problem: PlanningProblem, start: np.ndarray,
     return seat_e, np.rint(inc * SCALE).astype(np.int64)
 
 
+@dataclasses.dataclass(frozen=True)
+class FlowInputs:
+    """What every unit-weight flow network is built from (the plain one here,
+    the pooled one in :mod:`optimizer.planning.solvers.pooled`).
+
+    Attributes
+    ----------
+    es, ee
+        The free (unpinned) students' edges, sorted by (student, educator).
+    cost
+        Each of those edges' points, scaled by :data:`SCALE` and rounded.
+    left_out
+        Per student (all students): scaled points of leaving them unplaced,
+        less the smallest such (a cost every student shares changes nothing).
+    start, free
+        Per educator: the load already there (other load and pins) and the
+        number of free seats (cap, ceiling and seat limit applied).
+    """
+
+    es: np.ndarray
+    ee: np.ndarray
+    cost: np.ndarray
+    left_out: np.ndarray
+    start: np.ndarray
+    free: np.ndarray
+
+
+def flow_inputs(problem: PlanningProblem, ratio: float | None = None,
+                seat_limit: np.ndarray | None = None) -> FlowInputs:
+    """The free edges, integer costs and seat counts of a unit-weight problem.
+
+    Parameters
+    ----------
+    problem
+        A planning problem whose students all weigh 1.
+    ratio
+        Optional ceiling on every educator's load / cap (min-max balance).
+    seat_limit
+        Optional most free students per educator (the weighted hint).
+
+    Raises
+    ------
+    ValueError
+        When some student weighs other than 1 (a flow counts students).
+
+    Examples
+    --------
+    >>> inputs = flow_inputs(build_problem(district))   # doctest: +SKIP
+    >>> int(inputs.free.sum()) >= 0                     # doctest: +SKIP
+    True
+    """
+    if not problem.unit_weights:
+        raise ValueError("the flow engine needs every student weight to be 1")
+    fixed, keep = _free_edges(problem)
+    es, ee = problem.edge_student[keep], problem.edge_educator[keep]
+    cost = np.rint(problem.edge_cost()[keep] * SCALE).astype(np.int64)
+    left_out = np.rint(problem.unplaced_cost() * SCALE).astype(np.int64)
+    # Only differences between students matter once the most are placed: a
+    # cost every student shares is dropped, so the network (and its ties) stays
+    # that of the plain problem when nothing distinguishes them.
+    if len(left_out):
+        left_out -= left_out.min()
+    degree = np.bincount(ee, minlength=problem.n_educators)
+    start, free = _seat_counts(problem, fixed, degree, ratio)
+    if seat_limit is not None:
+        free = np.minimum(free, np.clip(seat_limit, 0, None))
+    return FlowInputs(es, ee, cost, left_out, start, free)
+
+
 def solve_flow(problem: PlanningProblem, ratio: float | None = None,
                seat_limit: np.ndarray | None = None) -> np.ndarray:
     """Optimal plan for unit weights (placed first, then cost) by min-cost flow.
+
+    The straightforward model, one arc per eligible pair:
+    :func:`optimizer.planning.solvers.pooled.solve_pooled_flow` reaches the same
+    optimum on far fewer arcs and is tested against it. Among equally good
+    plans, which one comes out here follows from OR-Tools' order of arcs (no
+    tie rule).
 
     Parameters
     ----------
@@ -92,28 +168,15 @@ def solve_flow(problem: PlanningProblem, ratio: float | None = None,
     numpy.ndarray
         Educator index per student, -1 for unplaced.
     """
-    if not problem.unit_weights:
-        raise ValueError("the flow engine needs every student weight to be 1")
-    n_s, n_e = problem.n_students, problem.n_educators
-    fixed, keep = _free_edges(problem)
-    es, ee = problem.edge_student[keep], problem.edge_educator[keep]
-    cost = np.rint(problem.edge_cost()[keep] * SCALE).astype(np.int64)
-    left_out = np.rint(problem.unplaced_cost() * SCALE).astype(np.int64)
-    # Only differences between students matter once the most are placed: a
-    # cost every student shares is dropped, so the network (and its ties) stays
-    # that of the plain problem when nothing distinguishes them.
-    if len(left_out):
-        left_out -= left_out.min()
-    degree = np.bincount(ee, minlength=n_e)
-    start, free = _seat_counts(problem, fixed, degree, ratio)
-    if seat_limit is not None:
-        free = np.minimum(free, np.clip(seat_limit, 0, None))
+    n_s = problem.n_students
+    inputs = flow_inputs(problem, ratio, seat_limit)
+    es, ee, cost, left_out = inputs.es, inputs.ee, inputs.cost, inputs.left_out
 
     # Node numbering: 0 source, 1 sink, students 2..2+S-1, educators after.
     src, sink, s0, e0 = 0, 1, 2, 2 + n_s
     # The students with an edge, ascending (as np.unique would give, without sorting).
     students_with_edges = np.flatnonzero(np.bincount(es, minlength=n_s))
-    seat_e, seat_cost = seat_arcs(problem, start, free)
+    seat_e, seat_cost = seat_arcs(problem, inputs.start, inputs.free)
 
     tails = np.concatenate([np.full(len(students_with_edges), src), s0 + es, e0 + seat_e])
     heads = np.concatenate([s0 + students_with_edges, e0 + ee, np.full(len(seat_e), sink)])

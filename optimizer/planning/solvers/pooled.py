@@ -21,13 +21,32 @@ The seat arcs are the plain network's, so the balance term stays exact, and
 every plan of one network is a plan of the other with the same points
 (a class's students may use any of its pools, a pool's users any of its
 educators, at the same cost): the most placed and the fewest points are the
-same. The flow is turned back into pairs in canonical order: a class's
-students (by id) take its pools in order, a pool's users (by id) its
-educators in order, so the same district gives the same plan.
+same. This is the planner's engine for unit weights (``solvers.solve``); the
+plain network stays as the reference it is tested against.
 
-**Which of several equally good plans comes out may differ from the plain
-network's** (OR-Tools breaks ties by the network it is given): the points and
-the number placed are equal, the pairs need not be.
+**The tie rule.** Where several plans are equally good, the flow decides only
+*how many* students go each way (how many of a class take each choice, how
+many of a pool's users each educator takes); which students those are is
+then fixed by their ids (compared as text, as the problem sorts them):
+
+1. *Interchangeable students* — one class: the same eligible case managers
+   at the same points, the same points if left unplaced — are placed in
+   student_id order: if some are left out, they are those with the largest
+   ids; of those placed, a smaller id never has more points for their pair
+   (rank, continuity, change) than a larger one: the class's choices are
+   taken cheapest first.
+2. *Students served by one pool* — each may have any educator of the same
+   set at the same points — get those educators in order: a smaller
+   student_id never has a larger educator_id.
+
+Both are swaps that change no points and no load, so the rule costs nothing;
+the read-back (:func:`_disaggregate`) makes it hold in one sort. The counts
+are OR-Tools' optimum on a network built in canonical order (students and
+educators by id), so the same district gives the same plan whatever the
+order of the rows in its files; which of two equally placed educators takes
+one more student is that optimum's choice, not a rule. The plain network, which has no such rule,
+may pick another of the tied plans: the same points and number placed,
+other pairs.
 """
 
 from __future__ import annotations
@@ -38,7 +57,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from optimizer.planning.problem import PlanningProblem
-from optimizer.planning.solvers.flow import SCALE, _free_edges, _seat_counts, seat_arcs
+from optimizer.planning.solvers.flow import flow_inputs, seat_arcs
 
 __all__ = ["PooledNetwork", "pool_network", "solve_pooled_flow"]
 
@@ -123,7 +142,8 @@ class PooledNetwork:
     class_left_out
         Per class: scaled points of leaving one of its students unplaced.
     choice_class, choice_pool, choice_cost
-        One arc per (class, pool): its class, pool and scaled points.
+        One arc per (class, pool): its class, pool and scaled points; by class,
+        then points ascending (one pool per points: the tie rule needs it).
     pool_educator, pool_start
         The educators of each pool, by pool then educator index.
     """
@@ -225,8 +245,11 @@ def solve_pooled_flow(problem: PlanningProblem, ratio: float | None = None,
     """Optimal plan for unit weights by min-cost flow on the pooled network.
 
     The same optimum as :func:`optimizer.planning.solvers.flow.solve_flow` (most
-    placed, then fewest points), with the same arguments; among equally good
-    plans it may pick a different one.
+    placed, then fewest points), with the same arguments. Among equally good
+    plans it returns the one the tie rule (module docstring) picks:
+    interchangeable students are placed in student_id order, cheapest choice
+    first, and students served by one pool of equally good educators get them
+    in id order (smaller student_id, smaller educator_id).
 
     Returns
     -------
@@ -237,26 +260,14 @@ def solve_pooled_flow(problem: PlanningProblem, ratio: float | None = None,
     --------
     >>> assignment = solve_pooled_flow(build_problem(district))   # doctest: +SKIP
     """
-    if not problem.unit_weights:
-        raise ValueError("the flow engine needs every student weight to be 1")
-    n_e = problem.n_educators
-    fixed, keep = _free_edges(problem)
-    es, ee = problem.edge_student[keep], problem.edge_educator[keep]
-    cost = np.rint(problem.edge_cost()[keep] * SCALE).astype(np.int64)
-    left_out = np.rint(problem.unplaced_cost() * SCALE).astype(np.int64)
-    if len(left_out):
-        left_out -= left_out.min()
-    degree = np.bincount(ee, minlength=n_e)
-    start, free = _seat_counts(problem, fixed, degree, ratio)
-    if seat_limit is not None:
-        free = np.minimum(free, np.clip(seat_limit, 0, None))
-    net = pool_network(es, ee, cost, left_out)
+    inputs = flow_inputs(problem, ratio, seat_limit)
+    net = pool_network(inputs.es, inputs.ee, inputs.cost, inputs.left_out)
     n_c, n_p = net.n_classes, net.n_pools
     class_size = np.diff(net.class_start)
     pool_of_arc = np.repeat(np.arange(n_p), np.diff(net.pool_start))
     users = np.bincount(net.choice_pool, weights=class_size[net.choice_class],
                         minlength=n_p).astype(np.int64)
-    seat_e, seat_cost = seat_arcs(problem, start, free)
+    seat_e, seat_cost = seat_arcs(problem, inputs.start, inputs.free)
     # Nodes: 0 source, 1 sink, classes, pools, educators.
     src, sink, c0 = 0, 1, 2
     p0 = c0 + n_c
@@ -288,7 +299,9 @@ def _disaggregate(problem: PlanningProblem, net: PooledNetwork, choice_flow: np.
                   pool_flow: np.ndarray) -> np.ndarray:
     """Pairs from the pooled flow, in canonical order: a class's students (by
     index) take its choices in order, as many as each carries; then a pool's
-    users (by index) take its educators in order, as many as each carries."""
+    users (by index) take its educators in order, as many as each carries.
+    This is the tie rule (module docstring): a class's choices come cheapest
+    first (:func:`pool_network` orders them by points), and indices follow ids."""
     assignment = problem.pinned_to.copy()
     class_size = np.diff(net.class_start)
     placed_per_class = np.bincount(net.choice_class, weights=choice_flow,
