@@ -54,9 +54,9 @@ def merged(rng: random.Random, minutes: bool) -> tuple[dict, list[dict]]:
     spec["cm_options"]["Z-lonely"] = {}
     spec["providers"]["Z-idle"] = {"role": "OT", "cap": 3, "other": 1, "minutes_cap": None}
     everyone = list(spec["providers"])
-    for key, pair in spec["pairs"].items():
+    for key, row in spec["pairs"].items():
         if rng.random() < 0.2:
-            spec["pairs"][key] = {**pair, "current": rng.choice(everyone)}
+            spec["pairs"][key] = {**row, "current": rng.choice(everyone)}
     for sid, s in spec["students"].items():
         if rng.random() < 0.2:
             spec["students"][sid] = {**s, "published_cm": rng.choice(everyone)}
