@@ -156,3 +156,19 @@ def test_the_parent_keeps_its_own_highs_process():
                           highs_child._CHILD is not parent_highs)).result() == (10.0, True)
     assert highs_child._CHILD is parent_highs
     assert highs_child.call("math:hypot", 5.0, 12.0) == 13.0
+
+
+@needs_fork
+def test_no_fork_while_another_thread_runs():
+    import threading
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not can_fork()
+        assert not Ahead(lambda: 1).forked  # the work stays in this process
+    finally:
+        stop.set()
+        other.join()
+    assert can_fork()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
@@ -29,10 +30,13 @@ __all__ = ["Ahead", "can_fork"]
 
 def can_fork() -> bool:
     """Whether a child process can be forked here (Linux: yes; macOS and
-    Windows start children differently, so the work stays in-process; and a
-    child never forks again, the work then stays in it)."""
+    Windows start children differently, so the work stays in-process; a
+    child never forks again, the work then stays in it; and not while other
+    threads run: a fork copies only the calling thread, and a lock one of the
+    others held would stay locked in the child)."""
     return (sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
-            and not multiprocessing.current_process().daemon)
+            and not multiprocessing.current_process().daemon
+            and threading.active_count() == 1)
 
 
 def _child(send: Connection, work: Callable[[], Any]) -> None:
