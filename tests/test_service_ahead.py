@@ -172,3 +172,25 @@ def test_no_fork_while_another_thread_runs():
         stop.set()
         other.join()
     assert can_fork()
+
+
+@needs_fork
+def test_exact_models_on_two_cores_give_the_plans_on_one():
+    # CP-SAT's small parts, every other model in a forked child: one worker,
+    # a fixed seed and a work limit give the same outcome in either process.
+    from optimizer.planning.solvers.services_exact import ExactParams, solve_services_exact
+    from tests.test_service_components import merged
+    from tests.test_service_planning import to_problem
+
+    rng = random.Random(44)
+    for i in range(4):
+        spec, _ = merged(rng, minutes=i % 2 == 1)
+        problem = to_problem(spec)
+        exact = ExactParams(max_pairs=4)
+        one = solve_services_exact(problem, ServiceParams(chunk_pairs=1, ahead_pairs=None), exact)
+        two = solve_services_exact(problem, ServiceParams(chunk_pairs=1, ahead_pairs=1), exact)
+        assert one.extra["exact_parts"] >= 1
+        assert np.array_equal(one.provider, two.provider)
+        assert np.array_equal(one.case_manager, two.case_manager)
+        assert dict(one.bound) == dict(two.bound) and one.notes == two.notes
+    assert multiprocessing.active_children() == []

@@ -410,3 +410,30 @@ def test_speech_shortage_gives_the_hand_computed_hiring_needs(tmp_path):
          "students": 7, "fte": 0.2, "service": "SPEECH", "minutes": -1},
         {"school_id": "OAK", "region": "North", "role": "SLP", "credential": "SLP",
          "students": 1, "fte": 0.1, "service": "SPEECH", "minutes": -1}]
+
+
+def test_one_time_budget_for_the_whole_service_solve(monkeypatch):
+    """--time-limit bounds the whole solve: CP-SAT's small parts get at most
+    the time limit, and the flow and LP solver only what is left of it."""
+    rng = random.Random(12)
+    spec, _ = merged(rng, minutes=False)
+    problem = to_problem(spec)
+    walls: list[float] = []
+    limits: list[float] = []
+    real_exact, real_rest = services_exact.solve_exact, services_exact.solve_services
+
+    def exact_spy(*args, **kw):
+        walls.append(kw["wall_limit"])
+        return real_exact(*args, **kw)
+
+    def rest_spy(sub, params):
+        limits.append(params.time_limit)
+        return real_rest(sub, params)
+
+    monkeypatch.setattr(services_exact, "solve_exact", exact_spy)
+    monkeypatch.setattr(services_exact, "solve_services", rest_spy)
+    sizes = sorted(len(p.pairs) for p in chunks(problem, 1)[0])
+    solve_services_exact(problem, ServiceParams(time_limit=7.0, chunk_pairs=1),
+                         ExactParams(max_pairs=sizes[0], wall_limit=60.0))
+    assert walls and all(0 < w <= 7.0 for w in walls)
+    assert limits and all(0 <= t <= 7.0 for t in limits)

@@ -34,6 +34,7 @@ cost term joins two parts, docs/service-caseloads.md section 3 D).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ from optimizer.planning.solvers.services import (
     seat_increments,
     solve_services,
 )
+from optimizer.planning.solvers.services_ahead import Ahead
 from optimizer.planning.solvers.services_components import Part, chunks, restrict, whole
 from optimizer.planning.solvers.services_problem import OWN
 
@@ -372,13 +374,37 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
     proven_parts = proven_components = 0
     clock = 0
     work = 0.0
+    # One time budget for the whole solve: CP-SAT's wall clock guard is the
+    # smaller of its own and the solve's time limit, the rest gets what is left.
+    wall_limit = min(exact.wall_limit, params.time_limit)
+
+    def run(k: int) -> ExactOutcome | None:
+        left = wall_limit - (time.perf_counter() - t0)
+        if left <= 0:
+            return None
+        return solve_exact(small[k].problem, params, work_limit=exact.work_limit,
+                           seed=exact.seed, wall_limit=left)
+
+    # Every other model in a forked child with enough rows in all (the same
+    # outcomes: one worker, a fixed seed and a work limit; services_ahead).
+    n_small = len(small)
+    if (params.ahead_pairs is not None and n_small > 1
+            and sum(len(part.pairs) for part in small) >= params.ahead_pairs):
+        theirs = list(range(1, n_small, 2))
+        child = Ahead(lambda: [run(k) for k in theirs])
+        try:
+            outcomes = {k: run(k) for k in range(0, n_small, 2)}
+            outcomes.update(zip(theirs, child.result(), strict=True))
+        finally:
+            child.cancel()
+    else:
+        outcomes = {k: run(k) for k in range(n_small)}
+    outcome_of = {id(part): outcomes[k] for k, part in enumerate(small)}
     for part in parts:
-        left = exact.wall_limit - (time.perf_counter() - t0)
         out = None
         if len(part.pairs) <= exact.max_pairs:
-            if left > 0:
-                out = solve_exact(part.problem, params, work_limit=exact.work_limit,
-                                  seed=exact.seed, wall_limit=left)
+            out = outcome_of[id(part)]
+            if out is not None:
                 work += out.deterministic_time
             clock += out is None or out.stopped_by_clock
         if out is not None and out.proven and out.objective is not None:
@@ -404,7 +430,7 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
              f"{exact.work_limit:g} deterministic time units per model)"]
     if clock:
         notes.append(f"{clock} CP-SAT model(s) stopped or not started by the wall clock "
-                     f"({exact.wall_limit:g} s), not the work limit: solved as below instead")
+                     f"({wall_limit:g} s), not the work limit: solved as below instead")
     extra: dict[str, object] = {
         "shared_options": bool(problem.shared_options().any()) if len(problem.edge_pair)
         else False,
@@ -418,7 +444,8 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
         pairs = np.sort(np.concatenate([part.pairs for part in rest]))
         providers = np.sort(np.concatenate([part.providers for part in rest]))
         sub = restrict(problem, students, providers, pairs, home)
-        sol = solve_services(sub, params)
+        left = params.time_limit - (time.perf_counter() - t0)
+        sol = solve_services(sub, dataclasses.replace(params, time_limit=max(left, 0.0)))
         _place(provider, cm, pairs, students, providers, sol.provider, sol.case_manager)
         for key in bound:
             bound[key] += int(sol.bound[key])
