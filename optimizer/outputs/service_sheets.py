@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer.district.bulk import without_collector_pauses
 from optimizer.planning.result import PlanTables
 
 __all__ = ["SERVICE_SHEETS", "caseload_columns", "has_services", "hiring_columns",
@@ -303,6 +304,7 @@ def role_average_text(role: str, av: Mapping[str, Any]) -> str:
             f"{float(av.get('fte', 0) or 0):g} FTE){verdict}{source}")
 
 
+@without_collector_pauses  # a million small objects, no cycles: district/bulk.py
 def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, str]) -> None:
     """Add the Services and Provider rosters sheets (nothing without services).
 

@@ -14,6 +14,7 @@ from operator import attrgetter
 
 import pandas as pd
 
+from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.model import District
 from optimizer.rules import RULES, decide, reaches_school, serves_school
 
@@ -105,6 +106,7 @@ def check_plan(district: District, assignments: pd.DataFrame) -> list[Violation]
     return _pairs_violations(district, pairs, require_every_student=True)
 
 
+@without_collector_pauses  # many small objects, no cycles: district/bulk.py
 def audit_current(district: District) -> list[Violation]:
     """Today's assignments (the ``current_case_manager`` column) checked the same
     way: each one that breaks a credential rule or a cap, with the rule.

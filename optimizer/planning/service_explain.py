@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.cap_sources import cap_rows
 from optimizer.district.model import Educator
 from optimizer.graph import unplaceable_students
@@ -650,6 +651,7 @@ def service_figures(plan: _Plan, sol: ServiceSolution, params: ServiceParams,
     }
 
 
+@without_collector_pauses  # a million small objects, no cycles: district/bulk.py
 def explain_service_plan(sp: DistrictServiceProblem, sol: ServiceSolution,
                          params: ServiceParams, *, audit: pd.DataFrame,
                          balance_mode: str = "convex", made_at: str | None = None,

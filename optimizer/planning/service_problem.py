@@ -41,6 +41,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.model import District, Educator, Lock, ServiceNeed, Student
 from optimizer.graph import edge_arrays
 from optimizer.planning.objective import Objective
@@ -198,6 +199,7 @@ def _index(ids: Mapping[str, int], value: str | None) -> int:
     return ids.get(value, -2)
 
 
+@without_collector_pauses  # a million small objects, no cycles: district/bulk.py
 def build_district_service_problem(
         district: District, objective: Objective | None = None,
         published: Mapping[str, str] | None = None,
@@ -392,7 +394,9 @@ def build_district_service_problem(
                            np.ones(int(coord.sum()), dtype=np.int64)])
     cm_r = np.concatenate([rank[own], np.full(int(coord.sum()), 2, dtype=np.int64)])
     cm_why = np.concatenate([ed_idx[own].astype(np.int64), len(decisions) + ce[coord]])
-    order = np.lexsort((cm_k, cm_e, cm_s))
+    # By (student, educator, kind) as one int64 key: a single sort, not a
+    # three-key lexsort, of 1.7 million options (the keys are distinct).
+    order = np.argsort((cm_s * max(1, len(eids)) + cm_e) * 2 + cm_k, kind="stable")
     cm_s, cm_e, cm_k, cm_r, cm_why = (cm_s[order], cm_e[order], cm_k[order], cm_r[order],
                                       cm_why[order])
 
