@@ -108,9 +108,18 @@ def _has_cr(frame: pd.DataFrame) -> bool:
         # One C-level join and search per column: a plan's text columns hold
         # hundreds of thousands of cells (str.contains costs ~1 s a plan at 100k).
         if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)) and \
-                "\r" in "".join(map(str, s.to_numpy(dtype=object))):
+                "\r" in _joined_text(s):
             return True
     return False
+
+
+def _joined_text(column: pd.Series) -> str:
+    """The column's cells as text, joined (str() only where a cell is not text)."""
+    values = column.to_numpy(dtype=object)
+    try:
+        return "".join(values)
+    except TypeError:
+        return "".join(map(str, values))
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -160,9 +169,11 @@ def _neutralized(column: pd.Series) -> pd.Series:
     # Most columns have no such cell: one regular-expression search over the
     # column's text joined by newlines proves it in C. A match (which may be a
     # cell's own newline followed by "=") falls through to the cell-by-cell test.
-    values = column.to_numpy(dtype=object)
-    texts = [v for v in values if isinstance(v, str)]
-    if len(texts) == len(values) and not _STARTS_LIKE_FORMULA.search("\n".join(texts)):
+    try:  # join refuses a column holding anything but text: then cell by cell
+        joined = "\n".join(column.to_numpy(dtype=object))
+    except TypeError:
+        joined = "="
+    if not _STARTS_LIKE_FORMULA.search(joined):
         return column
     try:
         risky = column.str.startswith(FORMULA_START, na=False).to_numpy(dtype=bool)
