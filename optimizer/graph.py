@@ -34,6 +34,7 @@ __all__ = [
     "components",
     "connected_labels",
     "forbidden_edges",
+    "edge_arrays",
     "edge_counts",
     "edge_table",
     "educator_node",
@@ -324,6 +325,28 @@ def _facts_ids(cache: RuleCache, students: list, s_prof: np.ndarray, n_sp: int,
         out[:, cols] = (base + local)[:, None]
         base += int(local.max()) + 1 if len(local) else 0
     return out
+
+
+def edge_arrays(district: District) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                               list[Decision]]:
+    """The rows of :func:`edge_table` as integer arrays, without its text columns.
+
+    Returns
+    -------
+    (student_index, educator_index, decision_index, decisions)
+        Per edge, in :func:`edge_table`'s row order: the student's and the
+        educator's position in ``district.students`` and ``district.educators``
+        (file order), and its :class:`Decision` (capacity, rank, reason) as a
+        position in ``decisions``. Building the text columns of a million
+        edges takes seconds; callers that need a few reasons read them here.
+
+    Examples
+    --------
+    >>> s, e, d, decisions = edge_arrays(district)            # doctest: +SKIP
+    >>> decisions[d[0]].reason                                # doctest: +SKIP
+    """
+    edges = _edges(district)
+    return edges.student_index, edges.educator_index, edges.decision_index, edges.decisions
 
 
 def edge_table(district: District) -> pd.DataFrame:

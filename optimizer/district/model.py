@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import attrgetter
 
 import pandas as pd
 
@@ -194,7 +195,8 @@ class District:
         :attr:`service_rows` when services.csv was given, otherwise derived
         from ``students.csv`` ``services`` (no minutes, no current provider)."""
         if self.service_rows is not None:
-            return tuple(sorted(self.service_rows, key=lambda r: (r.student_id, r.service)))
+            # attrgetter: the key in C, not a Python call per row (170,000 at 100k)
+            return tuple(sorted(self.service_rows, key=attrgetter("student_id", "service")))
         return tuple(ServiceNeed(s.student_id, svc) for s in
                      sorted(self.students.values(), key=lambda s: s.student_id)
                      for svc in sorted(s.services))

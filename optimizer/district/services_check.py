@@ -87,17 +87,20 @@ def check_services_table(t: _Table, pack: RulePack, students: Mapping[str, Stude
                        f"{MAX_WEEKLY_MINUTES:,} (the minutes in a week), or blank",
                        lambda x: 0 <= x <= MAX_WEEKLY_MINUTES, None)
     providers = t.col("current_provider").tolist()
+    # Python lists, not per-value array indexing: 170,000 rows in a large district.
+    rows, sid_l, svc_l = t.rows.tolist(), list(sid), list(svc)
+    minutes_l = list(minutes)
     first: dict[tuple[str, str], int] = {}
     out: list[ServiceNeed] = []
     unsure: set[str] = set()
-    for i in range(len(sid)):
-        row = int(t.rows[i])
+    for i in range(len(sid_l)):
+        row = int(rows[i])
         cur = providers[i]
         if cur and cur not in educators:
             t.add(i, "current_provider", cur,
                   "an educator_id in educators.csv: this provider is no longer listed "
                   "(continuity ignored)", "warning")
-        s, code = sid[i], svc[i]
+        s, code = sid_l[i], svc_l[i]
         if s and not code:
             unsure.add(s)
         if not (s and code):
@@ -108,7 +111,7 @@ def check_services_table(t: _Table, pack: RulePack, students: Mapping[str, Stude
                   f"{first[(s, code)]}")
             continue
         first[(s, code)] = row
-        out.append(ServiceNeed(s, code, minutes[i], cur or None, row))
+        out.append(ServiceNeed(s, code, minutes_l[i], cur or None, row))
     return tuple(out), unsure
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer.district.bulk import without_collector_pauses
 from optimizer.planning.result import PlanTables
 
 __all__ = ["SERVICE_SHEETS", "caseload_columns", "has_services", "hiring_columns",
@@ -123,8 +124,8 @@ def _fmt(x: float) -> str:
     return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
 
 
-def provider_rosters(tables: PlanTables, names: Mapping[str, str]
-                     ) -> tuple[pd.DataFrame, list[int]]:
+def provider_rosters(tables: PlanTables, names: Mapping[str, str],
+                     services: pd.DataFrame | None = None) -> tuple[pd.DataFrame, list[int]]:
     """The Provider rosters sheet: per provider, every student on their caseload.
 
     A provider is an educator who serves at least one (student, service) pair
@@ -134,6 +135,9 @@ def provider_rosters(tables: PlanTables, names: Mapping[str, str]
     students listed, their IEP minutes a week, and the caseload against the cap
     (the roster's students plus ``other_load``) and against the minutes capacity.
     Providers come by role and id, students by school and id.
+
+    ``services``: :func:`services_frame` of the same tables when the caller
+    has it already (it is read, not changed).
 
     Returns
     -------
@@ -145,7 +149,7 @@ def provider_rosters(tables: PlanTables, names: Mapping[str, str]
     --------
     >>> rows, starts = provider_rosters(plan(district).tables(), {})   # doctest: +SKIP
     """
-    s = services_frame(tables, names)
+    s = services_frame(tables, names) if services is None else services
     s = s[s["provider_id"] != ""]
     a = tables.assignments
     student_ids = _text(a["student_id"])
@@ -300,6 +304,7 @@ def role_average_text(role: str, av: Mapping[str, Any]) -> str:
             f"{float(av.get('fte', 0) or 0):g} FTE){verdict}{source}")
 
 
+@without_collector_pauses  # a million small objects, no cycles: district/bulk.py
 def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, str]) -> None:
     """Add the Services and Provider rosters sheets (nothing without services).
 
@@ -327,14 +332,15 @@ def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, st
         frame["school_name_"] = [school_names.get(str(i), "") for i in frame["school_id"].tolist()]
         return frame
 
-    writer.table("Services", named(services_frame(tables, names)), [
+    services = services_frame(tables, names)
+    writer.table("Services", named(services), [
         ("student_id", "Student", "text"), ("school_id", "School", "text"),
         ("service", "Service", "text"), ("provider_id", "Provider", "text"),
         ("provider_name", "Provider name", "text"), ("role", "Role", "text"),
         ("minutes", "IEP minutes a week", "int"), ("kept_current", "Kept current", "bool"),
         ("reason", "Why", "text"),
         ("student_name_", "Student name", "text"), ("school_name_", "School name", "text")])
-    rows, starts = provider_rosters(tables, names)
+    rows, starts = provider_rosters(tables, names, services)
     rows = named(rows)
     total_mark = writer.wb.add_format({"bold": True, "top": 1})
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from operator import attrgetter
 
 import pandas as pd
 
+from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.model import District
 from optimizer.rules import RULES, decide, reaches_school, serves_school
 
@@ -104,6 +106,7 @@ def check_plan(district: District, assignments: pd.DataFrame) -> list[Violation]
     return _pairs_violations(district, pairs, require_every_student=True)
 
 
+@without_collector_pauses  # many small objects, no cycles: district/bulk.py
 def audit_current(district: District) -> list[Violation]:
     """Today's assignments (the ``current_case_manager`` column) checked the same
     way: each one that breaks a credential rule or a cap, with the rule.
@@ -166,6 +169,12 @@ def _may_provide(district: District, sid: str, service: str, eid: str) -> str | 
     return None
 
 
+#: What the instruction rules (RULES["instruction"]) read of a student.
+_instruction_facts = attrgetter("basis_disability", "other_disability", "placement_basis",
+                                "support_level", "support_level_derived", "grade",
+                                "sai_setting")
+
+
 def _current_provider_violations(district: District) -> list[Violation]:
     """This year's providers (services ``current_provider``): each one's
     eligibility for the pair, caps on distinct students served or
@@ -177,6 +186,11 @@ def _current_provider_violations(district: District) -> list[Violation]:
         cm = s.current_case_manager
         if cm is not None and cm in district.educators:
             students.setdefault(cm, set()).add(sid)
+    # The rules read few facts of the student: the school (where the provider
+    # serves) and, for instruction, the facts of _instruction_facts. A verdict
+    # is found once per (service, provider, those facts), not once per row.
+    instruction = {c for c, x in district.rules.services.items() if x.kind == "instruction"}
+    verdicts: dict[tuple, str | None] = {}
     for need in district.service_needs:
         eid = need.current_provider
         if not eid or need.student_id not in district.students:
@@ -186,7 +200,13 @@ def _current_provider_violations(district: District) -> list[Violation]:
                                  f"this year's {need.service} provider is no longer in "
                                  "educators.csv"))
             continue
-        why = _may_provide(district, need.student_id, need.service, eid)
+        s = district.students[need.student_id]
+        key = (need.service, eid, s.school_id,
+               _instruction_facts(s) if need.service in instruction else None)
+        if key in verdicts:
+            why = verdicts[key]
+        else:
+            why = verdicts[key] = _may_provide(district, need.student_id, need.service, eid)
         if why is not None:
             out.append(Violation("ineligible provider", need.student_id, eid,
                                  f"{need.service}: {why}"))

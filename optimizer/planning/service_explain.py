@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.cap_sources import cap_rows
 from optimizer.district.model import Educator
 from optimizer.graph import unplaceable_students
@@ -50,7 +51,11 @@ from optimizer.planning.result import (
     UNASSIGNED_COLUMNS,
     Result,
 )
-from optimizer.planning.service_problem import NOT_PLANNED, DistrictServiceProblem
+from optimizer.planning.service_problem import (
+    NOT_PLANNED,
+    DistrictServiceProblem,
+    _instruction_key,
+)
 from optimizer.planning.solvers.services import (
     SCALE,
     ServiceParams,
@@ -81,8 +86,15 @@ class _Plan:
     cm_rank: np.ndarray  # per student, -1 unplaced
     capacity: np.ndarray  # per student: instruction / service / coordination / ""
     serves: set[int]  # student * n_educators + educator
+    who_cache: dict[int, str]  # educator -> who(e), made when first asked for
 
     def who(self, e: int) -> str:
+        hit = self.who_cache.get(e)
+        if hit is None:
+            hit = self.who_cache[e] = self._who(e)
+        return hit
+
+    def _who(self, e: int) -> str:
         p = self.sp.problem
         text = f"{p.provider_ids[e]} ({p.provider_role[e]}, {self.caseload[e]}/{p.cap[e]}"
         if np.isfinite(p.minutes_capacity[e]):
@@ -107,29 +119,33 @@ def _derive(sp: DistrictServiceProblem, sol: ServiceSolution) -> _Plan:
     minutes = np.bincount(provider[served], weights=p.pair_minutes[served], minlength=n_e)
     serves = set(skeys.tolist())
     # Rank of each case manager: the better usable option (own only when serving).
-    rank = np.full(p.n_students, -1, dtype=np.int64)
-    best: dict[int, int] = {}
     chosen = np.nonzero(cm[p.cm_student] == p.cm_provider)[0]  # options of the chosen one
-    for s, e, k, r in zip(p.cm_student[chosen].tolist(), p.cm_provider[chosen].tolist(),
-                          p.cm_kind[chosen].tolist(), p.cm_rank[chosen].tolist(), strict=True):
-        if k == 0 and s * n_e + e not in serves:
-            continue
-        best[s] = min(best.get(s, 3), r)
-    for s, r in best.items():
-        rank[s] = r
+    cs, ce = p.cm_student[chosen], p.cm_provider[chosen]
+    usable = (p.cm_kind[chosen] != 0) | _member(skeys, cs * n_e + ce)
+    best = np.full(p.n_students, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(best, cs[usable], p.cm_rank[chosen][usable].astype(np.int64))
+    rank = np.where(best == np.iinfo(np.int64).max, -1, np.minimum(best, 3))
     # Capacity from the plan: the SAI provider, another own provider, or a coordinator.
-    instruction = {svc for svc, x in sp.district.rules.services.items() if x.kind == "instruction"}
+    instruction = sorted(svc for svc, x in sp.district.rules.services.items()
+                         if x.kind == "instruction")
+    sai = served & np.isin(p.pair_service, instruction)
+    sai_of = np.full(p.n_students, -1, dtype=np.int64)
+    sai_of[p.pair_student[sai]] = provider[sai]  # one SAI pair a student at most
     capacity = np.full(p.n_students, "", dtype=object)
-    sai_of: dict[int, int] = {}
-    for q in np.nonzero(served)[0].tolist():
-        if p.pair_service[q] in instruction:
-            sai_of[int(p.pair_student[q])] = int(provider[q])
-    for s in np.nonzero(placed)[0].tolist():
-        e = int(cm[s])
-        capacity[s] = ("instruction" if sai_of.get(s) == e else
-                       "service" if s * n_e + e in serves else "coordination")
+    ps = np.nonzero(placed)[0]
+    own = _member(skeys, ps * n_e + cm[ps])
+    capacity[ps] = np.where(sai_of[ps] == cm[ps], "instruction",
+                            np.where(own, "service", "coordination")).astype(object)
     return _Plan(sp, provider, cm, served_n, managed_n, caseload, minutes, rank, capacity,
-                 serves)
+                 serves, {})
+
+
+def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Per key: whether it is in ``sorted_keys`` (sorted, distinct)."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[at] == keys
 
 
 def _iso(value: object) -> str:
@@ -140,23 +156,27 @@ def _providers_of(plan: _Plan) -> dict[int, list[tuple[str, int]]]:
     """Per student: (service, provider index) of the pairs served."""
     p = plan.sp.problem
     out: dict[int, list[tuple[str, int]]] = {}
-    for q in np.nonzero(plan.provider >= 0)[0].tolist():
-        out.setdefault(int(p.pair_student[q]), []).append((str(p.pair_service[q]),
-                                                           int(plan.provider[q])))
+    served = np.nonzero(plan.provider >= 0)[0]
+    for s, svc, e in zip(p.pair_student[served].tolist(), p.pair_service[served].tolist(),
+                         plan.provider[served].tolist(), strict=True):
+        out.setdefault(s, []).append((str(svc), e))
     return out
 
 
-def _cm_option_keys(p: ServiceProblem) -> tuple[set[int], set[int]]:
-    """Keys ``student * n_providers + provider`` of every case-manager option,
-    and of the coordinator ones: looked up per student, where a scan of the
-    option arrays per student took a minute at 100,000 students."""
+def _cm_option_flags(p: ServiceProblem, students: np.ndarray, educators: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Per (student, educator) asked about: whether it is a case-manager
+    option at all, and whether a coordinator one (options are sorted by
+    student then educator, so their keys are looked up by bisection)."""
     key = p.cm_student.astype(np.int64) * p.n_providers + p.cm_provider
-    return set(key.tolist()), set(key[p.cm_kind == 1].tolist())
+    asked = students.astype(np.int64) * p.n_providers + educators
+    return _member(key, asked), _member(key[p.cm_kind == 1], asked)
 
 
-def _cm_why_not(plan: _Plan, s: int, cm_id: str, keys: tuple[set[int], set[int]]) -> str:
-    """One sentence: why this year's case manager is not kept (``keys``: from
-    :func:`_cm_option_keys`)."""
+def _cm_why_not(plan: _Plan, s: int, cm_id: str, option: tuple[bool, bool]) -> str:
+    """One sentence: why this year's case manager is not kept (``option``:
+    whether they have a case-manager option for the student, and a
+    coordinator one, from :func:`_cm_option_flags`)."""
     sp = plan.sp
     p = sp.problem
     d = sp.district
@@ -168,11 +188,10 @@ def _cm_why_not(plan: _Plan, s: int, cm_id: str, keys: tuple[set[int], set[int]]
     if sid in d.pins:
         return f"This year's case manager {cm_id} was replaced by the pin"
     e = int(np.searchsorted(p.provider_ids, cm_id))
-    any_option, coordinator = keys
-    key = s * p.n_providers + e
-    if key not in any_option:
+    any_option, coordinator = option
+    if not any_option:
         return f"This year's case manager {cm_id} may not case-manage this student"
-    if key in coordinator or key in plan.serves:
+    if coordinator or s * p.n_providers + e in plan.serves:
         return (f"This year's case manager {cm_id} carries {plan.caseload[e]}/{p.cap[e]}: "
                 "moved to place or balance caseloads")
     return (f"This year's case manager {cm_id} does not serve this student in the plan, "
@@ -184,63 +203,78 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
     sp = plan.sp
     p = sp.problem
     d = sp.district
-    n_e = p.n_providers
     eids = p.provider_ids
+    eid_list = [str(x) for x in eids]
     providers = _providers_of(plan)
     pin_lock = {lk.student_id: lk for lk in d.locks if lk.kind == "pin" and lk.service is None}
-    # The reason of each (student, educator, kind) option.
+    # The reason of each (student, educator, kind) option of the chosen case
+    # manager: the only reasons written (one or two of ~17 options a student).
     why: dict[tuple[int, int, int], str] = {}
     chosen = np.nonzero(plan.cm[p.cm_student] == p.cm_provider)[0]
-    for s, e, k, text in zip(p.cm_student[chosen].tolist(), p.cm_provider[chosen].tolist(),
-                             p.cm_kind[chosen].tolist(), sp.cm_reason[chosen].tolist(),
+    texts = sp.cm_texts
+    for s, e, k, code in zip(p.cm_student[chosen].tolist(), p.cm_provider[chosen].tolist(),
+                             p.cm_kind[chosen].tolist(), sp.cm_why[chosen].tolist(),
                              strict=True):
-        why[(s, e, k)] = str(text)
-    keys = _cm_option_keys(p)
+        why[(s, e, k)] = texts[code]
+    students = [d.students[str(x)] for x in p.student_ids]
+    sids = [s.student_id for s in students]
+    currents = [s.current_case_manager for s in students]
+    cm_list = plan.cm.tolist()
+    rank_list = plan.cm_rank.tolist()
+    capacity_list = plan.capacity.tolist()
+    published_list = p.published_cm.tolist()
+    # Whether this year's case manager (on staff, not kept) has an option.
+    e_pos = {x: i for i, x in enumerate(eid_list)}
+    cur_e = np.array([e_pos.get(c, -1) if c else -1 for c in currents], dtype=np.int64)
+    asked = np.nonzero((cur_e >= 0) & (cur_e != plan.cm))[0]
+    any_opt, coord_opt = _cm_option_flags(p, asked, cur_e[asked])
+    option = dict(zip(asked.tolist(), zip(any_opt.tolist(), coord_opt.tolist(), strict=True),
+                      strict=True))
     reasons = []
     short: list[str] = []  # planner words, no ids (reason); the full text is reason_detail
     for s in range(p.n_students):
-        e = int(plan.cm[s])
+        e = cm_list[s]
         if e < 0:
             reasons.append("")
             short.append("")
             continue
-        sid = str(p.student_ids[s])
-        rank = int(plan.cm_rank[s])
-        gives = ", ".join(f"{svc} by {eids[x]}" for svc, x in providers.get(s, []))
-        if plan.capacity[s] == "coordination":
-            text = (f"{RANK_LABEL[rank].capitalize()}: {why.get((s, e, 1), '')}; "
+        sid = sids[s]
+        rank = rank_list[s]
+        mine_list = providers.get(s, [])
+        gives = ", ".join(f"{svc} by {eid_list[x]}" for svc, x in mine_list)
+        label = RANK_LABEL[rank].capitalize()
+        coordination = capacity_list[s] == "coordination"
+        mine = ", ".join(svc for svc, x in mine_list if x == e)
+        if coordination:
+            text = (f"{label}: {why.get((s, e, 1), '')}; "
                     f"does not serve this student"
                     + (f" (services: {gives})" if gives else " (no service planned)"))
         else:
             own = why.get((s, e, 0), "")
-            mine = ", ".join(svc for svc, x in providers.get(s, []) if x == e)
-            text = f"{RANK_LABEL[rank].capitalize()}: {own}; serves this student's {mine}"
+            text = f"{label}: {own}; serves this student's {mine}"
         lk = pin_lock.get(sid)
         if lk is not None:
             text = f"Pinned in locks.csv ({lk.student_id} to {lk.educator_id}). " + text
-        cur = d.students[sid].current_case_manager
-        if cur and cur == eids[e]:
+        cur = currents[s]
+        kept = bool(cur) and cur == eid_list[e]
+        if kept:
             text += ". Keeps this year's case manager"
         elif cur:
-            text += ". " + _cm_why_not(plan, s, cur, keys)
-        if p.published_cm[s] != -1 and p.published_cm[s] != e:
+            text += ". " + _cm_why_not(plan, s, cur, option.get(s, (False, False)))
+        moved = published_list[s] != -1 and published_list[s] != e
+        if moved:
             text += ". Moved from the published plan"
         if lk is not None and lk.reason:
             text += f". {LOCK_REASON}{lk.reason}"
         reasons.append(text)
-        mine_short = ", ".join(svc for svc, x in providers.get(s, []) if x == e)
-        parts = [RANK_LABEL[rank].capitalize()
-                 + (": coordinates, does not serve them" if plan.capacity[s] == "coordination"
-                    else f": serves their {mine_short}"),
+        parts = [label + (": coordinates, does not serve them" if coordination
+                          else f": serves their {mine}"),
                  "Pinned in locks.csv" if lk is not None else "",
-                 "Keeps this year's case manager" if cur and cur == eids[e] else
+                 "Keeps this year's case manager" if kept else
                  "Changes from this year's case manager" if cur else "",
-                 "Moved from the published plan"
-                 if p.published_cm[s] != -1 and p.published_cm[s] != e else ""]
+                 "Moved from the published plan" if moved else ""]
         text = ". ".join(x for x in parts if x)
         short.append(text if len(text) <= SHORT_REASON_MAX else text[:SHORT_REASON_MAX - 1] + "…")
-    del n_e
-    students = [d.students[str(x)] for x in p.student_ids]
     placed = plan.cm >= 0
     frame = pd.DataFrame({
         "student_id": p.student_ids,
@@ -249,11 +283,10 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
         "role": np.append(p.provider_role, "")[plan.cm],
         "capacity": plan.capacity,
         "rank": pd.array(np.where(placed, plan.cm_rank, 0), dtype="Int64"),
-        "kept_current": np.array([bool(s.current_case_manager) and placed[i]
-                                  and s.current_case_manager == eids[plan.cm[i]]
-                                  for i, s in enumerate(students)], dtype=bool),
+        "kept_current": np.array([bool(c) and e >= 0 and c == eid_list[e]
+                                  for c, e in zip(currents, cm_list, strict=True)], dtype=bool),
         "reason": short,
-        "current_case_manager_id": [s.current_case_manager or "" for s in students],
+        "current_case_manager_id": [c or "" for c in currents],
         "grade": [s.grade for s in students],
         "primary_disability": [s.primary_disability for s in students],
         "services": [";".join(sorted(s.services)) for s in students],
@@ -266,7 +299,7 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
     frame["student_name"] = [s.name or "" for s in students]
     frame["school_name"] = [d.schools[s.school_id].name for s in students]
     frame["case_manager_name"] = np.append(
-        np.array([d.educators[str(x)].name for x in eids], dtype=object), "")[plan.cm]
+        np.array([d.educators[x].name for x in eid_list], dtype=object), "")[plan.cm]
     return frame
 
 
@@ -284,56 +317,72 @@ def service_rows(plan: _Plan) -> pd.DataFrame:
     sp = plan.sp
     p = sp.problem
     d = sp.district
-    eids = p.provider_ids
+    eid_list = [str(x) for x in p.provider_ids]
+    role_list = [str(x) for x in p.provider_role]
+    n_e = p.n_providers
     first = np.searchsorted(p.edge_pair, np.arange(p.n_pairs))
     last = np.searchsorted(p.edge_pair, np.arange(p.n_pairs), side="right")
-    rows = []
-    for need, q in zip(sp.needs, sp.need_pair.tolist(), strict=True):
-        s = d.students[need.student_id]
-        row = {"student_id": need.student_id, "school_id": s.school_id,
-               "service": need.service, "provider_id": "", "role": "",
-               "minutes": need.minutes, "kept_current": False, "reason": ""}
+    first_l, last_l = first.tolist(), last.tolist()
+    provider_l = plan.provider.tolist()
+    published_l = p.pair_published.tolist()
+    # The option each served pair uses (options are sorted by pair, then provider).
+    served = np.nonzero(plan.provider >= 0)[0]
+    option_at = np.searchsorted(p.edge_pair.astype(np.int64) * n_e + p.edge_provider,
+                                served * n_e + plan.provider[served])
+    option = dict(zip(served.tolist(), option_at.tolist(), strict=True))
+    outside_l = sp.edge_outside.tolist()
+    why_l = sp.option_why.tolist()
+    texts = sp.option_texts
+    n = len(sp.needs)
+    student_col, school_col, service_col = [""] * n, [""] * n, [""] * n
+    provider_col, role_col, kept_col, reason_col = [""] * n, [""] * n, [False] * n, [""] * n
+    for i, (need, q) in enumerate(zip(sp.needs, sp.need_pair.tolist(), strict=True)):
+        school = d.students[need.student_id].school_id
+        student_col[i], school_col[i], service_col[i] = need.student_id, school, need.service
         key = (need.student_id, need.service)
         pin = sp.pair_pin.get(key)
         if q < 0:
-            row["reason"] = (f"Not planned: {NOT_PLANNED} (no educator on staff may give "
+            reason_col[i] = (f"Not planned: {NOT_PLANNED} (no educator on staff may give "
                              f"{need.service} to this student; contracted out or served "
                              "outside this plan)")
-            rows.append(row)
             continue
-        e = int(plan.provider[q])
+        e = provider_l[q]
         cur = need.current_provider
+        kept = False
         if e >= 0:
-            k = first[q] + int(np.searchsorted(p.edge_provider[first[q]:last[q]], e))
-            where = (f"reaches school {s.school_id} under the district's school rule"
-                     if sp.edge_outside[k] else f"serves school {s.school_id}")
-            text = f"Served by {eids[e]} ({p.provider_role[e]}): {sp.option_reason[k]}; {where}"
-            row.update(provider_id=str(eids[e]), role=str(p.provider_role[e]),
-                       kept_current=bool(cur) and cur == eids[e])
+            k = option[q]
+            where = (f"reaches school {school} under the district's school rule"
+                     if outside_l[k] else f"serves school {school}")
+            text = f"Served by {eid_list[e]} ({role_list[e]}): {texts[why_l[k]]}; {where}"
+            provider_col[i], role_col[i] = eid_list[e], role_list[e]
+            kept = kept_col[i] = bool(cur) and cur == eid_list[e]
         else:
-            options = [int(x) for x in p.edge_provider[first[q]:last[q]]]
+            options = p.edge_provider[first_l[q]:last_l[q]].tolist()
             if options:
                 text = ("Not served: every eligible provider is full: "
                         + ", ".join(plan.who(x) for x in options))
             else:
-                text = (f"Not served: no eligible provider serves school {s.school_id} "
+                text = (f"Not served: no eligible provider serves school {school} "
                         "(see hiring_needs.csv)")
         if pin is not None:
             text = (f"Pinned in locks.csv ({pin.student_id} {pin.service} to "
                     f"{pin.educator_id}). " + text)
-        if cur and row["kept_current"]:
+        if kept:
             text += ". Keeps this year's provider"
         elif cur:
             text += ". " + _provider_why_not(plan, q, need.student_id, need.service, cur,
-                                             first[q], last[q])
-        if p.pair_published[q] != -1 and p.pair_published[q] != e:
+                                             first_l[q], last_l[q])
+        if published_l[q] != -1 and published_l[q] != e:
             text += ". Moved from the published plan"
         if pin is not None and pin.reason:
             text += f". {LOCK_REASON}{pin.reason}"
-        row["reason"] = text
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=SERVICE_COLUMNS)
-    frame["minutes"] = _minutes_column([n.minutes for n in sp.needs]).to_numpy()
+        reason_col[i] = text
+    frame = pd.DataFrame({"student_id": student_col, "school_id": school_col,
+                          "service": service_col, "provider_id": provider_col,
+                          "role": role_col, "minutes": [nd.minutes for nd in sp.needs],
+                          "kept_current": kept_col, "reason": reason_col},
+                         columns=SERVICE_COLUMNS)
+    frame["minutes"] = _minutes_column([nd.minutes for nd in sp.needs]).to_numpy()
     frame["kept_current"] = frame["kept_current"].astype(bool)
     return frame
 
@@ -468,9 +517,20 @@ def hiring_rows(plan: _Plan) -> pd.DataFrame:
             g[1] = (g[1] or 0.0) + minutes
 
     on_staff = {e.role for e in d.educators.values()}
+    # The hire a pair needs depends on the service and, for instruction, on the
+    # facts the instruction rules read: found once per such key.
+    instruction = {code for code, x in pack.services.items() if x.kind == "instruction"}
+    needed: dict[tuple, tuple[str, str]] = {}
+    provider_l = plan.provider.tolist()
     for need, q in zip(sp.needs, sp.need_pair.tolist(), strict=True):
-        if q >= 0 and plan.provider[q] < 0:
-            role, cred = _provider_needed(sp, need.student_id, need.service, on_staff)
+        if q >= 0 and provider_l[q] < 0:
+            key = ((need.service, _instruction_key(d.students[need.student_id]))
+                   if need.service in instruction else (need.service,))
+            hit = needed.get(key)
+            if hit is None:
+                hit = needed[key] = _provider_needed(sp, need.student_id, need.service,
+                                                     on_staff)
+            role, cred = hit
             add(need.student_id, role, cred, need.service, need.minutes)
     for s in np.nonzero(plan.cm < 0)[0].tolist():
         sid = str(p.student_ids[s])
@@ -531,13 +591,14 @@ def service_figures(plan: _Plan, sol: ServiceSolution, params: ServiceParams,
     cap = p.cap.astype(float)
     ratio = plan.caseload[active & (cap > 0)] / cap[active & (cap > 0)]
     by_service: dict[str, dict[str, int]] = {}
+    provider_l = plan.provider.tolist()
     for need, q in zip(sp.needs, sp.need_pair.tolist(), strict=True):
         row = by_service.setdefault(need.service, {"pairs": 0, "served": 0, "not_served": 0,
                                                    "not_planned": 0})
         row["pairs"] += 1
         if q < 0:
             row["not_planned"] += 1
-        elif plan.provider[q] >= 0:
+        elif provider_l[q] >= 0:
             row["served"] += 1
         else:
             row["not_served"] += 1
@@ -590,6 +651,7 @@ def service_figures(plan: _Plan, sol: ServiceSolution, params: ServiceParams,
     }
 
 
+@without_collector_pauses  # a million small objects, no cycles: district/bulk.py
 def explain_service_plan(sp: DistrictServiceProblem, sol: ServiceSolution,
                          params: ServiceParams, *, audit: pd.DataFrame,
                          balance_mode: str = "convex", made_at: str | None = None,

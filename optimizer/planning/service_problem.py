@@ -41,8 +41,9 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.model import District, Educator, Lock, ServiceNeed, Student
-from optimizer.graph import edge_table
+from optimizer.graph import edge_arrays
 from optimizer.planning.objective import Objective
 from optimizer.planning.solvers.services import ServiceParams, ServiceProblem
 from optimizer.rules import RULES, may_coordinate
@@ -70,14 +71,18 @@ class DistrictServiceProblem:
         Per need: its pair index in ``problem``, -1 when not planned.
     edge_outside
         Per service option (in ``problem`` order): reached only by the school rule.
-    option_reason
-        Per service option: the rules' reason, in words.
+    option_why, option_texts
+        Per service option: its reason as a position in ``option_texts`` (the
+        distinct reasons; :attr:`option_reason` gives the words).
     pair_pin
         (student_id, service) -> the pin lock on its provider.
     pair_forbidden
         (student_id, service) -> educator ids forbidden in locks.csv.
-    cm_reason
-        Per case-manager option (in ``problem`` order): the rules' reason.
+    cm_why, cm_texts
+        Per case-manager option (in ``problem`` order): the rules' reason as a
+        position in ``cm_texts`` (:attr:`cm_reason` gives the words). Reasons
+        are kept by number: a plan writes the reason of one option per
+        student, of the 1.7 million of a 100,000-student district.
     published_given
         Whether a published plan is kept stable.
     """
@@ -88,12 +93,24 @@ class DistrictServiceProblem:
     needs: tuple[ServiceNeed, ...]
     need_pair: np.ndarray
     edge_outside: np.ndarray
-    option_reason: np.ndarray
+    option_why: np.ndarray
+    option_texts: tuple[str, ...]
     pair_pin: Mapping[tuple[str, str], Lock]
     pair_forbidden: Mapping[tuple[str, str], frozenset[str]]
-    cm_reason: np.ndarray
+    cm_why: np.ndarray
+    cm_texts: tuple[str, ...]
     published_given: bool = False
     timings: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def option_reason(self) -> np.ndarray:
+        """Per service option: the rules' reason, in words."""
+        return np.array(self.option_texts, dtype=object)[self.option_why]
+
+    @property
+    def cm_reason(self) -> np.ndarray:
+        """Per case-manager option: the rules' reason, in words."""
+        return np.array(self.cm_texts, dtype=object)[self.cm_why]
 
     @property
     def pairs(self) -> tuple[ServiceNeed, ...]:
@@ -182,6 +199,7 @@ def _index(ids: Mapping[str, int], value: str | None) -> int:
     return ids.get(value, -2)
 
 
+@without_collector_pauses  # a million small objects, no cycles: district/bulk.py
 def build_district_service_problem(
         district: District, objective: Objective | None = None,
         published: Mapping[str, str] | None = None,
@@ -262,16 +280,18 @@ def build_district_service_problem(
               for sid, s in district.students.items()}
     group_of: dict[tuple, int] = {}
     group_rep: list[ServiceNeed] = []
-    need_group = np.empty(len(needs), dtype=np.int64)
-    for i, need in enumerate(needs):
+    need_group_l: list[int] = []  # a list: per-value array stores cost ~1 s at 100k
+    s_school = {sid: s.school_id for sid, s in district.students.items()}
+    for need in needs:
         svc = need.service
-        key = (district.students[need.student_id].school_id, svc,
+        key = (s_school[need.student_id], svc,
                s_ikey[need.student_id] if kinds[svc] == "instruction" else -1)
         g = group_of.get(key)
         if g is None:
             g = group_of[key] = len(group_rep)
             group_rep.append(need)
-        need_group[i] = g
+        need_group_l.append(g)
+    need_group = np.array(need_group_l, dtype=np.int64)
     planned_cache: dict[tuple, bool] = {}
     candidates: dict[tuple, list[tuple[int, bool]]] = {}
     g_planned = np.zeros(len(group_rep), dtype=bool)
@@ -307,8 +327,11 @@ def build_district_service_problem(
     p_student = [s_pos[n.student_id] for n in pairs]
     p_service = [n.service for n in pairs]
     p_minutes = [0.0 if n.minutes is None else float(n.minutes) for n in pairs]
-    p_current = [_index(e_pos, n.current_provider) for n in pairs]
-    p_published = [_index(e_pos, pub.get((n.student_id, n.service))) for n in pairs]
+    # _index inlined: -1 none given, -2 not on staff (380,000 calls at 100k).
+    p_current = [e_pos.get(c, -2) if c else -1 for c in (n.current_provider for n in pairs)]
+    p_published = ([e_pos.get(c, -2) if c else -1
+                    for c in (pub.get((n.student_id, n.service)) for n in pairs)]
+                   if pub else [-1] * len(pairs))
 
     # Options: every pair of a group gets the group's options (flattened once,
     # then expanded for all pairs at a time).
@@ -343,32 +366,37 @@ def build_district_service_problem(
         ep_a, ee_a, far_a, why_a = ep_a[keep], ee_a[keep], far_a[keep], why_a[keep]
     order = np.lexsort((ee_a, ep_a))
     ep_a, ee_a, far_a, why_a = ep_a[order], ee_a[order], far_a[order], why_a[order]
-    texts = np.array(list(why_text) + [""], dtype=object)
     t_services = time.perf_counter()
 
-    # Case-manager options from today's edge table (locks applied there).
-    edges = edge_table(district)
-    cs = pd.Index(sids).get_indexer(edges["student_id"]).astype(np.int64)
-    ce = pd.Index(eids).get_indexer(edges["educator_id"]).astype(np.int64)
-    cap_kind = edges["capacity"].astype(object).to_numpy()
-    rank = edges["rank"].to_numpy(dtype=np.int64)
-    reason = edges["reason"].to_numpy(dtype=object)
-    own = cap_kind != "coordination"
+    # Case-manager options from today's edge table (locks applied there), as
+    # its integer arrays: the reasons stay numbers (decisions, then coordinator
+    # verdicts) until a plan writes the few it needs.
+    e_file, s_file = list(district.educators), list(district.students)
+    es_idx, ee_idx, ed_idx, decisions = edge_arrays(district)
+    to_s = pd.Index(sids).get_indexer(s_file).astype(np.int64)
+    to_e = pd.Index(eids).get_indexer(e_file).astype(np.int64)
+    cs = to_s[es_idx] if len(es_idx) else np.zeros(0, dtype=np.int64)
+    ce = to_e[ee_idx] if len(ee_idx) else np.zeros(0, dtype=np.int64)
+    d_own = np.array([d.capacity != "coordination" for d in decisions], dtype=bool)
+    d_rank = np.array([-1 if d.rank is None else d.rank for d in decisions], dtype=np.int64)
+    own = d_own[ed_idx] if len(ed_idx) else np.zeros(0, dtype=bool)
+    rank = d_rank[ed_idx] if len(ed_idx) else np.zeros(0, dtype=np.int64)
     # may_coordinate reads the educator's role only (no student).
     verdicts = [may_coordinate(pack, None, e) for e in educators]  # type: ignore[arg-type]
     may_coord = np.array([v.ok and (not pack.coordinator_needs_credential
                                     or _has_coordinator_credential(district, e))
                           for v, e in zip(verdicts, educators, strict=True)], dtype=bool)
     coord = may_coord[ce] if len(ce) else np.zeros(0, dtype=bool)
-    coord_reason = np.array([v.reason for v in verdicts] + [""], dtype=object)
+    cm_texts = tuple([d.reason for d in decisions] + [v.reason for v in verdicts])
     cm_s = np.concatenate([cs[own], cs[coord]])
     cm_e = np.concatenate([ce[own], ce[coord]])
     cm_k = np.concatenate([np.zeros(int(own.sum()), dtype=np.int64),
                            np.ones(int(coord.sum()), dtype=np.int64)])
     cm_r = np.concatenate([rank[own], np.full(int(coord.sum()), 2, dtype=np.int64)])
-    cm_why = np.concatenate([reason[own], coord_reason[ce[coord]] if len(ce) else
-                             np.zeros(0, dtype=object)])
-    order = np.lexsort((cm_k, cm_e, cm_s))
+    cm_why = np.concatenate([ed_idx[own].astype(np.int64), len(decisions) + ce[coord]])
+    # By (student, educator, kind) as one int64 key: a single sort, not a
+    # three-key lexsort, of 1.7 million options (the keys are distinct).
+    order = np.argsort((cm_s * max(1, len(eids)) + cm_e) * 2 + cm_k, kind="stable")
     cm_s, cm_e, cm_k, cm_r, cm_why = (cm_s[order], cm_e[order], cm_k[order], cm_r[order],
                                       cm_why[order])
 
@@ -391,17 +419,17 @@ def build_district_service_problem(
     assert np.array_equal(problem.edge_pair, ep_a) and \
         np.array_equal(problem.edge_provider, ee_a)
     edge_outside = far_a
-    option_reason = texts[why_a]
     cm_why.setflags(write=False)
     edge_outside.setflags(write=False)
-    option_reason.setflags(write=False)
+    why_a.setflags(write=False)
     need_pair.setflags(write=False)
     return DistrictServiceProblem(
         district=district, objective=objective, problem=problem, needs=needs,
-        need_pair=need_pair, edge_outside=edge_outside, option_reason=option_reason,
+        need_pair=need_pair, edge_outside=edge_outside, option_why=why_a,
+        option_texts=tuple(why_text),
         pair_pin=MappingProxyType(pins),
         pair_forbidden=MappingProxyType({k: frozenset(v) for k, v in forbidden.items()}),
-        cm_reason=cm_why, published_given=published is not None
+        cm_why=cm_why, cm_texts=cm_texts, published_given=published is not None
         or published_services is not None,
         timings=MappingProxyType({"service_options": t_services - t0,
                                   "case_manager_options": time.perf_counter() - t_services}))
