@@ -249,14 +249,20 @@ class ServiceProblem:
             problems.append("case-manager kind must be 0 (own) or 1 (coordinator)")
         if problems:
             raise ValueError("; ".join(problems))
-        order = np.lexsort((ee, ep))
-        ep, ee, er = ep[order], ee[order], er[order]
-        if len(ep) > 1 and np.any((np.diff(ep) == 0) & (np.diff(ee) == 0)):
+        # Options sorted by (pair, provider) and (student, provider, kind): one
+        # int64 key each (indexes are in range, checked above), and no sort at
+        # all when they come sorted, as the district's service problem gives them.
+        ekey = ep * max(n_e, 1) + ee
+        if np.any(np.diff(ekey) < 0):
+            order = np.argsort(ekey, kind="stable")
+            ep, ee, er, ekey = ep[order], ee[order], er[order], ekey[order]
+        if np.any(np.diff(ekey) == 0):
             raise ValueError("a service option is listed twice")
-        order = np.lexsort((ck, ce, cs))
-        cs, ce, ck, cr = cs[order], ce[order], ck[order], cr[order]
-        if len(cs) > 1 and np.any((np.diff(cs) == 0) & (np.diff(ce) == 0)
-                                  & (np.diff(ck) == 0)):
+        ckey = (cs * max(n_e, 1) + ce) * 2 + ck
+        if np.any(np.diff(ckey) < 0):
+            order = np.argsort(ckey, kind="stable")
+            cs, ce, ck, cr, ckey = cs[order], ce[order], ck[order], cr[order], ckey[order]
+        if np.any(np.diff(ckey) == 0):
             raise ValueError("a case-manager option is listed twice")
         _readonly(sid, cur_cm, pub_cm, ps, psvc, pmin, pcur, ppub, pid, prole, capa, ftea,
                   mcap, other, ep, ee, er, cs, ce, ck, cr)
