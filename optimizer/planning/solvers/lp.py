@@ -22,7 +22,11 @@ seats), and CP-SAT on a whole district is slow to even start. So:
    there, every student weighing 1 is placed again by min-cost flow (exact
    for them). CP-SAT on the students left split was measured too: in 40 s it
    took 15 points off a 65,000-point plan, so it is not used.
-3. **Proof.** The gap between the plan's points and the bound is reported;
+3. **Where the gap sits.** While the proven gap is above 0.4 % and time is
+   left, the components with the most gap are solved as MIPs by HiGHS,
+   started from this plan (:mod:`optimizer.planning.solvers.lp_mip`): each
+   gives a tighter bound for its component and perhaps a better plan.
+4. **Proof.** The gap between the plan's points and the bound is reported;
    "optimal" only when they meet. Placing the most students comes first: if
    the plan leaves out a student who has an option, a second LP (most
    students placed, then fewest points among plans placing that many) says
@@ -31,7 +35,7 @@ seats), and CP-SAT on a whole district is slow to even start. So:
 
 The whole solve keeps to the wall-clock time limit; progress is said every
 few seconds while HiGHS works. Measured on generated districts with
-``[student_weights] extensive = 1.5``: benchmarks/bench_weighted.py.
+``[student_weights] extensive = 1.5``: benchmarks/bench_plan.py.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.planning.problem import PlanningProblem, component_labels
-from optimizer.planning.solvers import highs_child
+from optimizer.planning.solvers import highs_child, lp_mip
 
 __all__ = ["WeightedOutcome", "lp_bound_model", "solve_weighted"]
 
@@ -266,7 +270,7 @@ def _highs_lp(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarra
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)  # the same answer every time
     # Presolve only slows this LP down (measured: 1.1 s without, 6.1 s with, on
-    # the 20,000-student weighted district; benchmarks/bench_weighted.py).
+    # the 20,000-student weighted district; benchmarks/bench_plan.py).
     h.setOptionValue("presolve", "off")
     h.passModel(lp)
 
@@ -325,6 +329,13 @@ def _parts(model: _Model, row_label: np.ndarray) -> tuple[list[_Part], list[np.n
     """The LP split by connected component (rows labelled by ``row_label``):
     each component's model, and its columns' positions in the whole model.
     Components without a student's column are left out (their optimum is 0)."""
+    parts, columns, _ = _labelled_parts(model, row_label)
+    return parts, columns
+
+
+def _labelled_parts(model: _Model, row_label: np.ndarray
+                    ) -> tuple[list[_Part], list[np.ndarray], np.ndarray]:
+    """:func:`_parts`, and each part's component label."""
     n_x = len(model.col_edge)
     col_len = np.diff(model.start)
     col_label = row_label[model.index[model.start[:-1]]]  # every column has a row
@@ -340,6 +351,7 @@ def _parts(model: _Model, row_label: np.ndarray) -> tuple[list[_Part], list[np.n
     row_local = np.empty(len(row_label), dtype=np.int64)
     parts: list[_Part] = []
     columns = []
+    kept = []
     for k in range(len(labels)):
         cols = col_order[col_at[k]:ends[0][k]]
         nx_k = int((cols < n_x).sum())
@@ -353,7 +365,8 @@ def _parts(model: _Model, row_label: np.ndarray) -> tuple[list[_Part], list[np.n
                       model.value[entries], model.row_hi[rows], model.col_hi[cols],
                       model.cost[cols], nx_k))
         columns.append(cols)
-    return parts, columns
+        kept.append(labels[k])
+    return parts, columns, np.asarray(kept, dtype=np.int64)
 
 
 def _row_labels(problem: PlanningProblem, model: _Model) -> np.ndarray:
@@ -369,22 +382,43 @@ def _solve_lp(model: _Model, row_label: np.ndarray, most_placed: bool, seconds: 
               ) -> tuple[str, float, float, np.ndarray]:
     """Solve the LP component by component in the HiGHS child: (status, the
     most students placed, summed over components, the optimum, x)."""
+    status, placed, cost, x, _ = _solve_lp_parts(model, row_label, most_placed, seconds, say,
+                                                 what)
+    return status, placed, cost, x
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The LP by component: each part's model, columns, label and optimum."""
+
+    parts: list[_Part]
+    columns: list[np.ndarray]
+    labels: np.ndarray
+    costs: np.ndarray
+
+
+def _solve_lp_parts(model: _Model, row_label: np.ndarray, most_placed: bool, seconds: float,
+                    say: Callable[[str], None] | None, what: str
+                    ) -> tuple[str, float, float, np.ndarray, _Split]:
+    """:func:`_solve_lp`, and the LP by component with each part's optimum."""
     n_x = len(model.col_edge)
-    parts, columns = _parts(model, row_label)
+    parts, columns, labels = _labelled_parts(model, row_label)
     answers = _call_with_progress(say, what, lambda: highs_child.call(
         "optimizer.planning.solvers.lp:_highs_parts", parts, most_placed, max(seconds, 0.1)))
     x = np.zeros(model.n_col)
     status, placed, cost = "optimal", 0.0, 0.0
+    costs = np.full(len(parts), np.nan)
     assert isinstance(answers, list)
-    for cols, (st, pl, c, xs) in zip(columns, answers, strict=False):
+    for k, (cols, (st, pl, c, xs)) in enumerate(zip(columns, answers, strict=False)):
         if st != "optimal":
             status = str(st)
         placed += float(pl)
         cost += float(c)
+        costs[k] = float(c)
         x[cols[:len(xs)]] = xs
     if len(answers) < len(parts):
         status = status if status != "optimal" else "time limit"
-    return status, placed, cost, x[:n_x]
+    return status, placed, cost, x[:n_x], _Split(parts, columns, labels, costs)
 
 
 def _round(problem: PlanningProblem, model: _Model, x: np.ndarray
@@ -517,6 +551,7 @@ def solve_weighted(problem: PlanningProblem, time_limit: float = 30.0,
     """
     say = progress
     deadline = time.perf_counter() + time_limit
+    highs_child.start()  # its start-up (about a second) overlaps building the LP
     runtime: dict[str, float] = {}
     t0 = time.perf_counter()
     model = lp_bound_model(problem)
@@ -529,8 +564,8 @@ def solve_weighted(problem: PlanningProblem, time_limit: float = 30.0,
     # Keep a fifth of the time (at least a second) to round and repair.
     lp_seconds = (deadline - time.perf_counter()) - max(1.0, 0.2 * time_limit)
     row_label = _row_labels(problem, model)
-    status, placed_bound, lp_cost, x = _solve_lp(model, row_label, False, lp_seconds, say,
-                                                 "LP relaxation")
+    status, placed_bound, lp_cost, x, split = _solve_lp_parts(model, row_label, False,
+                                                              lp_seconds, say, "LP relaxation")
     runtime["lp"] = time.perf_counter() - t0
     facts: dict[str, object] = {"lp_status": status, "lp_columns": model.n_col}
     if status != "optimal":
@@ -566,6 +601,7 @@ def solve_weighted(problem: PlanningProblem, time_limit: float = 30.0,
     has_option &= problem.pinned_to < 0
     placed = int((assignment[has_option] >= 0).sum())
     bound: float | None = lp_cost
+    mip_note = ""
     if placed < model.students:
         # Some student with an option is left out: could more be placed?
         t0 = time.perf_counter()
@@ -573,6 +609,26 @@ def solve_weighted(problem: PlanningProblem, time_limit: float = 30.0,
             model, row_label, True, deadline - time.perf_counter(), say, "LP: most students placed")
         runtime["lp_most_placed"] = time.perf_counter() - t0
         bound = lp_cost if status == "optimal" and placed >= placed_bound else None
+    if bound is not None and placed >= model.students:
+        # Everyone with an option is placed: where the gap is over the target,
+        # HiGHS's MIP on those components, started from this plan, tightens
+        # the bound and may improve the plan (lp_mip.py).
+        gap_now = (_points(problem, assignment) - bound - model.constant) / max(
+            abs(_points(problem, assignment)), 1e-9)
+        if gap_now > lp_mip.GAP_TARGET and deadline - time.perf_counter() > 0.1:
+            t0 = time.perf_counter()
+            tight = lp_mip.tighten(problem, model, split.parts, split.columns, split.labels,
+                                   split.costs, assignment, deadline - 0.05, highs_child.call,
+                                   say)
+            runtime["mip"] = time.perf_counter() - t0
+            assignment = tight.assignment
+            bound += tight.bound_gain
+            facts.update({"mip_components": tight.solved, "mip_proven": tight.proven,
+                          "mip_stopped_by_time_limit": tight.stopped_by_clock})
+            mip_note = (f"; HiGHS MIP on {tight.solved} component(s) where the gap sat "
+                        f"({tight.proven} solved to its aim"
+                        + (", stopped by the time limit" if tight.stopped_by_clock else "")
+                        + ")")
     objective = _points(problem, assignment)
     if bound is not None:
         bound = bound + model.constant
@@ -582,6 +638,7 @@ def solve_weighted(problem: PlanningProblem, time_limit: float = 30.0,
     gap = None if bound is None else max(0.0, objective - bound) / max(abs(objective), 1e-9)
     engine = ("LP relaxation (HiGHS) for the bound; plan rounded from it (students "
               "weighing 1 placed by min-cost flow)")
+    engine += mip_note
     engine += ("; proven optimal" if proven else f"; gap {gap:.3%}" if gap is not None
                else "; more students might be placed (no bound)")
     facts.update({"lp_bound": bound, "students_rounded": int(len(rest))})
