@@ -20,7 +20,9 @@ seats), and CP-SAT on a whole district is slow to even start. So:
    few it splits (or leaves out) are placed greedily (largest LP share, then
    cheapest) where the cap allows. Then, with the weighted students held
    there, every student weighing 1 is placed again by min-cost flow (exact
-   for them). CP-SAT on the students left split was measured too: in 40 s it
+   for them); then each weight's students in turn, the others held, by a
+   min-cost flow counted in that weight (exact for them too), until none
+   moves. CP-SAT on the students left split was measured too: in 40 s it
    took 15 points off a 65,000-point plan, so it is not used.
 3. **Where the gap sits.** While the proven gap is above 0.4 % and time is
    left, the components with the most gap are solved as MIPs by HiGHS,
@@ -522,6 +524,78 @@ def _flow_repair(problem: PlanningProblem, assignment: np.ndarray) -> np.ndarray
     return flow.solve_flow(sub)
 
 
+#: Most flows :func:`_block_flows` solves (it stops earlier once every
+#: weight's students are placed as well as the others allow).
+BLOCK_FLOWS = 8
+
+
+def _weight_flow(problem: PlanningProblem, assignment: np.ndarray, w: float) -> np.ndarray:
+    """The best placement of the free students weighing ``w``, everyone else
+    held where ``assignment`` puts them: a min-cost flow in units of ``w``
+    (exact for them, as the flow is for students weighing 1). Returns the new plan.
+
+    Counted in ``w``: an educator's room is (cap - held load) / w whole seats,
+    and the k-th seat costs f(L + k w) - f(L + (k - 1) w) for the balance
+    penalty f(load) = balance x load^2 / cap and held load L: the flow's own
+    seat increments on a problem with cap / w, held load / w and balance x w.
+    """
+    from optimizer.planning.solvers import flow  # OR-Tools only in the parent, here
+
+    movers = (problem.pinned_to < 0) & (problem.weight == w)
+    on = ~movers & (assignment >= 0)
+    held = problem.other_load + np.bincount(assignment[on], weights=problem.weight[on],
+                                            minlength=problem.n_educators)
+    keep = movers[problem.edge_student]
+    sub = dataclasses.replace(
+        problem, objective=dataclasses.replace(problem.objective,
+                                               balance=problem.objective.balance * w),
+        weight=np.ones(problem.n_students), pinned_to=np.full(problem.n_students, -1),
+        cap=problem.cap / w, other_load=held / w,
+        edge_student=problem.edge_student[keep], edge_educator=problem.edge_educator[keep],
+        edge_rank=problem.edge_rank[keep], edge_current=problem.edge_current[keep],
+        edge_capacity=problem.edge_capacity[keep], edge_reason=problem.edge_reason[keep])
+    placed = flow.solve_flow(sub)
+    out = assignment.copy()
+    out[movers] = placed[movers]
+    return out
+
+
+def _block_flows(problem: PlanningProblem, assignment: np.ndarray, deadline: float
+                 ) -> tuple[np.ndarray, int]:
+    """Improve a plan by exact moves of one weight's students at a time: each
+    weight's free students placed again by :func:`_weight_flow`, everyone else
+    held, kept when better; a weight is solved again only after another
+    weight's students moved (until then its flow would change nothing). The
+    students weighing 1 count as just solved (the flow repair before this).
+    Returns the plan and the flows solved.
+
+    Measured on the 20,000-student weighted district: the students weighing
+    1.5 placed again took the repaired plan from 65,328.6 to 65,130.5 points
+    (the proven optimum is 65,122.4) in 0.5 CPU s.
+    """
+    weights = [float(w) for w in np.unique(problem.weight[problem.pinned_to < 0]) if w > 0]
+    stale = {w: w != 1.0 for w in weights}
+    points = _points(problem, assignment)
+    placed = int((assignment >= 0).sum())
+    flows = 0
+    while any(stale.values()) and flows < BLOCK_FLOWS and time.perf_counter() < deadline:
+        for w in weights:
+            if not stale[w] or flows >= BLOCK_FLOWS or time.perf_counter() >= deadline:
+                continue
+            stale[w] = False
+            candidate = _weight_flow(problem, assignment, w)
+            flows += 1
+            c_placed = int((candidate >= 0).sum())
+            if c_placed < placed:
+                continue
+            c_points = _points(problem, candidate)
+            if c_placed > placed or c_points < points - 1e-9:
+                assignment, points, placed = candidate, c_points, c_placed
+                for v in weights:
+                    stale[v] = stale[v] or v != w
+    return assignment, flows
+
+
 def solve_weighted(problem: PlanningProblem, time_limit: float = 30.0,
                    deterministic: bool = True,
                    progress: Callable[[str], None] | None = None) -> WeightedOutcome:
@@ -596,6 +670,16 @@ def solve_weighted(problem: PlanningProblem, time_limit: float = 30.0,
     if say:
         say(f"students weighing 1 re-placed by min-cost flow: {_points(problem, assignment):,.1f}"
             " points")
+    t0 = time.perf_counter()
+    # Then each weight's students in turn, the others held: exact moves a
+    # rounding cannot see (a student weighing 1.5 moved to where half a seat
+    # was left idle, freeing a whole one for a student weighing 1).
+    assignment, flows = _block_flows(problem, assignment, deadline - 0.2 * time_limit)
+    runtime["weight_flows"] = time.perf_counter() - t0
+    facts["weight_flows"] = flows
+    if say:
+        say(f"each weight's students re-placed by min-cost flow, the others held ({flows} "
+            f"flow(s)): {_points(problem, assignment):,.1f} points")
     has_option = np.zeros(problem.n_students, dtype=bool)
     has_option[problem.edge_student] = True
     has_option &= problem.pinned_to < 0
@@ -636,8 +720,8 @@ def solve_weighted(problem: PlanningProblem, time_limit: float = 30.0,
     proven = bound is not None and objective - bound <= 2 * LP_TOLERANCE * max(1.0, abs(
         objective))
     gap = None if bound is None else max(0.0, objective - bound) / max(abs(objective), 1e-9)
-    engine = ("LP relaxation (HiGHS) for the bound; plan rounded from it (students "
-              "weighing 1 placed by min-cost flow)")
+    engine = ("LP relaxation (HiGHS) for the bound; plan rounded from it (each weight's "
+              "students placed by min-cost flow, the others held)")
     engine += mip_note
     engine += ("; proven optimal" if proven else f"; gap {gap:.3%}" if gap is not None
                else "; more students might be placed (no bound)")
