@@ -37,7 +37,7 @@ seats), and CP-SAT on a whole district is slow to even start. So:
 
 The whole solve keeps to the wall-clock time limit; progress is said every
 few seconds while HiGHS works. Measured on generated districts with
-``[student_weights] extensive = 1.5``: benchmarks/bench_plan.py.
+``[student_weights] extensive = 1.5``: benchmarks/bench_weighted.py.
 """
 
 from __future__ import annotations
