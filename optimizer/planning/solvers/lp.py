@@ -528,6 +528,12 @@ def _flow_repair(problem: PlanningProblem, assignment: np.ndarray) -> np.ndarray
 #: weight's students are placed as well as the others allow).
 BLOCK_FLOWS = 8
 
+#: ... and once a flow gains less than this share of the plan's points. On the
+#: 100,000-student weighted district the flows gained 499.3, 1.6, 0.2, 0.1 and
+#: 0 points (of 325,707) while the flows of students weighing 1 cost 3-4 CPU s
+#: each: the first two are kept, the rest skipped.
+BLOCK_MIN_GAIN = 1e-5
+
 
 def _weight_flow(problem: PlanningProblem, assignment: np.ndarray, w: float) -> np.ndarray:
     """The best placement of the free students weighing ``w``, everyone else
@@ -565,9 +571,10 @@ def _block_flows(problem: PlanningProblem, assignment: np.ndarray, deadline: flo
     """Improve a plan by exact moves of one weight's students at a time: each
     weight's free students placed again by :func:`_weight_flow`, everyone else
     held, kept when better; a weight is solved again only after another
-    weight's students moved (until then its flow would change nothing). The
-    students weighing 1 count as just solved (the flow repair before this).
-    Returns the plan and the flows solved.
+    weight's students moved (until then its flow would change nothing), and
+    none after a flow that gained less than :data:`BLOCK_MIN_GAIN` of the
+    points. The students weighing 1 count as just solved (the flow repair
+    before this). Returns the plan and the flows solved.
 
     Measured on the 20,000-student weighted district: the students weighing
     1.5 placed again took the repaired plan from 65,328.6 to 65,130.5 points
@@ -590,7 +597,10 @@ def _block_flows(problem: PlanningProblem, assignment: np.ndarray, deadline: flo
                 continue
             c_points = _points(problem, candidate)
             if c_placed > placed or c_points < points - 1e-9:
+                small = c_placed == placed and points - c_points < BLOCK_MIN_GAIN * abs(points)
                 assignment, points, placed = candidate, c_points, c_placed
+                if small:  # kept, but another round would gain as little
+                    return assignment, flows
                 for v in weights:
                     stale[v] = stale[v] or v != w
     return assignment, flows
