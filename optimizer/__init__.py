@@ -11,21 +11,25 @@ The public API, in the order a plan is made::
     write_plan(result, "plan")                # the plan folder (CSV + summary.json)
 """
 
-from optimizer.district.model import District, Educator, InputIssue, Lock, School, Student
-from optimizer.district.validate import DistrictError, check_district, load_district
-from optimizer.graph import (
-    build_graph,
-    components,
-    edge_table,
-    school_table,
-    unplaceable_students,
-)
-from optimizer.outputs.export import write_plan
-from optimizer.planning.check import Violation, audit_current, check_plan
-from optimizer.planning.planner import plan
-from optimizer.planning.result import Result
-from optimizer.rulepacks import RulePack, load_rule_pack
-from optimizer.rules import Decision, Verdict, best_practice, decide, explain
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names below load on first use (``__getattr__``)
+    from optimizer.district.model import District, Educator, InputIssue, Lock, School, Student
+    from optimizer.district.validate import DistrictError, check_district, load_district
+    from optimizer.graph import (
+        build_graph,
+        components,
+        edge_table,
+        school_table,
+        unplaceable_students,
+    )
+    from optimizer.outputs.export import write_plan
+    from optimizer.planning.check import Violation, audit_current, check_plan
+    from optimizer.planning.planner import plan
+    from optimizer.planning.result import Result
+    from optimizer.rulepacks import RulePack, load_rule_pack
+    from optimizer.rules import Decision, Verdict, best_practice, decide, explain
 
 __version__ = "0.1.0"
 
@@ -58,3 +62,32 @@ __all__ = [
     "unplaceable_students",
     "write_plan",
 ]
+
+#: Where each public name lives. Importing a submodule (``caseload graph``,
+#: the HiGHS child process) then loads only what it needs, not the planner,
+#: the workbook writer and OR-Tools (about a second at start-up).
+_WHERE = {
+    **dict.fromkeys(("District", "Educator", "InputIssue", "Lock", "School", "Student"),
+                    "optimizer.district.model"),
+    **dict.fromkeys(("DistrictError", "check_district", "load_district"),
+                    "optimizer.district.validate"),
+    **dict.fromkeys(("build_graph", "components", "edge_table", "school_table",
+                     "unplaceable_students"), "optimizer.graph"),
+    "write_plan": "optimizer.outputs.export",
+    **dict.fromkeys(("Violation", "audit_current", "check_plan"), "optimizer.planning.check"),
+    "plan": "optimizer.planning.planner",
+    "Result": "optimizer.planning.result",
+    **dict.fromkeys(("RulePack", "load_rule_pack"), "optimizer.rulepacks"),
+    **dict.fromkeys(("Decision", "Verdict", "best_practice", "decide", "explain"),
+                    "optimizer.rules"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module when first asked for (PEP 562)."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'optimizer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -223,11 +223,12 @@ def test_a_service_plans_single_hiring_need_is_listed_in_the_summary(make_distri
 def _one_heavy_student(make_district):
     """Oak: one RSP teacher with cap 7 and one student weighing 1.5.
 
-    CP-SAT's balance penalty is the secant of 2 x load^2 / 7 between whole
-    loads: between 1 (0.286) and 2 (1.143) at 1.5 it is 0.2857 + 0.5 x
-    0.8571 = 0.7143, which the model holds in 1/1000 points, rounded up from
-    slope 857 and constant 286: ceil((857 x 50 + 286 x 100) / 100) = 715.
-    The plan's own points are the true penalty, 2 x 2.25 / 7 = 0.642857.
+    CP-SAT's balance penalty is the secant of 2 x load^2 / 7 between the
+    loads a plan can reach, steps of 0.5 here: between 1 (0.2857) and 1.5
+    (0.6429), slope 0.7143 per student of load, which the model holds in
+    1/1000 points, rounded up from slope 714 and constant 286:
+    ceil((714 x 50 + 286 x 100) / 100) = 643, the true penalty 2 x 2.25 / 7
+    = 0.642857 to a thousandth. (Secants between whole loads gave 715.)
     """
     return build_problem(load_district(make_district(
         educators=[educator("E1", "RSP", "ES-MMSN", max_caseload="7")],
@@ -237,7 +238,7 @@ def _one_heavy_student(make_district):
 def test_the_cpsat_hint_is_a_complete_plan_at_its_own_points(make_district):
     # The hint fixes every variable, the balance penalty too: solved with
     # every variable held to its hint, the model is feasible and costs the
-    # hinted plan's points (715 thousandths), not more.
+    # hinted plan's points (643 thousandths), not more.
     from ortools.sat.python import cp_model
 
     p = _one_heavy_student(make_district)
@@ -247,7 +248,7 @@ def test_the_cpsat_hint_is_a_complete_plan_at_its_own_points(make_district):
     solver = cp_model.CpSolver()
     solver.parameters.fix_variables_to_their_hinted_value = True
     assert solver.solve(m) == cp_model.OPTIMAL
-    assert solver.objective_value == 715
+    assert solver.objective_value == 643
 
 
 def test_cpsat_facts_progress_and_times_of_a_proven_plan(make_district, monkeypatch):
@@ -266,10 +267,10 @@ def test_cpsat_facts_progress_and_times_of_a_proven_plan(make_district, monkeypa
                           "weighted plan built from min-cost flows")
     assert {k: sol.facts[k] for k in ("cpsat_objective", "cpsat_bound",
                                       "stopped_by_time_limit")} == {
-        "cpsat_objective": 0.715, "cpsat_bound": 0.715, "stopped_by_time_limit": False}
+        "cpsat_objective": 0.643, "cpsat_bound": 0.643, "stopped_by_time_limit": False}
     assert said == ["weighted students: building a feasible plan from min-cost flows",
-                    "component 1 of 1: best so far 0.7, bound 0.7",
-                    "component 1 of 1: proven optimal (0.7 points)"]
+                    "component 1 of 1: best so far 0.6, bound 0.6",
+                    "component 1 of 1: proven optimal (0.6 points)"]
     # Durations of this solve's steps, in seconds.
     assert 0 <= sol.runtime["flow_hint"] <= elapsed
     assert 0 <= sol.runtime["cpsat"] <= elapsed

@@ -120,6 +120,10 @@ def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.n
     # Caps are hard: weighted load plus other load (and pins) within the cap.
     penalties = []
     by_educator = _positions(ee)
+    # Every plan's load is an educator's fixed load plus whole multiples of
+    # this step (the weights' greatest common divisor, in 1/WEIGHT_SCALE).
+    scaled = np.rint(problem.weight[es] * WEIGHT_SCALE).astype(np.int64)
+    step = float(np.gcd.reduce(np.append(scaled, WEIGHT_SCALE))) / WEIGHT_SCALE
     balance = problem.balance
     for e in educators:
         js = by_educator.get(int(e), [])
@@ -140,14 +144,19 @@ def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.n
                                             RATIO_SCALE * base_i))
         if phase.kind != "points" or cap <= 0 or balance.weight == 0:
             continue
-        # Balance: p >= each secant of the balance term's penalty between whole
-        # students k-1 and k; exact at whole loads, and convex so p = max of lines.
-        ks = np.arange(max(int(np.floor(base)), 0) + 1, cap + 1)
-        if not len(ks):
+        # Balance: p >= each secant of the balance term's penalty between the
+        # loads a plan can reach (the fixed load plus whole steps of the
+        # weights' grid); exact there, and convex so p = max of lines. (Secants
+        # between whole loads overcharged a load of 27.5 with students weighing
+        # 1.5, so CP-SAT's "optimal" plan could be beaten: test_weighted_mip.py.)
+        n_seg = int(np.ceil((top / WEIGHT_SCALE - base) / step - 1e-9))
+        if n_seg <= 0:
             continue
-        e_arr = np.full(len(ks), e)
-        at_k = balance.penalty(problem, ks, e_arr)
-        at_prev = balance.penalty(problem, ks - 1, e_arr)
+        at = base + step * np.arange(n_seg + 1)
+        ks = np.arange(1, n_seg + 1)
+        e_arr = np.full(len(at), e)
+        f_at = balance.penalty(problem, at, e_arr)
+        at_k, at_prev = f_at[1:], f_at[:-1]
         p = m.new_int_var(0, int(balance.penalty(problem, np.array([cap]),
                                                  np.array([e]))[0] * SCALE) + 1, f"p{e}")
         # The hint's load, so p can be hinted too (a complete hint is one CP-SAT
@@ -156,11 +165,13 @@ def _component_model(problem: PlanningProblem, students: np.ndarray, edges: np.n
                                  if hint[es[j]] == ee[j])
         need = 0
         for k, g_k, g_prev in zip(ks.tolist(), at_k, at_prev, strict=True):
-            slope = int(round((g_k - g_prev) * SCALE))
+            # Per whole student of load, in 1/SCALE points (times the load's
+            # 1/WEIGHT_SCALE units, and p's, on both sides).
+            slope = int(round((g_k - g_prev) / step * SCALE))
             const = int(round(g_prev * SCALE)) * WEIGHT_SCALE
-            m.add(WEIGHT_SCALE * p >= slope * (load - (k - 1) * WEIGHT_SCALE) + const)
-            need = max(need, -(-(slope * (hint_load - (k - 1) * WEIGHT_SCALE) + const)
-                               // WEIGHT_SCALE))
+            from_i = base_i + int(round((k - 1) * step * WEIGHT_SCALE))
+            m.add(WEIGHT_SCALE * p >= slope * (load - from_i) + const)
+            need = max(need, -(-(slope * (hint_load - from_i) + const) // WEIGHT_SCALE))
         m.add_hint(p, need)
         penalties.append(p)
     if phase.kind == "placed":

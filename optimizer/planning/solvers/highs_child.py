@@ -21,9 +21,28 @@ import subprocess
 import sys
 from typing import Any
 
-__all__ = ["call", "forget"]
+__all__ = ["call", "forget", "start"]
 
 _CHILD: subprocess.Popen[bytes] | None = None
+
+
+def start() -> subprocess.Popen[bytes]:
+    """Start the child process now, unless it runs already (its start-up then
+    overlaps the caller's own work before the first :func:`call`).
+
+    Examples
+    --------
+    >>> start().poll() is None                              # doctest: +SKIP
+    True
+    """
+    global _CHILD
+    child = _CHILD
+    if child is None or child.poll() is not None:
+        child = _CHILD = subprocess.Popen(
+            [sys.executable, "-c",
+             "from optimizer.planning.solvers.highs_child import _serve; _serve()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    return child
 
 
 def call(target: str, *args: Any) -> Any:
@@ -49,12 +68,7 @@ def call(target: str, *args: Any) -> Any:
     5.0
     """
     global _CHILD
-    child = _CHILD
-    if child is None or child.poll() is not None:
-        child = _CHILD = subprocess.Popen(
-            [sys.executable, "-c",
-             "from optimizer.planning.solvers.highs_child import _serve; _serve()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    child = start()
     assert child.stdin is not None and child.stdout is not None  # both are PIPE
     data = pickle.dumps((target, args), protocol=pickle.HIGHEST_PROTOCOL)
     child.stdin.write(struct.pack("<Q", len(data)) + data)
