@@ -219,22 +219,28 @@ def _two_pass(problems: list[ServiceProblem], params: ServiceParams, deadline: f
         return _solve_parts(problems, params, deadline, components)
     quick = dataclasses.replace(params, lp_bound=False)
     sols = _solve_parts(problems, quick, deadline, components)
+    def apart(k: int) -> bool:
+        t, b = sols[k].terms, sols[k].bound
+        return t["unserved"] != b["unserved"] or t["unplaced"] != b["unplaced"]
+
     todo = [k for k, p in enumerate(problems)
             if sols[k].status != "optimal" and p.n_pairs <= params.lp_max_pairs]
+    # First the parts whose levels are apart: while one is, the district's
+    # cost gap is not comparable, so a tighter cost bound elsewhere shows
+    # nowhere. If one stays apart, stop there (at 100,000 students the LPs
+    # of such parts left every case-manager level where the flows had it,
+    # and the cost LPs after them took the rest of the time limit for a
+    # bound no one sees). Then the others, by the largest cost gap.
+    def lp_pass(group: list[int]) -> None:
+        second = _solve_parts(problems, params, deadline, components, only=group)
+        for k, sol in zip(group, second, strict=True):
+            if sol is not None:
+                sols[k] = _better(problems[k], params, sols[k], sol)
 
-    def gain(k: int) -> tuple[int, int]:
-        # Most to gain first: parts whose levels meet their bounds, by the
-        # largest cost gap (the LP rarely raises a case-manager level bound:
-        # at 100,000 students it left every such part's at its flow bound).
-        t, b = sols[k].terms, sols[k].bound
-        apart = t["unserved"] != b["unserved"] or t["unplaced"] != b["unplaced"]
-        return (int(apart), -int(t["cost"] - b["cost"]))
-
-    todo.sort(key=gain)
-    second = _solve_parts(problems, params, deadline, components, only=todo)
-    for k, sol in zip(todo, second, strict=True):
-        if sol is not None:
-            sols[k] = _better(problems[k], params, sols[k], sol)
+    lp_pass([k for k in todo if apart(k)])
+    if not any(apart(k) for k in range(len(problems))):
+        lp_pass(sorted((k for k in todo if sols[k].status != "optimal"),
+                       key=lambda k: -int(sols[k].terms["cost"] - sols[k].bound["cost"])))
     return sols
 
 
