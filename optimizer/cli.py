@@ -69,6 +69,7 @@ from optimizer.outputs.plan_folder import (
     read_plan_assignments,
     read_plan_services,
 )
+from optimizer.outputs.side_process import SideProcessError
 from optimizer.outputs.text import (
     did_you_mean,
     format_graph_summary,
@@ -873,6 +874,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OutputError as exc:
         print(f"Nothing written: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except SideProcessError as exc:  # the workbook's process failed: a bug, or killed
+        print(f"Nothing written: {exc}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # `caseload graph ... | head` is fine
         return 0
     except DistrictError as exc:  # e.g. a district made by a scenario or rollover

@@ -8,7 +8,9 @@ never leaves a half-written folder over a good one.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import hashlib
 import json
 from collections import Counter
@@ -30,6 +32,7 @@ from optimizer.outputs.outfolder import (
 )
 from optimizer.outputs.plan_folder import PLAN_TABLE_FILES, SERVICES_FILE
 from optimizer.outputs.redaction import redacted
+from optimizer.outputs.side_process import beside
 from optimizer.planning.result import PlanTables, Result
 
 __all__ = ["plan_summary_json", "transfer_file_names", "transfer_rows", "write_district",
@@ -165,7 +168,8 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
                redact: bool = False, inputs: Sequence[str | Path] = (),
                force: bool = False, eligible: pd.DataFrame | None = None,
                extra_tables: Mapping[str, pd.DataFrame] | None = None,
-               extra_files: Mapping[str, Callable[[Path], object]] | None = None) -> Path:
+               extra_files: Mapping[str, Callable[[Path], object]] | None = None,
+               side_process: bool | None = None) -> Path:
     """Write a plan folder: assignments, caseloads, unassigned, hiring needs,
     audit, summary, ``services.csv`` when the plan plans service providers, and
     (unless ``xlsx=False``) the workbook ``plan.xlsx``.
@@ -203,6 +207,11 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
     extra_files
         More files by name, each written by its function given the path (a
         comparison workbook or page), inside the same atomic folder.
+    side_process
+        Write ``plan.xlsx`` in a second process while this one writes the
+        other files (:func:`optimizer.outputs.side_process.beside`; the same
+        bytes). None (default): where the platform can fork and has two cores;
+        False: in this process.
 
     Returns
     -------
@@ -218,21 +227,32 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
         tables = redacted(tables)
     target = Path(folder)
     with atomic_folder(target, kind="plan", inputs=inputs, force=force) as tmp:
-        for table, name in PLAN_TABLE_FILES.items():
-            _write_csv(_safe(getattr(tables, table)), tmp / name)
-        if "services" in tables.summary:  # only a plan that plans service providers
-            _write_csv(_safe(tables.services), tmp / SERVICES_FILE)
-        (tmp / "summary.json").write_text(plan_summary_json(tables.summary), encoding="utf-8")
-        if xlsx:
-            # Here, not at the top: xlsxwriter loads only when a workbook is written.
-            from optimizer.outputs.workbook import write_workbook
-
-            write_workbook(tables, tmp / "plan.xlsx", redact=redact, eligible=eligible)
-        for name, frame in (extra_tables or {}).items():
-            _write_csv(_safe(frame), tmp / name)
-        for name, writer in (extra_files or {}).items():
-            writer(tmp / name)
+        # The workbook, the longest file to write, in a second process while
+        # this one writes the CSVs (side_process.py: same bytes, its error raised
+        # here, nothing renamed into place unless both finished).
+        workbook = (functools.partial(_write_plan_workbook, tables, tmp / "plan.xlsx",
+                                      redact, eligible) if xlsx else None)
+        with (beside(workbook, "plan.xlsx", fork=side_process) if workbook is not None
+              else contextlib.nullcontext()):
+            for table, name in PLAN_TABLE_FILES.items():
+                _write_csv(_safe(getattr(tables, table)), tmp / name)
+            if "services" in tables.summary:  # only a plan that plans service providers
+                _write_csv(_safe(tables.services), tmp / SERVICES_FILE)
+            (tmp / "summary.json").write_text(plan_summary_json(tables.summary),
+                                              encoding="utf-8")
+            for name, frame in (extra_tables or {}).items():
+                _write_csv(_safe(frame), tmp / name)
+            for name, writer in (extra_files or {}).items():
+                writer(tmp / name)
     return target
+
+
+def _write_plan_workbook(tables: PlanTables, path: Path, redact: bool,
+                         eligible: pd.DataFrame | None) -> None:
+    # Imported here, not at the top: xlsxwriter loads only when a workbook is written.
+    from optimizer.outputs.workbook import write_workbook
+
+    write_workbook(tables, path, redact=redact, eligible=eligible)
 
 
 TRANSFER_COLUMNS = ["student_id", "from_case_manager_id", "to_case_manager_id",
