@@ -167,7 +167,7 @@ def test_an_error_here_stops_the_workbook_process(district, tmp_path, monkeypatc
         raise OSError(13, "Permission denied", "assignments.csv")
 
     monkeypatch.setattr("optimizer.outputs.workbook.write_workbook", slow)
-    monkeypatch.setattr("optimizer.outputs.export._write_csv", csv_fails)
+    monkeypatch.setattr("optimizer.outputs.export._write_guarded_csv", csv_fails)
     t = time.perf_counter()
     assert main(["plan", str(district), "--out", str(tmp_path / "p"), "--quiet"]) == 2
     assert time.perf_counter() - t < 30  # not waiting for the child's minute

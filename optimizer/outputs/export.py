@@ -23,6 +23,7 @@ import pandas as pd
 from optimizer.district.textsafe import FORMULA_START, neutralize_formula
 from optimizer.generator import GeneratedDistrict
 from optimizer.nextyear.rollover import Rollover
+from optimizer.outputs.csv_text import guarded_csv_text
 from optimizer.outputs.html_report import render_report
 from optimizer.outputs.outfolder import (
     OutputError,
@@ -100,6 +101,17 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     # row injected after it). When any cell holds one, every cell is quoted.
     quoting = csv.QUOTE_ALL if _has_cr(frame) else csv.QUOTE_MINIMAL
     frame.to_csv(path, index=False, lineterminator="\n", quoting=quoting)
+
+
+def _write_guarded_csv(frame: pd.DataFrame, path: Path) -> None:
+    """``_write_csv(_safe(frame), path)``: the same bytes, made by distinct
+    values where the frame allows it (csv_text.py; a plan's assignments)."""
+    text = guarded_csv_text(frame)
+    if text is None:
+        _write_csv(_safe(frame), path)
+        return
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write(text)
 
 
 def _has_cr(frame: pd.DataFrame) -> bool:
@@ -235,13 +247,13 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
         with (beside(workbook, "plan.xlsx", fork=side_process) if workbook is not None
               else contextlib.nullcontext()):
             for table, name in PLAN_TABLE_FILES.items():
-                _write_csv(_safe(getattr(tables, table)), tmp / name)
+                _write_guarded_csv(getattr(tables, table), tmp / name)
             if "services" in tables.summary:  # only a plan that plans service providers
-                _write_csv(_safe(tables.services), tmp / SERVICES_FILE)
+                _write_guarded_csv(tables.services, tmp / SERVICES_FILE)
             (tmp / "summary.json").write_text(plan_summary_json(tables.summary),
                                               encoding="utf-8")
             for name, frame in (extra_tables or {}).items():
-                _write_csv(_safe(frame), tmp / name)
+                _write_guarded_csv(frame, tmp / name)
             for name, writer in (extra_files or {}).items():
                 writer(tmp / name)
     return target
