@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from optimizer import load_district, plan
 from optimizer.outputs import export
-from optimizer.outputs.csv_text import guarded_csv_text
+from optimizer.outputs.csv_text import guarded_csv_blocks, guarded_csv_text
 from tests.conftest import ROOT, SAMPLE
 
 
@@ -65,6 +65,8 @@ def test_random_tables_give_the_bytes_pandas_writes(frame, tmp_path):
     text = guarded_csv_text(frame)
     assert text is not None  # text, integer, float and boolean columns are covered
     assert text.encode("utf-8") == _pandas_bytes(frame, tmp_path / "t.csv")
+    pieces = list(guarded_csv_blocks(frame, rows=3))  # written a few rows at a time
+    assert "".join(pieces) == text and len(pieces) == max(1, -(-len(frame) // 3))
 
 
 def test_what_it_does_not_cover_is_left_to_pandas():
@@ -97,7 +99,7 @@ def test_plan_files_are_the_bytes_pandas_writes(folder, tmp_path, monkeypatch):
         assert text.encode("utf-8") == _pandas_bytes(frame, tmp_path / f"{name}.csv"), name
     # And the whole folder: the same files with the fast path turned off.
     export.write_plan(plan(load_district(folder)), tmp_path / "fast", xlsx=False)
-    monkeypatch.setattr(export, "guarded_csv_text", lambda frame: None)
+    monkeypatch.setattr(export, "guarded_csv_blocks", lambda frame: None)
     export.write_plan(plan(load_district(folder)), tmp_path / "slow", xlsx=False)
     for p in sorted((tmp_path / "slow").iterdir()):
         assert (tmp_path / "fast" / p.name).read_bytes() == p.read_bytes(), p.name

@@ -22,12 +22,14 @@ writes them through pandas as before.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 
 from optimizer.district.textsafe import neutralize_formula
 
-__all__ = ["guarded_csv_text"]
+__all__ = ["BLOCK_ROWS", "guarded_csv_blocks", "guarded_csv_text"]
 
 #: A cell holding one of these is quoted by the csv module (its delimiter,
 #: quote character and line terminator "\n"); a "\r" makes the whole file quoted.
@@ -98,6 +100,24 @@ def guarded_csv_text(frame: pd.DataFrame) -> str | None:
     >>> guarded_csv_text(pd.DataFrame({"id": ["S1", "=1+1"], "note": ["a, b", None]}))
     'id,note\\nS1,"a, b"\\n\\'=1+1,\\n'
     """
+    blocks = guarded_csv_blocks(frame)
+    return None if blocks is None else "".join(blocks)
+
+
+#: Rows joined into one string at a time (bounds the memory of a large file).
+BLOCK_ROWS = 20_000
+
+
+def guarded_csv_blocks(frame: pd.DataFrame, rows: int = BLOCK_ROWS) -> Iterator[str] | None:
+    """:func:`guarded_csv_text` in pieces of ``rows`` rows (the header with
+    the first), to write one after another; None when the frame is not one
+    this covers (decided before the first piece).
+
+    Examples
+    --------
+    >>> list(guarded_csv_blocks(pd.DataFrame({"a": ["x", "y"], "b": [1, 2]}), rows=1))
+    ['a,b\\nx,1\\n', 'y,2\\n']
+    """
     if frame.shape[1] < 2 or not all(isinstance(c, str) for c in frame.columns):
         return None  # one column: a blank row would be quoted; leave that to pandas
     header = [neutralize_formula(c) for c in frame.columns]
@@ -109,6 +129,14 @@ def guarded_csv_text(frame: pd.DataFrame) -> str | None:
         if cells is None:
             return None
         columns.append(cells)
-    lines = [",".join(_csv_cell(h) for h in header)]
-    lines.extend(map(",".join, zip(*columns, strict=True)))
-    return "\n".join(lines) + "\n"
+    return _blocks(",".join(_csv_cell(h) for h in header), columns, len(frame), rows)
+
+
+def _blocks(header: str, columns: list[list[str]], n: int, rows: int) -> Iterator[str]:
+    yield from ()  # a generator: nothing is made until the first piece is asked for
+    first = header + "\n"
+    for a in range(0, max(n, 1), rows):
+        lines = map(",".join, zip(*(c[a:a + rows] for c in columns), strict=True))
+        block = "".join(line + "\n" for line in lines)
+        yield first + block
+        first = ""

@@ -13,6 +13,7 @@ import csv
 import functools
 import hashlib
 import json
+import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,7 +24,7 @@ import pandas as pd
 from optimizer.district.textsafe import FORMULA_START, neutralize_formula
 from optimizer.generator import GeneratedDistrict
 from optimizer.nextyear.rollover import Rollover
-from optimizer.outputs.csv_text import guarded_csv_text
+from optimizer.outputs.csv_text import guarded_csv_blocks
 from optimizer.outputs.html_report import render_report
 from optimizer.outputs.outfolder import (
     OutputError,
@@ -106,12 +107,12 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 def _write_guarded_csv(frame: pd.DataFrame, path: Path) -> None:
     """``_write_csv(_safe(frame), path)``: the same bytes, made by distinct
     values where the frame allows it (csv_text.py; a plan's assignments)."""
-    text = guarded_csv_text(frame)
-    if text is None:
+    blocks = guarded_csv_blocks(frame)
+    if blocks is None:
         _write_csv(_safe(frame), path)
         return
     with path.open("w", encoding="utf-8", newline="") as f:
-        f.write(text)
+        f.writelines(blocks)
 
 
 def _has_cr(frame: pd.DataFrame) -> bool:
@@ -243,7 +244,7 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
         # this one writes the CSVs (side_process.py: same bytes, its error raised
         # here, nothing renamed into place unless both finished).
         workbook = (functools.partial(_write_plan_workbook, tables, tmp / "plan.xlsx",
-                                      redact, eligible) if xlsx else None)
+                                      redact, eligible, os.getpid()) if xlsx else None)
         with (beside(workbook, "plan.xlsx", fork=side_process) if workbook is not None
               else contextlib.nullcontext()):
             for table, name in PLAN_TABLE_FILES.items():
@@ -259,11 +260,21 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
     return target
 
 
+#: Bytes of a workbook sheet's rows kept in memory when the workbook is written
+#: in a second process (:data:`optimizer.outputs.xlsx_rows.SPOOL_BYTES` in one):
+#: the two processes' memory adds up, and beyond this a sheet's rows go to a
+#: temporary file (100,000 students: about 115 MB less at the peak).
+BESIDE_SPOOL_BYTES = 16 * 1024 * 1024
+
+
 def _write_plan_workbook(tables: PlanTables, path: Path, redact: bool,
-                         eligible: pd.DataFrame | None) -> None:
+                         eligible: pd.DataFrame | None, planner_pid: int) -> None:
     # Imported here, not at the top: xlsxwriter loads only when a workbook is written.
+    from optimizer.outputs import xlsx_rows
     from optimizer.outputs.workbook import write_workbook
 
+    if os.getpid() != planner_pid:  # the second process (its own copy of the module)
+        xlsx_rows.SPOOL_BYTES = min(xlsx_rows.SPOOL_BYTES, BESIDE_SPOOL_BYTES)
     write_workbook(tables, path, redact=redact, eligible=eligible)
 
 
