@@ -81,10 +81,11 @@ def test_the_workbook_written_beside_gives_the_same_files(folder, tmp_path, monk
 def test_the_cli_forks_for_the_workbook_and_not_without_it(district, tmp_path, monkeypatch):
     forks = _forks_counted(monkeypatch)
     assert main(["plan", str(district), "--out", str(tmp_path / "a"), "--quiet"]) == 0
-    assert len(forks) == 1 and (tmp_path / "a" / "plan.xlsx").stat().st_size > 0
+    # This year's audit during the solve, then the workbook.
+    assert len(forks) == 2 and (tmp_path / "a" / "plan.xlsx").stat().st_size > 0
     assert main(["plan", str(district), "--out", str(tmp_path / "b"), "--quiet",
                  "--no-xlsx"]) == 0
-    assert len(forks) == 1 and not (tmp_path / "b" / "plan.xlsx").exists()
+    assert len(forks) == 3 and not (tmp_path / "b" / "plan.xlsx").exists()  # the audit
     assert {k: v for k, v in _files(tmp_path / "a").items() if k != "plan.xlsx"} == \
         _files(tmp_path / "b")
 
@@ -208,4 +209,34 @@ def test_ctrl_c_while_the_workbook_process_runs(district, tmp_path, group):
     assert p.returncode == 130
     assert err.strip() == "Interrupted; unfinished output was removed."
     assert _gone(child)
+    assert _left(tmp_path) == ["district"]
+
+
+@needs_fork
+def test_this_years_audit_is_computed_beside_the_solve(tmp_path, monkeypatch):
+    # The sample has this year's case managers who break a rule: audit.csv has rows.
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    forks = _forks_counted(monkeypatch)
+    assert main(["plan", str(SAMPLE), "--out", str(tmp_path / "two"), "--quiet"]) == 0
+    assert len(forks) == 2  # the audit during the solve, then the workbook
+    monkeypatch.setattr(side_process, "can_fork", lambda: False)
+    assert main(["plan", str(SAMPLE), "--out", str(tmp_path / "one"), "--quiet"]) == 0
+    assert len(forks) == 2
+    one, two = _files(tmp_path / "one"), _files(tmp_path / "two")
+    assert one["audit.csv"].count(b"\n") > 1 and one == two
+    for pid in forks:
+        assert _gone(pid)
+
+
+@needs_fork
+def test_a_bug_in_the_audit_process_is_one_message_and_exit_1(district, tmp_path,
+                                                               monkeypatch, capsys):
+    def broken(district):
+        return {}["no such rule"]
+
+    monkeypatch.setattr("optimizer.cli.audit_table", broken)
+    assert main(["plan", str(district), "--out", str(tmp_path / "p"), "--quiet"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "Nothing written: computing the audit of this year's case managers failed: "
+        "KeyError: 'no such rule'")
     assert _left(tmp_path) == ["district"]

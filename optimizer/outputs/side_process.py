@@ -38,10 +38,13 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from optimizer.outputs.outfolder import OutputError
 
-__all__ = ["SideProcessError", "beside", "can_fork"]
+__all__ = ["SideProcessError", "beside", "can_fork", "computed_beside"]
+
+T = TypeVar("T")
 
 
 class SideProcessError(RuntimeError):
@@ -78,6 +81,7 @@ class _Child:
     pid: int
     read_fd: int
     what: str
+    done: str  # "written", "computed": what was not done, in messages
     reaped: bool = False
 
 
@@ -88,41 +92,48 @@ class _Child:
 _AS_THEY_ARE = (OSError, OutputError, KeyboardInterrupt)
 
 
-def _run_child(work: Callable[[], object], what: str, write_fd: int) -> None:
-    """(In the child.) Run ``work``; on an error send it to the parent. Never returns."""
+def _error_payload(exc: BaseException, what: str, doing: str) -> bytes:
+    if isinstance(exc, _AS_THEY_ARE):
+        try:
+            payload = pickle.dumps((False, exc))
+            pickle.loads(payload)  # noqa: S301 - our own bytes; do they come back?
+            return payload
+        except Exception:  # noqa: BLE001 - not picklable: said in words below
+            pass
+    return pickle.dumps((False, SideProcessError(
+        f"{doing} {what} failed: {type(exc).__name__}: {exc}",
+        "".join(traceback.format_exception(exc)))))
+
+
+def _run_child(work: Callable[[], object], what: str, doing: str, returns: bool,
+               write_fd: int) -> None:
+    """(In the child.) Run ``work``; send its value (when ``returns``) or its
+    error to the parent, pickled as (True, value) or (False, error). Never returns."""
     code = 0
     try:
-        # Default actions: Ctrl-C or SIGTERM ends the child without a traceback
-        # (the parent's handlers would raise into code that is not its own).
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        work()
-    except BaseException as exc:  # noqa: BLE001 - every error goes to the parent
-        code = 1
-        payload = b""
-        if isinstance(exc, _AS_THEY_ARE):
-            try:
-                payload = pickle.dumps(exc)
-                pickle.loads(payload)  # noqa: S301 - our own bytes; do they come back?
-            except Exception:  # noqa: BLE001 - not picklable: said in words below
-                payload = b""
-        if not payload:
-            payload = pickle.dumps(SideProcessError(
-                f"writing {what} failed: {type(exc).__name__}: {exc}",
-                "".join(traceback.format_exception(exc))))
         try:
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(write_fd, view):]
-        except BaseException:  # noqa: BLE001 - the parent reports a silent exit
-            code = 70
+            # Default actions: Ctrl-C or SIGTERM ends the child without a traceback
+            # (the parent's handlers would raise into code that is not its own).
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            value = work()
+            payload = pickle.dumps((True, value)) if returns else b""
+        except BaseException as exc:  # noqa: BLE001 - every error goes to the parent
+            code = 1
+            payload = _error_payload(exc, what, doing)
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(write_fd, view):]
+    except BaseException:  # noqa: BLE001 - the parent reports a silent exit
+        code = 70
     finally:
         # Not sys.exit: the parent's atexit handlers, buffers and temporary
         # files are the parent's, not this copy's.
         os._exit(code)
 
 
-def _start(work: Callable[[], object], what: str) -> _Child:
+def _start(work: Callable[[], object], what: str, doing: str = "writing",
+           done: str = "written", returns: bool = False) -> _Child:
     read_fd, write_fd = os.pipe()
     for stream in (sys.stdout, sys.stderr):  # or the child would print them again
         with contextlib.suppress(Exception):
@@ -139,10 +150,10 @@ def _start(work: Callable[[], object], what: str) -> _Child:
         raise
     if pid == 0:  # the child
         os.close(read_fd)
-        _run_child(work, what, write_fd)
+        _run_child(work, what, doing, returns, write_fd)
     gc.unfreeze()
     os.close(write_fd)
-    return _Child(pid, read_fd, what)
+    return _Child(pid, read_fd, what, done)
 
 
 def _read_all(fd: int) -> bytes:
@@ -152,22 +163,27 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _finish(child: _Child) -> None:
-    """Wait for the child; raise its error, or :class:`SideProcessError`."""
+def _finish(child: _Child) -> object:
+    """Wait for the child; return its value, or raise its error or
+    :class:`SideProcessError`."""
     payload = _read_all(child.read_fd)  # until the child exits (the pipe closes)
     _, status = os.waitpid(child.pid, 0)
     child.reaped = True
     if payload:
-        raise pickle.loads(payload)  # noqa: S301 - from our own child
+        ok, value = pickle.loads(payload)  # noqa: S301 - from our own child
+        if not ok:
+            raise value
+        return value
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         name = signal.Signals(sig).name if sig in signal.valid_signals() else str(sig)
-        raise SideProcessError(f"{child.what} was not written: its process was stopped by "
+        raise SideProcessError(f"{child.what} was not {child.done}: its process was stopped by "
                                f"signal {name} (out of memory, or killed)")
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
-        raise SideProcessError(f"{child.what} was not written: its process ended with "
+        raise SideProcessError(f"{child.what} was not {child.done}: its process ended with "
                                f"code {code}")
+    return None
 
 
 def _stop(child: _Child) -> None:
@@ -226,5 +242,48 @@ def beside(work: Callable[[], object], what: str, *, fork: bool | None = None
     try:
         yield True
         _finish(child)
+    finally:
+        _stop(child)
+
+
+@contextlib.contextmanager
+def computed_beside(work: Callable[[], T], what: str, *, fork: bool | None = None
+                    ) -> Iterator[Callable[[], T]]:
+    """Compute ``work()`` in a second process while the ``with`` block runs;
+    the block gets a function that returns the value (waiting for it).
+
+    The value comes back pickled (keep it small: a table of a few thousand
+    rows). Its error is raised where the value is asked for, as by
+    :func:`beside`. Leaving the block without asking (or by an exception)
+    kills and reaps the child. Without a fork the function computes
+    ``work()`` here, once, when first called.
+
+    Examples
+    --------
+    >>> with computed_beside(lambda: 6 * 7, "the answer", fork=False) as answer:
+    ...     answer()
+    42
+    """
+    use = can_fork() if fork is None else (fork and hasattr(os, "fork"))
+    if not use:
+        cache: list[T] = []
+
+        def here() -> T:
+            if not cache:
+                cache.append(work())
+            return cache[0]
+
+        yield here
+        return
+    child = _start(work, what, doing="computing", done="computed", returns=True)
+    got: list[T] = []
+
+    def value() -> T:
+        if not got:
+            got.append(cast(T, _finish(child)))
+        return got[0]
+
+    try:
+        yield value
     finally:
         _stop(child)
