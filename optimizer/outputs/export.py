@@ -270,8 +270,8 @@ BESIDE_SPOOL_BYTES = 16 * 1024 * 1024
 def _write_plan_workbook(tables: PlanTables, path: Path, redact: bool,
                          eligible: pd.DataFrame | None, planner_pid: int) -> None:
     # Imported here, not at the top: xlsxwriter loads only when a workbook is written.
-    from optimizer.outputs import xlsx_rows
-    from optimizer.outputs.workbook import write_workbook
+    from optimizer.outputs import xlsx_rows  # (xlsx_rows imports xlsxwriter too)
+    from optimizer.outputs.workbook import write_workbook  # see above
 
     if os.getpid() != planner_pid:  # the second process (its own copy of the module)
         xlsx_rows.SPOOL_BYTES = min(xlsx_rows.SPOOL_BYTES, BESIDE_SPOOL_BYTES)
