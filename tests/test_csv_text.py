@@ -107,7 +107,8 @@ def restart_highs_child():
                          ids=["sample", "sample-services"])
 def test_plan_files_are_the_bytes_pandas_writes(folder, tmp_path, monkeypatch,
                                                 restart_highs_child):
-    tables = plan(load_district(folder)).tables()
+    result = plan(load_district(folder))
+    tables = result.tables()
     frames_ = {"assignments": tables.assignments, "audit": tables.audit,
                "services": tables.services}
     for name, frame in frames_.items():
@@ -117,9 +118,9 @@ def test_plan_files_are_the_bytes_pandas_writes(folder, tmp_path, monkeypatch,
         assert text is not None, name
         assert text.encode("utf-8") == _pandas_bytes(frame, tmp_path / f"{name}.csv"), name
     # And the whole folder: the same files with the fast path turned off.
-    export.write_plan(plan(load_district(folder)), tmp_path / "fast", xlsx=False)
+    export.write_plan(result, tmp_path / "fast", xlsx=False)
     monkeypatch.setattr(export, "guarded_csv_blocks", lambda frame: None)
-    export.write_plan(plan(load_district(folder)), tmp_path / "slow", xlsx=False)
+    export.write_plan(result, tmp_path / "slow", xlsx=False)
     for p in sorted((tmp_path / "slow").iterdir()):
         assert (tmp_path / "fast" / p.name).read_bytes() == p.read_bytes(), p.name
     assert np.array_equal(sorted(q.name for q in (tmp_path / "fast").iterdir()),
