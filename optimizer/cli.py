@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import importlib.metadata
 import json
 import math
@@ -69,6 +70,7 @@ from optimizer.outputs.plan_folder import (
     read_plan_assignments,
     read_plan_services,
 )
+from optimizer.outputs.side_process import SideProcessError, computed_beside
 from optimizer.outputs.text import (
     did_you_mean,
     format_graph_summary,
@@ -79,7 +81,13 @@ from optimizer.outputs.text import (
     warning_table,
 )
 from optimizer.outputs.workbook import write_workbook
-from optimizer.planning.check import Violation, audit_current, check_plan, check_service_plan
+from optimizer.planning.check import (
+    Violation,
+    audit_current,
+    audit_table,
+    check_plan,
+    check_service_plan,
+)
 from optimizer.planning.objective import Objective
 from optimizer.planning.planner import plan
 from optimizer.planning.result import PlanTables
@@ -229,9 +237,15 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             objective = Objective.from_settings({**district.rules.objective,
                                                  "change": args.change_weight})
         made = source_date()
-        result = plan(district, params, objective, published,
-                      made_at=made.isoformat(timespec="seconds") if made else None,
-                      published_services=published_services)
+        # This year's audit needs only the district: the second core checks it
+        # during the solve (a service plan audits inside plan_services).
+        audit_work = functools.partial(audit_table, district)
+        with computed_beside(audit_work, "the audit of this year's case managers",
+                             fork=None if not district.plans_services else False) as audit:
+            result = plan(district, params, objective, published,
+                          made_at=made.isoformat(timespec="seconds") if made else None,
+                          published_services=published_services,
+                          audit=None if district.plans_services else audit)
     except ValueError as exc:
         print(f"Cannot plan: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -873,6 +887,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OutputError as exc:
         print(f"Nothing written: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except SideProcessError as exc:  # the workbook's process failed: a bug, or killed
+        print(f"Nothing written: {exc}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # `caseload graph ... | head` is fine
         return 0
     except DistrictError as exc:  # e.g. a district made by a scenario or rollover

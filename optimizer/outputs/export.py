@@ -8,9 +8,12 @@ never leaves a half-written folder over a good one.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import hashlib
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +25,7 @@ import pandas as pd
 from optimizer.district.textsafe import FORMULA_START, neutralize_formula
 from optimizer.generator import GeneratedDistrict
 from optimizer.nextyear.rollover import Rollover
+from optimizer.outputs.csv_text import guarded_csv_blocks
 from optimizer.outputs.html_report import render_report
 from optimizer.outputs.outfolder import (
     OutputError,
@@ -31,6 +35,7 @@ from optimizer.outputs.outfolder import (
 )
 from optimizer.outputs.plan_folder import PLAN_TABLE_FILES, SERVICES_FILE
 from optimizer.outputs.redaction import redacted
+from optimizer.outputs.side_process import beside
 from optimizer.planning.result import PlanTables, Result
 
 __all__ = ["plan_summary_json", "transfer_file_names", "transfer_rows", "write_district",
@@ -98,6 +103,17 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     # row injected after it). When any cell holds one, every cell is quoted.
     quoting = csv.QUOTE_ALL if _has_cr(frame) else csv.QUOTE_MINIMAL
     frame.to_csv(path, index=False, lineterminator="\n", quoting=quoting)
+
+
+def _write_guarded_csv(frame: pd.DataFrame, path: Path) -> None:
+    """``_write_csv(_safe(frame), path)``: the same bytes, made by distinct
+    values where the frame allows it (csv_text.py; a plan's assignments)."""
+    blocks = guarded_csv_blocks(frame)
+    if blocks is None:
+        _write_csv(_safe(frame), path)
+        return
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.writelines(blocks)
 
 
 def _has_cr(frame: pd.DataFrame) -> bool:
@@ -190,7 +206,8 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
                redact: bool = False, inputs: Sequence[str | Path] = (),
                force: bool = False, eligible: pd.DataFrame | None = None,
                extra_tables: Mapping[str, pd.DataFrame] | None = None,
-               extra_files: Mapping[str, Callable[[Path], object]] | None = None) -> Path:
+               extra_files: Mapping[str, Callable[[Path], object]] | None = None,
+               side_process: bool | None = None) -> Path:
     """Write a plan folder: assignments, caseloads, unassigned, hiring needs,
     audit, summary, ``services.csv`` when the plan plans service providers, and
     (unless ``xlsx=False``) the workbook ``plan.xlsx``.
@@ -228,6 +245,11 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
     extra_files
         More files by name, each written by its function given the path (a
         comparison workbook or page), inside the same atomic folder.
+    side_process
+        Write ``plan.xlsx`` in a second process while this one writes the
+        other files (:func:`optimizer.outputs.side_process.beside`; the same
+        bytes). None (default): where the platform can fork and has two cores;
+        False: in this process.
 
     Returns
     -------
@@ -243,21 +265,42 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
         tables = redacted(tables)
     target = Path(folder)
     with atomic_folder(target, kind="plan", inputs=inputs, force=force) as tmp:
-        for table, name in PLAN_TABLE_FILES.items():
-            _write_csv(_safe(getattr(tables, table)), tmp / name)
-        if "services" in tables.summary:  # only a plan that plans service providers
-            _write_csv(_safe(tables.services), tmp / SERVICES_FILE)
-        (tmp / "summary.json").write_text(plan_summary_json(tables.summary), encoding="utf-8")
-        if xlsx:
-            # Here, not at the top: xlsxwriter loads only when a workbook is written.
-            from optimizer.outputs.workbook import write_workbook
-
-            write_workbook(tables, tmp / "plan.xlsx", redact=redact, eligible=eligible)
-        for name, frame in (extra_tables or {}).items():
-            _write_csv(_safe(frame), tmp / name)
-        for name, writer in (extra_files or {}).items():
-            writer(tmp / name)
+        # The workbook, the longest file to write, in a second process while
+        # this one writes the CSVs (side_process.py: same bytes, its error raised
+        # here, nothing renamed into place unless both finished).
+        workbook = (functools.partial(_write_plan_workbook, tables, tmp / "plan.xlsx",
+                                      redact, eligible, os.getpid()) if xlsx else None)
+        with (beside(workbook, "plan.xlsx", fork=side_process) if workbook is not None
+              else contextlib.nullcontext()):
+            for table, name in PLAN_TABLE_FILES.items():
+                _write_guarded_csv(getattr(tables, table), tmp / name)
+            if "services" in tables.summary:  # only a plan that plans service providers
+                _write_guarded_csv(tables.services, tmp / SERVICES_FILE)
+            (tmp / "summary.json").write_text(plan_summary_json(tables.summary),
+                                              encoding="utf-8")
+            for name, frame in (extra_tables or {}).items():
+                _write_guarded_csv(frame, tmp / name)
+            for name, writer in (extra_files or {}).items():
+                writer(tmp / name)
     return target
+
+
+#: Bytes of a workbook sheet's rows kept in memory when the workbook is written
+#: in a second process (:data:`optimizer.outputs.xlsx_rows.SPOOL_BYTES` in one):
+#: the two processes' memory adds up, and beyond this a sheet's rows go to a
+#: temporary file (100,000 students: about 115 MB less at the peak).
+BESIDE_SPOOL_BYTES = 16 * 1024 * 1024
+
+
+def _write_plan_workbook(tables: PlanTables, path: Path, redact: bool,
+                         eligible: pd.DataFrame | None, planner_pid: int) -> None:
+    # Imported here, not at the top: xlsxwriter loads only when a workbook is written.
+    from optimizer.outputs import xlsx_rows  # (xlsx_rows imports xlsxwriter too)
+    from optimizer.outputs.workbook import write_workbook  # see above
+
+    if os.getpid() != planner_pid:  # the second process (its own copy of the module)
+        xlsx_rows.SPOOL_BYTES = min(xlsx_rows.SPOOL_BYTES, BESIDE_SPOOL_BYTES)
+    write_workbook(tables, path, redact=redact, eligible=eligible)
 
 
 TRANSFER_COLUMNS = ["student_id", "from_case_manager_id", "to_case_manager_id",

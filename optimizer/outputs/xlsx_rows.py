@@ -161,9 +161,10 @@ def _string_cells(ws: Any, style: str, prefix: str, texts: list[str]) -> list[st
 SPOOL_BYTES = 64 * 1024 * 1024
 
 
-def spool_rows(ws: Any, max_bytes: int = SPOOL_BYTES) -> None:
+def spool_rows(ws: Any, max_bytes: int | None = None) -> None:
     """Keep a new constant-memory sheet's rows in memory (UTF-8, up to
-    ``max_bytes``, then in a temporary file) instead of XlsxWriter's file.
+    ``max_bytes``, default :data:`SPOOL_BYTES`, then in a temporary file)
+    instead of XlsxWriter's file.
 
     XlsxWriter writes a sheet's rows to a temporary file and copies them into
     the sheet's XML when the workbook closes: a 100,000-student plan's rows
@@ -174,6 +175,8 @@ def spool_rows(ws: Any, max_bytes: int = SPOOL_BYTES) -> None:
     --------
     >>> ws = wb.add_worksheet("Rosters"); spool_rows(ws)   # doctest: +SKIP
     """
+    if max_bytes is None:
+        max_bytes = SPOOL_BYTES  # read when called: a second process sets its own
     fh = getattr(ws, "row_data_fh", None)
     if (not ws.constant_memory or fh is None or fh is not ws.fh or ws.row_data_fh_closed
             or fh.tell() != 0):

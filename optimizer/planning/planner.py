@@ -7,7 +7,9 @@ command and the notebooks call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+
+import pandas as pd
 
 from optimizer.district.model import District
 from optimizer.planning.check import audit_table
@@ -47,7 +49,8 @@ def plan(district: District, params: SolveParams | None = None,
          published: Result | PlanTables | Mapping[str, str] | None = None, *,
          baseline: Result | PlanTables | Mapping[str, str] | None = None,
          made_at: str | None = None,
-         published_services: Mapping[tuple[str, str], str] | None = None) -> Result:
+         published_services: Mapping[tuple[str, str], str] | None = None,
+         audit: Callable[[], pd.DataFrame] | None = None) -> Result:
     """Plan next year's case managers for a validated district (and, when
     ``district.plans_services``, who serves each IEP service: see
     :func:`optimizer.planning.service_plan.plan_services`).
@@ -78,6 +81,10 @@ def plan(district: District, params: SolveParams | None = None,
         When the plan was made (ISO time) for ``summary.json``; None (default)
         writes no time, so the same input gives the same bytes. The CLI passes
         the ``SOURCE_DATE_EPOCH`` time when it is set.
+    audit
+        Gives this year's audit (:func:`optimizer.planning.check.audit_table`
+        of ``district``) when the plan is explained; None: computed here.
+        The CLI computes it in a second process during the solve.
 
     Returns
     -------
@@ -103,5 +110,6 @@ def plan(district: District, params: SolveParams | None = None,
     say(f"{problem.n_edges:,} eligible pairs; solving")
     solution = solve(problem, params)
     say(f"{solution.status}; explaining the plan")
-    return explain_plan(problem, solution, audit=audit_table(district),
+    return explain_plan(problem, solution,
+                        audit=audit_table(district) if audit is None else audit(),
                         balance_mode=params.balance, made_at=made_at)
