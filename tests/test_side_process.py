@@ -71,6 +71,23 @@ def restart_highs_child():
         highs_child._CHILD = None
 
 
+@pytest.fixture(autouse=True)
+def workbook_beside(monkeypatch):
+    # The workbook's second process is off by default (it did not pay, see
+    # write_plan); these tests switch it on as a planner would.
+    monkeypatch.setenv("CASELOAD_WORKBOOK_PROCESS", "1")
+
+
+def test_by_default_the_workbook_is_written_in_this_process(district, tmp_path,
+                                                             monkeypatch):
+    monkeypatch.delenv("CASELOAD_WORKBOOK_PROCESS")
+    forks = _forks_counted(monkeypatch)
+    assert main(["plan", str(district), "--out", str(tmp_path / "p"), "--quiet"]) == 0
+    # Only this year's audit beside the solve (where the platform forks).
+    assert len(forks) == (1 if FORKS else 0)
+    assert (tmp_path / "p" / "plan.xlsx").stat().st_size > 0
+
+
 @needs_fork
 @pytest.mark.parametrize("folder", [SAMPLE, ROOT / "data" / "sample-services"],
                          ids=["sample", "sample-services"])

@@ -248,8 +248,14 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
     side_process
         Write ``plan.xlsx`` in a second process while this one writes the
         other files (:func:`optimizer.outputs.side_process.beside`; the same
-        bytes). None (default): where the platform can fork and has two cores;
-        False: in this process.
+        bytes): True where ``os.fork`` exists; False: in this process.
+        None (default): in this process, unless the environment variable
+        ``CASELOAD_WORKBOOK_PROCESS`` is ``1`` (then where
+        :func:`~optimizer.outputs.side_process.can_fork` says so). Off by default because it did
+        not pay: at 100,000 students on 2 cores (``make bench``, quiet
+        machine) the folder took 20.1 s with the workbook beside against
+        18.7 s in turn, the child's workbook costing 8.2 CPU s instead of 5.8
+        (its pages copied on write) and 670 MB more at the peak.
 
     Returns
     -------
@@ -270,7 +276,10 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
         # here, nothing renamed into place unless both finished).
         workbook = (functools.partial(_write_plan_workbook, tables, tmp / "plan.xlsx",
                                       redact, eligible, os.getpid()) if xlsx else None)
-        with (beside(workbook, "plan.xlsx", fork=side_process) if workbook is not None
+        fork: bool | None = side_process
+        if side_process is None and os.environ.get("CASELOAD_WORKBOOK_PROCESS") != "1":
+            fork = False  # (with the variable: where side_process.can_fork() says so)
+        with (beside(workbook, "plan.xlsx", fork=fork) if workbook is not None
               else contextlib.nullcontext()):
             for table, name in PLAN_TABLE_FILES.items():
                 _write_guarded_csv(getattr(tables, table), tmp / name)
