@@ -88,9 +88,10 @@ def measure(folder: str, out: str, quality: bool) -> dict:
     cpu_csv = time.process_time() - c0
     cpu_write = time.process_time() - cpu_solved
     # The plan folder with the workbook as `caseload plan` writes it: the
-    # eligibility drop-downs' edge table, then plan.xlsx in a second process
-    # while the CSVs are written (outputs/side_process.py). CPU: this process
-    # and the workbook's.
+    # eligibility drop-downs' edge table, then plan.xlsx (in a second process
+    # beside the CSVs only with CASELOAD_WORKBOOK_PROCESS=1, outputs/
+    # side_process.py: off by default, it did not pay). CPU: this process and
+    # the workbook's.
     tw, cw, kids = time.perf_counter(), time.process_time(), _children_cpu()
     eligible = edge_table(district)[["student_id", "educator_id"]]
     write_plan(result, out + "-xlsx", eligible=eligible)
@@ -252,10 +253,12 @@ def _print_stages(rows: list[dict]) -> None:
               f"{r['peak_with_workbook_mb']:>5,.0f}")
     print("  (ratio = total / bare min-cost flow solve on the same arcs, the pooled "
           "network the plan uses; target < 3)")
-    print("  (+workbook = the plan folder as `caseload plan` writes it: plan.xlsx in a second "
-          "process while the CSVs are written; its CPU is the sum of both processes)")
-    print("The workbook in turn (before) and beside the CSVs (now), wall (CPU) seconds; "
-          "peak MB of this process and of the workbook's:")
+    print("  (+workbook = the plan folder as `caseload plan` writes it, with the eligibility "
+          "drop-downs; plan.xlsx in a second process only with CASELOAD_WORKBOOK_PROCESS=1, "
+          "and its CPU then counted too)")
+    print("The workbook alone, and the folder as written (beside the CSVs only when "
+          "CASELOAD_WORKBOOK_PROCESS=1), wall (CPU) seconds; peak MB of this process and "
+          "of the workbook's:")
     for r in rows:
         print(f"{r['students']:>9,} students: workbook alone {r['workbook_alone_s']:.2f} s "
               f"({r['workbook_alone_cpu_s']:.2f}), total in turn "
