@@ -21,7 +21,9 @@ import subprocess
 import sys
 from typing import Any
 
-__all__ = ["call", "forget", "start"]
+import numpy as np
+
+__all__ = ["call", "columnwise_lp", "forget", "one_thread_solver", "start"]
 
 _CHILD: subprocess.Popen[bytes] | None = None
 
@@ -81,6 +83,39 @@ def call(target: str, *args: Any) -> Any:
     if not ok:
         raise RuntimeError(answer)
     return answer
+
+
+def columnwise_lp(highspy: Any, cost: Any, col_hi: Any, row_hi: Any, start: Any, index: Any,
+                  value: Any) -> Any:
+    """(In the child.) The LP min cost.x, 0 <= x <= col_hi, A x <= row_hi,
+    with A given by columns (``start``, ``index``, ``value``): the shape of
+    every LP the solvers send here."""
+    n_col, n_row = len(cost), len(row_hi)
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_col
+    lp.num_row_ = n_row
+    lp.col_cost_ = np.asarray(cost, dtype=np.float64)
+    lp.col_lower_ = np.zeros(n_col)
+    lp.col_upper_ = np.asarray(col_hi, dtype=np.float64)
+    lp.row_lower_ = np.full(n_row, -highspy.kHighsInf)
+    lp.row_upper_ = np.asarray(row_hi, dtype=np.float64)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.asarray(start, dtype=np.int32)
+    lp.a_matrix_.index_ = np.asarray(index, dtype=np.int32)
+    lp.a_matrix_.value_ = np.asarray(value, dtype=np.float64)
+    return lp
+
+
+def one_thread_solver(highspy: Any) -> Any:
+    """(In the child.) A silent ``highspy.Highs`` on one thread: the same
+    answer every time, and the same thread count for every solve, as HiGHS
+    starts its thread scheduler once per process and a solve asking for
+    another count fails ("scheduler already initialized";
+    tests/test_highs_threads.py)."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    return h
 
 
 def forget() -> None:

@@ -36,6 +36,7 @@ from typing import Any, cast
 import numpy as np
 
 from optimizer.planning.problem import PlanningProblem, component_labels
+from optimizer.planning.solvers import highs_child
 
 __all__ = ["GAP_TARGET", "PART_GAP", "Tightened", "component_points", "tighten"]
 
@@ -92,24 +93,10 @@ def _highs_mip(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarr
     bound or -inf, that plan's shares or None)."""
     import highspy  # only in the child process (see highs_child)
 
-    n_row = len(row_hi)
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_col
-    lp.num_row_ = n_row
-    lp.col_cost_ = np.asarray(cost, dtype=np.float64)
-    lp.col_lower_ = np.zeros(n_col)
-    lp.col_upper_ = np.asarray(col_hi, dtype=np.float64)
-    lp.row_lower_ = np.full(n_row, -highspy.kHighsInf)
-    lp.row_upper_ = np.asarray(row_hi, dtype=np.float64)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = start
-    lp.a_matrix_.index_ = index
-    lp.a_matrix_.value_ = value
+    lp = highs_child.columnwise_lp(highspy, cost, col_hi, row_hi, start, index, value)
     lp.integrality_ = ([highspy.HighsVarType.kInteger] * n_x
                        + [highspy.HighsVarType.kContinuous] * (n_col - n_x))
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)  # the same answer every time
+    h = highs_child.one_thread_solver(highspy)
     # As for the LP, presolve only slows these models (20,000-student weighted
     # district: 8 s with, 3 s without, for the largest component).
     h.setOptionValue("presolve", "off")

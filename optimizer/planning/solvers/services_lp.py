@@ -281,26 +281,10 @@ def _highs_lexicographic(n_col: int, start: np.ndarray, index: np.ndarray,
 
     deadline = time.perf_counter() + seconds
     n_row = len(row_hi)
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_col
-    lp.num_row_ = n_row
     obj = np.zeros(n_col)
     obj[:n_x] = -1.0
-    lp.col_cost_ = obj
-    lp.col_lower_ = np.zeros(n_col)
-    lp.col_upper_ = np.ones(n_col)
-    lp.row_lower_ = np.full(n_row, -highspy.kHighsInf)
-    lp.row_upper_ = row_hi
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = start.astype(np.int32)
-    lp.a_matrix_.index_ = index.astype(np.int32)
-    lp.a_matrix_.value_ = value
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    # One thread, as lp.py asks: HiGHS starts its thread scheduler once per
-    # process, and a later solve asking for another count fails ("scheduler
-    # already initialized"), so every LP of the shared child asks for the same.
-    h.setOptionValue("threads", 1)
+    lp = highs_child.columnwise_lp(highspy, obj, np.ones(n_col), row_hi, start, index, value)
+    h = highs_child.one_thread_solver(highspy)
     h.passModel(lp)
 
     def run(what: str) -> float:
