@@ -85,28 +85,9 @@ def test_a_guarded_quoted_cell_by_hand():
     assert guarded_csv_text(frame) == ('id,note\nS1,"say ""hi"", then"\n\'=1+1,\'-\n,\n')
 
 
-@pytest.fixture
-def restart_highs_child():
-    """Stop the persistent HiGHS child (solvers/highs_child.py) after a test
-    that planned services in this process: a weighted LP solved later by the
-    same child ended 'Not Set' (tests/test_weighted_lp.py failed after
-    plan(load_district("data/sample-services")) here, on main too). Reported
-    to the lead; this keeps that issue out of these tests' neighbours."""
-    yield
-    from optimizer.planning.solvers import highs_child
-
-    child = highs_child._CHILD
-    if child is not None:
-        if child.stdin is not None:
-            child.stdin.close()
-        child.wait(timeout=30)
-        highs_child._CHILD = None
-
-
 @pytest.mark.parametrize("folder", [SAMPLE, ROOT / "data" / "sample-services"],
                          ids=["sample", "sample-services"])
-def test_plan_files_are_the_bytes_pandas_writes(folder, tmp_path, monkeypatch,
-                                                restart_highs_child):
+def test_plan_files_are_the_bytes_pandas_writes(folder, tmp_path, monkeypatch):
     result = plan(load_district(folder))
     tables = result.tables()
     frames_ = {"assignments": tables.assignments, "audit": tables.audit,

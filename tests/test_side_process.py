@@ -53,24 +53,6 @@ def _forks_counted(monkeypatch) -> list[int]:
     return forks
 
 
-@pytest.fixture
-def restart_highs_child():
-    """Stop the persistent HiGHS child (solvers/highs_child.py) after a test
-    that planned services in this process: a weighted LP solved later by the
-    same child ended 'Not Set' (tests/test_weighted_lp.py failed after
-    plan(load_district("data/sample-services")) here, on main too). Reported
-    to the lead; this keeps that issue out of these tests' neighbours."""
-    yield
-    from optimizer.planning.solvers import highs_child
-
-    child = highs_child._CHILD
-    if child is not None:
-        if child.stdin is not None:
-            child.stdin.close()
-        child.wait(timeout=30)
-        highs_child._CHILD = None
-
-
 @pytest.fixture(autouse=True)
 def workbook_beside(monkeypatch):
     # The workbook's second process is off by default (it did not pay, see
@@ -91,8 +73,7 @@ def test_by_default_the_workbook_is_written_in_this_process(district, tmp_path,
 @needs_fork
 @pytest.mark.parametrize("folder", [SAMPLE, ROOT / "data" / "sample-services"],
                          ids=["sample", "sample-services"])
-def test_the_workbook_written_beside_gives_the_same_files(folder, tmp_path, monkeypatch,
-                                                          restart_highs_child):
+def test_the_workbook_written_beside_gives_the_same_files(folder, tmp_path, monkeypatch):
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     forks = _forks_counted(monkeypatch)
     district = load_district(folder)
