@@ -74,6 +74,7 @@ from optimizer.planning.solvers.services_flows import (
     _within_caps,
 )
 from optimizer.planning.solvers.services_lp import _decomposed, _service_lp
+from optimizer.planning.solvers.services_neighbourhood import replan_unplaced
 from optimizer.planning.solvers.services_objective import (
     ServiceParams,
     ServiceSolution,
@@ -212,18 +213,39 @@ def _two_pass(problems: list[ServiceProblem], params: ServiceParams, deadline: f
     optimal, at several seconds each). Measured on the regional 100,000
     district, the LPs of all parts need ~150 CPU seconds: one pass that
     gave each part its LP in turn left the last ones with neither a tight
-    bound nor a good plan. With minute capacities, one pass as before."""
-    uses_lp = params.lp_bound
-    if not uses_lp or any(params.use_minutes and p.has_minute_capacities
-                          for p in problems):
-        return _solve_parts(problems, params, deadline, components)
-    quick = dataclasses.replace(params, lp_bound=False)
-    sols = _solve_parts(problems, quick, deadline, components)
+    bound nor a good plan. With minute capacities, one pass as before.
+    After the first pass, in both cases, the plans that leave students
+    without a case manager while the bound says they could have one are
+    re-planned around those students (:func:`_replanned`)."""
+    one_pass = not params.lp_bound or any(params.use_minutes and p.has_minute_capacities
+                                          for p in problems)
+    first = params if one_pass else dataclasses.replace(params, lp_bound=False)
+    sols = _solve_parts(problems, first, deadline, components)
 
     def apart(k: int) -> bool:
         t, b = sols[k].terms, sols[k].bound
         return t["unserved"] != b["unserved"] or t["unplaced"] != b["unplaced"]
 
+    # The plans short of the case-manager bound: their neighbourhoods
+    # re-planned exactly, every other part in a forked child meanwhile (HiGHS
+    # on one thread: the same plans on one core or two).
+    short = [k for k in range(len(problems))
+             if sols[k].terms["unplaced"] > sols[k].bound["unplaced"]]
+    theirs = short[1::2] if params.ahead_pairs is not None else []
+    child = Ahead(lambda: [_plain(_replanned(problems[k], params, sols[k], deadline))
+                           for k in theirs]) if theirs else None
+    try:
+        for k in short:
+            if k not in theirs:
+                sols[k] = _replanned(problems[k], params, sols[k], deadline)
+        if child is not None:
+            for k, plain in zip(theirs, child.result(), strict=True):
+                sols[k] = _unplain(plain) or sols[k]
+    finally:
+        if child is not None:
+            child.cancel()
+    if one_pass:
+        return sols
     todo = [k for k, p in enumerate(problems)
             if sols[k].status != "optimal" and p.n_pairs <= params.lp_max_pairs]
     # First the parts whose levels are apart: while one is, the district's
@@ -243,6 +265,49 @@ def _two_pass(problems: list[ServiceProblem], params: ServiceParams, deadline: f
         lp_pass(sorted((k for k in todo if sols[k].status != "optimal"),
                        key=lambda k: -int(sols[k].terms["cost"] - sols[k].bound["cost"])))
     return sols
+
+
+#: Most neighbourhoods re-planned per part (each around students not tried before).
+_REPLAN_ROUNDS = 10
+
+
+def _replanned(problem: ServiceProblem, params: ServiceParams, sol: ServiceSolution,
+               deadline: float) -> ServiceSolution:
+    """``sol`` with the neighbourhood of its students without a case manager
+    re-planned exactly (services_neighbourhood), each time around students
+    not tried before, while time remains. Run once, after the flows (and,
+    with minute capacities, the LP), on the parts whose plan is
+    short of the case-manager bound: at 100,000 students it placed everyone
+    in one of three such parts, where the joint LP after it changed nothing
+    (its level-2 bound was the flows')."""
+    t0 = time.perf_counter()
+    provider, cm = sol.provider, sol.case_manager
+    tried = np.zeros(problem.n_students, dtype=bool)
+    for _ in range(_REPLAN_ROUNDS):
+        if (params.neighbourhood_seconds <= 0 or time.perf_counter() >= deadline
+                or int(evaluate(problem, params, provider, cm)["unplaced"])
+                <= int(sol.bound["unplaced"])):
+            break
+        better, nb = replan_unplaced(problem, params, provider, cm,
+                                     seconds=min(params.neighbourhood_seconds,
+                                                 deadline - time.perf_counter()),
+                                     skip=tried)
+        if nb is None:
+            break
+        tried[nb.seeds] = True  # (placed or not, not a seed again)
+        if better is not None:
+            provider, cm = better
+    if not tried.any():
+        return sol
+    runtime = dict(sol.runtime)
+    runtime["neighbourhood"] = runtime.get("neighbourhood", 0.0) + time.perf_counter() - t0
+    notes = list(sol.notes)
+    if provider is not sol.provider:
+        suffix = (", then re-planned exactly (HiGHS's MIP) around the students it left "
+                  "without a case manager")
+        notes = [n + suffix if n.startswith("the plan kept came from") else n for n in notes]
+    bound = {name: int(value) for name, value in sol.bound.items()}
+    return _result(problem, params, provider, cm, bound, runtime, notes, dict(sol.extra))
 
 
 @overload

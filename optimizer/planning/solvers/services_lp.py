@@ -27,24 +27,30 @@ from optimizer.planning.solvers.services_problem import COORDINATOR, OWN, Servic
 # ---------------------------------------------------------- minute capacities
 
 
-def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float
-                ) -> tuple[np.ndarray, int, int, int | None, np.ndarray]:
-    """The joint model's LP relaxation by HiGHS, solved lexicographically, and
-    a service plan rounded from its vertex.
+@dataclasses.dataclass(frozen=True)
+class _JointModel:
+    """The joint model's columns and rows (see :func:`_service_lp`), column-wise:
+    ``start``, ``index``, ``value``; rows bounded above by ``row_hi`` (below by
+    0 or -inf, as :func:`highs_child.columnwise_lp` sets); ``cost`` per column
+    (milli-points, LP 3); the first ``n_x`` columns are the service options,
+    the next ``n_c`` the case-manager options ``opts`` (indexes in the
+    problem's), then ``n_y`` distinct-student links, then the seats."""
 
-    Columns: x per service option, c per case-manager option, y per (student,
-    provider) used more than once (x <= y and c <= y: one seat per distinct
-    student), seats s (0..1, convex increments). Rows: one provider per pair,
-    one case manager per student, seats per provider, an own-provider case
-    manager only as far as that provider serves (c <= sum of x), minutes.
-    LP 1 maximizes pairs served; LP 2 keeps that many (rounded down) and
-    maximizes case managers; LP 3 keeps both and minimizes cost. Every integer
-    plan is feasible for the LPs, so each optimum bounds its level.
+    n_col: int
+    start: np.ndarray
+    index: np.ndarray
+    value: np.ndarray
+    row_hi: np.ndarray
+    n_x: int
+    n_c: int
+    n_y: int
+    cost: np.ndarray
+    opts: np.ndarray
+    base: int  # the cost constant of the option columns (see _edge_costs, _cm_costs)
 
-    Returns the rounded service plan, the pairs-served and students-placed
-    bounds, the cost bound (milli-points, without the other-load constant) and
-    the LP's service columns x (one per service option).
-    """
+
+def _joint_model(problem: ServiceProblem, params: ServiceParams) -> _JointModel:
+    """The columns and rows of the joint model (LP and MIP alike)."""
     n_p, n_s, n_e = problem.n_pairs, problem.n_students, problem.n_providers
     ep, ee = problem.edge_pair, problem.edge_provider
     st = problem.edge_student.astype(np.int64)
@@ -119,8 +125,32 @@ def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float
     obj3[xc] = e_cost
     obj3[cc] = c_cost[opts]
     obj3[sc] = seat_cost
+    return _JointModel(n_col, start, Ra, Va, row_hi, n_x, n_c, n_y, obj3, opts,
+                       e_base + c_base)
+
+
+def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float
+                ) -> tuple[np.ndarray, int, int, int | None, np.ndarray]:
+    """The joint model's LP relaxation by HiGHS, solved lexicographically, and
+    a service plan rounded from its vertex.
+
+    Columns: x per service option, c per case-manager option, y per (student,
+    provider) used more than once (x <= y and c <= y: one seat per distinct
+    student), seats s (0..1, convex increments). Rows: one provider per pair,
+    one case manager per student, seats per provider, an own-provider case
+    manager only as far as that provider serves (c <= sum of x), minutes.
+    LP 1 maximizes pairs served; LP 2 keeps that many (rounded down) and
+    maximizes case managers; LP 3 keeps both and minimizes cost. Every integer
+    plan is feasible for the LPs, so each optimum bounds its level.
+
+    Returns the rounded service plan, the pairs-served and students-placed
+    bounds, the cost bound (milli-points, without the other-load constant) and
+    the LP's service columns x (one per service option).
+    """
+    e_cost, _ = _edge_costs(problem, params)
+    m = _joint_model(problem, params)
     served, placed, lp_cost, x = _run_highs(
-        n_col, start, Ra, Va, row_hi, n_x, n_c, obj3,
+        m.n_col, m.start, m.index, m.value, m.row_hi, m.n_x, m.n_c, m.cost,
         max(1.0, deadline - time.perf_counter()))
     if math.isnan(lp_cost):
         # LP 3 ran out of time: the levels stand, no cost bound (the caller
@@ -129,8 +159,81 @@ def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float
     else:
         # A safe dual bound (see _safe_dual_bound), rounded up to whole
         # milli-points after a millionth off for the sums' rounding.
-        cost_bound = int(math.ceil(lp_cost - 1e-6)) + e_base + c_base
+        cost_bound = int(math.ceil(lp_cost - 1e-6)) + m.base
     return _round_lp(problem, x, e_cost), served, placed, cost_bound, x
+
+
+def _service_mip(problem: ServiceProblem, params: ServiceParams, seconds: float
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The joint model as a mixed-integer program by HiGHS, lexicographically:
+    the exact plan of a small problem (a neighbourhood, services_neighbourhood).
+
+    The columns and rows of :func:`_service_lp`, with the options and the
+    distinct-student links integer (the seats may stay fractional: their
+    costs increase, so the cheapest whole number of them is taken). MIP 1
+    most pairs served; MIP 2 with that many, most case managers; MIP 3 with
+    both, least cost, the best plan found in the time left (not always
+    proven: the caller compares plans with :func:`evaluate`).
+
+    Returns provider per pair and case manager per student, or None when
+    HiGHS found no plan within ``seconds``.
+    """
+    m = _joint_model(problem, params)
+    answer = highs_child.call("optimizer.planning.solvers.services_lp:_highs_mip",
+                              m.n_col, m.start, m.index, m.value, m.row_hi, m.n_x, m.n_c,
+                              m.n_x + m.n_c + m.n_y, m.cost, seconds)
+    if answer is None:
+        return None
+    x, c = np.asarray(answer[0]), np.asarray(answer[1])
+    provider = np.full(problem.n_pairs, -1, dtype=np.int64)
+    chosen = x > 0.5
+    provider[problem.edge_pair[chosen]] = problem.edge_provider[chosen]
+    cm = np.full(problem.n_students, -1, dtype=np.int64)
+    chosen = c > 0.5
+    cm[problem.cm_student[m.opts[chosen]]] = problem.cm_provider[m.opts[chosen]]
+    return provider, cm
+
+
+def _highs_mip(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarray,
+               row_hi: np.ndarray, n_x: int, n_c: int, n_int: int, cost: np.ndarray,
+               seconds: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """(In the child process.) The three MIPs of :func:`_service_mip`: the
+    service and case-manager columns of the last plan found, or None."""
+    import highspy  # only in the child process (see _run_highs)
+
+    deadline = time.perf_counter() + seconds
+    obj = np.zeros(n_col)
+    obj[:n_x] = -1.0
+    lp = highs_child.columnwise_lp(highspy, obj, np.ones(n_col), row_hi, start, index, value)
+    h = highs_child.one_thread_solver(highspy)
+    h.passModel(lp)
+    every = np.arange(n_col, dtype=np.int32)
+    integer = (np.arange(n_col) < n_int).astype(np.uint8)  # 1: HighsVarType.kInteger
+    h.changeColsIntegrality(n_col, every, integer)
+    h.setOptionValue("mip_rel_gap", 0.0)  # (levels: whole counts, exactly)
+    found: tuple[np.ndarray, np.ndarray] | None = None
+    level_obj = [obj, np.where((every >= n_x) & (every < n_x + n_c), -1.0, 0.0)]
+    for phase, objective in enumerate([*level_obj, np.asarray(cost, dtype=np.float64)]):
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            break
+        h.changeColsCost(n_col, every, objective)
+        h.setOptionValue("time_limit", left)
+        if phase == 2:
+            h.setOptionValue("mip_rel_gap", 1e-4)  # (cost: the best plan in time)
+        h.run()
+        if h.getInfo().primal_solution_status != 2:  # (2: a feasible solution)
+            break
+        values = np.asarray(h.getSolution().col_value)
+        found = (values[:n_x].copy(), values[n_x:n_x + n_c].copy())
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal or phase == 2:
+            break
+        # Keep the level just proven (whole counts) for the next phase.
+        level = int(round(-h.getInfo().objective_function_value))
+        cols = np.arange(n_x, dtype=np.int32) if phase == 0 else np.arange(
+            n_x, n_x + n_c, dtype=np.int32)
+        h.addRow(level - 0.5, highspy.kHighsInf, len(cols), cols, np.ones(len(cols)))
+    return found
 
 
 def _components(problem: ServiceProblem) -> tuple[np.ndarray, np.ndarray]:

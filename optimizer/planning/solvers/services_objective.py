@@ -74,6 +74,11 @@ class ServiceParams:
     seat_rounds
         At most this many passes that move a service off a full coordinator
         for a student left without a case manager (``services_seats``).
+    neighbourhood_seconds
+        When a part's plan leaves students without a case manager while its
+        bound says they could have one, their neighbourhood is re-planned
+        exactly, the rest held (``services_neighbourhood``): HiGHS's time
+        limit per neighbourhood (within the solve's); 0: never.
     ahead_pairs
         Use a second process (``services_ahead``: the same plan, sooner on two
         cores; Linux only) from this many pairs on: with several parts and at
@@ -100,6 +105,7 @@ class ServiceParams:
     decompose: bool = True
     chunk_pairs: int = 4_000
     seat_rounds: int = 5
+    neighbourhood_seconds: float = 10.0
     ahead_pairs: int | None = 20_000
 
     def milli(self, points: float) -> int:

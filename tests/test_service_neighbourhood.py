@@ -1,0 +1,193 @@
+"""The neighbourhood re-plan of students left without a case manager
+(optimizer/planning/solvers/services_neighbourhood.py), checked by the
+independent checker and the independent joint CP-SAT model of
+tests/service_checker.py."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from optimizer.planning.solvers.services import ServiceParams, evaluate, solve_services
+from optimizer.planning.solvers.services_neighbourhood import neighbourhood, replan_unplaced
+from optimizer.planning.solvers.services_seats import free_coordinator_seats
+from tests import service_checker as chk
+from tests.test_service_planning import as_dicts, pair, random_spec, stu, to_problem
+
+
+def _chain(c3_cap: int = 1) -> dict:
+    """Placing U takes a chain of two moves.
+
+    Each student's SAI has its own teacher (RU, RV, RX). U may be
+    case-managed only by the coordinator C1, whose one seat holds W, whom C1
+    serves for speech. W's speech can move to C2 (who then case-manages W as
+    their own provider), but C2's one seat holds V, whom C2 only
+    case-manages; V may take C3, who has ``c3_cap`` seats, one of them held
+    by X (case-managed by C3, no other option). With two seats the optimum
+    places everyone (W served by C2, V by C3); with one, U cannot be placed.
+    """
+    teachers = {t: {"role": "RSP", "cap": 5, "other": 0} for t in ("RU", "RV", "RX")}
+    return {
+        "providers": {**teachers,
+                      "C1": {"role": "SLP", "cap": 1, "other": 0},
+                      "C2": {"role": "SLP", "cap": 1, "other": 0},
+                      "C3": {"role": "RSP", "cap": c3_cap, "other": 0}},
+        "students": {"U": stu(), "V": stu(), "W": stu(), "X": stu()},
+        "pairs": {("U", "SAI"): pair(), ("V", "SAI"): pair(), ("W", "SPEECH"): pair(),
+                  ("X", "SAI"): pair()},
+        "options": {("U", "SAI"): {"RU": 0}, ("V", "SAI"): {"RV": 0},
+                    ("W", "SPEECH"): {"C1": 0, "C2": 1}, ("X", "SAI"): {"RX": 0}},
+        "cm_options": {"U": {("C1", "coordinator"): 2},
+                       "V": {("C2", "coordinator"): 2, ("C3", "coordinator"): 2},
+                       "W": {("C1", "own"): 0, ("C2", "own"): 0},
+                       "X": {("C3", "coordinator"): 2}},
+    }
+
+
+#: The plan both tests start from: U without a case manager.
+START = ({("U", "SAI"): "RU", ("V", "SAI"): "RV", ("W", "SPEECH"): "C1", ("X", "SAI"): "RX"},
+         {"V": "C2", "W": "C1", "X": "C3"})
+
+
+def _plan(problem, provider_ids: dict, cm_ids: dict) -> tuple[np.ndarray, np.ndarray]:
+    """A plan given by ids, as the solver's arrays."""
+    index = {e: i for i, e in enumerate(problem.provider_ids.tolist())}
+    provider = np.full(problem.n_pairs, -1, dtype=np.int64)
+    for q in range(problem.n_pairs):
+        key = (str(problem.student_ids[problem.pair_student[q]]), str(problem.pair_service[q]))
+        if provider_ids.get(key) is not None:
+            provider[q] = index[provider_ids[key]]
+    cm = np.full(problem.n_students, -1, dtype=np.int64)
+    for s, sid in enumerate(problem.student_ids.tolist()):
+        if cm_ids.get(sid) is not None:
+            cm[s] = index[cm_ids[sid]]
+    return provider, cm
+
+
+def test_a_chain_of_two_moves_places_the_student():
+    spec = _chain(c3_cap=2)
+    p = to_problem(spec)
+    provider, cm = _plan(p, *START)
+    assert chk.violations(spec, *as_dicts(p, _Sol(provider, cm))) == []
+    # One move at a time cannot: C2, where W's speech could go, is full.
+    assert free_coordinator_seats(p, provider, cm, minutes=False) is None
+    nb = neighbourhood(p, provider, cm)
+    assert nb is not None
+    # U, W (on C1, U's only option) and V (case-managed by C2, where W's
+    # speech may go); X stays outside, holding one of C3's two seats.
+    assert sorted(p.student_ids[nb.students].tolist()) == ["U", "V", "W"]
+    held = dict(zip(p.provider_ids[nb.providers].tolist(), nb.problem.other_load.tolist(),
+                    strict=True))
+    assert held["C3"] == 1 and held["C1"] == held["C2"] == 0
+    better, _ = replan_unplaced(p, ServiceParams(), provider, cm, seconds=10)
+    assert better is not None
+    new_provider, new_cm = as_dicts(p, _Sol(*better))
+    assert chk.violations(spec, new_provider, new_cm) == []
+    assert new_cm == {"U": "C1", "V": "C3", "W": "C2", "X": "C3"}
+    assert new_provider[("W", "SPEECH")] == "C2"
+    assert chk.cost(spec, new_provider, new_cm) == chk.joint_optimum(spec)[0]
+
+
+def test_a_seat_held_outside_the_neighbourhood_stays_held():
+    # C3's only seat is X's: V cannot move there, so neither can W's speech,
+    # and U stays without a case manager (which is optimal).
+    spec = _chain(c3_cap=1)
+    p = to_problem(spec)
+    provider, cm = _plan(p, *START)
+    assert chk.joint_optimum(spec)[0][1] == 1
+    better, nb = replan_unplaced(p, ServiceParams(), provider, cm, seconds=10)
+    assert nb is not None
+    if better is not None:  # (a cheaper plan may come back, never over a cap)
+        plan = as_dicts(p, _Sol(*better))
+        assert chk.violations(spec, *plan) == []
+        assert plan[1]["U"] is None
+
+
+class _Sol:
+    """The two arrays :func:`as_dicts` reads."""
+
+    def __init__(self, provider: np.ndarray, case_manager: np.ndarray) -> None:
+        self.provider, self.case_manager = provider, case_manager
+
+
+def test_nothing_to_do_when_everyone_has_a_case_manager():
+    spec = _chain(c3_cap=2)
+    p = to_problem(spec)
+    provider, cm = _plan(p, {**START[0], ("W", "SPEECH"): "C2"},
+                         {"U": "C1", "V": "C3", "W": "C2", "X": "C3"})
+    assert neighbourhood(p, provider, cm) is None
+    assert replan_unplaced(p, ServiceParams(), provider, cm, seconds=10) == (None, None)
+
+
+def _local(values: np.ndarray, rows: np.ndarray, providers: np.ndarray) -> np.ndarray:
+    v = values[rows]
+    return np.where(v >= 0, np.searchsorted(providers, np.maximum(v, 0)), -1)
+
+
+@pytest.mark.parametrize("minutes", [False, True])
+def test_damaged_optimum_is_restored_within_the_rules(minutes):
+    """From the joint optimum with some case managers taken away: the re-plan
+    is within every rule (independent checker), lexicographically better, at
+    the optimum's levels (the optimum's own choices are a plan of the
+    neighbourhood), and the neighbourhood prices a change exactly as the
+    whole does (the held students' seats and minutes are its other load)."""
+    rng = random.Random(11 if minutes else 7)
+    params = ServiceParams()
+    tried = 0
+    for _ in range(60):
+        spec = random_spec(rng, minutes=minutes)
+        p = to_problem(spec)
+        best, best_provider, best_cm = chk.joint_optimum(spec)
+        provider, cm = _plan(p, best_provider, best_cm)
+        placed = np.nonzero(cm >= 0)[0]
+        if len(placed) < 2:
+            continue
+        taken = rng.sample(placed.tolist(), rng.randint(1, len(placed)))
+        cm[taken] = -1
+        before = chk.cost(spec, *as_dicts(p, _Sol(provider, cm)))
+        nb = neighbourhood(p, provider, cm)
+        assert nb is not None and set(taken) <= set(nb.students.tolist())
+        better, _ = replan_unplaced(p, params, provider, cm, seconds=10)
+        assert better is not None
+        tried += 1
+        after = as_dicts(p, _Sol(*better))
+        assert chk.violations(spec, *after) == []
+        mine = chk.cost(spec, *after)
+        assert mine < before
+        assert mine[:2] == best[:2]
+        # The sub-problem's objective changes exactly as the whole's does.
+        sub = nb.problem
+        t_old = evaluate(sub, params, _local(provider, nb.pairs, nb.providers),
+                         _local(cm, nb.students, nb.providers))
+        t_new = evaluate(sub, params, _local(better[0], nb.pairs, nb.providers),
+                         _local(better[1], nb.students, nb.providers))
+        w_old = evaluate(p, params, provider, cm)
+        w_new = evaluate(p, params, *better)
+        for key in ("unserved", "unplaced", "cost"):
+            assert t_new[key] - t_old[key] == w_new[key] - w_old[key], key
+    assert tried >= 20
+
+
+# Seeds of tests.test_service_planning.random_spec where the flows alone leave
+# more students without a case manager than the joint optimum (found by
+# trying seeds 0-100 with the re-plan and the seat moves off).
+FLOWS_SHORT = [9, 47, 52, 58, 82, 87]
+
+
+@pytest.mark.parametrize("seed", FLOWS_SHORT)
+def test_the_solver_reaches_the_optimum_the_flows_missed(seed):
+    spec = random_spec(random.Random(seed))
+    p = to_problem(spec)
+    best, _, _ = chk.joint_optimum(spec)
+    flows = solve_services(p, ServiceParams(lp_bound=False, seat_rounds=0,
+                                            neighbourhood_seconds=0))
+    assert flows.objective[:2] > best[:2]  # (what makes the seed a case)
+    sol = solve_services(p, ServiceParams(lp_bound=False, seat_rounds=0))
+    provider, cm = as_dicts(p, sol)
+    assert chk.violations(spec, provider, cm) == []
+    assert chk.cost(spec, provider, cm) == sol.objective
+    assert sol.objective[:2] == best[:2]
+    assert any("re-planned exactly" in note for note in sol.notes)
+    assert "neighbourhood" in sol.runtime
