@@ -81,7 +81,7 @@ def test_a_chain_of_two_moves_places_the_student():
     held = dict(zip(p.provider_ids[nb.providers].tolist(), nb.problem.other_load.tolist(),
                     strict=True))
     assert held["C3"] == 1 and held["C1"] == held["C2"] == 0
-    better, _ = replan_unplaced(p, ServiceParams(), provider, cm, seconds=10)
+    better, _, _ = replan_unplaced(p, ServiceParams(), provider, cm, seconds=10)
     assert better is not None
     new_provider, new_cm = as_dicts(p, _Sol(*better))
     assert chk.violations(spec, new_provider, new_cm) == []
@@ -97,7 +97,7 @@ def test_a_seat_held_outside_the_neighbourhood_stays_held():
     p = to_problem(spec)
     provider, cm = _plan(p, *START)
     assert chk.joint_optimum(spec)[0][1] == 1
-    better, nb = replan_unplaced(p, ServiceParams(), provider, cm, seconds=10)
+    better, nb, _ = replan_unplaced(p, ServiceParams(), provider, cm, seconds=10)
     assert nb is not None
     if better is not None:  # (a cheaper plan may come back, never over a cap)
         plan = as_dicts(p, _Sol(*better))
@@ -118,7 +118,7 @@ def test_nothing_to_do_when_everyone_has_a_case_manager():
     provider, cm = _plan(p, {**START[0], ("W", "SPEECH"): "C2"},
                          {"U": "C1", "V": "C3", "W": "C2", "X": "C3"})
     assert neighbourhood(p, provider, cm) is None
-    assert replan_unplaced(p, ServiceParams(), provider, cm, seconds=10) == (None, None)
+    assert replan_unplaced(p, ServiceParams(), provider, cm, seconds=10) == (None, None, False)
 
 
 def _local(values: np.ndarray, rows: np.ndarray, providers: np.ndarray) -> np.ndarray:
@@ -149,7 +149,7 @@ def test_damaged_optimum_is_restored_within_the_rules(minutes):
         before = chk.cost(spec, *as_dicts(p, _Sol(provider, cm)))
         nb = neighbourhood(p, provider, cm)
         assert nb is not None and set(taken) <= set(nb.students.tolist())
-        better, _ = replan_unplaced(p, params, provider, cm, seconds=10)
+        better, _, _ = replan_unplaced(p, params, provider, cm, seconds=10)
         assert better is not None
         tried += 1
         after = as_dicts(p, _Sol(*better))

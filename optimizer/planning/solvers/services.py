@@ -74,7 +74,7 @@ from optimizer.planning.solvers.services_flows import (
     _within_caps,
 )
 from optimizer.planning.solvers.services_lp import _decomposed, _level_mip, _service_lp
-from optimizer.planning.solvers.services_neighbourhood import replan_unplaced
+from optimizer.planning.solvers.services_neighbourhood import MAX_PAIRS, replan_unplaced
 from optimizer.planning.solvers.services_objective import (
     ServiceParams,
     ServiceSolution,
@@ -214,9 +214,14 @@ def _two_pass(problems: list[ServiceProblem], params: ServiceParams, deadline: f
     district, the LPs of all parts need ~150 CPU seconds: one pass that
     gave each part its LP in turn left the last ones with neither a tight
     bound nor a good plan. With minute capacities, one pass as before.
+
     After the first pass, in both cases, the plans that leave students
     without a case manager while the bound says they could have one are
-    re-planned around those students (:func:`_replanned`)."""
+    re-planned around those students (:func:`_replanned`); with count caps,
+    where the most pairs served is proven, the case-manager level of those
+    parts is proven by a MIP (:func:`_level_proven`) meanwhile, in a forked
+    child, instead of by their joint LP (whose second level was the loose
+    one at 100,000 students)."""
     one_pass = not params.lp_bound or any(params.use_minutes and p.has_minute_capacities
                                           for p in problems)
     first = params if one_pass else dataclasses.replace(params, lp_bound=False)
@@ -226,75 +231,73 @@ def _two_pass(problems: list[ServiceProblem], params: ServiceParams, deadline: f
         t, b = sols[k].terms, sols[k].bound
         return t["unserved"] != b["unserved"] or t["unplaced"] != b["unplaced"]
 
-    # The plans short of the case-manager bound: their neighbourhoods
-    # re-planned exactly, every other part in a forked child meanwhile (HiGHS
-    # on one thread: the same plans on one core or two).
-    short = [k for k in range(len(problems))
-             if sols[k].terms["unplaced"] > sols[k].bound["unplaced"]]
-    theirs = short[1::2] if params.ahead_pairs is not None else []
-    child = Ahead(lambda: [_plain(_replanned(problems[k], params, sols[k], deadline))
-                           for k in theirs]) if theirs else None
-    try:
-        for k in short:
-            if k not in theirs:
-                sols[k] = _replanned(problems[k], params, sols[k], deadline)
-        if child is not None:
-            for k, plain in zip(theirs, child.result(), strict=True):
-                sols[k] = _unplain(plain) or sols[k]
-    finally:
-        if child is not None:
-            child.cancel()
-    if one_pass:
-        return sols
-    todo = [k for k, p in enumerate(problems)
-            if sols[k].status != "optimal" and p.n_pairs <= params.lp_max_pairs]
-    # First the parts whose levels are apart: while one is, the district's
-    # cost gap is not comparable, so a tighter cost bound elsewhere shows
-    # nowhere. If one stays apart, stop there (at 100,000 students the LPs
-    # of such parts left every case-manager level where the flows had it,
-    # and the cost LPs after them took the rest of the time limit for a
-    # bound no one sees). Then the others, by the largest cost gap.
-    def lp_pass(group: list[int]) -> None:
-        second = _solve_parts(problems, params, deadline, components, only=group)
-        for k, sol in zip(group, second, strict=True):
-            if sol is not None:
-                sols[k] = _better(problems[k], params, sols[k], sol)
-
-    # Still short of the case-manager bound after the re-plans, with the most
-    # pairs served proven: the case-manager level by HiGHS's MIP instead of
-    # the joint LP (whose second level is the one that was loose).
-    # (And after the LP, where it proved the most pairs served but not the
-    # most case managers.)
-    def mip_pass(group: list[int]) -> None:
-        for k in group:
-            if time.perf_counter() < deadline:
-                sols[k] = _level_proven(problems[k], params, sols[k], deadline)
-
     def level_two_apart(k: int) -> bool:
         return apart(k) and sols[k].terms["unserved"] == sols[k].bound["unserved"]
 
-    proving = [k for k in todo if level_two_apart(k)]
-    # Their MIPs in a forked child meanwhile (services_ahead; HiGHS on one
-    # thread in each process), while this process goes on with the LPs of
-    # the other parts; its cost LPs run as if those MIPs will close their
-    # levels (at 100,000 students the one such part's MIP took 12 s).
+    def small(k: int) -> bool:
+        return problems[k].n_pairs <= params.lp_max_pairs
+
+    short = [k for k in range(len(problems))
+             if sols[k].terms["unplaced"] > sols[k].bound["unplaced"]]
+    proving = [] if one_pass else [k for k in short if level_two_apart(k) and small(k)]
     child = None
     if proving and params.ahead_pairs is not None:
-        child = Ahead(lambda: [_plain(_level_proven(problems[k], params, sols[k], deadline))
-                               for k in proving])
-    else:
-        mip_pass(proving)
+        # The MIPs in a forked child (services_ahead; HiGHS on one thread in
+        # each process): their bound does not depend on the plan.
+        first_sols = {k: sols[k] for k in proving}
+        child = Ahead(lambda: [_plain(_level_proven(problems[k], params, first_sols[k],
+                                                    deadline)) for k in proving])
     try:
-        lp_pass([k for k in todo if apart(k) and k not in proving])
-        mip_pass([k for k in todo if level_two_apart(k) and k not in proving])
+        for k in short:
+            sols[k] = _replanned(problems[k], params, sols[k], deadline)
+        if child is None:
+            for k in proving:
+                if time.perf_counter() < deadline:
+                    sols[k] = _level_proven(problems[k], params, sols[k], deadline)
+        if one_pass:
+            return sols
+        todo = [k for k in range(len(problems)) if sols[k].status != "optimal" and small(k)]
+
+        def lp_pass(group: list[int]) -> None:
+            second = _solve_parts(problems, params, deadline, components, only=group)
+            for k, sol in zip(group, second, strict=True):
+                if sol is not None:
+                    sols[k] = _better(problems[k], params, sols[k], sol)
+
+        # First the parts whose levels are apart: while one is, the
+        # district's cost gap is not comparable, so a tighter cost bound
+        # elsewhere shows nowhere. If one stays apart, stop there (at 100,000
+        # students the LPs of such parts left every case-manager level where
+        # the flows had it, and the cost LPs after them took the rest of the
+        # time limit for a bound no one sees). Then the others, by the
+        # largest cost gap. The parts given to the child count as proven
+        # (their MIP is expected to close the level).
         pending = set(proving) if child is not None else set()
+        lp_pass([k for k in todo if apart(k) and k not in pending])
+        # Where the LP proved the most pairs served but not the most case
+        # managers: the MIP after it.
+        for k in todo:
+            if level_two_apart(k) and k not in proving and time.perf_counter() < deadline:
+                sols[k] = _level_proven(problems[k], params, sols[k], deadline)
         if not any(apart(k) for k in range(len(problems)) if k not in pending):
             lp_pass(sorted((k for k in todo if sols[k].status != "optimal"
                             and k not in pending),
                            key=lambda k: -int(sols[k].terms["cost"] - sols[k].bound["cost"])))
         if child is not None:
             for k, plain in zip(proving, child.result(), strict=True):
-                sols[k] = _unplain(plain) or sols[k]
+                mip = _unplain(plain)
+                if mip is not None:  # the re-planned plan, the MIP's bound (and plan)
+                    # Only what the MIP added (it started from the first pass's
+                    # solution, whose runtimes and notes sols[k] has already).
+                    own = [n for n in mip.notes if n not in first_sols[k].notes]
+                    if any(n.startswith("the plan kept came from") for n in own):
+                        kept = [n for n in sols[k].notes
+                                if not n.startswith("the plan kept came from")]
+                        sols[k] = dataclasses.replace(sols[k], notes=tuple(kept))
+                    mip = dataclasses.replace(
+                        mip, notes=tuple(own),
+                        runtime=MappingProxyType({"level_mip": mip.runtime["level_mip"]}))
+                    sols[k] = _better(problems[k], params, sols[k], mip)
     finally:
         if child is not None:
             child.cancel()
@@ -361,18 +364,24 @@ def _replanned(problem: ServiceProblem, params: ServiceParams, sol: ServiceSolut
     t0 = time.perf_counter()
     provider, cm = sol.provider, sol.case_manager
     tried = np.zeros(problem.n_students, dtype=bool)
+    # One budget of neighbourhood_seconds for the part's neighbourhoods;
+    # smaller ones (fewer students at once) after one HiGHS could not prove.
+    stop = min(deadline, t0 + params.neighbourhood_seconds)
+    limit = MAX_PAIRS
     for _ in range(_REPLAN_ROUNDS):
-        if (params.neighbourhood_seconds <= 0 or time.perf_counter() >= deadline
+        if (time.perf_counter() >= stop
                 or int(evaluate(problem, params, provider, cm)["unplaced"])
                 <= int(sol.bound["unplaced"])):
             break
-        better, nb = replan_unplaced(problem, params, provider, cm,
-                                     seconds=min(params.neighbourhood_seconds,
-                                                 deadline - time.perf_counter()),
-                                     skip=tried)
+        better, nb, solved = replan_unplaced(problem, params, provider, cm,
+                                             seconds=stop - time.perf_counter(),
+                                             skip=tried, max_pairs=limit)
         if nb is None:
             break
-        tried[nb.seeds] = True  # (placed or not, not a seed again)
+        if solved or len(nb.seeds) == 1:
+            tried[nb.seeds] = True  # (placed or not, not a seed again)
+        if not solved:
+            limit = max(1, len(nb.pairs) // 2)
         if better is not None:
             provider, cm = better
     if not tried.any():

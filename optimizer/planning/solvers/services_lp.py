@@ -176,7 +176,7 @@ def _service_mip(problem: ServiceProblem, params: ServiceParams, seconds: float
     proven: the caller compares plans with :func:`evaluate`).
 
     Returns provider per pair and case manager per student, or None when
-    HiGHS found no plan within ``seconds``.
+    HiGHS did not prove both levels within ``seconds``.
     """
     m = _joint_model(problem, params)
     try:
@@ -201,7 +201,8 @@ def _highs_mip(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarr
                row_hi: np.ndarray, n_x: int, n_c: int, n_int: int, cost: np.ndarray,
                seconds: float) -> tuple[np.ndarray, np.ndarray] | None:
     """(In the child process.) The three MIPs of :func:`_service_mip`: the
-    service and case-manager columns of the last plan found, or None."""
+    service and case-manager columns of the last plan found, or None (also
+    when either level is not proven in time)."""
     import highspy  # only in the child process (see _run_highs)
 
     deadline = time.perf_counter() + seconds
@@ -225,11 +226,16 @@ def _highs_mip(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarr
         if phase == 2:
             h.setOptionValue("mip_rel_gap", 1e-4)  # (cost: the best plan in time)
         h.run()
+        solved = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        if phase < 2 and not solved:
+            # A level not proven: no plan (a plan of the first level alone may
+            # serve a pair more and leave many without a case manager).
+            return None
         if h.getInfo().primal_solution_status != 2:  # (2: a feasible solution)
             break
         values = np.asarray(h.getSolution().col_value)
         found = (values[:n_x].copy(), values[n_x:n_x + n_c].copy())
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal or phase == 2:
+        if phase == 2:
             break
         # Keep the level just proven (whole counts) for the next phase.
         level = int(round(-h.getInfo().objective_function_value))

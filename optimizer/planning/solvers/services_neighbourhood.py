@@ -34,6 +34,7 @@ neighbourhood of this size).
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import numpy as np
 
@@ -43,7 +44,7 @@ from optimizer.planning.solvers.services_lp import _service_mip
 from optimizer.planning.solvers.services_objective import ServiceParams, evaluate
 from optimizer.planning.solvers.services_problem import ServiceProblem
 
-__all__ = ["Neighbourhood", "neighbourhood", "replan_unplaced"]
+__all__ = ["Neighbourhood", "Replan", "neighbourhood", "replan_unplaced"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,11 +70,12 @@ class Neighbourhood:
     providers: np.ndarray
     problem: ServiceProblem
 
-#: Neighbourhoods are cut to about this many pairs (fewer students without a
-#: case manager at a time). At 100,000 students HiGHS solved those of 500-860
-#: pairs in about a second each; its MIP of a whole part of 3,993 pairs took
-#: 27-52 s.
-MAX_PAIRS = 2_000
+#: Neighbourhoods are cut to about this many pairs at first (more students
+#: without a case manager at once), halved each time HiGHS cannot prove one
+#: in time (services._replanned). At 100,000 students with count caps HiGHS
+#: solved those of 490-860 pairs in about a second; with minute capacities
+#: (20,000 students) none of 2,000 pairs within 10 s, and some of 300.
+MAX_PAIRS = 1_000
 
 
 def neighbourhood(problem: ServiceProblem, provider: np.ndarray,
@@ -184,10 +186,30 @@ def _around(p: ServiceProblem, provider: np.ndarray, case_manager: np.ndarray,
     return Neighbourhood(np.nonzero(unplaced)[0], students, pairs, providers, sub)
 
 
+class Replan(NamedTuple):
+    """What :func:`replan_unplaced` did.
+
+    Attributes
+    ----------
+    plan
+        The better plan (provider per pair, case manager per student), or
+        None when none was found.
+    neighbourhood
+        The neighbourhood tried (None when there is none: everyone with an
+        option has a case manager).
+    solved
+        HiGHS proved both levels of the neighbourhood in time (when not, a
+        smaller neighbourhood may be).
+    """
+
+    plan: tuple[np.ndarray, np.ndarray] | None
+    neighbourhood: Neighbourhood | None
+    solved: bool
+
+
 def replan_unplaced(problem: ServiceProblem, params: ServiceParams, provider: np.ndarray,
                     case_manager: np.ndarray, *, seconds: float,
-                    skip: np.ndarray | None = None
-                    ) -> tuple[tuple[np.ndarray, np.ndarray] | None, Neighbourhood | None]:
+                    skip: np.ndarray | None = None, max_pairs: int = MAX_PAIRS) -> Replan:
     """The plan with the neighbourhood of its students without a case manager
     solved again exactly (HiGHS's MIP), when that is lexicographically better.
 
@@ -201,28 +223,25 @@ def replan_unplaced(problem: ServiceProblem, params: ServiceParams, provider: np
         The plan to improve (not modified).
     seconds
         HiGHS's time limit (a neighbourhood of a few hundred students takes
-        about a second; the plan found when time runs out is still compared).
-    skip
-        Per student: not a seed of the neighbourhood (see :func:`neighbourhood`).
+        about a second with count caps).
+    skip, max_pairs
+        See :func:`neighbourhood`.
 
     Returns
     -------
-    (plan or None, Neighbourhood or None)
-        The better plan (provider per pair, case manager per student), or
-        None when HiGHS found nothing better; and the neighbourhood tried
-        (None when there is none: everyone with an option has a case manager).
+    Replan
 
     Examples
     --------
-    >>> better, nb = replan_unplaced(problem, params, provider, cm,
-    ...                              seconds=10.0)  # doctest: +SKIP
+    >>> plan, nb, solved = replan_unplaced(problem, params, provider, cm,
+    ...                                    seconds=10.0)  # doctest: +SKIP
     """
-    nb = neighbourhood(problem, provider, case_manager, skip=skip)
+    nb = neighbourhood(problem, provider, case_manager, skip=skip, max_pairs=max_pairs)
     if nb is None or seconds <= 0:
-        return None, nb
+        return Replan(None, nb, False)
     out = _service_mip(nb.problem, params, seconds)
     if out is None:
-        return None, nb
+        return Replan(None, nb, False)
     new_provider = provider.copy()
     new_cm = case_manager.copy()
     for whole, rows, local in ((new_provider, nb.pairs, out[0]),
@@ -234,5 +253,5 @@ def replan_unplaced(problem: ServiceProblem, params: ServiceParams, provider: np
         return (int(t["unserved"]), int(t["unplaced"]), int(t["cost"]))
 
     if key(new_provider, new_cm) < key(provider, case_manager):
-        return (new_provider, new_cm), nb
-    return None, nb
+        return Replan((new_provider, new_cm), nb, True)
+    return Replan(None, nb, True)

@@ -77,8 +77,8 @@ class ServiceParams:
     neighbourhood_seconds
         When a part's plan leaves students without a case manager while its
         bound says they could have one, their neighbourhood is re-planned
-        exactly, the rest held (``services_neighbourhood``): HiGHS's time
-        limit per neighbourhood (within the solve's); 0: never.
+        exactly, the rest held (``services_neighbourhood``): seconds for
+        all of a part's neighbourhoods (within the solve's); 0: never.
     ahead_pairs
         Use a second process (``services_ahead``: the same plan, sooner on two
         cores; Linux only) from this many pairs on: with several parts and at
