@@ -228,3 +228,18 @@ def test_most_loose_cases_are_proven_optimal():
         spec = random_spec(random.Random(seed))
         proven += solve_services(to_problem(spec), ServiceParams()).status == "optimal"
     assert proven >= 8
+
+
+def test_the_mip_in_a_forked_child_gives_the_same_answer(monkeypatch):
+    from optimizer.planning.solvers import services
+
+    for seed in LP_LOOSE[:4]:
+        p = to_problem(random_spec(random.Random(seed)))
+        here = solve_services(p, ServiceParams())
+        monkeypatch.setattr(services, "_MIP_AHEAD_PAIRS", 0)  # (tiny parts forked too)
+        forked = solve_services(p, ServiceParams())
+        monkeypatch.undo()
+        assert forked.objective == here.objective
+        assert dict(forked.bound) == dict(here.bound)
+        assert forked.status == here.status
+        assert "level_mip" in forked.runtime
