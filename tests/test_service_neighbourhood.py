@@ -243,3 +243,28 @@ def test_the_mip_in_a_forked_child_gives_the_same_answer(monkeypatch):
         assert dict(forked.bound) == dict(here.bound)
         assert forked.status == here.status
         assert "level_mip" in forked.runtime
+
+
+# The same with minute capacities (seeds 0-94 tried): the MIP proves the
+# most pairs served as well as the most case managers.
+MINUTES_LP_LOOSE = [10, 13, 25, 32, 58, 75, 88, 94]
+
+
+@pytest.mark.parametrize("seed", MINUTES_LP_LOOSE)
+def test_with_minutes_the_mip_proves_both_levels(seed, monkeypatch):
+    from optimizer.planning.solvers import services
+
+    spec = random_spec(random.Random(seed), minutes=True)
+    p = to_problem(spec)
+    best, _, _ = chk.joint_optimum(spec)
+    with monkeypatch.context() as m:
+        m.setattr(services, "_level_proven", lambda problem, params, sol, deadline: sol)
+        lp_only = solve_services(p, ServiceParams())
+    assert (lp_only.bound["unserved"], lp_only.bound["unplaced"]) != best[:2]
+    sol = solve_services(p, ServiceParams())
+    provider, cm = as_dicts(p, sol)
+    assert chk.violations(spec, provider, cm) == []
+    assert sol.objective >= best
+    bound = (sol.bound["unserved"], sol.bound["unplaced"], sol.bound["cost"])
+    assert bound[:2] == best[:2]
+    assert bound <= best

@@ -239,13 +239,39 @@ def _two_pass(problems: list[ServiceProblem], params: ServiceParams, deadline: f
 
     short = [k for k in range(len(problems))
              if sols[k].terms["unplaced"] > sols[k].bound["unplaced"]]
-    proving = [] if one_pass else [k for k in short if level_two_apart(k) and small(k)]
-    child = None
+    if one_pass:
+        # (Minute capacities: the LP ran already; the MIP proves either level.)
+        proving = [k for k in range(len(problems))
+                   if params.lp_bound and apart(k) and small(k)]
+    else:
+        proving = [k for k in short if level_two_apart(k) and small(k)]
+    child: Ahead | None = None
+    first_sols: dict[int, ServiceSolution] = {}
+
+    def collect() -> None:
+        # The child's MIPs merged into the re-planned solutions.
+        if child is None:
+            return
+        for k, plain in zip(proving, child.result(), strict=True):
+            mip = _unplain(plain)
+            if mip is None:
+                continue
+            # Only what the MIP added (it started from the first pass's
+            # solution, whose runtimes and notes sols[k] has already).
+            own = [n for n in mip.notes if n not in first_sols[k].notes]
+            if any(n.startswith("the plan kept came from") for n in own):
+                kept = [n for n in sols[k].notes if not n.startswith("the plan kept came from")]
+                sols[k] = dataclasses.replace(sols[k], notes=tuple(kept))
+            mip = dataclasses.replace(
+                mip, notes=tuple(own),
+                runtime=MappingProxyType({"level_mip": mip.runtime.get("level_mip", 0.0)}))
+            sols[k] = _better(problems[k], params, sols[k], mip)
+
     if (proving and params.ahead_pairs is not None
             and sum(problems[k].n_pairs for k in proving) >= _MIP_AHEAD_PAIRS):
         # The MIPs in a forked child (services_ahead; HiGHS on one thread in
         # each process): their bound does not depend on the plan.
-        first_sols = {k: sols[k] for k in proving}
+        first_sols.update((k, sols[k]) for k in proving)
         child = Ahead(lambda: [_plain(_level_proven(problems[k], params, first_sols[k],
                                                     deadline)) for k in proving])
     try:
@@ -256,6 +282,7 @@ def _two_pass(problems: list[ServiceProblem], params: ServiceParams, deadline: f
                 if time.perf_counter() < deadline:
                     sols[k] = _level_proven(problems[k], params, sols[k], deadline)
         if one_pass:
+            collect()
             return sols
         todo = [k for k in range(len(problems)) if sols[k].status != "optimal" and small(k)]
 
@@ -284,21 +311,7 @@ def _two_pass(problems: list[ServiceProblem], params: ServiceParams, deadline: f
             lp_pass(sorted((k for k in todo if sols[k].status != "optimal"
                             and k not in pending),
                            key=lambda k: -int(sols[k].terms["cost"] - sols[k].bound["cost"])))
-        if child is not None:
-            for k, plain in zip(proving, child.result(), strict=True):
-                mip = _unplain(plain)
-                if mip is not None:  # the re-planned plan, the MIP's bound (and plan)
-                    # Only what the MIP added (it started from the first pass's
-                    # solution, whose runtimes and notes sols[k] has already).
-                    own = [n for n in mip.notes if n not in first_sols[k].notes]
-                    if any(n.startswith("the plan kept came from") for n in own):
-                        kept = [n for n in sols[k].notes
-                                if not n.startswith("the plan kept came from")]
-                        sols[k] = dataclasses.replace(sols[k], notes=tuple(kept))
-                    mip = dataclasses.replace(
-                        mip, notes=tuple(own),
-                        runtime=MappingProxyType({"level_mip": mip.runtime.get("level_mip", 0.0)}))
-                    sols[k] = _better(problems[k], params, sols[k], mip)
+        collect()
     finally:
         if child is not None:
             child.cancel()
@@ -307,18 +320,21 @@ def _two_pass(problems: list[ServiceProblem], params: ServiceParams, deadline: f
 
 def _level_proven(problem: ServiceProblem, params: ServiceParams, sol: ServiceSolution,
                   deadline: float) -> ServiceSolution:
-    """``sol`` with its case-manager level bounded by HiGHS's MIP
-    (services_lp._level_mip): with the pairs served that ``sol`` proves, the
-    most students who can have a case manager, and the cost bound at that
-    level when the MIP is solved in time. The MIP's plan is kept when it is
-    better. Measured at 100,000 students: a part whose plans placed 3,020 of
-    3,030 students, and whose LP said all 3,030, proven at 3,020 in 12 s."""
+    """``sol`` with its levels bounded by HiGHS's MIP (services_lp._level_mip):
+    the most pairs served (unless ``sol`` proves it already), with that many
+    the most students who can have a case manager, and the cost bound at
+    those levels when the MIPs are solved in time. The MIP's plan is kept
+    when it is better. Measured at 100,000 students: a part whose plans
+    placed 3,020 of 3,030 students, and whose LP said all 3,030, proven at
+    3,020 in 12 s."""
     t0 = time.perf_counter()
-    served = problem.n_pairs - int(sol.bound["unserved"])
+    known = sol.terms["unserved"] == sol.bound["unserved"]
     try:
-        placed, cost, plan = _level_mip(problem, params, served, deadline - t0)
+        served, placed, cost, plan = _level_mip(
+            problem, params, problem.n_pairs - int(sol.bound["unserved"]) if known else None,
+            deadline - t0)
     except RuntimeError as exc:
-        return dataclasses.replace(sol, notes=(*sol.notes, f"case-manager MIP not used: {exc}"))
+        return dataclasses.replace(sol, notes=(*sol.notes, f"MIP of the levels not used: {exc}"))
     provider, cm = sol.provider, sol.case_manager
     notes = list(sol.notes)
     if plan is not None:
@@ -329,21 +345,19 @@ def _level_proven(problem: ServiceProblem, params: ServiceParams, sol: ServiceSo
         if key(*plan) < key(provider, cm):
             provider, cm = plan
             notes = [n for n in notes if not n.startswith("the plan kept came from")]
-            notes.append("the plan kept came from the case-manager MIP (HiGHS)")
-    bound = {name: int(value) for name, value in sol.bound.items()}
+            notes.append("the plan kept came from the MIP of the levels (HiGHS)")
+    old = (int(sol.bound["unserved"]), int(sol.bound["unplaced"]), int(sol.bound["cost"]))
+    # What the MIPs proved, as a lexicographic bound: a level not proven is
+    # 0 (every term >= 0), and so is every level after it.
     const = _balance_milli(problem.cap, problem.other_load, params.balance)
-    if placed >= 0:
-        unplaced = problem.n_students - placed
-        if unplaced > bound["unplaced"]:
-            # A tighter level: the cost bound of the looser one no longer
-            # applies; the MIP's (when solved) or none (0: every term >= 0).
-            bound["unplaced"] = unplaced
-            bound["cost"] = 0 if cost is None else cost + const
-        elif unplaced == bound["unplaced"] and cost is not None:
-            bound["cost"] = max(bound["cost"], cost + const)
-        notes.append("case-manager level bounded by a MIP (HiGHS) of the joint model"
-                     + (" and the cost by its LP at that level" if cost is not None else
-                        ", not solved in time: its dual bound"))
+    new = (problem.n_pairs - served if served >= 0 else 0,
+           problem.n_students - placed if served >= 0 and placed >= 0 else 0,
+           cost + const if cost is not None else 0)
+    bound = dict(zip(("unserved", "unplaced", "cost"), max(old, new), strict=True))
+    if served >= 0:
+        notes.append("levels bounded by a MIP (HiGHS) of the joint model"
+                     + (" and the cost by its LP at those levels" if cost is not None else
+                        ", not all solved in time: their dual bounds"))
     runtime = dict(sol.runtime)
     runtime["level_mip"] = runtime.get("level_mip", 0.0) + time.perf_counter() - t0
     return _result(problem, params, provider, cm, bound, runtime, notes, dict(sol.extra))

@@ -82,7 +82,9 @@ def _joint_model(problem: ServiceProblem, params: ServiceParams) -> _JointModel:
     n_link = int(multi.sum())
     own = np.nonzero(ck == OWN)[0]
     r_own = r_link + n_link
-    has_min = np.isfinite(problem.minutes_capacity)
+    # Minute rows only where the plan honours them (use_minutes): a row the
+    # plan may break would make the bound too tight.
+    has_min = np.isfinite(problem.minutes_capacity) & params.use_minutes
     r_min = r_own + len(own)
     n_row = r_min + int(has_min.sum())
     R, C, V = [], [], []
@@ -245,29 +247,32 @@ def _highs_mip(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarr
     return found
 
 
-def _level_mip(problem: ServiceProblem, params: ServiceParams, served: int, seconds: float
-               ) -> tuple[int, int | None, tuple[np.ndarray, np.ndarray] | None]:
-    """The case-manager level proven by HiGHS's MIP, with ``served`` pairs
-    served (a level already proven): the most students who can have a case
-    manager, and the cost bound at that level.
+def _level_mip(problem: ServiceProblem, params: ServiceParams, served: int | None,
+               seconds: float
+               ) -> tuple[int, int, int | None, tuple[np.ndarray, np.ndarray] | None]:
+    """The levels proven by HiGHS's MIP of the joint model: the most pairs
+    served (unless ``served``, a level already proven, is given), with that
+    many the most students who can have a case manager, and the cost bound
+    at those levels.
 
-    The joint LP's second level can be loose (a student placed by half a
-    seat here and half there); the MIP closes it. Measured at 100,000
-    students: a part of 3,314 pairs whose LP said all 3,030 students could
-    be placed, and whose plans placed 3,020, was proven at 3,020 in 12 s.
+    The joint LP's levels can be loose (a student placed by half a seat here
+    and half there); the MIP closes them. Measured at 100,000 students: a
+    part of 3,314 pairs whose LP said all 3,030 students could be placed,
+    and whose plans placed 3,020, was proven at 3,020 in 12 s.
 
-    Returns the most students placed (an upper bound whatever happens: from
-    HiGHS's dual bound when it runs out of time; -1 when it has none), the
-    cost bound (milli-
-    points, with the constant; None unless the MIP was solved and the LP of
-    the cost at both levels too) and the MIP's plan (provider per pair, case
-    manager per student; None when it found none).
+    Returns the most pairs served and the most students placed (upper
+    bounds whatever happens: from HiGHS's dual bound when it runs out of
+    time; -1 when it has none, or the first level was not proven), the cost
+    bound (milli-points, with the option columns' constant; None unless both
+    MIPs were solved and the LP of the cost at both levels too) and the
+    MIP's plan (provider per pair, case manager per student; None when it
+    found none).
     """
     m = _joint_model(problem, params)
-    placed, cost, x, c = highs_child.call(
+    served_ub, placed, cost, x, c = highs_child.call(
         "optimizer.planning.solvers.services_lp:_highs_level_mip", m.n_col, m.start,
-        m.index, m.value, m.row_hi, m.n_x, m.n_c, m.n_x + m.n_c + m.n_y, m.cost, served,
-        seconds)
+        m.index, m.value, m.row_hi, m.n_x, m.n_c, m.n_x + m.n_c + m.n_y, m.cost,
+        -1 if served is None else served, seconds)
     plan = None
     if x is not None:
         x, c = np.asarray(x), np.asarray(c)
@@ -277,44 +282,56 @@ def _level_mip(problem: ServiceProblem, params: ServiceParams, served: int, seco
         cm[problem.cm_student[m.opts[c > 0.5]]] = problem.cm_provider[m.opts[c > 0.5]]
         plan = (provider, cm)
     cost_bound = None if math.isnan(cost) else int(math.ceil(cost - 1e-6)) + m.base
-    return int(placed), cost_bound, plan
+    return int(served_ub), int(placed), cost_bound, plan
 
 
 def _highs_level_mip(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarray,
                      row_hi: np.ndarray, n_x: int, n_c: int, n_int: int, cost: np.ndarray,
                      served: int, seconds: float
-                     ) -> tuple[int, float, np.ndarray | None, np.ndarray | None]:
-    """(In the child process.) :func:`_level_mip`: the MIP of the most case
-    managers with ``served`` pairs served, then, when it is solved, the cost
-    LP at both levels (its safe dual bound, see :func:`_highs_lexicographic`)."""
+                     ) -> tuple[int, int, float, np.ndarray | None, np.ndarray | None]:
+    """(In the child process.) :func:`_level_mip`: the MIP of the most pairs
+    served (when ``served`` < 0), the MIP of the most case managers with
+    that many, then, when both are solved, the cost LP at both levels (its
+    safe dual bound, see :func:`_highs_lexicographic`)."""
     import highspy  # only in the child process (see _run_highs)
 
     deadline = time.perf_counter() + seconds
     n_row = len(row_hi)
     every = np.arange(n_col, dtype=np.int32)
-    obj = np.where((every >= n_x) & (every < n_x + n_c), -1.0, 0.0)
-    lp = highs_child.columnwise_lp(highspy, obj, np.ones(n_col), row_hi, start, index, value)
-    h = highs_child.one_thread_solver(highspy)
-    h.passModel(lp)
     xc = np.arange(n_x, dtype=np.int32)
     cc = np.arange(n_x, n_x + n_c, dtype=np.int32)
-    h.addRow(served - 1e-7, highspy.kHighsInf, n_x, xc, np.ones(n_x))
+    lp = highs_child.columnwise_lp(highspy, np.zeros(n_col), np.ones(n_col), row_hi, start,
+                                   index, value)
+    h = highs_child.one_thread_solver(highspy)
+    h.passModel(lp)
     integer = (np.arange(n_col) < n_int).astype(np.uint8)  # 1: HighsVarType.kInteger
     h.changeColsIntegrality(n_col, every, integer)
     h.setOptionValue("mip_rel_gap", 0.0)
-    h.setOptionValue("time_limit", max(0.1, deadline - time.perf_counter()))
-    h.run()
-    info = h.getInfo()
-    # -(dual bound) bounds the students placed from above, solved or not
-    # (-1: no bound, the MIP stopped before its first LP).
-    dual = -info.mip_dual_bound
-    placed = int(math.floor(dual + 1e-6)) if math.isfinite(dual) else -1
     x = c = None
-    if info.primal_solution_status == 2:  # (a feasible solution)
-        values = np.asarray(h.getSolution().col_value)
-        x, c = values[:n_x].copy(), values[n_x:n_x + n_c].copy()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return placed, math.nan, x, c
+
+    def most(cols: np.ndarray) -> tuple[int, bool]:
+        # The MIP maximizing the sum of these columns: an upper bound on it
+        # (-1: none) and whether it was solved; keeps the plan it found.
+        nonlocal x, c
+        h.changeColsCost(n_col, every, np.where(np.isin(every, cols), -1.0, 0.0))
+        h.setOptionValue("time_limit", max(0.1, deadline - time.perf_counter()))
+        h.run()
+        info = h.getInfo()
+        if info.primal_solution_status == 2:  # (a feasible solution)
+            values = np.asarray(h.getSolution().col_value)
+            x, c = values[:n_x].copy(), values[n_x:n_x + n_c].copy()
+        dual = -info.mip_dual_bound
+        bound = int(math.floor(dual + 1e-6)) if math.isfinite(dual) else -1
+        return bound, h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+    if served < 0:
+        served, solved = most(xc)
+        if not solved:
+            return served, -1, math.nan, x, c
+    h.addRow(served - 1e-7, highspy.kHighsInf, n_x, xc, np.ones(n_x))
+    placed, solved = most(cc) if n_c else (0, True)
+    if not solved:
+        return served, placed, math.nan, x, c
     # The cost at both levels: the LP relaxation with both rows, a bound on
     # every plan that serves and places that many.
     h.addRow(placed - 1e-7, highspy.kHighsInf, n_c, cc, np.ones(n_c))
@@ -323,14 +340,14 @@ def _highs_level_mip(n_col: int, start: np.ndarray, index: np.ndarray, value: np
     h.setOptionValue("time_limit", max(0.1, deadline - time.perf_counter()))
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return placed, math.nan, x, c
+        return served, placed, math.nan, x, c
     sol = h.getSolution()
     lower = np.concatenate([np.full(n_row, -np.inf), [served - 1e-7], [placed - 1e-7]])
     upper = np.concatenate([row_hi, [np.inf], [np.inf]])
     lp_cost = _safe_dual_bound(start, index, value, np.asarray(cost, dtype=np.float64),
                                np.asarray(sol.row_dual, dtype=np.float64), lower, upper,
                                [xc, cc])
-    return placed, lp_cost, x, c
+    return served, placed, lp_cost, x, c
 
 
 def _components(problem: ServiceProblem) -> tuple[np.ndarray, np.ndarray]:
