@@ -268,3 +268,19 @@ def test_with_minutes_the_mip_proves_both_levels(seed, monkeypatch):
     bound = (sol.bound["unserved"], sol.bound["unplaced"], sol.bound["cost"])
     assert bound[:2] == best[:2]
     assert bound <= best
+
+
+def test_bounds_ignore_minutes_the_plan_ignores():
+    """use_minutes off: the plan may exceed a minute capacity, so no bound may
+    keep it (the LP and the MIPs leave the minute rows out)."""
+    checked = 0
+    for seed in range(40):
+        spec = random_spec(random.Random(seed), minutes=True)
+        free = {**spec, "providers": {e: {**v, "minutes_cap": None}
+                                      for e, v in spec["providers"].items()}}
+        best, _, _ = chk.joint_optimum(free)
+        sol = solve_services(to_problem(spec), ServiceParams(use_minutes=False))
+        assert (sol.bound["unserved"], sol.bound["unplaced"], sol.bound["cost"]) <= best
+        assert sol.objective >= best
+        checked += sol.objective == best
+    assert checked >= 30
