@@ -217,11 +217,12 @@ def _two_pass(problems: list[ServiceProblem], params: ServiceParams, deadline: f
 
     After the first pass, in both cases, the plans that leave students
     without a case manager while the bound says they could have one are
-    re-planned around those students (:func:`_replanned`); with count caps,
+    re-planned around those students (:func:`_replanned`). With count caps,
     where the most pairs served is proven, the case-manager level of those
     parts is proven by a MIP (:func:`_level_proven`) meanwhile, in a forked
     child, instead of by their joint LP (whose second level was the loose
-    one at 100,000 students)."""
+    one at 100,000 students); with minute capacities, both levels of every
+    part within ``lp_max_pairs`` whose levels are apart after its LP."""
     one_pass = not params.lp_bound or any(params.use_minutes and p.has_minute_capacities
                                           for p in problems)
     first = params if one_pass else dataclasses.replace(params, lp_bound=False)
