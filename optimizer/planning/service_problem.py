@@ -292,31 +292,85 @@ def build_district_service_problem(
             group_rep.append(need)
         need_group_l.append(g)
     need_group = np.array(need_group_l, dtype=np.int64)
-    planned_cache: dict[tuple, bool] = {}
-    candidates: dict[tuple, list[tuple[int, bool]]] = {}
-    g_planned = np.zeros(len(group_rep), dtype=bool)
-    g_options: list[tuple[list[int], list[bool], list[str]]] = []
-    for g, (key, need) in enumerate(zip(group_of, group_rep, strict=True)):
+    group_keys = list(group_of)
+    # Each group's candidates: the staff whose role gives the service at the
+    # school (those serving it, then itinerants the school rule lets reach it),
+    # listed once per (school, service, setting).
+    cand_of: dict[tuple, int] = {}
+    cand_lists: list[list[tuple[int, bool]]] = []
+    g_cand_l: list[int] = []
+    g_verdict_l: list[int] = []  # per group: its (service, instruction facts), interned
+    verdict_of: dict[tuple[str, int], int] = {}
+    g_student: list[Student] = []
+    for key, need in zip(group_of, group_rep, strict=True):
         school, svc, ik = key
         s = district.students[need.student_id]
-        got: tuple[list[int], list[bool], list[str]] = ([], [], [])
+        g_student.append(s)
         ckey = (school, svc, s.sai_setting if kinds[svc] == "instruction" else None)
-        cands = candidates.get(ckey)
-        if cands is None:  # the staff whose role gives this service, here
-            cands = candidates[ckey] = [
+        c = cand_of.get(ckey)
+        if c is None:
+            c = cand_of[ckey] = len(cand_lists)
+            cand_lists.append([
                 (ei, far) for group, far in ((inside[school], False), (outside[school], True))
-                for ei in group if may_give(svc, educators[ei], s)]
-        for ei, far in cands:
-            ok, why = eligible(svc, s, educators[ei], (svc, ik, e_prof_l[ei]))
-            if ok:
-                got[0].append(ei)
-                got[1].append(far)
-                got[2].append(why)
-        g_options.append(got)
-        # Planned: someone here may give it, or someone anywhere in the district.
+                for ei in group if may_give(svc, educators[ei], s)])
+        g_cand_l.append(c)
+        g_verdict_l.append(verdict_of.setdefault((svc, ik), len(verdict_of)))
+    n_groups = len(group_rep)
+    # Every (group, candidate) at once, in group then candidate order.
+    c_len = np.array([len(c) for c in cand_lists], dtype=np.int64)
+    c_off = np.concatenate([[0], np.cumsum(c_len)]).astype(np.int64)
+    c_e = np.array([ei for c in cand_lists for ei, _ in c], dtype=np.int64)
+    c_far = np.array([far for c in cand_lists for _, far in c], dtype=bool)
+    g_cand = np.array(g_cand_l, dtype=np.int64)
+    cnt = c_len[g_cand] if n_groups else np.zeros(0, dtype=np.int64)
+    og = np.repeat(np.arange(n_groups, dtype=np.int64), cnt)
+    at = (np.repeat(c_off[g_cand] if n_groups else np.zeros(0, np.int64), cnt)
+          + np.arange(len(og), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    oe, ofar = c_e[at], c_far[at]
+    # The rules answer once per (service, instruction facts, educator profile),
+    # asked about its first (group, candidate) as one by one would (~165,000
+    # (group, candidate) pairs at 100k, a few thousand answers).
+    n_prof = max(1, len(prof_id))
+    vkey = np.array(g_verdict_l, dtype=np.int64)[og] * n_prof + e_prof[oe]
+    ok_v: list[bool] = []
+    why_v: list[int] = []
+    local_text: dict[str, int] = {}
+    first_at = np.zeros(0, dtype=np.int64)
+    inv = np.zeros(0, dtype=np.int64)
+    if len(vkey):
+        _, first_at, inv = np.unique(vkey, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+    for j in first_at.tolist():
+        g, ei = int(og[j]), int(oe[j])
+        school, svc, ik = group_keys[g]
+        ok, why = eligible(svc, g_student[g], educators[ei], (svc, ik, e_prof_l[ei]))
+        ok_v.append(ok)
+        why_v.append(local_text.setdefault(why, len(local_text)))
+    keep = np.array(ok_v, dtype=bool)[inv]
+    opt_g, flat_e, flat_far = og[keep], oe[keep], ofar[keep]
+    opt_why = np.array(why_v, dtype=np.int64)[inv][keep]
+    k_group = np.bincount(opt_g, minlength=n_groups).astype(np.int64)
+    off = np.concatenate([[0], np.cumsum(k_group)]).astype(np.int64)
+    # Reasons numbered in order of first use, as the options are listed.
+    texts_local = list(local_text)
+    option_texts: list[str] = []
+    flat_why = np.zeros(len(opt_why), dtype=np.int64)
+    if len(opt_why):
+        used, used_first = np.unique(opt_why, return_index=True)
+        by_use = used[np.argsort(used_first, kind="stable")]
+        renumber = np.zeros(len(texts_local), dtype=np.int64)
+        renumber[by_use] = np.arange(len(by_use), dtype=np.int64)
+        flat_why = renumber[opt_why]
+        option_texts = [texts_local[k] for k in by_use.tolist()]
+    # Planned: someone here may give it, or someone anywhere in the district.
+    g_planned = k_group > 0
+    planned_cache: dict[tuple, bool] = {}
+    for g in np.nonzero(~g_planned)[0].tolist():
+        school, svc, ik = group_keys[g]
         pk = (svc, ik)
-        planned = bool(got[0]) or planned_cache.get(pk)
+        planned = planned_cache.get(pk)
         if planned is None:
+            s = g_student[g]
             planned = planned_cache[pk] = any(
                 may_give(svc, e, s) and eligible(svc, s, e)[0] for e in rep.values())
         g_planned[g] = planned
@@ -333,15 +387,8 @@ def build_district_service_problem(
                     for c in (pub.get((n.student_id, n.service)) for n in pairs)]
                    if pub else [-1] * len(pairs))
 
-    # Options: every pair of a group gets the group's options (flattened once,
-    # then expanded for all pairs at a time).
-    why_text: dict[str, int] = {}
-    k_group = np.array([len(o[0]) for o in g_options], dtype=np.int64)
-    off = np.concatenate([[0], np.cumsum(k_group)]).astype(np.int64)
-    flat_e = np.array([x for o in g_options for x in o[0]], dtype=np.int64)
-    flat_far = np.array([x for o in g_options for x in o[1]], dtype=bool)
-    flat_why = np.array([why_text.setdefault(w, len(why_text)) for o in g_options
-                         for w in o[2]], dtype=np.int64)
+    # Options: every pair of a group gets the group's options (flat_e,
+    # flat_far, flat_why from off[g] to off[g + 1]), expanded for all pairs at a time.
     pair_group = need_group[planned_need]
     counts = k_group[pair_group] if len(pair_group) else np.zeros(0, dtype=np.int64)
     ep_a = np.repeat(np.arange(len(pair_group), dtype=np.int64), counts)
@@ -426,7 +473,7 @@ def build_district_service_problem(
     return DistrictServiceProblem(
         district=district, objective=objective, problem=problem, needs=needs,
         need_pair=need_pair, edge_outside=edge_outside, option_why=why_a,
-        option_texts=tuple(why_text),
+        option_texts=tuple(option_texts),
         pair_pin=MappingProxyType(pins),
         pair_forbidden=MappingProxyType({k: frozenset(v) for k, v in forbidden.items()}),
         cm_why=cm_why, cm_texts=cm_texts, published_given=published is not None
