@@ -275,24 +275,35 @@ def build_district_service_problem(
     # for instruction, the student's instruction facts (interned to an int).
     needs = tuple(n for n in district.service_needs
                   if n.student_id in s_pos and n.service in pack.services)
+    # Group keys as one integer per need (school, service, instruction facts
+    # or -1), numbered in order of first appearance: arrays, not a dict
+    # lookup per need (170,000 at 100k).
     ikey: dict[tuple, int] = {}
-    s_ikey = {sid: ikey.setdefault(_instruction_key(s), len(ikey))
-              for sid, s in district.students.items()}
-    group_of: dict[tuple, int] = {}
-    group_rep: list[ServiceNeed] = []
-    need_group_l: list[int] = []  # a list: per-value array stores cost ~1 s at 100k
-    s_school = {sid: s.school_id for sid, s in district.students.items()}
-    for need in needs:
-        svc = need.service
-        key = (s_school[need.student_id], svc,
-               s_ikey[need.student_id] if kinds[svc] == "instruction" else -1)
-        g = group_of.get(key)
-        if g is None:
-            g = group_of[key] = len(group_rep)
-            group_rep.append(need)
-        need_group_l.append(g)
-    need_group = np.array(need_group_l, dtype=np.int64)
-    group_keys = list(group_of)
+    students_sorted = [district.students[s] for s in sids]
+    s_ik = np.array([ikey.setdefault(_instruction_key(s), len(ikey)) for s in students_sorted],
+                    dtype=np.int64)
+    school_code = {sch: i for i, sch in enumerate(district.schools)}
+    s_sch = np.array([school_code[s.school_id] for s in students_sorted], dtype=np.int64)
+    svc_code = {svc: i for i, svc in enumerate(pack.services)}
+    svc_instruction = np.array([kinds[svc] == "instruction" for svc in pack.services],
+                               dtype=bool)
+    need_student = np.array([s_pos[n.student_id] for n in needs], dtype=np.int64)
+    need_svc = np.array([svc_code[n.service] for n in needs], dtype=np.int64)
+    need_ik = np.where(svc_instruction[need_svc], s_ik[need_student], -1)
+    gkey = ((s_sch[need_student] * len(svc_code) + need_svc) * (len(ikey) + 1)
+            + need_ik + 1)
+    need_group = np.zeros(len(needs), dtype=np.int64)
+    group_first = np.zeros(0, dtype=np.int64)
+    if len(needs):
+        _, first_need, g_inv = np.unique(gkey, return_index=True, return_inverse=True)
+        by_first = np.argsort(first_need, kind="stable")
+        renumber = np.empty(len(first_need), dtype=np.int64)
+        renumber[by_first] = np.arange(len(first_need), dtype=np.int64)
+        need_group = renumber[g_inv.reshape(-1)]
+        group_first = first_need[by_first]
+    group_rep: list[ServiceNeed] = [needs[j] for j in group_first.tolist()]
+    group_keys = [(district.students[n.student_id].school_id, n.service, int(ik))
+                  for n, ik in zip(group_rep, need_ik[group_first].tolist(), strict=True)]
     # Each group's candidates: the staff whose role gives the service at the
     # school (those serving it, then itinerants the school rule lets reach it),
     # listed once per (school, service, setting).
@@ -302,7 +313,7 @@ def build_district_service_problem(
     g_verdict_l: list[int] = []  # per group: its (service, instruction facts), interned
     verdict_of: dict[tuple[str, int], int] = {}
     g_student: list[Student] = []
-    for key, need in zip(group_of, group_rep, strict=True):
+    for key, need in zip(group_keys, group_rep, strict=True):
         school, svc, ik = key
         s = district.students[need.student_id]
         g_student.append(s)
@@ -378,7 +389,7 @@ def build_district_service_problem(
     need_pair = np.where(planned_need, np.cumsum(planned_need) - 1, -1).astype(np.int64)
     pairs = [n for n, ok in zip(needs, planned_need.tolist(), strict=True) if ok]
     pub = published_services or {}
-    p_student = [s_pos[n.student_id] for n in pairs]
+    p_student = need_student[planned_need].tolist()
     p_service = [n.service for n in pairs]
     p_minutes = [0.0 if n.minutes is None else float(n.minutes) for n in pairs]
     # _index inlined: -1 none given, -2 not on staff (380,000 calls at 100k).
