@@ -55,8 +55,8 @@ def _pairs_violations(district: District, pairs: list[tuple[str, str]],
     load: dict[str, float] = {}
     assigned: dict[str, str] = {}
     students, educators, forbids = district.students, district.educators, district.forbids
-    # A refusal's words per decision (decisions are shared by many pairs):
-    # kept with the decision itself, as a fresh one's id may be reused.
+    # A refusal's words per decision (decisions are shared by many pairs),
+    # keyed by id and kept with the decision, which keeps that id its own.
     refusals: dict[int, tuple[Decision, str]] = {}
     for sid, eid in pairs:
         s = students.get(sid)
