@@ -40,6 +40,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from optimizer.arraysets import member
 from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.model import District, Educator, Lock, ServiceNeed, Student
 from optimizer.graph import edge_arrays
@@ -413,13 +414,19 @@ def build_district_service_problem(
         keep = np.ones(len(ep_a), dtype=bool)
         n_e = max(1, len(eids))
         key_a = ep_a * n_e + ee_a
+        # A pair's options are one run (ep_a is the pair, in order): a pin
+        # reads its run, not every option (a million at 100k) once per pin.
+        run_start = (np.cumsum(counts) - counts).tolist()
+        run_len = counts.tolist()
         for (sid, svc), lk in pins.items():
             q = pair_of.get((sid, svc))
             if q is not None:
-                keep &= ~((ep_a == q) & (ee_a != e_pos.get(lk.educator_id, -1)))
+                a, b = run_start[q], run_start[q] + run_len[q]
+                keep[a:b] &= ee_a[a:b] == e_pos.get(lk.educator_id, -1)
         drop = [pair_of[k] * n_e + e_pos[e] for k, who in forbidden.items() if k in pair_of
                 for e in who if e in e_pos]
-        keep &= ~np.isin(key_a, drop)
+        # arraysets.member, not np.isin (which hashes both arrays since NumPy 2.3).
+        keep &= ~member(key_a, np.array(drop, dtype=np.int64))
         ep_a, ee_a, far_a, why_a = ep_a[keep], ee_a[keep], far_a[keep], why_a[keep]
     order = np.lexsort((ee_a, ep_a))
     ep_a, ee_a, far_a, why_a = ep_a[order], ee_a[order], far_a[order], why_a[order]
