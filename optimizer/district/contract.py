@@ -9,9 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Column", "FILES", "OPTIONAL_FILES", "CONTRACT", "LIST_SEPARATOR"]
+__all__ = ["Column", "FILES", "OPTIONAL_FILES", "CONTRACT", "LIST_SEPARATOR", "as_typed"]
 
 LIST_SEPARATOR = ";"
+
+
+def as_typed(value: str) -> str:
+    """An id cell as typed: ids are matched exactly (codes are matched
+    without regard to case). The validator's lookups of ids take this as
+    their ``normalize`` and then skip the per-distinct-value path.
+
+    Examples
+    --------
+    >>> as_typed("s001")
+    's001'
+    """
+    return value
 
 
 @dataclass(frozen=True, slots=True)

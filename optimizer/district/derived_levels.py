@@ -26,25 +26,33 @@ EXAMPLES = 3
 
 
 def _deciding_educator(district: District, s: Student,
-                        memo: dict[tuple, tuple[str, str, str] | None]
+                        memo: dict[tuple, tuple[str, str, str] | None],
+                        teachers: dict[tuple[str, str | None], list[tuple[str, Educator, tuple]]]
                         ) -> tuple[str, str, str, str] | None:
     """(educator, capacity now, other level, capacity at that level) for the first
     educator at the student's school whose capacity depends on the derived level.
 
     ``memo`` keeps, per facts the rules read for a pair, whether and how the
-    capacity changes: schools share them, so most are decided once."""
+    capacity changes: schools share them, so most are decided once.
+    ``teachers`` keeps, per (school, setting), the first educator of each
+    profile there who teaches that setting (the others decide alike)."""
     pack = district.rules
     cache = rule_cache(pack)
     sp = cache.student_profile(s)
-    seen: set[tuple] = set()
-    for eid in district.educators_by_school[s.school_id]:
-        e = district.educators[eid]
-        if pack.roles[e.role].teaches != s.sai_setting:
-            continue  # only the teaching rules read the support level
-        ep = cache.educator_profile(e)
-        if ep in seen:
-            continue
-        seen.add(ep)
+    where = (s.school_id, s.sai_setting)
+    firsts = teachers.get(where)
+    if firsts is None:
+        firsts = teachers[where] = []
+        seen: set[tuple] = set()
+        for eid in district.educators_by_school[s.school_id]:
+            e = district.educators[eid]
+            if pack.roles[e.role].teaches != s.sai_setting:
+                continue  # only the teaching rules read the support level
+            ep = cache.educator_profile(e)
+            if ep not in seen:
+                seen.add(ep)
+                firsts.append((eid, e, ep))
+    for eid, e, ep in firsts:
         # Keyed by the facts the rules read for the pair (the level among them,
         # as this educator teaches the student's setting): they decide it all.
         facts = cache._facts(ep, s, e)
@@ -105,8 +113,9 @@ def derived_level_warnings(district: District, label: str = "students.csv") -> l
             groups.setdefault(key, []).append(s)
     hits: list[tuple[Student, tuple[str, str, str, str]]] = []
     memo: dict[tuple, tuple[str, str, str] | None] = {}
+    teachers: dict[tuple[str, str | None], list[tuple[str, Educator, tuple]]] = {}
     for members in groups.values():
-        found = _deciding_educator(district, members[0], memo)
+        found = _deciding_educator(district, members[0], memo, teachers)
         if found is not None:
             hits.extend((m, found) for m in members)
     if not hits:

@@ -31,12 +31,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from optimizer.arraysets import unique
 from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.cap_sources import cap_rows
 from optimizer.district.model import Educator
 from optimizer.graph import unplaceable_students
 from optimizer.planning.explain import (
     SHORT_REASON_MAX,
+    _each_once,
     case_manager_needed,
     placement_figures,
 )
@@ -87,6 +89,7 @@ class _Plan:
     capacity: np.ndarray  # per student: instruction / service / coordination / ""
     serves: set[int]  # student * n_educators + educator
     who_cache: dict[int, str]  # educator -> who(e), made when first asked for
+    e_pos: Mapping[str, int]  # educator id -> index (a dict: not a bisection per row)
 
     def who(self, e: int) -> str:
         hit = self.who_cache.get(e)
@@ -108,10 +111,11 @@ def _derive(sp: DistrictServiceProblem, sol: ServiceSolution) -> _Plan:
     provider = np.asarray(sol.provider, dtype=np.int64)
     cm = np.asarray(sol.case_manager, dtype=np.int64)
     served = provider >= 0
-    skeys = np.unique(p.pair_student[served].astype(np.int64) * n_e + provider[served])
+    # arraysets.unique: np.unique hashes (NumPy 2.3+), four times slower here.
+    skeys = unique(p.pair_student[served].astype(np.int64) * n_e + provider[served])
     placed = cm >= 0
     mkeys = np.nonzero(placed)[0].astype(np.int64) * n_e + cm[placed]
-    every = np.unique(np.concatenate([skeys, mkeys]))
+    every = unique(np.concatenate([skeys, mkeys]))
     served_n = np.bincount(skeys % n_e, minlength=n_e) if n_e else np.zeros(0, np.int64)
     managed_n = np.bincount(cm[placed], minlength=n_e)
     caseload = (np.bincount(every % n_e, minlength=n_e) if n_e else np.zeros(0, np.int64)) \
@@ -137,7 +141,7 @@ def _derive(sp: DistrictServiceProblem, sol: ServiceSolution) -> _Plan:
     capacity[ps] = np.where(sai_of[ps] == cm[ps], "instruction",
                             np.where(own, "service", "coordination")).astype(object)
     return _Plan(sp, provider, cm, served_n, managed_n, caseload, minutes, rank, capacity,
-                 serves, {})
+                 serves, {}, {str(x): i for i, x in enumerate(p.provider_ids.tolist())})
 
 
 def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -187,7 +191,7 @@ def _cm_why_not(plan: _Plan, s: int, cm_id: str, option: tuple[bool, bool]) -> s
         return f"This year's case manager {cm_id} is forbidden in locks.csv"
     if sid in d.pins:
         return f"This year's case manager {cm_id} was replaced by the pin"
-    e = int(np.searchsorted(p.provider_ids, cm_id))
+    e = plan.e_pos[cm_id]
     any_option, coordinator = option
     if not any_option:
         return f"This year's case manager {cm_id} may not case-manage this student"
@@ -232,6 +236,7 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
                       strict=True))
     reasons = []
     short: list[str] = []  # planner words, no ids (reason); the full text is reason_detail
+    labels = {k: v.capitalize() for k, v in RANK_LABEL.items()}
     for s in range(p.n_students):
         e = cm_list[s]
         if e < 0:
@@ -241,15 +246,16 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
         sid = sids[s]
         rank = rank_list[s]
         mine_list = providers.get(s, [])
-        gives = ", ".join(f"{svc} by {eid_list[x]}" for svc, x in mine_list)
-        label = RANK_LABEL[rank].capitalize()
+        label = labels[rank]
         coordination = capacity_list[s] == "coordination"
-        mine = ", ".join(svc for svc, x in mine_list if x == e)
+        # Each list is written in one branch only: joined there.
         if coordination:
+            gives = ", ".join(f"{svc} by {eid_list[x]}" for svc, x in mine_list)
             text = (f"{label}: {why.get((s, e, 1), '')}; "
                     f"does not serve this student"
                     + (f" (services: {gives})" if gives else " (no service planned)"))
         else:
+            mine = ", ".join(svc for svc, x in mine_list if x == e)
             own = why.get((s, e, 0), "")
             text = f"{label}: {own}; serves this student's {mine}"
         lk = pin_lock.get(sid)
@@ -289,9 +295,9 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
         "current_case_manager_id": [c or "" for c in currents],
         "grade": [s.grade for s in students],
         "primary_disability": [s.primary_disability for s in students],
-        "services": [";".join(sorted(s.services)) for s in students],
-        "annual_review": [_iso(s.annual_review) for s in students],
-        "triennial_review": [_iso(s.triennial_review) for s in students],
+        "services": _each_once(lambda v: ";".join(sorted(v)), [s.services for s in students]),
+        "annual_review": _each_once(_iso, [s.annual_review for s in students]),
+        "triennial_review": _each_once(_iso, [s.triennial_review for s in students]),
     }, columns=ASSIGNMENT_COLUMNS)
     frame.loc[~placed, "rank"] = pd.NA
     # As in a case-manager plan: the full rule trail, then names for people.
@@ -336,11 +342,14 @@ def service_rows(plan: _Plan) -> pd.DataFrame:
     n = len(sp.needs)
     student_col, school_col, service_col = [""] * n, [""] * n, [""] * n
     provider_col, role_col, kept_col, reason_col = [""] * n, [""] * n, [False] * n, [""] * n
+    pins, students = sp.pair_pin, d.students
+    # Where a provider serves from, in words: per (reached by the school rule,
+    # school), made once each rather than once per row (170,000 at 100k).
+    wheres: dict[tuple[bool, str], str] = {}
     for i, (need, q) in enumerate(zip(sp.needs, sp.need_pair.tolist(), strict=True)):
-        school = d.students[need.student_id].school_id
+        school = students[need.student_id].school_id
         student_col[i], school_col[i], service_col[i] = need.student_id, school, need.service
-        key = (need.student_id, need.service)
-        pin = sp.pair_pin.get(key)
+        pin = pins.get((need.student_id, need.service)) if pins else None
         if q < 0:
             reason_col[i] = (f"Not planned: {NOT_PLANNED} (no educator on staff may give "
                              f"{need.service} to this student; contracted out or served "
@@ -351,8 +360,12 @@ def service_rows(plan: _Plan) -> pd.DataFrame:
         kept = False
         if e >= 0:
             k = option[q]
-            where = (f"reaches school {school} under the district's school rule"
-                     if outside_l[k] else f"serves school {school}")
+            far = outside_l[k]
+            where = wheres.get((far, school))
+            if where is None:
+                where = wheres[(far, school)] = (
+                    f"reaches school {school} under the district's school rule" if far
+                    else f"serves school {school}")
             text = f"Served by {eid_list[e]} ({role_list[e]}): {texts[why_l[k]]}; {where}"
             provider_col[i], role_col[i] = eid_list[e], role_list[e]
             kept = kept_col[i] = bool(cur) and cur == eid_list[e]
@@ -377,12 +390,13 @@ def service_rows(plan: _Plan) -> pd.DataFrame:
         if pin is not None and pin.reason:
             text += f". {LOCK_REASON}{pin.reason}"
         reason_col[i] = text
+    minutes = [nd.minutes for nd in sp.needs]
     frame = pd.DataFrame({"student_id": student_col, "school_id": school_col,
                           "service": service_col, "provider_id": provider_col,
-                          "role": role_col, "minutes": [nd.minutes for nd in sp.needs],
+                          "role": role_col, "minutes": minutes,
                           "kept_current": kept_col, "reason": reason_col},
                          columns=SERVICE_COLUMNS)
-    frame["minutes"] = _minutes_column([nd.minutes for nd in sp.needs]).to_numpy()
+    frame["minutes"] = _minutes_column(minutes).to_numpy()
     frame["kept_current"] = frame["kept_current"].astype(bool)
     return frame
 
@@ -398,7 +412,7 @@ def _provider_why_not(plan: _Plan, q: int, sid: str, svc: str, cur: str, a: int,
     pin = sp.pair_pin.get((sid, svc))
     if pin is not None and pin.educator_id != cur:
         return f"This year's provider {cur} was replaced by the pin"
-    e = int(np.searchsorted(p.provider_ids, cur))
+    e = plan.e_pos[cur]
     if e not in p.edge_provider[a:b].tolist():
         return (f"This year's provider {cur} may not give {svc} to this student here "
                 "(credential or school)")

@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
-import pandas as pd
 
+from optimizer.arraysets import member
 from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.model import District, Educator, Lock, ServiceNeed, Student
 from optimizer.graph import edge_arrays
@@ -275,48 +275,113 @@ def build_district_service_problem(
     # for instruction, the student's instruction facts (interned to an int).
     needs = tuple(n for n in district.service_needs
                   if n.student_id in s_pos and n.service in pack.services)
+    # Group keys as one integer per need (school, service, instruction facts
+    # or -1), numbered in order of first appearance: arrays, not a dict
+    # lookup per need (170,000 at 100k).
     ikey: dict[tuple, int] = {}
-    s_ikey = {sid: ikey.setdefault(_instruction_key(s), len(ikey))
-              for sid, s in district.students.items()}
-    group_of: dict[tuple, int] = {}
-    group_rep: list[ServiceNeed] = []
-    need_group_l: list[int] = []  # a list: per-value array stores cost ~1 s at 100k
-    s_school = {sid: s.school_id for sid, s in district.students.items()}
-    for need in needs:
-        svc = need.service
-        key = (s_school[need.student_id], svc,
-               s_ikey[need.student_id] if kinds[svc] == "instruction" else -1)
-        g = group_of.get(key)
-        if g is None:
-            g = group_of[key] = len(group_rep)
-            group_rep.append(need)
-        need_group_l.append(g)
-    need_group = np.array(need_group_l, dtype=np.int64)
-    planned_cache: dict[tuple, bool] = {}
-    candidates: dict[tuple, list[tuple[int, bool]]] = {}
-    g_planned = np.zeros(len(group_rep), dtype=bool)
-    g_options: list[tuple[list[int], list[bool], list[str]]] = []
-    for g, (key, need) in enumerate(zip(group_of, group_rep, strict=True)):
+    students_sorted = [district.students[s] for s in sids]
+    s_ik = np.array([ikey.setdefault(_instruction_key(s), len(ikey)) for s in students_sorted],
+                    dtype=np.int64)
+    school_code = {sch: i for i, sch in enumerate(district.schools)}
+    s_sch = np.array([school_code[s.school_id] for s in students_sorted], dtype=np.int64)
+    svc_code = {svc: i for i, svc in enumerate(pack.services)}
+    svc_instruction = np.array([kinds[svc] == "instruction" for svc in pack.services],
+                               dtype=bool)
+    need_student = np.array([s_pos[n.student_id] for n in needs], dtype=np.int64)
+    need_svc = np.array([svc_code[n.service] for n in needs], dtype=np.int64)
+    need_ik = np.where(svc_instruction[need_svc], s_ik[need_student], -1)
+    gkey = ((s_sch[need_student] * len(svc_code) + need_svc) * (len(ikey) + 1)
+            + need_ik + 1)
+    need_group = np.zeros(len(needs), dtype=np.int64)
+    group_first = np.zeros(0, dtype=np.int64)
+    if len(needs):
+        _, first_need, g_inv = np.unique(gkey, return_index=True, return_inverse=True)
+        by_first = np.argsort(first_need, kind="stable")
+        renumber = np.empty(len(first_need), dtype=np.int64)
+        renumber[by_first] = np.arange(len(first_need), dtype=np.int64)
+        need_group = renumber[g_inv.reshape(-1)]
+        group_first = first_need[by_first]
+    group_rep: list[ServiceNeed] = [needs[j] for j in group_first.tolist()]
+    group_keys = [(district.students[n.student_id].school_id, n.service, int(ik))
+                  for n, ik in zip(group_rep, need_ik[group_first].tolist(), strict=True)]
+    # Each group's candidates: the staff whose role gives the service at the
+    # school (those serving it, then itinerants the school rule lets reach it),
+    # listed once per (school, service, setting).
+    cand_of: dict[tuple, int] = {}
+    cand_lists: list[list[tuple[int, bool]]] = []
+    g_cand_l: list[int] = []
+    g_verdict_l: list[int] = []  # per group: its (service, instruction facts), interned
+    verdict_of: dict[tuple[str, int], int] = {}
+    g_student: list[Student] = []
+    for key, need in zip(group_keys, group_rep, strict=True):
         school, svc, ik = key
         s = district.students[need.student_id]
-        got: tuple[list[int], list[bool], list[str]] = ([], [], [])
+        g_student.append(s)
         ckey = (school, svc, s.sai_setting if kinds[svc] == "instruction" else None)
-        cands = candidates.get(ckey)
-        if cands is None:  # the staff whose role gives this service, here
-            cands = candidates[ckey] = [
+        c = cand_of.get(ckey)
+        if c is None:
+            c = cand_of[ckey] = len(cand_lists)
+            cand_lists.append([
                 (ei, far) for group, far in ((inside[school], False), (outside[school], True))
-                for ei in group if may_give(svc, educators[ei], s)]
-        for ei, far in cands:
-            ok, why = eligible(svc, s, educators[ei], (svc, ik, e_prof_l[ei]))
-            if ok:
-                got[0].append(ei)
-                got[1].append(far)
-                got[2].append(why)
-        g_options.append(got)
-        # Planned: someone here may give it, or someone anywhere in the district.
+                for ei in group if may_give(svc, educators[ei], s)])
+        g_cand_l.append(c)
+        g_verdict_l.append(verdict_of.setdefault((svc, ik), len(verdict_of)))
+    n_groups = len(group_rep)
+    # Every (group, candidate) at once, in group then candidate order.
+    c_len = np.array([len(c) for c in cand_lists], dtype=np.int64)
+    c_off = np.concatenate([[0], np.cumsum(c_len)]).astype(np.int64)
+    c_e = np.array([ei for c in cand_lists for ei, _ in c], dtype=np.int64)
+    c_far = np.array([far for c in cand_lists for _, far in c], dtype=bool)
+    g_cand = np.array(g_cand_l, dtype=np.int64)
+    cnt = c_len[g_cand] if n_groups else np.zeros(0, dtype=np.int64)
+    og = np.repeat(np.arange(n_groups, dtype=np.int64), cnt)
+    at = (np.repeat(c_off[g_cand] if n_groups else np.zeros(0, np.int64), cnt)
+          + np.arange(len(og), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    oe, ofar = c_e[at], c_far[at]
+    # The rules answer once per (service, instruction facts, educator profile),
+    # asked about its first (group, candidate) as one by one would (~165,000
+    # (group, candidate) pairs at 100k, a few thousand answers).
+    n_prof = max(1, len(prof_id))
+    vkey = np.array(g_verdict_l, dtype=np.int64)[og] * n_prof + e_prof[oe]
+    ok_v: list[bool] = []
+    why_v: list[int] = []
+    local_text: dict[str, int] = {}
+    first_at = np.zeros(0, dtype=np.int64)
+    inv = np.zeros(0, dtype=np.int64)
+    if len(vkey):
+        _, first_at, inv = np.unique(vkey, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+    for j in first_at.tolist():
+        g, ei = int(og[j]), int(oe[j])
+        school, svc, ik = group_keys[g]
+        ok, why = eligible(svc, g_student[g], educators[ei], (svc, ik, e_prof_l[ei]))
+        ok_v.append(ok)
+        why_v.append(local_text.setdefault(why, len(local_text)))
+    keep = np.array(ok_v, dtype=bool)[inv]
+    opt_g, flat_e, flat_far = og[keep], oe[keep], ofar[keep]
+    opt_why = np.array(why_v, dtype=np.int64)[inv][keep]
+    k_group = np.bincount(opt_g, minlength=n_groups).astype(np.int64)
+    off = np.concatenate([[0], np.cumsum(k_group)]).astype(np.int64)
+    # Reasons numbered in order of first use, as the options are listed.
+    texts_local = list(local_text)
+    option_texts: list[str] = []
+    flat_why = np.zeros(len(opt_why), dtype=np.int64)
+    if len(opt_why):
+        used, used_first = np.unique(opt_why, return_index=True)
+        by_use = used[np.argsort(used_first, kind="stable")]
+        renumber = np.zeros(len(texts_local), dtype=np.int64)
+        renumber[by_use] = np.arange(len(by_use), dtype=np.int64)
+        flat_why = renumber[opt_why]
+        option_texts = [texts_local[k] for k in by_use.tolist()]
+    # Planned: someone here may give it, or someone anywhere in the district.
+    g_planned = k_group > 0
+    planned_cache: dict[tuple, bool] = {}
+    for g in np.nonzero(~g_planned)[0].tolist():
+        school, svc, ik = group_keys[g]
         pk = (svc, ik)
-        planned = bool(got[0]) or planned_cache.get(pk)
+        planned = planned_cache.get(pk)
         if planned is None:
+            s = g_student[g]
             planned = planned_cache[pk] = any(
                 may_give(svc, e, s) and eligible(svc, s, e)[0] for e in rep.values())
         g_planned[g] = planned
@@ -324,7 +389,7 @@ def build_district_service_problem(
     need_pair = np.where(planned_need, np.cumsum(planned_need) - 1, -1).astype(np.int64)
     pairs = [n for n, ok in zip(needs, planned_need.tolist(), strict=True) if ok]
     pub = published_services or {}
-    p_student = [s_pos[n.student_id] for n in pairs]
+    p_student = need_student[planned_need].tolist()
     p_service = [n.service for n in pairs]
     p_minutes = [0.0 if n.minutes is None else float(n.minutes) for n in pairs]
     # _index inlined: -1 none given, -2 not on staff (380,000 calls at 100k).
@@ -333,15 +398,8 @@ def build_district_service_problem(
                     for c in (pub.get((n.student_id, n.service)) for n in pairs)]
                    if pub else [-1] * len(pairs))
 
-    # Options: every pair of a group gets the group's options (flattened once,
-    # then expanded for all pairs at a time).
-    why_text: dict[str, int] = {}
-    k_group = np.array([len(o[0]) for o in g_options], dtype=np.int64)
-    off = np.concatenate([[0], np.cumsum(k_group)]).astype(np.int64)
-    flat_e = np.array([x for o in g_options for x in o[0]], dtype=np.int64)
-    flat_far = np.array([x for o in g_options for x in o[1]], dtype=bool)
-    flat_why = np.array([why_text.setdefault(w, len(why_text)) for o in g_options
-                         for w in o[2]], dtype=np.int64)
+    # Options: every pair of a group gets the group's options (flat_e,
+    # flat_far, flat_why from off[g] to off[g + 1]), expanded for all pairs at a time.
     pair_group = need_group[planned_need]
     counts = k_group[pair_group] if len(pair_group) else np.zeros(0, dtype=np.int64)
     ep_a = np.repeat(np.arange(len(pair_group), dtype=np.int64), counts)
@@ -356,13 +414,19 @@ def build_district_service_problem(
         keep = np.ones(len(ep_a), dtype=bool)
         n_e = max(1, len(eids))
         key_a = ep_a * n_e + ee_a
+        # A pair's options are one run (ep_a is the pair, in order): a pin
+        # reads its run, not every option (a million at 100k) once per pin.
+        run_start = (np.cumsum(counts) - counts).tolist()
+        run_len = counts.tolist()
         for (sid, svc), lk in pins.items():
             q = pair_of.get((sid, svc))
             if q is not None:
-                keep &= ~((ep_a == q) & (ee_a != e_pos.get(lk.educator_id, -1)))
+                a, b = run_start[q], run_start[q] + run_len[q]
+                keep[a:b] &= ee_a[a:b] == e_pos.get(lk.educator_id, -1)
         drop = [pair_of[k] * n_e + e_pos[e] for k, who in forbidden.items() if k in pair_of
                 for e in who if e in e_pos]
-        keep &= ~np.isin(key_a, drop)
+        # arraysets.member, not np.isin (which hashes both arrays since NumPy 2.3).
+        keep &= ~member(key_a, np.array(drop, dtype=np.int64))
         ep_a, ee_a, far_a, why_a = ep_a[keep], ee_a[keep], far_a[keep], why_a[keep]
     order = np.lexsort((ee_a, ep_a))
     ep_a, ee_a, far_a, why_a = ep_a[order], ee_a[order], far_a[order], why_a[order]
@@ -373,8 +437,10 @@ def build_district_service_problem(
     # verdicts) until a plan writes the few it needs.
     e_file, s_file = list(district.educators), list(district.students)
     es_idx, ee_idx, ed_idx, decisions = edge_arrays(district)
-    to_s = pd.Index(sids).get_indexer(s_file).astype(np.int64)
-    to_e = pd.Index(eids).get_indexer(e_file).astype(np.int64)
+    # From file order to sorted order, by the position dictionaries made above
+    # (not a pandas index over 100,000 ids, hashed once more).
+    to_s = np.array([s_pos[s] for s in s_file], dtype=np.int64)
+    to_e = np.array([e_pos[e] for e in e_file], dtype=np.int64)
     cs = to_s[es_idx] if len(es_idx) else np.zeros(0, dtype=np.int64)
     ce = to_e[ee_idx] if len(ee_idx) else np.zeros(0, dtype=np.int64)
     d_own = np.array([d.capacity != "coordination" for d in decisions], dtype=bool)
@@ -401,9 +467,11 @@ def build_district_service_problem(
                                       cm_why[order])
 
     students = [district.students[s] for s in sids]
-    current_cm = [_index(e_pos, s.current_case_manager) for s in students]
-    published_cm = [_index(e_pos, published.get(s, "")) if published is not None else -1
-                    for s in sids]
+    # _index inlined (100,000 calls at 100k): -1 none given, -2 not on staff.
+    current_cm = [e_pos.get(c, -2) if c else -1
+                  for c in (s.current_case_manager for s in students)]
+    published_cm = ([_index(e_pos, published.get(s, "")) for s in sids]
+                    if published is not None else [-1] * len(sids))
     mcap = [district.minutes_capacity(e) for e in eids]
     problem = ServiceProblem.from_arrays(
         student_ids=sids, current_cm=current_cm, published_cm=published_cm,
@@ -426,7 +494,7 @@ def build_district_service_problem(
     return DistrictServiceProblem(
         district=district, objective=objective, problem=problem, needs=needs,
         need_pair=need_pair, edge_outside=edge_outside, option_why=why_a,
-        option_texts=tuple(why_text),
+        option_texts=tuple(option_texts),
         pair_pin=MappingProxyType(pins),
         pair_forbidden=MappingProxyType({k: frozenset(v) for k, v in forbidden.items()}),
         cm_why=cm_why, cm_texts=cm_texts, published_given=published is not None
