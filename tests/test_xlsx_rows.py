@@ -151,3 +151,51 @@ def test_rows_kept_in_memory_or_spilled_give_the_same_bytes(tmp_path):
     plain = book(tmp_path / "plain.xlsx", None)
     assert book(tmp_path / "memory.xlsx", 1 << 20) == plain
     assert book(tmp_path / "spilled.xlsx", 1000) == plain  # rolled over to a file
+
+
+def test_rows_zipped_from_memory_give_the_bytes_xlsxwriter_closes_with(tmp_path, monkeypatch):
+    """close_workbook puts spooled rows (in memory or spilled to a file) straight
+    into the zip: the same file, byte for byte, as XlsxWriter's own close (at
+    the same zlib level), for a sheet with rows, one spooled without any, and
+    one not spooled."""
+    import functools
+
+    import xlsxwriter.workbook
+
+    from optimizer.outputs.xlsx_rows import close_workbook, spool_rows
+
+    def book(path, spool: int, ours: bool) -> bytes:
+        wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+        wb.set_properties({"created": dt.datetime(2026, 1, 1)})
+        temp_files = []
+        for name in ("A", "Empty", "B", "Plain"):
+            ws = wb.add_worksheet(name)
+            if name != "Empty":  # (XlsxWriter leaves an empty sheet's file, either way)
+                temp_files.append(Path(ws.row_data_filename))
+            if name != "Plain":
+                spool_rows(ws, spool)
+            if name == "Empty":
+                ws.set_column(0, 0, 20)
+                continue
+            ws.write_string(0, 0, f"{name} é —")
+            assert write_rows(ws, 1, [("string", [f"S{i} — line\nbreak\r\n" for i in range(3000)],
+                                       None), ("number", [float(i) for i in range(3000)], None)])
+            ws.data_validation(1, 0, 5, 0, {"validate": "list", "source": ["x", "y"]})
+        if ours:
+            close_workbook(wb, 1)
+        else:
+            with monkeypatch.context() as m:  # XlsxWriter's close, deflating at level 1
+                m.setattr(xlsxwriter.workbook, "ZipFile",
+                          functools.partial(zipfile.ZipFile, compresslevel=1))
+                wb.close()
+        assert not any(f.exists() for f in temp_files)  # XlsxWriter's files removed
+        return Path(path).read_bytes()
+
+    for spool in (1 << 22, 1000):  # rows in memory; rolled over to a file
+        plain = book(tmp_path / "plain.xlsx", spool, ours=False)
+        fast = book(tmp_path / "fast.xlsx", spool, ours=True)
+        with zipfile.ZipFile(tmp_path / "fast.xlsx") as z:
+            assert z.read("xl/worksheets/sheet1.xml").count(b"line\nbreak_x000D_") == 3000
+            assert b"<sheetData/>" in z.read("xl/worksheets/sheet2.xml")
+        assert fast == plain
+    assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile  # put back after the close

@@ -14,18 +14,14 @@ service providers adds Services and Provider rosters after Rosters
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
-import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xlsxwriter
-import xlsxwriter.workbook
 
 from optimizer.district.cap_sources import CHANGE_HINT
 from optimizer.outputs.edit_sheet import EDIT_SHEET, write_edit_sheet
@@ -37,7 +33,14 @@ from optimizer.outputs.service_sheets import (
     service_summary_rows,
     write_service_sheets,
 )
-from optimizer.outputs.xlsx_rows import Distinct, distinct, guarded_text, spool_rows, write_rows
+from optimizer.outputs.xlsx_rows import (
+    Distinct,
+    close_workbook,
+    distinct,
+    guarded_text,
+    spool_rows,
+    write_rows,
+)
 from optimizer.planning.result import PlanTables
 
 __all__ = ["SHEETS", "write_workbook"]
@@ -191,23 +194,6 @@ def _school_list(schools: pd.Series, school_names: Mapping[str, str]) -> pd.Seri
 #: time; level 1 deflates about three times as fast for about a third more
 #: bytes (benchmarks/bench_workbook.py).
 DEFLATE_LEVEL = 1
-
-
-@contextmanager
-def _deflate_level(level: int) -> Iterator[None]:
-    """XlsxWriter zips with ``ZipFile`` looked up in its module when the
-    workbook closes: for the close, that name makes archives at ``level``.
-    (The workbook is written in one thread; nothing else zips meanwhile.)"""
-    module = xlsxwriter.workbook
-    real = getattr(module, "ZipFile", None)
-    if real is not zipfile.ZipFile:  # another XlsxWriter: leave it as it is
-        yield
-        return
-    module.ZipFile = functools.partial(real, compresslevel=level)
-    try:
-        yield
-    finally:
-        module.ZipFile = real
 
 
 #: The workbook's creation time when no SOURCE_DATE_EPOCH is set (the ZIP epoch,
@@ -425,6 +411,5 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
             ("student_name_", "Student name", "text"), ("educator_id", "Educator", "text"),
             ("educator_name_", "Educator name", "text"), ("detail", "Rule", "text")])
         write_edit_sheet(wb, tables, names, w.header, eligible)
-        with _deflate_level(DEFLATE_LEVEL):
-            wb.close()
+        close_workbook(wb, DEFLATE_LEVEL)
     return Path(path)
