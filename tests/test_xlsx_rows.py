@@ -59,6 +59,18 @@ def test_fast_rows_are_byte_identical_to_cell_by_cell(tmp_path):
     assert fast == slow
 
 
+def test_rows_written_as_text_or_as_bytes_are_the_same(tmp_path, monkeypatch):
+    """Rows go to the sheet's file as UTF-8 bytes where that file allows it;
+    as text otherwise (another encoding, or lines ending in \\r\\n): the same XML."""
+    from optimizer.outputs import xlsx_rows
+
+    as_bytes = _sheet_xml(tmp_path / "bytes.xlsx", fast=True)
+    calls = []
+    monkeypatch.setattr(xlsx_rows, "_bytes_under", lambda fh: calls.append(fh))
+    assert _sheet_xml(tmp_path / "text.xlsx", fast=True) == as_bytes
+    assert calls  # the text path ran
+
+
 def test_sheets_it_does_not_cover_are_left_to_the_caller(tmp_path):
     wb = xlsxwriter.Workbook(str(tmp_path / "x.xlsx"))  # not constant-memory
     ws = wb.add_worksheet()
@@ -138,7 +150,7 @@ def test_rows_kept_in_memory_or_spilled_give_the_same_bytes(tmp_path):
             temp_files.append(Path(ws.row_data_filename))
             if spool is not None:
                 spool_rows(ws, spool)
-                assert ws.row_data_fh._max_size == spool  # ours, not XlsxWriter's file
+                assert ws.row_data_fh.buffer._max_size == spool  # ours, not XlsxWriter's file
             ws.write_string(0, 0, "head é —")
             assert write_rows(ws, 1, [("string", [f"S{i} — line\nbreak" for i in range(300)],
                                        None), ("number", [float(i) for i in range(300)], None)])
