@@ -127,16 +127,46 @@ def test_plain_texts_are_told_apart_in_any_order(tmp_path):
     from optimizer.outputs.xlsx_rows import _string_cells, _string_tail
 
     pieces = ["a", " ", "\t", "\n", "|", "&", "<", ">", '"', "_x0041_", "_x00", "41_", "\x07",
-              "é", "\u00a0", "<r>", "</r>", "_", "x"]
+              "é", "\u00a0", "<r>", "</r>", "_", "x", "\x01", "\x1c", "\u3000", "\u2028", "—",
+              "\U0001f600", "="]
     rng = random.Random(5)
     wb = xlsxwriter.Workbook(str(tmp_path / "t.xlsx"), {"constant_memory": True})
     ws = wb.add_worksheet()
-    for _ in range(300):
-        texts = list({"".join(rng.choice(pieces) for _ in range(rng.randint(1, 4)))
+    for _ in range(600):
+        texts = list({"".join(rng.choice(pieces) for _ in range(rng.randint(0, 4)))
                       for _ in range(rng.randint(1, 12))})
-        got = _string_cells(ws, ' s="1"', "<c", texts)
-        assert got == ["<c" + _string_tail(ws, ' s="1"', t) for t in texts], texts
+        want = ["<c" + _string_tail(ws, ' s="1"', t) for t in texts]
+        assert _string_cells(ws, ' s="1"', "<c", texts) == want, texts
+        assert _string_cells(ws, ' s="1"', "<c", texts, encode=True) == \
+            [w.encode("utf-8") for w in want], texts
     wb.close()
+
+
+def test_whitespace_code_points_end_at_u3000():
+    """_not_plain's table of whitespace stops at U+3000: nothing above is space."""
+    import sys
+
+    from optimizer.outputs.xlsx_rows import _SPACE
+
+    assert not any(chr(i).isspace() for i in range(len(_SPACE) - 1, sys.maxunicode + 1))
+    assert _SPACE[0x3000] and _SPACE[ord(" ")] and not _SPACE[ord("a")]
+
+
+def test_texts_are_guarded_as_one_by_one():
+    """guarded_text guards all the texts at once: as neutralize_formula does one
+    by one, blank for an empty text."""
+    import random
+
+    from optimizer.district.textsafe import neutralize_formula
+    from optimizer.outputs.xlsx_rows import guarded_text
+
+    pieces = ["=", "+", "-", "@", "\t", "\r", "'", "a", " ", "é", "\U0001f600", "\ud800", "1"]
+    rng = random.Random(7)
+    for _ in range(300):
+        texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 3)))
+                 for _ in range(rng.randint(0, 15))]
+        want = [neutralize_formula(t) if t else None for t in texts]
+        assert guarded_text(texts).take() == want, texts
 
 
 def test_rows_kept_in_memory_or_spilled_give_the_same_bytes(tmp_path):

@@ -31,7 +31,7 @@ import pandas as pd
 import xlsxwriter.workbook
 from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
 
-from optimizer.district.textsafe import neutralize_formula
+from optimizer.district.textsafe import FORMULA_START, neutralize_formula
 
 __all__ = ["Column", "Distinct", "close_workbook", "distinct", "guarded_text", "spool_rows",
            "write_rows"]
@@ -91,6 +91,37 @@ def _guard(text: str) -> str | None:
     return neutralize_formula(text) if text else None
 
 
+#: What :func:`~optimizer.district.textsafe.neutralize_formula` guards, as code points.
+_FORMULA_CODES = tuple(ord(c) for c in FORMULA_START)
+
+
+def _code_points(texts: list[str], sep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(code points of the texts joined by ``sep``, where each text starts in
+    them, each text's length): one array instead of a Python call per text."""
+    lengths = np.fromiter(map(len, texts), dtype=np.intp, count=len(texts))
+    starts = np.cumsum(lengths + len(sep)) - lengths - len(sep)
+    joined = sep.join(texts).encode("utf-32-le", "surrogatepass")  # one unit a character
+    return np.frombuffer(joined, dtype=np.uint32), starts, lengths
+
+
+def _guard_all(texts: list[Any]) -> list[str | None]:
+    """:func:`_guard` of each text: a 100,000-student column has ~100,000
+    distinct names or ids, and a few start with a formula character."""
+    if not texts or not set(map(type, texts)) <= {str}:
+        return [_guard(t) for t in texts]
+    points, starts, lengths = _code_points(texts, "")
+    first = points[np.minimum(starts, max(len(points) - 1, 0))] if len(points) else starts
+    hit = np.zeros(len(texts), dtype=bool)
+    for code in _FORMULA_CODES:
+        hit |= first == code
+    out: list[str | None] = list(texts)
+    for i in np.flatnonzero(hit & (lengths > 0)).tolist():
+        out[i] = "'" + texts[i]
+    for i in np.flatnonzero(lengths == 0).tolist():
+        out[i] = None
+    return out
+
+
 def guarded_text(values: Sequence[Any] | np.ndarray | pd.Series | Distinct) -> Distinct:
     """Text cells for :func:`write_rows`: blank where ``""`` or NA, the rest
     guarded by :func:`~optimizer.district.textsafe.neutralize_formula`.
@@ -100,9 +131,9 @@ def guarded_text(values: Sequence[Any] | np.ndarray | pd.Series | Distinct) -> D
     >>> guarded_text(["=1+1", "", "Ana", "Ana"]).take()
     ["'=1+1", None, 'Ana', 'Ana']
     """
-    if isinstance(values, Distinct):
-        return values.convert(_guard)
-    return distinct(values, _guard)
+    if not isinstance(values, Distinct):
+        values = distinct(values)
+    return Distinct(values.codes, _guard_all(values.values))
 
 
 #: The kinds of cell :func:`write_rows` writes.
@@ -136,30 +167,64 @@ def _string_tail(ws: Any, style: str, value: str) -> str:
 #: What makes a text's XML more than ``<t>text</t>``: control characters (and a
 #: literal ``_xHHHH_``, escaped in turn), XML escapes, and leading or trailing
 #: whitespace (``xml:space``). Texts without any are most; the rest go through
-#: :func:`_string_tail`. The first two are found in one scan of all the texts
-#: joined by ``|`` (which neither can span): a regular expression per text, or
-#: one looking for the whitespace too, took ten times as long.
-_ESCAPED = (re.compile(r"[\x00-\x1f&<>]"), re.compile(r"_x[0-9a-fA-F]{4}_"))
+#: :func:`_string_tail`. All but ``_xHHHH_`` are looked for in the code points
+#: of all the texts at once; ``_xHHHH_`` in one scan of the texts joined by
+#: ``|`` (which it cannot span): a regular expression per text, or one looking
+#: for the whitespace too, took ten times as long.
+_ESCAPED_X = re.compile(r"_x[0-9a-fA-F]{4}_")
+_ESCAPED_CODES = (ord("&"), ord("<"), ord(">"))
+
+#: Which code points ``str.isspace`` (as ``\\s`` in XlsxWriter's test for
+#: ``xml:space``); there is none above U+3000.
+_SPACE = np.array([chr(i).isspace() for i in range(0x3001)] + [False], dtype=bool)
 
 
 def _not_plain(texts: list[str]) -> np.ndarray:
     """Which texts need XlsxWriter's escapes (or ``xml:space``)."""
-    odd = np.array([t[:1].isspace() or t[-1:].isspace() for t in texts], dtype=bool)
-    ends = np.cumsum([len(t) + 1 for t in texts])  # where each text's "|" falls
-    joined = "|".join(texts)
-    for pattern in _ESCAPED:
-        for m in pattern.finditer(joined):
-            odd[np.searchsorted(ends, m.start(), side="right")] = True  # the text it is in
+    points, starts, lengths = _code_points(texts, "|")
+    if not len(points):
+        return np.zeros(len(texts), dtype=bool)  # only empty texts: plain
+    space = _SPACE[np.minimum(points, len(_SPACE) - 1)]
+    some = lengths > 0
+    at = np.minimum(starts, len(points) - 1)
+    odd = some & (space[at] | space[np.maximum(at + lengths - 1, 0)])  # at either end
+    escaped = points < 0x20
+    for code in _ESCAPED_CODES:
+        escaped |= points == code
+    counts = np.concatenate(([0], np.cumsum(escaped)))
+    odd |= counts[starts + lengths] > counts[starts]  # one inside the text
+    ends = starts + lengths  # where each text's "|" falls
+    for m in _ESCAPED_X.finditer("|".join(texts)):
+        odd[np.searchsorted(ends, m.start(), side="left")] = True  # the text it is in
     return odd
 
 
-def _string_cells(ws: Any, style: str, prefix: str, texts: list[str]) -> list[str]:
-    """:func:`_string_tail` of each text after ``prefix``, the plain ones without it."""
+def _encoded(cells: list[str]) -> list[bytes]:
+    """Each cell's XML in UTF-8, encoded in one call (a cell has no ``\\x01``:
+    control characters are escaped)."""
+    return "\x01".join(cells).encode("utf-8").split(b"\x01") if cells else []
+
+
+def _string_cells(ws: Any, style: str, prefix: str, texts: list[str],
+                  encode: bool = False) -> list[Any]:
+    """:func:`_string_tail` of each text after ``prefix``, the plain ones without
+    it (in UTF-8 with ``encode``)."""
     if not texts:
         return []
+    odd = _not_plain(texts)
     head = f'{prefix}{style} t="inlineStr"><is><t>'
-    return [prefix + _string_tail(ws, style, t) if o else head + t + "</t></is></c>"
-            for t, o in zip(texts, _not_plain(texts).tolist(), strict=True)]
+    plain = texts
+    if odd.any():
+        blanked = np.array(texts, dtype=object)
+        blanked[odd] = ""  # made below (a control character would split the join)
+        plain = blanked.tolist()
+    # Every plain cell in one join, cut apart at "\x01" (not in a plain text).
+    joined = head + ("</t></is></c>\x01" + head).join(plain) + "</t></is></c>"
+    cells: list[Any] = joined.encode("utf-8").split(b"\x01") if encode else joined.split("\x01")
+    for i in np.flatnonzero(odd).tolist():
+        cell = prefix + _string_tail(ws, style, texts[i])
+        cells[i] = cell.encode("utf-8") if encode else cell
+    return cells
 
 
 #: Bytes of a sheet's rows kept in memory before they go to a temporary file.
@@ -248,8 +313,8 @@ class _Coded:
     def cells(self, ws: Any, style: str, prefix: str, encode: bool = False) -> list[Any]:
         """Each row's cell XML (``""`` where blank): each distinct value's made
         once (and encoded to UTF-8 once with ``encode``)."""
-        if self.kind == "string":
-            made = _string_cells(ws, style, prefix, self.uniques)
+        if self.kind == "string":  # encoded as they are made
+            made = _string_cells(ws, style, prefix, self.uniques, encode)
         elif self.kind == "boolean":
             made = [f'{prefix}{style} t="b"><v>{int(bool(v))}</v></c>' for v in self.uniques]
         else:
@@ -258,8 +323,8 @@ class _Coded:
             made = [f"{prefix}{style}><v>{v:.16G}</v></c>" for v in numbers]
         # Code -1 (blank) takes the last, "".
         if encode:
-            return np.array([*(m.encode("utf-8") for m in made), b""],
-                            dtype=object).take(self.codes).tolist()
+            made = made if self.kind == "string" else _encoded(made)
+            return np.array([*made, b""], dtype=object).take(self.codes).tolist()
         return np.array([*made, ""], dtype=object).take(self.codes).tolist()
 
 
@@ -287,7 +352,7 @@ def write_rows(ws: Any, first_row: int, columns: Sequence[Column]) -> bool:
         return False
     coded = [_Coded(kind, values, n) for kind, values, _ in columns]
     limit = ws.xls_strmax // 2  # longer text may need XlsxWriter's truncation
-    if any(c.kind == "string" and any(len(v) > limit for v in c.uniques) for c in coded):
+    if any(c.kind == "string" and max(map(len, c.uniques), default=0) > limit for c in coded):
         return False
     ws._write_single_row(first_row)  # flush the row above, as the first cell would
     filled = np.array([c.codes >= 0 for c in coded])  # blanks (None) are not written
