@@ -184,18 +184,18 @@ def _not_plain(texts: list[str]) -> np.ndarray:
     points, starts, lengths = _code_points(texts, "|")
     if not len(points):
         return np.zeros(len(texts), dtype=bool)  # only empty texts: plain
-    space = _SPACE[np.minimum(points, len(_SPACE) - 1)]
-    some = lengths > 0
     at = np.minimum(starts, len(points) - 1)
-    odd = some & (space[at] | space[np.maximum(at + lengths - 1, 0)])  # at either end
+    first, last = points[at], points[np.maximum(at + lengths - 1, 0)]
+    top = len(_SPACE) - 1
+    odd = (lengths > 0) & (_SPACE[np.minimum(first, top)] | _SPACE[np.minimum(last, top)])
     escaped = points < 0x20
     for code in _ESCAPED_CODES:
         escaped |= points == code
-    counts = np.concatenate(([0], np.cumsum(escaped)))
-    odd |= counts[starts + lengths] > counts[starts]  # one inside the text
     ends = starts + lengths  # where each text's "|" falls
+    # A character at p is in the text whose "|" comes first after it.
+    odd[np.searchsorted(ends, np.flatnonzero(escaped), side="left")] = True
     for m in _ESCAPED_X.finditer("|".join(texts)):
-        odd[np.searchsorted(ends, m.start(), side="left")] = True  # the text it is in
+        odd[np.searchsorted(ends, m.start(), side="left")] = True
     return odd
 
 
@@ -276,6 +276,34 @@ def _number_key(v: float) -> object:
     return v if v else (v, math.copysign(1.0, v))
 
 
+def _all_numbers(values: Sequence[Any] | np.ndarray) -> bool:
+    """True when every value is None, a bool, an int or a float (NumPy's too)."""
+    return set(map(type, values)) <= {type(None), bool, int, float, np.float64, np.bool_,
+                                      np.int64}
+
+
+def _code_numbers(kind: str, values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """(codes, distinct values) of numbers or booleans, None blank (code -1), in
+    the order first seen; numbers told apart by their bits, so 0.0 and -0.0
+    (written "0" and "-0") are two, as the by-hand coding keeps them."""
+    blank = np.fromiter(map(_is_none, values), dtype=bool, count=len(values))
+    filled = [v for v in values if v is not None] if blank.any() else list(values)
+    if kind == "boolean":
+        found = np.fromiter(map(bool, filled), dtype=np.int8, count=len(filled))
+    else:
+        found = np.fromiter(map(float, filled), dtype=np.float64, count=len(filled)).view(np.int64)
+    got, uniques = pd.factorize(found)
+    codes = np.full(len(values), -1, dtype=np.intp)
+    codes[~blank] = got
+    distinct_values = (uniques.astype(bool).tolist() if kind == "boolean"
+                       else np.asarray(uniques, dtype=np.int64).view(np.float64).tolist())
+    return codes, distinct_values
+
+
+def _is_none(v: object) -> bool:
+    return v is None
+
+
 class _Coded:
     """One column as codes into its distinct values (code -1: a blank cell)."""
 
@@ -292,8 +320,10 @@ class _Coded:
         elif kind == "string":
             codes, uniques = pd.factorize(np.asarray(values, dtype=object))
             self.uniques = list(uniques)
+        elif kind in ("number", "boolean") and _all_numbers(values):
+            codes, self.uniques = _code_numbers(kind, values)
         else:
-            # Numbers and dates by hand: factorize would make -0.0 one with 0.0.
+            # Dates (and anything odd) by hand: factorize would make -0.0 one with 0.0.
             index: dict[object, int] = {}
             self.uniques = []
             codes = np.empty(len(values), dtype=np.intp)
