@@ -206,7 +206,18 @@ def test_rows_zipped_from_memory_give_the_bytes_xlsxwriter_closes_with(tmp_path,
 
     from optimizer.outputs.xlsx_rows import close_workbook, spool_rows
 
-    def book(path, spool: int, ours: bool) -> bytes:
+    from optimizer.outputs import xlsx_rows
+
+    deflated_in_threads = []
+    real_deflated = xlsx_rows._deflated
+
+    def deflated(*args):
+        deflated_in_threads.append(args[0])
+        return real_deflated(*args)
+
+    monkeypatch.setattr(xlsx_rows, "_deflated", deflated)
+
+    def book(path, spool: int, ours: bool, threads: int = 2) -> bytes:
         wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
         wb.set_properties({"created": dt.datetime(2026, 1, 1)})
         temp_files = []
@@ -224,7 +235,7 @@ def test_rows_zipped_from_memory_give_the_bytes_xlsxwriter_closes_with(tmp_path,
                                        None), ("number", [float(i) for i in range(3000)], None)])
             ws.data_validation(1, 0, 5, 0, {"validate": "list", "source": ["x", "y"]})
         if ours:
-            close_workbook(wb, 1)
+            close_workbook(wb, 1, threads)
         else:
             with monkeypatch.context() as m:  # XlsxWriter's close, deflating at level 1
                 m.setattr(xlsxwriter.workbook, "ZipFile",
@@ -235,9 +246,12 @@ def test_rows_zipped_from_memory_give_the_bytes_xlsxwriter_closes_with(tmp_path,
 
     for spool in (1 << 22, 1000):  # rows in memory; rolled over to a file
         plain = book(tmp_path / "plain.xlsx", spool, ours=False)
-        fast = book(tmp_path / "fast.xlsx", spool, ours=True)
-        with zipfile.ZipFile(tmp_path / "fast.xlsx") as z:
-            assert z.read("xl/worksheets/sheet1.xml").count(b"line\nbreak_x000D_") == 3000
-            assert b"<sheetData/>" in z.read("xl/worksheets/sheet2.xml")
-        assert fast == plain
+        for threads in (0, 2):  # deflated as zipped, or beforehand in threads
+            deflated_in_threads.clear()
+            fast = book(tmp_path / "fast.xlsx", spool, ours=True, threads=threads)
+            with zipfile.ZipFile(tmp_path / "fast.xlsx") as z:
+                assert z.read("xl/worksheets/sheet1.xml").count(b"line\nbreak_x000D_") == 3000
+                assert b"<sheetData/>" in z.read("xl/worksheets/sheet2.xml")
+            assert fast == plain
+            assert len(deflated_in_threads) == (2 if threads else 0)  # sheets A and B
     assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile  # put back after the close

@@ -15,13 +15,16 @@ formulas), :func:`write_rows` returns False and the caller writes cell by cell.
 from __future__ import annotations
 
 import codecs
+import functools
 import io
 import math
 import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import compress, repeat
 from typing import Any, BinaryIO, Literal
@@ -479,16 +482,62 @@ def _spooled_rows(ws: Any) -> BinaryIO | None:
     return rows
 
 
-def _mark_rows(ws: Any) -> None:
+def _mark_rows(ws: Any, sheet_files: dict[int, str]) -> None:
     """``Worksheet._write_optimized_sheet_data`` without copying the rows: the
-    mark stands for them and :class:`_PartsZip` puts them in while it zips."""
+    mark stands for them and :class:`_PartsZip` puts them in while it zips.
+    ``sheet_files`` gets the sheet's XML file (by ``id(ws)``)."""
     if ws.dim_rowmin is None:
         ws._xml_empty_tag("sheetData")  # no data: as XlsxWriter writes it
         return
     ws._xml_start_tag("sheetData")
     ws.fh.write(_ROWS_MARK)
     ws._xml_end_tag("sheetData")
+    sheet_files[id(ws)] = ws.fh.name
     os.unlink(ws.row_data_filename)  # XlsxWriter's own (empty) row file, as it removes it
+
+
+def _sheet_pieces(xml: bytes, rows: BinaryIO) -> Iterator[bytes]:
+    """A sheet's XML in pieces: ``xml`` (as XlsxWriter wrote it, with the
+    mark) with the rows read from ``rows`` in the mark's place."""
+    at = xml.find(_ROWS_MARK_BYTES)
+    if at < 0:
+        yield xml
+        return
+    yield xml[:at]
+    rows.seek(0)
+    while chunk := rows.read(_CHUNK):
+        if chunk.endswith(b"\r"):  # keep "\r\n" together for the line below
+            chunk += rows.read(1)
+        if b"\r" in chunk:  # as XlsxWriter reads its row file back (universal newlines)
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        yield chunk
+    yield xml[at + len(_ROWS_MARK_BYTES):]
+
+
+def _deflated(path: str, rows: BinaryIO, level: int) -> bytes:
+    """A sheet's member as ``ZipFile`` deflates it at ``level`` (raw deflate,
+    one stream): run in a worker thread, zlib lets go of the interpreter."""
+    with open(path, "rb") as f:
+        xml = f.read()
+    packer = zlib.compressobj(level, zlib.DEFLATED, -15)
+    out = [packer.compress(piece) for piece in _sheet_pieces(xml, rows)]
+    out.append(packer.flush())
+    return b"".join(out)
+
+
+class _AlreadyDeflated:
+    """Stands in for a member's compressor: the data written is only counted
+    (size, CRC) by ``ZipFile``; the deflated bytes, made beforehand, come at
+    the flush."""
+
+    def __init__(self, deflated: bytes) -> None:
+        self.deflated = deflated
+
+    def compress(self, data: bytes) -> bytes:
+        return b""
+
+    def flush(self) -> bytes:
+        return self.deflated
 
 
 class _Spliced:
@@ -506,20 +555,8 @@ class _Spliced:
 
     def close(self) -> None:
         with self.dest:
-            at = self.xml.find(_ROWS_MARK_BYTES)
-            if at < 0:
-                self.dest.write(self.xml)
-                return
-            self.dest.write(self.xml[:at])
-            rows = self.rows
-            rows.seek(0)
-            while chunk := rows.read(_CHUNK):
-                if chunk.endswith(b"\r"):  # keep "\r\n" together for the line below
-                    chunk += rows.read(1)
-                if b"\r" in chunk:  # as XlsxWriter reads its row file back (universal newlines)
-                    chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-                self.dest.write(chunk)
-            self.dest.write(self.xml[at + len(_ROWS_MARK_BYTES):])
+            for piece in _sheet_pieces(bytes(self.xml), self.rows):
+                self.dest.write(piece)
 
     def __enter__(self) -> _Spliced:
         return self
@@ -528,28 +565,62 @@ class _Spliced:
         self.close()
 
 
+#: Threads deflating the large sheets at close (the machine has 2 cores).
+DEFLATE_THREADS = 2
+
+_ZLIB_COMPRESSOR = type(zlib.compressobj())
+
+
 class _PartsZip(zipfile.ZipFile):
     """The ``ZipFile`` XlsxWriter zips the workbook's parts with at close: each
-    spooled sheet's rows go from memory straight into its member."""
+    spooled sheet's rows go from memory straight into its member, deflated
+    beforehand in worker threads (the same bytes: one zlib stream a member,
+    at the archive's level), while the parts before it are zipped."""
 
-    def __init__(self, *args: Any, rows: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, rows: dict[str, Any], sheet_files: dict[int, str],
+                 pool: ThreadPoolExecutor | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sheet_rows = rows  # member name -> worksheet with spooled rows
+        self.sheet_files = sheet_files  # id(worksheet) -> its XML file, rows marked
+        self.pool = pool
+        self.deflating: dict[str, Future[bytes]] | None = None
+
+    def _start_deflating(self) -> None:
+        """At the first member: every sheet's XML is written; deflate the large ones."""
+        self.deflating = {}
+        level = zlib.Z_DEFAULT_COMPRESSION if self.compresslevel is None else self.compresslevel
+        if self.pool is None or self.compression != zipfile.ZIP_DEFLATED:
+            return
+        for member, ws in self.sheet_rows.items():
+            rows = _spooled_rows(ws)  # flushed here, before any thread reads it
+            path = self.sheet_files.get(id(ws))
+            if rows is not None and path is not None:
+                self.deflating[member] = self.pool.submit(_deflated, path, rows, level)
 
     def open(self, name: Any, mode: Literal["r", "w"] = "r", pwd: bytes | None = None, *,
              force_zip64: bool = False) -> Any:
+        if mode == "w" and self.deflating is None:
+            self._start_deflating()
         member = name.filename if isinstance(name, zipfile.ZipInfo) else name
         ws = self.sheet_rows.pop(member, None) if mode == "w" else None
+        job = (self.deflating or {}).pop(member, None)
+        # Its thread is done with the rows before they are touched here.
+        deflated = job.result() if job is not None else None
         rows = _spooled_rows(ws) if ws is not None else None
         if ws is None or rows is None:
             return super().open(name, mode, pwd, force_zip64=force_zip64)
         if isinstance(name, zipfile.ZipInfo) and ws.dim_rowmin is not None:
             # The size of the sheet with its rows (ZIP64 is decided on it).
             name.file_size += rows.seek(0, os.SEEK_END) - len(_ROWS_MARK_BYTES)
-        return _Spliced(super().open(name, mode, pwd, force_zip64=force_zip64), rows)
+        dest: Any = super().open(name, mode, pwd, force_zip64=force_zip64)
+        if deflated is not None and isinstance(getattr(dest, "_compressor", None),
+                                               _ZLIB_COMPRESSOR):
+            dest._compressor = _AlreadyDeflated(deflated)
+        return _Spliced(dest, rows)
 
 
-def close_workbook(wb: Any, compresslevel: int | None = None) -> None:
+def close_workbook(wb: Any, compresslevel: int | None = None,
+                   threads: int | None = None) -> None:
     """Close (save) a workbook, its parts deflated at ``compresslevel`` (None:
     zlib's default), the rows that :func:`spool_rows` kept zipped from memory.
 
@@ -563,6 +634,8 @@ def close_workbook(wb: Any, compresslevel: int | None = None) -> None:
     --------
     >>> close_workbook(wb, 1)   # doctest: +SKIP
     """
+    if threads is None:
+        threads = DEFLATE_THREADS
     module = xlsxwriter.workbook
     real = getattr(module, "ZipFile", None)
     level = {} if compresslevel is None else {"compresslevel": compresslevel}
@@ -570,19 +643,24 @@ def close_workbook(wb: Any, compresslevel: int | None = None) -> None:
         wb.close()
         return
     rows: dict[str, Any] = {}
+    sheet_files: dict[int, str] = {}
     if os.linesep == "\n":
         sheets = [ws for ws in wb.worksheets() if not ws.is_chartsheet]
         # The packager names the sheets' parts so: sheet1.xml, sheet2.xml, ...
         for i, ws in enumerate(sheets, start=1):
             if _spooled_rows(ws) is not None:
                 rows[f"xl/worksheets/sheet{i}.xml"] = ws
-                ws._write_optimized_sheet_data = _mark_rows.__get__(ws)
-    # The workbook is written in one thread; nothing else zips meanwhile.
-    module.ZipFile = lambda *a, **k: _PartsZip(*a, rows=dict(rows), **level, **k)
+                ws._write_optimized_sheet_data = functools.partial(_mark_rows, ws, sheet_files)
+    pool = ThreadPoolExecutor(threads) if rows and threads > 0 else None
+    # The workbook is closed in this thread; nothing else zips meanwhile.
+    module.ZipFile = lambda *a, **k: _PartsZip(*a, rows=dict(rows), sheet_files=sheet_files,
+                                               pool=pool, **level, **k)
     try:
         wb.close()
     finally:
         module.ZipFile = real
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         for ws in rows.values():
             vars(ws).pop("_write_optimized_sheet_data", None)
             if not ws.row_data_fh_closed:
