@@ -204,9 +204,8 @@ def test_rows_zipped_from_memory_give_the_bytes_xlsxwriter_closes_with(tmp_path,
 
     import xlsxwriter.workbook
 
-    from optimizer.outputs.xlsx_rows import close_workbook, spool_rows
-
     from optimizer.outputs import xlsx_rows
+    from optimizer.outputs.xlsx_rows import close_workbook, spool_rows
 
     deflated_in_threads = []
     real_deflated = xlsx_rows._deflated

@@ -1,7 +1,9 @@
 """The plan as an Excel workbook a director reviews and a clerk prints.
 
-Written with XlsxWriter in constant-memory mode (rows streamed to disk, so a
-100,000-student plan is fast and small in memory). Every text cell goes
+Written with XlsxWriter in constant-memory mode: each large sheet's rows are
+made a column's distinct value at a time (:mod:`optimizer.outputs.xlsx_rows`),
+kept in memory (up to 64 MB a sheet, then in a temporary file) and zipped
+straight from there, deflated in worker threads. Every text cell goes
 through :func:`optimizer.outputs.export.neutralize_formula` and is written as a
 string, never a formula; numbers are numbers and dates are dates.
 
