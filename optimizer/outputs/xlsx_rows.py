@@ -18,6 +18,7 @@ import codecs
 import functools
 import io
 import math
+import operator
 import os
 import re
 import tempfile
@@ -98,13 +99,17 @@ def _guard(text: str) -> str | None:
 _FORMULA_CODES = tuple(ord(c) for c in FORMULA_START)
 
 
-def _code_points(texts: list[str], sep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(code points of the texts joined by ``sep``, where each text starts in
-    them, each text's length): one array instead of a Python call per text."""
-    lengths = np.fromiter(map(len, texts), dtype=np.intp, count=len(texts))
-    starts = np.cumsum(lengths + len(sep)) - lengths - len(sep)
-    joined = sep.join(texts).encode("utf-32-le", "surrogatepass")  # one unit a character
-    return np.frombuffer(joined, dtype=np.uint32), starts, lengths
+_FIRST, _LAST = operator.itemgetter(slice(0, 1)), operator.itemgetter(slice(-1, None))
+
+
+def _end_codes(texts: list[str], end: Callable[[str], str]) -> np.ndarray:
+    """The code point at one end (``_FIRST`` or ``_LAST``) of each text, 0 for
+    an empty text: one array, without a Python call per text."""
+    ends = list(map(end, texts))  # one character, or "" for an empty text
+    if not all(ends):
+        ends = [e or "\x00" for e in ends]
+    units = "".join(ends).encode("utf-32-le", "surrogatepass")  # one unit a character
+    return np.frombuffer(units, dtype=np.uint32)
 
 
 def _guard_all(texts: list[Any]) -> list[str | None]:
@@ -112,16 +117,15 @@ def _guard_all(texts: list[Any]) -> list[str | None]:
     distinct names or ids, and a few start with a formula character."""
     if not texts or not set(map(type, texts)) <= {str}:
         return [_guard(t) for t in texts]
-    points, starts, lengths = _code_points(texts, "")
-    first = points[np.minimum(starts, max(len(points) - 1, 0))] if len(points) else starts
+    first = _end_codes(texts, _FIRST)
     hit = np.zeros(len(texts), dtype=bool)
     for code in _FORMULA_CODES:
         hit |= first == code
     out: list[str | None] = list(texts)
-    for i in np.flatnonzero(hit & (lengths > 0)).tolist():
+    for i in np.flatnonzero(hit).tolist():
         out[i] = "'" + texts[i]
-    for i in np.flatnonzero(lengths == 0).tolist():
-        out[i] = None
+    if not all(texts):
+        out = [t or None for t in out]
     return out
 
 
@@ -170,12 +174,11 @@ def _string_tail(ws: Any, style: str, value: str) -> str:
 #: What makes a text's XML more than ``<t>text</t>``: control characters (and a
 #: literal ``_xHHHH_``, escaped in turn), XML escapes, and leading or trailing
 #: whitespace (``xml:space``). Texts without any are most; the rest go through
-#: :func:`_string_tail`. All but ``_xHHHH_`` are looked for in the code points
-#: of all the texts at once; ``_xHHHH_`` in one scan of the texts joined by
-#: ``|`` (which it cannot span): a regular expression per text, or one looking
-#: for the whitespace too, took ten times as long.
-_ESCAPED_X = re.compile(r"_x[0-9a-fA-F]{4}_")
-_ESCAPED_CODES = (ord("&"), ord("<"), ord(">"))
+#: :func:`_string_tail`. The first two are found in one scan of all the texts
+#: joined by ``|`` (which neither can span), the whitespace from each text's
+#: end characters as code points: a regular expression per text, or one
+#: looking for the whitespace too, took ten times as long.
+_ESCAPED = (re.compile(r"[\x00-\x1f&<>]"), re.compile(r"_x[0-9a-fA-F]{4}_"))
 
 #: Which code points ``str.isspace`` (as ``\\s`` in XlsxWriter's test for
 #: ``xml:space``); there is none above U+3000.
@@ -184,21 +187,16 @@ _SPACE = np.array([chr(i).isspace() for i in range(0x3001)] + [False], dtype=boo
 
 def _not_plain(texts: list[str]) -> np.ndarray:
     """Which texts need XlsxWriter's escapes (or ``xml:space``)."""
-    points, starts, lengths = _code_points(texts, "|")
-    if not len(points):
-        return np.zeros(len(texts), dtype=bool)  # only empty texts: plain
-    at = np.minimum(starts, len(points) - 1)
-    first, last = points[at], points[np.maximum(at + lengths - 1, 0)]
-    top = len(_SPACE) - 1
-    odd = (lengths > 0) & (_SPACE[np.minimum(first, top)] | _SPACE[np.minimum(last, top)])
-    escaped = points < 0x20
-    for code in _ESCAPED_CODES:
-        escaped |= points == code
-    ends = starts + lengths  # where each text's "|" falls
-    # A character at p is in the text whose "|" comes first after it.
-    odd[np.searchsorted(ends, np.flatnonzero(escaped), side="left")] = True
-    for m in _ESCAPED_X.finditer("|".join(texts)):
-        odd[np.searchsorted(ends, m.start(), side="left")] = True
+    top = len(_SPACE) - 1  # (an empty text's 0 is no space)
+    odd = (_SPACE[np.minimum(_end_codes(texts, _FIRST), top)]
+           | _SPACE[np.minimum(_end_codes(texts, _LAST), top)])
+    lengths = np.fromiter(map(len, texts), dtype=np.intp, count=len(texts))
+    ends = np.cumsum(lengths + 1) - 1  # where each text's "|" falls
+    joined = "|".join(texts)
+    for pattern in _ESCAPED:
+        found = [m.start() for m in pattern.finditer(joined)]
+        # A character at p is in the text whose "|" comes first after it.
+        odd[np.searchsorted(ends, found, side="left")] = True
     return odd
 
 
@@ -557,6 +555,7 @@ class _Spliced:
         with self.dest:
             for piece in _sheet_pieces(bytes(self.xml), self.rows):
                 self.dest.write(piece)
+        self.rows.close()  # zipped: its memory back before the next sheet's
 
     def __enter__(self) -> _Spliced:
         return self
