@@ -104,7 +104,7 @@ def _numbers(series: pd.Series) -> pd.Series:
 def _looked_up(ids: pd.Series, mapping: Mapping[str, str]) -> np.ndarray:
     """``mapping.get(str(i), "")`` for each id, looked up once per distinct id
     (a 170,000-row sheet has ~100,000 students and ~2,000 schools)."""
-    codes, uniques = pd.factorize(ids, use_na_sentinel=False)
+    codes, uniques = pd.factorize(ids.to_numpy(dtype=object), use_na_sentinel=False)
     found = np.array([mapping.get(str(u), "") for u in uniques] + [""], dtype=object)
     return found.take(codes)
 
