@@ -3,7 +3,7 @@
 Written with XlsxWriter in constant-memory mode: each large sheet's rows are
 made a column's distinct value at a time (:mod:`optimizer.outputs.xlsx_rows`),
 kept in memory (up to 64 MB a sheet, then in a temporary file) and zipped
-straight from there, deflated in worker threads. Every text cell goes
+straight from there. Every text cell goes
 through :func:`optimizer.outputs.export.neutralize_formula` and is written as a
 string, never a formula; numbers are numbers and dates are dates.
 

@@ -568,8 +568,12 @@ class _Spliced:
         self.close()
 
 
-#: Threads deflating the large sheets at close (the machine has 2 cores).
-DEFLATE_THREADS = 2
+#: Threads deflating the large sheets beforehand at close; 0: each as it is
+#: zipped. Off by default: on the shared 2-core machine no core was free for
+#: them (100,000 students: close 0.47 s with none, 0.45-0.92 s with 2; with
+#: services 1.1-1.8 s against 1.8-2.1 s). ``benchmarks/bench_workbook.py
+#: --deflate-threads 2`` measures them on a quiet machine.
+DEFLATE_THREADS = 0
 
 _ZLIB_COMPRESSOR = type(zlib.compressobj())
 
@@ -625,7 +629,9 @@ class _PartsZip(zipfile.ZipFile):
 def close_workbook(wb: Any, compresslevel: int | None = None,
                    threads: int | None = None) -> None:
     """Close (save) a workbook, its parts deflated at ``compresslevel`` (None:
-    zlib's default), the rows that :func:`spool_rows` kept zipped from memory.
+    zlib's default), the rows that :func:`spool_rows` kept zipped from memory;
+    with ``threads`` (default :data:`DEFLATE_THREADS`) the large sheets are
+    deflated beforehand in that many threads (the same bytes).
 
     XlsxWriter writes each sheet's XML to a temporary file at close (copying
     the rows there, decoded and encoded again) and zips the files: at 100,000
