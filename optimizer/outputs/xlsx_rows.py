@@ -57,10 +57,6 @@ class Distinct:
     def __len__(self) -> int:
         return len(self.codes)
 
-    def convert(self, how: Callable[[Any], Any]) -> Distinct:
-        """The column with ``how(v)`` for each distinct value ``v`` (rows unchanged)."""
-        return Distinct(self.codes, [how(v) for v in self.values])
-
     def take(self) -> list[Any]:
         """Row by row (None where blank)."""
         made = np.empty(len(self.values) + 1, dtype=object)  # the last, None: code -1
