@@ -576,9 +576,10 @@ _ZLIB_COMPRESSOR = type(zlib.compressobj())
 
 class _PartsZip(zipfile.ZipFile):
     """The ``ZipFile`` XlsxWriter zips the workbook's parts with at close: each
-    spooled sheet's rows go from memory straight into its member, deflated
-    beforehand in worker threads (the same bytes: one zlib stream a member,
-    at the archive's level), while the parts before it are zipped."""
+    spooled sheet's rows go from memory straight into its member; with a
+    ``pool``, the member is deflated beforehand in a worker thread (the same
+    bytes: one zlib stream a member, at the archive's level) while the parts
+    before it are zipped."""
 
     def __init__(self, *args: Any, rows: dict[str, Any], sheet_files: dict[int, str],
                  pool: ThreadPoolExecutor | None, **kwargs: Any) -> None:
