@@ -16,8 +16,11 @@ CPU seconds of this process:
 
 ``--services`` plans service providers too (the Services and Provider rosters
 sheets); ``--no-dropdowns`` writes the workbook as ``bench_plan.py`` does
-(without the eligibility lists). The machine may be shared: CPU seconds say
-what the work itself costs.
+(without the eligibility lists); ``--deflate-threads N`` deflates the large
+sheets in N threads at close (default
+:data:`optimizer.outputs.xlsx_rows.DEFLATE_THREADS`; 0: as they are zipped).
+The machine may be shared: CPU seconds (of every thread) say what the work
+itself costs.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import xlsxwriter.packager
 
 from optimizer import edge_table, load_district, plan
 from optimizer.generator import generate_district
-from optimizer.outputs import edit_sheet, service_sheets, workbook
+from optimizer.outputs import edit_sheet, service_sheets, workbook, xlsx_rows
 from optimizer.outputs.export import write_district
 
 Clock = tuple[float, float]
@@ -117,7 +120,8 @@ def run(n: int, tmp: Path, services: bool, dropdowns: bool) -> None:
     print(f"\n{n:,} students{' with services' if services else ''}: "
           f"{len(tables.assignments):,} assignment rows, {len(tables.services):,} service "
           f"rows, {profiles:,} eligibility profiles; plan.xlsx "
-          f"{path.stat().st_size / 1e6:.1f} MB")
+          f"{path.stat().st_size / 1e6:.1f} MB; large sheets deflated in "
+          f"{xlsx_rows.DEFLATE_THREADS} thread(s) at close")
     print(f"  {'step':<28} {'wall s':>7} {'CPU s':>7}")
     for label in [*ORDER, *sorted(set(times) - set(ORDER))]:
         if label in times:
@@ -132,7 +136,10 @@ def main() -> None:
     p.add_argument("--services", action="store_true", help="plan service providers too")
     p.add_argument("--no-dropdowns", action="store_true",
                    help="no eligibility drop-downs (as bench_plan.py writes it)")
+    p.add_argument("--deflate-threads", type=int, default=xlsx_rows.DEFLATE_THREADS,
+                   help="threads deflating the large sheets at close (0: as zipped)")
     args = p.parse_args()
+    xlsx_rows.DEFLATE_THREADS = args.deflate_threads
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
             run(n, Path(tmp), args.services, not args.no_dropdowns)

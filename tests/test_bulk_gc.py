@@ -46,3 +46,22 @@ def test_collector_restored_after_an_error_and_left_off_if_it_was_off(tmp_path):
         assert not gc.isenabled()
         raise RuntimeError("boom")
     assert gc.isenabled()
+
+
+def test_the_workbook_is_written_with_the_collector_paused_and_restores_it(monkeypatch,
+                                                                           tmp_path):
+    from optimizer import plan
+    from optimizer.outputs import workbook
+
+    seen = []
+    real = workbook.write_edit_sheet
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())  # inside write_workbook, making the rows
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(workbook, "write_edit_sheet", spy)
+    tables = plan(load_district(SAMPLE)).tables()
+    assert gc.isenabled()
+    workbook.write_workbook(tables, tmp_path / "plan.xlsx")
+    assert gc.isenabled() and seen == [False]

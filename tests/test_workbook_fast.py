@@ -137,3 +137,30 @@ def test_column_widths_follow_the_longest_texts(sample_tables, tmp_path):
         assert _cols_xml(got) == _cols_xml(r.read("xl/worksheets/sheet1.xml"))
         rosters = z.read(f"xl/worksheets/sheet{names.index('Rosters') + 1}.xml")
     assert _cols_xml(rosters).count(b"<col ") == 11  # every column set, dates too
+
+
+def test_drop_down_formulas_are_the_ones_xlsxwriter_prepares(sample_tables, tmp_path,
+                                                            monkeypatch):
+    """The list formulas skip XlsxWriter's search for newer functions only where
+    there is none to find: the same workbook as with the search, and a formula
+    that calls one is still spelled as Excel stores it."""
+    tables, edges = sample_tables
+    fast = write_workbook(tables, tmp_path / "fast.xlsx", eligible=edges)
+    with zipfile.ZipFile(fast) as z:
+        names = load_workbook(fast, read_only=True).sheetnames
+        xml = z.read(f"xl/worksheets/sheet{names.index(edit_sheet.EDIT_SHEET) + 1}.xml")
+    assert xml.count(b"<formula1>'Eligible case managers'!$B$") > 1
+    plain_formulas = edit_sheet._plain_formulas
+    monkeypatch.setattr(edit_sheet, "_plain_formulas", lambda ws: None)
+    assert write_workbook(tables, tmp_path / "slow.xlsx",
+                          eligible=edges).read_bytes() == fast.read_bytes()
+    wb = xlsxwriter.Workbook(str(tmp_path / "f.xlsx"))
+    ours, theirs = wb.add_worksheet(), wb.add_worksheet()
+    plain_formulas(ours)
+    for formula in ("='Lists'!$B$2:$K$2", "{=A1:A3}", "=FILTER(A1:A3,B1:B3)", "SORT(A1:A9)",
+                    "=_xlfn.XLOOKUP(1,A:A,B:B)", "='Eligible (all)'!$B$2", "=A1"):
+        for expand in (False, True):
+            assert ours._prepare_formula(formula, expand) == \
+                theirs._prepare_formula(formula, expand), formula
+    assert ours._prepare_formula("=FILTER(A1:A3,B1:B3)") == "_xlfn._xlws.FILTER(A1:A3,B1:B3)"
+    wb.close()

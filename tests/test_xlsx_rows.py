@@ -59,6 +59,18 @@ def test_fast_rows_are_byte_identical_to_cell_by_cell(tmp_path):
     assert fast == slow
 
 
+def test_rows_written_as_text_or_as_bytes_are_the_same(tmp_path, monkeypatch):
+    """Rows go to the sheet's file as UTF-8 bytes where that file allows it;
+    as text otherwise (another encoding, or lines ending in \\r\\n): the same XML."""
+    from optimizer.outputs import xlsx_rows
+
+    as_bytes = _sheet_xml(tmp_path / "bytes.xlsx", fast=True)
+    calls = []
+    monkeypatch.setattr(xlsx_rows, "_bytes_under", lambda fh: calls.append(fh))
+    assert _sheet_xml(tmp_path / "text.xlsx", fast=True) == as_bytes
+    assert calls  # the text path ran
+
+
 def test_sheets_it_does_not_cover_are_left_to_the_caller(tmp_path):
     wb = xlsxwriter.Workbook(str(tmp_path / "x.xlsx"))  # not constant-memory
     ws = wb.add_worksheet()
@@ -115,16 +127,46 @@ def test_plain_texts_are_told_apart_in_any_order(tmp_path):
     from optimizer.outputs.xlsx_rows import _string_cells, _string_tail
 
     pieces = ["a", " ", "\t", "\n", "|", "&", "<", ">", '"', "_x0041_", "_x00", "41_", "\x07",
-              "é", "\u00a0", "<r>", "</r>", "_", "x"]
+              "é", "\u00a0", "<r>", "</r>", "_", "x", "\x01", "\x1c", "\u3000", "\u2028", "—",
+              "\U0001f600", "="]
     rng = random.Random(5)
     wb = xlsxwriter.Workbook(str(tmp_path / "t.xlsx"), {"constant_memory": True})
     ws = wb.add_worksheet()
-    for _ in range(300):
-        texts = list({"".join(rng.choice(pieces) for _ in range(rng.randint(1, 4)))
+    for _ in range(600):
+        texts = list({"".join(rng.choice(pieces) for _ in range(rng.randint(0, 4)))
                       for _ in range(rng.randint(1, 12))})
-        got = _string_cells(ws, ' s="1"', "<c", texts)
-        assert got == ["<c" + _string_tail(ws, ' s="1"', t) for t in texts], texts
+        want = ["<c" + _string_tail(ws, ' s="1"', t) for t in texts]
+        assert _string_cells(ws, ' s="1"', "<c", texts) == want, texts
+        assert _string_cells(ws, ' s="1"', "<c", texts, encode=True) == \
+            [w.encode("utf-8") for w in want], texts
     wb.close()
+
+
+def test_whitespace_code_points_end_at_u3000():
+    """_not_plain's table of whitespace stops at U+3000: nothing above is space."""
+    import sys
+
+    from optimizer.outputs.xlsx_rows import _SPACE
+
+    assert not any(chr(i).isspace() for i in range(len(_SPACE) - 1, sys.maxunicode + 1))
+    assert _SPACE[0x3000] and _SPACE[ord(" ")] and not _SPACE[ord("a")]
+
+
+def test_texts_are_guarded_as_one_by_one():
+    """guarded_text guards all the texts at once: as neutralize_formula does one
+    by one, blank for an empty text."""
+    import random
+
+    from optimizer.district.textsafe import neutralize_formula
+    from optimizer.outputs.xlsx_rows import guarded_text
+
+    pieces = ["=", "+", "-", "@", "\t", "\r", "'", "a", " ", "é", "\U0001f600", "\ud800", "1"]
+    rng = random.Random(7)
+    for _ in range(300):
+        texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 3)))
+                 for _ in range(rng.randint(0, 15))]
+        want = [neutralize_formula(t) if t else None for t in texts]
+        assert guarded_text(texts).take() == want, texts
 
 
 def test_rows_kept_in_memory_or_spilled_give_the_same_bytes(tmp_path):
@@ -138,7 +180,7 @@ def test_rows_kept_in_memory_or_spilled_give_the_same_bytes(tmp_path):
             temp_files.append(Path(ws.row_data_filename))
             if spool is not None:
                 spool_rows(ws, spool)
-                assert ws.row_data_fh._max_size == spool  # ours, not XlsxWriter's file
+                assert ws.row_data_fh.buffer._max_size == spool  # ours, not XlsxWriter's file
             ws.write_string(0, 0, "head é —")
             assert write_rows(ws, 1, [("string", [f"S{i} — line\nbreak" for i in range(300)],
                                        None), ("number", [float(i) for i in range(300)], None)])
@@ -151,3 +193,64 @@ def test_rows_kept_in_memory_or_spilled_give_the_same_bytes(tmp_path):
     plain = book(tmp_path / "plain.xlsx", None)
     assert book(tmp_path / "memory.xlsx", 1 << 20) == plain
     assert book(tmp_path / "spilled.xlsx", 1000) == plain  # rolled over to a file
+
+
+def test_rows_zipped_from_memory_give_the_bytes_xlsxwriter_closes_with(tmp_path, monkeypatch):
+    """close_workbook puts spooled rows (in memory or spilled to a file) straight
+    into the zip: the same file, byte for byte, as XlsxWriter's own close (at
+    the same zlib level), for a sheet with rows, one spooled without any, and
+    one not spooled."""
+    import functools
+
+    import xlsxwriter.workbook
+
+    from optimizer.outputs import xlsx_rows
+    from optimizer.outputs.xlsx_rows import close_workbook, spool_rows
+
+    deflated_in_threads = []
+    real_deflated = xlsx_rows._deflated
+
+    def deflated(*args):
+        deflated_in_threads.append(args[0])
+        return real_deflated(*args)
+
+    monkeypatch.setattr(xlsx_rows, "_deflated", deflated)
+
+    def book(path, spool: int, ours: bool, threads: int = 2) -> bytes:
+        wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+        wb.set_properties({"created": dt.datetime(2026, 1, 1)})
+        temp_files = []
+        for name in ("A", "Empty", "B", "Plain"):
+            ws = wb.add_worksheet(name)
+            if name != "Empty":  # (XlsxWriter leaves an empty sheet's file, either way)
+                temp_files.append(Path(ws.row_data_filename))
+            if name != "Plain":
+                spool_rows(ws, spool)
+            if name == "Empty":
+                ws.set_column(0, 0, 20)
+                continue
+            ws.write_string(0, 0, f"{name} é —")
+            assert write_rows(ws, 1, [("string", [f"S{i} — line\nbreak\r\n" for i in range(3000)],
+                                       None), ("number", [float(i) for i in range(3000)], None)])
+            ws.data_validation(1, 0, 5, 0, {"validate": "list", "source": ["x", "y"]})
+        if ours:
+            close_workbook(wb, 1, threads)
+        else:
+            with monkeypatch.context() as m:  # XlsxWriter's close, deflating at level 1
+                m.setattr(xlsxwriter.workbook, "ZipFile",
+                          functools.partial(zipfile.ZipFile, compresslevel=1))
+                wb.close()
+        assert not any(f.exists() for f in temp_files)  # XlsxWriter's files removed
+        return Path(path).read_bytes()
+
+    for spool in (1 << 22, 1000):  # rows in memory; rolled over to a file
+        plain = book(tmp_path / "plain.xlsx", spool, ours=False)
+        for threads in (0, 2):  # deflated as zipped, or beforehand in threads
+            deflated_in_threads.clear()
+            fast = book(tmp_path / "fast.xlsx", spool, ours=True, threads=threads)
+            with zipfile.ZipFile(tmp_path / "fast.xlsx") as z:
+                assert z.read("xl/worksheets/sheet1.xml").count(b"line\nbreak_x000D_") == 3000
+                assert b"<sheetData/>" in z.read("xl/worksheets/sheet2.xml")
+            assert fast == plain
+            assert len(deflated_in_threads) == (2 if threads else 0)  # sheets A and B
+    assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile  # put back after the close

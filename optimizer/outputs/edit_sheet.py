@@ -149,6 +149,33 @@ def _ranges(rows: list[int], col: str) -> str:
     return " ".join(out)
 
 
+def _plain_formulas(ws: Any) -> None:
+    """Let ``ws`` skip XlsxWriter's search for newer Excel functions in formulas
+    that call none.
+
+    XlsxWriter runs ~155 regular expressions over each drop-down's list formula
+    to spell newer functions the way Excel stores them (``FILTER(`` ->
+    ``_xlfn._xlws.FILTER(``); every one of them needs a ``(``, which a range
+    like ``='Eligible case managers'!$B$2:$K$2`` has none of. A 100,000-student
+    workbook has ~1,000 lists: about 0.15 s. A formula with a ``(`` still goes
+    through XlsxWriter; the rest are stripped of ``{``, ``=`` and ``}`` as it does.
+    """
+    real = ws._prepare_formula
+
+    def prepare(formula: str, expand_future_functions: bool = False) -> str:
+        if "(" in formula:
+            return str(real(formula, expand_future_functions))
+        if formula.startswith("{"):
+            formula = formula[1:]
+        if formula.startswith("="):
+            formula = formula[1:]
+        if formula.endswith("}"):
+            formula = formula[:-1]
+        return formula
+
+    ws._prepare_formula = prepare
+
+
 def write_edit_sheet(wb: Any, tables: PlanTables, names: Mapping[str, str],
                      header: Any, eligible: pd.DataFrame | None = None) -> None:
     """Add the editable sheet (and, with ``eligible``, the drop-downs and their lists).
@@ -229,6 +256,7 @@ def write_edit_sheet(wb: Any, tables: PlanTables, names: Mapping[str, str],
             for c, eid in enumerate(choices, start=1):
                 lists.write_string(p, c, labels[eid])
     col = _col_letter(_CM_COL)
+    _plain_formulas(ws)
     for p, choices in enumerate(profiles, start=1):
         source = (f"='{LISTS_SHEET}'!$B${p + 1}:${_col_letter(len(choices))}${p + 1}")
         cells = _ranges(rows_of[p - 1], col)

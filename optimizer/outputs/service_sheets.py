@@ -94,7 +94,19 @@ def _flags(series: pd.Series) -> pd.Series:
 
 
 def _numbers(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_integer_dtype(series) or pd.api.types.is_float_dtype(series):
+        # Numbers already (a plan made in memory): none is "" (170,000 texts
+        # made to find none took 0.06 s at 100,000 students).
+        return pd.to_numeric(series, errors="coerce")
     return pd.to_numeric(series.where(series.astype(str) != ""), errors="coerce")
+
+
+def _looked_up(ids: pd.Series, mapping: Mapping[str, str]) -> np.ndarray:
+    """``mapping.get(str(i), "")`` for each id, looked up once per distinct id
+    (a 170,000-row sheet has ~100,000 students and ~2,000 schools)."""
+    codes, uniques = pd.factorize(ids.to_numpy(dtype=object), use_na_sentinel=False)
+    found = np.array([mapping.get(str(u), "") for u in uniques] + [""], dtype=object)
+    return found.take(codes)
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -326,10 +338,8 @@ def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, st
 
     def named(frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.copy()
-        # .tolist(): iterating a text column itself costs ~1 µs a value.
-        frame["student_name_"] = [student_names.get(str(i), "")
-                                  for i in frame["student_id"].tolist()]
-        frame["school_name_"] = [school_names.get(str(i), "") for i in frame["school_id"].tolist()]
+        frame["student_name_"] = _looked_up(frame["student_id"], student_names)
+        frame["school_name_"] = _looked_up(frame["school_id"], school_names)
         return frame
 
     services = services_frame(tables, names)

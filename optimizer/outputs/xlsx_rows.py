@@ -14,22 +14,31 @@ formulas), :func:`write_rows` returns False and the caller writes cell by cell.
 
 from __future__ import annotations
 
+import codecs
+import functools
 import io
 import math
+import operator
+import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import compress, repeat
-from typing import Any
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import pandas as pd
+import xlsxwriter.workbook
 from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
 
-from optimizer.district.textsafe import neutralize_formula
+from optimizer.district.textsafe import FORMULA_START, neutralize_formula
 
-__all__ = ["Column", "Distinct", "distinct", "guarded_text", "spool_rows", "write_rows"]
+__all__ = ["Column", "Distinct", "close_workbook", "distinct", "guarded_text", "spool_rows",
+           "write_rows"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +56,6 @@ class Distinct:
 
     def __len__(self) -> int:
         return len(self.codes)
-
-    def convert(self, how: Callable[[Any], Any]) -> Distinct:
-        """The column with ``how(v)`` for each distinct value ``v`` (rows unchanged)."""
-        return Distinct(self.codes, [how(v) for v in self.values])
 
     def take(self) -> list[Any]:
         """Row by row (None where blank)."""
@@ -75,6 +80,10 @@ def distinct(values: Sequence[Any] | np.ndarray | pd.Series | pd.Index,
     """
     if not isinstance(values, (pd.Series, pd.Index, np.ndarray)) or values.dtype == object:
         values = np.asarray(values, dtype=object)
+    elif isinstance(values, (pd.Series, pd.Index)) and isinstance(values.dtype, pd.StringDtype):
+        # pandas' text arrays check every value for NA before coding them: as
+        # objects (the same NA) a 100,000-row column is coded in about 60% of the time.
+        values = values.to_numpy(dtype=object)
     # Typed arrays (text, dates) are coded as they are, without an object per row.
     codes, uniques = pd.factorize(values)
     found = uniques.tolist()
@@ -86,6 +95,40 @@ def _guard(text: str) -> str | None:
     return neutralize_formula(text) if text else None
 
 
+#: What :func:`~optimizer.district.textsafe.neutralize_formula` guards, as code points.
+_FORMULA_CODES = tuple(ord(c) for c in FORMULA_START)
+
+
+_FIRST, _LAST = operator.itemgetter(slice(0, 1)), operator.itemgetter(slice(-1, None))
+
+
+def _end_codes(texts: list[str], end: Callable[[str], str]) -> np.ndarray:
+    """The code point at one end (``_FIRST`` or ``_LAST``) of each text, 0 for
+    an empty text: one array, without a Python call per text."""
+    ends = list(map(end, texts))  # one character, or "" for an empty text
+    if not all(ends):
+        ends = [e or "\x00" for e in ends]
+    units = "".join(ends).encode("utf-32-le", "surrogatepass")  # one unit a character
+    return np.frombuffer(units, dtype=np.uint32)
+
+
+def _guard_all(texts: list[Any]) -> list[str | None]:
+    """:func:`_guard` of each text: a 100,000-student column has ~100,000
+    distinct names or ids, and a few start with a formula character."""
+    if not texts or not set(map(type, texts)) <= {str}:
+        return [_guard(t) for t in texts]
+    first = _end_codes(texts, _FIRST)
+    hit = np.zeros(len(texts), dtype=bool)
+    for code in _FORMULA_CODES:
+        hit |= first == code
+    out: list[str | None] = list(texts)
+    for i in np.flatnonzero(hit).tolist():
+        out[i] = "'" + texts[i]
+    if not all(texts):
+        out = [t or None for t in out]
+    return out
+
+
 def guarded_text(values: Sequence[Any] | np.ndarray | pd.Series | Distinct) -> Distinct:
     """Text cells for :func:`write_rows`: blank where ``""`` or NA, the rest
     guarded by :func:`~optimizer.district.textsafe.neutralize_formula`.
@@ -95,9 +138,9 @@ def guarded_text(values: Sequence[Any] | np.ndarray | pd.Series | Distinct) -> D
     >>> guarded_text(["=1+1", "", "Ana", "Ana"]).take()
     ["'=1+1", None, 'Ana', 'Ana']
     """
-    if isinstance(values, Distinct):
-        return values.convert(_guard)
-    return distinct(values, _guard)
+    if not isinstance(values, Distinct):
+        values = distinct(values)
+    return Distinct(values.codes, _guard_all(values.values))
 
 
 #: The kinds of cell :func:`write_rows` writes.
@@ -132,29 +175,57 @@ def _string_tail(ws: Any, style: str, value: str) -> str:
 #: literal ``_xHHHH_``, escaped in turn), XML escapes, and leading or trailing
 #: whitespace (``xml:space``). Texts without any are most; the rest go through
 #: :func:`_string_tail`. The first two are found in one scan of all the texts
-#: joined by ``|`` (which neither can span): a regular expression per text, or
-#: one looking for the whitespace too, took ten times as long.
+#: joined by ``|`` (which neither can span), the whitespace from each text's
+#: end characters as code points: a regular expression per text, or one
+#: looking for the whitespace too, took ten times as long.
 _ESCAPED = (re.compile(r"[\x00-\x1f&<>]"), re.compile(r"_x[0-9a-fA-F]{4}_"))
+
+#: Which code points ``str.isspace`` (as ``\\s`` in XlsxWriter's test for
+#: ``xml:space``); there is none above U+3000.
+_SPACE = np.array([chr(i).isspace() for i in range(0x3001)] + [False], dtype=bool)
 
 
 def _not_plain(texts: list[str]) -> np.ndarray:
     """Which texts need XlsxWriter's escapes (or ``xml:space``)."""
-    odd = np.array([t[:1].isspace() or t[-1:].isspace() for t in texts], dtype=bool)
-    ends = np.cumsum([len(t) + 1 for t in texts])  # where each text's "|" falls
+    top = len(_SPACE) - 1  # (an empty text's 0 is no space)
+    odd = (_SPACE[np.minimum(_end_codes(texts, _FIRST), top)]
+           | _SPACE[np.minimum(_end_codes(texts, _LAST), top)])
+    lengths = np.fromiter(map(len, texts), dtype=np.intp, count=len(texts))
+    ends = np.cumsum(lengths + 1) - 1  # where each text's "|" falls
     joined = "|".join(texts)
     for pattern in _ESCAPED:
-        for m in pattern.finditer(joined):
-            odd[np.searchsorted(ends, m.start(), side="right")] = True  # the text it is in
+        found = [m.start() for m in pattern.finditer(joined)]
+        # A character at p is in the text whose "|" comes first after it.
+        odd[np.searchsorted(ends, found, side="left")] = True
     return odd
 
 
-def _string_cells(ws: Any, style: str, prefix: str, texts: list[str]) -> list[str]:
-    """:func:`_string_tail` of each text after ``prefix``, the plain ones without it."""
+def _encoded(cells: list[str]) -> list[bytes]:
+    """Each cell's XML in UTF-8, encoded in one call (a cell has no ``\\x01``:
+    control characters are escaped)."""
+    return "\x01".join(cells).encode("utf-8").split(b"\x01") if cells else []
+
+
+def _string_cells(ws: Any, style: str, prefix: str, texts: list[str],
+                  encode: bool = False) -> list[Any]:
+    """:func:`_string_tail` of each text after ``prefix``, the plain ones without
+    it (in UTF-8 with ``encode``)."""
     if not texts:
         return []
+    odd = _not_plain(texts)
     head = f'{prefix}{style} t="inlineStr"><is><t>'
-    return [prefix + _string_tail(ws, style, t) if o else head + t + "</t></is></c>"
-            for t, o in zip(texts, _not_plain(texts).tolist(), strict=True)]
+    plain = texts
+    if odd.any():
+        blanked = np.array(texts, dtype=object)
+        blanked[odd] = ""  # made below (a control character would split the join)
+        plain = blanked.tolist()
+    # Every plain cell in one join, cut apart at "\x01" (not in a plain text).
+    joined = head + ("</t></is></c>\x01" + head).join(plain) + "</t></is></c>"
+    cells: list[Any] = joined.encode("utf-8").split(b"\x01") if encode else joined.split("\x01")
+    for i in np.flatnonzero(odd).tolist():
+        cell = prefix + _string_tail(ws, style, texts[i])
+        cells[i] = cell.encode("utf-8") if encode else cell
+    return cells
 
 
 #: Bytes of a sheet's rows kept in memory before they go to a temporary file.
@@ -181,9 +252,11 @@ def spool_rows(ws: Any, max_bytes: int | None = None) -> None:
     if (not ws.constant_memory or fh is None or fh is not ws.fh or ws.row_data_fh_closed
             or fh.tell() != 0):
         return  # not a fresh constant-memory sheet: leave it as XlsxWriter made it
-    # The same text mode as XlsxWriter's own file (UTF-8, newlines as the platform's).
-    ws.row_data_fh = ws.fh = tempfile.SpooledTemporaryFile(  # noqa: SIM115
-        max_size=max_bytes, mode="w+", encoding="utf-8", dir=ws.tmpdir)
+    # The same text mode as XlsxWriter's own file (UTF-8, newlines as the
+    # platform's), over bytes that write_rows and close_workbook use as they are.
+    ws.row_data_fh = ws.fh = io.TextIOWrapper(
+        tempfile.SpooledTemporaryFile(max_size=max_bytes, mode="w+b", dir=ws.tmpdir),  # noqa: SIM115
+        encoding="utf-8")
     fh.close()  # XlsxWriter removes its (empty) file when it assembles the sheet
 
 
@@ -204,6 +277,34 @@ def _number_key(v: float) -> object:
     return v if v else (v, math.copysign(1.0, v))
 
 
+def _all_numbers(values: Sequence[Any] | np.ndarray) -> bool:
+    """True when every value is None, a bool, an int or a float (NumPy's too)."""
+    return set(map(type, values)) <= {type(None), bool, int, float, np.float64, np.bool_,
+                                      np.int64}
+
+
+def _code_numbers(kind: str, values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """(codes, distinct values) of numbers or booleans, None blank (code -1), in
+    the order first seen; numbers told apart by their bits, so 0.0 and -0.0
+    (written "0" and "-0") are two, as the by-hand coding keeps them."""
+    blank = np.fromiter(map(_is_none, values), dtype=bool, count=len(values))
+    filled = [v for v in values if v is not None] if blank.any() else list(values)
+    if kind == "boolean":
+        found = np.fromiter(map(bool, filled), dtype=np.int8, count=len(filled))
+    else:
+        found = np.fromiter(map(float, filled), dtype=np.float64, count=len(filled)).view(np.int64)
+    got, uniques = pd.factorize(found)
+    codes = np.full(len(values), -1, dtype=np.intp)
+    codes[~blank] = got
+    distinct_values = (uniques.astype(bool).tolist() if kind == "boolean"
+                       else np.asarray(uniques, dtype=np.int64).view(np.float64).tolist())
+    return codes, distinct_values
+
+
+def _is_none(v: object) -> bool:
+    return v is None
+
+
 class _Coded:
     """One column as codes into its distinct values (code -1: a blank cell)."""
 
@@ -220,8 +321,10 @@ class _Coded:
         elif kind == "string":
             codes, uniques = pd.factorize(np.asarray(values, dtype=object))
             self.uniques = list(uniques)
+        elif kind in ("number", "boolean") and _all_numbers(values):
+            codes, self.uniques = _code_numbers(kind, values)
         else:
-            # Numbers and dates by hand: factorize would make -0.0 one with 0.0.
+            # Dates (and anything odd) by hand: factorize would make -0.0 one with 0.0.
             index: dict[object, int] = {}
             self.uniques = []
             codes = np.empty(len(values), dtype=np.intp)
@@ -238,10 +341,11 @@ class _Coded:
         self.codes = np.full(n, -1, dtype=np.intp)
         self.codes[:len(codes)] = codes
 
-    def cells(self, ws: Any, style: str, prefix: str) -> list[str]:
-        """Each row's cell XML (``""`` where blank): each distinct value's made once."""
-        if self.kind == "string":
-            made = _string_cells(ws, style, prefix, self.uniques)
+    def cells(self, ws: Any, style: str, prefix: str, encode: bool = False) -> list[Any]:
+        """Each row's cell XML (``""`` where blank): each distinct value's made
+        once (and encoded to UTF-8 once with ``encode``)."""
+        if self.kind == "string":  # encoded as they are made
+            made = _string_cells(ws, style, prefix, self.uniques, encode)
         elif self.kind == "boolean":
             made = [f'{prefix}{style} t="b"><v>{int(bool(v))}</v></c>' for v in self.uniques]
         else:
@@ -249,6 +353,9 @@ class _Coded:
                        [ws._convert_date_time(v) for v in self.uniques])
             made = [f"{prefix}{style}><v>{v:.16G}</v></c>" for v in numbers]
         # Code -1 (blank) takes the last, "".
+        if encode:
+            made = made if self.kind == "string" else _encoded(made)
+            return np.array([*made, b""], dtype=object).take(self.codes).tolist()
         return np.array([*made, ""], dtype=object).take(self.codes).tolist()
 
 
@@ -276,7 +383,7 @@ def write_rows(ws: Any, first_row: int, columns: Sequence[Column]) -> bool:
         return False
     coded = [_Coded(kind, values, n) for kind, values, _ in columns]
     limit = ws.xls_strmax // 2  # longer text may need XlsxWriter's truncation
-    if any(c.kind == "string" and any(len(v) > limit for v in c.uniques) for c in coded):
+    if any(c.kind == "string" and max(map(len, c.uniques), default=0) > limit for c in coded):
         return False
     ws._write_single_row(first_row)  # flush the row above, as the first cell would
     filled = np.array([c.codes >= 0 for c in coded])  # blanks (None) are not written
@@ -288,7 +395,8 @@ def write_rows(ws: Any, first_row: int, columns: Sequence[Column]) -> bool:
               for c in sorted(first_use, key=lambda c: (first_use[c], c)) if first_use[c] < n}
     # Each cell's XML with its row number left as a "\x00" placeholder (control
     # characters are escaped, so there is none in a text), filled in per row.
-    cells = [col.cells(ws, styles.get(c, ""), f'<c r="{xl_col_to_name(c)}\x00"')
+    raw = _bytes_under(ws.fh)
+    cells = [col.cells(ws, styles.get(c, ""), f'<c r="{xl_col_to_name(c)}\x00"', raw is not None)
              for c, col in enumerate(coded)]
     has_cells = np.asarray(filled.any(axis=0))  # a row with no cell is not written
     rows = np.flatnonzero(has_cells)
@@ -297,15 +405,13 @@ def write_rows(ws: Any, first_row: int, columns: Sequence[Column]) -> bool:
     tag = _row_tag(ws, first_row)
     fh = ws.fh
     every = bool(has_cells.all())
-    for a in range(0, n, _BLOCK):
-        b = min(n, a + _BLOCK)
-        xml: Iterable[str] = map("".join, zip(repeat(tag), *(col[a:b] for col in cells),
-                                              repeat("</row>")))
-        numbers: Iterable[str] = map(str, range(first_row + a + 1, first_row + b + 1))
-        if not every:
-            keep = has_cells[a:b].tolist()
-            xml, numbers = compress(xml, keep), compress(numbers, keep)
-        fh.write("".join(map(str.replace, xml, repeat("\x00"), numbers)))
+    if raw is not None:
+        fh.flush()  # what XlsxWriter wrote, before these rows
+        _write_blocks(raw.write, cells, tag.encode("utf-8"), b"</row>", b"\x00",
+                      b"%d".__mod__, first_row, n, None if every else has_cells)
+    else:
+        _write_blocks(fh.write, cells, tag, "</row>", "\x00", str, first_row, n,
+                      None if every else has_cells)
     lowest, highest = first_row + int(rows[0]), first_row + int(rows[-1])
     for c in range(len(columns)):
         if first_use[c] < n:  # the sheet's size, as each cell would set it
@@ -315,5 +421,254 @@ def write_rows(ws: Any, first_row: int, columns: Sequence[Column]) -> bool:
     return True
 
 
+def _write_blocks(write: Callable[[Any], Any], cells: list[list[Any]], tag: Any, end: Any,
+                  mark: Any, number: Callable[[int], Any], first_row: int, n: int,
+                  has_cells: np.ndarray | None) -> None:
+    """Join the rows a block at a time and write them: ``str`` or ``bytes``
+    pieces alike (``tag``, ``end``, ``mark`` and ``number`` of the same type)."""
+    join, replace = type(tag)().join, type(tag).replace
+    for a in range(0, n, _BLOCK):
+        b = min(n, a + _BLOCK)
+        xml: Iterable[Any] = map(join, zip(repeat(tag), *(col[a:b] for col in cells),
+                                           repeat(end)))
+        numbers: Iterable[Any] = map(number, range(first_row + a + 1, first_row + b + 1))
+        if has_cells is not None:
+            keep = has_cells[a:b].tolist()
+            xml, numbers = compress(xml, keep), compress(numbers, keep)
+        write(join(map(replace, xml, repeat(mark), numbers)))
+
+
+def _bytes_under(fh: Any) -> BinaryIO | None:
+    """The binary file under a sheet's text file when UTF-8 bytes written into it
+    (after a flush) are what the text would have been: a UTF-8 ``TextIOWrapper``
+    where lines end with ``\\n`` (XlsxWriter's row file and :func:`spool_rows`'s).
+
+    Rows written as bytes skip a text encoding of every row: about half the
+    time of joining them, as a drop-down label's ``—`` made each block of
+    text two bytes a character."""
+    if os.linesep != "\n" or not isinstance(fh, io.TextIOWrapper):
+        return None
+    if codecs.lookup(fh.encoding).name != "utf-8" or fh.errors != "strict":
+        return None
+    return fh.buffer
+
+
 #: Rows joined into one string per write (bounds the memory of a large sheet).
 _BLOCK = 20_000
+
+
+#: Where a spooled sheet's rows go in the sheet XML XlsxWriter assembles at
+#: close (:func:`close_workbook`); a NUL never reaches that XML otherwise
+#: (control characters in cells are escaped as ``_x0000_``).
+_ROWS_MARK = "\x00caseload: the rows go here\x00"
+_ROWS_MARK_BYTES = _ROWS_MARK.encode("utf-8")
+
+#: Bytes of spooled rows read at a time while they are zipped.
+_CHUNK = 1 << 20
+
+
+def _spooled_rows(ws: Any) -> BinaryIO | None:
+    """The bytes (UTF-8) under a sheet's rows kept by :func:`spool_rows`, or None
+    when the sheet's rows are not there (not spooled, or already closed)."""
+    fh = getattr(ws, "row_data_fh", None)
+    if (not getattr(ws, "constant_memory", False) or ws.row_data_fh_closed
+            or not isinstance(fh, io.TextIOWrapper)
+            or not isinstance(fh.buffer, tempfile.SpooledTemporaryFile)):
+        return None
+    fh.flush()
+    rows: Any = fh.buffer
+    return rows
+
+
+def _mark_rows(ws: Any, sheet_files: dict[int, str]) -> None:
+    """``Worksheet._write_optimized_sheet_data`` without copying the rows: the
+    mark stands for them and :class:`_PartsZip` puts them in while it zips.
+    ``sheet_files`` gets the sheet's XML file (by ``id(ws)``)."""
+    if ws.dim_rowmin is None:
+        ws._xml_empty_tag("sheetData")  # no data: as XlsxWriter writes it
+        return
+    ws._xml_start_tag("sheetData")
+    ws.fh.write(_ROWS_MARK)
+    ws._xml_end_tag("sheetData")
+    sheet_files[id(ws)] = ws.fh.name
+    os.unlink(ws.row_data_filename)  # XlsxWriter's own (empty) row file, as it removes it
+
+
+def _sheet_pieces(xml: bytes, rows: BinaryIO) -> Iterator[bytes]:
+    """A sheet's XML in pieces: ``xml`` (as XlsxWriter wrote it, with the
+    mark) with the rows read from ``rows`` in the mark's place."""
+    at = xml.find(_ROWS_MARK_BYTES)
+    if at < 0:
+        yield xml
+        return
+    yield xml[:at]
+    rows.seek(0)
+    while chunk := rows.read(_CHUNK):
+        if chunk.endswith(b"\r"):  # keep "\r\n" together for the line below
+            chunk += rows.read(1)
+        if b"\r" in chunk:  # as XlsxWriter reads its row file back (universal newlines)
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        yield chunk
+    yield xml[at + len(_ROWS_MARK_BYTES):]
+
+
+def _deflated(path: str, rows: BinaryIO, level: int) -> bytes:
+    """A sheet's member as ``ZipFile`` deflates it at ``level`` (raw deflate,
+    one stream): run in a worker thread, zlib lets go of the interpreter."""
+    with open(path, "rb") as f:
+        xml = f.read()
+    packer = zlib.compressobj(level, zlib.DEFLATED, -15)
+    out = [packer.compress(piece) for piece in _sheet_pieces(xml, rows)]
+    out.append(packer.flush())
+    return b"".join(out)
+
+
+class _AlreadyDeflated:
+    """Stands in for a member's compressor: the data written is only counted
+    (size, CRC) by ``ZipFile``; the deflated bytes, made beforehand, come at
+    the flush."""
+
+    def __init__(self, deflated: bytes) -> None:
+        self.deflated = deflated
+
+    def compress(self, data: bytes) -> bytes:
+        return b""
+
+    def flush(self) -> bytes:
+        return self.deflated
+
+
+class _Spliced:
+    """A zip member being written: the sheet's XML as XlsxWriter wrote it (with
+    the mark), kept until closed, then written with the rows in the mark's place."""
+
+    def __init__(self, dest: Any, rows: BinaryIO) -> None:
+        self.dest = dest
+        self.rows = rows
+        self.xml = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.xml += data
+        return len(data)
+
+    def close(self) -> None:
+        with self.dest:
+            for piece in _sheet_pieces(bytes(self.xml), self.rows):
+                self.dest.write(piece)
+        self.rows.close()  # zipped: its memory back before the next sheet's
+
+    def __enter__(self) -> _Spliced:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+#: Threads deflating the large sheets beforehand at close; 0: each as it is
+#: zipped. Off by default: on the shared 2-core machine no core was free for
+#: them (100,000 students: close 0.47 s with none, 0.45-0.92 s with 2; with
+#: services 1.1-1.8 s against 1.8-2.1 s). ``benchmarks/bench_workbook.py
+#: --deflate-threads 2`` measures them on a quiet machine.
+DEFLATE_THREADS = 0
+
+_ZLIB_COMPRESSOR = type(zlib.compressobj())
+
+
+class _PartsZip(zipfile.ZipFile):
+    """The ``ZipFile`` XlsxWriter zips the workbook's parts with at close: each
+    spooled sheet's rows go from memory straight into its member; with a
+    ``pool``, the member is deflated beforehand in a worker thread (the same
+    bytes: one zlib stream a member, at the archive's level) while the parts
+    before it are zipped."""
+
+    def __init__(self, *args: Any, rows: dict[str, Any], sheet_files: dict[int, str],
+                 pool: ThreadPoolExecutor | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sheet_rows = rows  # member name -> worksheet with spooled rows
+        self.sheet_files = sheet_files  # id(worksheet) -> its XML file, rows marked
+        self.pool = pool
+        self.deflating: dict[str, Future[bytes]] | None = None
+
+    def _start_deflating(self) -> None:
+        """At the first member: every sheet's XML is written; deflate the large ones."""
+        self.deflating = {}
+        level = zlib.Z_DEFAULT_COMPRESSION if self.compresslevel is None else self.compresslevel
+        if self.pool is None or self.compression != zipfile.ZIP_DEFLATED:
+            return
+        for member, ws in self.sheet_rows.items():
+            rows = _spooled_rows(ws)  # flushed here, before any thread reads it
+            path = self.sheet_files.get(id(ws))
+            if rows is not None and path is not None:
+                self.deflating[member] = self.pool.submit(_deflated, path, rows, level)
+
+    def open(self, name: Any, mode: Literal["r", "w"] = "r", pwd: bytes | None = None, *,
+             force_zip64: bool = False) -> Any:
+        if mode == "w" and self.deflating is None:
+            self._start_deflating()
+        member = name.filename if isinstance(name, zipfile.ZipInfo) else name
+        ws = self.sheet_rows.pop(member, None) if mode == "w" else None
+        job = (self.deflating or {}).pop(member, None)
+        # Its thread is done with the rows before they are touched here.
+        deflated = job.result() if job is not None else None
+        rows = _spooled_rows(ws) if ws is not None else None
+        if ws is None or rows is None:
+            return super().open(name, mode, pwd, force_zip64=force_zip64)
+        if isinstance(name, zipfile.ZipInfo) and ws.dim_rowmin is not None:
+            # The size of the sheet with its rows (ZIP64 is decided on it).
+            name.file_size += rows.seek(0, os.SEEK_END) - len(_ROWS_MARK_BYTES)
+        dest: Any = super().open(name, mode, pwd, force_zip64=force_zip64)
+        if deflated is not None and isinstance(getattr(dest, "_compressor", None),
+                                               _ZLIB_COMPRESSOR):
+            dest._compressor = _AlreadyDeflated(deflated)
+        return _Spliced(dest, rows)
+
+
+def close_workbook(wb: Any, compresslevel: int | None = None,
+                   threads: int | None = None) -> None:
+    """Close (save) a workbook, its parts deflated at ``compresslevel`` (None:
+    zlib's default), the rows that :func:`spool_rows` kept zipped from memory;
+    with ``threads`` (default :data:`DEFLATE_THREADS`) the large sheets are
+    deflated beforehand in that many threads (the same bytes).
+
+    XlsxWriter writes each sheet's XML to a temporary file at close (copying
+    the rows there, decoded and encoded again) and zips the files: at 100,000
+    students that was ~150 MB written and read back. The workbook's bytes are
+    the same. Without the ``ZipFile`` XlsxWriter is known to use, or where text
+    files do not end lines with ``\\n``, the rows are copied as XlsxWriter does.
+
+    Examples
+    --------
+    >>> close_workbook(wb, 1)   # doctest: +SKIP
+    """
+    if threads is None:
+        threads = DEFLATE_THREADS
+    module = xlsxwriter.workbook
+    real = getattr(module, "ZipFile", None)
+    level = {} if compresslevel is None else {"compresslevel": compresslevel}
+    if real is not zipfile.ZipFile:  # another XlsxWriter: leave it as it is
+        wb.close()
+        return
+    rows: dict[str, Any] = {}
+    sheet_files: dict[int, str] = {}
+    if os.linesep == "\n":
+        sheets = [ws for ws in wb.worksheets() if not ws.is_chartsheet]
+        # The packager names the sheets' parts so: sheet1.xml, sheet2.xml, ...
+        for i, ws in enumerate(sheets, start=1):
+            if _spooled_rows(ws) is not None:
+                rows[f"xl/worksheets/sheet{i}.xml"] = ws
+                ws._write_optimized_sheet_data = functools.partial(_mark_rows, ws, sheet_files)
+    pool = ThreadPoolExecutor(threads) if rows and threads > 0 else None
+    # The workbook is closed in this thread; nothing else zips meanwhile.
+    module.ZipFile = lambda *a, **k: _PartsZip(*a, rows=dict(rows), sheet_files=sheet_files,
+                                               pool=pool, **level, **k)
+    try:
+        wb.close()
+    finally:
+        module.ZipFile = real
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        for ws in rows.values():
+            vars(ws).pop("_write_optimized_sheet_data", None)
+            if not ws.row_data_fh_closed:
+                ws.row_data_fh.close()
+                ws.row_data_fh_closed = True
