@@ -284,3 +284,23 @@ def test_bounds_ignore_minutes_the_plan_ignores():
         assert sol.objective >= best
         checked += sol.objective == best
     assert checked >= 30
+
+
+@pytest.mark.parametrize("seed", LP_LOOSE[:5])
+def test_the_joint_flow_bounds_the_cost_when_the_cost_lp_runs_out(seed, monkeypatch):
+    from optimizer.planning.solvers import services
+
+    real = services._level_mip
+
+    def no_cost_lp(*args, **kw):
+        served, placed, _, plan = real(*args, **kw)
+        return served, placed, None, plan  # (as if the cost LP ran out of time)
+
+    monkeypatch.setattr(services, "_level_mip", no_cost_lp)
+    spec = random_spec(random.Random(seed))
+    best, _, _ = chk.joint_optimum(spec)
+    sol = solve_services(to_problem(spec), ServiceParams())
+    bound = (sol.bound["unserved"], sol.bound["unplaced"], sol.bound["cost"])
+    assert bound[:2] == best[:2]
+    assert 0 < bound[2] <= best[2]
+    assert any("by the joint flow" in note for note in sol.notes)

@@ -336,6 +336,7 @@ def _level_proven(problem: ServiceProblem, params: ServiceParams, sol: ServiceSo
             deadline - t0)
     except RuntimeError as exc:
         return dataclasses.replace(sol, notes=(*sol.notes, f"MIP of the levels not used: {exc}"))
+    lp_cost = cost is not None
     provider, cm = sol.provider, sol.case_manager
     notes = list(sol.notes)
     if plan is not None:
@@ -348,6 +349,11 @@ def _level_proven(problem: ServiceProblem, params: ServiceParams, sol: ServiceSo
             notes = [n for n in notes if not n.startswith("the plan kept came from")]
             notes.append("the plan kept came from the MIP of the levels (HiGHS)")
     old = (int(sol.bound["unserved"]), int(sol.bound["unplaced"]), int(sol.bound["cost"]))
+    if served >= 0 and placed >= 0 and cost is None:
+        # Both levels proven, the cost LP not solved in time: the joint flow
+        # with exactly those supplies still bounds the cost at those levels
+        # (a relaxation; a few tenths of a second where the LP took seconds).
+        cost = _joint_flow(problem, params, levels=(served, placed))[4]
     # What the MIPs proved, as a lexicographic bound: a level not proven is
     # 0 (every term >= 0), and so is every level after it.
     const = _balance_milli(problem.cap, problem.other_load, params.balance)
@@ -357,7 +363,9 @@ def _level_proven(problem: ServiceProblem, params: ServiceParams, sol: ServiceSo
     bound = dict(zip(("unserved", "unplaced", "cost"), max(old, new), strict=True))
     if served >= 0:
         notes.append("levels bounded by a MIP (HiGHS) of the joint model"
-                     + (" and the cost by its LP at those levels" if cost is not None else
+                     + (", the cost at those levels by its LP" if lp_cost else
+                        ", the cost at those levels by the joint flow (its LP not solved "
+                        "in time)" if cost is not None else
                         ", not all solved in time: their dual bounds"))
     runtime = dict(sol.runtime)
     runtime["level_mip"] = runtime.get("level_mip", 0.0) + time.perf_counter() - t0
