@@ -59,7 +59,7 @@ def measure(folder: str, out: str, quality: bool) -> dict:
     """(Child process.) One district, CSV in -> plan folder out, every stage timed."""
     t0, c0 = time.perf_counter(), time.process_time()
     from optimizer.district.validate import load_district
-    from optimizer.graph import edge_table
+    from optimizer.graph import eligible_pairs
     from optimizer.outputs.export import write_plan
     from optimizer.outputs.workbook import write_workbook
     from optimizer.planning.check import audit_table
@@ -93,7 +93,7 @@ def measure(folder: str, out: str, quality: bool) -> dict:
     # side_process.py: off by default, it did not pay). CPU: this process and
     # the workbook's.
     tw, cw, kids = time.perf_counter(), time.process_time(), _children_cpu()
-    eligible = edge_table(district)[["student_id", "educator_id"]]
+    eligible = eligible_pairs(district)
     write_plan(result, out + "-xlsx", eligible=eligible)
     write_wb_s = time.perf_counter() - tw
     cpu_write_wb = time.process_time() - cw

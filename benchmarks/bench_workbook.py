@@ -34,8 +34,9 @@ from typing import Any
 
 import xlsxwriter.packager
 
-from optimizer import edge_table, load_district, plan
+from optimizer import load_district, plan
 from optimizer.generator import generate_district
+from optimizer.graph import eligible_pairs
 from optimizer.outputs import edit_sheet, service_sheets, workbook, xlsx_rows
 from optimizer.outputs.export import write_district
 
@@ -111,7 +112,7 @@ def run(n: int, tmp: Path, services: bool, dropdowns: bool) -> None:
     folder = write_district(generate_district(n, seed=1, services=services), tmp / f"d{n}")
     district = load_district(folder)
     tables = plan(district).tables()
-    eligible = edge_table(district)[["student_id", "educator_id"]] if dropdowns else None
+    eligible = eligible_pairs(district) if dropdowns else None
     path = tmp / f"plan{n}.xlsx"
     times, total = measure(tables, eligible, path)
     profiles = (len(edit_sheet.eligible_lists(eligible, tables.assignments["student_id"]

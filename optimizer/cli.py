@@ -33,7 +33,7 @@ from optimizer.district.validate import (
     validate_tables,
 )
 from optimizer.generator import generate_district
-from optimizer.graph import edge_table, school_table
+from optimizer.graph import edge_table, eligible_pairs, school_table
 from optimizer.nextyear.compare import compare
 from optimizer.nextyear.keep import KeptEdits, keep_edits
 from optimizer.nextyear.rollover import roll_over
@@ -222,7 +222,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
                 published_services = dict(zip(zip(services["student_id"], services["service"],
                                                    strict=True),
                                                services["provider_id"], strict=True))
-    eligible = None if args.no_xlsx else edge_table(district)[["student_id", "educator_id"]]
+    eligible = None if args.no_xlsx else eligible_pairs(district)
     kept = None
     if args.keep:
         kept = _planner_edits(args.keep, district, published)

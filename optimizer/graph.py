@@ -36,6 +36,7 @@ __all__ = [
     "forbidden_edges",
     "edge_arrays",
     "edge_counts",
+    "eligible_pairs",
     "edge_table",
     "educator_node",
     "school_table",
@@ -347,6 +348,23 @@ def edge_arrays(district: District) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     """
     edges = _edges(district)
     return edges.student_index, edges.educator_index, edges.decision_index, edges.decisions
+
+
+def eligible_pairs(district: District) -> pd.DataFrame:
+    """The ``student_id`` and ``educator_id`` columns of :func:`edge_table`
+    (same rows, same order), without its other text columns.
+
+    The workbook's drop-downs need only who may case-manage whom; the whole
+    table's text columns cost about 0.4 s at 100,000 students.
+
+    Examples
+    --------
+    >>> eligible_pairs(district).head(2)                      # doctest: +SKIP
+    """
+    s_arr, e_arr, _, _ = edge_arrays(district)
+    return pd.DataFrame({
+        "student_id": np.array(list(district.students), dtype=object)[s_arr],
+        "educator_id": np.array(list(district.educators), dtype=object)[e_arr]})
 
 
 def edge_table(district: District) -> pd.DataFrame:

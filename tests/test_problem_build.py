@@ -4,6 +4,7 @@ table says."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from optimizer.district.validate import load_district
@@ -47,3 +48,12 @@ def test_pins_and_edges_land_on_their_own_ids():
     edges = edge_table(district)
     got = set(zip(p.student_ids[p.edge_student], p.educator_ids[p.edge_educator], strict=True))
     assert got == set(zip(edges["student_id"], edges["educator_id"], strict=True))
+
+
+def test_eligible_pairs_are_the_edge_tables_two_columns():
+    from optimizer.graph import eligible_pairs
+
+    for sample in (SAMPLE, SAMPLE.parent / "sample-services"):
+        district = load_district(sample)
+        want = edge_table(district)[["student_id", "educator_id"]]
+        pd.testing.assert_frame_equal(eligible_pairs(district), want)
