@@ -209,6 +209,12 @@ def build_problem(district: District, objective: Objective | None = None,
     objective = objective or Objective.from_settings(district.rules.objective)
     s_file, e_file, d_index, decisions = edge_arrays(district)
     t_edges = time.perf_counter()
+    # The edges name records; a District put together by hand could file a
+    # record under another id, and the positions below would then give its
+    # edges to that id (a reader never does this; a notebook might).
+    if (any(k != st.student_id for k, st in district.students.items())
+            or any(k != ed.educator_id for k, ed in district.educators.items())):
+        raise ValueError("an eligible edge names a student or educator not in the district")
     student_ids = np.array(sorted(district.students), dtype=object)
     educator_ids = np.array(sorted(district.educators), dtype=object)
     e_pos = {e: i for i, e in enumerate(educator_ids)}
