@@ -304,3 +304,32 @@ def test_the_joint_flow_bounds_the_cost_when_the_cost_lp_runs_out(seed, monkeypa
     assert bound[:2] == best[:2]
     assert 0 < bound[2] <= best[2]
     assert any("by the joint flow" in note for note in sol.notes)
+
+
+def test_families_apart_plan_prices_services_by_the_case_manager_they_make():
+    """Beyond the joint LP (lp_max_pairs), with minute capacities, services
+    are planned apart from case managers. U's speech is cheaper with S1, but
+    only S2 may case-manage U (as their own provider): the plain rounding
+    gives S1 and leaves U without a case manager; the plan priced by what a
+    service saves on the case manager gives S2, and the solver keeps it."""
+    from optimizer.planning.solvers.services_lp import _decomposed
+
+    spec = {
+        "providers": {"S1": {"role": "SLP", "cap": 5, "other": 0, "minutes_cap": 120},
+                      "S2": {"role": "SLP", "cap": 5, "other": 0, "minutes_cap": 120}},
+        "students": {"U": stu()},
+        "pairs": {("U", "SPEECH"): pair(minutes=30)},
+        "options": {("U", "SPEECH"): {"S1": 0, "S2": 1}},
+        "cm_options": {"U": {("S2", "own"): 0}},
+    }
+    p = to_problem(spec)
+    params = ServiceParams(lp_max_pairs=0, neighbourhood_seconds=0)
+    plans, *_ = _decomposed(p, params, float("inf"), True)
+    ids = p.provider_ids.tolist()
+    assert [ids[plan[0]] for plan in plans] == ["S1", "S2"]
+    sol = solve_services(p, params)
+    provider, cm = as_dicts(p, sol)
+    assert provider == {("U", "SPEECH"): "S2"} and cm == {"U": "S2"}
+    assert chk.violations(spec, provider, cm) == []
+    assert chk.cost(spec, provider, cm) == chk.joint_optimum(spec)[0]
+    assert any("priced by what they save on the case manager" in n for n in sol.notes)

@@ -397,6 +397,7 @@ def _replanned(problem: ServiceProblem, params: ServiceParams, sol: ServiceSolut
     # smaller ones (fewer students at once) after one HiGHS could not prove.
     stop = min(deadline, t0 + params.neighbourhood_seconds)
     limit = MAX_PAIRS
+    attempts = 0
     for _ in range(_REPLAN_ROUNDS):
         if (time.perf_counter() >= stop
                 or int(evaluate(problem, params, provider, cm)["unplaced"])
@@ -407,13 +408,14 @@ def _replanned(problem: ServiceProblem, params: ServiceParams, sol: ServiceSolut
                                              skip=tried, max_pairs=limit)
         if nb is None:
             break
+        attempts += 1
         if solved or len(nb.seeds) == 1:
             tried[nb.seeds] = True  # (placed or not, not a seed again)
         if not solved:
             limit = max(1, len(nb.pairs) // 2)
         if better is not None:
             provider, cm = better
-    if not tried.any():
+    if not attempts:
         return sol
     runtime = dict(sol.runtime)
     runtime["neighbourhood"] = runtime.get("neighbourhood", 0.0) + time.perf_counter() - t0
@@ -730,10 +732,12 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
             # the first level and usually at the others: families apart only
             # for minute capacities.)
             t1 = time.perf_counter()
-            dec_p, dec_served, dec_placed, dec_cost, dec_notes = _decomposed(
+            dec_plans, dec_served, dec_placed, dec_cost, dec_notes = _decomposed(
                 problem, params, deadline, minutes)
             bounds.append((dec_served, dec_placed, dec_cost))
-            consider(dec_p, "the families-apart rounding")
+            consider(dec_plans[0], "the families-apart rounding")
+            consider(dec_plans[1], "the families-apart rounding, services priced by what "
+                     "they save on the case manager")
             notes.extend(dec_notes)
             notes.append("bound: service families apart plus a relaxed case-manager flow")
             runtime["decomposed"] = time.perf_counter() - t1
