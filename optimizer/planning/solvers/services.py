@@ -84,6 +84,7 @@ from optimizer.planning.solvers.services_objective import (
     _edge_costs,
     caseloads,
     evaluate,
+    lexicographic,
     minutes_served,
     role_average,
     seat_increments,
@@ -339,15 +340,11 @@ def _level_proven(problem: ServiceProblem, params: ServiceParams, sol: ServiceSo
     lp_cost = cost is not None
     provider, cm = sol.provider, sol.case_manager
     notes = list(sol.notes)
-    if plan is not None:
-        def key(prov: np.ndarray, c: np.ndarray) -> tuple[int, int, int]:
-            t = evaluate(problem, params, prov, c)
-            return (int(t["unserved"]), int(t["unplaced"]), int(t["cost"]))
-
-        if key(*plan) < key(provider, cm):
-            provider, cm = plan
-            notes = [n for n in notes if not n.startswith("the plan kept came from")]
-            notes.append("the plan kept came from the MIP of the levels (HiGHS)")
+    if plan is not None and (lexicographic(problem, params, *plan)
+                             < lexicographic(problem, params, provider, cm)):
+        provider, cm = plan
+        notes = [n for n in notes if not n.startswith("the plan kept came from")]
+        notes.append("the plan kept came from the MIP of the levels (HiGHS)")
     old = (int(sol.bound["unserved"]), int(sol.bound["unplaced"]), int(sol.bound["cost"]))
     if served >= 0 and placed >= 0 and cost is None:
         # Both levels proven, the cost LP not solved in time: the joint flow
@@ -559,8 +556,7 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
         if np.any(start > np.maximum(problem.cap, problem.other_load)):
             return  # a relaxed flow that counted a shared student twice as once
         cm, _, _ = _cm_flow(problem, params, _cm_serves(problem, cand), start)
-        t = evaluate(problem, params, cand, cm)
-        key = (t["unserved"], t["unplaced"], t["cost"])
+        key = lexicographic(problem, params, cand, cm)
         if not best or key < best[0]:
             best[:] = [key, cand, cm, source]
 

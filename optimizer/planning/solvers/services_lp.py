@@ -195,71 +195,10 @@ def _service_mip(problem: ServiceProblem, params: ServiceParams, seconds: float
     Returns provider per pair and case manager per student, or None when
     HiGHS did not prove both levels within ``seconds``.
     """
-    m = _joint_model(problem, params)
     try:
-        answer = highs_child.call("optimizer.planning.solvers.services_lp:_highs_mip",
-                                  m.n_col, m.start, m.index, m.value, m.row_hi, m.n_x,
-                                  m.n_c, m.n_x + m.n_c + m.n_y, m.cost, seconds)
+        return _levels_by_mip(problem, params, None, seconds, cost_by_mip=True)[3]
     except RuntimeError:  # (the child failed: no plan from it, the caller keeps its own)
         return None
-    if answer is None:
-        return None
-    x, c = np.asarray(answer[0]), np.asarray(answer[1])
-    provider = np.full(problem.n_pairs, -1, dtype=np.int64)
-    chosen = x > 0.5
-    provider[problem.edge_pair[chosen]] = problem.edge_provider[chosen]
-    cm = np.full(problem.n_students, -1, dtype=np.int64)
-    chosen = c > 0.5
-    cm[problem.cm_student[m.opts[chosen]]] = problem.cm_provider[m.opts[chosen]]
-    return provider, cm
-
-
-def _highs_mip(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarray,
-               row_hi: np.ndarray, n_x: int, n_c: int, n_int: int, cost: np.ndarray,
-               seconds: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """(In the child process.) The three MIPs of :func:`_service_mip`: the
-    service and case-manager columns of the last plan found, or None (also
-    when either level is not proven in time)."""
-    import highspy  # only in the child process (see _run_highs)
-
-    deadline = time.perf_counter() + seconds
-    obj = np.zeros(n_col)
-    obj[:n_x] = -1.0
-    lp = highs_child.columnwise_lp(highspy, obj, np.ones(n_col), row_hi, start, index, value)
-    h = highs_child.one_thread_solver(highspy)
-    h.passModel(lp)
-    every = np.arange(n_col, dtype=np.int32)
-    integer = (np.arange(n_col) < n_int).astype(np.uint8)  # 1: HighsVarType.kInteger
-    h.changeColsIntegrality(n_col, every, integer)
-    h.setOptionValue("mip_rel_gap", 0.0)  # (levels: whole counts, exactly)
-    found: tuple[np.ndarray, np.ndarray] | None = None
-    level_obj = [obj, np.where((every >= n_x) & (every < n_x + n_c), -1.0, 0.0)]
-    for phase, objective in enumerate([*level_obj, np.asarray(cost, dtype=np.float64)]):
-        left = deadline - time.perf_counter()
-        if left <= 0:
-            break
-        h.changeColsCost(n_col, every, objective)
-        h.setOptionValue("time_limit", left)
-        if phase == 2:
-            h.setOptionValue("mip_rel_gap", 1e-4)  # (cost: the best plan in time)
-        h.run()
-        solved = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-        if phase < 2 and not solved:
-            # A level not proven: no plan (a plan of the first level alone may
-            # serve a pair more and leave many without a case manager).
-            return None
-        if h.getInfo().primal_solution_status != 2:  # (2: a feasible solution)
-            break
-        values = np.asarray(h.getSolution().col_value)
-        found = (values[:n_x].copy(), values[n_x:n_x + n_c].copy())
-        if phase == 2:
-            break
-        # Keep the level just proven (whole counts) for the next phase.
-        level = int(round(-h.getInfo().objective_function_value))
-        cols = np.arange(n_x, dtype=np.int32) if phase == 0 else np.arange(
-            n_x, n_x + n_c, dtype=np.int32)
-        h.addRow(level - 0.5, highspy.kHighsInf, len(cols), cols, np.ones(len(cols)))
-    return found
 
 
 def _level_mip(problem: ServiceProblem, params: ServiceParams, served: int | None,
@@ -283,11 +222,20 @@ def _level_mip(problem: ServiceProblem, params: ServiceParams, served: int | Non
     MIP's plan (provider per pair, case manager per student; None when it
     found none).
     """
+    return _levels_by_mip(problem, params, served, seconds, cost_by_mip=False)
+
+
+def _levels_by_mip(problem: ServiceProblem, params: ServiceParams, served: int | None,
+                   seconds: float, cost_by_mip: bool
+                   ) -> tuple[int, int, int | None, tuple[np.ndarray, np.ndarray] | None]:
+    """:func:`_level_mip` (the cost bounded by its LP), or with ``cost_by_mip``
+    the plan of :func:`_service_mip` (the cost by the MIP; no plan unless
+    both levels are proven): the child's answer in the problem's indexes."""
     m = _joint_model(problem, params)
     served_ub, placed, cost, x, c = highs_child.call(
-        "optimizer.planning.solvers.services_lp:_highs_level_mip", m.n_col, m.start,
+        "optimizer.planning.solvers.services_lp:_highs_levels", m.n_col, m.start,
         m.index, m.value, m.row_hi, m.n_x, m.n_c, m.n_x + m.n_c + m.n_y, m.cost,
-        -1 if served is None else served, seconds)
+        -1 if served is None else served, seconds, cost_by_mip)
     plan = None
     if x is not None:
         x, c = np.asarray(x), np.asarray(c)
@@ -300,14 +248,16 @@ def _level_mip(problem: ServiceProblem, params: ServiceParams, served: int | Non
     return int(served_ub), int(placed), cost_bound, plan
 
 
-def _highs_level_mip(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarray,
-                     row_hi: np.ndarray, n_x: int, n_c: int, n_int: int, cost: np.ndarray,
-                     served: int, seconds: float
-                     ) -> tuple[int, int, float, np.ndarray | None, np.ndarray | None]:
-    """(In the child process.) :func:`_level_mip`: the MIP of the most pairs
-    served (when ``served`` < 0), the MIP of the most case managers with
-    that many, then, when both are solved, the cost LP at both levels (its
-    safe dual bound, see :func:`_highs_lexicographic`)."""
+def _highs_levels(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarray,
+                  row_hi: np.ndarray, n_x: int, n_c: int, n_int: int, cost: np.ndarray,
+                  served: int, seconds: float, cost_by_mip: bool
+                  ) -> tuple[int, int, float, np.ndarray | None, np.ndarray | None]:
+    """(In the child process.) :func:`_levels_by_mip`: the MIP of the most
+    pairs served (when ``served`` < 0), the MIP of the most case managers
+    with that many, then, when both are solved, the cost: by the LP at both
+    levels (its safe dual bound, see :func:`_highs_lexicographic`), or with
+    ``cost_by_mip`` by the MIP (the best plan in the time left; no bound,
+    and no plan at all unless both levels were solved)."""
     import highspy  # only in the child process (see _run_highs)
 
     deadline = time.perf_counter() + seconds
@@ -321,40 +271,54 @@ def _highs_level_mip(n_col: int, start: np.ndarray, index: np.ndarray, value: np
     h.passModel(lp)
     integer = (np.arange(n_col) < n_int).astype(np.uint8)  # 1: HighsVarType.kInteger
     h.changeColsIntegrality(n_col, every, integer)
-    h.setOptionValue("mip_rel_gap", 0.0)
+    h.setOptionValue("mip_rel_gap", 0.0)  # (levels: whole counts, exactly)
     x = c = None
 
-    def most(cols: np.ndarray) -> tuple[int, bool]:
-        # The MIP maximizing the sum of these columns: an upper bound on it
-        # (-1: none) and whether it was solved; keeps the plan it found.
+    def run(objective: np.ndarray, keep: bool = True) -> bool:
+        # Solve with this objective (minimized) in the time left; keep the
+        # plan found, if any (not an LP's point); whether it was solved.
         nonlocal x, c
-        h.changeColsCost(n_col, every, np.where(np.isin(every, cols), -1.0, 0.0))
+        h.changeColsCost(n_col, every, objective)
         h.setOptionValue("time_limit", max(0.1, deadline - time.perf_counter()))
         h.run()
-        info = h.getInfo()
-        if info.primal_solution_status == 2:  # (a feasible solution)
+        if keep and h.getInfo().primal_solution_status == 2:  # (a feasible solution)
             values = np.asarray(h.getSolution().col_value)
             x, c = values[:n_x].copy(), values[n_x:n_x + n_c].copy()
-        dual = -info.mip_dual_bound
-        bound = int(math.floor(dual + 1e-6)) if math.isfinite(dual) else -1
-        return bound, h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        return bool(h.getModelStatus() == highspy.HighsModelStatus.kOptimal)
+
+    def most(lo: int, hi: int) -> tuple[int, bool]:
+        # The MIP maximizing the sum of columns lo..hi-1: an upper bound on
+        # it (-1: none) and whether it was solved.
+        solved = run(np.where((every >= lo) & (every < hi), -1.0, 0.0))
+        dual = -h.getInfo().mip_dual_bound
+        return (int(math.floor(dual + 1e-6)) if math.isfinite(dual) else -1), solved
+
+    def unproven(served: int, placed: int
+                 ) -> tuple[int, int, float, np.ndarray | None, np.ndarray | None]:
+        # A level not proven: with cost_by_mip no plan (a plan of the first
+        # level alone may serve a pair more and leave many without a case
+        # manager); otherwise the bounds so far and the plan found.
+        if cost_by_mip:
+            return served, placed, math.nan, None, None
+        return served, placed, math.nan, x, c
 
     if served < 0:
-        served, solved = most(xc)
+        served, solved = most(0, n_x)
         if not solved:
-            return served, -1, math.nan, x, c
+            return unproven(served, -1)
     h.addRow(served - 1e-7, highspy.kHighsInf, n_x, xc, np.ones(n_x))
-    placed, solved = most(cc) if n_c else (0, True)
+    placed, solved = most(n_x, n_x + n_c) if n_c else (0, True)
     if not solved:
+        return unproven(served, placed)
+    h.addRow(placed - 1e-7, highspy.kHighsInf, n_c, cc, np.ones(n_c))
+    if cost_by_mip:
+        h.setOptionValue("mip_rel_gap", 1e-4)  # (cost: the best plan in time)
+        run(np.asarray(cost, dtype=np.float64))
         return served, placed, math.nan, x, c
     # The cost at both levels: the LP relaxation with both rows, a bound on
     # every plan that serves and places that many.
-    h.addRow(placed - 1e-7, highspy.kHighsInf, n_c, cc, np.ones(n_c))
     h.changeColsIntegrality(n_col, every, np.zeros(n_col, dtype=np.uint8))
-    h.changeColsCost(n_col, every, np.asarray(cost, dtype=np.float64))
-    h.setOptionValue("time_limit", max(0.1, deadline - time.perf_counter()))
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    if not run(np.asarray(cost, dtype=np.float64), keep=False):
         return served, placed, math.nan, x, c
     sol = h.getSolution()
     lower = np.concatenate([np.full(n_row, -np.inf), [served - 1e-7], [placed - 1e-7]])

@@ -38,10 +38,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from optimizer.arraysets import unique
 from optimizer.planning.solvers.services_components import restrict
 from optimizer.planning.solvers.services_lp import _service_mip
-from optimizer.planning.solvers.services_objective import ServiceParams, evaluate
+from optimizer.planning.solvers.services_objective import (
+    ServiceParams,
+    caseloads,
+    lexicographic,
+    minutes_served,
+)
 from optimizer.planning.solvers.services_problem import ServiceProblem
 
 __all__ = ["Neighbourhood", "Replan", "neighbourhood", "replan_unplaced"]
@@ -128,10 +132,7 @@ def _around(p: ServiceProblem, provider: np.ndarray, case_manager: np.ndarray,
     edge_student = p.pair_student[p.edge_pair]
     served = provider >= 0
     managed = case_manager >= 0
-    keys = unique(np.concatenate([
-        p.pair_student[served].astype(np.int64) * n_e + provider[served],
-        np.nonzero(managed)[0].astype(np.int64) * n_e + case_manager[managed]]))
-    full = p.other_load + np.bincount(keys % n_e, minlength=n_e) >= p.cap
+    full = caseloads(p, provider, case_manager) >= p.cap
     # Every provider who could serve or case-manage one of them...
     near = np.zeros(n_e, dtype=bool)
     near[p.cm_provider[unplaced[p.cm_student]]] = True
@@ -169,14 +170,10 @@ def _around(p: ServiceProblem, provider: np.ndarray, case_manager: np.ndarray,
     # What the students outside hold: distinct students on each caseload (a
     # student served twice, or served and case-managed, takes one seat) and
     # the minutes they are served.
-    out_pair = served & ~inside[p.pair_student]
-    out_cm = managed & ~inside
-    keys = unique(np.concatenate([
-        p.pair_student[out_pair].astype(np.int64) * n_e + provider[out_pair],
-        np.nonzero(out_cm)[0].astype(np.int64) * n_e + case_manager[out_cm]]))
-    outside = np.bincount(keys % n_e, minlength=n_e)
-    outside_minutes = np.bincount(provider[out_pair], weights=p.pair_minutes[out_pair],
-                                  minlength=n_e)
+    out_provider = np.where(inside[p.pair_student], -1, provider)
+    out_cm = np.where(inside, -1, case_manager)
+    outside = caseloads(p, out_provider, out_cm) - p.other_load
+    outside_minutes = minutes_served(p, out_provider)
     sub = restrict(p, students, providers, pairs)
     other_load = np.ascontiguousarray(sub.other_load + outside[providers])
     minutes_capacity = np.ascontiguousarray(sub.minutes_capacity - outside_minutes[providers])
@@ -247,11 +244,7 @@ def replan_unplaced(problem: ServiceProblem, params: ServiceParams, provider: np
     for whole, rows, local in ((new_provider, nb.pairs, out[0]),
                                (new_cm, nb.students, out[1])):
         whole[rows] = np.where(local >= 0, nb.providers[np.maximum(local, 0)], -1)
-
-    def key(prov: np.ndarray, cm: np.ndarray) -> tuple[int, int, int]:
-        t = evaluate(problem, params, prov, cm)
-        return (int(t["unserved"]), int(t["unplaced"]), int(t["cost"]))
-
-    if key(new_provider, new_cm) < key(provider, case_manager):
+    if (lexicographic(problem, params, new_provider, new_cm)
+            < lexicographic(problem, params, provider, case_manager)):
         return Replan((new_provider, new_cm), nb, True)
     return Replan(None, nb, True)

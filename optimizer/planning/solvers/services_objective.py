@@ -231,6 +231,20 @@ def evaluate(problem: ServiceProblem, params: ServiceParams, provider: np.ndarra
     return terms
 
 
+def lexicographic(problem: ServiceProblem, params: ServiceParams, provider: np.ndarray,
+                  case_manager: np.ndarray) -> tuple[int, int, int]:
+    """A plan's objective as the solver compares plans: (pairs unserved,
+    students without a case manager, cost in milli-points), smaller first.
+
+    Examples
+    --------
+    >>> lexicographic(problem, ServiceParams(), provider, cm)   # doctest: +SKIP
+    (1, 0, 8000)
+    """
+    t = evaluate(problem, params, provider, case_manager)
+    return (int(t["unserved"]), int(t["unplaced"]), int(t["cost"]))
+
+
 def _option_rank(opt_owner: np.ndarray, opt_provider: np.ndarray, opt_rank: np.ndarray,
                  owners: np.ndarray, providers: np.ndarray, n_e: int) -> np.ndarray:
     """Rank of the option (owner -> provider) for each chosen pair; raises when
