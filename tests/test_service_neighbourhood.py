@@ -194,18 +194,37 @@ def test_the_solver_reaches_the_optimum_the_flows_missed(seed):
 
 
 # Seeds of random_spec where the plan is the joint optimum but the joint LP's
-# bound on case managers is loose (found by trying seeds 0-212 with the MIP
-# off); the MIP of the case-manager level proves them.
+# bound on case managers was loose while each case-manager option had its own
+# link row (found by trying seeds 0-212 with the MIP off). With one row for
+# the options of a key the LP is tight on them (and on every seed of 0-1,499,
+# measured with the MIP off; tests/test_service_lp_compact.py has two such
+# districts), so the tests below loosen the LP on purpose (:func:`loosened`)
+# to hold the MIP that stays behind it.
 LP_LOOSE = [17, 29, 40, 53, 57, 115, 148, 202, 209, 212]
 
 
+def loosened(monkeypatch) -> None:
+    """Make the joint LP claim that every student can have a case manager
+    (a valid bound, as loose as it gets at that level)."""
+    from optimizer.planning.solvers import services
+
+    real = services._service_lp
+
+    def loose(problem, *args, **kwargs):
+        plan, served, _, cost, x = real(problem, *args, **kwargs)
+        return plan, served, problem.n_students, cost, x
+
+    monkeypatch.setattr(services, "_service_lp", loose)
+
+
 @pytest.mark.parametrize("seed", LP_LOOSE)
-def test_the_case_manager_mip_proves_the_level_the_lp_could_not(seed, monkeypatch):
+def test_the_case_manager_mip_proves_the_level_a_loose_lp_could_not(seed, monkeypatch):
     from optimizer.planning.solvers import services
 
     spec = random_spec(random.Random(seed))
     p = to_problem(spec)
     best, _, _ = chk.joint_optimum(spec)
+    loosened(monkeypatch)
     with monkeypatch.context() as m:
         m.setattr(services, "_level_proven", lambda problem, params, sol, deadline: sol)
         lp_only = solve_services(p, ServiceParams())
@@ -233,21 +252,23 @@ def test_most_loose_cases_are_proven_optimal():
 def test_the_mip_in_a_forked_child_gives_the_same_answer(monkeypatch):
     from optimizer.planning.solvers import services
 
+    loosened(monkeypatch)
     for seed in LP_LOOSE[:4]:
         p = to_problem(random_spec(random.Random(seed)))
         here = solve_services(p, ServiceParams())
-        monkeypatch.setattr(services, "_MIP_AHEAD_PAIRS", 0)  # (tiny parts forked too)
-        forked = solve_services(p, ServiceParams())
-        monkeypatch.undo()
+        with monkeypatch.context() as m:
+            m.setattr(services, "_MIP_AHEAD_PAIRS", 0)  # (tiny parts forked too)
+            forked = solve_services(p, ServiceParams())
         assert forked.objective == here.objective
         assert dict(forked.bound) == dict(here.bound)
         assert forked.status == here.status
         assert "level_mip" in forked.runtime
 
 
-# The same with minute capacities (seeds 0-94 tried): the MIP proves the
-# most pairs served as well as the most case managers.
-MINUTES_LP_LOOSE = [10, 13, 25, 32, 58, 75, 88, 94]
+# The same with minute capacities (seeds 0-599 tried with the tighter LP;
+# 21 loose): the MIP proves the most pairs served as well as the most case
+# managers.
+MINUTES_LP_LOOSE = [10, 13, 25, 105, 107, 116, 141, 211]
 
 
 @pytest.mark.parametrize("seed", MINUTES_LP_LOOSE)
@@ -297,6 +318,7 @@ def test_the_joint_flow_bounds_the_cost_when_the_cost_lp_runs_out(seed, monkeypa
         return served, placed, None, plan  # (as if the cost LP ran out of time)
 
     monkeypatch.setattr(services, "_level_mip", no_cost_lp)
+    loosened(monkeypatch)
     spec = random_spec(random.Random(seed))
     best, _, _ = chk.joint_optimum(spec)
     sol = solve_services(to_problem(spec), ServiceParams())
