@@ -23,12 +23,13 @@ short version:
    when serving" on the joint flow (the *priced flows*), starting from
    prices that bring the first flow's bound close (0.17 % under the known
    optimum at 10,000 students; the plan's gap 0.33 % at 100,000); each
-   priced flow's services are a plan too. Up to
-   ``lp_max_pairs``: then, while time remains, the joint LP relaxation by
-   HiGHS (three lexicographic LPs), whose rounded vertex is one more plan;
-   with count caps the parts get their priced flows first and their LPs in a
-   second pass. With minute capacities beyond the LP: a bound with service
-   families apart (an LP per family with a minute limit).
+   priced flow's services are a plan too. Up to ``lp_max_pairs``, instead,
+   the joint LP relaxation by HiGHS (three lexicographic LPs), whose rounded
+   vertex is one more plan: with one link row for a key's case-manager
+   options it was the integer optimum on every part of the 100,000-student
+   district, so each part goes to it right after the joint flow. With
+   minute capacities beyond the LP: a bound with service families apart (an
+   LP per family with a minute limit).
 
 The plan and the tightest bound are compared level by level: pairs served,
 students placed, then cost. ``status == "optimal"`` only when all three meet;
@@ -158,7 +159,7 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
     if params.decompose and problem.n_students > 1:
         parts, alone = chunks(problem, params.chunk_pairs)
     if len(parts) <= 1:
-        return _two_pass([problem], params, deadline,
+        return _solve_all([problem], params, deadline,
                          [parts[0].components if parts else 1])[0]
     provider = np.full(problem.n_pairs, -1, dtype=np.int64)
     cm = np.full(problem.n_students, -1, dtype=np.int64)
@@ -169,7 +170,7 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
     seen: dict[str, int] = {}  # note -> chunks that said it
     counted: dict[str, int] = {}  # "# ..." note -> its counts added up
     any_shared = minutes = False
-    for part, sol in zip(parts, _two_pass([part.problem for part in parts], params,
+    for part, sol in zip(parts, _solve_all([part.problem for part in parts], params,
                                           deadline, [1] * len(parts)), strict=True):
         for out, rows, local in ((provider, part.pairs, sol.provider),
                                  (cm, part.students, sol.case_manager)):
@@ -205,75 +206,42 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
                     "components": n_comp})
 
 
-def _two_pass(problems: list[ServiceProblem], params: ServiceParams, deadline: float,
-              components: list[int]) -> list[ServiceSolution]:
-    """Solve the parts with count caps in two passes: first every part by the
-    flows alone (the priced flows bound the cost within a fraction of a
-    percent in about a second per 10,000 students), then, while time
-    remains, the joint LP of each part not yet proven (it proves parts
-    optimal, at several seconds each). Measured on the regional 100,000
-    district, the LPs of all parts need ~150 CPU seconds: one pass that
-    gave each part its LP in turn left the last ones with neither a tight
-    bound nor a good plan. With minute capacities, one pass as before.
+def _solve_all(problems: list[ServiceProblem], params: ServiceParams, deadline: float,
+               components: list[int]) -> list[ServiceSolution]:
+    """Solve the parts (:func:`_solve_parts`), then prove or improve what the
+    flows and the joint LP left open.
 
-    After the first pass, in both cases, the plans that leave students
-    without a case manager while the bound says they could have one are
-    re-planned around those students (:func:`_replanned`). With count caps,
-    where the most pairs served is proven, the case-manager level of those
-    parts is proven by a MIP (:func:`_level_proven`) meanwhile, in a forked
-    child, instead of by their joint LP (whose second level was the loose
-    one at 100,000 students); with minute capacities, both levels of every
-    part within ``lp_max_pairs`` whose levels are apart after its LP."""
-    one_pass = not params.lp_bound or any(params.use_minutes and p.has_minute_capacities
-                                          for p in problems)
-    first = params if one_pass else dataclasses.replace(params, lp_bound=False)
-    sols = _solve_parts(problems, first, deadline, components)
+    - Where a part's plan leaves more students without a case manager than
+      its bound says it must, the plan is re-planned around those students
+      (:func:`_replanned`).
+    - Where a part's levels (most pairs served, most students placed) stay
+      apart after its LP, HiGHS's MIP proves them (:func:`_level_proven`,
+      parts within ``lp_max_pairs``; in a forked child from 2,000 pairs,
+      while the re-plans run).
+
+    (Until December 2026 the parts with count caps got their flows and
+    Lagrangian bounds in a first pass and their joint LPs in a second, as
+    the LPs of the 100,000 district needed ~150 CPU seconds. The compact,
+    tighter joint LP (services_lp._compact_model) proves every part of that
+    district in ~35 CPU seconds, so each part now goes to its LP at once;
+    the first pass had become a third of the solve.)
+    """
+    sols = _solve_parts(problems, params, deadline, components)
 
     def apart(k: int) -> bool:
         t, b = sols[k].terms, sols[k].bound
         return t["unserved"] != b["unserved"] or t["unplaced"] != b["unplaced"]
 
-    def level_two_apart(k: int) -> bool:
-        return apart(k) and sols[k].terms["unserved"] == sols[k].bound["unserved"]
-
-    def small(k: int) -> bool:
-        return problems[k].n_pairs <= params.lp_max_pairs
-
     short = [k for k in range(len(problems))
              if sols[k].terms["unplaced"] > sols[k].bound["unplaced"]]
-    if one_pass:
-        # (Minute capacities: the LP ran already; the MIP proves either level.)
-        proving = [k for k in range(len(problems))
-                   if params.lp_bound and apart(k) and small(k)]
-    else:
-        proving = [k for k in short if level_two_apart(k) and small(k)]
+    proving = [k for k in range(len(problems))
+               if params.lp_bound and apart(k) and problems[k].n_pairs <= params.lp_max_pairs]
     child: Ahead | None = None
-    first_sols: dict[int, ServiceSolution] = {}
-
-    def collect() -> None:
-        # The child's MIPs merged into the re-planned solutions.
-        if child is None:
-            return
-        for k, plain in zip(proving, child.result(), strict=True):
-            mip = _unplain(plain)
-            if mip is None:
-                continue
-            # Only what the MIP added (it started from the first pass's
-            # solution, whose runtimes and notes sols[k] has already).
-            own = [n for n in mip.notes if n not in first_sols[k].notes]
-            if any(n.startswith("the plan kept came from") for n in own):
-                kept = [n for n in sols[k].notes if not n.startswith("the plan kept came from")]
-                sols[k] = dataclasses.replace(sols[k], notes=tuple(kept))
-            mip = dataclasses.replace(
-                mip, notes=tuple(own),
-                runtime=MappingProxyType({"level_mip": mip.runtime.get("level_mip", 0.0)}))
-            sols[k] = _better(problems[k], params, sols[k], mip)
-
+    first_sols = {k: sols[k] for k in proving}
     if (proving and params.ahead_pairs is not None
             and sum(problems[k].n_pairs for k in proving) >= _MIP_AHEAD_PAIRS):
         # The MIPs in a forked child (services_ahead; HiGHS on one thread in
         # each process): their bound does not depend on the plan.
-        first_sols.update((k, sols[k]) for k in proving)
         child = Ahead(lambda: [_plain(_level_proven(problems[k], params, first_sols[k],
                                                     deadline)) for k in proving])
     try:
@@ -283,37 +251,22 @@ def _two_pass(problems: list[ServiceProblem], params: ServiceParams, deadline: f
             for k in proving:
                 if time.perf_counter() < deadline:
                     sols[k] = _level_proven(problems[k], params, sols[k], deadline)
-        if one_pass:
-            collect()
             return sols
-        todo = [k for k in range(len(problems)) if sols[k].status != "optimal" and small(k)]
-
-        def lp_pass(group: list[int]) -> None:
-            second = _solve_parts(problems, params, deadline, components, only=group)
-            for k, sol in zip(group, second, strict=True):
-                if sol is not None:
-                    sols[k] = _better(problems[k], params, sols[k], sol)
-
-        # First the parts whose levels are apart: while one is, the
-        # district's cost gap is not comparable, so a tighter cost bound
-        # elsewhere shows nowhere. If one stays apart, stop there (at 100,000
-        # students the LPs of such parts left every case-manager level where
-        # the flows had it, and the cost LPs after them took the rest of the
-        # time limit for a bound no one sees). Then the others, by the
-        # largest cost gap. The parts given to the child count as proven
-        # (their MIP is expected to close the level).
-        pending = set(proving) if child is not None else set()
-        lp_pass([k for k in todo if apart(k) and k not in pending])
-        # Where the LP proved the most pairs served but not the most case
-        # managers: the MIP after it.
-        for k in todo:
-            if level_two_apart(k) and k not in proving and time.perf_counter() < deadline:
-                sols[k] = _level_proven(problems[k], params, sols[k], deadline)
-        if not any(apart(k) for k in range(len(problems)) if k not in pending):
-            lp_pass(sorted((k for k in todo if sols[k].status != "optimal"
-                            and k not in pending),
-                           key=lambda k: -int(sols[k].terms["cost"] - sols[k].bound["cost"])))
-        collect()
+        # The child's MIPs merged into the re-planned solutions.
+        for k, plain in zip(proving, child.result(), strict=True):
+            mip = _unplain(plain)
+            if mip is None:
+                continue
+            # Only what the MIP added (it started from the first solution,
+            # whose runtimes and notes sols[k] has already).
+            own = [n for n in mip.notes if n not in first_sols[k].notes]
+            if any(n.startswith("the plan kept came from") for n in own):
+                kept = [n for n in sols[k].notes if not n.startswith("the plan kept came from")]
+                sols[k] = dataclasses.replace(sols[k], notes=tuple(kept))
+            mip = dataclasses.replace(
+                mip, notes=tuple(own),
+                runtime=MappingProxyType({"level_mip": mip.runtime.get("level_mip", 0.0)}))
+            sols[k] = _better(problems[k], params, sols[k], mip)
     finally:
         if child is not None:
             child.cancel()
@@ -599,6 +552,47 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
                      "case manager is priced until it serves) bound the cost")
         runtime["lagrangian"] = time.perf_counter() - t1
 
+    lp_tried: list[bool] = []
+
+    def joint_lp() -> bool:
+        # The LP says "an own provider only as far as they serve", which no
+        # flow can: the tightest bound (its optimum was the integer optimum on
+        # every part of the 100,000 district), and its vertex a plan.
+        lp_tried.append(True)
+        t1 = time.perf_counter()
+        lp_done = False
+        if t1 >= deadline:
+            # (Parts solved one after another: past the time limit the rest
+            # get the flows' bounds, not a second of LP each.)
+            notes.append("joint LP not run: the time limit was reached")
+        else:
+            try:
+                # Levels already proven (a bound so far says them, a plan
+                # meets them) need no LP of their own.
+                known = (-1, -1)
+                if bounds and best:
+                    most_served, most_placed, _ = tightest()
+                    if best[0][:2] == (problem.n_pairs - most_served,
+                                       problem.n_students - most_placed):
+                        known = (most_served, most_placed)
+                lp_p, lp_served, lp_placed, lp_cost, _ = _service_lp(problem, params,
+                                                                     deadline, known=known)
+                # (No cost bound when the cost LP ran out of time: 0, as every
+                # cost term is >= 0.)
+                bounds.append((lp_served, lp_placed, 0 if lp_cost is None else lp_cost))
+                consider(lp_p, "the LP's rounded vertex")
+                lp_done = True
+                notes.append("joint LP relaxation (HiGHS), solved lexicographically; "
+                             "its vertex rounded and repaired is a candidate plan"
+                             + ("" if lp_cost is not None else
+                                "; its cost LP ran out of time: levels bounded, cost not"))
+            except RuntimeError as exc:
+                notes.append(f"joint LP not used: {exc}")
+        runtime["joint_lp"] = time.perf_counter() - t1
+        if not lp_done and not minutes:
+            lagrangian(bounds[0][0], bounds[0][1])  # the joint flow's levels
+        return lp_done
+
     const = _balance_milli(problem.cap, problem.other_load, params.balance)
     if not minutes:
         # Where the joint LP will not run, the priced flows (Lagrangian) are
@@ -626,6 +620,12 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
                          "relaxation: an own-provider case manager is free there even "
                          "where the plan does not make them a provider)"
                          + ("; its solution is a valid plan" if valid else ""))
+            if lp_ahead:
+                # The LP first: where it proves the plan (as at 100,000
+                # students, every part), the nudged and repaired flows and
+                # the services-only flows below would be time spent for
+                # nothing (a third of the solve there).
+                joint_lp()
         t1 = time.perf_counter()
         # Plans from the same network, nudged: pairs that are a student's only
         # way to an own-provider case manager first, then good case managers.
@@ -700,29 +700,10 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
                                    bonus=_critical_bonus(problem, params))[0],
                      "a services-only flow")
             runtime["services_flows"] = time.perf_counter() - t1
-    if minutes or not proven():
-        t1 = time.perf_counter()
+    if (minutes or not proven()) and not lp_tried:
         lp_done = False
         if params.lp_bound and problem.n_pairs <= params.lp_max_pairs:
-            # The LP says "an own provider only as far as they serve", which no
-            # flow can: the tightest bound, and one more candidate plan.
-            try:
-                lp_p, lp_served, lp_placed, lp_cost, _ = _service_lp(problem, params,
-                                                                     deadline)
-                # (No cost bound when the cost LP ran out of time: 0, as
-                # every cost term is >= 0.)
-                bounds.append((lp_served, lp_placed, 0 if lp_cost is None else lp_cost))
-                consider(lp_p, "the LP's rounded vertex")
-                lp_done = True
-                notes.append("joint LP relaxation (HiGHS), solved lexicographically; "
-                             "its vertex rounded and repaired is a candidate plan"
-                             + ("" if lp_cost is not None else
-                                "; its cost LP ran out of time: levels bounded, cost not"))
-            except RuntimeError as exc:
-                notes.append(f"joint LP not used: {exc}")
-            runtime["joint_lp"] = time.perf_counter() - t1
-            if not lp_done and not minutes:
-                lagrangian(bounds[0][0], bounds[0][1])  # the joint flow's levels
+            lp_done = joint_lp()
         if not lp_done and minutes:
             # (With count caps the joint flow's bound is at least as tight at
             # the first level and usually at the others: families apart only
