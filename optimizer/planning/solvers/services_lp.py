@@ -671,6 +671,9 @@ def _highs_lexicographic(n_col: int, start: np.ndarray, index: np.ndarray,
     obj[:n_x] = -1.0
     lp = highs_child.columnwise_lp(highspy, obj, col_hi, row_hi, start, index, value)
     h = highs_child.one_thread_solver(highspy)
+    # No presolve: on the compact model it removed little and cost a fifth
+    # of the time (8 parts at 100,000 students, the cost LP: 3.97 -> 3.18 s).
+    h.setOptionValue("presolve", "off")
     h.passModel(lp)
 
     def run(what: str) -> float:
