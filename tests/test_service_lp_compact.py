@@ -183,3 +183,25 @@ def test_the_safe_dual_bound_counts_a_column_up_to_its_upper_bound():
     assert services_lp._safe_dual_bound(start, index, value, np.array([-1.0]),
                                         np.zeros(0), np.zeros(0), np.zeros(0), []) == -1.0
 
+
+
+def test_past_the_time_limit_a_part_gets_the_flows_bound_not_the_lp():
+    """Parts are solved one after another; once the time limit has passed,
+    a part's LP is not started (each used to get at least a second), and
+    its bound comes from the flows (the priced flow runs even then): still
+    valid, and said in the notes."""
+    from optimizer.planning.solvers.services import solve_services
+
+    rng = random.Random(3)
+    skipped = 0
+    for _ in range(8):
+        spec = random_spec(rng)
+        sol = solve_services(to_problem(spec), ServiceParams(decompose=False,
+                                                             time_limit=0.0))
+        best, _, _ = chk.joint_optimum(spec)
+        assert (sol.bound["unserved"], sol.bound["unplaced"], sol.bound["cost"]) <= best
+        assert sol.objective >= best
+        if any("joint LP not run: the time limit was reached" in n for n in sol.notes):
+            skipped += 1
+            assert "joint_lp" in sol.runtime and sol.runtime["joint_lp"] < 0.5
+    assert skipped > 0
