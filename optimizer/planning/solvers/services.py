@@ -620,7 +620,7 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
                          "relaxation: an own-provider case manager is free there even "
                          "where the plan does not make them a provider)"
                          + ("; its solution is a valid plan" if valid else ""))
-            if lp_ahead:
+            if lp_ahead and not proven():
                 # The LP first: where it proves the plan (as at 100,000
                 # students, every part), the nudged and repaired flows and
                 # the services-only flows below would be time spent for
