@@ -59,6 +59,65 @@ class _JointModel:
     col_hi: np.ndarray  # upper bound per column (1, or a pool's size; all >= 0)
 
 
+class _Entries:
+    """The nonzeros of a model's matrix, put in block by block (rows,
+    columns, values: broadcast), read back column-wise for HiGHS."""
+
+    def __init__(self) -> None:
+        self.rows: list[np.ndarray] = []
+        self.cols: list[np.ndarray] = []
+        self.vals: list[np.ndarray] = []
+
+    def put(self, rows: ArrayLike, cols: ArrayLike, vals: ArrayLike) -> None:
+        self.rows.append(np.asarray(rows, dtype=np.int64))
+        self.cols.append(np.asarray(cols, dtype=np.int64))
+        self.vals.append(np.broadcast_to(np.asarray(vals, dtype=np.float64),
+                                         len(self.rows[-1])))
+
+    def columnwise(self, n_col: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``start``, ``index`` (rows), ``value``, columns in order."""
+        r, c, v = (np.concatenate(self.rows), np.concatenate(self.cols),
+                   np.concatenate(self.vals))
+        order = np.lexsort((r, c))
+        return np.searchsorted(c[order], np.arange(n_col + 1)), r[order], v[order]
+
+
+def _own_of(own_key: np.ndarray, xkey: np.ndarray) -> np.ndarray:
+    """For each service option (by its (student, provider) key), the own
+    case-manager option of the same key (index into ``own_key``; -1: none)."""
+    if not len(own_key):
+        return np.full(len(xkey), -1, dtype=np.int64)
+    order = np.argsort(own_key, kind="stable")
+    pos = np.minimum(np.searchsorted(own_key[order], xkey), len(own_key) - 1)
+    return np.where(own_key[order][pos] == xkey, order[pos], -1)
+
+
+def _minute_rows(problem: ServiceProblem, params: ServiceParams) -> np.ndarray:
+    """Providers with a minute row: only where the plan honours minutes
+    (``use_minutes``), as a row the plan may break would make the bound too
+    tight."""
+    return np.isfinite(problem.minutes_capacity) & params.use_minutes
+
+
+def _put_minutes(m: _Entries, problem: ServiceProblem, has_min: np.ndarray, r_min: int,
+                 xc: np.ndarray) -> None:
+    """Each service option's minutes in its provider's minute row."""
+    ep, ee = problem.edge_pair, problem.edge_provider
+    mrow = np.cumsum(has_min) - 1
+    mx = has_min[ee] & (problem.pair_minutes[ep] > 0)
+    m.put(r_min + mrow[ee[mx]], xc[mx], problem.pair_minutes[ep[mx]])
+
+
+def _row_hi(problem: ServiceProblem, n_row: int, r_seat: int, r_min: int,
+            has_min: np.ndarray) -> np.ndarray:
+    """Row upper bounds: 1 for the pair and student rows, the minute
+    capacities, 0 for the rest."""
+    row_hi = np.zeros(n_row)
+    row_hi[:r_seat] = 1.0
+    row_hi[r_min:] = problem.minutes_capacity[has_min]
+    return row_hi
+
+
 def _joint_model(problem: ServiceProblem, params: ServiceParams) -> _JointModel:
     """The columns and rows of the joint model (LP and MIP alike)."""
     n_p, n_s, n_e = problem.n_pairs, problem.n_students, problem.n_providers
@@ -102,18 +161,11 @@ def _joint_model(problem: ServiceProblem, params: ServiceParams) -> _JointModel:
     n_link = len(x_use) + len(c_keys)
     own = np.nonzero(ck == OWN)[0]
     r_own = r_link + n_link
-    # Minute rows only where the plan honours them (use_minutes): a row the
-    # plan may break would make the bound too tight.
-    has_min = np.isfinite(problem.minutes_capacity) & params.use_minutes
+    has_min = _minute_rows(problem, params)
     r_min = r_own + len(own)
     n_row = r_min + int(has_min.sum())
-    R, C, V = [], [], []
-
-    def put(rows: ArrayLike, cols: ArrayLike, vals: ArrayLike) -> None:
-        R.append(np.asarray(rows, dtype=np.int64))
-        C.append(np.asarray(cols, dtype=np.int64))
-        V.append(np.broadcast_to(np.asarray(vals, dtype=np.float64), len(R[-1])))
-
+    ent = _Entries()
+    put = ent.put
     put(r_pair + ep, xc, 1.0)
     put(r_stud + cs, cc, 1.0)
     single = ~multi
@@ -126,25 +178,12 @@ def _joint_model(problem: ServiceProblem, params: ServiceParams) -> _JointModel:
     put(r_link + len(x_use) + np.arange(len(c_keys)), yc[c_keys], -1.0)
     # Own-provider case manager: c <= sum of x over the student's pairs at that provider.
     put(r_own + np.arange(len(own)), cc[own], 1.0)
-    okey = cs[own].astype(np.int64) * n_e + ce[own]
-    xkey = st * n_e + ee
-    order = np.argsort(okey, kind="stable")
-    pos = np.searchsorted(okey[order], xkey)
-    pos_c = np.minimum(pos, max(len(own) - 1, 0))
-    hit = (pos < len(own)) & (okey[order][pos_c] == xkey) if len(own) else np.zeros(
-        n_x, dtype=bool)
-    put(r_own + order[pos_c[hit]], xc[hit], -1.0)
-    mrow = np.cumsum(has_min) - 1
-    mx = has_min[ee] & (problem.pair_minutes[ep] > 0)
-    put(r_min + mrow[ee[mx]], xc[mx], problem.pair_minutes[ep[mx]])
-    Ra, Ca, Va = np.concatenate(R), np.concatenate(C), np.concatenate(V)
-    order = np.lexsort((Ra, Ca))
-    Ra, Ca, Va = Ra[order], Ca[order], Va[order]
-    start = np.searchsorted(Ca, np.arange(n_col + 1))
-
-    row_hi = np.zeros(n_row)
-    row_hi[:r_seat] = 1.0
-    row_hi[r_min:] = problem.minutes_capacity[has_min]
+    own_of = _own_of(cs[own].astype(np.int64) * n_e + ce[own], st * n_e + ee)
+    hit = own_of >= 0
+    put(r_own + own_of[hit], xc[hit], -1.0)
+    _put_minutes(ent, problem, has_min, r_min, xc)
+    start, Ra, Va = ent.columnwise(n_col)
+    row_hi = _row_hi(problem, n_row, r_seat, r_min, has_min)
     obj3 = np.zeros(n_col)
     obj3[xc] = e_cost
     obj3[cc] = c_cost[opts]
@@ -243,18 +282,11 @@ def _compact_model(problem: ServiceProblem, params: ServiceParams) -> _JointMode
     r_cl = r_xl + n_xl                   # own + linked coordinators of a key <= y
     r_own = r_cl + n_y
     r_pool = r_own + n_own               # pooled students <= their pool's seats
-    has_min = np.isfinite(problem.minutes_capacity) & params.use_minutes
+    has_min = _minute_rows(problem, params)
     r_min = r_pool + shape.n_pools
     n_row = r_min + int(has_min.sum())
-    R: list[np.ndarray] = []
-    C: list[np.ndarray] = []
-    V: list[np.ndarray] = []
-
-    def put(rows: ArrayLike, cols: ArrayLike, vals: ArrayLike) -> None:
-        R.append(np.asarray(rows, dtype=np.int64))
-        C.append(np.asarray(cols, dtype=np.int64))
-        V.append(np.broadcast_to(np.asarray(vals, dtype=np.float64), len(R[-1])))
-
+    ent = _Entries()
+    put = ent.put
     put(r_pair + ep, xc, 1.0)
     put(r_stud + c_student, c0 + np.arange(n_c), 1.0)
     # Seats: a service option of an unlinked key, a link, a coordinator apart.
@@ -272,24 +304,14 @@ def _compact_model(problem: ServiceProblem, params: ServiceParams) -> _JointMode
     put(r_cl + np.arange(n_y), yc, -1.0)
     # Own case manager <= the services of the student that provider gives.
     put(r_own + np.arange(n_own), oc, 1.0)
-    opos = np.searchsorted(own_key, xkey, sorter=np.argsort(own_key, kind="stable"))
-    osort = np.argsort(own_key, kind="stable")
-    opos_c = np.minimum(opos, max(n_own - 1, 0))
-    hit = (opos < n_own) & (own_key[osort][opos_c] == xkey) if n_own else np.zeros(
-        n_x, dtype=bool)
-    put(r_own + osort[opos_c[hit]], xc[hit], -1.0)
+    own_of = _own_of(own_key, xkey)
+    hit = own_of >= 0
+    put(r_own + own_of[hit], xc[hit], -1.0)
     put(r_pool + shape.pooled_pool, pc, 1.0)
     put(r_pool + shape.member_pool, mc, -1.0)
-    mrow = np.cumsum(has_min) - 1
-    mx = has_min[ee] & (problem.pair_minutes[ep] > 0)
-    put(r_min + mrow[ee[mx]], xc[mx], problem.pair_minutes[ep[mx]])
-    Ra, Ca, Va = np.concatenate(R), np.concatenate(C), np.concatenate(V)
-    order = np.lexsort((Ra, Ca))
-    Ra, Ca, Va = Ra[order], Ca[order], Va[order]
-    start = np.searchsorted(Ca, np.arange(n_col + 1))
-    row_hi = np.zeros(n_row)
-    row_hi[:r_seat] = 1.0
-    row_hi[r_min:] = problem.minutes_capacity[has_min]
+    _put_minutes(ent, problem, has_min, r_min, xc)
+    start, Ra, Va = ent.columnwise(n_col)
+    row_hi = _row_hi(problem, n_row, r_seat, r_min, has_min)
     obj3 = np.zeros(n_col)
     obj3[xc] = e_cost
     obj3[oc] = c_cost[own]
