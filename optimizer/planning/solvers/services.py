@@ -57,7 +57,7 @@ import dataclasses
 import time
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 
@@ -223,8 +223,8 @@ def _solve_all(problems: list[ServiceProblem], params: ServiceParams, deadline: 
     Lagrangian bounds in a first pass and their joint LPs in a second, as
     the LPs of the 100,000 district needed ~150 CPU seconds. The compact,
     tighter joint LP (services_lp._compact_model) proves every part of that
-    district in ~35 CPU seconds, so each part now goes to its LP at once;
-    the first pass had become a third of the solve.)
+    district in ~18 CPU seconds, so each part now goes to its LP after its
+    flows; the first pass had become a third of the solve.)
     """
     sols = _solve_parts(problems, params, deadline, components)
 
@@ -378,42 +378,31 @@ def _replanned(problem: ServiceProblem, params: ServiceParams, sol: ServiceSolut
     return _result(problem, params, provider, cm, bound, runtime, notes, dict(sol.extra))
 
 
-@overload
 def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline: float,
-                 components: list[int], only: None = None) -> list[ServiceSolution]: ...
+                 components: list[int]) -> list[ServiceSolution]:
+    """:func:`_solve_part` of each part. Where there are several parts and at
+    least ``ahead_pairs`` pairs in all, every other one is solved in a forked
+    child meanwhile (services_ahead: the same plans, on two cores; the child
+    has its own HiGHS process)."""
+    ks = list(range(len(problems)))
 
-
-@overload
-def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline: float,
-                 components: list[int], only: list[int]) -> list[ServiceSolution | None]: ...
-
-
-def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline: float,
-                 components: list[int], only: list[int] | None = None
-                 ) -> list[ServiceSolution] | list[ServiceSolution | None]:
-    """:func:`_solve_part` of each part (or of the parts ``only`` names, in
-    that order, each begun only before the deadline: None for the others).
-    Where there are several parts and at least ``ahead_pairs`` pairs in all,
-    every other one is solved in a forked child meanwhile (services_ahead:
-    the same plans, on two cores; the child has its own HiGHS process)."""
-    ks = list(range(len(problems))) if only is None else only
-
-    def solve(k: int) -> ServiceSolution | None:
-        if only is not None and time.perf_counter() >= deadline:
-            return None
+    def solve(k: int) -> ServiceSolution:
         return _solve_part(problems[k], params, deadline, components[k])
 
     if (params.ahead_pairs is None or len(ks) < 2
-            or sum(problems[k].n_pairs for k in ks) < params.ahead_pairs):
+            or sum(p.n_pairs for p in problems) < params.ahead_pairs):
         return [solve(k) for k in ks]
     theirs = ks[1::2]
     child = Ahead(lambda: [_plain(solve(k)) for k in theirs])
     try:
-        sols = {k: solve(k) for k in ks[0::2]}
+        sols: dict[int, ServiceSolution | None] = {k: solve(k) for k in ks[0::2]}
         sols.update(zip(theirs, (_unplain(x) for x in child.result()), strict=True))
     finally:
         child.cancel()
-    return [sols[k] for k in ks]
+    out = [sols[k] for k in ks]
+    if any(sol is None for sol in out):
+        raise RuntimeError("a part solved in the forked child came back empty")
+    return [sol for sol in out if sol is not None]
 
 
 def _plain(sol: ServiceSolution | None) -> dict[str, Any] | None:
