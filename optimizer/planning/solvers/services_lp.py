@@ -233,7 +233,7 @@ def _compact_model(problem: ServiceProblem, params: ServiceParams) -> _JointMode
     coord = np.nonzero(problem.cm_kind == COORDINATOR)[0]
     key_all = cs_all * n_e + problem.cm_provider
     # The cheapest own option of each key, and the coordinators it dominates.
-    okeys, ofirst = np.unique(key_all[own], return_index=True)
+    okeys = np.unique(key_all[own])
     ocost = np.full(len(okeys), np.iinfo(np.int64).max)
     np.minimum.at(ocost, np.searchsorted(okeys, key_all[own]), c_cost[own])
     ckey = key_all[coord]
