@@ -512,3 +512,27 @@ def test_service_plan_headline_counts_services_and_hires_to_serve_them():
                             "credential": "ESMM", "students": 1, "fte": 0.1}])
     assert plain_headline({**plain.summary, "placed": 5, "unplaced": 1}, hiring,
                           plain.assignments)[1].startswith("To place them: hire ")
+
+
+def test_summary_keeps_the_service_solver_stages_apart_from_wall_time():
+    """The service solver's stage times are added up over the district's
+    parts, which two processes may solve at once, so they can exceed the
+    solve's wall time: the summary says them on a line of their own, and
+    its time line keeps wall-clock stages only (services_total the solve)."""
+    from pathlib import Path
+
+    from optimizer import load_district, plan
+
+    result = plan(load_district(Path(__file__).resolve().parents[1] / "data" /
+                                "sample-services"))
+    lines = result.summary().splitlines()
+    time_line = next(x for x in lines if x.startswith("  time "))
+    wall = [part.split()[0] for part in time_line[len("  time "):].split(", ")]
+    assert "services_total" in wall
+    assert [k for k in wall if k.startswith("services_")] == ["services_total"]
+    stages_line = next(x for x in lines if x.startswith("  service solver stages"))
+    stages = [part.split()[0] for part in stages_line.split(": ", 1)[1].split(", ")]
+    runtime = result.figures["runtime_s"]
+    assert stages == [k.removeprefix("services_") for k in runtime
+                      if k.startswith("services_") and k != "services_total"]
+    assert "joint_flow" in stages

@@ -352,7 +352,7 @@ class Result:
                f"option and their eligible educators (largest: "
                f"{f['largest_component_students']:,} students)"] if "components" in f
               else []),
-            "  time " + ", ".join(f"{k} {v:.2f}s" for k, v in f["runtime_s"].items()),
+            *_time_lines(f["runtime_s"]),
         ]
         if "services" in f:
             lines.extend(_service_lines(f["services"]))
@@ -378,3 +378,20 @@ class Result:
         f = self.figures
         return (f"Result(status={self.status!r}, objective={self.objective:.1f}, "
                 f"placed={f['placed']}/{f['students']})")
+
+
+def _time_lines(runtime: dict[str, float]) -> list[str]:
+    """The summary's time lines: each stage's wall-clock seconds, in the order
+    they ran; for a service plan, the service solver's own stages on a line
+    of their own, as they are added up over the district's parts, which two
+    processes solve at once (so they can exceed the solve's wall time,
+    ``services_total``)."""
+    summed = {k.removeprefix("services_"): v for k, v in runtime.items()
+              if k.startswith("services_") and k != "services_total"}
+    wall = {k: v for k, v in runtime.items()
+            if not k.startswith("services_") or k == "services_total"}
+    lines = ["  time " + ", ".join(f"{k} {v:.2f}s" for k, v in wall.items())]
+    if summed:
+        lines.append("  service solver stages, summed over its parts (which may run two at a time): "
+                     + ", ".join(f"{k} {v:.2f}s" for k, v in summed.items()))
+    return lines
