@@ -392,6 +392,6 @@ def _time_lines(runtime: dict[str, float]) -> list[str]:
             if not k.startswith("services_") or k == "services_total"}
     lines = ["  time " + ", ".join(f"{k} {v:.2f}s" for k, v in wall.items())]
     if summed:
-        lines.append("  service solver stages, summed over its parts (which may run two at a time): "
-                     + ", ".join(f"{k} {v:.2f}s" for k, v in summed.items()))
+        lines.append("  service solver stages, summed over its parts (which may run two "
+                     "at a time): " + ", ".join(f"{k} {v:.2f}s" for k, v in summed.items()))
     return lines
