@@ -678,7 +678,8 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
             consider(joint_p, "a repaired joint flow")
         # (Without the LP, when it ran between them.)
         runtime["joint_flow_repairs"] = time.perf_counter() - t1 - runtime.get("joint_lp", 0.0)
-        if not proven() and problem.n_pairs <= params.lp_max_pairs and not priced:
+        if (not proven() and problem.n_pairs <= params.lp_max_pairs and not priced
+                and time.perf_counter() < deadline):
             # Small districts only: these rarely win once the nudged joint flows
             # ran (and not in the flows-only pass: on the 100,000 district's
             # chunks they changed no plan and took a third of its time).
