@@ -17,6 +17,8 @@ Examples
 [1, 3, 5]
 >>> member(np.array([1, 2, 3]), np.array([3, 1])).tolist()
 [True, False, True]
+>>> first_seen(np.array([7, 3, 7, 5]))[0].tolist()
+[0, 1, 0, 2]
 """
 
 from __future__ import annotations
@@ -78,3 +80,35 @@ def member(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
     # (the last), which it cannot equal.
     np.minimum(at, len(ordered) - 1, out=at)
     return ordered[at] == values
+
+
+def first_seen(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's code, the distinct values numbered in order of first
+    appearance, and where each code first appears.
+
+    Parameters
+    ----------
+    values
+        A one-dimensional integer array.
+
+    Returns
+    -------
+    codes, first
+        ``codes[i]`` is the number of ``values[i]`` (0 for the first value
+        seen, 1 for the next new one, ...); ``first[c]`` is the position of
+        code ``c``'s first appearance (increasing).
+
+    Examples
+    --------
+    >>> codes, first = first_seen(np.array([9, 4, 9, 2, 4]))
+    >>> codes.tolist(), first.tolist()
+    ([0, 1, 0, 2, 1], [0, 1, 3])
+    """
+    values = np.asarray(values).ravel()
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    _, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+    by_first = np.argsort(first, kind="stable")
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[by_first] = np.arange(len(first), dtype=np.int64)
+    return rank[inverse.reshape(-1)], first[by_first].astype(np.int64)

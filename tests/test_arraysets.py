@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimizer.arraysets import member, unique
+from optimizer.arraysets import first_seen, member, unique
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -39,3 +39,20 @@ def test_inputs_untouched():
     unique(values)
     member(values, keys)
     assert values.tolist() == [3, 1, 2] and keys.tolist() == [2, 1]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_first_seen_numbers_values_in_order_of_first_appearance(seed):
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, int(rng.choice([3, 40, 10**9])), int(rng.integers(0, 500)))
+    codes, first = first_seen(values)
+    # The same numbering one value at a time, by a dictionary.
+    seen: dict[int, int] = {}
+    want = [seen.setdefault(int(v), len(seen)) for v in values]
+    assert codes.tolist() == want
+    assert first.tolist() == [want.index(c) for c in range(len(seen))]
+
+
+def test_first_seen_of_nothing():
+    codes, first = first_seen(np.zeros(0, dtype=np.int64))
+    assert codes.tolist() == [] and first.tolist() == []

@@ -40,7 +40,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from optimizer.arraysets import member
+from optimizer.arraysets import first_seen, member
 from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.model import District, Educator, Lock, ServiceNeed, Student
 from optimizer.graph import edge_arrays
@@ -292,15 +292,7 @@ def build_district_service_problem(
     need_ik = np.where(svc_instruction[need_svc], s_ik[need_student], -1)
     gkey = ((s_sch[need_student] * len(svc_code) + need_svc) * (len(ikey) + 1)
             + need_ik + 1)
-    need_group = np.zeros(len(needs), dtype=np.int64)
-    group_first = np.zeros(0, dtype=np.int64)
-    if len(needs):
-        _, first_need, g_inv = np.unique(gkey, return_index=True, return_inverse=True)
-        by_first = np.argsort(first_need, kind="stable")
-        renumber = np.empty(len(first_need), dtype=np.int64)
-        renumber[by_first] = np.arange(len(first_need), dtype=np.int64)
-        need_group = renumber[g_inv.reshape(-1)]
-        group_first = first_need[by_first]
+    need_group, group_first = first_seen(gkey)
     group_rep: list[ServiceNeed] = [needs[j] for j in group_first.tolist()]
     group_keys = [(district.students[n.student_id].school_id, n.service, int(ik))
                   for n, ik in zip(group_rep, need_ik[group_first].tolist(), strict=True)]
@@ -364,15 +356,8 @@ def build_district_service_problem(
     off = np.concatenate([[0], np.cumsum(k_group)]).astype(np.int64)
     # Reasons numbered in order of first use, as the options are listed.
     texts_local = list(local_text)
-    option_texts: list[str] = []
-    flat_why = np.zeros(len(opt_why), dtype=np.int64)
-    if len(opt_why):
-        used, used_first = np.unique(opt_why, return_index=True)
-        by_use = used[np.argsort(used_first, kind="stable")]
-        renumber = np.zeros(len(texts_local), dtype=np.int64)
-        renumber[by_use] = np.arange(len(by_use), dtype=np.int64)
-        flat_why = renumber[opt_why]
-        option_texts = [texts_local[k] for k in by_use.tolist()]
+    flat_why, why_first = first_seen(opt_why)
+    option_texts = [texts_local[k] for k in opt_why[why_first].tolist()]
     # Planned: someone here may give it, or someone anywhere in the district.
     g_planned = k_group > 0
     planned_cache: dict[tuple, bool] = {}

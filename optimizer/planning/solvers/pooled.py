@@ -56,6 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
+from optimizer.arraysets import first_seen
 from optimizer.planning.problem import PlanningProblem
 from optimizer.planning.solvers.flow import flow_inputs, seat_arcs
 
@@ -122,12 +123,7 @@ def _group_equal_sequences(seq_hash: np.ndarray, starts: np.ndarray, ends: np.nd
         for i in np.flatnonzero(~ok):
             key = b"".join(v[starts[i]:ends[i]].tobytes() for v in values)
             label[i] = exact.setdefault(key, int(i))
-    # Renumber by first appearance.
-    _, first_seen, dense = np.unique(label, return_index=True, return_inverse=True)
-    order = np.argsort(first_seen, kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return rank[dense.reshape(-1)]
+    return first_seen(label)[0]  # (numbered by first appearance)
 
 
 @dataclass(frozen=True)
