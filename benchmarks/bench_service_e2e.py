@@ -5,6 +5,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_service_e2e.py                  # 100,000 students
     .venv/bin/python benchmarks/bench_service_e2e.py --students 20000 --xlsx
+    .venv/bin/python benchmarks/bench_service_e2e.py --minutes --time-limit 60
 
 Generates a synthetic district with services.csv (``caseload generate
 --services``: minutes and this year's providers, about 1.7 service rows a
@@ -12,10 +13,15 @@ student), writes it to CSV files, then times what ``caseload plan`` does with
 them: read and validate, the service problem (rules for every service pair
 and case-manager option), the solve, the audit of today's providers and the
 explanations, and writing the plan folder's CSVs (and, with ``--xlsx``, the
-workbook). Wall and CPU seconds of each stage (CPU is the steadier figure on
+workbook). ``--minutes`` adds workload capacities to district.toml (SLP 2,400
+IEP minutes a week per FTE, North Carolina's 40 IEP hours; itinerants and
+psychologists 1,800: illustrative), so the plan keeps providers within them.
+
+Printed: wall and CPU seconds of each stage (CPU is the steadier figure on
 a shared machine), peak memory, and what the solver proved: status, the two
 levels (pairs unserved, students without a case manager) of the plan against
-its bound, and the gap on the cost level.
+its bound, the gap on the cost level, and the gap on the weighted objective
+(points, as a MIP solver reports it).
 
 The stages call the same functions as ``optimizer.planning.service_plan.plan_services``,
 in the same order; the plan written is the one ``caseload plan`` writes.
@@ -41,6 +47,12 @@ from optimizer.planning.service_problem import build_district_service_problem, s
 from optimizer.planning.solvers import SolveParams
 from optimizer.planning.solvers.services_exact import ExactParams, solve_services_exact
 
+#: IEP minutes per week per 1.0 FTE with --minutes (ILLUSTRATIVE: SLP after
+#: North Carolina's 35-40 IEP hours ~ 1 FTE, docs/data-contract.md; the
+#: others as in bench_services.py).
+MINUTES_CAPACITY = {"SLP": 2400, "PSY": 1800, "OT": 1800, "PT": 1800, "APE": 1800,
+                    "DHH": 1800, "VI": 1800}
+
 
 class Clock:
     """Wall and CPU seconds of each stage, in order."""
@@ -61,10 +73,17 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--xlsx", action="store_true", help="also write plan.xlsx")
     ap.add_argument("--time-limit", type=float, default=SolveParams().time_limit)
+    ap.add_argument("--minutes", action="store_true",
+                    help="with minute capacities (" + ", ".join(
+                        f"{k} {v:,}" for k, v in MINUTES_CAPACITY.items()) + ")")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "district"
         write_district(generate_district(args.students, seed=args.seed, services=True), folder)
+        if args.minutes:
+            with open(folder / "district.toml", "a", encoding="utf-8") as f:
+                f.write("\n[minutes_capacity]\n" + "".join(
+                    f"{k} = {v}\n" for k, v in MINUTES_CAPACITY.items()))
         with open(folder / "services.csv", encoding="utf-8") as f:
             rows = sum(1 for _ in f) - 1
         clock = Clock()
@@ -103,6 +122,14 @@ def main() -> None:
           f"without a case manager {t['unplaced']:,} (bound {b['unplaced']:,}); "
           + (f"cost gap {sol.gap:.3%}" if sol.gap is not None else
              "cost gap not proven (the levels are apart)"))
+    # The gap on the weighted objective (points), as a MIP solver reports it:
+    # each level weighs more than everything after it.
+    total = sol.total(params)
+    bound = (params.unserved * b["unserved"] + params.unplaced * b["unplaced"]
+             + b["cost"] / 1000)
+    print(f"objective {total:,.1f} points, bound {bound:,.1f}: gap {(total - bound) / total:.4%}"
+          f" on the points; cost {t['cost'] / 1000:,.1f}, at the bound's levels at least "
+          f"{b['cost'] / 1000:,.1f} ({(t['cost'] - b['cost']) / max(1, t['cost']):.2%} apart)")
 
 
 if __name__ == "__main__":

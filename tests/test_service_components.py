@@ -15,7 +15,7 @@ import random
 
 import numpy as np
 
-from optimizer.planning.solvers import services_lp
+from optimizer.planning.solvers import services, services_lp
 from optimizer.planning.solvers.services import ServiceParams, evaluate, solve_services
 from optimizer.planning.solvers.services_components import chunks, joint_components
 from tests import service_checker as chk
@@ -231,19 +231,42 @@ def test_default_chunks_pack_small_parts_together():
     check(spec, ServiceParams())
 
 
-def test_minutes_without_the_lp_still_bound_and_plan(monkeypatch):
-    """When HiGHS does not finish (a time limit on a busy machine), the
-    minute-capacity bound falls back to a flow without the minute limits:
-    weaker, still a valid bound, and the plan still honours the minutes."""
+def test_minutes_without_the_joint_lp_the_mips_still_bound_and_plan(monkeypatch):
+    """When the joint LP does not finish (a time limit on a busy machine),
+    the services' MIPs (services_minutes) still serve the most pairs and
+    bound them; the plan honours the minutes."""
     def no_lp(*args, **kwargs):
         raise RuntimeError("HiGHS LP 1 (pairs served) ended with Time limit reached")
 
     monkeypatch.setattr(services_lp, "_run_highs", no_lp)
     rng = random.Random(8)
+    by_mip = 0
+    for _ in range(12):
+        spec = random_spec(rng, minutes=True)
+        sol, mine, best = check(spec, ServiceParams(decompose=False))
+        if any(n.startswith("the plan kept came from the services' MIPs") for n in sol.notes):
+            by_mip += 1
+            assert any(n.startswith("joint LP not used") for n in sol.notes)
+            if not sol.extra["shared_options"]:
+                assert mine[0] == best[0] == sol.bound["unserved"]
+    assert by_mip > 0
+
+
+def test_minutes_without_any_highs_fall_back_to_families_apart(monkeypatch):
+    """When HiGHS's process fails for the MIPs and the LPs alike, the bound
+    falls back to a flow without the minute limits: weaker, still a valid
+    bound, and the plan still honours the minutes."""
+    def no_highs(*args, **kwargs):
+        raise RuntimeError("the HiGHS process ended without an answer")
+
+    monkeypatch.setattr(services_lp, "_run_highs", no_highs)
+    monkeypatch.setattr(services, "most_served_by_lp", no_highs)
+    rng = random.Random(8)
     fallbacks = 0
     for _ in range(12):
         spec = random_spec(rng, minutes=True)
         sol, _, _ = check(spec, ServiceParams(decompose=False))
+        assert any(n.startswith("the services' MIPs not used") for n in sol.notes)
         fallbacks += any("did not finish" in n for n in sol.notes)
     assert fallbacks > 0
 

@@ -9,6 +9,7 @@ templates and ca.toml, never copied from the tool's output."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -207,6 +208,24 @@ def test_a_service_plan_with_a_bound_but_no_gap_says_no_proven_bound(make_distri
     no_gap = Result(gap=None, **kw)
     line = next(x for x in no_gap.summary().splitlines() if x.startswith("  objective "))
     assert line == f"  objective {r.objective:,.1f} points (lower is better) (no proven bound)"
+
+
+def test_a_service_plan_whose_levels_are_apart_says_how_far(make_district):
+    # With minute capacities the students placed can stay apart from their
+    # bound: the line says by how much, and the gap on the weighted points.
+    r = _minutes_plan(make_district)
+    kw = {k: getattr(r, k) for k in ("status", "engine", "objective", "terms",
+                                     "assignments", "caseloads", "unassigned", "hiring_needs",
+                                     "audit", "assignment", "services")}
+    figures = copy.deepcopy(dict(r.summary_json()))
+    figures["services"]["levels"] = {"unserved_pairs": [1, 1], "unplaced_students": [7, 3]}
+    apart = Result(gap=None, bound=r.objective - 4000, figures=figures, **kw)
+    line = next(x for x in apart.summary().splitlines() if x.startswith("  objective "))
+    points = 4000 / r.objective
+    assert line == (f"  objective {r.objective:,.1f} points (lower is better) (bound "
+                    f"{r.objective - 4000:,.1f}: within {points:.3%} on the points; the cost "
+                    "not proven as the levels are apart: 7 students without a case manager "
+                    "where at least 3 must be)")
 
 
 def _figures(students, placed, served, not_served):

@@ -344,8 +344,7 @@ class Result:
             "Technical (how the plan was proven):",
             f"  status {self.status} — {self.engine}",
             f"  objective {self.objective:,.1f} points (lower is better) "
-            + (f"(bound {self.bound:,.1f}, gap {self.gap:.2%})" if self.bound is not None
-               and self.gap is not None else "(no proven bound)"),
+            + _bound_text(self.objective, self.bound, self.gap, f),
             "      " + ", ".join(f"{k} {v:,.1f}" for k, v in self.terms.items()),
             # Engine facts: present when a solver made the plan, not for any Solution.
             *([f"  solved as {f['components']:,} independent group(s) of students with an "
@@ -378,6 +377,35 @@ class Result:
         f = self.figures
         return (f"Result(status={self.status!r}, objective={self.objective:.1f}, "
                 f"placed={f['placed']}/{f['students']})")
+
+
+def _bound_text(objective: float, bound: float | None, gap: float | None,
+                figures: Mapping[str, Any]) -> str:
+    """The bound after the objective: its gap; or, for a service plan whose
+    levels (services served, students placed) are apart, how far apart, and
+    the gap on the points (the weighted objective, as a MIP solver reports
+    it: the levels weigh far more than the cost)."""
+    if bound is None:
+        return "(no proven bound)"
+    if gap is not None:
+        return f"(bound {bound:,.1f}, gap {gap:.2%})"
+    levels = figures.get("services", {}).get("levels")
+    if not levels:
+        return "(no proven bound)"
+    apart = []
+    (unserved, least_unserved) = levels["unserved_pairs"]
+    (unplaced, least_unplaced) = levels["unplaced_students"]
+    if unserved != least_unserved:
+        apart.append(f"{unserved:,} services not served where at least {least_unserved:,} "
+                     "must be")
+    elif unplaced != least_unplaced:
+        apart.append(f"{unplaced:,} students without a case manager where at least "
+                     f"{least_unplaced:,} must be")
+    if not apart:
+        return "(no proven bound)"
+    points = (objective - bound) / max(abs(objective), 1e-9)
+    return (f"(bound {bound:,.1f}: within {points:.3%} on the points; the cost not proven "
+            f"as the levels are apart: {'; '.join(apart)})")
 
 
 def _time_lines(runtime: dict[str, float]) -> list[str]:

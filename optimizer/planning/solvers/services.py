@@ -75,11 +75,13 @@ from optimizer.planning.solvers.services_flows import (
     _within_caps,
 )
 from optimizer.planning.solvers.services_lp import _decomposed, _level_mip, _service_lp
+from optimizer.planning.solvers.services_minutes import most_served_by_lp, services_by_mip
 from optimizer.planning.solvers.services_neighbourhood import MAX_PAIRS, replan_unplaced
 from optimizer.planning.solvers.services_objective import (
     ServiceParams,
     ServiceSolution,
     _balance_milli,
+    _cm_could_serve,
     _cm_serves,
     _distinct_served,
     _edge_costs,
@@ -293,6 +295,12 @@ def _level_proven(problem: ServiceProblem, params: ServiceParams, sol: ServiceSo
     lp_cost = cost is not None
     provider, cm = sol.provider, sol.case_manager
     notes = list(sol.notes)
+    if plan is not None:
+        # The MIP's case managers are those of its last solve, which may not
+        # have placed them (a level not proven in time): the flow gives the
+        # best ones for its providers.
+        start = problem.other_load + _distinct_served(problem, plan[0])
+        plan = (plan[0], _cm_flow(problem, params, _cm_serves(problem, plan[0]), start)[0])
     if plan is not None and (lexicographic(problem, params, *plan)
                              < lexicographic(problem, params, provider, cm)):
         provider, cm = plan
@@ -506,6 +514,11 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
         # Each bound is a valid lexicographic lower bound, so the largest is too.
         return max(bounds, key=lambda b: (-b[0], -b[1], b[2]))
 
+    def levels_met_by_best() -> bool:
+        served, placed, _ = tightest()
+        return bool(best) and best[0][:2] == (problem.n_pairs - served,
+                                              problem.n_students - placed)
+
     def proven() -> bool:
         if not best:
             return False
@@ -542,11 +555,15 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
         runtime["lagrangian"] = time.perf_counter() - t1
 
     lp_tried: list[bool] = []
+    lp_x: list[np.ndarray] = []  # the joint LP's service columns, when it ran
 
-    def joint_lp() -> bool:
+    def joint_lp(assume: tuple[int, int] | None = None) -> bool:
         # The LP says "an own provider only as far as they serve", which no
         # flow can: the tightest bound (its optimum was the integer optimum on
         # every part of the 100,000 district), and its vertex a plan.
+        # ``assume``: the levels to solve the cost at (bounds, not yet met by
+        # a plan; the students placed tried, then solved for if no LP point
+        # places that many).
         lp_tried.append(True)
         t1 = time.perf_counter()
         lp_done = False
@@ -555,17 +572,27 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
             # get the flows' bounds, not a second of LP each.)
             notes.append("joint LP not run: the time limit was reached")
         else:
-            try:
-                # Levels already proven (a bound so far says them, a plan
-                # meets them) need no LP of their own.
-                known = (-1, -1)
-                if bounds and best:
-                    most_served, most_placed, _ = tightest()
-                    if best[0][:2] == (problem.n_pairs - most_served,
-                                       problem.n_students - most_placed):
-                        known = (most_served, most_placed)
-                lp_p, lp_served, lp_placed, lp_cost, _ = _service_lp(problem, params,
-                                                                     deadline, known=known)
+            # Levels already proven (a bound so far says them, a plan meets
+            # them) need no LP of their own.
+            tries = [(-1, -1)]
+            if assume is not None:
+                tries = [assume, (assume[0], -1)] if assume[1] >= 0 else [assume]
+            elif bounds and best:
+                most_served, most_placed, _ = tightest()
+                if best[0][0] == problem.n_pairs - most_served:
+                    tries = [(most_served, -1)]
+                    if best[0][1] == problem.n_students - most_placed:
+                        tries = [(most_served, most_placed)]
+            for k, known in enumerate(tries):
+                try:
+                    lp_p, lp_served, lp_placed, lp_cost, x = _service_lp(
+                        problem, params, deadline, known=known)
+                except RuntimeError as exc:
+                    if k + 1 < len(tries) and "nfeasible" in str(exc):
+                        continue  # (that many students cannot be placed)
+                    notes.append(f"joint LP not used: {exc}")
+                    break
+                lp_x.append(x)
                 # (No cost bound when the cost LP ran out of time: 0, as every
                 # cost term is >= 0.)
                 bounds.append((lp_served, lp_placed, 0 if lp_cost is None else lp_cost))
@@ -575,8 +602,7 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
                              "its vertex rounded and repaired is a candidate plan"
                              + ("" if lp_cost is not None else
                                 "; its cost LP ran out of time: levels bounded, cost not"))
-            except RuntimeError as exc:
-                notes.append(f"joint LP not used: {exc}")
+                break
         runtime["joint_lp"] = time.perf_counter() - t1
         if not lp_done and not minutes:
             lagrangian(bounds[0][0], bounds[0][1])  # the joint flow's levels
@@ -696,24 +722,70 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
                                    bonus=_critical_bonus(problem, params))[0],
                      "a services-only flow")
             runtime["services_flows"] = time.perf_counter() - t1
-    if (minutes or not proven()) and not lp_tried:
-        lp_done = False
-        if params.lp_bound and problem.n_pairs <= params.lp_max_pairs:
-            lp_done = joint_lp()
-        if not lp_done and minutes:
-            # (With count caps the joint flow's bound is at least as tight at
-            # the first level and usually at the others: families apart only
-            # for minute capacities.)
-            t1 = time.perf_counter()
-            dec_plans, dec_served, dec_placed, dec_cost, dec_notes = _decomposed(
-                problem, params, deadline, minutes)
-            bounds.append((dec_served, dec_placed, dec_cost))
-            consider(dec_plans[0], "the families-apart rounding")
-            consider(dec_plans[1], "the families-apart rounding, services priced by what "
-                     "they save on the case manager")
-            notes.extend(dec_notes)
-            notes.append("bound: service families apart plus a relaxed case-manager flow")
-            runtime["decomposed"] = time.perf_counter() - t1
+    by_mip = False
+    if minutes and params.lp_bound and not lp_tried:
+        # Minute capacities (services_minutes): the most pairs served by
+        # each service component's LP, rounded down (the joint LP adds up
+        # their fractions: about 4 pairs too many a part of 3,000 at 100,000
+        # students); the joint LP's cost at those levels; then a MIP per
+        # component for a plan that serves that many (the joint LP's rounded
+        # vertex served 5-9 pairs fewer a part).
+        t1 = time.perf_counter()
+        try:
+            most, floors = most_served_by_lp(problem, params)
+            by_mip = True
+        except RuntimeError as exc:  # (HiGHS's process failed: the joint LP, as before)
+            notes.append(f"the services' MIPs not used: {exc}")
+    if by_mip:
+        # Case managers: the relaxed flow (every own option that could serve
+        # is free, coordinators take any seat) bounds the students placed.
+        placed_relaxed = _cm_flow(problem, params, _cm_could_serve(problem),
+                                  problem.other_load)[1]
+        bounds.append((most, placed_relaxed, 0))
+        runtime["minutes_mip"] = time.perf_counter() - t1
+        if problem.n_pairs <= params.lp_max_pairs:
+            joint_lp(assume=(most, placed_relaxed))
+        t1 = time.perf_counter()
+        nudge = _critical_bonus(problem, params) + _cm_bonus(problem, params)
+        guides = [(-1000.0 * x + 0.001 * edge_cost, np.round(1_000_000 * x).astype(np.int64),
+                   "guided by the joint LP's vertex") for x in lp_x[-1:]]
+        guides.append(((edge_cost - nudge).astype(float), nudge,
+                       "services priced by what they save on the case manager"))
+        for k, (guide, bonus, why) in enumerate(guides):
+            if k and (levels_met_by_best() or time.perf_counter() >= deadline):
+                break  # (the LP's guide kept its cost; the nudges, the students placed)
+            try:
+                plan = services_by_mip(problem, params, deadline, guide, bonus, floors)
+            except RuntimeError as exc:
+                notes.append(f"the services' MIPs not used: {exc}")
+                break
+            bounds.append((plan.most_served, placed_relaxed, 0))
+            consider(plan.provider, "the services' MIPs (HiGHS, one per service "
+                     f"component), {why}")
+            if not k:
+                notes.append(f"{len(floors)} service components under minute capacities: "
+                             "the most pairs served by each one's LP, rounded down, met by "
+                             "its MIP" + ("" if plan.open_ == 0 else
+                                          f" ({plan.open_} not solved in time)"))
+        runtime["minutes_mip"] += time.perf_counter() - t1
+    if ((minutes or not proven()) and not lp_tried and params.lp_bound
+            and problem.n_pairs <= params.lp_max_pairs):
+        joint_lp()
+    if minutes and not lp_x and not (by_mip and best):
+        # (With count caps the joint flow's bound is at least as tight at
+        # the first level and usually at the others: families apart only
+        # for minute capacities, and only where neither the services' MIPs
+        # nor the joint LP gave a plan.)
+        t1 = time.perf_counter()
+        dec_plans, dec_served, dec_placed, dec_cost, dec_notes = _decomposed(
+            problem, params, deadline, minutes)
+        bounds.append((dec_served, dec_placed, dec_cost))
+        consider(dec_plans[0], "the families-apart rounding")
+        consider(dec_plans[1], "the families-apart rounding, services priced by what "
+                 "they save on the case manager")
+        notes.extend(dec_notes)
+        notes.append("bound: service families apart plus a relaxed case-manager flow")
+        runtime["decomposed"] = time.perf_counter() - t1
     # Students left without a case manager while a full coordinator's seat
     # holds a student they only serve: move that service to another eligible
     # provider with room, and the seat goes to the student (services_seats).
