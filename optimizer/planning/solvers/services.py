@@ -244,8 +244,12 @@ def _solve_all(problems: list[ServiceProblem], params: ServiceParams, deadline: 
             and sum(problems[k].n_pairs for k in proving) >= _MIP_AHEAD_PAIRS):
         # The MIPs in a forked child (services_ahead; HiGHS on one thread in
         # each process): their bound does not depend on the plan.
+        # (Past the time limit the rest are not started: each would still
+        # take its MIP's first tenth of a second and more.)
         child = Ahead(lambda: [_plain(_level_proven(problems[k], params, first_sols[k],
-                                                    deadline)) for k in proving])
+                                                    deadline))
+                               if time.perf_counter() < deadline else None
+                               for k in proving])
     try:
         for k in short:
             sols[k] = _replanned(problems[k], params, sols[k], deadline)
@@ -732,7 +736,7 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
         # vertex served 5-9 pairs fewer a part).
         t1 = time.perf_counter()
         try:
-            most, floors = most_served_by_lp(problem, params)
+            most, floors = most_served_by_lp(problem, params, deadline)
             by_mip = True
         except RuntimeError as exc:  # (HiGHS's process failed: the joint LP, as before)
             notes.append(f"the services' MIPs not used: {exc}")

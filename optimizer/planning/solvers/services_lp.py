@@ -340,8 +340,10 @@ def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float,
     maximizes case managers; LP 3 keeps both and minimizes cost. Every integer
     plan is feasible for the LPs, so each optimum bounds its level. A level
     in ``known`` (pairs served, students placed; -1: not known) is taken as
-    proven, and its LP skipped: the caller passes only levels that a plan
-    meets and a relaxation bounds.
+    given, and its LP skipped: the caller passes levels that a relaxation
+    bounds (met by a plan, or to be met: where no plan meets them, the
+    levels are apart and only the first is a bound; an LP infeasible at them
+    raises).
 
     Returns the rounded service plan, the pairs-served and students-placed
     bounds, the cost bound (milli-points, without the other-load constant) and

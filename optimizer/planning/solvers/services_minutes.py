@@ -25,7 +25,8 @@ On the parts of the 100,000 district every component's rounded-down LP
 was met (step 3 never ran there).
 
 Components without a minute capacity go to the services-only min-cost flow
-(exact there). The case managers are then chosen by their own flow, given
+(exact there, unless a provider's seat is shared between options: then a
+relaxed flow's count bounds them). The case managers are then chosen by their own flow, given
 the providers (services_flows._cm_flow, as for every plan).
 
 Measured on a part of 3,156 pairs (100,000 students, the generated
@@ -56,11 +57,15 @@ from optimizer.planning.solvers.services_problem import ServiceProblem
 
 __all__ = ["ServicesByMip", "most_served_by_lp", "services_by_mip"]
 
-#: Seconds for one component's MIP at most (then its incumbent, or its LP's
-#: vertex rounded, and its dual bound): a component of a few hundred pairs
-#: takes hundredths; one of 6,000 (a chain of schools sharing speech-language
-#: pathologists) found no plan in 10 s.
+#: Seconds for each MIP of a component at most (then its incumbent, or its
+#: LP's vertex rounded): a component of a few hundred pairs takes hundredths.
 _COMPONENT_SECONDS = 3.0
+
+#: Components with more service options than this get their guide's LP
+#: vertex rounded, no MIP: one of 37,424 options (a chain of schools sharing
+#: speech-language pathologists, bench_services.py's district) found no plan
+#: in 60 s, and at 100,000 students such components took the solve to 241 s.
+_MIP_MAX_OPTIONS = 5_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,8 +74,9 @@ class ServicesByMip:
 
     ``provider`` per pair (-1: not served); ``most_served`` the most pairs any
     plan of the part can serve (an upper bound; exact when ``proven``);
-    ``open_`` the minute components whose MIP found no plan that serves
-    their most in time (their LP's vertex rounded instead).
+    ``open_`` the minute components whose plan is not proven to serve their
+    most (no MIP plan in time, or too large for one: their LP's vertex
+    rounded; or the MIP of the most pairs not solved in time: its best plan).
     """
 
     provider: np.ndarray
@@ -111,24 +117,27 @@ def _split_of(problem: ServiceProblem, params: ServiceParams) -> _Split:
                  lambda: _split(problem, params))
 
 
-def most_served_by_lp(problem: ServiceProblem, params: ServiceParams
+def most_served_by_lp(problem: ServiceProblem, params: ServiceParams, deadline: float
                       ) -> tuple[int, tuple[int, ...]]:
     """An upper bound on the pairs any plan of ``problem`` serves: per minute
     component its LP relaxation rounded down, plus the flow's most on the
-    rest (a relaxed flow's where seats are shared).
+    rest (a relaxed flow's where seats are shared). An LP not solved by
+    ``deadline`` (at least a second each) counts every option of its
+    component.
 
     Returns the bound and the floor per minute component (for
     :func:`services_by_mip`).
 
     Examples
     --------
-    >>> most, floors = most_served_by_lp(part, params)     # doctest: +SKIP
+    >>> most, floors = most_served_by_lp(part, params, deadline)  # doctest: +SKIP
     >>> most
     2847
     """
     split = _split_of(problem, params)
     floors = highs_child.call("optimizer.planning.solvers.services_minutes:_highs_floors",
-                              split.models) if split.models else []
+                              split.models, deadline - time.perf_counter()
+                              ) if split.models else []
     return _flow_part(problem, params, split, None)[1] + sum(floors), tuple(floors)
 
 
@@ -164,8 +173,8 @@ def services_by_mip(problem: ServiceProblem, params: ServiceParams, deadline: fl
     problem, params
         The part and its weights.
     deadline
-        ``time.perf_counter()`` after which each MIP gets a tenth of a second
-        (its incumbent and its dual bound stand).
+        ``time.perf_counter()`` after which no MIP or LP starts: the
+        components left are planned by rounding (greedily, by cost).
     guide
         Per service option: the MIP's objective (minimized) among the plans
         that serve the most pairs.
@@ -183,7 +192,7 @@ def services_by_mip(problem: ServiceProblem, params: ServiceParams, deadline: fl
 
     Examples
     --------
-    >>> most, floors = most_served_by_lp(part, params)                 # doctest: +SKIP
+    >>> most, floors = most_served_by_lp(part, params, deadline)       # doctest: +SKIP
     >>> e_cost, _ = _edge_costs(part, params)                          # doctest: +SKIP
     >>> plan = services_by_mip(part, params, deadline, e_cost, 0 * e_cost, floors)  # doctest: +SKIP
     >>> plan.most_served, plan.proven                                  # doctest: +SKIP
@@ -195,7 +204,8 @@ def services_by_mip(problem: ServiceProblem, params: ServiceParams, deadline: fl
                                                               strict=True)]
     answers = highs_child.call(
         "optimizer.planning.solvers.services_minutes:_highs_components", models,
-        list(floors), max(0.0, deadline - time.perf_counter())) if models else []
+        list(floors), max(0.0, deadline - time.perf_counter()), _MIP_MAX_OPTIONS
+    ) if models else []
     # Every option's share: whole for the flow's and the MIPs' plans, the
     # LP's where a MIP found none in time; rounded within the caps and the
     # minutes (whole shares are kept as they are, feasible already).
@@ -219,21 +229,25 @@ def _option_of(problem: ServiceProblem, pairs: np.ndarray, providers: np.ndarray
     return np.searchsorted(key, pairs.astype(np.int64) * problem.n_providers + providers)
 
 
-def _highs_floors(models: list[tuple]) -> list[int]:
+def _highs_floors(models: list[tuple], seconds: float) -> list[int]:
     """(In the child process.) Per component: its LP's most pairs served,
-    rounded down (after a millionth for HiGHS's tolerances)."""
+    rounded down. The rounding allows a millionth per option for HiGHS's
+    tolerances: a floor one too high only costs the MIP of the most pairs
+    later (no plan meets it), one too low would be a wrong bound."""
     import highspy  # only in the child process (see highs_child)
 
+    deadline = time.perf_counter() + seconds
     out = []
     for n_col, start, index, value, row_hi, n_x in models:
         c = _Component(highspy, n_col, start, index, value, row_hi, n_x, None)
         h = c.fresh(integer=False)
+        h.setOptionValue("time_limit", max(1.0, deadline - time.perf_counter()))
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             out.append(c.n_x)  # (every option served: trivially an upper bound)
             continue
         most = -h.getInfo().objective_function_value
-        out.append(min(c.n_x, int(math.floor(most + 1e-6))))
+        out.append(min(c.n_x, int(math.floor(most + 1e-6 * max(1, n_x)))))
     return out
 
 
@@ -280,7 +294,7 @@ class _Component:
 
     def lp_vertex(self, h: Any, deadline: float) -> np.ndarray:
         """The services of the same model's LP (a vertex to round; zeros if
-        even the LP runs out of time)."""
+        even the LP runs out of time, at least a second)."""
         h.changeColsIntegrality(self.n_col, self.every, np.zeros(self.n_col, dtype=np.uint8))
         h.setOptionValue("time_limit", max(1.0, deadline - time.perf_counter()))
         h.run()
@@ -289,20 +303,29 @@ class _Component:
         return np.asarray(h.getSolution().col_value)[:self.n_x].copy()
 
 
-def _highs_components(models: list[tuple], floors: list[int], seconds: float
-                      ) -> list[tuple[np.ndarray, int, bool]]:
+def _highs_components(models: list[tuple], floors: list[int], seconds: float,
+                      max_options: int) -> list[tuple[np.ndarray, int, bool]]:
     """(In the child process.) Per component: the MIP of the guide among the
     plans that serve ``floors[k]`` pairs; where none does, the MIP of the
     most pairs served first. Returns per component x (whole: the MIP's plan;
-    or, where it found none in time, the guide's LP vertex to round), an
-    upper bound on the pairs any plan serves there, and whether the plan
-    meets that bound."""
+    or, where it found none in time or the component has more than
+    ``max_options`` options, the guide's LP vertex to round; past the deadline zeros, rounded
+    greedily), an upper bound on the pairs any plan serves there, and
+    whether the plan meets that bound."""
     import highspy  # only in the child process (see highs_child)
 
     deadline = time.perf_counter() + seconds
     out: list[tuple[np.ndarray, int, bool]] = []
     for model, floor in zip(models, floors, strict=True):
         c = _Component(highspy, *model)
+        if time.perf_counter() >= deadline:
+            out.append((np.zeros(c.n_x), floor, False))
+            continue
+        if c.n_x > max_options:
+            h = c.fresh(integer=False)
+            c.guided(h, floor)
+            out.append((c.lp_vertex(h, deadline), floor, False))
+            continue
         h = c.fresh()
         c.guided(h, floor)
         # The guide: 1 % is close enough for a guide (the level is exact).
@@ -311,7 +334,8 @@ def _highs_components(models: list[tuple], floors: list[int], seconds: float
         if x is not None:  # (a plan that serves the floor: the most there is)
             out.append((x, floor, True))
             continue
-        if h.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
+        if h.getModelStatus() not in (highspy.HighsModelStatus.kInfeasible,
+                                      highspy.HighsModelStatus.kUnboundedOrInfeasible):
             out.append((c.lp_vertex(h, deadline), floor, False))  # (out of time)
             continue
         # No plan serves the LP's floor: the most that any does, exactly.
