@@ -741,7 +741,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "load ratio first")
     pl.add_argument("--time-limit", type=_number(0, 86_400, above=True, why=" (seconds)"),
                     default=30.0,
-                    help="seconds for CP-SAT when students have weights (default 30)")
+                    help="seconds for the solve, wall clock: the service solver "
+                         "(services.csv) and weighted students (default 30)")
     pl.add_argument("--published", "--baseline", dest="published", metavar="PLAN",
                     help="keep this published plan as stable as possible (stable "
                          "re-planning; --baseline is the former name)")
@@ -811,7 +812,8 @@ def build_parser() -> argparse.ArgumentParser:
     wi.add_argument("--out", required=True, help="folder to write: the new plan and the "
                     "comparison (one sub-folder per scenario when several)")
     wi.add_argument("--time-limit", type=_number(0, 86_400, above=True, why=" (seconds)"),
-                    default=30.0, help="seconds for CP-SAT when students have weights")
+                    default=30.0, help="seconds for each solve, wall clock: the service "
+                                       "solver (services.csv) and weighted students")
     wi.add_argument("--all", action="store_true", help="print every change, not the first 8")
     wi.add_argument("--no-xlsx", action="store_true", help="do not write plan.xlsx")
     wi.add_argument("--quiet", action="store_true", help="no progress lines")
