@@ -233,12 +233,52 @@ def test_an_unproven_part_keeps_the_flow_solvers_plan(monkeypatch):
                                            out.phases, out.deterministic_time)
 
     monkeypatch.setattr(services_exact, "solve_exact", unproven)
-    sol = solve_services_exact(problem, ServiceParams(decompose=False))
+    sol = solve_services_exact(problem, ServiceParams(decompose=False),
+                               ExactParams(flows_first=False))
     flow = solve_services(problem, ServiceParams(decompose=False))
     assert np.array_equal(sol.provider, flow.provider)
     assert np.array_equal(sol.case_manager, flow.case_manager)
     assert dict(sol.bound) == dict(flow.bound) and sol.status == flow.status
     assert sol.extra["exact_parts"] == 0
+
+
+def test_small_parts_go_to_the_flows_first_and_to_cp_sat_only_unproven(monkeypatch):
+    """flows_first: a small part the flow and LP solver proves optimal keeps
+    that plan (as exact: plan and bound equal at every level); CP-SAT gets
+    only the others. Against the joint CP-SAT model of the whole district."""
+    rng = random.Random(78)
+    asked: list[int] = []
+    real = services_exact.solve_exact
+
+    def spy(problem, *args, **kw):
+        asked.append(problem.n_pairs)
+        return real(problem, *args, **kw)
+
+    monkeypatch.setattr(services_exact, "solve_exact", spy)
+    by_flows = by_cpsat = 0
+    for i in range(16):
+        spec, _ = merged(rng, minutes=i % 2 == 1)
+        problem = to_problem(spec)
+        asked.clear()
+        # Every component small, packed a few to a model.
+        largest = max(len(p.pairs) for p in chunks(problem, 1)[0])
+        sol = solve_services_exact(problem, ServiceParams(chunk_pairs=1),
+                                   ExactParams(max_pairs=largest))
+        provider, cm = as_dicts(problem, sol)
+        assert chk.violations(spec, provider, cm) == []
+        best, _, _ = chk.joint_optimum(spec)
+        assert (sol.bound["unserved"], sol.bound["unplaced"], sol.bound["cost"]) <= best
+        assert sol.objective >= best
+        if sol.status == "optimal":
+            assert sol.objective == best
+        note = sol.notes[0]
+        models = int(note.split("packed in ")[1].split()[0])
+        flows = int(note.split("; ")[2].split()[0]) if "flow and LP solver" in note else 0
+        by_flows += flows
+        by_cpsat += len(asked)
+        # CP-SAT saw only the models the flows did not prove.
+        assert len(asked) == models - flows, (note, len(asked))
+    assert by_flows > 0 and by_cpsat > 0, (by_flows, by_cpsat)
 
 
 def test_exact_solve_is_deterministic():
@@ -434,6 +474,6 @@ def test_one_time_budget_for_the_whole_service_solve(monkeypatch):
     monkeypatch.setattr(services_exact, "solve_services", rest_spy)
     sizes = sorted(len(p.pairs) for p in chunks(problem, 1)[0])
     solve_services_exact(problem, ServiceParams(time_limit=7.0, chunk_pairs=1),
-                         ExactParams(max_pairs=sizes[0], wall_limit=60.0))
+                         ExactParams(max_pairs=sizes[0], wall_limit=60.0, flows_first=False))
     assert walls and all(0 < w <= 7.0 for w in walls)
     assert limits and all(0 <= t <= 7.0 for t in limits)
