@@ -128,23 +128,43 @@ def chunks(problem: ServiceProblem, max_pairs: int) -> tuple[list[Part], np.ndar
     chunk_of_pair = chunk_of_comp[comp_of_pair]
     chunk_of_provider = np.where(in_part, chunk_of_comp[np.minimum(pos, len(comp_ids) - 1)],
                                  -1)
+    n_chunks = current + 1 if len(comp_ids) else 0
+    # Each chunk's rows, options and providers as slices of one stable sort
+    # (in index order within a chunk), not a scan of the district per chunk:
+    # 184 scans of the 100,000 district's 2 million options took 0.5 s.
+    by_pair, at_pair = _grouped(chunk_of_pair, n_chunks)
+    by_student, at_student = _grouped(chunk_of_student, n_chunks)
+    by_provider, at_provider = _grouped(chunk_of_provider, n_chunks)
+    by_edge, at_edge = _grouped(chunk_of_pair[problem.edge_pair], n_chunks)
+    # (A student's case-manager options are in their own chunk.)
+    by_opt, at_opt = _grouped(chunk_of_student[problem.cm_student], n_chunks)
+    comps_in = np.bincount(chunk_of_comp, minlength=n_chunks)
     parts = []
-    for k in range(current + 1 if len(comp_ids) else 0):
-        pairs = np.nonzero(chunk_of_pair == k)[0]
-        home = chunk_of_student == k
-        students = np.nonzero(home)[0]
-        students = unique(np.concatenate([students,
+    for k in range(n_chunks):
+        pairs = by_pair[at_pair[k]:at_pair[k + 1]]
+        students = unique(np.concatenate([by_student[at_student[k]:at_student[k + 1]],
                                           problem.pair_student[pairs].astype(np.int64)]))
-        providers = np.nonzero(chunk_of_provider == k)[0]
-        parts.append(Part(restrict(problem, students, providers, pairs, home[students]),
-                          students, pairs, providers, int(np.sum(chunk_of_comp == k)),
-                          home[students]))
+        home = chunk_of_student[students] == k
+        providers = by_provider[at_provider[k]:at_provider[k + 1]]
+        sub = restrict(problem, students, providers, pairs, home,
+                       edges=by_edge[at_edge[k]:at_edge[k + 1]],
+                       opts=by_opt[at_opt[k]:at_opt[k + 1]])
+        parts.append(Part(sub, students, pairs, providers, int(comps_in[k]), home))
     parts.sort(key=lambda p: len(p.pairs))
     return parts, np.nonzero(chunk_of_provider < 0)[0]
 
 
+def _grouped(label: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indexes sorted by ``label`` (stable: index order within a label) and
+    where each label 0..n-1 starts (``n + 1`` offsets; labels < 0 first,
+    outside every group)."""
+    order = np.argsort(label, kind="stable")
+    return order, np.searchsorted(label[order], np.arange(n + 1))
+
+
 def restrict(problem: ServiceProblem, students: np.ndarray, providers: np.ndarray,
-             pairs: np.ndarray | None = None, home: np.ndarray | None = None
+             pairs: np.ndarray | None = None, home: np.ndarray | None = None, *,
+             edges: np.ndarray | None = None, opts: np.ndarray | None = None
              ) -> ServiceProblem:
     """The sub-problem of some students, providers and pairs (whole
     components: every option kept names one of these providers).
@@ -154,7 +174,9 @@ def restrict(problem: ServiceProblem, students: np.ndarray, providers: np.ndarra
     (visitors) keep no case-manager option and no current or published case
     manager, so they add no case-manager cost. A current or published provider
     or case manager outside ``providers`` becomes ``-2`` (named, never kept),
-    as it can never be chosen here.
+    as it can never be chosen here. ``edges`` and ``opts``, when the caller
+    knows them (sorted), are the service and case-manager options kept: every
+    option of ``pairs``, and of the home students.
     """
     new_s = np.full(problem.n_students, -1, dtype=np.int64)
     new_s[students] = np.arange(len(students))
@@ -175,8 +197,10 @@ def restrict(problem: ServiceProblem, students: np.ndarray, providers: np.ndarra
         raise ValueError("restrict: a pair of a student outside the sub-problem")
     new_p = np.full(problem.n_pairs, -1, dtype=np.int64)
     new_p[pairs] = np.arange(len(pairs))
-    edges = np.nonzero(new_p[problem.edge_pair] >= 0)[0]
-    opts = np.nonzero(is_home[problem.cm_student])[0]
+    if edges is None:
+        edges = np.nonzero(new_p[problem.edge_pair] >= 0)[0]
+    if opts is None:
+        opts = np.nonzero(is_home[problem.cm_student])[0]
     if np.any(new_e[problem.edge_provider[edges]] < 0) or np.any(
             new_e[problem.cm_provider[opts]] < 0):
         raise ValueError("restrict: an option leaves the sub-problem (not whole components)")
