@@ -26,8 +26,9 @@ was met (step 3 never ran there).
 
 Components without a minute capacity go to the services-only min-cost flow
 (exact there, unless a provider's seat is shared between options: then a
-relaxed flow's count bounds them). The case managers are then chosen by their own flow, given
-the providers (services_flows._cm_flow, as for every plan).
+relaxed flow's count bounds them). The case managers are then chosen by
+their own flow, given the providers (services_flows._cm_flow, as for every
+plan).
 
 Measured on a part of 3,156 pairs (100,000 students, the generated
 district with SLP 2,400 minutes a week): the LPs and MIPs took 0.3 s and
@@ -131,7 +132,7 @@ def most_served_by_lp(problem: ServiceProblem, params: ServiceParams, deadline: 
     Examples
     --------
     >>> most, floors = most_served_by_lp(part, params, deadline)  # doctest: +SKIP
-    >>> most
+    >>> most                                                    # doctest: +SKIP
     2847
     """
     split = _split_of(problem, params)
