@@ -383,9 +383,8 @@ def _bound_text(objective: float, bound: float | None, gap: float | None,
                 figures: Mapping[str, Any]) -> str:
     """The bound after the objective: its gap; or, for a service plan whose
     levels (services served, students placed) are apart, how far the first
-    level apart is, and
-    the gap on the points (the weighted objective, as a MIP solver reports
-    it: the levels weigh far more than the cost)."""
+    level apart is, and the gap on the points (the weighted objective, as a
+    MIP solver reports it: the levels weigh far more than the cost)."""
     if bound is None:
         return "(no proven bound)"
     if gap is not None:

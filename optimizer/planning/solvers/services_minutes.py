@@ -139,28 +139,43 @@ def most_served_by_lp(problem: ServiceProblem, params: ServiceParams, deadline: 
     floors = highs_child.call("optimizer.planning.solvers.services_minutes:_highs_floors",
                               split.models, deadline - time.perf_counter()
                               ) if split.models else []
-    return _flow_part(problem, params, split, None)[1] + sum(floors), tuple(floors)
+    return _flow_bound(problem, params, split)[0] + sum(floors), tuple(floors)
 
 
-def _flow_part(problem: ServiceProblem, params: ServiceParams, split: _Split,
-               bonus: np.ndarray | None) -> tuple[np.ndarray, int, bool]:
-    """The pairs without minutes by the services-only flow: its plan (per
-    pair of the part), the most pairs served there, and whether that is a
-    relaxed flow's bound (a seat shared between options, as in
-    services_lp._decomposed) rather than exact."""
+def _flow_bound(problem: ServiceProblem, params: ServiceParams, split: _Split
+                ) -> tuple[int, bool]:
+    """The most pairs without minutes served, by the services-only flow, and
+    whether that is a relaxed flow's bound (a seat shared between options,
+    as in services_lp._decomposed) rather than exact. Made once per part:
+    the bound and every plan need it, and no bonus changes it (the flow
+    serves the most pairs first)."""
+
+    def make() -> tuple[int, bool]:
+        if not len(split.flow_pairs):
+            return 0, False
+        sub, _ = _restrict(problem, _mask(problem, split.flow_pairs))
+        relaxed = bool(sub.shared_options().any())
+        return int(_service_flow(sub, params, relax_shared=relaxed)[1]), relaxed
+
+    return _memo(problem, ("minute_components_flow", params.use_minutes), make)
+
+
+def _flow_plan(problem: ServiceProblem, params: ServiceParams, split: _Split,
+               bonus: np.ndarray) -> np.ndarray:
+    """The pairs without minutes planned by the services-only flow with this
+    bonus per service option (provider per pair of the part; -1 elsewhere)."""
     provider = np.full(problem.n_pairs, -1, dtype=np.int64)
-    if not len(split.flow_pairs):
-        return provider, 0, False
+    if len(split.flow_pairs):
+        sub, edges = _restrict(problem, _mask(problem, split.flow_pairs))
+        provider[split.flow_pairs] = _service_flow(sub, params, relax_shared=False,
+                                                   bonus=bonus[edges])[0]
+    return provider
+
+
+def _mask(problem: ServiceProblem, pairs: np.ndarray) -> np.ndarray:
     mask = np.zeros(problem.n_pairs, dtype=bool)
-    mask[split.flow_pairs] = True
-    sub, edges = _restrict(problem, mask)
-    plan, served, _ = _service_flow(sub, params, relax_shared=False,
-                                    bonus=None if bonus is None else bonus[edges])
-    relaxed = bool(sub.shared_options().any())
-    if relaxed:
-        served = _service_flow(sub, params, relax_shared=True)[1]
-    provider[split.flow_pairs] = plan
-    return provider, int(served), relaxed
+    mask[pairs] = True
+    return mask
 
 
 def services_by_mip(problem: ServiceProblem, params: ServiceParams, deadline: float,
@@ -200,7 +215,7 @@ def services_by_mip(problem: ServiceProblem, params: ServiceParams, deadline: fl
     (2847, True)
     """
     split = _split_of(problem, params)
-    flow_plan, most, relaxed = _flow_part(problem, params, split, flow_bonus)
+    most, relaxed = _flow_bound(problem, params, split)
     models = [(*model, guide[edges]) for model, edges in zip(split.models, split.edges,
                                                               strict=True)]
     answers = highs_child.call(
@@ -210,9 +225,8 @@ def services_by_mip(problem: ServiceProblem, params: ServiceParams, deadline: fl
     # Every option's share: whole for the flow's and the MIPs' plans, the
     # LP's where a MIP found none in time; rounded within the caps and the
     # minutes (whole shares are kept as they are, feasible already).
-    x = np.zeros(len(problem.edge_pair))
-    served = flow_plan >= 0
-    x[_option_of(problem, np.nonzero(served)[0], flow_plan[served])] = 1.0
+    flow_plan = _flow_plan(problem, params, split, flow_bonus)
+    x = (flow_plan[problem.edge_pair] == problem.edge_provider).astype(float)
     open_ = 0
     for edges, (x_comp, upper, solved) in zip(split.edges, answers, strict=True):
         x[edges] = x_comp
@@ -220,14 +234,6 @@ def services_by_mip(problem: ServiceProblem, params: ServiceParams, deadline: fl
         open_ += not solved
     provider = _round_lp(problem, x, _edge_costs(problem, params)[0])
     return ServicesByMip(provider, most, open_ == 0 and not relaxed, open_)
-
-
-def _option_of(problem: ServiceProblem, pairs: np.ndarray, providers: np.ndarray
-               ) -> np.ndarray:
-    """The service option (edge) of each (pair, provider); the edges are sorted
-    by pair, then provider."""
-    key = problem.edge_pair.astype(np.int64) * problem.n_providers + problem.edge_provider
-    return np.searchsorted(key, pairs.astype(np.int64) * problem.n_providers + providers)
 
 
 def _highs_floors(models: list[tuple], seconds: float) -> list[int]:
@@ -309,10 +315,10 @@ def _highs_components(models: list[tuple], floors: list[int], seconds: float,
     """(In the child process.) Per component: the MIP of the guide among the
     plans that serve ``floors[k]`` pairs; where none does, the MIP of the
     most pairs served first. Returns per component x (whole: the MIP's plan;
-    or, where it found none in time or the component has more than
-    ``max_options`` options, the guide's LP vertex to round; past the deadline zeros, rounded
-    greedily), an upper bound on the pairs any plan serves there, and
-    whether the plan meets that bound."""
+    where it found none in time, or the component has more than
+    ``max_options`` options, the guide's LP vertex to round; past the
+    deadline zeros, rounded greedily), an upper bound on the pairs any plan
+    serves there, and whether the plan meets that bound."""
     import highspy  # only in the child process (see highs_child)
 
     deadline = time.perf_counter() + seconds
