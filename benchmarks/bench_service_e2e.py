@@ -124,9 +124,7 @@ def main() -> None:
              "cost gap not proven (the levels are apart)"))
     # The gap on the weighted objective (points), as a MIP solver reports it:
     # each level weighs more than everything after it.
-    total = sol.total(params)
-    bound = (params.unserved * b["unserved"] + params.unplaced * b["unplaced"]
-             + b["cost"] / 1000)
+    total, bound = sol.total(params), sol.bound_total(params)
     print(f"objective {total:,.1f} points, bound {bound:,.1f}: gap {(total - bound) / total:.4%}"
           f" on the points; cost {t['cost'] / 1000:,.1f}, at the bound's levels at least "
           f"{b['cost'] / 1000:,.1f} ({(t['cost'] - b['cost']) / max(1, t['cost']):.2%} apart)")

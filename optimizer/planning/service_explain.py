@@ -597,8 +597,7 @@ def service_figures(plan: _Plan, sol: ServiceSolution, params: ServiceParams,
     t = sol.terms
     terms = _terms(sp, sol, params)
     b = sol.bound
-    bound = (params.unserved * b["unserved"] + params.unplaced * b["unplaced"]
-             + _points(b["cost"]))
+    bound = sol.bound_total(params)
     active = np.zeros(p.n_providers, dtype=bool)
     active[p.edge_provider] = True
     active[p.cm_provider] = True
@@ -710,10 +709,8 @@ def explain_service_plan(sp: DistrictServiceProblem, sol: ServiceSolution,
     times = {**dict(runtime or {}), **{f"services_{k}": v for k, v in sol.runtime.items()},
              "explain": time.perf_counter() - t0}
     figures = service_figures(plan, sol, params, engine, times, made_at, balance_mode)
-    b = sol.bound
     return Result(status=sol.status, engine=engine, objective=sol.total(params),
-                  bound=(params.unserved * b["unserved"] + params.unplaced * b["unplaced"]
-                         + _points(b["cost"])), gap=sol.gap,
+                  bound=sol.bound_total(params), gap=sol.gap,
                   terms=_terms(sp, sol, params), assignments=assignments,
                   caseloads=caseloads, unassigned=unassigned, hiring_needs=hiring,
                   audit=audit, figures=figures, assignment=plan.cm, services=services)

@@ -350,8 +350,16 @@ class ServiceSolution:
     def total(self, params: ServiceParams) -> float:
         """The objective as one number of points, with the ``unserved`` and
         ``unplaced`` weights (for display)."""
-        return (params.unserved * self.terms["unserved"]
-                + params.unplaced * self.terms["unplaced"] + self.terms["cost"] / SCALE)
+        return _points(params, self.terms)
+
+    def bound_total(self, params: ServiceParams) -> float:
+        """The bound as one number of points, weighed as :meth:`total`."""
+        return _points(params, self.bound)
+
+
+def _points(params: ServiceParams, levels: Mapping[str, float]) -> float:
+    return (params.unserved * levels["unserved"] + params.unplaced * levels["unplaced"]
+            + levels["cost"] / SCALE)
 
 
 # ------------------------------------------------------------------ stages
