@@ -31,7 +31,7 @@ def lp_levels(problem, model) -> tuple[int, int, float]:
     placed, cost bound (milli-points, with the option columns' constant)."""
     served, placed, cost, _ = services_lp._run_highs(
         model.n_col, model.start, model.index, model.value, model.row_hi, model.n_x,
-        model.n_c, model.cost, 10.0, model.col_hi)
+        model.n_c, model.cost, 10.0, model.col_hi, merged=(model.merged, model.merged_x))
     return served, placed, cost + model.base
 
 
@@ -170,6 +170,30 @@ def test_the_compact_lp_is_valid_and_at_least_as_tight_as_the_full_one():
         assert b_compact >= b_full, (i, b_compact, b_full)
         assert compact.n_col <= full.n_col
     assert pooled > 0  # some coordinators went through a pool of several students
+
+
+def test_merging_the_own_case_managers_keeps_the_lp_and_drops_their_rows():
+    """Where a (student, provider) key has one service option x, the compact
+    model writes x = z + c (c: that provider is also the case manager) and
+    drops the row c <= x: the same three LP optima, and a plan's x read back
+    as z + c serves what it served."""
+    rng = random.Random(11)
+    dropped = 0
+    for i in range(40):
+        spec = random_spec(rng, minutes=i % 3 == 2)
+        problem = to_problem(spec)
+        if problem.n_pairs == 0:
+            continue
+        params = ServiceParams()
+        merged = services_lp._compact_model(problem, params)
+        apart = services_lp._compact_model(problem, params, merge_own=False)
+        assert len(apart.merged) == 0 and merged.n_col == apart.n_col
+        assert len(merged.row_hi) == len(apart.row_hi) - len(merged.merged)
+        dropped += len(merged.merged)
+        # (As the solver's bounds: the cost rounded up to whole milli-points.)
+        a = as_bound(problem, params, lp_levels(problem, merged))
+        assert a == as_bound(problem, params, lp_levels(problem, apart)), i
+    assert dropped > 20
 
 
 def test_the_safe_dual_bound_counts_a_column_up_to_its_upper_bound():

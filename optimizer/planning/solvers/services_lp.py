@@ -57,6 +57,11 @@ class _JointModel:
     opts: np.ndarray
     base: int  # the cost constant of the option columns (see _edge_costs, _cm_costs)
     col_hi: np.ndarray  # upper bound per column (1, or a pool's size; all >= 0)
+    # Case-manager columns that also serve a pair (:func:`_compact_model`'s
+    # substitution): they count as pairs served, and the service option
+    # ``merged_x`` of each is its column's value plus theirs.
+    merged: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
+    merged_x: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 class _Entries:
@@ -74,6 +79,25 @@ class _Entries:
         self.vals.append(np.broadcast_to(np.asarray(vals, dtype=np.float64),
                                          len(self.rows[-1])))
 
+    def copy_columns(self, source: np.ndarray, target: np.ndarray) -> None:
+        """Add column ``source[k]``'s entries to column ``target[k]`` (each
+        source column at most once)."""
+        r, c, v = (np.concatenate(self.rows), np.concatenate(self.cols),
+                   np.concatenate(self.vals))
+        to = np.full(int(c.max(initial=-1)) + 1, -1, dtype=np.int64)
+        to[source] = target
+        hit = np.nonzero(to[c] >= 0)[0] if len(c) else np.zeros(0, dtype=np.int64)
+        self.put(r[hit], to[c[hit]], v[hit])
+
+    def drop_rows(self, keep: np.ndarray) -> None:
+        """Remove the rows where ``keep`` is False (their entries too) and
+        number the others in order."""
+        r, c, v = (np.concatenate(self.rows), np.concatenate(self.cols),
+                   np.concatenate(self.vals))
+        new_row = np.cumsum(keep) - 1
+        hit = keep[r]
+        self.rows, self.cols, self.vals = [new_row[r[hit]]], [c[hit]], [v[hit]]
+
     def columnwise(self, n_col: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``start``, ``index`` (rows), ``value``, columns in order."""
         r, c, v = (np.concatenate(self.rows), np.concatenate(self.cols),
@@ -90,6 +114,18 @@ def _own_of(own_key: np.ndarray, xkey: np.ndarray) -> np.ndarray:
     order = np.argsort(own_key, kind="stable")
     pos = np.minimum(np.searchsorted(own_key[order], xkey), len(own_key) - 1)
     return np.where(own_key[order][pos] == xkey, order[pos], -1)
+
+
+def _single_option(own_key: np.ndarray, xkey: np.ndarray) -> np.ndarray:
+    """For each own case-manager option, the service option of its key when
+    the key has exactly one (index into ``xkey``; -1: none, or several)."""
+    if not len(xkey):
+        return np.full(len(own_key), -1, dtype=np.int64)
+    order = np.argsort(xkey, kind="stable")
+    keys = xkey[order]
+    first = np.searchsorted(keys, own_key, side="left")
+    after = np.searchsorted(keys, own_key, side="right")
+    return np.where(after - first == 1, order[np.minimum(first, len(keys) - 1)], -1)
 
 
 def _minute_rows(problem: ServiceProblem, params: ServiceParams) -> np.ndarray:
@@ -192,12 +228,13 @@ def _joint_model(problem: ServiceProblem, params: ServiceParams) -> _JointModel:
                        e_base + c_base, np.ones(n_col))
 
 
-def _compact_model(problem: ServiceProblem, params: ServiceParams) -> _JointModel:
+def _compact_model(problem: ServiceProblem, params: ServiceParams, *,
+                   merge_own: bool = True) -> _JointModel:
     """The joint LP with the same optimum at every level and about half the
     columns (for the LP only: its case-manager columns are not one per option,
     so no plan is read from them).
 
-    Two changes to :func:`_joint_model`:
+    Three changes to :func:`_joint_model`:
 
     - A coordinator option at a provider who has an own option for the student
       at no higher cost (the same provider: continuity and change are the
@@ -210,6 +247,12 @@ def _compact_model(problem: ServiceProblem, params: ServiceParams) -> _JointMode
       (services_pool, as in the flows): students with the same set of
       coordinators share one pool, one column per student into it at the
       student's generic cost and one per coordinator out of it.
+    - Where a (student, provider) key has one service option x and an own
+      case-manager option c, the row c <= x goes by a change of variables
+      (x = z + c, see the code): the same LP with fewer rows. (Were a key
+      to have two own options, it would say c1 + c2 <= x: true of every
+      plan, which has one case manager.) ``merge_own=False`` keeps the
+      rows, for the tests.
 
     A key (student, provider) keeps a link column only where the provider may
     give the student two services or may coordinate them with a seat shared
@@ -219,7 +262,9 @@ def _compact_model(problem: ServiceProblem, params: ServiceParams) -> _JointMode
     Measured at 100,000 students, on a 3,421-pair part: 79,659 -> 31,708
     columns, 39,626 -> 17,654 rows, the three LPs 3.0 -> 0.96 s, the same
     optimum at each level; over the district's 38 chunks, about 150 -> 35
-    CPU seconds.
+    CPU seconds. The third change then took a 2,914-pair part's rows from
+    15,165 to 5,728, and the district's LPs from 19.9 to 18.0 CPU seconds
+    (the rows it drops were the simplex's easy ones).
     """
     n_p, n_s, n_e = problem.n_pairs, problem.n_students, problem.n_providers
     ep, ee = problem.edge_pair, problem.edge_provider
@@ -310,11 +355,26 @@ def _compact_model(problem: ServiceProblem, params: ServiceParams) -> _JointMode
     put(r_pool + shape.pooled_pool, pc, 1.0)
     put(r_pool + shape.member_pool, mc, -1.0)
     _put_minutes(ent, problem, has_min, r_min, xc)
-    start, Ra, Va = ent.columnwise(n_col)
+    # Where the key has one service option x, "c <= x" becomes a change of
+    # variables: x = z + c, z >= 0 (z: that provider serves the pair and is
+    # not the case manager) in the x column's place. The own case manager's
+    # column then carries x's entries too (the pair, its seat or link,
+    # minutes, the pairs-served count) and its row goes: the same LP with
+    # fewer rows (at 100,000 students, 9,437 of a part's 15,165; every
+    # pair's "at most one provider" keeps z + c <= 1).
+    one = _single_option(own_key, xkey)
+    merged = np.nonzero(one >= 0)[0] if merge_own else np.zeros(0, dtype=np.int64)
+    ent.copy_columns(xc[one[merged]], oc[merged])
     row_hi = _row_hi(problem, n_row, r_seat, r_min, has_min)
+    keep = np.ones(n_row, dtype=bool)
+    keep[r_own + merged] = False
+    ent.drop_rows(keep)
+    row_hi = row_hi[keep]
+    start, Ra, Va = ent.columnwise(n_col)
     obj3 = np.zeros(n_col)
     obj3[xc] = e_cost
     obj3[oc] = c_cost[own]
+    obj3[oc[merged]] += e_cost[one[merged]]
     obj3[lc] = c_cost[linked]
     obj3[dc] = shape.direct_cost
     obj3[pc] = shape.pooled_cost
@@ -322,7 +382,8 @@ def _compact_model(problem: ServiceProblem, params: ServiceParams) -> _JointMode
     col_hi = np.ones(n_col)
     col_hi[mc] = shape.member_cap
     return _JointModel(n_col, start, Ra, Va, row_hi, n_x, n_c, n_y, obj3,
-                       np.zeros(0, dtype=np.int64), e_base + c_base, col_hi)
+                       np.zeros(0, dtype=np.int64), e_base + c_base, col_hi,
+                       oc[merged], one[merged])
 
 
 def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float,
@@ -356,9 +417,10 @@ def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float,
         e_cost = e_cost - bonus
         cost = cost.copy()
         cost[:m.n_x] -= bonus
+        cost[m.merged] -= bonus[m.merged_x]
     served, placed, lp_cost, x = _run_highs(
         m.n_col, m.start, m.index, m.value, m.row_hi, m.n_x, m.n_c, cost,
-        max(1.0, deadline - time.perf_counter()), m.col_hi, known)
+        max(1.0, deadline - time.perf_counter()), m.col_hi, known, (m.merged, m.merged_x))
     if bonus is not None:
         lp_cost = math.nan
     if math.isnan(lp_cost):
@@ -657,8 +719,10 @@ _LpAnswer = tuple[int, int, float, np.ndarray]
 def _run_highs(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarray,
                row_hi: np.ndarray, n_x: int, n_c: int, cost: np.ndarray,
                seconds: float, col_hi: np.ndarray | None = None,
-               known: tuple[int, int] = (-1, -1)) -> _LpAnswer:
-    """Solve the three LPs in a separate Python process.
+               known: tuple[int, int] = (-1, -1),
+               merged: tuple[np.ndarray, np.ndarray] | None = None) -> _LpAnswer:
+    """Solve the three LPs in a separate Python process (``merged``: see
+    :func:`_highs_lexicographic`).
 
     OR-Tools bundles its own HiGHS, and its symbols clash with highspy's when
     both libraries are loaded in one process; so highspy runs in a child that
@@ -669,7 +733,7 @@ def _run_highs(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarr
     """
 
     args = (n_col, start, index, value, row_hi, n_x, n_c, cost, seconds,
-            np.ones(n_col) if col_hi is None else col_hi, known)
+            np.ones(n_col) if col_hi is None else col_hi, known, merged)
     answer = highs_child.call(
         "optimizer.planning.solvers.services_lp:_highs_lexicographic", *args)
     served, placed, lp_cost, x = answer
@@ -679,20 +743,28 @@ def _run_highs(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarr
 def _highs_lexicographic(n_col: int, start: np.ndarray, index: np.ndarray,
                          value: np.ndarray, row_hi: np.ndarray, n_x: int, n_c: int,
                          cost: np.ndarray, seconds: float, col_hi: np.ndarray,
-                         known: tuple[int, int] = (-1, -1)) -> _LpAnswer:
+                         known: tuple[int, int] = (-1, -1),
+                         merged: tuple[np.ndarray, np.ndarray] | None = None) -> _LpAnswer:
     """(In the child process.) LP 1 most pairs served, LP 2 most case managers
     with at least that many pairs (rounded down), LP 3 least cost with both;
     warm-started from each other. A level ``known`` (>= 0: proven already,
     and met by a plan) is not solved for: LP 3 alone with the levels fixed
     took half the time of the three (13 parts at 100,000 students: 6.2 s
     against 13.3 s). Returns both counts, the LP 3 optimum and x (NaN and
-    LP 2's x, or zeros where LP 2 did not run, when LP 3 runs out of time)."""
+    LP 2's x, or zeros where LP 2 did not run, when LP 3 runs out of time).
+
+    ``merged``: case-manager columns that serve a pair as well, and the
+    service option of each (:func:`_compact_model`): they count as pairs
+    served, and x of that option is its column plus theirs."""
     import highspy  # only in the child process (see _run_highs)
 
     deadline = time.perf_counter() + seconds
     n_row = len(row_hi)
+    m_col, m_x = (np.zeros(0, dtype=np.int64),) * 2 if merged is None else merged
+    # The pairs served: the service columns and the merged case managers.
+    xc = np.concatenate([np.arange(n_x), m_col]).astype(np.int32)
     obj = np.zeros(n_col)
-    obj[:n_x] = -1.0
+    obj[xc] = -1.0
     lp = highs_child.columnwise_lp(highspy, obj, col_hi, row_hi, start, index, value)
     h = highs_child.one_thread_solver(highspy)
     # No presolve: on the compact model it removed little and cost a fifth
@@ -708,13 +780,18 @@ def _highs_lexicographic(n_col: int, start: np.ndarray, index: np.ndarray,
             raise RuntimeError(f"HiGHS {what} ended with {h.modelStatusToString(status)}")
         return h.getInfo().objective_function_value
 
-    xc = np.arange(n_x, dtype=np.int32)
     cc = np.arange(n_x, n_x + n_c, dtype=np.int32)
     every = np.arange(n_col, dtype=np.int32)
+
+    def x_of(col_value: np.ndarray) -> np.ndarray:
+        x = col_value[:n_x].copy()
+        np.add.at(x, m_x, col_value[m_col])
+        return x
+
     served, placed = known
     if served < 0:
         served = int(math.floor(-run("LP 1 (pairs served)") + 1e-6))
-    h.addRow(served - 1e-7, highspy.kHighsInf, n_x, xc, np.ones(n_x))
+    h.addRow(served - 1e-7, highspy.kHighsInf, len(xc), xc, np.ones(len(xc)))
     x = np.zeros(n_x)
     if not n_c:
         placed = 0
@@ -725,7 +802,7 @@ def _highs_lexicographic(n_col: int, start: np.ndarray, index: np.ndarray,
         placed = int(math.floor(-run("LP 2 (case managers placed)") + 1e-6))
         # LP 2's point serves and places as proven: the plan to round if LP 3
         # runs out of time (then no cost bound: NaN).
-        x = np.asarray(h.getSolution().col_value)[:n_x].copy()
+        x = x_of(np.asarray(h.getSolution().col_value))
     if n_c:
         h.addRow(placed - 1e-7, highspy.kHighsInf, n_c, cc, np.ones(n_c))
     h.changeColsCost(n_col, every, np.asarray(cost, dtype=np.float64))
@@ -737,7 +814,7 @@ def _highs_lexicographic(n_col: int, start: np.ndarray, index: np.ndarray,
     if status != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"HiGHS LP 3 (cost) ended with {h.modelStatusToString(status)}")
     sol = h.getSolution()
-    x = np.asarray(sol.col_value)[:n_x].copy()
+    x = x_of(np.asarray(sol.col_value))
     # Not HiGHS's objective (exact only within its tolerances) but a bound
     # that holds for LP 3's row duals whatever their accuracy.
     lower = np.concatenate([np.full(n_row, -np.inf), [served - 1e-7],
