@@ -238,14 +238,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
                                                  "change": args.change_weight})
         made = source_date()
         # This year's audit needs only the district: the second core checks it
-        # during the solve (a service plan audits inside plan_services).
+        # during the rules and the solve (with services, while the service
+        # problem is built: the service solve uses both cores itself).
         audit_work = functools.partial(audit_table, district)
-        with computed_beside(audit_work, "the audit of this year's case managers",
-                             fork=None if not district.plans_services else False) as audit:
+        with computed_beside(audit_work, "the audit of this year's case managers") as audit:
             result = plan(district, params, objective, published,
                           made_at=made.isoformat(timespec="seconds") if made else None,
-                          published_services=published_services,
-                          audit=None if district.plans_services else audit)
+                          published_services=published_services, audit=audit)
     except ValueError as exc:
         print(f"Cannot plan: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

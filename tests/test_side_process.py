@@ -230,14 +230,17 @@ def test_ctrl_c_while_the_workbook_process_runs(district, tmp_path, group):
 
 
 @needs_fork
-def test_this_years_audit_is_computed_beside_the_solve(tmp_path, monkeypatch):
-    # The sample has this year's case managers who break a rule: audit.csv has rows.
+@pytest.mark.parametrize("folder", [SAMPLE, ROOT / "data" / "sample-services"],
+                         ids=["sample", "sample-services"])
+def test_this_years_audit_is_computed_beside_the_solve(folder, tmp_path, monkeypatch):
+    # Both samples have this year's case managers (and, with services, this
+    # year's providers) who break a rule: audit.csv has rows.
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     forks = _forks_counted(monkeypatch)
-    assert main(["plan", str(SAMPLE), "--out", str(tmp_path / "two"), "--quiet"]) == 0
+    assert main(["plan", str(folder), "--out", str(tmp_path / "two"), "--quiet"]) == 0
     assert len(forks) == 2  # the audit during the solve, then the workbook
     monkeypatch.setattr(side_process, "can_fork", lambda: False)
-    assert main(["plan", str(SAMPLE), "--out", str(tmp_path / "one"), "--quiet"]) == 0
+    assert main(["plan", str(folder), "--out", str(tmp_path / "one"), "--quiet"]) == 0
     assert len(forks) == 2
     one, two = _files(tmp_path / "one"), _files(tmp_path / "two")
     assert one["audit.csv"].count(b"\n") > 1 and one == two

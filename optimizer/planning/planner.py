@@ -105,7 +105,7 @@ def plan(district: District, params: SolveParams | None = None,
     if district.plans_services:
         return plan_services(district, params, objective, _published_mapping(published),
                              _published_services(published) if published_services is None
-                             else published_services, made_at=made_at)
+                             else published_services, made_at=made_at, audit=audit)
     problem = build_problem(district, objective, _published_mapping(published))
     say(f"{problem.n_edges:,} eligible pairs; solving")
     solution = solve(problem, params)

@@ -11,7 +11,9 @@ before, unchanged.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+
+import pandas as pd
 
 from optimizer.district.model import District
 from optimizer.planning.check import audit_table
@@ -29,7 +31,8 @@ def plan_services(district: District, params: SolveParams | None = None,
                   objective: Objective | None = None,
                   published: Mapping[str, str] | None = None,
                   published_services: Mapping[tuple[str, str], str] | None = None, *,
-                  made_at: str | None = None) -> Result:
+                  made_at: str | None = None,
+                  audit: Callable[[], pd.DataFrame] | None = None) -> Result:
     """Plan who serves each IEP service and who case-manages each student.
 
     Parameters
@@ -46,6 +49,11 @@ def plan_services(district: District, params: SolveParams | None = None,
         by (student, service).
     made_at
         When the plan was made (ISO time); None writes no time.
+    audit
+        Gives this year's audit (:func:`optimizer.planning.check.audit_table`
+        of ``district``) when the plan is explained; None: computed here.
+        The CLI computes it in a second process while the service problem is
+        built (one core's work of 2.5 s at 100,000 students).
 
     Returns
     -------
@@ -70,6 +78,7 @@ def plan_services(district: District, params: SolveParams | None = None,
     # flow and LP solver (docs/service-exact.md).
     sol = solve_services_exact(sp.problem, sparams, ExactParams())
     say(f"{sol.status}; explaining the plan")
-    return explain_service_plan(sp, sol, sparams, audit=audit_table(district),
+    return explain_service_plan(sp, sol, sparams,
+                                audit=audit_table(district) if audit is None else audit(),
                                 balance_mode=params.balance, made_at=made_at,
                                 runtime={**dict(sp.timings), "service_problem": build_s})
