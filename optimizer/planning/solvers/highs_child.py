@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
+import select
 import struct
 import subprocess
 import sys
@@ -26,6 +27,10 @@ import numpy as np
 __all__ = ["call", "columnwise_lp", "forget", "one_thread_solver", "start"]
 
 _CHILD: subprocess.Popen[bytes] | None = None
+
+#: Added to a call's timeout when it starts the child: Python, NumPy and the
+#: target's modules are imported before the answer (about a second).
+_START_SECONDS = 2.0
 
 
 def start() -> subprocess.Popen[bytes]:
@@ -47,7 +52,7 @@ def start() -> subprocess.Popen[bytes]:
     return child
 
 
-def call(target: str, *args: Any) -> Any:
+def call(target: str, *args: Any, timeout: float | None = None) -> Any:
     """Run ``target(*args)`` in the HiGHS child process and return its answer.
 
     Parameters
@@ -57,12 +62,18 @@ def call(target: str, *args: Any) -> Any:
         import highspy, never OR-Tools).
     *args
         Picklable arguments (NumPy arrays are fine).
+    timeout
+        Seconds to wait for the answer (None: as long as it takes). Past
+        them the child is stopped (the next call starts another) and
+        RuntimeError raised: HiGHS's own time limit is not always kept (its
+        MIP overran one by 4 s at 100,000 students), and ``--time-limit``
+        is wall clock for the whole solve.
 
     Raises
     ------
     RuntimeError
-        The function raised in the child (its message is kept), or the child
-        ended without an answer.
+        The function raised in the child (its message is kept), the child
+        ended without an answer, or it gave none within ``timeout``.
 
     Examples
     --------
@@ -70,11 +81,21 @@ def call(target: str, *args: Any) -> Any:
     5.0
     """
     global _CHILD
+    if timeout is not None and (_CHILD is None or _CHILD.poll() is not None):
+        timeout += _START_SECONDS  # (a new child imports its modules first)
     child = start()
     assert child.stdin is not None and child.stdout is not None  # both are PIPE
     data = pickle.dumps((target, args), protocol=pickle.HIGHEST_PROTOCOL)
     child.stdin.write(struct.pack("<Q", len(data)) + data)
     child.stdin.flush()
+    # (The reader's buffer is empty between answers, each read to its end:
+    # select on its descriptor sees the next one's first byte.)
+    if timeout is not None and not select.select([child.stdout], [], [], max(timeout, 0.0))[0]:
+        child.kill()
+        child.wait()
+        _CHILD = None
+        raise RuntimeError(f"HiGHS gave no answer within {max(timeout, 0.0):.1f} s "
+                           "(stopped at the time limit)")
     head = child.stdout.read(8)
     if len(head) < 8:
         _CHILD = None

@@ -484,12 +484,14 @@ def _levels_by_mip(problem: ServiceProblem, params: ServiceParams, served: int |
                    ) -> tuple[int, int, int | None, tuple[np.ndarray, np.ndarray] | None]:
     """:func:`_level_mip` (the cost bounded by its LP), or with ``cost_by_mip``
     the plan of :func:`_service_mip` (the cost by the MIP; no plan unless
-    both levels are proven): the child's answer in the problem's indexes."""
+    both levels are proven): the child's answer in the problem's indexes.
+    HiGHS gets ``seconds``; its answer is awaited a second longer (its MIP
+    has overrun its own limit), then RuntimeError as when it fails."""
     m = _joint_model(problem, params)
     served_ub, placed, cost, x, c = highs_child.call(
         "optimizer.planning.solvers.services_lp:_highs_levels", m.n_col, m.start,
         m.index, m.value, m.row_hi, m.n_x, m.n_c, m.n_x + m.n_c + m.n_y, m.cost,
-        -1 if served is None else served, seconds, cost_by_mip)
+        -1 if served is None else served, seconds, cost_by_mip, timeout=seconds + 1.0)
     plan = None
     if x is not None:
         x, c = np.asarray(x), np.asarray(c)
