@@ -97,3 +97,71 @@ def test_the_first_level_is_exact_where_the_mips_prove_it():
         assert sol.bound["unserved"] <= best[0] <= sol.terms["unserved"]
         if any(n.endswith("met by its MIP") for n in sol.notes):
             assert sol.terms["unserved"] == best[0]
+
+
+def _slp(minutes_cap: int) -> dict:
+    return {"role": "SLP", "cap": 5, "other": 0, "minutes_cap": minutes_cap}
+
+
+# Two SLPs of 60 minutes a week. S0's speech (60 minutes) can only be given
+# by E0; S1's (60) by E0 or E1. An LP vertex that gives S1's to E0 wholly,
+# rounded pair by pair, leaves S0 unserved; moving S1's speech to E1 serves both.
+ONE_MOVE = {
+    "providers": {"E0": _slp(60), "E1": _slp(60)},
+    "students": {"S0": {"current_cm": None, "published_cm": None},
+                 "S1": {"current_cm": None, "published_cm": None}},
+    "pairs": {("S0", "SPEECH"): {"current": None, "minutes": 60, "published": None},
+              ("S1", "SPEECH"): {"current": None, "minutes": 60, "published": None}},
+    "options": {("S0", "SPEECH"): {"E0": 0}, ("S1", "SPEECH"): {"E0": 0, "E1": 2}},
+    "cm_options": {"S0": {("E0", "own"): 0}, "S1": {("E0", "own"): 0, ("E1", "own"): 1}},
+}
+
+
+def _rounded(problem, x):
+    from optimizer.planning.solvers import services_lp
+
+    return services_lp._round_lp(problem, x, _edge_costs(problem, ServiceParams())[0])
+
+
+def test_a_pair_left_unserved_by_the_rounding_is_served_by_moving_one_pair():
+    problem = to_problem(ONE_MOVE)
+    x = np.zeros(len(problem.edge_pair))
+    # S1's option at E0 wholly (the options are in pair order, then provider).
+    s1_e0 = [j for j in range(len(x)) if problem.pair_student[problem.edge_pair[j]] == 1
+             and problem.edge_provider[j] == 0]
+    x[s1_e0] = 1.0
+    provider = _rounded(problem, x)
+    assert (provider >= 0).all()
+    params = ServiceParams()
+    plan_provider, cm = _plan_of(problem, params, provider)
+    assert chk.violations(ONE_MOVE, plan_provider, cm) == []
+    assert plan_provider[("S1", "SPEECH")] == "E1" and plan_provider[("S0", "SPEECH")] == "E0"
+
+
+def test_moving_one_pair_keeps_plans_valid_and_serves_at_least_as_many(monkeypatch):
+    """On random districts with minute capacities, a random fractional point
+    rounded (with the moves, and without them): both plans valid, and the
+    moves never serve fewer pairs."""
+    from optimizer.planning.solvers import services_lp
+
+    rng = np.random.default_rng(4)
+    params = ServiceParams()
+    more = 0
+    for spec in _specs(57, 40):
+        problem = to_problem(spec)
+        if problem.n_pairs == 0:
+            continue
+        cost = _edge_costs(problem, params)[0]
+        # Fractional shares only: whole ones are kept unchecked (an LP's fit).
+        n = len(problem.edge_pair)
+        x = 0.99 * rng.random(n) * (rng.random(n) < 0.5)
+        with_moves = services_lp._round_lp(problem, x, cost)
+        with monkeypatch.context() as m:
+            m.setattr(services_lp, "_serve_by_moving_one", lambda *a: 0)
+            without = services_lp._round_lp(problem, x, cost)
+        for provider in (with_moves, without):
+            plan_provider, cm = _plan_of(problem, params, provider)
+            assert chk.violations(spec, plan_provider, cm) == []
+        assert (with_moves >= 0).sum() >= (without >= 0).sum()
+        more += (with_moves >= 0).sum() > (without >= 0).sum()
+    assert more > 0  # the moves served more somewhere

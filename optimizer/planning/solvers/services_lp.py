@@ -900,4 +900,110 @@ def _round_lp(problem: ServiceProblem, x: np.ndarray, cost: np.ndarray) -> np.nd
                 serving.add(k)
                 free_seats[e] -= 1
             break
+    _serve_by_moving_one(problem, provider, cost)
     return provider
+
+
+#: Checks :func:`_serve_by_moving_one` may make (about a second of Python).
+_MOVE_WORK = 1_000_000
+
+
+def _serve_by_moving_one(problem: ServiceProblem, provider: np.ndarray,
+                         cost: np.ndarray) -> int:
+    """Serve pairs a rounding left unserved by moving one served pair each:
+    for an unserved pair p and a provider e of its options that lacks the
+    minutes or the seat, a pair q that e serves moves to another of its own
+    options with room, when that frees enough at e (its minutes; its seat,
+    if it is e's only pair of that student). ``provider`` is changed in
+    place; returns the pairs served this way.
+
+    Each move serves one more pair and unserves none, so no plan gets worse
+    at the first level. Measured on bench_services.py's 20,000-student
+    district with minute capacities, whose chain of schools sharing SLPs is
+    a component too large for a MIP (its LP vertex rounded): 4,950 pairs
+    unserved before, 4,904 after, against a bound of 4,858.
+    The options are tried cheapest first, the pairs in index order: the
+    same plan every time.
+    """
+    n_p = problem.n_pairs
+    ep, ee = problem.edge_pair, problem.edge_provider
+    todo = np.nonzero(provider < 0)[0].tolist()
+    if not todo:
+        return 0
+    first = np.searchsorted(ep, np.arange(n_p)).tolist()
+    last = np.searchsorted(ep, np.arange(n_p), side="right").tolist()
+    student = problem.pair_student.astype(np.int64).tolist()
+    minutes = problem.pair_minutes.astype(float).tolist()
+    served = provider >= 0
+    free_seats = (problem.cap - problem.other_load - _distinct_served(problem, provider)).tolist()
+    minutes_left = (problem.minutes_capacity - minutes_served(problem, provider)).tolist()
+    pairs_at: dict[tuple[int, int], int] = {}  # (student, provider) -> pairs it serves
+    by_provider: dict[int, list[int]] = {}
+    for q, e in zip(np.nonzero(served)[0].tolist(), provider[served].tolist(), strict=True):
+        pairs_at[(student[q], e)] = pairs_at.get((student[q], e), 0) + 1
+        by_provider.setdefault(e, []).append(q)
+    ee_l, cost_l = ee.tolist(), cost.tolist()
+
+    def room(q: int, e: int) -> bool:
+        return (minutes_left[e] + 1e-9 >= minutes[q]
+                and ((student[q], e) in pairs_at or free_seats[e] >= 1))
+
+    def put(q: int, e: int, sign: int) -> None:
+        key = (student[q], e)
+        minutes_left[e] -= sign * minutes[q]
+        if sign > 0:
+            if key not in pairs_at:
+                pairs_at[key] = 0
+                free_seats[e] -= 1
+            pairs_at[key] += 1
+            by_provider.setdefault(e, []).append(q)
+            provider[q] = e
+        else:
+            pairs_at[key] -= 1
+            if not pairs_at[key]:
+                del pairs_at[key]
+                free_seats[e] += 1
+            by_provider[e].remove(q)
+            provider[q] = -1
+
+    def options(q: int) -> list[int]:
+        return sorted(range(first[q], last[q]), key=lambda j: (cost_l[j], j))
+
+    moved = 0
+    work = _MOVE_WORK  # (checks left: a district short of staff has thousands unserved)
+    for p in todo:
+        done = False
+        for j in options(p):
+            e = ee_l[j]
+            if room(p, e):
+                put(p, e, 1)
+                done = True
+                break
+            for q in list(by_provider.get(e, ())):
+                work -= 1
+                if student[q] == student[p]:
+                    continue  # (their seat is the one p would share)
+                # What moving q away frees at e: its minutes, its seat when
+                # it is e's only pair of that student.
+                frees_seat = pairs_at[(student[q], e)] == 1
+                if minutes_left[e] + minutes[q] + 1e-9 < minutes[p]:
+                    continue
+                if (student[p], e) not in pairs_at and free_seats[e] + frees_seat < 1:
+                    continue
+                for k in options(q):
+                    f = ee_l[k]
+                    work -= 1
+                    if f != e and room(q, f):
+                        put(q, e, -1)
+                        put(q, f, 1)
+                        put(p, e, 1)
+                        done = True
+                        break
+                if done or work <= 0:
+                    break
+            if done or work <= 0:
+                break
+        moved += done
+        if work <= 0:
+            break
+    return moved
