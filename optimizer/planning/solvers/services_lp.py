@@ -921,7 +921,8 @@ def _serve_by_moving_one(problem: ServiceProblem, provider: np.ndarray,
     at the first level. Measured on bench_services.py's 20,000-student
     district with minute capacities, whose chain of schools sharing SLPs is
     a component too large for a MIP (its LP vertex rounded): 4,950 pairs
-    unserved before, 4,904 after, against a bound of 4,858.
+    unserved before, 4,904 after, against a bound of 4,858. (Chains of two
+    moves, searched depth first, reached 4,887 there for 4 CPU seconds more.)
     The options are tried cheapest first, the pairs in index order: the
     same plan every time.
     """
