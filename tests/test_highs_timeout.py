@@ -24,12 +24,15 @@ def test_a_call_past_its_timeout_stops_the_child_and_the_next_call_works():
         highs_child.call("time:sleep", 30.0, timeout=0.5)
     assert time.perf_counter() - t0 < 5.0  # not the 30 s the target would take
     assert first is not None and first.poll() is not None  # stopped
+    assert first.stdin.closed and first.stdout.closed  # (its pipes too)
     assert highs_child.call("math:hypot", 5.0, 12.0, timeout=30.0) == 13.0
 
 
 def test_an_answer_in_time_is_the_answer():
     assert highs_child.call("math:hypot", 3.0, 4.0, timeout=30.0) == 5.0
     assert highs_child.call("math:hypot", 6.0, 8.0) == 10.0  # (no timeout: as before)
+    # (An infinite time limit is a wait without end, not an overflow.)
+    assert highs_child.call("math:hypot", 8.0, 15.0, timeout=float("inf")) == 17.0
 
 
 def test_the_level_mip_waits_a_second_past_highs_own_limit(monkeypatch):

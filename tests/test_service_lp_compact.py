@@ -175,12 +175,18 @@ def test_the_compact_lp_is_valid_and_at_least_as_tight_as_the_full_one():
 def test_merging_the_own_case_managers_keeps_the_lp_and_drops_their_rows():
     """Where a (student, provider) key has one service option x, the compact
     model writes x = z + c (c: that provider is also the case manager) and
-    drops the row c <= x: the same three LP optima, and a plan's x read back
-    as z + c serves what it served."""
+    drops the row c <= x: the same three LP optima, and the x it returns,
+    read back as z + c, serves what the LP says within every pair's one
+    provider and every minute capacity. Coordinators get random ranks, so
+    that some are not dominated and own options on linked keys merge too."""
     rng = random.Random(11)
-    dropped = 0
-    for i in range(40):
+    merged_options = linked = 0
+    for i in range(60):
         spec = random_spec(rng, minutes=i % 3 == 2)
+        for options in spec["cm_options"].values():
+            for key in options:
+                if key[1] == "coordinator":
+                    options[key] = rng.randint(0, 2)
         problem = to_problem(spec)
         if problem.n_pairs == 0:
             continue
@@ -189,11 +195,23 @@ def test_merging_the_own_case_managers_keeps_the_lp_and_drops_their_rows():
         apart = services_lp._compact_model(problem, params, merge_own=False)
         assert len(apart.merged) == 0 and merged.n_col == apart.n_col
         assert len(merged.row_hi) == len(apart.row_hi) - len(merged.merged)
-        dropped += len(merged.merged)
+        merged_options += len(merged.merged)
+        linked += merged.n_y > 0 and len(merged.merged) > 0
         # (As the solver's bounds: the cost rounded up to whole milli-points.)
         a = as_bound(problem, params, lp_levels(problem, merged))
         assert a == as_bound(problem, params, lp_levels(problem, apart)), i
-    assert dropped > 20
+        served, _, _, x = services_lp._run_highs(
+            merged.n_col, merged.start, merged.index, merged.value, merged.row_hi,
+            merged.n_x, merged.n_c, merged.cost, 10.0, merged.col_hi,
+            merged=(merged.merged, merged.merged_x))
+        assert x.min() >= -1e-6 and x.sum() >= served - 1e-5, i
+        per_pair = np.bincount(problem.edge_pair, weights=x, minlength=problem.n_pairs)
+        assert per_pair.max() <= 1 + 1e-6, i
+        used = np.bincount(problem.edge_provider, weights=x * problem.pair_minutes[
+            problem.edge_pair], minlength=problem.n_providers)
+        assert np.all(used <= problem.minutes_capacity + 1e-5), i
+    # (Some districts have link columns beside merged options.)
+    assert merged_options > 40 and linked > 0, (merged_options, linked)
 
 
 def test_the_safe_dual_bound_counts_a_column_up_to_its_upper_bound():

@@ -236,6 +236,13 @@ def test_this_years_audit_is_computed_beside_the_solve(folder, tmp_path, monkeyp
     # Both samples have this year's case managers (and, with services, this
     # year's providers) who break a rule: audit.csv has rows.
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+
+    def not_here(district):
+        raise AssertionError("the planner computed the audit itself")
+
+    # The audit comes from the CLI's (forked or not), never computed again.
+    monkeypatch.setattr("optimizer.planning.planner.audit_table", not_here)
+    monkeypatch.setattr("optimizer.planning.service_plan.audit_table", not_here)
     forks = _forks_counted(monkeypatch)
     assert main(["plan", str(folder), "--out", str(tmp_path / "two"), "--quiet"]) == 0
     assert len(forks) == 2  # the audit during the solve, then the workbook

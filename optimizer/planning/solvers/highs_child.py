@@ -32,6 +32,9 @@ _CHILD: subprocess.Popen[bytes] | None = None
 #: target's modules are imported before the answer (about a second).
 _START_SECONDS = 2.0
 
+#: The longest wait ``select`` is given (an infinite time limit would overflow it).
+_LONGEST_WAIT = 1e7
+
 
 def start() -> subprocess.Popen[bytes]:
     """Start the child process now, unless it runs already (its start-up then
@@ -63,11 +66,13 @@ def call(target: str, *args: Any, timeout: float | None = None) -> Any:
     *args
         Picklable arguments (NumPy arrays are fine).
     timeout
-        Seconds to wait for the answer (None: as long as it takes). Past
-        them the child is stopped (the next call starts another) and
-        RuntimeError raised: HiGHS's own time limit is not always kept (its
-        MIP overran one by 4 s at 100,000 students), and ``--time-limit``
-        is wall clock for the whole solve.
+        Seconds to wait for the answer (None: as long as it takes; 2 s more
+        when this call starts the child). Past them the child is stopped
+        (the next call starts another) and RuntimeError raised: HiGHS's own
+        time limit is not always kept (its MIP overran one by 4 s at 100,000
+        students), and ``--time-limit`` is wall clock for the whole solve.
+        Not on Windows, whose ``select`` takes only sockets: there the
+        answer is awaited however long it takes.
 
     Raises
     ------
@@ -89,13 +94,18 @@ def call(target: str, *args: Any, timeout: float | None = None) -> Any:
     child.stdin.write(struct.pack("<Q", len(data)) + data)
     child.stdin.flush()
     # (The reader's buffer is empty between answers, each read to its end:
-    # select on its descriptor sees the next one's first byte.)
-    if timeout is not None and not select.select([child.stdout], [], [], max(timeout, 0.0))[0]:
-        child.kill()
-        child.wait()
-        _CHILD = None
-        raise RuntimeError(f"HiGHS gave no answer within {max(timeout, 0.0):.1f} s "
-                           "(stopped at the time limit)")
+    # select on its descriptor sees the next one's first byte. Windows
+    # selects only sockets: there the answer is awaited as before.)
+    if timeout is not None and os.name == "posix":
+        wait = min(max(timeout, 0.0), _LONGEST_WAIT)
+        if not select.select([child.stdout], [], [], wait)[0]:
+            child.kill()
+            child.wait()
+            child.stdin.close()
+            child.stdout.close()
+            _CHILD = None
+            raise RuntimeError(f"HiGHS gave no answer within {wait:.1f} s "
+                               "(stopped at the time limit)")
     head = child.stdout.read(8)
     if len(head) < 8:
         _CHILD = None

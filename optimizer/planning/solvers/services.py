@@ -291,8 +291,9 @@ def _level_proven(problem: ServiceProblem, params: ServiceParams, sol: ServiceSo
     t0 = time.perf_counter()
     known = sol.terms["unserved"] == sol.bound["unserved"]
     try:
-        # (A second less: HiGHS's MIP overran its limit by about one at
-        # 100,000 students, and the plan is merged after it.)
+        # (A second less for HiGHS: its answer is awaited until about the
+        # deadline, services_lp._levels_by_mip, as its MIP has overrun its
+        # own limit; the plan is merged after it.)
         served, placed, cost, plan = _level_mip(
             problem, params, problem.n_pairs - int(sol.bound["unserved"]) if known else None,
             max(0.1, deadline - t0 - 1.0))

@@ -249,10 +249,10 @@ def _compact_model(problem: ServiceProblem, params: ServiceParams, *,
       student's generic cost and one per coordinator out of it.
     - Where a (student, provider) key has one service option x and an own
       case-manager option c, the row c <= x goes by a change of variables
-      (x = z + c, see the code): the same LP with fewer rows. (Were a key
-      to have two own options, it would say c1 + c2 <= x: true of every
-      plan, which has one case manager.) ``merge_own=False`` keeps the
-      rows, for the tests.
+      (x = z + c, see the code): the same LP with fewer rows (a key has
+      one own option: ``ServiceProblem.from_arrays`` refuses a repeated
+      student, provider and kind). ``merge_own=False`` keeps the rows, for
+      the tests.
 
     A key (student, provider) keeps a link column only where the provider may
     give the student two services or may coordinate them with a seat shared
@@ -486,7 +486,8 @@ def _levels_by_mip(problem: ServiceProblem, params: ServiceParams, served: int |
     the plan of :func:`_service_mip` (the cost by the MIP; no plan unless
     both levels are proven): the child's answer in the problem's indexes.
     HiGHS gets ``seconds``; its answer is awaited a second longer (its MIP
-    has overrun its own limit), then RuntimeError as when it fails."""
+    has overrun its own limit; 2 s more where the call starts HiGHS's
+    process, as in a forked child), then RuntimeError as when it fails."""
     m = _joint_model(problem, params)
     served_ub, placed, cost, x, c = highs_child.call(
         "optimizer.planning.solvers.services_lp:_highs_levels", m.n_col, m.start,
