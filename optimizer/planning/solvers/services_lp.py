@@ -972,15 +972,20 @@ def _serve_by_moving_one(problem: ServiceProblem, provider: np.ndarray,
         return sorted(range(first[q], last[q]), key=lambda j: (cost_l[j], j))
 
     moved = 0
+    # First where a pair fits as it is (cheap: the moves' budget below does
+    # not cut these short).
+    for p in todo:
+        for j in options(p):
+            if room(p, ee_l[j]):
+                put(p, ee_l[j], 1)
+                moved += 1
+                break
+    todo = [p for p in todo if provider[p] < 0]
     work = _MOVE_WORK  # (checks left: a district short of staff has thousands unserved)
     for p in todo:
         done = False
         for j in options(p):
             e = ee_l[j]
-            if room(p, e):
-                put(p, e, 1)
-                done = True
-                break
             for q in list(by_provider.get(e, ())):
                 work -= 1
                 if student[q] == student[p]:
