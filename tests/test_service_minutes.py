@@ -126,7 +126,7 @@ def _rounded(problem, x):
 def test_a_pair_left_unserved_by_the_rounding_is_served_by_moving_one_pair():
     problem = to_problem(ONE_MOVE)
     x = np.zeros(len(problem.edge_pair))
-    # S1's option at E0 wholly (the options are in pair order, then provider).
+    # S1's option at E0 wholly.
     s1_e0 = [j for j in range(len(x)) if problem.pair_student[problem.edge_pair[j]] == 1
              and problem.edge_provider[j] == 0]
     x[s1_e0] = 1.0
