@@ -89,10 +89,12 @@ class ServicesByMip:
 @dataclasses.dataclass(frozen=True)
 class _Split:
     """A part's service components: the pairs without minutes (``flow_pairs``,
-    a flow's), and per minute component its service options (``edges``) and
-    its MIP model for the child."""
+    a flow's; ``flow_sub`` their sub-problem and its options' indexes in the
+    part, None when there are none), and per minute component its service
+    options (``edges``) and its MIP model for the child."""
 
     flow_pairs: np.ndarray
+    flow_sub: tuple[ServiceProblem, np.ndarray] | None
     edges: list[np.ndarray]
     models: list[tuple]
 
@@ -109,7 +111,9 @@ def _split(problem: ServiceProblem, params: ServiceParams) -> _Split:
         m = _joint_model(sub, params)
         models.append((m.n_col, m.start, m.index, m.value, m.row_hi, m.n_x))
         edges.append(sub_edges)
-    return _Split(np.nonzero(~np.isin(labels_p, comps))[0], edges, models)
+    flow_pairs = ~np.isin(labels_p, comps)
+    return _Split(np.nonzero(flow_pairs)[0],
+                  _restrict(problem, flow_pairs) if flow_pairs.any() else None, edges, models)
 
 
 def _split_of(problem: ServiceProblem, params: ServiceParams) -> _Split:
@@ -151,9 +155,9 @@ def _flow_bound(problem: ServiceProblem, params: ServiceParams, split: _Split
     serves the most pairs first)."""
 
     def make() -> tuple[int, bool]:
-        if not len(split.flow_pairs):
+        if split.flow_sub is None:
             return 0, False
-        sub, _ = _restrict(problem, _mask(problem, split.flow_pairs))
+        sub, _ = split.flow_sub
         relaxed = bool(sub.shared_options().any())
         return int(_service_flow(sub, params, relax_shared=relaxed)[1]), relaxed
 
@@ -165,17 +169,11 @@ def _flow_plan(problem: ServiceProblem, params: ServiceParams, split: _Split,
     """The pairs without minutes planned by the services-only flow with this
     bonus per service option (provider per pair of the part; -1 elsewhere)."""
     provider = np.full(problem.n_pairs, -1, dtype=np.int64)
-    if len(split.flow_pairs):
-        sub, edges = _restrict(problem, _mask(problem, split.flow_pairs))
+    if split.flow_sub is not None:
+        sub, edges = split.flow_sub
         provider[split.flow_pairs] = _service_flow(sub, params, relax_shared=False,
                                                    bonus=bonus[edges])[0]
     return provider
-
-
-def _mask(problem: ServiceProblem, pairs: np.ndarray) -> np.ndarray:
-    mask = np.zeros(problem.n_pairs, dtype=bool)
-    mask[pairs] = True
-    return mask
 
 
 def services_by_mip(problem: ServiceProblem, params: ServiceParams, deadline: float,
