@@ -392,20 +392,18 @@ def _bound_text(objective: float, bound: float | None, gap: float | None,
     levels = figures.get("services", {}).get("levels")
     if not levels:
         return "(no proven bound)"
-    apart = []
     (unserved, least_unserved) = levels["unserved_pairs"]
     (unplaced, least_unplaced) = levels["unplaced_students"]
     if unserved != least_unserved:
-        apart.append(f"{unserved:,} services not served where at least {least_unserved:,} "
-                     "must be")
+        apart = f"{unserved:,} services not served where at least {least_unserved:,} must be"
     elif unplaced != least_unplaced:
-        apart.append(f"{unplaced:,} students without a case manager where at least "
-                     f"{least_unplaced:,} must be")
-    if not apart:
+        apart = (f"{unplaced:,} students without a case manager where at least "
+                 f"{least_unplaced:,} must be")
+    else:
         return "(no proven bound)"
     points = (objective - bound) / max(abs(objective), 1e-9)
     return (f"(bound {bound:,.1f}: within {points:.3%} on the points; the cost not proven "
-            f"as the levels are apart: {'; '.join(apart)})")
+            f"as the levels are apart: {apart})")
 
 
 def _time_lines(runtime: dict[str, float]) -> list[str]:
