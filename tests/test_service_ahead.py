@@ -145,6 +145,24 @@ def test_parts_solved_on_two_cores_give_the_plans_solved_on_one(minutes):
     assert multiprocessing.active_children() == []
 
 
+def test_the_parts_are_split_by_pairs_with_the_largest_in_this_process():
+    rng = random.Random(5)
+    for n in range(1, 40):
+        sizes = [rng.choice([1, rng.randint(1, 50), rng.randint(300, 30_000)])
+                 for _ in range(n)]
+        mine, theirs = services._split_by_pairs(sizes)
+        assert sorted(mine + theirs) == list(range(n))
+        assert mine == sorted(mine) and theirs == sorted(theirs)
+        # The largest here: a forked child never forks again, and the
+        # largest part is the one that solves a flow in a child of its own.
+        assert max(range(n), key=lambda k: (sizes[k], -k)) in mine
+        # Balanced: the sides differ by at most one part's pairs (the greedy
+        # gives each part to the lighter side, largest first).
+        load = [sum(sizes[k] for k in side) for side in (mine, theirs)]
+        assert abs(load[0] - load[1]) <= max(sizes)
+        assert (len(theirs) >= 1) == (n >= 2)
+
+
 @needs_fork
 def test_the_parent_keeps_its_own_highs_process():
     # A forked child that needs HiGHS starts another; the parent's still answers.

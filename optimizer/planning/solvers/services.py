@@ -393,12 +393,35 @@ def _replanned(problem: ServiceProblem, params: ServiceParams, sol: ServiceSolut
     return _result(problem, params, provider, cm, bound, runtime, notes, dict(sol.extra))
 
 
+def _split_by_pairs(sizes: list[int]) -> tuple[list[int], list[int]]:
+    """The parts (by index) this process solves, and those its forked child
+    solves: largest first, each to the side with fewer pairs so far (ties to
+    this one), so the largest part is solved here. That matters: a forked
+    child never forks again, and a part of ``ahead_pairs`` pairs or more
+    solves a flow in a child of its own (services_ahead). Alternating parts
+    sent the largest to whichever side their count made it: at 100,000
+    students (``bench_services.py --modes count``) the solve took 10.3 s
+    with it in the child, 6.4 s here. Each side in index order.
+
+    >>> _split_by_pairs([5, 40, 7, 30])
+    ([1], [0, 2, 3])
+    """
+    load = [0, 0]
+    sides: tuple[list[int], list[int]] = ([], [])
+    for k in sorted(range(len(sizes)), key=lambda k: -sizes[k]):
+        side = int(load[1] < load[0])
+        sides[side].append(k)
+        load[side] += sizes[k]
+    return sorted(sides[0]), sorted(sides[1])
+
+
 def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline: float,
                  components: list[int]) -> list[ServiceSolution]:
     """:func:`_solve_part` of each part. Where there are several parts and at
-    least ``ahead_pairs`` pairs in all, every other one is solved in a forked
-    child meanwhile (services_ahead: the same plans, on two cores; the child
-    has its own HiGHS process)."""
+    least ``ahead_pairs`` pairs in all, about half the pairs (the parts of
+    :func:`_split_by_pairs`) are solved in a forked child meanwhile
+    (services_ahead: the same plans, on two cores; the child has its own
+    HiGHS process)."""
     ks = list(range(len(problems)))
 
     def solve(k: int) -> ServiceSolution:
@@ -407,10 +430,10 @@ def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline
     if (params.ahead_pairs is None or len(ks) < 2
             or sum(p.n_pairs for p in problems) < params.ahead_pairs):
         return [solve(k) for k in ks]
-    theirs = ks[1::2]
+    mine, theirs = _split_by_pairs([p.n_pairs for p in problems])
     child = Ahead(lambda: [_plain(solve(k)) for k in theirs])
     try:
-        sols: dict[int, ServiceSolution | None] = {k: solve(k) for k in ks[0::2]}
+        sols: dict[int, ServiceSolution | None] = {k: solve(k) for k in mine}
         sols.update(zip(theirs, (_unplain(x) for x in child.result()), strict=True))
     finally:
         child.cancel()
