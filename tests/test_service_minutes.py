@@ -191,3 +191,32 @@ def test_moving_one_pair_keeps_plans_valid_and_serves_at_least_as_many(monkeypat
         assert (with_moves >= 0).sum() >= (without >= 0).sum()
         more += (with_moves >= 0).sum() > (without >= 0).sum()
     assert more >= 20, more
+
+
+def test_the_moves_are_skipped_only_when_the_rounding_serves_the_proven_most(monkeypatch):
+    """_round_lp searches for moves unless its plan already serves ``most``
+    pairs (a proven upper bound: no move could serve one more, and each move
+    serves one more). With ``most`` one higher the moves run, and serve
+    what they would without it."""
+    from optimizer.planning.solvers import services_lp
+
+    problem = to_problem(ONE_MOVE)
+    x = np.zeros(len(problem.edge_pair))
+    x[[j for j in range(len(x)) if problem.pair_student[problem.edge_pair[j]] == 1
+       and problem.edge_provider[j] == 0]] = 1.0
+    cost = _edge_costs(problem, ServiceParams())[0]
+    calls: list[int] = []
+    real = services_lp._serve_by_moving_one
+
+    def counted(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(services_lp, "_serve_by_moving_one", counted)
+    # The rounding alone serves S1 only. Told that 1 is the most (not true
+    # here: the move serves both), it does not look for moves.
+    assert (services_lp._round_lp(problem, x, cost, most=1) >= 0).sum() == 1
+    assert calls == []
+    both = services_lp._round_lp(problem, x, cost, most=2)
+    assert calls == [1] and (both >= 0).all()
+    assert np.array_equal(both, services_lp._round_lp(problem, x, cost))

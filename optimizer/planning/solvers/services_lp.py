@@ -431,7 +431,7 @@ def _service_lp(problem: ServiceProblem, params: ServiceParams, deadline: float,
         # A safe dual bound (see _safe_dual_bound), rounded up to whole
         # milli-points after a millionth off for the sums' rounding.
         cost_bound = int(math.ceil(lp_cost - 1e-6)) + m.base
-    return _round_lp(problem, x, e_cost), served, placed, cost_bound, x
+    return _round_lp(problem, x, e_cost, served), served, placed, cost_bound, x
 
 
 def _service_mip(problem: ServiceProblem, params: ServiceParams, seconds: float
@@ -863,10 +863,15 @@ def _safe_dual_bound(start: np.ndarray, index: np.ndarray, value: np.ndarray,
     return math.fsum(rows.tolist()) + math.fsum((np.minimum(reduced, 0.0) * hi).tolist())
 
 
-def _round_lp(problem: ServiceProblem, x: np.ndarray, cost: np.ndarray) -> np.ndarray:
+def _round_lp(problem: ServiceProblem, x: np.ndarray, cost: np.ndarray,
+              most: int | None = None) -> np.ndarray:
     """A feasible plan from the LP's vertex: keep every pair the LP serves
     wholly, then place the rest (largest LP share first, cheapest next) where
-    a seat and the minutes allow, then any unserved pair that now fits."""
+    a seat and the minutes allow, then serve more by moving one pair each
+    (:func:`_serve_by_moving_one`) unless the plan already serves ``most``
+    pairs, a proven upper bound (with count caps the LP's vertex is usually
+    whole and serves that many: at 100,000 students the moves had searched
+    for a second in vain)."""
     n_p, n_e = problem.n_pairs, problem.n_providers
     ep, ee = problem.edge_pair, problem.edge_provider
     provider = np.full(n_p, -1, dtype=np.int64)
@@ -901,7 +906,8 @@ def _round_lp(problem: ServiceProblem, x: np.ndarray, cost: np.ndarray) -> np.nd
                 serving.add(k)
                 free_seats[e] -= 1
             break
-    _serve_by_moving_one(problem, provider, cost)
+    if most is None or np.count_nonzero(provider >= 0) < most:
+        _serve_by_moving_one(problem, provider, cost)
     return provider
 
 
