@@ -18,7 +18,8 @@ CPU seconds of this process:
 sheets); ``--no-dropdowns`` writes the workbook as ``bench_plan.py`` does
 (without the eligibility lists); ``--deflate-threads N`` deflates the large
 sheets in N threads at close (default
-:data:`optimizer.outputs.xlsx_rows.DEFLATE_THREADS`; 0: as they are zipped).
+:func:`optimizer.outputs.xlsx_rows.deflate_threads`: 2 on two cores or more; 0: as
+they are zipped).
 The machine may be shared: CPU seconds (of every thread) say what the work
 itself costs.
 """
@@ -122,7 +123,7 @@ def run(n: int, tmp: Path, services: bool, dropdowns: bool) -> None:
           f"{len(tables.assignments):,} assignment rows, {len(tables.services):,} service "
           f"rows, {profiles:,} eligibility profiles; plan.xlsx "
           f"{path.stat().st_size / 1e6:.1f} MB; large sheets deflated in "
-          f"{xlsx_rows.DEFLATE_THREADS} thread(s) at close")
+          f"{xlsx_rows.deflate_threads()} thread(s) at close")
     print(f"  {'step':<28} {'wall s':>7} {'CPU s':>7}")
     for label in [*ORDER, *sorted(set(times) - set(ORDER))]:
         if label in times:

@@ -254,3 +254,15 @@ def test_rows_zipped_from_memory_give_the_bytes_xlsxwriter_closes_with(tmp_path,
             assert fast == plain
             assert len(deflated_in_threads) == (2 if threads else 0)  # sheets A and B
     assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile  # put back after the close
+
+
+def test_the_sheets_are_deflated_in_two_threads_only_where_two_cores_may_run(monkeypatch):
+    from optimizer.outputs import xlsx_rows
+
+    monkeypatch.setattr(xlsx_rows, "DEFLATE_THREADS", None)
+    for cores, threads in ((1, 0), (2, 2), (8, 2)):
+        monkeypatch.setattr(xlsx_rows.os, "sched_getaffinity",
+                            lambda _pid, n=cores: set(range(n)), raising=False)
+        assert xlsx_rows.deflate_threads() == threads
+    monkeypatch.setattr(xlsx_rows, "DEFLATE_THREADS", 0)  # (set: as set)
+    assert xlsx_rows.deflate_threads() == 0
