@@ -75,7 +75,11 @@ from optimizer.planning.solvers.services_flows import (
     _within_caps,
 )
 from optimizer.planning.solvers.services_lp import _decomposed, _level_mip, _service_lp
-from optimizer.planning.solvers.services_minutes import most_served_by_lp, services_by_mip
+from optimizer.planning.solvers.services_minutes import (
+    most_served_by_lp,
+    served_groups,
+    services_by_mip,
+)
 from optimizer.planning.solvers.services_neighbourhood import MAX_PAIRS, replan_unplaced
 from optimizer.planning.solvers.services_objective import (
     ServiceParams,
@@ -587,13 +591,15 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
     lp_tried: list[bool] = []
     lp_x: list[np.ndarray] = []  # the joint LP's service columns, when it ran
 
-    def joint_lp(assume: tuple[int, int] | None = None) -> bool:
+    def joint_lp(assume: tuple[int, int] | None = None,
+                 groups: list[tuple[np.ndarray, int]] | None = None) -> bool:
         # The LP says "an own provider only as far as they serve", which no
         # flow can: the tightest bound (its optimum was the integer optimum on
         # every part of the 100,000 district), and its vertex a plan.
         # ``assume``: the levels to solve the cost at (bounds, not yet met by
         # a plan; the students placed tried, then solved for if no LP point
-        # places that many).
+        # places that many); ``groups``: rows valid at ``assume``'s pairs
+        # served (services_minutes.served_groups).
         lp_tried.append(True)
         t1 = time.perf_counter()
         lp_done = False
@@ -616,7 +622,8 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
             for k, known in enumerate(tries):
                 try:
                     lp_p, lp_served, lp_placed, lp_cost, x = _service_lp(
-                        problem, params, deadline, known=known)
+                        problem, params, deadline, known=known,
+                        groups=groups if known[0] >= 0 else None)
                 except RuntimeError as exc:
                     if k + 1 < len(tries) and "nfeasible" in str(exc):
                         continue  # (that many students cannot be placed)
@@ -757,7 +764,8 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
         # Minute capacities (services_minutes): the most pairs served by
         # each service component's LP, rounded down (the joint LP adds up
         # their fractions: about 4 pairs too many a part of 3,000 at 100,000
-        # students); the joint LP's cost at those levels; then a MIP per
+        # students); the joint LP's cost at those levels, each component
+        # held to its own most (served_groups); then a MIP per
         # component for a plan that serves that many (the joint LP's rounded
         # vertex served 5-9 pairs fewer a part).
         t1 = time.perf_counter()
@@ -774,7 +782,8 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
         bounds.append((most, placed_relaxed, 0))
         runtime["minutes_mip"] = time.perf_counter() - t1
         if problem.n_pairs <= params.lp_max_pairs:
-            joint_lp(assume=(most, placed_relaxed))
+            joint_lp(assume=(most, placed_relaxed),
+                     groups=served_groups(problem, params, floors, most))
         t1 = time.perf_counter()
         nudge = _critical_bonus(problem, params) + _cm_bonus(problem, params)
         guides = [(-1000.0 * x + 0.001 * edge_cost, np.round(1_000_000 * x).astype(np.int64),

@@ -56,7 +56,7 @@ from optimizer.planning.solvers.services_lp import (
 from optimizer.planning.solvers.services_objective import ServiceParams, _edge_costs, _memo
 from optimizer.planning.solvers.services_problem import ServiceProblem
 
-__all__ = ["ServicesByMip", "most_served_by_lp", "services_by_mip"]
+__all__ = ["ServicesByMip", "most_served_by_lp", "served_groups", "services_by_mip"]
 
 #: Seconds for each MIP of a component at most (then its incumbent, or its
 #: LP's vertex rounded): a component of a few hundred pairs takes hundredths.
@@ -144,6 +144,33 @@ def most_served_by_lp(problem: ServiceProblem, params: ServiceParams, deadline: 
                               split.models, deadline - time.perf_counter()
                               ) if split.models else []
     return _flow_bound(problem, params, split)[0] + sum(floors), tuple(floors)
+
+
+def served_groups(problem: ServiceProblem, params: ServiceParams, floors: tuple[int, ...],
+                  served: int) -> list[tuple[np.ndarray, int]]:
+    """Per service component (the minute components, then the pairs without
+    minutes), its service options and the pairs it serves in every plan
+    that serves ``served`` pairs: ``served`` less what all the others can
+    serve at most (their floors from :func:`most_served_by_lp`, the flow's
+    most). Where ``served`` is that function's bound, each component serves
+    exactly its own most. Rows for the joint LP (services_lp._service_lp's
+    ``groups``): without them its cost LP spreads a pair's service over
+    components, which no plan can do.
+
+    Examples
+    --------
+    >>> most, floors = most_served_by_lp(part, params, deadline)        # doctest: +SKIP
+    >>> groups = served_groups(part, params, floors, most)             # doctest: +SKIP
+    """
+    split = _split_of(problem, params)
+    most = list(floors)
+    options = list(split.edges)
+    if split.flow_sub is not None:
+        most.append(_flow_bound(problem, params, split)[0])
+        options.append(split.flow_sub[1])
+    total = sum(most)
+    return [(edges, served - (total - m)) for edges, m in zip(options, most, strict=True)
+            if served - (total - m) > 0]
 
 
 def _flow_bound(problem: ServiceProblem, params: ServiceParams, split: _Split
