@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from optimizer.planning.solvers import services_minutes
+from optimizer.planning.solvers import services, services_minutes
 from optimizer.planning.solvers.services import ServiceParams, solve_services
 from optimizer.planning.solvers.services_flows import _cm_flow
 from optimizer.planning.solvers.services_minutes import most_served_by_lp, services_by_mip
@@ -305,5 +305,54 @@ def test_the_service_components_hold_their_pairs_in_the_cost_lp():
         assert without <= with_rows
         assert with_rows + const <= best[2], (with_rows + const, best)
         tighter += with_rows > without
+        # The students placed solved for too (LP 2 with the rows): a bound.
+        _, _, placed, cost, _ = _service_lp(problem, params, deadline, known=(most, -1),
+                                            groups=groups)
+        assert placed >= problem.n_students - best[1]
+        if placed == problem.n_students - best[1]:
+            assert cost is not None and cost + const <= best[2]
     assert checked >= 25, checked
     assert tighter >= 8, tighter  # (15 of 35 with this seed)
+
+
+def _school_specs(seed: int, n: int) -> list[dict]:
+    rng = random.Random(seed)
+    return [_schools_spec(rng) for _ in range(n)]
+
+
+def test_the_solver_gives_its_cost_lp_the_components_rows(monkeypatch):
+    """The rows reach the solve (services._stages, minute capacities): its
+    bound, checked against the joint CP-SAT optimum, is tighter with them on
+    some districts and never looser."""
+    params = ServiceParams(decompose=False)
+    tighter = 0
+    for spec in _school_specs(2027, 25):
+        _, _, sol = check_against_joint(spec, params)
+        with monkeypatch.context() as m:
+            m.setattr(services, "served_groups", lambda *a: [])
+            plain = solve_services(to_problem(spec), params)
+        if (sol.bound["unserved"], sol.bound["unplaced"]) == (plain.bound["unserved"],
+                                                              plain.bound["unplaced"]):
+            assert sol.bound["cost"] >= plain.bound["cost"]
+            tighter += sol.bound["cost"] > plain.bound["cost"]
+    assert tighter >= 3, tighter
+
+
+def test_rows_no_plan_can_meet_leave_the_joint_lp_as_it_was(monkeypatch):
+    """A floor one too high (HiGHS's tolerance allows it) makes the rows
+    infeasible: the joint LP is then solved without them, so its vertex
+    is still a plan and the bound is still valid."""
+    params = ServiceParams(decompose=False)
+    real = services.served_groups
+
+    def one_too_many(*args):
+        groups = real(*args)
+        return [(groups[0][0], groups[0][1] + len(groups[0][0]) + 1), *groups[1:]]
+
+    monkeypatch.setattr(services, "served_groups", one_too_many)
+    used = 0
+    for spec in _school_specs(2028, 15):
+        _, _, sol = check_against_joint(spec, params)
+        assert not any(n.startswith("joint LP not used") for n in sol.notes)
+        used += any(n.startswith("joint LP relaxation") for n in sol.notes)
+    assert used >= 10, used

@@ -619,13 +619,17 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
                     tries = [(most_served, -1)]
                     if best[0][1] == problem.n_students - most_placed:
                         tries = [(most_served, most_placed)]
-            for k, known in enumerate(tries):
+            # With the groups' rows first; then, if those make it infeasible
+            # (a floor that HiGHS's tolerance let one too high: then no plan
+            # serves that many, but the LP's vertex is still a plan and a
+            # guide), without them, as before them.
+            with_groups = [(known, groups) for known in tries] if groups else []
+            for k, (known, rows) in enumerate([*with_groups, *((t, None) for t in tries)]):
                 try:
                     lp_p, lp_served, lp_placed, lp_cost, x = _service_lp(
-                        problem, params, deadline, known=known,
-                        groups=groups if known[0] >= 0 else None)
+                        problem, params, deadline, known=known, groups=rows)
                 except RuntimeError as exc:
-                    if k + 1 < len(tries) and "nfeasible" in str(exc):
+                    if k + 1 < len(with_groups) + len(tries) and "nfeasible" in str(exc):
                         continue  # (that many students cannot be placed)
                     notes.append(f"joint LP not used: {exc}")
                     break
