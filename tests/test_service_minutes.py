@@ -356,3 +356,37 @@ def test_rows_no_plan_can_meet_leave_the_joint_lp_as_it_was(monkeypatch):
         assert not any(n.startswith("joint LP not used") for n in sol.notes)
         used += any(n.startswith("joint LP relaxation") for n in sol.notes)
     assert used >= 10, used
+
+
+# Two SLPs of 90 minutes a week, three students with 60 minutes of speech
+# each, any of them by either SLP. The LP serves 3 pairs (180 of 180
+# minutes); a plan serves 2 (one pair an SLP: two would take 120 minutes).
+# S0 and S1 have this year's SLPs, S2 none; a coordinator C0 may
+# case-manage anyone (so every student is placed, and the levels meet).
+SHORT_BY_ONE = {
+    "providers": {"E0": _slp(90), "E1": _slp(90),
+                  "C0": {"role": "RSP", "cap": 3, "other": 0, "minutes_cap": None}},
+    "students": {"S0": {"current_cm": "E0", "published_cm": None},
+                 "S1": {"current_cm": "E1", "published_cm": None},
+                 "S2": {"current_cm": None, "published_cm": None}},
+    "pairs": {("S0", "SPEECH"): {"current": "E0", "minutes": 60, "published": None},
+              ("S1", "SPEECH"): {"current": "E1", "minutes": 60, "published": None},
+              ("S2", "SPEECH"): {"current": None, "minutes": 60, "published": None}},
+    "options": {(s, "SPEECH"): {"E0": 0, "E1": 1} for s in ("S0", "S1", "S2")},
+    "cm_options": {s: {("E0", "own"): 0, ("E1", "own"): 1, ("C0", "coordinator"): 2}
+                   for s in ("S0", "S1", "S2")},
+}
+
+
+def test_a_level_below_the_floors_still_gets_its_cost_bound():
+    """Where the components' MIP proves fewer pairs than the LP's floor, the
+    cost LP at the floor bounds nothing (no plan serves that many): the
+    solver solves it again at the level proven, so the bound keeps a cost
+    (it had none: 0)."""
+    problem = to_problem(SHORT_BY_ONE)
+    params = ServiceParams(decompose=False)
+    most, floors = most_served_by_lp(problem, params, time.perf_counter() + 30)
+    assert (most, floors) == (3, (3,))
+    mine, best, sol = check_against_joint(SHORT_BY_ONE, params)
+    assert best[:2] == (1, 0) and (sol.bound["unserved"], sol.bound["unplaced"]) == (1, 0)
+    assert 0 < sol.bound["cost"] <= best[2] <= mine[2]

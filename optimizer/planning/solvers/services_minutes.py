@@ -78,12 +78,16 @@ class ServicesByMip:
     ``open_`` the minute components whose plan is not proven to serve their
     most (no MIP plan in time, or too large for one: their LP's vertex
     rounded; or the MIP of the most pairs not solved in time: its best plan).
+    ``uppers``: per minute component, the most pairs it can serve (its LP's
+    floor, or less where its MIP proved less), which ``most_served`` adds up
+    with the flow's most (for :func:`served_groups`).
     """
 
     provider: np.ndarray
     most_served: int
     proven: bool
     open_: int
+    uppers: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,12 +257,14 @@ def services_by_mip(problem: ServiceProblem, params: ServiceParams, deadline: fl
     flow_plan = _flow_plan(problem, params, split, flow_bonus)
     x = (flow_plan[problem.edge_pair] == problem.edge_provider).astype(float)
     open_ = 0
+    uppers = []
     for edges, (x_comp, upper, solved) in zip(split.edges, answers, strict=True):
         x[edges] = x_comp
         most += int(upper)
+        uppers.append(int(upper))
         open_ += not solved
     provider = _round_lp(problem, x, _edge_costs(problem, params)[0])
-    return ServicesByMip(provider, most, open_ == 0 and not relaxed, open_)
+    return ServicesByMip(provider, most, open_ == 0 and not relaxed, open_, tuple(uppers))
 
 
 def _highs_floors(models: list[tuple], seconds: float) -> list[int]:
