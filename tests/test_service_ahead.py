@@ -164,19 +164,6 @@ def test_the_parts_are_split_by_pairs_with_the_largest_in_this_process():
 
 
 @needs_fork
-def test_a_child_that_will_solve_lps_starts_its_highs_process_first():
-    # (Its start-up then overlaps the child's first flows, not its first LP.)
-    from optimizer.planning.solvers import highs_child
-
-    def started() -> bool:
-        return highs_child._CHILD is not None and highs_child._CHILD.poll() is None
-
-    assert Ahead(started, highs=True).result() is True
-    assert Ahead(started).result() is False
-    assert multiprocessing.active_children() == []
-
-
-@needs_fork
 def test_the_parent_keeps_its_own_highs_process():
     # A forked child that needs HiGHS starts another; the parent's still answers.
     from optimizer.planning.solvers import highs_child

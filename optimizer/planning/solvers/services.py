@@ -435,7 +435,7 @@ def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline
             or sum(p.n_pairs for p in problems) < params.ahead_pairs):
         return [solve(k) for k in ks]
     mine, theirs = _split_by_pairs([p.n_pairs for p in problems])
-    child = Ahead(lambda: [_plain(solve(k)) for k in theirs], highs=params.lp_bound)
+    child = Ahead(lambda: [_plain(solve(k)) for k in theirs])
     try:
         sols: dict[int, ServiceSolution | None] = {k: solve(k) for k in mine}
         sols.update(zip(theirs, (_unplain(x) for x in child.result()), strict=True))

@@ -39,15 +39,11 @@ def can_fork() -> bool:
             and threading.active_count() == 1)
 
 
-def _child(send: Connection, work: Callable[[], Any], highs: bool) -> None:
+def _child(send: Connection, work: Callable[[], Any]) -> None:
     # The parent's HiGHS process answers the parent only: were both to write
     # to its pipes, the requests would interleave. Here a new one starts
-    # when needed (and ends with this process, its pipe closed): with
-    # ``highs``, right away, so that its start-up (about 0.4 s) overlaps the
-    # work before the first LP.
+    # when needed (and ends with this process, its pipe closed).
     highs_child.forget()
-    if highs:
-        highs_child.start()
     try:
         send.send(("ok", work()))
     except BaseException as exc:  # reported to the parent, which computes it itself
@@ -66,9 +62,6 @@ class Ahead:
     fork
         Run it in a child process (only where :func:`can_fork`); otherwise
         :meth:`result` calls ``work()`` itself.
-    highs
-        The work will solve LPs: the child starts its HiGHS process as it
-        starts (highs_child.start), not at its first LP.
 
     Examples
     --------
@@ -77,15 +70,14 @@ class Ahead:
     42
     """
 
-    def __init__(self, work: Callable[[], Any], fork: bool = True, highs: bool = False) -> None:
+    def __init__(self, work: Callable[[], Any], fork: bool = True) -> None:
         self._work = work
         self._process: Any = None
         self._receive: Connection | None = None
         if fork and can_fork():
             context = multiprocessing.get_context("fork")
             receive, send = context.Pipe(duplex=False)
-            self._process = context.Process(target=_child, args=(send, work, highs),
-                                            daemon=True)
+            self._process = context.Process(target=_child, args=(send, work), daemon=True)
             self._process.start()
             send.close()  # the child holds its end; EOF here when it dies
             self._receive = receive

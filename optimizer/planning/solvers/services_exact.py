@@ -48,7 +48,6 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from optimizer.arraysets import member, unique
-from optimizer.planning.solvers import highs_child
 from optimizer.planning.solvers.services import (
     ServiceParams,
     ServiceProblem,
@@ -366,8 +365,6 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
     if exact.max_pairs <= 0 or problem.n_students == 0:
         return solve_services(problem, params)
     t0 = time.perf_counter()
-    if params.lp_bound:
-        highs_child.start()  # (its start-up overlaps cutting the parts)
     if params.decompose and problem.n_students > 1:
         parts, alone = chunks(problem, exact.max_pairs)
     else:
@@ -409,7 +406,7 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
     if (params.ahead_pairs is not None and n_small > 1
             and sum(len(part.pairs) for part in small) >= params.ahead_pairs):
         theirs = list(range(1, n_small, 2))
-        child = Ahead(lambda: [run(k) for k in theirs], highs=params.lp_bound)
+        child = Ahead(lambda: [run(k) for k in theirs])
         try:
             outcomes = {k: run(k) for k in range(0, n_small, 2)}
             outcomes.update(zip(theirs, child.result(), strict=True))
