@@ -812,10 +812,11 @@ def _highs_lexicographic(n_col: int, start: np.ndarray, index: np.ndarray,
     if served < 0:
         served = int(math.floor(-run("LP 1 (pairs served)") + 1e-6))
     h.addRow(served - 1e-7, highspy.kHighsInf, len(xc), xc, np.ones(len(xc)))
-    # The groups' rows (ones on the group's options and their merged columns).
+    # The groups' rows (ones on the group's options and their merged columns):
+    # valid only at the pairs served the caller knows (not at LP 1's).
     group_cols, group_lo = [], []
     in_group = np.zeros(n_x, dtype=bool)
-    for options, least in groups or []:
+    for options, least in (groups or []) if known[0] >= 0 else []:
         in_group[:] = False
         in_group[options] = True
         cols = np.concatenate([np.asarray(options, dtype=np.int64),

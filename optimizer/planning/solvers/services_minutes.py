@@ -155,11 +155,12 @@ def served_groups(problem: ServiceProblem, params: ServiceParams, floors: tuple[
     """Per service component (the minute components, then the pairs without
     minutes), its service options and the pairs it serves in every plan
     that serves ``served`` pairs: ``served`` less what all the others can
-    serve at most (their floors from :func:`most_served_by_lp`, the flow's
-    most). Where ``served`` is that function's bound, each component serves
-    exactly its own most. Rows for the joint LP (services_lp._service_lp's
-    ``groups``): without them its cost LP spreads a pair's service over
-    components, which no plan can do.
+    serve at most (``floors``, per minute component: :func:`most_served_by_lp`'s,
+    or a :class:`ServicesByMip`'s ``uppers``; the flow's most). Where
+    ``served`` is their sum, each component serves exactly its own most.
+    Rows for the joint LP (services_lp._service_lp's ``groups``): without
+    them its cost LP spreads a pair's service over components, which no
+    plan can do.
 
     Examples
     --------
