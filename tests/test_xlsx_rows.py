@@ -216,7 +216,7 @@ def test_rows_zipped_from_memory_give_the_bytes_xlsxwriter_closes_with(tmp_path,
 
     monkeypatch.setattr(xlsx_rows, "_deflated", deflated)
 
-    def book(path, spool: int, ours: bool, threads: int = 2) -> bytes:
+    def book(path, spool: int, ours: bool, threads: int | None = 2) -> bytes:
         wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
         wb.set_properties({"created": dt.datetime(2026, 1, 1)})
         temp_files = []
@@ -245,14 +245,17 @@ def test_rows_zipped_from_memory_give_the_bytes_xlsxwriter_closes_with(tmp_path,
 
     for spool in (1 << 22, 1000):  # rows in memory; rolled over to a file
         plain = book(tmp_path / "plain.xlsx", spool, ours=False)
-        for threads in (0, 2):  # deflated as zipped, or beforehand in threads
+        # Deflated as zipped, or beforehand in threads; None: as many as
+        # xlsx_rows.deflate_threads() says (2 on two cores or more).
+        for threads in (0, 2, None):
             deflated_in_threads.clear()
             fast = book(tmp_path / "fast.xlsx", spool, ours=True, threads=threads)
             with zipfile.ZipFile(tmp_path / "fast.xlsx") as z:
                 assert z.read("xl/worksheets/sheet1.xml").count(b"line\nbreak_x000D_") == 3000
                 assert b"<sheetData/>" in z.read("xl/worksheets/sheet2.xml")
             assert fast == plain
-            assert len(deflated_in_threads) == (2 if threads else 0)  # sheets A and B
+            in_threads = xlsx_rows.deflate_threads() if threads is None else threads
+            assert len(deflated_in_threads) == (2 if in_threads else 0)  # sheets A and B
     assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile  # put back after the close
 
 
