@@ -269,8 +269,8 @@ def test_the_mip_in_a_forked_child_gives_the_same_answer(monkeypatch):
 # MIPs, services_minutes: 16 loose, all at the case managers only, as the
 # MIPs prove the most pairs served; the level MIP proved every one). Since
 # the cost LP is solved again at a level below the floors, with each
-# component held to its most (services_minutes.served_groups), 9 are loose:
-# 10, 13, 141 and 265 no longer are.
+# component held to its most (services_minutes.served_groups), 9 are loose
+# (the first 8 here; then 572): 10, 13, 141 and 265 no longer are.
 MINUTES_LP_LOOSE = [25, 105, 107, 250, 329, 414, 418, 424]
 
 
