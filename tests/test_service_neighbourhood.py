@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from optimizer.planning.solvers.services import ServiceParams, evaluate, solve_services
+from optimizer.planning.solvers.services_ahead import can_fork
 from optimizer.planning.solvers.services_neighbourhood import neighbourhood, replan_unplaced
 from optimizer.planning.solvers.services_seats import free_coordinator_seats
 from tests import service_checker as chk
@@ -263,6 +264,45 @@ def test_the_mip_in_a_forked_child_gives_the_same_answer(monkeypatch):
         assert dict(forked.bound) == dict(here.bound)
         assert forked.status == here.status
         assert "level_mip" in forked.runtime
+
+
+@pytest.mark.skipif(not can_fork(), reason="no fork on this platform")
+def test_a_parts_mip_started_as_soon_as_it_is_solved_gives_the_same_answer(monkeypatch):
+    """Parts solved in this process while a child solves the others: a part
+    whose levels stay apart gets its MIP in a forked child at once
+    (services._EARLY_MIP_PAIRS), not after every part. The same plans,
+    bounds and notes as when the MIPs start after the parts, from the same
+    first solutions (also in a forked child)."""
+    from optimizer.planning.solvers import services
+    from tests.test_service_components import merged
+
+    loosened(monkeypatch)
+    started: list[str] = []
+    real_ahead = services.Ahead
+
+    def recorded(work, *args, **kwargs):
+        started.append(work.__qualname__)
+        return real_ahead(work, *args, **kwargs)
+
+    monkeypatch.setattr(services, "Ahead", recorded)
+    monkeypatch.setattr(services, "_MIP_AHEAD_PAIRS", 0)  # (late MIPs forked too)
+    rng = random.Random(61)
+    params = ServiceParams(chunk_pairs=1, ahead_pairs=1)
+    early_runs = 0
+    for _ in range(10):
+        spec, _ = merged(rng, minutes=False)
+        p = to_problem(spec)
+        monkeypatch.setattr(services, "_EARLY_MIP_PAIRS", 10**9)
+        late = solve_services(p, params)
+        started.clear()
+        monkeypatch.setattr(services, "_EARLY_MIP_PAIRS", 1)
+        early = solve_services(p, params)
+        early_runs += any("start_early" in name for name in started)
+        assert np.array_equal(early.provider, late.provider)
+        assert np.array_equal(early.case_manager, late.case_manager)
+        assert dict(early.bound) == dict(late.bound)
+        assert early.notes == late.notes and early.status == late.status
+    assert early_runs >= 6, early_runs  # (10 of 10 with this seed)
 
 
 # The same with minute capacities (seeds 0-599 tried since the services'
