@@ -305,6 +305,48 @@ def test_a_parts_mip_started_as_soon_as_it_is_solved_gives_the_same_answer(monke
     assert early_runs >= 6, early_runs  # (10 of 10 with this seed)
 
 
+@pytest.mark.skipif(not can_fork(), reason="no fork on this platform")
+def test_an_error_after_a_parts_mip_started_stops_that_child(monkeypatch):
+    """A part's MIP started early (in a forked child) is stopped when the
+    solve fails before its answer is read: no child outlives the solve."""
+    import multiprocessing
+
+    from optimizer.planning.solvers import services
+    from tests.test_service_components import merged
+
+    loosened(monkeypatch)
+    started: list[str] = []
+    real_ahead = services.Ahead
+
+    def recorded(work, *args, **kwargs):
+        started.append(work.__qualname__)
+        return real_ahead(work, *args, **kwargs)
+
+    real_unplain = services._unplain
+
+    def failing(plain):
+        # (Reading the other process's parts back, inside _solve_parts.)
+        if any("start_early" in name for name in started):
+            raise RuntimeError("boom")
+        return real_unplain(plain)
+
+    monkeypatch.setattr(services, "Ahead", recorded)
+    monkeypatch.setattr(services, "_unplain", failing)
+    monkeypatch.setattr(services, "_EARLY_MIP_PAIRS", 1)
+    rng = random.Random(61)
+    raised = 0
+    for _ in range(10):
+        spec, _ = merged(rng, minutes=False)
+        started.clear()
+        try:
+            solve_services(to_problem(spec), ServiceParams(chunk_pairs=1, ahead_pairs=1))
+        except RuntimeError as exc:
+            assert str(exc) == "boom"
+            raised += 1
+        assert multiprocessing.active_children() == []
+    assert raised >= 3, raised
+
+
 # The same with minute capacities (seeds 0-599 tried since the services'
 # MIPs, services_minutes: 16 loose, all at the case managers only, as the
 # MIPs prove the most pairs served; the level MIP proved every one). Since

@@ -258,7 +258,6 @@ def _solve_all(problems: list[ServiceProblem], params: ServiceParams, deadline: 
     children: list[Ahead] = []
     try:
         sols = _solve_parts(problems, params, deadline, components, start_early)
-        children.extend(child for _, child in early.values())
         short = [k for k in range(len(problems))
                  if sols[k].terms["unplaced"] > sols[k].bound["unplaced"]]
         proving = [k for k in range(len(problems)) if k not in early and to_prove(k, sols[k])]
@@ -299,8 +298,8 @@ def _solve_all(problems: list[ServiceProblem], params: ServiceParams, deadline: 
                 mip, notes=tuple(own),
                 runtime=MappingProxyType({"level_mip": mip.runtime.get("level_mip", 0.0)}))
             sols[k] = _better(problems[k], params, sols[k], mip)
-    finally:
-        for ahead in children:
+    finally:  # (no child outlives the solve, whatever stopped it)
+        for ahead in [*children, *(ahead for _, ahead in early.values())]:
             ahead.cancel()
     return sols
 
