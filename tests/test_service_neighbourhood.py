@@ -266,6 +266,22 @@ def test_the_mip_in_a_forked_child_gives_the_same_answer(monkeypatch):
         assert "level_mip" in forked.runtime
 
 
+def _forks_recorded(monkeypatch) -> list[str]:
+    """The names of the work services.Ahead is given from now on (a part's
+    MIP started early is ``..start_early.<locals>.<lambda>``)."""
+    from optimizer.planning.solvers import services
+
+    started: list[str] = []
+    real_ahead = services.Ahead
+
+    def recorded(work, *args, **kwargs):
+        started.append(work.__qualname__)
+        return real_ahead(work, *args, **kwargs)
+
+    monkeypatch.setattr(services, "Ahead", recorded)
+    return started
+
+
 @pytest.mark.skipif(not can_fork(), reason="no fork on this platform")
 def test_a_parts_mip_started_as_soon_as_it_is_solved_gives_the_same_answer(monkeypatch):
     """Parts solved in this process while a child solves the others: a part
@@ -277,14 +293,7 @@ def test_a_parts_mip_started_as_soon_as_it_is_solved_gives_the_same_answer(monke
     from tests.test_service_components import merged
 
     loosened(monkeypatch)
-    started: list[str] = []
-    real_ahead = services.Ahead
-
-    def recorded(work, *args, **kwargs):
-        started.append(work.__qualname__)
-        return real_ahead(work, *args, **kwargs)
-
-    monkeypatch.setattr(services, "Ahead", recorded)
+    started = _forks_recorded(monkeypatch)
     monkeypatch.setattr(services, "_MIP_AHEAD_PAIRS", 0)  # (late MIPs forked too)
     rng = random.Random(61)
     params = ServiceParams(chunk_pairs=1, ahead_pairs=1)
@@ -315,13 +324,7 @@ def test_an_error_after_a_parts_mip_started_stops_that_child(monkeypatch):
     from tests.test_service_components import merged
 
     loosened(monkeypatch)
-    started: list[str] = []
-    real_ahead = services.Ahead
-
-    def recorded(work, *args, **kwargs):
-        started.append(work.__qualname__)
-        return real_ahead(work, *args, **kwargs)
-
+    started = _forks_recorded(monkeypatch)
     real_unplain = services._unplain
 
     def failing(plain):
@@ -330,7 +333,6 @@ def test_an_error_after_a_parts_mip_started_stops_that_child(monkeypatch):
             raise RuntimeError("boom")
         return real_unplain(plain)
 
-    monkeypatch.setattr(services, "Ahead", recorded)
     monkeypatch.setattr(services, "_unplain", failing)
     monkeypatch.setattr(services, "_EARLY_MIP_PAIRS", 1)
     rng = random.Random(61)
