@@ -19,7 +19,9 @@ IEP minutes a week per FTE, North Carolina's 40 IEP hours; itinerants and
 psychologists 1,800: illustrative), so the plan keeps providers within them.
 
 Printed: wall and CPU seconds of each stage (CPU is the steadier figure on
-a shared machine), peak memory, and what the solver proved: status, the two
+a shared machine; with ``--xlsx`` the total with the workbook too), peak memory
+(of this process, and of the largest second process: the workbook's service
+sheets, the audit, the solver's), and what the solver proved: status, the two
 levels (pairs unserved, students without a case manager) of the plan against
 its bound, the gap on the cost level, and the gap on the weighted objective
 (points, as a MIP solver reports it).
@@ -121,7 +123,13 @@ def main() -> None:
     main_rows = [r for r in clock.rows if r[0] != "write CSVs + workbook"]
     print(f"{'total (CSV to plan folder)':<28}{sum(r[1] for r in main_rows):>9.2f}"
           f"{sum(r[2] for r in main_rows):>9.2f}")
-    print(f"peak memory {peak:,.0f} MB (the process, generation included)")
+    if args.xlsx:
+        with_xlsx = [r for r in clock.rows if r[0] != "write CSVs"]
+        print(f"{'total with the workbook':<28}{sum(r[1] for r in with_xlsx):>9.2f}"
+              f"{sum(r[2] for r in with_xlsx):>9.2f}")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak memory {peak:,.0f} MB (the process, generation included); the largest "
+          f"second process {children:,.0f} MB (with the pages it shares with this one)")
     t, b = sol.terms, sol.bound
     print(f"status {sol.status}; unserved pairs {t['unserved']:,} (bound {b['unserved']:,}), "
           f"without a case manager {t['unplaced']:,} (bound {b['unplaced']:,}); "

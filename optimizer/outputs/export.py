@@ -35,7 +35,8 @@ from optimizer.outputs.outfolder import (
 )
 from optimizer.outputs.plan_folder import PLAN_TABLE_FILES, SERVICES_FILE
 from optimizer.outputs.redaction import redacted
-from optimizer.outputs.side_process import beside
+from optimizer.outputs.service_sheets import has_services
+from optimizer.outputs.side_process import SideProcessError, beside, can_fork, computed_beside
 from optimizer.planning.result import PlanTables, Result
 
 __all__ = ["plan_summary_json", "transfer_file_names", "transfer_rows", "write_district",
@@ -270,15 +271,28 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
     if redact:
         tables = redacted(tables)
     target = Path(folder)
-    with atomic_folder(target, kind="plan", inputs=inputs, force=force) as tmp:
-        # The workbook, the longest file to write, in a second process while
-        # this one writes the CSVs (side_process.py: same bytes, its error raised
-        # here, nothing renamed into place unless both finished).
-        workbook = (functools.partial(_write_plan_workbook, tables, tmp / "plan.xlsx",
-                                      redact, eligible, os.getpid()) if xlsx else None)
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(atomic_folder(target, kind="plan", inputs=inputs,
+                                                force=force))
         fork: bool | None = side_process
         if side_process is None and os.environ.get("CASELOAD_WORKBOOK_PROCESS") != "1":
             fork = False  # (with the variable: where side_process.can_fork() says so)
+        service_sheets = None
+        if xlsx and fork is False and _service_sheets_apart(tables):
+            # The workbook's two largest sheets, Services and Provider rosters,
+            # made in a second process while this one writes the CSVs and the
+            # other sheets (the same bytes; written here if that fails).
+            from optimizer.outputs.workbook import service_sheet_parts  # (see below)
+
+            service_sheets = _or_none(stack.enter_context(computed_beside(
+                functools.partial(service_sheet_parts, tables, redact=redact, eligible=eligible),
+                "plan.xlsx's service sheets")))
+        # The whole workbook in a second process while this one writes the
+        # CSVs, where asked (side_process.py: same bytes, its error raised
+        # here, nothing renamed into place unless both finished).
+        workbook = (functools.partial(_write_plan_workbook, tables, tmp / "plan.xlsx",
+                                      redact, eligible, os.getpid(), service_sheets)
+                    if xlsx else None)
         with (beside(workbook, "plan.xlsx", fork=fork) if workbook is not None
               else contextlib.nullcontext()):
             for table, name in PLAN_TABLE_FILES.items():
@@ -302,14 +316,40 @@ BESIDE_SPOOL_BYTES = 16 * 1024 * 1024
 
 
 def _write_plan_workbook(tables: PlanTables, path: Path, redact: bool,
-                         eligible: pd.DataFrame | None, planner_pid: int) -> None:
+                         eligible: pd.DataFrame | None, planner_pid: int,
+                         service_sheets: Callable[[], Any] | None = None) -> None:
     # Imported here, not at the top: xlsxwriter loads only when a workbook is written.
     from optimizer.outputs import xlsx_rows  # (xlsx_rows imports xlsxwriter too)
     from optimizer.outputs.workbook import write_workbook  # see above
 
     if os.getpid() != planner_pid:  # the second process (its own copy of the module)
         xlsx_rows.SPOOL_BYTES = min(xlsx_rows.SPOOL_BYTES, BESIDE_SPOOL_BYTES)
-    write_workbook(tables, path, redact=redact, eligible=eligible)
+    write_workbook(tables, path, redact=redact, eligible=eligible,
+                   service_sheets=service_sheets)
+
+
+#: Service rows from which ``write_plan`` makes the workbook's service sheets
+#: in a second process (where :func:`~optimizer.outputs.side_process.can_fork`
+#: and the whole workbook is not written in one already): on small plans the
+#: fork costs about what it saves. At 100,000 students (170,536 service rows)
+#: on 2 cores, the plan folder with its workbook took 4.8 s instead of 7.5
+#: (docs/exports.md).
+SERVICE_SHEETS_APART_ROWS = 20_000
+
+
+def _service_sheets_apart(tables: PlanTables) -> bool:
+    return len(tables.services) >= SERVICE_SHEETS_APART_ROWS and has_services(tables) and can_fork()
+
+
+def _or_none(made: Callable[[], Any]) -> Callable[[], Any]:
+    """``made()``, or None when the second process failed (its sheets are then
+    written in this one: a bug there shows here, with its traceback)."""
+    def get() -> Any:
+        try:
+            return made()
+        except (SideProcessError, OSError):
+            return None
+    return get
 
 
 TRANSFER_COLUMNS = ["student_id", "from_case_manager_id", "to_case_manager_id",

@@ -23,7 +23,8 @@ from optimizer.district.bulk import without_collector_pauses
 from optimizer.planning.result import PlanTables
 
 __all__ = ["SERVICE_SHEETS", "caseload_columns", "has_services", "hiring_columns",
-           "provider_rosters", "service_summary_rows", "services_frame", "write_service_sheets"]
+           "provider_rosters", "service_sheet_placeholders", "service_summary_rows",
+           "services_frame", "write_service_sheets"]
 
 #: The sheets a service plan adds, written after Rosters.
 SERVICE_SHEETS = ("Services", "Provider rosters")
@@ -317,8 +318,9 @@ def role_average_text(role: str, av: Mapping[str, Any]) -> str:
 
 
 @without_collector_pauses  # a million small objects, no cycles: district/bulk.py
-def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, str]) -> None:
-    """Add the Services and Provider rosters sheets (nothing without services).
+def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, str]) -> list[Any]:
+    """Add the Services and Provider rosters sheets (nothing without services);
+    returns them.
 
     ``writer`` is the workbook's table writer (``optimizer.outputs.workbook._Writer``):
     its ``table`` guards text cells and streams rows.
@@ -328,7 +330,7 @@ def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, st
     >>> write_service_sheets(writer, tables, names)   # doctest: +SKIP
     """
     if not has_services(tables):
-        return
+        return []
     a = tables.assignments
     # Names a person reads, from assignments.csv (blank when absent or redacted).
     student_names = (dict(zip(a["student_id"].astype(str).tolist(), a["student_name"].fillna("")
@@ -343,7 +345,7 @@ def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, st
         return frame
 
     services = services_frame(tables, names)
-    writer.table("Services", named(services), [
+    services_sheet = writer.table("Services", named(services), [
         ("student_id", "Student", "text"), ("school_id", "School", "text"),
         ("service", "Service", "text"), ("provider_id", "Provider", "text"),
         ("provider_name", "Provider name", "text"), ("role", "Role", "text"),
@@ -352,7 +354,6 @@ def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, st
         ("student_name_", "Student name", "text"), ("school_name_", "School name", "text")])
     rows, starts = provider_rosters(tables, names, services)
     rows = named(rows)
-    total_mark = writer.wb.add_format({"bold": True, "top": 1})
 
     def print_setup(ws: Any, n: int) -> None:
         # A roster per provider: each starts a page, one page wide, landscape;
@@ -360,9 +361,9 @@ def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, st
         ws.set_landscape()
         ws.fit_to_pages(1, 0)
         ws.conditional_format(1, 0, max(n, 1), 11, {
-            "type": "formula", "criteria": '=$D2="Total"', "format": total_mark})
+            "type": "formula", "criteria": '=$D2="Total"', "format": writer.total_row})
 
-    writer.table("Provider rosters", rows, [
+    rosters_sheet = writer.table("Provider rosters", rows, [
         ("provider_id", "Provider", "text"), ("provider_name", "Provider name", "text"),
         ("role", "Role", "text"), ("student_id", "Student", "text"),
         ("school_id", "School", "text"), ("grade", "Grade", "text"),
@@ -373,3 +374,19 @@ def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, st
         # Last, so the total-row mark above keeps its column (D: Student).
         ("student_name_", "Student name", "text"), ("school_name_", "School name", "text"),
     ], after_header=print_setup, breaks=[i + 1 for i in starts])
+    return [services_sheet, rosters_sheet]
+
+
+def service_sheet_placeholders(writer: Any, tables: PlanTables) -> list[Any]:
+    """Empty sheets in place of :func:`write_service_sheets`' (none without
+    services), for the sheets made in a second process
+    (:func:`optimizer.outputs.workbook.service_sheet_parts`).
+
+    Examples
+    --------
+    >>> [ws.name for ws in service_sheet_placeholders(writer, tables)]   # doctest: +SKIP
+    ['Services', 'Provider rosters']
+    """
+    if not has_services(tables):
+        return []
+    return [writer.wb.add_worksheet(name) for name in SERVICE_SHEETS]

@@ -15,11 +15,15 @@ service providers adds Services and Provider rosters after Rosters
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
+import os
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -32,21 +36,26 @@ from optimizer.outputs.outfolder import atomic_file, source_date
 from optimizer.outputs.redaction import redacted
 from optimizer.outputs.service_sheets import (
     caseload_columns,
+    has_services,
     hiring_columns,
+    service_sheet_placeholders,
     service_summary_rows,
     write_service_sheets,
 )
 from optimizer.outputs.xlsx_rows import (
     Distinct,
+    SheetPart,
     close_workbook,
+    discard_row_files,
     distinct,
     guarded_text,
+    sheet_part,
     spool_rows,
     write_rows,
 )
 from optimizer.planning.result import PlanTables
 
-__all__ = ["SHEETS", "write_workbook"]
+__all__ = ["SHEETS", "ServiceSheetParts", "service_sheet_parts", "write_workbook"]
 
 SHEETS = ("Summary", "Case managers", "Rosters", "Changes", "Unplaced", "Hiring needs", "Audit",
           EDIT_SHEET)
@@ -66,6 +75,20 @@ class _Writer:
         self.num = wb.add_format({"num_format": "0.##"})
         self.bold = wb.add_format({"bold": True})
         self.title = wb.add_format({"bold": True, "font_size": 14})
+        # Conditional formats: the load ratio's colours (under 80% green,
+        # 80-100% amber, at or over the cap red), a provider's total row.
+        self.green = wb.add_format({"bg_color": "#C6EFCE"})
+        self.amber = wb.add_format({"bg_color": "#FFEB9C"})
+        self.red = wb.add_format({"bg_color": "#FFC7CE", "bold": True})
+        self.total_row = wb.add_format({"bold": True, "top": 1})
+        # Numbered now, not as cells first use them: a sheet's cells then refer
+        # to the same numbers whichever sheets come before it, so a sheet made
+        # in a second process fits (service_sheet_parts). (Formats made after
+        # this, as the edit sheet's, are numbered as cells use them.)
+        for f in (self.header, self.date, self.pct, self.ratio, self.num, self.bold, self.title):
+            f._get_xf_index()
+        for f in (self.red, self.amber, self.green, self.total_row):
+            f._get_dxf_index()
 
     @staticmethod
     def _fast(ws: Any, method: str) -> Callable[..., Any]:
@@ -261,7 +284,8 @@ def _summary_rows(tables: PlanTables, created: str | None) -> list[tuple[str, ob
 # (100,000 students, after planning: 3.3 -> 2.5 CPU s; district/bulk.py).
 @without_collector_pauses
 def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False,
-                   created: str | None = None, eligible: pd.DataFrame | None = None) -> Path:
+                   created: str | None = None, eligible: pd.DataFrame | None = None,
+                   service_sheets: Callable[[], ServiceSheetParts | None] | None = None) -> Path:
     """Write the plan workbook (written beside ``path`` and renamed into place).
 
     Parameters
@@ -290,133 +314,256 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
     >>> write_workbook(plan(district).tables(), "plan.xlsx")   # doctest: +SKIP
     """
 
+    tables, names, created = _prepared(tables, redact, created)
+    if service_sheets is not None and has_services(tables):
+        with contextlib.suppress(_NotMadeApart):  # (then written here, below)
+            with atomic_file(Path(path)) as tmp:
+                _write(tables, names, created, eligible, tmp, service_sheets)
+            return Path(path)
+    with atomic_file(Path(path)) as tmp:
+        _write(tables, names, created, eligible, tmp, None)
+    return Path(path)
+
+
+def _prepared(tables: PlanTables, redact: bool,
+              created: str | None) -> tuple[PlanTables, dict[str, str], str | None]:
+    """The tables (redacted), educator names and creation time the sheets show."""
     stamp = source_date()
     if created is None and stamp is not None:
         created = stamp.strftime("%Y-%m-%d %H:%M UTC")
     if redact:
         tables = redacted(tables)  # lock reasons too, not only the names
-    names = _names(tables, redact)
+    return tables, _names(tables, redact), created
+
+
+#: How the workbook is written (constant memory: rows streamed, not kept).
+_OPTIONS = {"constant_memory": True, "strings_to_formulas": False,
+            "strings_to_numbers": False, "strings_to_urls": False}
+
+
+class _NotMadeApart(Exception):
+    """The service sheets made in the second process do not fit this workbook."""
+
+
+def _write(tables: PlanTables, names: dict[str, str], created: str | None,
+           eligible: pd.DataFrame | None, path: Path,
+           service_sheets: Callable[[], ServiceSheetParts | None] | None) -> None:
+    wb = xlsxwriter.Workbook(str(path), _OPTIONS)
+    try:
+        # docProps/core.xml: a fixed creation time unless SOURCE_DATE_EPOCH
+        # gives one (xlsxwriter would write the clock time).
+        wb.set_properties({"created": (source_date() or _NO_DATE).replace(tzinfo=None)})
+        w = _Writer(wb)
+        if service_sheets is None:
+            _fill(wb, w, tables, names, created, eligible, "here")
+            close_workbook(wb, DEFLATE_LEVEL)
+            return
+        placeholders, formats = _fill(wb, w, tables, names, created, eligible, "placeholders")
+        # Asked for last: the second process wrote them meanwhile.
+        made = service_sheets()
+        if made is None or not made.fits(placeholders, formats):
+            raise _NotMadeApart
+        for ws, (settings, _) in zip(placeholders, made.sheets, strict=True):
+            # What the workbook reads of a sheet at close (defined names: its
+            # filter and the rows printed on every page).
+            for attr, value in settings.items():
+                setattr(ws, attr, value)
+        close_workbook(wb, DEFLATE_LEVEL,
+                       parts=[(ws, part) for ws, (_, part) in zip(placeholders, made.sheets,
+                                                                   strict=True)])
+    finally:
+        discard_row_files(wb)  # (a workbook abandoned, or sheets without rows)
+
+
+def _fill(wb: Any, w: _Writer, tables: PlanTables, names: dict[str, str],
+          created: str | None, eligible: pd.DataFrame | None,
+          services: Literal["here", "placeholders", "only"]
+          ) -> tuple[list[Any], tuple[Any, ...]]:
+    """Add the sheets, in order. The service sheets are written ``"here"``,
+    or left as ``"placeholders"`` for sheets made in a second process; with
+    ``"only"`` nothing comes after them. Returns the placeholders (or the
+    service sheets written with ``"only"``) and the formats numbered
+    (:func:`_numbered_formats`) when the service sheets were added."""
+    if services == "only":
+        # The sheets before them, empty: a sheet's cells do not depend on
+        # them (_Writer numbers its formats first), only its place does.
+        for name in SHEETS[:SHEETS.index("Rosters") + 1]:
+            wb.add_worksheet(name)
+        return write_service_sheets(w, tables, names), _numbered_formats(wb)
     # Names a person reads, beside the ids (from assignments.csv; blank when
     # the plan has none; student names are blank after redaction).
     school_names = _column_map(tables.assignments, "school_id", "school_name")
     student_names = _column_map(tables.assignments, "student_id", "student_name")
-    with atomic_file(Path(path)) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), {
-            "constant_memory": True, "strings_to_formulas": False,
-            "strings_to_numbers": False, "strings_to_urls": False,
-        })
-        # docProps/core.xml: a fixed creation time unless SOURCE_DATE_EPOCH
-        # gives one (xlsxwriter would write the clock time).
-        wb.set_properties({"created": (stamp or _NO_DATE).replace(tzinfo=None)})
-        w = _Writer(wb)
+    ws = wb.add_worksheet("Summary")
+    ws.set_column(0, 0, 48)
+    ws.set_column(1, 1, 70)
+    ws.write_string(0, 0, "Case-manager plan", w.title)
+    rows = _summary_rows(tables, created) + service_summary_rows(tables.summary, names)
+    for r, (label, value, kind) in enumerate(rows, start=2):
+        ws.write_string(r, 0, label, w.bold)
+        # One value of its own kind: converted like a table column's cells.
+        write, values, fmt = w._column(ws, pd.Series([value], dtype=object), kind)
+        cell = (values.take() if isinstance(values, Distinct) else values)[0]
+        if cell is not None:
+            write(r, 1, cell, fmt)
 
-        ws = wb.add_worksheet("Summary")
-        ws.set_column(0, 0, 48)
-        ws.set_column(1, 1, 70)
-        ws.write_string(0, 0, "Case-manager plan", w.title)
-        rows = _summary_rows(tables, created) + service_summary_rows(tables.summary, names)
-        for r, (label, value, kind) in enumerate(rows, start=2):
-            ws.write_string(r, 0, label, w.bold)
-            # One value of its own kind: converted like a table column's cells.
-            write, values, fmt = w._column(ws, pd.Series([value], dtype=object), kind)
-            cell = (values.take() if isinstance(values, Distinct) else values)[0]
-            if cell is not None:
-                write(r, 1, cell, fmt)
+    cl = tables.caseloads.copy()
+    cl["name"] = cl["educator_id"].map(names)
+    cl["school_names"] = _school_list(cl["schools"], school_names)
+    cl = cl[cl["cap"].fillna(0) > 0].sort_values(["role", "educator_id"], kind="stable")
 
-        cl = tables.caseloads.copy()
-        cl["name"] = cl["educator_id"].map(names)
-        cl["school_names"] = _school_list(cl["schools"], school_names)
-        cl = cl[cl["cap"].fillna(0) > 0].sort_values(["role", "educator_id"], kind="stable")
+    def colour(ws, n):
+        # Under 80% green, 80-100% amber, at or over the cap red.
+        last = max(n, 1)
+        col = 7  # Load ratio
+        ws.conditional_format(1, col, last, col, {"type": "cell", "criteria": ">=",
+                                                  "value": 1, "format": w.red})
+        ws.conditional_format(1, col, last, col, {"type": "cell", "criteria": "between",
+                                                  "minimum": 0.8, "maximum": 0.99999,
+                                                  "format": w.amber})
+        ws.conditional_format(1, col, last, col, {"type": "cell", "criteria": "<",
+                                                  "value": 0.8, "format": w.green})
 
-        def colour(ws, n):
-            # Under 80% green, 80-100% amber, at or over the cap red.
-            last = max(n, 1)
-            col = 7  # Load ratio
-            green = wb.add_format({"bg_color": "#C6EFCE"})
-            amber = wb.add_format({"bg_color": "#FFEB9C"})
-            red = wb.add_format({"bg_color": "#FFC7CE", "bold": True})
-            ws.conditional_format(1, col, last, col, {"type": "cell", "criteria": ">=",
-                                                      "value": 1, "format": red})
-            ws.conditional_format(1, col, last, col, {"type": "cell", "criteria": "between",
-                                                      "minimum": 0.8, "maximum": 0.99999,
-                                                      "format": amber})
-            ws.conditional_format(1, col, last, col, {"type": "cell", "criteria": "<",
-                                                      "value": 0.8, "format": green})
+    w.table("Case managers", cl, caseload_columns([
+        ("educator_id", "Educator", "text"), ("name", "Name", "text"),
+        ("role", "Role", "text"), ("school_names", "School names", "text"),
+        ("schools", "Schools", "text"), ("fte", "FTE", "num"),
+        ("cap", "Cap", "int"), ("load_ratio", "Load ratio", "ratio"),
+        ("load", "Load", "num"), ("students", "Students", "int"),
+        ("best_practice_students", "Best-practice students", "int"),
+    ], cl), after_header=colour)
 
-        w.table("Case managers", cl, caseload_columns([
-            ("educator_id", "Educator", "text"), ("name", "Name", "text"),
-            ("role", "Role", "text"), ("school_names", "School names", "text"),
-            ("schools", "Schools", "text"), ("fte", "FTE", "num"),
-            ("cap", "Cap", "int"), ("load_ratio", "Load ratio", "ratio"),
-            ("load", "Load", "num"), ("students", "Students", "int"),
-            ("best_practice_students", "Best-practice students", "int"),
-        ], cl), after_header=colour)
-
-        a = tables.assignments
-        # One block (and printed page) per case manager: an itinerant's
-        # students of every school together, not split into a block per school.
-        placed = a[a["case_manager_id"] != ""].sort_values(
-            ["case_manager_id", "school_id", "student_id"], kind="stable").copy()
-        placed["cm_name"] = placed["case_manager_id"].map(names).fillna("")
-        placed["school_name_"] = _lookup(placed["school_id"], school_names)
-        placed["student_name_"] = _lookup(placed["student_id"], student_names)
-        change = (placed["case_manager_id"] != placed["case_manager_id"].shift()).to_numpy()
-        breaks = (np.flatnonzero(change[1:]) + 2).tolist()  # the sheet row of a new block
-        # A printable roster: who, and when their reviews fall (capacity and
-        # rank are in assignments.csv and the Changes sheet's reasons).
-        w.table("Rosters", placed, [
-            ("case_manager_id", "Case manager", "text"),
-            ("cm_name", "Case manager name", "text"), ("school_id", "School", "text"),
-            ("school_name_", "School name", "text"), ("student_id", "Student", "text"),
-            ("student_name_", "Student name", "text"), ("grade", "Grade", "text"),
-            ("primary_disability", "Primary disability", "text"),
-            ("services", "Services", "text"), ("annual_review", "Annual review", "date"),
-            ("triennial_review", "Triennial review", "date"),
-        ], breaks=breaks)
+    a = tables.assignments
+    # One block (and printed page) per case manager: an itinerant's
+    # students of every school together, not split into a block per school.
+    placed = a[a["case_manager_id"] != ""].sort_values(
+        ["case_manager_id", "school_id", "student_id"], kind="stable").copy()
+    placed["cm_name"] = placed["case_manager_id"].map(names).fillna("")
+    placed["school_name_"] = _lookup(placed["school_id"], school_names)
+    placed["student_name_"] = _lookup(placed["student_id"], student_names)
+    change = (placed["case_manager_id"] != placed["case_manager_id"].shift()).to_numpy()
+    breaks = (np.flatnonzero(change[1:]) + 2).tolist()  # the sheet row of a new block
+    # A printable roster: who, and when their reviews fall (capacity and
+    # rank are in assignments.csv and the Changes sheet's reasons).
+    w.table("Rosters", placed, [
+        ("case_manager_id", "Case manager", "text"),
+        ("cm_name", "Case manager name", "text"), ("school_id", "School", "text"),
+        ("school_name_", "School name", "text"), ("student_id", "Student", "text"),
+        ("student_name_", "Student name", "text"), ("grade", "Grade", "text"),
+        ("primary_disability", "Primary disability", "text"),
+        ("services", "Services", "text"), ("annual_review", "Annual review", "date"),
+        ("triennial_review", "Triennial review", "date"),
+    ], breaks=breaks)
+    if services == "here":
         write_service_sheets(w, tables, names)
+        apart: list[Any] = []
+    else:  # (made in another process: service_sheet_parts)
+        apart = service_sheet_placeholders(w, tables)
+    formats = _numbered_formats(wb)  # (as they were numbered when the sheets were made)
 
-        changed = a[a["case_manager_id"] != a["current_case_manager_id"]].copy()
-        changed["from_name"] = changed["current_case_manager_id"].map(names).fillna("")
-        changed["to_name"] = changed["case_manager_id"].map(names).fillna("")
-        changed["school_name_"] = _lookup(changed["school_id"], school_names)
-        changed["student_name_"] = _lookup(changed["student_id"], student_names)
-        if "reason_detail" not in changed.columns:
-            changed["reason_detail"] = ""
-        w.table("Changes", changed, [
-            ("student_id", "Student", "text"), ("student_name_", "Student name", "text"),
-            ("school_id", "School", "text"), ("school_name_", "School name", "text"),
-            ("grade", "Grade", "text"),
-            ("current_case_manager_id", "From case manager", "text"),
-            ("from_name", "From name", "text"), ("case_manager_id", "To case manager", "text"),
-            ("to_name", "To name", "text"), ("reason", "Why", "text"),
-            ("reason_detail", "Full reason", "text"),
-        ])
-        un = tables.unassigned.copy()
-        un["school_name_"] = _lookup(un["school_id"], school_names)
-        un["student_name_"] = _lookup(un["student_id"], student_names)
-        un_cols = [("student_id", "Student", "text"), ("student_name_", "Student name", "text"),
-                   ("school_id", "School", "text"), ("school_name_", "School name", "text"),
-                   ("reason", "Why", "text")]
-        if "reason_detail" not in un.columns:
-            un["reason_detail"] = un["student_id"].map(
-                _column_map(tables.assignments, "student_id", "reason_detail")).fillna("")
-        if un["reason_detail"].astype(str).str.len().any():
-            un_cols.append(("reason_detail", "Full reason", "text"))
-        w.table("Unplaced", un, un_cols)
-        hn = tables.hiring_needs.copy()
-        hn["school_name_"] = _lookup(hn["school_id"], school_names)
-        w.table("Hiring needs", hn, hiring_columns([
-            ("school_id", "School", "text"), ("school_name_", "School name", "text"),
-            ("region", "Region", "text"),
-            ("role", "Role", "text"), ("credential", "Credential", "text"),
-            ("students", "Students", "int"), ("fte", "FTE", "num")], tables.hiring_needs))
-        au = tables.audit.copy()
-        au["student_name_"] = _lookup(au["student_id"], student_names)
-        au["educator_name_"] = au["educator_id"].map(names).fillna("")
-        w.table("Audit", au, [
-            ("kind", "Violation", "text"), ("student_id", "Student", "text"),
-            ("student_name_", "Student name", "text"), ("educator_id", "Educator", "text"),
-            ("educator_name_", "Educator name", "text"), ("detail", "Rule", "text")])
-        write_edit_sheet(wb, tables, names, w.header, eligible)
-        close_workbook(wb, DEFLATE_LEVEL)
-    return Path(path)
+    changed = a[a["case_manager_id"] != a["current_case_manager_id"]].copy()
+    changed["from_name"] = changed["current_case_manager_id"].map(names).fillna("")
+    changed["to_name"] = changed["case_manager_id"].map(names).fillna("")
+    changed["school_name_"] = _lookup(changed["school_id"], school_names)
+    changed["student_name_"] = _lookup(changed["student_id"], student_names)
+    if "reason_detail" not in changed.columns:
+        changed["reason_detail"] = ""
+    w.table("Changes", changed, [
+        ("student_id", "Student", "text"), ("student_name_", "Student name", "text"),
+        ("school_id", "School", "text"), ("school_name_", "School name", "text"),
+        ("grade", "Grade", "text"),
+        ("current_case_manager_id", "From case manager", "text"),
+        ("from_name", "From name", "text"), ("case_manager_id", "To case manager", "text"),
+        ("to_name", "To name", "text"), ("reason", "Why", "text"),
+        ("reason_detail", "Full reason", "text"),
+    ])
+    un = tables.unassigned.copy()
+    un["school_name_"] = _lookup(un["school_id"], school_names)
+    un["student_name_"] = _lookup(un["student_id"], student_names)
+    un_cols = [("student_id", "Student", "text"), ("student_name_", "Student name", "text"),
+               ("school_id", "School", "text"), ("school_name_", "School name", "text"),
+               ("reason", "Why", "text")]
+    if "reason_detail" not in un.columns:
+        un["reason_detail"] = un["student_id"].map(
+            _column_map(tables.assignments, "student_id", "reason_detail")).fillna("")
+    if un["reason_detail"].astype(str).str.len().any():
+        un_cols.append(("reason_detail", "Full reason", "text"))
+    w.table("Unplaced", un, un_cols)
+    hn = tables.hiring_needs.copy()
+    hn["school_name_"] = _lookup(hn["school_id"], school_names)
+    w.table("Hiring needs", hn, hiring_columns([
+        ("school_id", "School", "text"), ("school_name_", "School name", "text"),
+        ("region", "Region", "text"),
+        ("role", "Role", "text"), ("credential", "Credential", "text"),
+        ("students", "Students", "int"), ("fte", "FTE", "num")], tables.hiring_needs))
+    au = tables.audit.copy()
+    au["student_name_"] = _lookup(au["student_id"], student_names)
+    au["educator_name_"] = au["educator_id"].map(names).fillna("")
+    w.table("Audit", au, [
+        ("kind", "Violation", "text"), ("student_id", "Student", "text"),
+        ("student_name_", "Student name", "text"), ("educator_id", "Educator", "text"),
+        ("educator_name_", "Educator name", "text"), ("detail", "Rule", "text")])
+    write_edit_sheet(wb, tables, names, w.header, eligible)
+    return apart, formats
+
+
+@dataclass(frozen=True)
+class ServiceSheetParts:
+    """The Services and Provider rosters sheets of a workbook, made in another
+    process by :func:`service_sheet_parts`.
+
+    ``sheets``: per sheet, what the workbook reads of it at close and its
+    zip member; ``formats``: the workbook's numbered formats after them
+    (the cells refer to formats by number: the workbook they go into must
+    have numbered the same).
+    """
+
+    names: tuple[str, ...]
+    sheets: tuple[tuple[dict[str, Any], SheetPart], ...]
+    formats: tuple[Any, ...]
+
+    def fits(self, placeholders: Sequence[Any], formats: tuple[Any, ...]) -> bool:
+        """Whether these sheets go in place of ``placeholders``, added where
+        the workbook had numbered ``formats`` (:func:`_fill`)."""
+        return self.names == tuple(ws.name for ws in placeholders) and self.formats == formats
+
+
+#: A sheet's settings the workbook reads at close (its defined names).
+_READ_AT_CLOSE = ("autofilter_area", "print_area_range", "repeat_row_range", "repeat_col_range")
+
+
+def _numbered_formats(wb: Any) -> tuple[Any, ...]:
+    return (len(wb.formats), tuple(wb.xf_format_indices.items()),
+            tuple(wb.dxf_format_indices.items()))
+
+
+@without_collector_pauses
+def service_sheet_parts(tables: PlanTables, *, redact: bool = False, created: str | None = None,
+                        eligible: pd.DataFrame | None = None) -> ServiceSheetParts | None:
+    """The Services and Provider rosters sheets of :func:`write_workbook`'s
+    workbook, made apart: in a second process while the first writes the
+    CSV files and the other sheets (``write_workbook(...,
+    service_sheets=)``). None without services.
+
+    The sheets before them are left empty here: the cells refer to formats
+    the workbook numbers before any sheet (``_Writer``), the same as in one
+    process; :meth:`ServiceSheetParts.fits` checks it.
+
+    Examples
+    --------
+    >>> parts = service_sheet_parts(tables)                  # doctest: +SKIP
+    >>> write_workbook(tables, "plan.xlsx", service_sheets=lambda: parts)  # doctest: +SKIP
+    """
+    tables, names, created = _prepared(tables, redact, created)
+    if not has_services(tables):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        # Never closed: its temporary files go with the folder.
+        wb = xlsxwriter.Workbook(os.path.join(tmp, "unused.xlsx"), {**_OPTIONS, "tmpdir": tmp})
+        try:
+            sheets, formats = _fill(wb, _Writer(wb), tables, names, created, eligible, "only")
+            made = tuple(({a: getattr(ws, a) for a in _READ_AT_CLOSE},
+                          sheet_part(ws, DEFLATE_LEVEL)) for ws in sheets)
+            return ServiceSheetParts(tuple(ws.name for ws in sheets), made, formats)
+        finally:
+            discard_row_files(wb)

@@ -15,6 +15,7 @@ formulas), :func:`write_rows` returns False and the caller writes cell by cell.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import functools
 import io
 import math
@@ -37,8 +38,8 @@ from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
 
 from optimizer.district.textsafe import FORMULA_START, neutralize_formula
 
-__all__ = ["Column", "Distinct", "close_workbook", "distinct", "guarded_text", "spool_rows",
-           "write_rows"]
+__all__ = ["Column", "Distinct", "SheetPart", "close_workbook", "discard_row_files", "distinct",
+           "guarded_text", "sheet_part", "spool_rows", "write_rows"]
 
 
 @dataclass(frozen=True)
@@ -515,12 +516,104 @@ def _sheet_pieces(xml: bytes, rows: BinaryIO) -> Iterator[bytes]:
 def _deflated(path: str, rows: BinaryIO, level: int) -> bytes:
     """A sheet's member as ``ZipFile`` deflates it at ``level`` (raw deflate,
     one stream): run in a worker thread, zlib lets go of the interpreter."""
+    return _deflate_sheet(path, rows, level)[0]
+
+
+def _deflate_sheet(path: str, rows: BinaryIO, level: int,
+                   checked: bool = False) -> tuple[bytes, int, int]:
+    """(deflated bytes, CRC-32, size) of the sheet XML in ``path`` with its
+    rows spliced in; the CRC and size only when ``checked`` (else 0: ``ZipFile``
+    counts them itself as the XML goes through it)."""
     with open(path, "rb") as f:
         xml = f.read()
     packer = zlib.compressobj(level, zlib.DEFLATED, -15)
-    out = [packer.compress(piece) for piece in _sheet_pieces(xml, rows)]
+    out, crc, size = [], 0, 0
+    for piece in _sheet_pieces(xml, rows):
+        if checked:
+            crc, size = zlib.crc32(piece, crc), size + len(piece)
+        out.append(packer.compress(piece))
     out.append(packer.flush())
-    return b"".join(out)
+    return b"".join(out), crc, size
+
+
+@dataclass(frozen=True)
+class SheetPart:
+    """A sheet's member of the ``.xlsx``, made by :func:`sheet_part` (in
+    another process): its XML deflated as :func:`close_workbook` deflates
+    it, and the CRC-32 and size of the XML, which the zip's headers carry."""
+
+    deflated: bytes
+    crc: int
+    size: int
+
+
+def sheet_part(ws: Any, level: int | None = None) -> SheetPart:
+    """A finished sheet's member, made now as :func:`close_workbook` would
+    make it at close: for a sheet whose rows :func:`spool_rows` kept, written
+    in a second process while the first writes the other sheets
+    (``close_workbook(..., parts=)`` puts it in that workbook).
+
+    The sheet's XML may depend only on the sheet: a sheet with links to other
+    parts (images, comments, hyperlinks, tables) is refused (ValueError), as
+    XlsxWriter numbers those parts at close.
+
+    Examples
+    --------
+    >>> part = sheet_part(ws, 1)   # doctest: +SKIP
+    """
+    rows = _spooled_rows(ws)
+    if rows is None or any(getattr(ws, a, None) for a in _PARTS_OF_A_SHEET):
+        raise ValueError(f"sheet {ws.name!r} cannot be made apart from its workbook")
+    if level is None:
+        level = zlib.Z_DEFAULT_COMPRESSION
+    ws._write_single_row()  # the row still open, as XlsxWriter writes it at close
+    rows = _spooled_rows(ws)
+    fd, path = tempfile.mkstemp(dir=ws.tmpdir)
+    os.close(fd)
+    files: dict[int, str] = {}
+    ws._write_optimized_sheet_data = functools.partial(_mark_rows, ws, files)
+    try:
+        ws._set_xml_writer(path)
+        ws._assemble_xml_file()  # (closes the XML file)
+        assert rows is not None
+        return SheetPart(*_deflate_sheet(path, rows, level, checked=True))
+    finally:
+        vars(ws).pop("_write_optimized_sheet_data", None)
+        os.unlink(path)
+        if not ws.row_data_fh_closed:
+            ws.row_data_fh.close()
+            ws.row_data_fh_closed = True
+
+
+#: A worksheet's lists of what XlsxWriter makes parts of its own for (and
+#: numbers across the workbook at close): a sheet with any is not made apart.
+_PARTS_OF_A_SHEET = ("images", "charts", "shapes", "tables", "comments", "buttons_list",
+                     "hyperlinks", "header_images", "footer_images", "background_image",
+                     "has_vml", "has_header_vml")
+
+
+class _Made:
+    """A zip member made elsewhere (:class:`SheetPart`): the XML written into it
+    here (a placeholder sheet's) is dropped; at the close, the part's deflated
+    bytes, CRC and size go in."""
+
+    def __init__(self, dest: Any, part: SheetPart) -> None:
+        self.dest = dest
+        self.part = part
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def close(self) -> None:
+        self.dest._compressor = _AlreadyDeflated(self.part.deflated)
+        self.dest._crc, self.dest._file_size = self.part.crc, self.part.size
+        self.dest.close()
+
+    def __enter__(self) -> _Made:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class _AlreadyDeflated:
@@ -602,9 +695,11 @@ class _PartsZip(zipfile.ZipFile):
     before it are zipped."""
 
     def __init__(self, *args: Any, rows: dict[str, Any], sheet_files: dict[int, str],
-                 pool: ThreadPoolExecutor | None, **kwargs: Any) -> None:
+                 pool: ThreadPoolExecutor | None, made: dict[str, SheetPart] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sheet_rows = rows  # member name -> worksheet with spooled rows
+        self.made = made or {}  # member name -> the part made elsewhere (sheet_part)
         self.sheet_files = sheet_files  # id(worksheet) -> its XML file, rows marked
         self.pool = pool
         self.deflating: dict[str, Future[bytes]] | None = None
@@ -626,6 +721,15 @@ class _PartsZip(zipfile.ZipFile):
         if mode == "w" and self.deflating is None:
             self._start_deflating()
         member = name.filename if isinstance(name, zipfile.ZipInfo) else name
+        part = self.made.pop(member, None) if mode == "w" else None
+        if part is not None:
+            if isinstance(name, zipfile.ZipInfo):
+                name.file_size = part.size  # (ZIP64 is decided on it)
+            made = super().open(name, mode, pwd, force_zip64=force_zip64)
+            if not isinstance(getattr(made, "_compressor", None), _ZLIB_COMPRESSOR):
+                made.close()
+                raise RuntimeError(f"{member}: a part made elsewhere needs deflated members")
+            return _Made(made, part)
         ws = self.sheet_rows.pop(member, None) if mode == "w" else None
         job = (self.deflating or {}).pop(member, None)
         # Its thread is done with the rows before they are touched here.
@@ -644,11 +748,15 @@ class _PartsZip(zipfile.ZipFile):
 
 
 def close_workbook(wb: Any, compresslevel: int | None = None,
-                   threads: int | None = None) -> None:
+                   threads: int | None = None, parts: Sequence[tuple[Any, SheetPart]] = ()
+                   ) -> None:
     """Close (save) a workbook, its parts deflated at ``compresslevel`` (None:
     zlib's default), the rows that :func:`spool_rows` kept zipped from memory;
     with ``threads`` (default :func:`deflate_threads`) the large sheets are
-    deflated beforehand in that many threads (the same bytes).
+    deflated beforehand in that many threads (the same bytes). ``parts``:
+    (worksheet, :func:`sheet_part` of that sheet made in another process):
+    the part is the sheet's member, whatever this worksheet holds (a
+    placeholder of the same name).
 
     XlsxWriter writes each sheet's XML to a temporary file at close (copying
     the rows there, decoded and encoded again) and zips the files: at 100,000
@@ -670,17 +778,23 @@ def close_workbook(wb: Any, compresslevel: int | None = None,
         return
     rows: dict[str, Any] = {}
     sheet_files: dict[int, str] = {}
+    sheets = [ws for ws in wb.worksheets() if not ws.is_chartsheet]
+    # The packager names the sheets' parts so: sheet1.xml, sheet2.xml, ...
+    member = {id(ws): f"xl/worksheets/sheet{i}.xml" for i, ws in enumerate(sheets, start=1)}
+    made = {member.get(id(ws), ""): part for ws, part in parts}
+    if "" in made or len(made) < len(parts) or os.linesep != "\n" and made:
+        raise ValueError("a part made elsewhere for a sheet not in this workbook, or twice")
     if os.linesep == "\n":
-        sheets = [ws for ws in wb.worksheets() if not ws.is_chartsheet]
-        # The packager names the sheets' parts so: sheet1.xml, sheet2.xml, ...
         for i, ws in enumerate(sheets, start=1):
+            if member[id(ws)] in made:
+                continue
             if _spooled_rows(ws) is not None:
                 rows[f"xl/worksheets/sheet{i}.xml"] = ws
                 ws._write_optimized_sheet_data = functools.partial(_mark_rows, ws, sheet_files)
     pool = ThreadPoolExecutor(threads) if rows and threads > 0 else None
     # The workbook is closed in this thread; nothing else zips meanwhile.
     module.ZipFile = lambda *a, **k: _PartsZip(*a, rows=dict(rows), sheet_files=sheet_files,
-                                               pool=pool, **level, **k)
+                                               pool=pool, made=dict(made), **level, **k)
     try:
         wb.close()
     finally:
@@ -692,3 +806,22 @@ def close_workbook(wb: Any, compresslevel: int | None = None,
             if not ws.row_data_fh_closed:
                 ws.row_data_fh.close()
                 ws.row_data_fh_closed = True
+        discard_row_files(wb)
+
+
+def discard_row_files(wb: Any) -> None:
+    """Remove the temporary row files XlsxWriter left of a workbook's sheets:
+    it removes a constant-memory sheet's file when it copies the rows into the
+    sheet, so a sheet without rows (or a workbook never closed) kept it.
+
+    >>> discard_row_files(xlsxwriter.Workbook("never.xlsx"))
+    """
+    for ws in wb.worksheets():
+        fh = getattr(ws, "row_data_fh", None)
+        if fh is not None and not getattr(ws, "row_data_fh_closed", True):
+            fh.close()
+            ws.row_data_fh_closed = True
+        path = getattr(ws, "row_data_filename", None)
+        if path:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)

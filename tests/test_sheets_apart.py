@@ -1,0 +1,247 @@
+"""The workbook's service sheets made in a second process (issue 12): the same
+bytes as in one process, a part put in only where it fits, written here
+when the second process fails, and no temporary file left behind
+(optimizer/outputs/xlsx_rows.py sheet_part, optimizer/outputs/workbook.py
+service_sheet_parts)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+
+from optimizer import load_district, plan
+from optimizer.generator import generate_district
+from optimizer.graph import edge_table
+from optimizer.outputs import export, side_process, workbook
+from optimizer.outputs.export import write_district, write_plan
+from optimizer.outputs.xlsx_rows import (
+    close_workbook,
+    discard_row_files,
+    sheet_part,
+    spool_rows,
+    write_rows,
+)
+from tests.conftest import ROOT
+
+needs_fork = pytest.mark.skipif(not side_process.can_fork(),
+                                reason="no fork here (not Linux, or one core)")
+
+
+@pytest.fixture
+def own_tmp(tmp_path, monkeypatch) -> Path:
+    """Temporary files (XlsxWriter's, the spools') go here, to be counted."""
+    folder = tmp_path / "temporary"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def _formats(wb):
+    head = wb.add_format({"bold": True, "bg_color": "#DDE4EE"})
+    mark = wb.add_format({"bold": True, "top": 1})
+    date = wb.add_format({"num_format": "yyyy-mm-dd"})
+    head._get_xf_index(), date._get_xf_index(), mark._get_dxf_index()
+    return head, mark, date
+
+
+def _fill_b(ws, head, mark, date) -> None:
+    """The sheet made apart: a header, rows, a filter, printed titles, a
+    conditional format and page breaks (what the service sheets carry)."""
+    spool_rows(ws)
+    ws.set_column(0, 0, 14)
+    for c, h in enumerate(["Who", "Minutes", "When"]):
+        ws.write_string(0, c, h, head)
+    n = 700
+    assert write_rows(ws, 1, [("string", [f"S{i % 37} — é" for i in range(n)], None),
+                              ("number", [float(i % 90) for i in range(n)], None),
+                              ("datetime", [dt.datetime(2026, 9, 1 + i % 28) for i in range(n)],
+                               date)])
+    ws.autofilter(0, 0, n, 2)
+    ws.repeat_rows(0)
+    ws.freeze_panes(1, 0)
+    ws.set_landscape()
+    ws.conditional_format(1, 0, n, 2, {"type": "formula", "criteria": '=$A2="S1 — é"',
+                                       "format": mark})
+    ws.set_h_pagebreaks([100, 300])
+
+
+def _book(path: Path, apart: bool) -> bytes:
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    wb.set_properties({"created": dt.datetime(2026, 1, 1)})
+    head, mark, date = _formats(wb)
+    a = wb.add_worksheet("A")
+    spool_rows(a)
+    a.write_string(0, 0, "first", head)
+    assert write_rows(a, 1, [("number", [1.0, 2.0, 3.0], None)])
+    parts = []
+    if apart:
+        other = xlsxwriter.Workbook(str(path.with_suffix(".unused")), {"constant_memory": True})
+        try:
+            other.add_worksheet("A")  # (its place only)
+            made = other.add_worksheet("B")
+            _fill_b(made, *_formats(other))
+            settings = {k: getattr(made, k) for k in workbook._READ_AT_CLOSE}
+            part = sheet_part(made, 1)
+        finally:
+            discard_row_files(other)
+        b = wb.add_worksheet("B")  # a placeholder
+        for k, v in settings.items():
+            setattr(b, k, v)
+        parts = [(b, part)]
+    else:
+        _fill_b(wb.add_worksheet("B"), head, mark, date)
+    c = wb.add_worksheet("C")
+    c.write_string(0, 0, "last", head)
+    close_workbook(wb, 1, parts=parts)
+    return path.read_bytes()
+
+
+def test_a_sheet_made_apart_gives_the_same_workbook(tmp_path, own_tmp):
+    whole = _book(tmp_path / "whole.xlsx", apart=False)
+    apart = _book(tmp_path / "apart.xlsx", apart=True)
+    assert apart == whole
+    with zipfile.ZipFile(tmp_path / "apart.xlsx") as z:
+        assert z.testzip() is None  # every member's CRC is its data's
+        sheet = z.read("xl/worksheets/sheet2.xml")
+        assert sheet.count(b"<row ") == 701 and "S36 — é".encode() in sheet
+        assert b"Print_Titles" in z.read("xl/workbook.xml")
+    assert list(own_tmp.iterdir()) == []  # no temporary file of either workbook
+
+
+def test_a_sheet_with_parts_of_its_own_is_not_made_apart(tmp_path, own_tmp):
+    wb = xlsxwriter.Workbook(str(tmp_path / "x.xlsx"), {"constant_memory": True})
+    ws = wb.add_worksheet("B")
+    spool_rows(ws)
+    ws.write_url(0, 0, "https://example.org/")  # a link: numbered across the workbook
+    with pytest.raises(ValueError, match="cannot be made apart"):
+        sheet_part(ws, 1)
+    unspooled = wb.add_worksheet("C")
+    with pytest.raises(ValueError, match="cannot be made apart"):
+        sheet_part(unspooled, 1)
+    discard_row_files(wb)
+    assert list(own_tmp.iterdir()) == []
+
+
+def test_a_part_for_a_sheet_of_another_workbook_is_refused(tmp_path, own_tmp):
+    other = xlsxwriter.Workbook(str(tmp_path / "other.xlsx"), {"constant_memory": True})
+    made = other.add_worksheet("B")
+    spool_rows(made)
+    made.write_string(0, 0, "x")
+    part = sheet_part(made, 1)
+    wb = xlsxwriter.Workbook(str(tmp_path / "x.xlsx"), {"constant_memory": True})
+    wb.add_worksheet("B")
+    with pytest.raises(ValueError, match="not in this workbook"):
+        close_workbook(wb, 1, parts=[(made, part)])
+    discard_row_files(other)
+    discard_row_files(wb)
+    assert list(own_tmp.iterdir()) == []
+
+
+def test_sheets_without_rows_leave_no_temporary_file(tmp_path, own_tmp):
+    # XlsxWriter removes a constant-memory sheet's row file only when the sheet has rows.
+    wb = xlsxwriter.Workbook(str(tmp_path / "x.xlsx"), {"constant_memory": True})
+    wb.add_worksheet("Empty")
+    spool_rows(wb.add_worksheet("Spooled, empty"))
+    wb.add_worksheet("Full").write_string(0, 0, "x")
+    assert len(list(own_tmp.iterdir())) == 3
+    close_workbook(wb, 1)
+    assert list(own_tmp.iterdir()) == []
+
+
+# --- the plan folder -------------------------------------------------------
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def service_plans(tmp_path_factory):
+    """(result, eligible pairs) of the bundled service sample and of a
+    generated district with services."""
+    tmp = tmp_path_factory.mktemp("districts")
+    out = []
+    for folder in (ROOT / "data" / "sample-services",
+                   write_district(generate_district(600, seed=5, services=True), tmp / "g")):
+        district = load_district(folder)
+        out.append((plan(district), edge_table(district)[["student_id", "educator_id"]]))
+    return out
+
+
+@pytest.fixture
+def parts_used(monkeypatch) -> list[int]:
+    """The number of sheets made apart that each workbook written here took."""
+    used: list[int] = []
+    real = workbook.close_workbook
+
+    def counted(wb, *args, parts=(), **kwargs):
+        used.append(len(parts))
+        return real(wb, *args, parts=parts, **kwargs)
+
+    monkeypatch.setattr(workbook, "close_workbook", counted)
+    monkeypatch.delenv("CASELOAD_WORKBOOK_PROCESS", raising=False)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    return used
+
+
+@needs_fork
+@pytest.mark.parametrize(("which", "redact"), [(0, False), (1, False), (1, True)],
+                         ids=["sample-services", "generated", "generated-redacted"])
+def test_the_service_sheets_made_apart_give_the_same_files(which, redact, service_plans,
+                                                           tmp_path, own_tmp, parts_used,
+                                                           monkeypatch):
+    result, eligible = service_plans[which]
+    monkeypatch.setattr(export, "SERVICE_SHEETS_APART_ROWS", 10**9)
+    write_plan(result, tmp_path / "one", eligible=eligible, redact=redact)
+    monkeypatch.setattr(export, "SERVICE_SHEETS_APART_ROWS", 0)
+    write_plan(result, tmp_path / "two", eligible=eligible, redact=redact)
+    # One process, then both service sheets made in the second (this one never makes them).
+    assert parts_used == [0, 2]
+    one, two = _files(tmp_path / "one"), _files(tmp_path / "two")
+    assert "services.csv" in two and len(two["plan.xlsx"]) > 10_000
+    assert one == two
+    assert list(own_tmp.iterdir()) == []
+
+
+@needs_fork
+@pytest.mark.parametrize("failure", ["error", "misfit"])
+def test_service_sheets_are_written_here_when_the_second_process_fails(
+        failure, service_plans, tmp_path, own_tmp, parts_used, monkeypatch):
+    result, eligible = service_plans[1]
+    write_plan(result, tmp_path / "one", eligible=eligible)
+    real = workbook.service_sheet_parts
+
+    def failing(*args, **kwargs):
+        if failure == "error":
+            raise RuntimeError("a bug in the second process")
+        # Sheets whose cells number formats otherwise than this workbook.
+        return dataclasses.replace(real(*args, **kwargs), formats=())
+
+    monkeypatch.setattr(workbook, "service_sheet_parts", failing)
+    monkeypatch.setattr(export, "SERVICE_SHEETS_APART_ROWS", 0)
+    forks: list[int] = []
+    fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or fork())
+    write_plan(result, tmp_path / "two", eligible=eligible)
+    # Tried in a second process, then written here without its sheets.
+    assert forks == [1] and parts_used == [0, 0]
+    assert _files(tmp_path / "one") == _files(tmp_path / "two")
+    assert list(own_tmp.iterdir()) == []
+
+
+def test_small_plans_make_their_service_sheets_in_one_process(service_plans, tmp_path,
+                                                              parts_used, monkeypatch):
+    forks: list[int] = []
+    fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or fork())
+    result, eligible = service_plans[1]
+    assert len(result.tables().services) < export.SERVICE_SHEETS_APART_ROWS
+    write_plan(result, tmp_path / "p", eligible=eligible)
+    assert forks == [] and parts_used == [0]
