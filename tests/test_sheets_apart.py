@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import os
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -125,6 +126,14 @@ def test_a_sheet_with_parts_of_its_own_is_not_made_apart(tmp_path, own_tmp):
     unspooled = wb.add_worksheet("C")
     with pytest.raises(ValueError, match="cannot be made apart"):
         sheet_part(unspooled, 1)
+    # Settings the workbook's own parts read: a hidden sheet, the sheet shown.
+    for name, setting in (("D", "hide"), ("E", "activate")):
+        ws = wb.add_worksheet(name)
+        spool_rows(ws)
+        ws.write_string(0, 0, "x")
+        getattr(ws, setting)()
+        with pytest.raises(ValueError, match="cannot be made apart"):
+            sheet_part(ws, 1)
     discard_row_files(wb)
     assert list(own_tmp.iterdir()) == []
 
@@ -244,4 +253,57 @@ def test_small_plans_make_their_service_sheets_in_one_process(service_plans, tmp
     result, eligible = service_plans[1]
     assert len(result.tables().services) < export.SERVICE_SHEETS_APART_ROWS
     write_plan(result, tmp_path / "p", eligible=eligible)
+    assert forks == [] and parts_used == [0]
+
+
+@needs_fork
+def test_a_stopped_second_process_leaves_no_temporary_file(service_plans, tmp_path, own_tmp,
+                                                           monkeypatch):
+    result, eligible = service_plans[1]
+    monkeypatch.setattr(export, "SERVICE_SHEETS_APART_ROWS", 0)
+    real = workbook.sheet_part
+
+    def slow(*args, **kwargs):  # (in the child: stopped before it is done)
+        time.sleep(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(workbook, "sheet_part", slow)
+    forks: list[int] = []
+    fork = os.fork
+
+    def counted() -> int:
+        pid = fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counted)
+
+    def broken(path: Path) -> None:
+        # Once the child has files of its own, this process fails.
+        end = time.monotonic() + 20
+        while not any(p.is_dir() and any(p.iterdir()) for p in own_tmp.iterdir()):
+            assert time.monotonic() < end, "the second process made no file"
+            time.sleep(0.01)
+        raise RuntimeError("stopped here")
+
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="stopped here"):
+        write_plan(result, tmp_path / "p", eligible=eligible, extra_files={"x.txt": broken})
+    assert time.monotonic() - start < 30  # the child was stopped, not awaited
+    assert len(forks) == 1
+    with pytest.raises(ChildProcessError):  # and reaped
+        os.waitpid(forks[0], os.WNOHANG)
+    assert list(own_tmp.iterdir()) == [] and not (tmp_path / "p").exists()
+
+
+@needs_fork
+def test_side_process_false_writes_everything_in_this_process(service_plans, tmp_path,
+                                                              parts_used, monkeypatch):
+    forks: list[int] = []
+    fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or fork())
+    monkeypatch.setattr(export, "SERVICE_SHEETS_APART_ROWS", 0)
+    result, eligible = service_plans[1]
+    write_plan(result, tmp_path / "p", eligible=eligible, side_process=False)
     assert forks == [] and parts_used == [0]

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -249,8 +250,9 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
     side_process
         Write ``plan.xlsx`` in a second process while this one writes the
         other files (:func:`optimizer.outputs.side_process.beside`; the same
-        bytes): True where ``os.fork`` exists; False: in this process.
-        None (default): in this process, unless the environment variable
+        bytes): True where ``os.fork`` exists; False: everything in this process.
+        None (default): in this process (its service sheets in a second one
+        from :data:`SERVICE_SHEETS_APART_ROWS` service rows), unless the environment variable
         ``CASELOAD_WORKBOOK_PROCESS`` is ``1`` (then where
         :func:`~optimizer.outputs.side_process.can_fork` says so). Off by default because it did
         not pay: at 100,000 students on 2 cores (``make bench``, quiet
@@ -278,14 +280,18 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
         if side_process is None and os.environ.get("CASELOAD_WORKBOOK_PROCESS") != "1":
             fork = False  # (with the variable: where side_process.can_fork() says so)
         service_sheets = None
-        if xlsx and fork is False and _service_sheets_apart(tables):
+        if xlsx and side_process is None and fork is False and _service_sheets_apart(tables):
             # The workbook's two largest sheets, Services and Provider rosters,
             # made in a second process while this one writes the CSVs and the
-            # other sheets (the same bytes; written here if that fails).
+            # other sheets (the same bytes; written here if that fails). Its
+            # temporary files in a folder this process removes, after the
+            # child is stopped (a killed child cleans up nothing).
             from optimizer.outputs.workbook import service_sheet_parts  # (see below)
 
+            scratch = stack.enter_context(tempfile.TemporaryDirectory())
             service_sheets = _or_none(stack.enter_context(computed_beside(
-                functools.partial(service_sheet_parts, tables, redact=redact, eligible=eligible),
+                functools.partial(service_sheet_parts, tables, redact=redact, eligible=eligible,
+                                  folder=scratch),
                 "plan.xlsx's service sheets")))
         # The whole workbook in a second process while this one writes the
         # CSVs, where asked (side_process.py: same bytes, its error raised

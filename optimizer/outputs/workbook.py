@@ -539,7 +539,8 @@ def _numbered_formats(wb: Any) -> tuple[Any, ...]:
 
 @without_collector_pauses
 def service_sheet_parts(tables: PlanTables, *, redact: bool = False, created: str | None = None,
-                        eligible: pd.DataFrame | None = None) -> ServiceSheetParts | None:
+                        eligible: pd.DataFrame | None = None,
+                        folder: str | None = None) -> ServiceSheetParts | None:
     """The Services and Provider rosters sheets of :func:`write_workbook`'s
     workbook, made apart: in a second process while the first writes the
     CSV files and the other sheets (``write_workbook(...,
@@ -547,7 +548,9 @@ def service_sheet_parts(tables: PlanTables, *, redact: bool = False, created: st
 
     The sheets before them are left empty here: the cells refer to formats
     the workbook numbers before any sheet (``_Writer``), the same as in one
-    process; :meth:`ServiceSheetParts.fits` checks it.
+    process; :meth:`ServiceSheetParts.fits` checks it. Temporary files go
+    to ``folder`` (default: a temporary folder removed on return); a caller
+    that may kill this process gives one and removes it.
 
     Examples
     --------
@@ -557,7 +560,8 @@ def service_sheet_parts(tables: PlanTables, *, redact: bool = False, created: st
     tables, names, created = _prepared(tables, redact, created)
     if not has_services(tables):
         return None
-    with tempfile.TemporaryDirectory() as tmp:
+    with (contextlib.nullcontext(folder) if folder is not None
+          else tempfile.TemporaryDirectory()) as tmp:
         # Never closed: its temporary files go with the folder.
         wb = xlsxwriter.Workbook(os.path.join(tmp, "unused.xlsx"), {**_OPTIONS, "tmpdir": tmp})
         try:

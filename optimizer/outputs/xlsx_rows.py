@@ -562,7 +562,8 @@ def sheet_part(ws: Any, level: int | None = None) -> SheetPart:
     >>> part = sheet_part(ws, 1)   # doctest: +SKIP
     """
     rows = _spooled_rows(ws)
-    if rows is None or any(getattr(ws, a, None) for a in _PARTS_OF_A_SHEET):
+    if (rows is None or any(getattr(ws, a, None) for a in _PARTS_OF_A_SHEET)
+            or getattr(getattr(ws, "embedded_images", None), "images", None)):
         raise ValueError(f"sheet {ws.name!r} cannot be made apart from its workbook")
     if level is None:
         level = zlib.Z_DEFAULT_COMPRESSION
@@ -586,10 +587,12 @@ def sheet_part(ws: Any, level: int | None = None) -> SheetPart:
 
 
 #: A worksheet's lists of what XlsxWriter makes parts of its own for (and
-#: numbers across the workbook at close): a sheet with any is not made apart.
+#: numbers across the workbook at close), and its settings the workbook's
+#: own parts read (a hidden or selected sheet, dynamic arrays' metadata): a
+#: sheet with any is not made apart.
 _PARTS_OF_A_SHEET = ("images", "charts", "shapes", "tables", "comments", "buttons_list",
                      "hyperlinks", "header_images", "footer_images", "background_image",
-                     "has_vml", "has_header_vml")
+                     "has_vml", "has_header_vml", "hidden", "selected", "has_dynamic_arrays")
 
 
 class _Made:
