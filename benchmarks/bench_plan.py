@@ -9,10 +9,11 @@ Usage::
 
 Each district is generated (seeded), then planned CSV in -> plan folder in a
 fresh Python process, so its peak memory is its own: once with the CSVs only,
-once as ``caseload plan`` writes it (with the workbook's drop-downs, plan.xlsx
-written in a second process while the CSVs are written), and the workbook
-alone in turn, as it was written before. Figures are wall-clock seconds
-**and** CPU seconds (of that process, and of the workbook's): the machine may
+once as ``caseload plan`` writes it (with the workbook's drop-downs; from
+20,000 students its edit sheet and lists made in a second process while the
+CSVs and the other sheets are written), and the workbook alone in turn, in
+one process. Figures are wall-clock seconds
+**and** CPU seconds (of that process, and of the second): the machine may
 be shared, and CPU seconds say what the work itself costs.
 Everything is written to ``benchmarks/results.json``.
 
@@ -96,10 +97,10 @@ def measure(folder: str, out: str, quality: bool) -> dict:
     cpu_csv = time.process_time() - c0 + _children_cpu() - kids0  # (the audit's process too)
     cpu_write = time.process_time() - cpu_solved
     # The plan folder with the workbook as `caseload plan` writes it: the
-    # eligibility drop-downs' edge table, then plan.xlsx (in a second process
-    # beside the CSVs only with CASELOAD_WORKBOOK_PROCESS=1, outputs/
-    # side_process.py: off by default, it did not pay). CPU: this process and
-    # the workbook's.
+    # eligibility drop-downs' edge table, then plan.xlsx (its edit sheet and
+    # lists made in a second process from 20,000 students, export.
+    # SHEETS_APART_ROWS; the whole workbook beside the CSVs only with
+    # CASELOAD_WORKBOOK_PROCESS=1). CPU: this process and the second.
     tw, cw, kids = time.perf_counter(), time.process_time(), _children_cpu()
     eligible = eligible_pairs(district)
     write_plan(result, out + "-xlsx", eligible=eligible)
@@ -262,16 +263,16 @@ def _print_stages(rows: list[dict]) -> None:
     print("  (ratio = total / bare min-cost flow solve on the same arcs, the pooled "
           "network the plan uses; target < 3)")
     print("  (+workbook = the plan folder as `caseload plan` writes it, with the eligibility "
-          "drop-downs; plan.xlsx in a second process only with CASELOAD_WORKBOOK_PROCESS=1, "
-          "and its CPU then counted too)")
-    print("The workbook alone, and the folder as written (beside the CSVs only when "
-          "CASELOAD_WORKBOOK_PROCESS=1), wall (CPU) seconds; peak MB of this process and "
-          "of the workbook's:")
+          "drop-downs; from 20,000 students its edit sheet and lists made in a second "
+          "process, whose CPU is counted too)")
+    print("The workbook alone, and the folder as written (the edit sheet in a second process "
+          "from 20,000 students; the whole workbook only with CASELOAD_WORKBOOK_PROCESS=1), "
+          "wall (CPU) seconds; peak MB of this process and of the second:")
     for r in rows:
         print(f"{r['students']:>9,} students: workbook alone {r['workbook_alone_s']:.2f} s "
               f"({r['workbook_alone_cpu_s']:.2f}), total in turn "
-              f"{r['sequential_with_workbook_s']:.1f} s | folder with the workbook beside "
-              f"{r['write_with_workbook_s']:.2f} s (workbook's process "
+              f"{r['sequential_with_workbook_s']:.1f} s | folder with the workbook as written "
+              f"{r['write_with_workbook_s']:.2f} s (second process "
               f"{r['cpu_workbook_process_s']:.2f} CPU s"
               f"{'' if r['workbook_process'] else ', not forked'}), total "
               f"{r['with_workbook_s']:.1f} s | peak {r['peak_with_workbook_mb']:,.0f} + "

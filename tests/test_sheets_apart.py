@@ -1,8 +1,9 @@
-"""The workbook's service sheets made in a second process (issue 12): the same
-bytes as in one process, a part put in only where it fits, written here
-when the second process fails, and no temporary file left behind
+"""The workbook's largest sheets made in a second process (issue 12): the
+service sheets, or the edit sheet and its lists; the same bytes as in one
+process, a part put in only where it fits, written here when the second
+process fails, and no temporary file left behind
 (optimizer/outputs/xlsx_rows.py sheet_part, optimizer/outputs/workbook.py
-service_sheet_parts)."""
+sheet_parts)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from optimizer.outputs.xlsx_rows import (
     spool_rows,
     write_rows,
 )
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SAMPLE
 
 needs_fork = pytest.mark.skipif(not side_process.can_fork(),
                                 reason="no fork here (not Linux, or one core)")
@@ -126,14 +127,13 @@ def test_a_sheet_with_parts_of_its_own_is_not_made_apart(tmp_path, own_tmp):
     unspooled = wb.add_worksheet("C")
     with pytest.raises(ValueError, match="cannot be made apart"):
         sheet_part(unspooled, 1)
-    # Settings the workbook's own parts read: a hidden sheet, the sheet shown.
-    for name, setting in (("D", "hide"), ("E", "activate")):
-        ws = wb.add_worksheet(name)
-        spool_rows(ws)
-        ws.write_string(0, 0, "x")
-        getattr(ws, setting)()
-        with pytest.raises(ValueError, match="cannot be made apart"):
-            sheet_part(ws, 1)
+    # A setting the workbook's own parts read: the sheet shown.
+    shown = wb.add_worksheet("D")
+    spool_rows(shown)
+    shown.write_string(0, 0, "x")
+    shown.activate()
+    with pytest.raises(ValueError, match="cannot be made apart"):
+        sheet_part(shown, 1)
     discard_row_files(wb)
     assert list(own_tmp.iterdir()) == []
 
@@ -173,12 +173,14 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def service_plans(tmp_path_factory):
-    """(result, eligible pairs) of the bundled service sample and of a
-    generated district with services."""
+    """(result, eligible pairs) of the bundled service sample, of a generated
+    district with services, and of generated and bundled districts planned
+    for case managers alone."""
     tmp = tmp_path_factory.mktemp("districts")
     out = []
     for folder in (ROOT / "data" / "sample-services",
-                   write_district(generate_district(600, seed=5, services=True), tmp / "g")):
+                   write_district(generate_district(600, seed=5, services=True), tmp / "g"),
+                   write_district(generate_district(600, seed=6), tmp / "c"), SAMPLE):
         district = load_district(folder)
         out.append((plan(district), edge_table(district)[["student_id", "educator_id"]]))
     return out
@@ -201,31 +203,36 @@ def parts_used(monkeypatch) -> list[int]:
 
 
 @needs_fork
-@pytest.mark.parametrize(("which", "redact"), [(0, False), (1, False), (1, True)],
-                         ids=["sample-services", "generated", "generated-redacted"])
-def test_the_service_sheets_made_apart_give_the_same_files(which, redact, service_plans,
-                                                           tmp_path, own_tmp, parts_used,
-                                                           monkeypatch):
+@pytest.mark.parametrize(("which", "redact", "lists", "made"),
+                         [(0, False, True, 2), (1, False, True, 2), (1, True, True, 2),
+                          (2, False, True, 2), (2, True, False, 1), (3, False, True, 2)],
+                         ids=["sample-services", "generated", "generated-redacted",
+                              "case-managers", "case-managers-redacted-no-lists", "sample"])
+def test_the_sheets_made_apart_give_the_same_files(which, redact, lists, made, service_plans,
+                                                   tmp_path, own_tmp, parts_used, monkeypatch):
     result, eligible = service_plans[which]
-    monkeypatch.setattr(export, "SERVICE_SHEETS_APART_ROWS", 10**9)
+    eligible = eligible if lists else None
+    monkeypatch.setattr(export, "SHEETS_APART_ROWS", 10**9)
     write_plan(result, tmp_path / "one", eligible=eligible, redact=redact)
-    monkeypatch.setattr(export, "SERVICE_SHEETS_APART_ROWS", 0)
+    monkeypatch.setattr(export, "SHEETS_APART_ROWS", 0)
     write_plan(result, tmp_path / "two", eligible=eligible, redact=redact)
-    # One process, then both service sheets made in the second (this one never makes them).
-    assert parts_used == [0, 2]
+    # One process, then the service sheets (or the edit sheet and its lists)
+    # made in the second: this one never makes them.
+    assert parts_used == [0, made]
     one, two = _files(tmp_path / "one"), _files(tmp_path / "two")
-    assert "services.csv" in two and len(two["plan.xlsx"]) > 10_000
+    assert ("services.csv" in two) == (which < 2) and len(two["plan.xlsx"]) > 10_000
     assert one == two
     assert list(own_tmp.iterdir()) == []
 
 
 @needs_fork
+@pytest.mark.parametrize("which", [1, 2], ids=["services", "case-managers"])
 @pytest.mark.parametrize("failure", ["error", "misfit"])
-def test_service_sheets_are_written_here_when_the_second_process_fails(
-        failure, service_plans, tmp_path, own_tmp, parts_used, monkeypatch):
-    result, eligible = service_plans[1]
+def test_the_sheets_are_written_here_when_the_second_process_fails(
+        failure, which, service_plans, tmp_path, own_tmp, parts_used, monkeypatch):
+    result, eligible = service_plans[which]
     write_plan(result, tmp_path / "one", eligible=eligible)
-    real = workbook.service_sheet_parts
+    real = workbook.sheet_parts
 
     def failing(*args, **kwargs):
         if failure == "error":
@@ -233,8 +240,8 @@ def test_service_sheets_are_written_here_when_the_second_process_fails(
         # Sheets whose cells number formats otherwise than this workbook.
         return dataclasses.replace(real(*args, **kwargs), formats=())
 
-    monkeypatch.setattr(workbook, "service_sheet_parts", failing)
-    monkeypatch.setattr(export, "SERVICE_SHEETS_APART_ROWS", 0)
+    monkeypatch.setattr(workbook, "sheet_parts", failing)
+    monkeypatch.setattr(export, "SHEETS_APART_ROWS", 0)
     forks: list[int] = []
     fork = os.fork
     monkeypatch.setattr(os, "fork", lambda: forks.append(1) or fork())
@@ -245,13 +252,13 @@ def test_service_sheets_are_written_here_when_the_second_process_fails(
     assert list(own_tmp.iterdir()) == []
 
 
-def test_small_plans_make_their_service_sheets_in_one_process(service_plans, tmp_path,
-                                                              parts_used, monkeypatch):
+def test_small_plans_make_their_sheets_in_one_process(service_plans, tmp_path, parts_used,
+                                                      monkeypatch):
     forks: list[int] = []
     fork = os.fork
     monkeypatch.setattr(os, "fork", lambda: forks.append(1) or fork())
     result, eligible = service_plans[1]
-    assert len(result.tables().services) < export.SERVICE_SHEETS_APART_ROWS
+    assert len(result.tables().services) < export.SHEETS_APART_ROWS
     write_plan(result, tmp_path / "p", eligible=eligible)
     assert forks == [] and parts_used == [0]
 
@@ -260,7 +267,7 @@ def test_small_plans_make_their_service_sheets_in_one_process(service_plans, tmp
 def test_a_stopped_second_process_leaves_no_temporary_file(service_plans, tmp_path, own_tmp,
                                                            monkeypatch):
     result, eligible = service_plans[1]
-    monkeypatch.setattr(export, "SERVICE_SHEETS_APART_ROWS", 0)
+    monkeypatch.setattr(export, "SHEETS_APART_ROWS", 0)
     real = workbook.sheet_part
 
     def slow(*args, **kwargs):  # (in the child: stopped before it is done)
@@ -303,7 +310,7 @@ def test_side_process_false_writes_everything_in_this_process(service_plans, tmp
     forks: list[int] = []
     fork = os.fork
     monkeypatch.setattr(os, "fork", lambda: forks.append(1) or fork())
-    monkeypatch.setattr(export, "SERVICE_SHEETS_APART_ROWS", 0)
+    monkeypatch.setattr(export, "SHEETS_APART_ROWS", 0)
     result, eligible = service_plans[1]
     write_plan(result, tmp_path / "p", eligible=eligible, side_process=False)
     assert forks == [] and parts_used == [0]

@@ -38,8 +38,8 @@ from optimizer.outputs.xlsx_rows import Column, distinct, guarded_text, spool_ro
 from optimizer.planning.result import RANK_LABEL, PlanTables
 
 __all__ = ["EDIT_SHEET", "LISTS_SHEET", "PLANNED_HEADER", "CASE_MANAGER_HEADER",
-           "choice_label", "eligible_lists", "read_edit_sheet", "sheet_location",
-           "write_edit_sheet"]
+           "choice_label", "edit_sheet_placeholders", "eligible_lists", "read_edit_sheet",
+           "sheet_location", "write_edit_sheet"]
 
 EDIT_SHEET = "Edit case managers"
 LISTS_SHEET = "Eligible case managers"
@@ -177,8 +177,9 @@ def _plain_formulas(ws: Any) -> None:
 
 
 def write_edit_sheet(wb: Any, tables: PlanTables, names: Mapping[str, str],
-                     header: Any, eligible: pd.DataFrame | None = None) -> None:
-    """Add the editable sheet (and, with ``eligible``, the drop-downs and their lists).
+                     header: Any, eligible: pd.DataFrame | None = None) -> list[Any]:
+    """Add the editable sheet (and, with ``eligible``, the drop-downs and their
+    lists); returns the sheets added.
 
     Parameters
     ----------
@@ -231,9 +232,10 @@ def write_edit_sheet(wb: Any, tables: PlanTables, names: Mapping[str, str],
                 if v is not None:
                     ws.write_string(r, c, v)
     if eligible is None:
-        return
+        return [ws]
     profiles, profile_of = eligible_lists(eligible, students)
     lists = wb.add_worksheet(LISTS_SHEET)
+    spool_rows(lists)  # (its rows zipped from memory, or made in a second process)
     lists.hide()
     lists.write_string(0, 0, "Students")
     lists.write_string(0, 1, "Eligible case managers (one row per group of students "
@@ -267,6 +269,20 @@ def write_edit_sheet(wb: Any, tables: PlanTables, names: Mapping[str, str],
                              "manager. Pick one from the list.",
             "input_title": "Case manager", "input_message": "Pick from the eligible educators.",
         })
+    return [ws, lists]
+
+
+def edit_sheet_placeholders(wb: Any, eligible: pd.DataFrame | None = None) -> list[Any]:
+    """Empty sheets in place of :func:`write_edit_sheet`'s, for the sheets made
+    in a second process (:func:`optimizer.outputs.workbook.sheet_parts`).
+
+    Examples
+    --------
+    >>> [ws.name for ws in edit_sheet_placeholders(wb, eligible)]   # doctest: +SKIP
+    ['Edit case managers', 'Eligible case managers']
+    """
+    names = [EDIT_SHEET] + ([LISTS_SHEET] if eligible is not None else [])
+    return [wb.add_worksheet(name) for name in names]
 
 
 def _text(value: object) -> str:

@@ -19,7 +19,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -251,8 +251,8 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
         Write ``plan.xlsx`` in a second process while this one writes the
         other files (:func:`optimizer.outputs.side_process.beside`; the same
         bytes): True where ``os.fork`` exists; False: everything in this process.
-        None (default): in this process (its service sheets in a second one
-        from :data:`SERVICE_SHEETS_APART_ROWS` service rows), unless the environment variable
+        None (default): in this process (its largest sheets in a second one
+        from :data:`SHEETS_APART_ROWS` rows), unless the environment variable
         ``CASELOAD_WORKBOOK_PROCESS`` is ``1`` (then where
         :func:`~optimizer.outputs.side_process.can_fork` says so). Off by default because it did
         not pay: at 100,000 students on 2 cores (``make bench``, quiet
@@ -279,25 +279,28 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
         fork: bool | None = side_process
         if side_process is None and os.environ.get("CASELOAD_WORKBOOK_PROCESS") != "1":
             fork = False  # (with the variable: where side_process.can_fork() says so)
-        service_sheets = None
-        if xlsx and side_process is None and fork is False and _service_sheets_apart(tables):
-            # The workbook's two largest sheets, Services and Provider rosters,
-            # made in a second process while this one writes the CSVs and the
-            # other sheets (the same bytes; written here if that fails). Its
-            # temporary files in a folder this process removes, after the
-            # child is stopped (a killed child cleans up nothing).
-            from optimizer.outputs.workbook import service_sheet_parts  # (see below)
+        apart = _sheets_apart(tables) if xlsx and side_process is None else None
+        made_apart = None
+        if apart is not None and fork is False:
+            # The workbook's largest sheets (Services and Provider rosters, or
+            # else the edit sheet and its lists) made in a second process while
+            # this one writes the CSVs and the other sheets (the same bytes;
+            # written here if that fails). Its temporary files in a folder
+            # this process removes, after the child is stopped (a killed
+            # child cleans up nothing).
+            from optimizer.outputs.workbook import sheet_parts  # (see below)
 
             scratch = stack.enter_context(tempfile.TemporaryDirectory())
-            service_sheets = _or_none(stack.enter_context(computed_beside(
-                functools.partial(service_sheet_parts, tables, redact=redact, eligible=eligible,
+            made_apart = _or_none(stack.enter_context(computed_beside(
+                functools.partial(sheet_parts, tables, apart, redact=redact, eligible=eligible,
                                   folder=scratch),
-                "plan.xlsx's service sheets")))
+                f"plan.xlsx's {apart} sheets")))
         # The whole workbook in a second process while this one writes the
         # CSVs, where asked (side_process.py: same bytes, its error raised
         # here, nothing renamed into place unless both finished).
         workbook = (functools.partial(_write_plan_workbook, tables, tmp / "plan.xlsx",
-                                      redact, eligible, os.getpid(), service_sheets)
+                                      redact, eligible, os.getpid(),
+                                      apart if made_apart is not None else None, made_apart)
                     if xlsx else None)
         with (beside(workbook, "plan.xlsx", fork=fork) if workbook is not None
               else contextlib.nullcontext()):
@@ -323,28 +326,34 @@ BESIDE_SPOOL_BYTES = 16 * 1024 * 1024
 
 def _write_plan_workbook(tables: PlanTables, path: Path, redact: bool,
                          eligible: pd.DataFrame | None, planner_pid: int,
-                         service_sheets: Callable[[], Any] | None = None) -> None:
+                         apart: Any = None, made_apart: Callable[[], Any] | None = None) -> None:
     # Imported here, not at the top: xlsxwriter loads only when a workbook is written.
     from optimizer.outputs import xlsx_rows  # (xlsx_rows imports xlsxwriter too)
     from optimizer.outputs.workbook import write_workbook  # see above
 
     if os.getpid() != planner_pid:  # the second process (its own copy of the module)
         xlsx_rows.SPOOL_BYTES = min(xlsx_rows.SPOOL_BYTES, BESIDE_SPOOL_BYTES)
-    write_workbook(tables, path, redact=redact, eligible=eligible,
-                   service_sheets=service_sheets)
+    write_workbook(tables, path, redact=redact, eligible=eligible, apart=apart,
+                   made_apart=made_apart)
 
 
-#: Service rows from which ``write_plan`` makes the workbook's service sheets
-#: in a second process (where :func:`~optimizer.outputs.side_process.can_fork`
-#: and the whole workbook is not written in one already): on small plans the
-#: fork costs about what it saves. At 100,000 students (170,536 service rows)
-#: on 2 cores, the plan folder with its workbook took 4.8 s instead of 7.5
-#: (docs/exports.md).
-SERVICE_SHEETS_APART_ROWS = 20_000
+#: Rows from which ``write_plan`` makes the workbook's largest sheets in a
+#: second process (where :func:`~optimizer.outputs.side_process.can_fork`
+#: and the whole workbook is not written in one already): service rows for
+#: the service sheets, else students for the edit sheet and its lists. On
+#: small plans the fork costs about what it saves. At 100,000 students on
+#: 2 cores, the plan folder with its workbook took 4.8 s instead of 7.5 with
+#: services (docs/exports.md).
+SHEETS_APART_ROWS = 20_000
 
 
-def _service_sheets_apart(tables: PlanTables) -> bool:
-    return len(tables.services) >= SERVICE_SHEETS_APART_ROWS and has_services(tables) and can_fork()
+def _sheets_apart(tables: PlanTables) -> Literal["services", "edit"] | None:
+    """The group of sheets ``write_plan`` makes in a second process, if any."""
+    if not can_fork():
+        return None
+    if has_services(tables):
+        return "services" if len(tables.services) >= SHEETS_APART_ROWS else None
+    return "edit" if len(tables.assignments) >= SHEETS_APART_ROWS else None
 
 
 def _or_none(made: Callable[[], Any]) -> Callable[[], Any]:

@@ -380,7 +380,7 @@ def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, st
 def service_sheet_placeholders(writer: Any, tables: PlanTables) -> list[Any]:
     """Empty sheets in place of :func:`write_service_sheets`' (none without
     services), for the sheets made in a second process
-    (:func:`optimizer.outputs.workbook.service_sheet_parts`).
+    (:func:`optimizer.outputs.workbook.sheet_parts`).
 
     Examples
     --------

@@ -31,10 +31,16 @@ import xlsxwriter
 
 from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.cap_sources import CHANGE_HINT
-from optimizer.outputs.edit_sheet import EDIT_SHEET, write_edit_sheet
+from optimizer.outputs.edit_sheet import (
+    EDIT_SHEET,
+    LISTS_SHEET,
+    edit_sheet_placeholders,
+    write_edit_sheet,
+)
 from optimizer.outputs.outfolder import atomic_file, source_date
 from optimizer.outputs.redaction import redacted
 from optimizer.outputs.service_sheets import (
+    SERVICE_SHEETS,
     caseload_columns,
     has_services,
     hiring_columns,
@@ -55,7 +61,7 @@ from optimizer.outputs.xlsx_rows import (
 )
 from optimizer.planning.result import PlanTables
 
-__all__ = ["SHEETS", "ServiceSheetParts", "service_sheet_parts", "write_workbook"]
+__all__ = ["SHEETS", "SheetParts", "sheet_parts", "write_workbook"]
 
 SHEETS = ("Summary", "Case managers", "Rosters", "Changes", "Unplaced", "Hiring needs", "Audit",
           EDIT_SHEET)
@@ -83,7 +89,7 @@ class _Writer:
         self.total_row = wb.add_format({"bold": True, "top": 1})
         # Numbered now, not as cells first use them: a sheet's cells then refer
         # to the same numbers whichever sheets come before it, so a sheet made
-        # in a second process fits (service_sheet_parts). (Formats made after
+        # in a second process fits (sheet_parts). (Formats made after
         # this, as the edit sheet's, are numbered as cells use them.)
         for f in (self.header, self.date, self.pct, self.ratio, self.num, self.bold, self.title):
             f._get_xf_index()
@@ -285,7 +291,8 @@ def _summary_rows(tables: PlanTables, created: str | None) -> list[tuple[str, ob
 @without_collector_pauses
 def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False,
                    created: str | None = None, eligible: pd.DataFrame | None = None,
-                   service_sheets: Callable[[], ServiceSheetParts | None] | None = None) -> Path:
+                   apart: Literal["services", "edit"] | None = None,
+                   made_apart: Callable[[], SheetParts | None] | None = None) -> Path:
     """Write the plan workbook (written beside ``path`` and renamed into place).
 
     Parameters
@@ -303,6 +310,13 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
         The edge table (:func:`optimizer.graph.edge_table`): each student's
         case-manager cell on the *Edit case managers* sheet gets a drop-down
         of exactly these educators. None: that sheet has no drop-downs.
+    apart, made_apart
+        A group of sheets made in a second process (the same bytes):
+        ``"services"``, the Services and Provider rosters sheets, or
+        ``"edit"``, the edit sheet and its lists; ``made_apart()`` (called
+        once this workbook's other sheets are written) returns them
+        (:func:`sheet_parts`), or None when they were not made there: they
+        are then written here.
 
     Returns
     -------
@@ -315,13 +329,13 @@ def write_workbook(tables: PlanTables, path: str | Path, *, redact: bool = False
     """
 
     tables, names, created = _prepared(tables, redact, created)
-    if service_sheets is not None and has_services(tables):
+    if apart is not None and made_apart is not None and _sheets_of(apart, tables, eligible):
         with contextlib.suppress(_NotMadeApart):  # (then written here, below)
             with atomic_file(Path(path)) as tmp:
-                _write(tables, names, created, eligible, tmp, service_sheets)
+                _write(tables, names, created, eligible, tmp, apart, made_apart)
             return Path(path)
     with atomic_file(Path(path)) as tmp:
-        _write(tables, names, created, eligible, tmp, None)
+        _write(tables, names, created, eligible, tmp, None, None)
     return Path(path)
 
 
@@ -342,25 +356,41 @@ _OPTIONS = {"constant_memory": True, "strings_to_formulas": False,
 
 
 class _NotMadeApart(Exception):
-    """The service sheets made in the second process do not fit this workbook."""
+    """The sheets made in the second process do not fit this workbook."""
+
+
+def _sheets_of(apart: str, tables: PlanTables, eligible: pd.DataFrame | None) -> list[str]:
+    """The sheets of a group (see :func:`write_workbook`), as this plan has them."""
+    if apart == "services":
+        return list(SERVICE_SHEETS) if has_services(tables) else []
+    return [EDIT_SHEET] + ([LISTS_SHEET] if eligible is not None else [])
+
+
+def _sheets_before(apart: str, tables: PlanTables) -> list[str]:
+    """The sheets before a group, in the workbook's order."""
+    rosters = SHEETS.index("Rosters") + 1
+    if apart == "services":
+        return list(SHEETS[:rosters])
+    return [*SHEETS[:rosters], *_sheets_of("services", tables, None),
+            *SHEETS[rosters:SHEETS.index(EDIT_SHEET)]]
 
 
 def _write(tables: PlanTables, names: dict[str, str], created: str | None,
-           eligible: pd.DataFrame | None, path: Path,
-           service_sheets: Callable[[], ServiceSheetParts | None] | None) -> None:
+           eligible: pd.DataFrame | None, path: Path, apart: str | None,
+           made_apart: Callable[[], SheetParts | None] | None) -> None:
     wb = xlsxwriter.Workbook(str(path), _OPTIONS)
     try:
         # docProps/core.xml: a fixed creation time unless SOURCE_DATE_EPOCH
         # gives one (xlsxwriter would write the clock time).
         wb.set_properties({"created": (source_date() or _NO_DATE).replace(tzinfo=None)})
         w = _Writer(wb)
-        if service_sheets is None:
-            _fill(wb, w, tables, names, created, eligible, "here")
+        if apart is None or made_apart is None:
+            _fill(wb, w, tables, names, created, eligible)
             close_workbook(wb, DEFLATE_LEVEL)
             return
-        placeholders, formats = _fill(wb, w, tables, names, created, eligible, "placeholders")
-        # Asked for last: the second process wrote them meanwhile.
-        made = service_sheets()
+        placeholders, formats = _fill(wb, w, tables, names, created, eligible, apart)
+        # Asked for last: the second process made them meanwhile.
+        made = made_apart()
         if made is None or not made.fits(placeholders, formats):
             raise _NotMadeApart
         for ws, (settings, _) in zip(placeholders, made.sheets, strict=True):
@@ -376,20 +406,24 @@ def _write(tables: PlanTables, names: dict[str, str], created: str | None,
 
 
 def _fill(wb: Any, w: _Writer, tables: PlanTables, names: dict[str, str],
-          created: str | None, eligible: pd.DataFrame | None,
-          services: Literal["here", "placeholders", "only"]
-          ) -> tuple[list[Any], tuple[Any, ...]]:
-    """Add the sheets, in order. The service sheets are written ``"here"``,
-    or left as ``"placeholders"`` for sheets made in a second process; with
-    ``"only"`` nothing comes after them. Returns the placeholders (or the
-    service sheets written with ``"only"``) and the formats numbered
-    (:func:`_numbered_formats`) when the service sheets were added."""
-    if services == "only":
+          created: str | None, eligible: pd.DataFrame | None, apart: str | None = None,
+          only: bool = False) -> tuple[list[Any], tuple[Any, ...]]:
+    """Add the sheets, in order, but the group ``apart`` (see
+    :func:`write_workbook`): empty placeholders in its place, for sheets
+    made in a second process; with ``only``, that group alone (the sheets
+    before it empty). Returns the placeholders (or the group's sheets, with
+    ``only``) and the formats numbered (:func:`_numbered_formats`) when the
+    group was added."""
+    if only:
         # The sheets before them, empty: a sheet's cells do not depend on
         # them (_Writer numbers its formats first), only its place does.
-        for name in SHEETS[:SHEETS.index("Rosters") + 1]:
+        for name in _sheets_before(str(apart), tables):
             wb.add_worksheet(name)
-        return write_service_sheets(w, tables, names), _numbered_formats(wb)
+        made = (write_service_sheets(w, tables, names) if apart == "services"
+                else write_edit_sheet(wb, tables, names, w.header, eligible))
+        return made, _numbered_formats(wb)
+    placeholders: list[Any] = []
+    formats: tuple[Any, ...] = ()
     # Names a person reads, beside the ids (from assignments.csv; blank when
     # the plan has none; student names are blank after redaction).
     school_names = _column_map(tables.assignments, "school_id", "school_name")
@@ -454,12 +488,11 @@ def _fill(wb: Any, w: _Writer, tables: PlanTables, names: dict[str, str],
         ("services", "Services", "text"), ("annual_review", "Annual review", "date"),
         ("triennial_review", "Triennial review", "date"),
     ], breaks=breaks)
-    if services == "here":
+    if apart == "services":  # (made in another process: sheet_parts)
+        placeholders = service_sheet_placeholders(w, tables)
+        formats = _numbered_formats(wb)  # (as they were numbered when the sheets were made)
+    else:
         write_service_sheets(w, tables, names)
-        apart: list[Any] = []
-    else:  # (made in another process: service_sheet_parts)
-        apart = service_sheet_placeholders(w, tables)
-    formats = _numbered_formats(wb)  # (as they were numbered when the sheets were made)
 
     changed = a[a["case_manager_id"] != a["current_case_manager_id"]].copy()
     changed["from_name"] = changed["current_case_manager_id"].map(names).fillna("")
@@ -503,14 +536,18 @@ def _fill(wb: Any, w: _Writer, tables: PlanTables, names: dict[str, str],
         ("kind", "Violation", "text"), ("student_id", "Student", "text"),
         ("student_name_", "Student name", "text"), ("educator_id", "Educator", "text"),
         ("educator_name_", "Educator name", "text"), ("detail", "Rule", "text")])
-    write_edit_sheet(wb, tables, names, w.header, eligible)
-    return apart, formats
+    if apart == "edit":
+        placeholders = edit_sheet_placeholders(wb, eligible)
+        formats = _numbered_formats(wb)
+    else:
+        write_edit_sheet(wb, tables, names, w.header, eligible)
+    return placeholders, formats
 
 
 @dataclass(frozen=True)
-class ServiceSheetParts:
-    """The Services and Provider rosters sheets of a workbook, made in another
-    process by :func:`service_sheet_parts`.
+class SheetParts:
+    """A group of sheets of a workbook (see :func:`write_workbook`), made in
+    another process by :func:`sheet_parts`.
 
     ``sheets``: per sheet, what the workbook reads of it at close and its
     zip member; ``formats``: the workbook's numbered formats after them
@@ -528,8 +565,10 @@ class ServiceSheetParts:
         return self.names == tuple(ws.name for ws in placeholders) and self.formats == formats
 
 
-#: A sheet's settings the workbook reads at close (its defined names).
-_READ_AT_CLOSE = ("autofilter_area", "print_area_range", "repeat_row_range", "repeat_col_range")
+#: A sheet's settings the workbook reads at close (its defined names; whether
+#: it is hidden, as the edit sheet's lists are).
+_READ_AT_CLOSE = ("autofilter_area", "print_area_range", "repeat_row_range", "repeat_col_range",
+                  "hidden")
 
 
 def _numbered_formats(wb: Any) -> tuple[Any, ...]:
@@ -538,36 +577,39 @@ def _numbered_formats(wb: Any) -> tuple[Any, ...]:
 
 
 @without_collector_pauses
-def service_sheet_parts(tables: PlanTables, *, redact: bool = False, created: str | None = None,
-                        eligible: pd.DataFrame | None = None,
-                        folder: str | None = None) -> ServiceSheetParts | None:
-    """The Services and Provider rosters sheets of :func:`write_workbook`'s
-    workbook, made apart: in a second process while the first writes the
-    CSV files and the other sheets (``write_workbook(...,
-    service_sheets=)``). None without services.
+def sheet_parts(tables: PlanTables, apart: Literal["services", "edit"], *, redact: bool = False,
+                created: str | None = None, eligible: pd.DataFrame | None = None,
+                folder: str | None = None) -> SheetParts | None:
+    """A group of sheets of :func:`write_workbook`'s workbook, made apart: in a
+    second process while the first writes the CSV files and the other sheets
+    (``write_workbook(..., apart=, made_apart=)``). ``apart``:
+    ``"services"``, the Services and Provider rosters sheets (None without
+    services), or ``"edit"``, the edit sheet and its lists.
 
     The sheets before them are left empty here: the cells refer to formats
     the workbook numbers before any sheet (``_Writer``), the same as in one
-    process; :meth:`ServiceSheetParts.fits` checks it. Temporary files go
-    to ``folder`` (default: a temporary folder removed on return); a caller
+    process; :meth:`SheetParts.fits` checks it. Temporary files go to
+    ``folder`` (default: a temporary folder removed on return); a caller
     that may kill this process gives one and removes it.
 
     Examples
     --------
-    >>> parts = service_sheet_parts(tables)                  # doctest: +SKIP
-    >>> write_workbook(tables, "plan.xlsx", service_sheets=lambda: parts)  # doctest: +SKIP
+    >>> parts = sheet_parts(tables, "services")                   # doctest: +SKIP
+    >>> write_workbook(tables, "plan.xlsx", apart="services",
+    ...                made_apart=lambda: parts)                   # doctest: +SKIP
     """
     tables, names, created = _prepared(tables, redact, created)
-    if not has_services(tables):
+    if not _sheets_of(apart, tables, eligible):
         return None
     with (contextlib.nullcontext(folder) if folder is not None
           else tempfile.TemporaryDirectory()) as tmp:
         # Never closed: its temporary files go with the folder.
         wb = xlsxwriter.Workbook(os.path.join(tmp, "unused.xlsx"), {**_OPTIONS, "tmpdir": tmp})
         try:
-            sheets, formats = _fill(wb, _Writer(wb), tables, names, created, eligible, "only")
+            sheets, formats = _fill(wb, _Writer(wb), tables, names, created, eligible, apart,
+                                    only=True)
             made = tuple(({a: getattr(ws, a) for a in _READ_AT_CLOSE},
                           sheet_part(ws, DEFLATE_LEVEL)) for ws in sheets)
-            return ServiceSheetParts(tuple(ws.name for ws in sheets), made, formats)
+            return SheetParts(tuple(ws.name for ws in sheets), made, formats)
         finally:
             discard_row_files(wb)

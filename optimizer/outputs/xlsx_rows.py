@@ -588,11 +588,12 @@ def sheet_part(ws: Any, level: int | None = None) -> SheetPart:
 
 #: A worksheet's lists of what XlsxWriter makes parts of its own for (and
 #: numbers across the workbook at close), and its settings the workbook's
-#: own parts read (a hidden or selected sheet, dynamic arrays' metadata): a
-#: sheet with any is not made apart.
+#: own parts read (the sheet shown, dynamic arrays' metadata): a sheet with
+#: any is not made apart. (Its defined names and whether it is hidden are
+#: read at close too: the caller copies them to the placeholder.)
 _PARTS_OF_A_SHEET = ("images", "charts", "shapes", "tables", "comments", "buttons_list",
                      "hyperlinks", "header_images", "footer_images", "background_image",
-                     "has_vml", "has_header_vml", "hidden", "selected", "has_dynamic_arrays")
+                     "has_vml", "has_header_vml", "selected", "has_dynamic_arrays")
 
 
 class _Made:
