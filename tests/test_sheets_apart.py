@@ -314,3 +314,35 @@ def test_side_process_false_writes_everything_in_this_process(service_plans, tmp
     result, eligible = service_plans[1]
     write_plan(result, tmp_path / "p", eligible=eligible, side_process=False)
     assert forks == [] and parts_used == [0]
+
+
+def test_the_sheets_that_go_apart_are_the_largest_group(service_plans, monkeypatch):
+    services, alone = service_plans[1][0].tables(), service_plans[2][0].tables()
+    few = dataclasses.replace(services, services=services.services.head(5))
+    monkeypatch.setattr(export, "can_fork", lambda: True)
+    monkeypatch.setattr(export, "SHEETS_APART_ROWS", len(services.assignments))
+    assert len(services.services) > len(services.assignments)  # (1.7 services a student)
+    assert export._sheets_apart(services) == "services"
+    # A plan with few service rows for its students: its edit sheet, as without services.
+    assert export._sheets_apart(few) == "edit"
+    assert export._sheets_apart(dataclasses.replace(
+        alone, assignments=alone.assignments.head(len(services.assignments)))) == "edit"
+    monkeypatch.setattr(export, "SHEETS_APART_ROWS", len(services.services) + 1)
+    assert export._sheets_apart(services) is None
+    monkeypatch.setattr(export, "can_fork", lambda: False)
+    monkeypatch.setattr(export, "SHEETS_APART_ROWS", 0)
+    assert export._sheets_apart(services) is None
+
+
+def test_the_edit_sheet_of_a_service_plan_made_apart_gives_the_same_workbook(
+        service_plans, tmp_path, own_tmp, parts_used):
+    result, eligible = service_plans[1]
+    tables = result.tables()
+    workbook.write_workbook(tables, tmp_path / "one.xlsx", eligible=eligible)
+    parts = workbook.sheet_parts(tables, "edit", eligible=eligible)  # (here, in this process)
+    assert parts is not None and parts.names == ("Edit case managers", "Eligible case managers")
+    workbook.write_workbook(tables, tmp_path / "two.xlsx", eligible=eligible, apart="edit",
+                            made_apart=lambda: parts)
+    assert parts_used == [0, 2]
+    assert (tmp_path / "one.xlsx").read_bytes() == (tmp_path / "two.xlsx").read_bytes()
+    assert list(own_tmp.iterdir()) == []

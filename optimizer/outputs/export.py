@@ -351,8 +351,9 @@ def _sheets_apart(tables: PlanTables) -> Literal["services", "edit"] | None:
     """The group of sheets ``write_plan`` makes in a second process, if any."""
     if not can_fork():
         return None
-    if has_services(tables):
-        return "services" if len(tables.services) >= SHEETS_APART_ROWS else None
+    if has_services(tables) and len(tables.services) >= SHEETS_APART_ROWS:
+        return "services"
+    # (A plan with few service rows for its students: its edit sheet, as without.)
     return "edit" if len(tables.assignments) >= SHEETS_APART_ROWS else None
 
 

@@ -252,9 +252,11 @@ def computed_beside(work: Callable[[], T], what: str, *, fork: bool | None = Non
     """Compute ``work()`` in a second process while the ``with`` block runs;
     the block gets a function that returns the value (waiting for it).
 
-    The value comes back pickled (keep it small: a table of a few thousand
-    rows). Its error is raised where the value is asked for, as by
-    :func:`beside`. Leaving the block without asking (or by an exception)
+    The value comes back pickled through a pipe, read when it is asked for
+    (the child waits on the pipe meanwhile): a table of a few thousand rows,
+    or the workbook's sheets made apart (about 22 MB of deflated XML at
+    100,000 students). Its error is raised where the value is asked for, as
+    by :func:`beside`. Leaving the block without asking (or by an exception)
     kills and reaps the child. Without a fork the function computes
     ``work()`` here, once, when first called.
 
