@@ -346,3 +346,21 @@ def test_the_edit_sheet_of_a_service_plan_made_apart_gives_the_same_workbook(
     assert parts_used == [0, 2]
     assert (tmp_path / "one.xlsx").read_bytes() == (tmp_path / "two.xlsx").read_bytes()
     assert list(own_tmp.iterdir()) == []
+
+
+def test_parts_another_xlsxwriter_cannot_take_are_written_here(service_plans, tmp_path,
+                                                               own_tmp, parts_used,
+                                                               monkeypatch):
+    class OtherZip(zipfile.ZipFile):  # (not the ZipFile close_workbook knows)
+        pass
+
+    monkeypatch.setattr(xlsxwriter.workbook, "ZipFile", OtherZip)
+    result, eligible = service_plans[2]
+    tables = result.tables()
+    workbook.write_workbook(tables, tmp_path / "one.xlsx", eligible=eligible)
+    parts = workbook.sheet_parts(tables, "edit", eligible=eligible)
+    workbook.write_workbook(tables, tmp_path / "two.xlsx", eligible=eligible, apart="edit",
+                            made_apart=lambda: parts)
+    assert parts_used == [0, 2, 0]  # refused, then written in one process
+    assert (tmp_path / "one.xlsx").read_bytes() == (tmp_path / "two.xlsx").read_bytes()
+    assert list(own_tmp.iterdir()) == []

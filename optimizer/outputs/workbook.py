@@ -398,9 +398,12 @@ def _write(tables: PlanTables, names: dict[str, str], created: str | None,
             # filter and the rows printed on every page).
             for attr, value in settings.items():
                 setattr(ws, attr, value)
-        close_workbook(wb, DEFLATE_LEVEL,
-                       parts=[(ws, part) for ws, (_, part) in zip(placeholders, made.sheets,
-                                                                   strict=True)])
+        try:
+            close_workbook(wb, DEFLATE_LEVEL,
+                           parts=[(ws, part) for ws, (_, part) in zip(placeholders, made.sheets,
+                                                                       strict=True)])
+        except ValueError as exc:  # (parts this XlsxWriter cannot take)
+            raise _NotMadeApart from exc
     finally:
         discard_row_files(wb)  # (a workbook abandoned, or sheets without rows)
 

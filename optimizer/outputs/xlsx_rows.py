@@ -732,7 +732,7 @@ class _PartsZip(zipfile.ZipFile):
             made = super().open(name, mode, pwd, force_zip64=force_zip64)
             if not isinstance(getattr(made, "_compressor", None), _ZLIB_COMPRESSOR):
                 made.close()
-                raise RuntimeError(f"{member}: a part made elsewhere needs deflated members")
+                raise ValueError(f"{member}: a part made elsewhere needs deflated members")
             return _Made(made, part)
         ws = self.sheet_rows.pop(member, None) if mode == "w" else None
         job = (self.deflating or {}).pop(member, None)
@@ -760,7 +760,8 @@ def close_workbook(wb: Any, compresslevel: int | None = None,
     deflated beforehand in that many threads (the same bytes). ``parts``:
     (worksheet, :func:`sheet_part` of that sheet made in another process):
     the part is the sheet's member, whatever this worksheet holds (a
-    placeholder of the same name).
+    placeholder of the same name); ValueError where a part cannot go in
+    (a sheet of another workbook, another XlsxWriter, members not deflated).
 
     XlsxWriter writes each sheet's XML to a temporary file at close (copying
     the rows there, decoded and encoded again) and zips the files: at 100,000
@@ -777,6 +778,8 @@ def close_workbook(wb: Any, compresslevel: int | None = None,
     module = xlsxwriter.workbook
     real = getattr(module, "ZipFile", None)
     level = {} if compresslevel is None else {"compresslevel": compresslevel}
+    if parts and (real is not zipfile.ZipFile or os.linesep != "\n"):
+        raise ValueError("parts made elsewhere go only into the ZipFile this XlsxWriter uses")
     if real is not zipfile.ZipFile:  # another XlsxWriter: leave it as it is
         wb.close()
         return
@@ -786,7 +789,7 @@ def close_workbook(wb: Any, compresslevel: int | None = None,
     # The packager names the sheets' parts so: sheet1.xml, sheet2.xml, ...
     member = {id(ws): f"xl/worksheets/sheet{i}.xml" for i, ws in enumerate(sheets, start=1)}
     made = {member.get(id(ws), ""): part for ws, part in parts}
-    if "" in made or len(made) < len(parts) or os.linesep != "\n" and made:
+    if "" in made or len(made) < len(parts):
         raise ValueError("a part made elsewhere for a sheet not in this workbook, or twice")
     if os.linesep == "\n":
         for i, ws in enumerate(sheets, start=1):
