@@ -326,7 +326,8 @@ BESIDE_SPOOL_BYTES = 16 * 1024 * 1024
 
 def _write_plan_workbook(tables: PlanTables, path: Path, redact: bool,
                          eligible: pd.DataFrame | None, planner_pid: int,
-                         apart: Any = None, made_apart: Callable[[], Any] | None = None) -> None:
+                         apart: Literal["services", "edit"] | None = None,
+                         made_apart: Callable[[], Any] | None = None) -> None:
     # Imported here, not at the top: xlsxwriter loads only when a workbook is written.
     from optimizer.outputs import xlsx_rows  # (xlsx_rows imports xlsxwriter too)
     from optimizer.outputs.workbook import write_workbook  # see above
@@ -358,8 +359,9 @@ def _sheets_apart(tables: PlanTables) -> Literal["services", "edit"] | None:
 
 
 def _or_none(made: Callable[[], Any]) -> Callable[[], Any]:
-    """``made()``, or None when the second process failed (its sheets are then
-    written in this one: a bug there shows here, with its traceback)."""
+    """``made()``, or None when the second process failed: its sheets are then
+    written in this one, where an error in them is raised as it would be
+    without a second process."""
     def get() -> Any:
         try:
             return made()

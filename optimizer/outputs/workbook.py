@@ -11,6 +11,12 @@ Sheets: Summary, Case managers, Rosters, Changes, Unplaced, Hiring needs, Audit,
 and the sheet a planner edits (:mod:`optimizer.outputs.edit_sheet`); a plan of
 service providers adds Services and Provider rosters after Rosters
 (:mod:`optimizer.outputs.service_sheets`).
+
+A large plan's largest sheets (the service sheets, else the edit sheet and
+its lists) can be made in a second process (:func:`sheet_parts`) and put
+into the workbook in place of placeholders (``write_workbook(...,
+apart=, made_apart=)``): the formats are numbered before any sheet, so the
+bytes are the same as in one process (docs/exports.md).
 """
 
 from __future__ import annotations
