@@ -172,7 +172,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def service_plans(tmp_path_factory):
+def plans(tmp_path_factory):
     """(result, eligible pairs) of the bundled service sample, of a generated
     district with services, and of generated and bundled districts planned
     for case managers alone."""
@@ -208,9 +208,9 @@ def parts_used(monkeypatch) -> list[int]:
                           (2, False, True, 2), (2, True, False, 1), (3, False, True, 2)],
                          ids=["sample-services", "generated", "generated-redacted",
                               "case-managers", "case-managers-redacted-no-lists", "sample"])
-def test_the_sheets_made_apart_give_the_same_files(which, redact, lists, made, service_plans,
+def test_the_sheets_made_apart_give_the_same_files(which, redact, lists, made, plans,
                                                    tmp_path, own_tmp, parts_used, monkeypatch):
-    result, eligible = service_plans[which]
+    result, eligible = plans[which]
     eligible = eligible if lists else None
     monkeypatch.setattr(export, "SHEETS_APART_ROWS", 10**9)
     write_plan(result, tmp_path / "one", eligible=eligible, redact=redact)
@@ -229,8 +229,8 @@ def test_the_sheets_made_apart_give_the_same_files(which, redact, lists, made, s
 @pytest.mark.parametrize("which", [1, 2], ids=["services", "case-managers"])
 @pytest.mark.parametrize("failure", ["error", "misfit"])
 def test_the_sheets_are_written_here_when_the_second_process_fails(
-        failure, which, service_plans, tmp_path, own_tmp, parts_used, monkeypatch):
-    result, eligible = service_plans[which]
+        failure, which, plans, tmp_path, own_tmp, parts_used, monkeypatch):
+    result, eligible = plans[which]
     write_plan(result, tmp_path / "one", eligible=eligible)
     real = workbook.sheet_parts
 
@@ -252,21 +252,21 @@ def test_the_sheets_are_written_here_when_the_second_process_fails(
     assert list(own_tmp.iterdir()) == []
 
 
-def test_small_plans_make_their_sheets_in_one_process(service_plans, tmp_path, parts_used,
+def test_small_plans_make_their_sheets_in_one_process(plans, tmp_path, parts_used,
                                                       monkeypatch):
     forks: list[int] = []
     fork = os.fork
     monkeypatch.setattr(os, "fork", lambda: forks.append(1) or fork())
-    result, eligible = service_plans[1]
+    result, eligible = plans[1]
     assert len(result.tables().services) < export.SHEETS_APART_ROWS
     write_plan(result, tmp_path / "p", eligible=eligible)
     assert forks == [] and parts_used == [0]
 
 
 @needs_fork
-def test_a_stopped_second_process_leaves_no_temporary_file(service_plans, tmp_path, own_tmp,
+def test_a_stopped_second_process_leaves_no_temporary_file(plans, tmp_path, own_tmp,
                                                            monkeypatch):
-    result, eligible = service_plans[1]
+    result, eligible = plans[1]
     monkeypatch.setattr(export, "SHEETS_APART_ROWS", 0)
     real = workbook.sheet_part
 
@@ -305,19 +305,19 @@ def test_a_stopped_second_process_leaves_no_temporary_file(service_plans, tmp_pa
 
 
 @needs_fork
-def test_side_process_false_writes_everything_in_this_process(service_plans, tmp_path,
+def test_side_process_false_writes_everything_in_this_process(plans, tmp_path,
                                                               parts_used, monkeypatch):
     forks: list[int] = []
     fork = os.fork
     monkeypatch.setattr(os, "fork", lambda: forks.append(1) or fork())
     monkeypatch.setattr(export, "SHEETS_APART_ROWS", 0)
-    result, eligible = service_plans[1]
+    result, eligible = plans[1]
     write_plan(result, tmp_path / "p", eligible=eligible, side_process=False)
     assert forks == [] and parts_used == [0]
 
 
-def test_the_sheets_that_go_apart_are_the_largest_group(service_plans, monkeypatch):
-    services, alone = service_plans[1][0].tables(), service_plans[2][0].tables()
+def test_the_sheets_that_go_apart_are_the_largest_group(plans, monkeypatch):
+    services, alone = plans[1][0].tables(), plans[2][0].tables()
     few = dataclasses.replace(services, services=services.services.head(5))
     monkeypatch.setattr(export, "can_fork", lambda: True)
     monkeypatch.setattr(export, "SHEETS_APART_ROWS", len(services.assignments))
@@ -335,8 +335,8 @@ def test_the_sheets_that_go_apart_are_the_largest_group(service_plans, monkeypat
 
 
 def test_the_edit_sheet_of_a_service_plan_made_apart_gives_the_same_workbook(
-        service_plans, tmp_path, own_tmp, parts_used):
-    result, eligible = service_plans[1]
+        plans, tmp_path, own_tmp, parts_used):
+    result, eligible = plans[1]
     tables = result.tables()
     workbook.write_workbook(tables, tmp_path / "one.xlsx", eligible=eligible)
     parts = workbook.sheet_parts(tables, "edit", eligible=eligible)  # (here, in this process)
@@ -348,14 +348,14 @@ def test_the_edit_sheet_of_a_service_plan_made_apart_gives_the_same_workbook(
     assert list(own_tmp.iterdir()) == []
 
 
-def test_parts_another_xlsxwriter_cannot_take_are_written_here(service_plans, tmp_path,
+def test_parts_another_xlsxwriter_cannot_take_are_written_here(plans, tmp_path,
                                                                own_tmp, parts_used,
                                                                monkeypatch):
     class OtherZip(zipfile.ZipFile):  # (not the ZipFile close_workbook knows)
         pass
 
     monkeypatch.setattr(xlsxwriter.workbook, "ZipFile", OtherZip)
-    result, eligible = service_plans[2]
+    result, eligible = plans[2]
     tables = result.tables()
     workbook.write_workbook(tables, tmp_path / "one.xlsx", eligible=eligible)
     parts = workbook.sheet_parts(tables, "edit", eligible=eligible)
