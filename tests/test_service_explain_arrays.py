@@ -177,3 +177,50 @@ def test_audit_of_providers_found_once_per_facts_is_the_audit_per_row():
     assert all(why in text for (_, _, text), (_, _, why) in zip(got, expected, strict=True))
     assert len(expected) > 5
     assert len({why for _, _, why in got}) > 1
+
+
+def test_the_service_rows_explained_in_a_child_are_the_same(planned, monkeypatch):
+    import os
+
+    import pandas as pd
+
+    from optimizer.planning import service_explain
+    from optimizer.planning.check import audit_table
+    from optimizer.planning.solvers import services_ahead
+
+    sp, sol = planned
+    params = service_params(Objective.from_settings(sp.district.rules.objective), 30.0)
+    audit = audit_table(sp.district)
+    here = service_explain.explain_service_plan(sp, sol, params, audit=audit).tables()
+    forked: list[bool] = []
+    real = services_ahead.Ahead.__init__
+
+    def counted(self, work, fork=True):
+        real(self, work, fork)
+        forked.append(self.forked)
+
+    monkeypatch.setattr(services_ahead.Ahead, "__init__", counted)
+    monkeypatch.setattr(service_explain, "SERVICE_ROWS_AHEAD", 0)
+    pid = os.getpid()
+    ahead = service_explain.explain_service_plan(sp, sol, params, audit=audit).tables()
+    assert os.getpid() == pid
+    assert forked == [services_ahead.can_fork()]  # (in a child where one can fork)
+    for name in ("services", "assignments", "caseloads", "unassigned", "hiring_needs"):
+        pd.testing.assert_frame_equal(getattr(here, name), getattr(ahead, name),
+                                      check_exact=True)
+    # A child that fails: the rows are made here, the same.
+    monkeypatch.setattr(service_explain, "service_rows", _fails_in_a_child(
+        service_explain.service_rows, pid))
+    again = service_explain.explain_service_plan(sp, sol, params, audit=audit).tables()
+    pd.testing.assert_frame_equal(here.services, again.services, check_exact=True)
+
+
+def _fails_in_a_child(real, pid):
+    import os
+
+    def rows(plan):
+        if os.getpid() != pid:
+            raise RuntimeError("a child that fails")
+        return real(plan)
+
+    return rows

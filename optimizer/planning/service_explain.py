@@ -65,6 +65,7 @@ from optimizer.planning.solvers.services import (
     ServiceSolution,
     role_average,
 )
+from optimizer.planning.solvers.services_ahead import Ahead
 from optimizer.rules import RULES
 
 __all__ = ["SERVICE_HIRING_COLUMNS", "explain_service_plan"]
@@ -664,6 +665,14 @@ def service_figures(plan: _Plan, sol: ServiceSolution, params: ServiceParams,
     }
 
 
+#: Planned service pairs from which :func:`explain_service_plan` explains the
+#: service rows in a forked child while it explains the case managers: at
+#: 100,000 students (141,223 pairs) the service rows took 0.5 s of the 1.6 s
+#: of explaining, the case managers 1.1 s; their table comes back pickled in
+#: about 0.2 s in all. Below, the fork costs about what it saves.
+SERVICE_ROWS_AHEAD = 20_000
+
+
 @without_collector_pauses  # a million small objects, no cycles: district/bulk.py
 def explain_service_plan(sp: DistrictServiceProblem, sol: ServiceSolution,
                          params: ServiceParams, *, audit: pd.DataFrame,
@@ -699,8 +708,13 @@ def explain_service_plan(sp: DistrictServiceProblem, sol: ServiceSolution,
     """
     t0 = time.perf_counter()
     plan = _derive(sp, sol)
+    # The service rows' explanations on the second core while this process
+    # explains the case managers (services_ahead: the same rows, computed
+    # here if the child fails; a child copies nothing to start).
+    services_ahead = Ahead(lambda: service_rows(plan),
+                           fork=sp.problem.n_pairs >= SERVICE_ROWS_AHEAD)
     assignments = assignment_rows(plan)
-    services = service_rows(plan)
+    services = services_ahead.result()
     caseloads = caseload_rows(plan)
     unassigned = unplaced_rows(plan)
     hiring = hiring_rows(plan)
