@@ -224,3 +224,32 @@ def _fails_in_a_child(real, pid):
         return real(plan)
 
     return rows
+
+
+def test_an_error_while_the_service_rows_are_made_leaves_no_child(planned, monkeypatch):
+    import multiprocessing
+    import os
+    import time
+
+    from optimizer.planning import service_explain
+    from optimizer.planning.check import audit_table
+
+    sp, sol = planned
+    params = service_params(Objective.from_settings(sp.district.rules.objective), 30.0)
+    pid, real = os.getpid(), service_explain.service_rows
+
+    def slow(plan):  # (in the child: still at work when this process fails)
+        if os.getpid() != pid:
+            time.sleep(60)
+        return real(plan)
+
+    def broken(plan):
+        raise RuntimeError("stopped here")
+
+    monkeypatch.setattr(service_explain, "service_rows", slow)
+    monkeypatch.setattr(service_explain, "assignment_rows", broken)
+    monkeypatch.setattr(service_explain, "SERVICE_ROWS_AHEAD", 0)
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="stopped here"):
+        service_explain.explain_service_plan(sp, sol, params, audit=audit_table(sp.district))
+    assert time.monotonic() - start < 30 and multiprocessing.active_children() == []

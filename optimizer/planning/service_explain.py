@@ -713,8 +713,11 @@ def explain_service_plan(sp: DistrictServiceProblem, sol: ServiceSolution,
     # here if the child fails; a child copies nothing to start).
     services_ahead = Ahead(lambda: service_rows(plan),
                            fork=sp.problem.n_pairs >= SERVICE_ROWS_AHEAD)
-    assignments = assignment_rows(plan)
-    services = services_ahead.result()
+    try:
+        assignments = assignment_rows(plan)
+        services = services_ahead.result()
+    finally:
+        services_ahead.cancel()  # (an error here: no child left running)
     caseloads = caseload_rows(plan)
     unassigned = unplaced_rows(plan)
     hiring = hiring_rows(plan)
