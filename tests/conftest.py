@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,19 @@ def make_district(tmp_path):
         return write_district(tmp_path / f"d{next(counter)}", **kw)
 
     return make
+
+
+def forks_counted(monkeypatch) -> list[int]:
+    """The pids of the children this process forks from now on (os.fork; a
+    child's own forks are its own)."""
+    forks: list[int] = []
+    real = os.fork
+
+    def counted() -> int:
+        pid = real()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counted)
+    return forks

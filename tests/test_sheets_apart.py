@@ -30,7 +30,7 @@ from optimizer.outputs.xlsx_rows import (
     spool_rows,
     write_rows,
 )
-from tests.conftest import ROOT, SAMPLE
+from tests.conftest import ROOT, SAMPLE, forks_counted
 
 needs_fork = pytest.mark.skipif(not side_process.can_fork(),
                                 reason="no fork here (not Linux, or one core)")
@@ -72,6 +72,7 @@ def _fill_b(ws, head, mark, date) -> None:
     ws.conditional_format(1, 0, n, 2, {"type": "formula", "criteria": '=$A2="S1 — é"',
                                        "format": mark})
     ws.set_h_pagebreaks([100, 300])
+    ws.write_string(n + 2, 0, "after the table")  # (a row still open when it is made)
 
 
 def _book(path: Path, apart: bool) -> bytes:
@@ -112,7 +113,8 @@ def test_a_sheet_made_apart_gives_the_same_workbook(tmp_path, own_tmp):
     with zipfile.ZipFile(tmp_path / "apart.xlsx") as z:
         assert z.testzip() is None  # every member's CRC is its data's
         sheet = z.read("xl/worksheets/sheet2.xml")
-        assert sheet.count(b"<row ") == 701 and "S36 — é".encode() in sheet
+        assert sheet.count(b"<row ") == 702 and "S36 — é".encode() in sheet
+        assert b"after the table" in sheet
         assert b"Print_Titles" in z.read("xl/workbook.xml")
     assert list(own_tmp.iterdir()) == []  # no temporary file of either workbook
 
@@ -242,21 +244,17 @@ def test_the_sheets_are_written_here_when_the_second_process_fails(
 
     monkeypatch.setattr(workbook, "sheet_parts", failing)
     monkeypatch.setattr(export, "SHEETS_APART_ROWS", 0)
-    forks: list[int] = []
-    fork = os.fork
-    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or fork())
+    forks = forks_counted(monkeypatch)
     write_plan(result, tmp_path / "two", eligible=eligible)
     # Tried in a second process, then written here without its sheets.
-    assert forks == [1] and parts_used == [0, 0]
+    assert len(forks) == 1 and parts_used == [0, 0]
     assert _files(tmp_path / "one") == _files(tmp_path / "two")
     assert list(own_tmp.iterdir()) == []
 
 
 def test_small_plans_make_their_sheets_in_one_process(plans, tmp_path, parts_used,
                                                       monkeypatch):
-    forks: list[int] = []
-    fork = os.fork
-    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or fork())
+    forks = forks_counted(monkeypatch)
     result, eligible = plans[1]
     assert len(result.tables().services) < export.SHEETS_APART_ROWS
     write_plan(result, tmp_path / "p", eligible=eligible)
@@ -275,16 +273,7 @@ def test_a_stopped_second_process_leaves_no_temporary_file(plans, tmp_path, own_
         return real(*args, **kwargs)
 
     monkeypatch.setattr(workbook, "sheet_part", slow)
-    forks: list[int] = []
-    fork = os.fork
-
-    def counted() -> int:
-        pid = fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", counted)
+    forks = forks_counted(monkeypatch)
 
     def broken(path: Path) -> None:
         # Once the child has files of its own, this process fails.
@@ -307,9 +296,7 @@ def test_a_stopped_second_process_leaves_no_temporary_file(plans, tmp_path, own_
 @needs_fork
 def test_side_process_false_writes_everything_in_this_process(plans, tmp_path,
                                                               parts_used, monkeypatch):
-    forks: list[int] = []
-    fork = os.fork
-    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or fork())
+    forks = forks_counted(monkeypatch)
     monkeypatch.setattr(export, "SHEETS_APART_ROWS", 0)
     result, eligible = plans[1]
     write_plan(result, tmp_path / "p", eligible=eligible, side_process=False)

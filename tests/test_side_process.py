@@ -20,7 +20,7 @@ from optimizer.cli import main
 from optimizer.graph import edge_table
 from optimizer.outputs import side_process, xlsx_rows
 from optimizer.outputs.export import BESIDE_SPOOL_BYTES, write_plan
-from tests.conftest import ROOT, SAMPLE, TINY
+from tests.conftest import ROOT, SAMPLE, TINY, forks_counted
 
 FORKS = side_process.can_fork()
 needs_fork = pytest.mark.skipif(not FORKS, reason="no fork here (not Linux, or one core)")
@@ -38,21 +38,6 @@ def district(tmp_path) -> Path:
     return d
 
 
-def _forks_counted(monkeypatch) -> list[int]:
-    """Count os.fork calls in this process (the child's own calls are its own)."""
-    forks: list[int] = []
-    real = os.fork
-
-    def counted() -> int:
-        pid = real()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", counted)
-    return forks
-
-
 @pytest.fixture(autouse=True)
 def workbook_beside(monkeypatch):
     # The workbook's second process is off by default (it did not pay, see
@@ -63,7 +48,7 @@ def workbook_beside(monkeypatch):
 def test_by_default_the_workbook_is_written_in_this_process(district, tmp_path,
                                                              monkeypatch):
     monkeypatch.delenv("CASELOAD_WORKBOOK_PROCESS")
-    forks = _forks_counted(monkeypatch)
+    forks = forks_counted(monkeypatch)
     assert main(["plan", str(district), "--out", str(tmp_path / "p"), "--quiet"]) == 0
     # Only this year's audit beside the solve (where the platform forks).
     assert len(forks) == (1 if FORKS else 0)
@@ -75,7 +60,7 @@ def test_by_default_the_workbook_is_written_in_this_process(district, tmp_path,
                          ids=["sample", "sample-services"])
 def test_the_workbook_written_beside_gives_the_same_files(folder, tmp_path, monkeypatch):
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    forks = _forks_counted(monkeypatch)
+    forks = forks_counted(monkeypatch)
     district = load_district(folder)
     result = plan(district)
     eligible = edge_table(district)[["student_id", "educator_id"]]
@@ -96,7 +81,7 @@ def test_the_workbook_written_beside_gives_the_same_files(folder, tmp_path, monk
 
 @needs_fork
 def test_the_cli_forks_for_the_workbook_and_not_without_it(district, tmp_path, monkeypatch):
-    forks = _forks_counted(monkeypatch)
+    forks = forks_counted(monkeypatch)
     assert main(["plan", str(district), "--out", str(tmp_path / "a"), "--quiet"]) == 0
     # This year's audit during the solve, then the workbook.
     assert len(forks) == 2 and (tmp_path / "a" / "plan.xlsx").stat().st_size > 0
@@ -243,7 +228,7 @@ def test_this_years_audit_is_computed_beside_the_solve(folder, tmp_path, monkeyp
     # The audit comes from the CLI's (forked or not), never computed again.
     monkeypatch.setattr("optimizer.planning.planner.audit_table", not_here)
     monkeypatch.setattr("optimizer.planning.service_plan.audit_table", not_here)
-    forks = _forks_counted(monkeypatch)
+    forks = forks_counted(monkeypatch)
     assert main(["plan", str(folder), "--out", str(tmp_path / "two"), "--quiet"]) == 0
     assert len(forks) == 2  # the audit during the solve, then the workbook
     monkeypatch.setattr(side_process, "can_fork", lambda: False)

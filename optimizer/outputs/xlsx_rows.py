@@ -568,7 +568,7 @@ def sheet_part(ws: Any, level: int | None = None) -> SheetPart:
     if level is None:
         level = zlib.Z_DEFAULT_COMPRESSION
     ws._write_single_row()  # the row still open, as XlsxWriter writes it at close
-    rows = _spooled_rows(ws)
+    ws.row_data_fh.flush()  # (that row too, in the bytes read below)
     fd, path = tempfile.mkstemp(dir=ws.tmpdir)
     os.close(fd)
     files: dict[int, str] = {}
@@ -576,7 +576,6 @@ def sheet_part(ws: Any, level: int | None = None) -> SheetPart:
     try:
         ws._set_xml_writer(path)
         ws._assemble_xml_file()  # (closes the XML file)
-        assert rows is not None
         return SheetPart(*_deflate_sheet(path, rows, level, checked=True))
     finally:
         vars(ws).pop("_write_optimized_sheet_data", None)
@@ -792,11 +791,11 @@ def close_workbook(wb: Any, compresslevel: int | None = None,
     if "" in made or len(made) < len(parts):
         raise ValueError("a part made elsewhere for a sheet not in this workbook, or twice")
     if os.linesep == "\n":
-        for i, ws in enumerate(sheets, start=1):
+        for ws in sheets:
             if member[id(ws)] in made:
                 continue
             if _spooled_rows(ws) is not None:
-                rows[f"xl/worksheets/sheet{i}.xml"] = ws
+                rows[member[id(ws)]] = ws
                 ws._write_optimized_sheet_data = functools.partial(_mark_rows, ws, sheet_files)
     pool = ThreadPoolExecutor(threads) if rows and threads > 0 else None
     # The workbook is closed in this thread; nothing else zips meanwhile.
