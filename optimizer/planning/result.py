@@ -118,8 +118,12 @@ _RANK_MEANING = {0: "the type the CTC's best practice names (e.g. their SAI teac
 def _school_names(assignments: pd.DataFrame) -> dict[str, str]:
     if "school_name" not in assignments.columns:
         return {}
-    return dict(zip(assignments["school_id"].astype(str),
-                    assignments["school_name"].fillna("").astype(str), strict=True))
+    # One row per school (its last, as a dict built row by row would keep):
+    # a 100,000-student plan names a few hundred schools.
+    schools = assignments[["school_id", "school_name"]].drop_duplicates("school_id",
+                                                                        keep="last")
+    return dict(zip(schools["school_id"].astype(str),
+                    schools["school_name"].fillna("").astype(str), strict=True))
 
 
 def _hire_text(r: Any, names: Mapping[str, str]) -> str:
