@@ -13,9 +13,10 @@ student), writes it to CSV files, then times what ``caseload plan`` does with
 them: read and validate, the service problem (rules for every service pair
 and case-manager option), the solve, the explanations (with the audit of
 today's providers, computed in a second process from the read on, as
-``caseload plan`` does), and writing the plan folder's CSVs (and, with ``--xlsx``, the
-workbook). ``--minutes`` adds workload capacities to district.toml (SLP 2,400
-IEP minutes a week per FTE, North Carolina's 40 IEP hours; itinerants and
+``caseload plan`` does), and writing the plan folder's CSVs (and, with
+``--xlsx``, the workbook with its drop-downs of eligible case managers).
+``--minutes`` adds workload capacities to district.toml (SLP 2,400 IEP
+minutes a week per FTE, North Carolina's 40 IEP hours; itinerants and
 psychologists 1,800: illustrative), so the plan keeps providers within them.
 
 Printed: wall and CPU seconds of each stage (CPU is the steadier figure on
@@ -43,6 +44,7 @@ from bench_services import cpu_seconds  # (this folder: the scripts run from it)
 
 from optimizer import load_district
 from optimizer.generator import generate_district
+from optimizer.graph import eligible_pairs
 from optimizer.outputs.export import write_district, write_plan
 from optimizer.outputs.side_process import computed_beside
 from optimizer.planning.check import audit_table
@@ -110,7 +112,10 @@ def main() -> None:
         write_plan(result, Path(tmp) / "plan", xlsx=False)
         clock.lap("write CSVs")
         if args.xlsx:
-            write_plan(result, Path(tmp) / "plan-xlsx", xlsx=True)
+            # With the edit sheet's drop-downs, as `caseload plan` writes it
+            # (the eligible pairs' ids: the rules' edges are cached by now).
+            write_plan(result, Path(tmp) / "plan-xlsx", xlsx=True,
+                       eligible=eligible_pairs(district))
             clock.lap("write CSVs + workbook")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     p = sp.problem
