@@ -84,6 +84,13 @@ class Student:
         return self.secondary_disability
 
 
+#: The reason of the locks ``caseload plan --keep`` makes of the planner's
+#: edits in the plan workbook (:mod:`optimizer.nextyear.keep`): a case manager
+#: chosen there is pinned, one cleared there is forbidden. The plan's reasons
+#: name that edit, not a row of locks.csv (:attr:`District.edited_locks`).
+EDIT_REASON = "changed by the planner in the plan workbook"
+
+
 @dataclass(frozen=True, slots=True)
 class Lock:
     student_id: str
@@ -251,6 +258,14 @@ class District:
         forbids excluded: they act on that service's provider only)."""
         return frozenset((lk.student_id, lk.educator_id) for lk in self.locks
                          if lk.kind == "forbid" and lk.service is None)
+
+    @cached_property
+    def edited_locks(self) -> frozenset[tuple[str, str]]:
+        """(student_id, educator_id) of the case-manager pins and forbids made
+        from the planner's edits in the plan workbook (reason :data:`EDIT_REASON`,
+        ``caseload plan --keep``), not from locks.csv."""
+        return frozenset((lk.student_id, lk.educator_id) for lk in self.locks
+                         if lk.service is None and lk.reason == EDIT_REASON)
 
     @cached_property
     def service_pins(self) -> Mapping[tuple[str, str], str]:

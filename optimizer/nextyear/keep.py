@@ -22,14 +22,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from optimizer.district.model import District
+from optimizer.district.model import EDIT_REASON, District
 from optimizer.nextyear.scenario import Change, Forbid, Pin, Scenario
 from optimizer.rules import decide
 
 __all__ = ["EDIT_REASON", "Edit", "KeptEdits", "RejectedEdit", "keep_edits"]
 
-#: The lock reason of a kept edit (shown in the plan's reason column).
-EDIT_REASON = "changed by the planner in the plan workbook"
 
 
 @dataclass(frozen=True)

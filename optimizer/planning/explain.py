@@ -28,12 +28,15 @@ from optimizer.planning.problem import PlanningProblem
 from optimizer.planning.result import (
     ASSIGNMENT_COLUMNS,
     CASELOAD_COLUMNS,
+    CHANGED_IN_WORKBOOK,
+    CHANGED_IN_WORKBOOK_WORDS,
     HIRING_COLUMNS,
     LOCK_REASON,
     RANK_LABEL,
     RANK_WORDS,
     UNASSIGNED_COLUMNS,
     Result,
+    pin_opening,
 )
 from optimizer.planning.solution import Solution
 from optimizer.rulepacks import RulePack
@@ -103,7 +106,8 @@ _NOT_KEPT_WORDS = {"no longer on staff": "is no longer on staff",
                    "pinned elsewhere": "was replaced by a pin",
                    "no longer eligible": "may no longer case-manage them",
                    "weaker fit": "is a weaker fit", "full": "is full",
-                   "balance": "moved to balance caseloads"}
+                   "balance": "moved to balance caseloads",
+                   CHANGED_IN_WORKBOOK: CHANGED_IN_WORKBOOK_WORDS}
 #: The longest short reason (docs/plan-format.md); the full trail is in reason_detail.
 SHORT_REASON_MAX = 160
 
@@ -163,8 +167,9 @@ def placement_reasons(plan: _Plan, short: list[list[str]] | None = None
             # same text however locks.csv is ordered. Its free-text reason goes
             # last (see LOCK_REASON), so that redaction can drop it.
             lk = pin_lock[sid]
-            text = f"Pinned in locks.csv ({lk.student_id} to {lk.educator_id}). " + text
-            brief.insert(0, "Pinned in locks.csv")
+            opening = pin_opening(d, lk.student_id, lk.educator_id)
+            text = f"{opening} ({lk.student_id} to {lk.educator_id}). " + text
+            brief.insert(0, opening)
             if lk.reason:
                 lock_notes[s] = f". {LOCK_REASON}{lk.reason}"
         elif rank > best[s]:
@@ -493,8 +498,14 @@ def _why_not(plan: _Plan, s: int, cm: str,
     if cm not in d.educators:
         return "no longer on staff", f"{who} {cm} is no longer on staff"
     if (sid, cm) in d.forbids:
+        if (sid, cm) in d.edited_locks:  # (the planner cleared it: caseload plan --keep)
+            return CHANGED_IN_WORKBOOK, (f"{who} {cm} was removed by the planner in the "
+                                         "plan workbook")
         return "forbidden", f"{who} {cm} is forbidden in locks.csv"
     if problem.pinned_to[s] >= 0:
+        if (sid, d.pins.get(sid)) in d.edited_locks:
+            return CHANGED_IN_WORKBOOK, (f"{who} {cm} was replaced by the planner's choice in "
+                                         "the plan workbook")
         return "pinned elsewhere", f"{who} {cm} was replaced by the pin"
     decision = decide(d, d.students[sid], d.educators[cm])
     if not decision.eligible:

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer.district.model import District
+
 __all__ = ["plain_headline", "ASSIGNMENT_COLUMNS", "ASSIGNMENT_DETAIL_COLUMNS", "CASELOAD_COLUMNS",
            "HIRING_COLUMNS", "LOCK_REASON", "PlanTables",
            "RANK_LABEL", "RANK_WORDS", "Result", "SERVICE_CASELOAD_COLUMNS", "SERVICE_COLUMNS",
@@ -44,6 +46,28 @@ UNASSIGNED_COLUMNS = ["student_id", "school_id", "reason"]
 #: Opens a pinned student's lock reason (free text from locks.csv), always the
 #: last sentence of the ``reason`` cell: everything from it on is the planner's text.
 LOCK_REASON = "Lock reason: "
+
+#: How a pinned case manager's reason opens: a pin of locks.csv, or the
+#: planner's choice in the plan workbook kept by ``caseload plan --keep``.
+PINNED_IN_LOCKS = "Pinned in locks.csv"
+KEPT_EDIT = "Kept as edited in the plan workbook"
+#: Why this year's (or the published plan's) case manager is not kept when
+#: the planner changed it in the plan workbook (``caseload plan --keep``):
+#: the category, and its words after "This year's case manager".
+CHANGED_IN_WORKBOOK = "changed in the plan workbook"
+CHANGED_IN_WORKBOOK_WORDS = "was changed in the plan workbook"
+
+
+def pin_opening(district: District, student_id: str, educator_id: str) -> str:
+    """The words a pinned case manager's reason opens with.
+
+    Examples
+    --------
+    >>> pin_opening(district, "S1", "E1")             # doctest: +SKIP
+    'Pinned in locks.csv'
+    """
+    return (KEPT_EDIT if (student_id, educator_id) in district.edited_locks
+            else PINNED_IN_LOCKS)
 HIRING_COLUMNS = ["school_id", "region", "role", "credential", "students", "fte"]
 
 #: ``services.csv`` of a plan that plans service providers (one row per

@@ -52,6 +52,7 @@ from optimizer.planning.result import (
     SERVICE_COLUMNS,
     UNASSIGNED_COLUMNS,
     Result,
+    pin_opening,
 )
 from optimizer.planning.service_problem import (
     NOT_PLANNED,
@@ -189,8 +190,14 @@ def _cm_why_not(plan: _Plan, s: int, cm_id: str, option: tuple[bool, bool]) -> s
     if cm_id not in d.educators:
         return f"This year's case manager {cm_id} is no longer on staff"
     if (sid, cm_id) in d.forbids:
+        if (sid, cm_id) in d.edited_locks:  # (the planner cleared it: caseload plan --keep)
+            return (f"This year's case manager {cm_id} was removed by the planner in the "
+                    "plan workbook")
         return f"This year's case manager {cm_id} is forbidden in locks.csv"
     if sid in d.pins:
+        if (sid, d.pins[sid]) in d.edited_locks:
+            return (f"This year's case manager {cm_id} was replaced by the planner's choice "
+                    "in the plan workbook")
         return f"This year's case manager {cm_id} was replaced by the pin"
     e = plan.e_pos[cm_id]
     any_option, coordinator = option
@@ -260,8 +267,9 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
             own = why.get((s, e, 0), "")
             text = f"{label}: {own}; serves this student's {mine}"
         lk = pin_lock.get(sid)
+        opening = pin_opening(sp.district, sid, lk.educator_id) if lk is not None else ""
         if lk is not None:
-            text = f"Pinned in locks.csv ({lk.student_id} to {lk.educator_id}). " + text
+            text = f"{opening} ({lk.student_id} to {lk.educator_id}). " + text
         cur = currents[s]
         kept = bool(cur) and cur == eid_list[e]
         if kept:
@@ -276,7 +284,7 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
         reasons.append(text)
         parts = [label + (": coordinates, does not serve them" if coordination
                           else f": serves their {mine}"),
-                 "Pinned in locks.csv" if lk is not None else "",
+                 opening,
                  "Keeps this year's case manager" if kept else
                  "Changes from this year's case manager" if cur else "",
                  "Moved from the published plan" if moved else ""]
