@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimizer.arraysets import first_seen, member, unique
+from optimizer.arraysets import first_seen, member, stable_order, unique
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -56,3 +56,30 @@ def test_first_seen_numbers_values_in_order_of_first_appearance(seed):
 def test_first_seen_of_nothing():
     codes, first = first_seen(np.zeros(0, dtype=np.int64))
     assert codes.tolist() == [] and first.tolist() == []
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_stable_order_is_the_stable_sort(seed):
+    """Ties in index order, whatever the span of the labels (one radix pass
+    below 2**16, two below 2**32, NumPy's merge beyond) and their type."""
+    rng = np.random.default_rng(seed)
+    low = int(rng.choice([-1, 0, -(2**40), 7]))
+    span = int(rng.choice([1, 184, 2**16 - 1, 2**16, 2**16 + 3, 6 * 10**8, 2**32 - 1,
+                           2**32, 2**45]))
+    dtype = rng.choice([np.int64, np.int32, np.uint32, np.uint16, np.int16])
+    info = np.iinfo(dtype)
+    hi = min(max(low + span, int(info.min)), int(info.max))
+    lo = min(max(low, int(info.min)), hi)
+    values = rng.integers(lo, hi, int(rng.integers(0, 3000)), endpoint=True).astype(dtype)
+    # The oracle: Python's sort, stable by definition.
+    want = sorted(range(len(values)), key=lambda i: int(values[i]))
+    assert stable_order(values).tolist() == want
+
+
+def test_stable_order_of_other_arrays_is_numpys():
+    floats = np.array([0.5, -1.0, 0.5, 2.0])
+    assert stable_order(floats).tolist() == [1, 0, 2, 3]
+    grid = np.array([[3, 1], [0, 2]])
+    assert stable_order(grid).tolist() == np.argsort(grid, kind="stable").tolist()
+    assert stable_order(np.zeros(0, dtype=np.int64)).tolist() == []
+    assert stable_order(np.array([True, False, True])).tolist() == [1, 0, 2]

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer.arraysets import stable_order
 from optimizer.district.model import InputIssue
 from optimizer.district.textsafe import neutralize_formula, restore_formula_text
 from optimizer.outputs.xlsx_rows import Column, distinct, guarded_text, spool_rows, write_rows
@@ -109,7 +110,7 @@ def eligible_lists(edges: pd.DataFrame, student_ids: list[str]
     if len(sids):
         starts = np.flatnonzero(np.concatenate(([True], sids[1:] != sids[:-1])))
         if not pd.Index(sids[starts]).is_unique:
-            by = np.argsort(pd.factorize(sids)[0], kind="stable")
+            by = stable_order(pd.factorize(sids)[0])
             sids, eids = sids[by], eids[by]
             starts = np.flatnonzero(np.concatenate(([True], sids[1:] != sids[:-1])))
     else:

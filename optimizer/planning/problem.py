@@ -17,6 +17,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from optimizer.arraysets import stable_order
 from optimizer.district.model import District
 from optimizer.graph import connected_labels, edge_arrays
 from optimizer.planning.objective import Balance, LinearTerm, Objective, Term
@@ -181,7 +182,7 @@ def _sorted_positions(ids: Mapping[str, object]) -> np.ndarray:
     """Per id in the mapping's (file) order: its position in sorted-id order."""
     keys = np.array(list(ids), dtype=object)
     out = np.empty(len(keys), dtype=np.int64)
-    out[np.argsort(keys, kind="stable")] = np.arange(len(keys))
+    out[stable_order(keys)] = np.arange(len(keys))
     return out
 
 

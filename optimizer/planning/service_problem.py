@@ -40,7 +40,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from optimizer.arraysets import first_seen, member
+from optimizer.arraysets import first_seen, member, stable_order
 from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.model import District, Educator, Lock, ServiceNeed, Student
 from optimizer.graph import edge_arrays
@@ -447,7 +447,7 @@ def build_district_service_problem(
     cm_why = np.concatenate([ed_idx[own].astype(np.int64), len(decisions) + ce[coord]])
     # By (student, educator, kind) as one int64 key: a single sort, not a
     # three-key lexsort, of 1.7 million options (the keys are distinct).
-    order = np.argsort((cm_s * max(1, len(eids)) + cm_e) * 2 + cm_k, kind="stable")
+    order = stable_order((cm_s * max(1, len(eids)) + cm_e) * 2 + cm_k)
     cm_s, cm_e, cm_k, cm_r, cm_why = (cm_s[order], cm_e[order], cm_k[order], cm_r[order],
                                       cm_why[order])
 

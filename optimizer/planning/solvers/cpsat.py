@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
+from optimizer.arraysets import stable_order
 from optimizer.planning.problem import PlanningProblem
 from optimizer.planning.solvers.flow import SCALE
 
@@ -70,7 +71,7 @@ def _groups(labels: np.ndarray, items: np.ndarray) -> dict[int, np.ndarray]:
     """``items`` split by their label, each group in its original order."""
     if not len(labels):
         return {}
-    order = np.argsort(labels, kind="stable")
+    order = stable_order(labels)
     keys, starts = np.unique(labels[order], return_index=True)
     return {int(k): items[order][a:b] for k, a, b in
             zip(keys, starts, [*starts[1:], len(order)], strict=True)}

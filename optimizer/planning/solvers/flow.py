@@ -31,6 +31,7 @@ import dataclasses
 import numpy as np
 from ortools.graph.python import max_flow, min_cost_flow
 
+from optimizer.arraysets import stable_order
 from optimizer.planning.problem import PlanningProblem
 
 __all__ = ["SCALE", "FlowInputs", "flow_inputs", "min_max_ratio", "solve_flow",
@@ -226,7 +227,7 @@ def weighted_hint(problem: PlanningProblem, rounds: int = 25) -> np.ndarray:
     load = problem.loads(out)
     for e in np.nonzero(load > problem.cap + 1e-9)[0]:
         mine = np.nonzero((out == e) & ~pinned)[0]
-        for st in mine[np.argsort(-problem.weight[mine], kind="stable")]:
+        for st in mine[stable_order(-problem.weight[mine])]:
             if load[e] <= problem.cap[e] + 1e-9:
                 break
             out[st] = -1

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from optimizer.arraysets import stable_order
 from optimizer.planning.problem import PlanningProblem, component_labels
 from optimizer.planning.solvers import highs_child, lp_mip
 
@@ -328,9 +329,9 @@ def _labelled_parts(model: _Model, row_label: np.ndarray
     col_len = np.diff(model.start)
     col_label = row_label[model.index[model.start[:-1]]]  # every column has a row
     entry_label = np.repeat(col_label, col_len)
-    col_order = np.argsort(col_label, kind="stable")
-    entry_order = np.argsort(entry_label, kind="stable")
-    row_order = np.argsort(row_label, kind="stable")
+    col_order = stable_order(col_label)
+    entry_order = stable_order(entry_label)
+    row_order = stable_order(row_label)
     labels, col_at = np.unique(col_label[col_order], return_index=True)
     entry_at = np.searchsorted(entry_label[entry_order], labels)
     row_at = np.searchsorted(row_label[row_order], labels)
@@ -434,7 +435,7 @@ def _round(problem: PlanningProblem, model: _Model, x: np.ndarray
     # Within HiGHS's tolerances the whole shares fit; drop any that would not.
     for e in np.nonzero(load > cap + 1e-9)[0]:
         mine = np.nonzero((assignment == e) & (problem.pinned_to < 0))[0]
-        for s in mine[np.argsort(-problem.weight[mine], kind="stable")]:
+        for s in mine[stable_order(-problem.weight[mine])]:
             if load[e] <= cap[e] + 1e-9:
                 break
             assignment[s] = -1

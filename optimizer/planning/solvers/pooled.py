@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from optimizer.arraysets import first_seen
+from optimizer.arraysets import first_seen, stable_order
 from optimizer.planning.problem import PlanningProblem
 from optimizer.planning.solvers.flow import flow_inputs, seat_arcs
 
@@ -192,7 +192,7 @@ def pool_network(es: np.ndarray, ee: np.ndarray, cost: np.ndarray,
     low = int(cost.min())
     span = int(cost.max()) - low + 1
     if (int(es.max()) + 1) * span < 2 ** 62:
-        order = np.argsort(es * span + (cost - low), kind="stable")
+        order = stable_order(es * span + (cost - low))
     else:  # a number that would not fit: the slow, general way
         order = np.lexsort((ee, cost, es))
     gs, gc, ge = es[order], cost[order], ee[order]
@@ -221,7 +221,7 @@ def pool_network(es: np.ndarray, ee: np.ndarray, cost: np.ndarray,
     s_left = np.repeat(left_out[students], s_end - s_start)  # constant per student
     s_class = _group_equal_sequences(s_hash, s_start, s_end, (g_pool, g_cost, s_left))
     n_classes = int(s_class.max()) + 1
-    by_class = np.argsort(s_class, kind="stable")  # students by class, then index
+    by_class = stable_order(s_class)  # students by class, then index
     class_students = students[by_class]
     class_size = np.bincount(s_class, minlength=n_classes)
     class_start = np.concatenate([[0], np.cumsum(class_size)])

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.arraysets import unique
+from optimizer.arraysets import stable_order, unique
 from optimizer.planning.solvers.services_problem import ServiceProblem
 
 
@@ -158,7 +158,7 @@ def _grouped(label: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Indexes sorted by ``label`` (stable: index order within a label) and
     where each label 0..n-1 starts (``n + 1`` offsets; labels < 0 first,
     outside every group)."""
-    order = np.argsort(label, kind="stable")
+    order = stable_order(label)
     return order, np.searchsorted(label[order], np.arange(n + 1))
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from optimizer.arraysets import member, unique
+from optimizer.arraysets import member, stable_order, unique
 from optimizer.planning.solvers.services_objective import (
     ServiceParams,
     _cm_costs,
@@ -153,7 +153,7 @@ def _own_hits(problem: ServiceProblem, cost: np.ndarray) -> tuple[np.ndarray, np
     own = problem.cm_kind == OWN
     ekey = problem.edge_student.astype(np.int64) * n_e + problem.edge_provider
     okey = problem.cm_student[own].astype(np.int64) * n_e + problem.cm_provider[own]
-    o_order = np.argsort(okey, kind="stable")
+    o_order = stable_order(okey)
     okey, ocost = okey[o_order], cost[own][o_order]
     pos = np.searchsorted(okey, ekey)
     pos_c = np.minimum(pos, max(len(okey) - 1, 0))
@@ -189,7 +189,7 @@ def _attach_shared(problem: ServiceProblem, provider: np.ndarray,
                    + provider[provider >= 0]).tolist())
     minutes_left = problem.minutes_capacity - minutes_served(problem, provider)
     cand = np.nonzero(problem.shared_options() & (provider[ep] < 0))[0]
-    for j in cand[np.argsort(cost[cand], kind="stable")].tolist():
+    for j in cand[stable_order(cost[cand])].tolist():
         p, e = int(ep[j]), int(ee[j])
         if provider[p] >= 0 or int(problem.pair_student[p]) * n_e + e not in serving:
             continue
@@ -585,7 +585,7 @@ def _lagrangian_bound(problem: ServiceProblem, params: ServiceParams, served: in
     # Which free option each service edge feeds (by (student, provider) key).
     fkey = cs[free_o].astype(np.int64) * n_e + ce[free_o]
     ekey = st * n_e + ee
-    order = np.argsort(fkey, kind="stable")
+    order = stable_order(fkey)
     lo = np.searchsorted(fkey[order], ekey)
     hi = np.searchsorted(fkey[order], ekey, side="right")
     # An edge may feed an own and a coordinator option of the same key.
@@ -679,7 +679,7 @@ def _within_caps(problem: ServiceProblem, provider: np.ndarray,
         return provider
     # What each (student, provider) costs there: the edges of its pairs.
     ekey = problem.edge_pair.astype(np.int64) * n_e + problem.edge_provider
-    order = np.argsort(ekey, kind="stable")
+    order = stable_order(ekey)
     at = order[np.searchsorted(ekey[order], served.astype(np.int64) * n_e + provider[served])]
     dear = np.bincount(inv, weights=cost[at], minlength=len(ukey))
     # Per provider, its students dearest first (ties: the later student).

@@ -13,7 +13,7 @@ import time
 import numpy as np
 from numpy.typing import ArrayLike
 
-from optimizer.arraysets import member
+from optimizer.arraysets import member, stable_order
 from optimizer.planning.solvers import highs_child
 from optimizer.planning.solvers.services_flows import (
     _cm_bonus,
@@ -111,7 +111,7 @@ def _own_of(own_key: np.ndarray, xkey: np.ndarray) -> np.ndarray:
     case-manager option of the same key (index into ``own_key``; -1: none)."""
     if not len(own_key):
         return np.full(len(xkey), -1, dtype=np.int64)
-    order = np.argsort(own_key, kind="stable")
+    order = stable_order(own_key)
     pos = np.minimum(np.searchsorted(own_key[order], xkey), len(own_key) - 1)
     return np.where(own_key[order][pos] == xkey, order[pos], -1)
 
@@ -121,7 +121,7 @@ def _single_option(own_key: np.ndarray, xkey: np.ndarray) -> np.ndarray:
     the key has exactly one (index into ``xkey``; -1: none, or several)."""
     if not len(xkey):
         return np.full(len(own_key), -1, dtype=np.int64)
-    order = np.argsort(xkey, kind="stable")
+    order = stable_order(xkey)
     keys = xkey[order]
     first = np.searchsorted(keys, own_key, side="left")
     after = np.searchsorted(keys, own_key, side="right")
@@ -913,7 +913,7 @@ def _round_lp(problem: ServiceProblem, x: np.ndarray, cost: np.ndarray,
     todo = np.setdiff1d(np.arange(n_p), ep[whole])
     share = np.zeros(n_p)
     np.maximum.at(share, ep, x)
-    todo = todo[np.argsort(-share[todo], kind="stable")]
+    todo = todo[stable_order(-share[todo])]
     first, last = np.searchsorted(ep, todo), np.searchsorted(ep, todo, side="right")
     for p, a, b in zip(todo.tolist(), first.tolist(), last.tolist(), strict=True):
         cand = np.arange(a, b)

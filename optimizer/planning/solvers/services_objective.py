@@ -15,7 +15,7 @@ from typing import TypeVar, cast
 
 import numpy as np
 
-from optimizer.arraysets import member, unique
+from optimizer.arraysets import member, stable_order, unique
 from optimizer.planning.solvers.services_problem import COORDINATOR, SCALE, ServiceProblem
 
 T = TypeVar("T")
@@ -253,7 +253,7 @@ def _option_rank(opt_owner: np.ndarray, opt_provider: np.ndarray, opt_rank: np.n
     a choice is not an option."""
     keys = opt_owner.astype(np.int64) * n_e + opt_provider
     want = owners.astype(np.int64) * n_e + providers
-    order = np.argsort(keys, kind="stable")
+    order = stable_order(keys)
     pos = np.searchsorted(keys[order], want)
     ok = (pos < len(keys)) & (keys[order][np.minimum(pos, len(keys) - 1)] == want) if len(
         keys) else np.zeros(len(want), dtype=bool)

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from optimizer.arraysets import stable_order
+
 #: A column of :meth:`ServiceProblem.from_arrays`: an array or a list, one value per row.
 Column = np.ndarray | Sequence[Any]
 
@@ -254,13 +256,13 @@ class ServiceProblem:
         # all when they come sorted, as the district's service problem gives them.
         ekey = ep * max(n_e, 1) + ee
         if np.any(np.diff(ekey) < 0):
-            order = np.argsort(ekey, kind="stable")
+            order = stable_order(ekey)
             ep, ee, er, ekey = ep[order], ee[order], er[order], ekey[order]
         if np.any(np.diff(ekey) == 0):
             raise ValueError("a service option is listed twice")
         ckey = (cs * max(n_e, 1) + ce) * 2 + ck
         if np.any(np.diff(ckey) < 0):
-            order = np.argsort(ckey, kind="stable")
+            order = stable_order(ckey)
             cs, ce, ck, cr, ckey = cs[order], ce[order], ck[order], cr[order], ckey[order]
         if np.any(np.diff(ckey) == 0):
             raise ValueError("a case-manager option is listed twice")

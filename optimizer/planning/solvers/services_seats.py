@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from optimizer.arraysets import stable_order
 from optimizer.planning.solvers.services_objective import caseloads, minutes_served
 from optimizer.planning.solvers.services_problem import COORDINATOR, ServiceProblem
 
@@ -60,7 +61,7 @@ def free_coordinator_seats(problem: ServiceProblem, provider: np.ndarray,
         return by_provider[e]
 
     # A student's pairs (to count the pairs a provider serves them by).
-    by_student = np.argsort(problem.pair_student, kind="stable")
+    by_student = stable_order(problem.pair_student)
     s_first = np.searchsorted(problem.pair_student[by_student], np.arange(problem.n_students))
     s_last = np.searchsorted(problem.pair_student[by_student], np.arange(problem.n_students),
                              side="right")
@@ -73,7 +74,7 @@ def free_coordinator_seats(problem: ServiceProblem, provider: np.ndarray,
     first = np.searchsorted(problem.edge_pair, np.arange(problem.n_pairs))
     last = np.searchsorted(problem.edge_pair, np.arange(problem.n_pairs), side="right")
     coord = problem.cm_kind == COORDINATOR
-    order = np.argsort(problem.cm_student, kind="stable")
+    order = stable_order(problem.cm_student)
     starts = np.searchsorted(problem.cm_student[order], np.arange(problem.n_students))
     ends = np.searchsorted(problem.cm_student[order], np.arange(problem.n_students),
                            side="right")
