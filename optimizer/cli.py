@@ -224,6 +224,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
                                                services["provider_id"], strict=True))
     eligible = None if args.no_xlsx else eligible_pairs(district)
     kept = None
+    # This year's assignments are audited against the district's own files:
+    # the planner's edits kept below (pins, forbids) are next year's choices.
+    this_year = district
     if args.keep:
         kept = _planner_edits(args.keep, district, published)
         if kept is None:
@@ -240,7 +243,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         # This year's audit needs only the district: the second core checks it
         # during the rules and the solve (with services, while the service
         # problem is built: the service solve uses both cores itself).
-        audit_work = functools.partial(audit_table, district)
+        audit_work = functools.partial(audit_table, this_year)
         with computed_beside(audit_work, "the audit of this year's case managers") as audit:
             result = plan(district, params, objective, published,
                           made_at=made.isoformat(timespec="seconds") if made else None,
@@ -312,7 +315,10 @@ def _report_kept(kept: KeptEdits, assignments: pd.DataFrame, quiet: bool) -> int
     moved = sum(1 for s, cm in now.items()
                 if s not in edited and s in kept.published and kept.published[s] != cm)
     out = sys.stderr if quiet else sys.stdout
-    print(f"\nYour edits: {len(kept.edits)} found, {len(kept.kept)} kept as pins; "
+    cleared = sum(1 for e in kept.kept if not e.chosen)
+    how = (" as pins" if not cleared else
+           f" ({len(kept.kept) - cleared} case manager(s) chosen, {cleared} cleared)")
+    print(f"\nYour edits: {len(kept.edits)} found, {len(kept.kept)} kept{how}; "
           f"{moved} other student(s) moved to make room.", file=out)
     if kept.rejected:
         print(f"{len(kept.rejected)} edit(s) break a rule and were NOT kept (those students "

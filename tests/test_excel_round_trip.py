@@ -283,6 +283,32 @@ def test_keep_reports_an_illegal_edit_and_does_not_apply_it(sheet_values, distri
     assert after.set_index("student_id").loc[bad["sid"], "case_manager_id"] != bad["eid"]
 
 
+def test_a_cleared_cell_is_no_finding_in_the_audit_of_this_year(planned, sheet_values, district,
+                                                                tmp_path, capsys):
+    """Clearing a student's case manager forbids the plan's choice for next
+    year; this year's assignment to them is no broken rule (audit.csv)."""
+    before = pd.read_csv(planned / "audit.csv", dtype=str, keep_default_na=False)
+    cleared = {}
+
+    def change(rows):
+        for sid, row in rows.items():
+            s = district.students[sid]
+            planned = row[7].value  # the hidden "Plan's case manager"
+            if sid not in district.pins and planned and planned == s.current_case_manager:
+                cleared.update(sid=sid, eid=planned)
+                row[CM_COL - 1].value = None
+                return
+
+    path = _edited(sheet_values, tmp_path, change)
+    out = tmp_path / "v2"
+    assert main(["plan", str(SAMPLE), "--keep", str(path), "--out", str(out)]) == 0
+    assert "1 found, 1 kept (0 case manager(s) chosen, 1 cleared)" in capsys.readouterr().out
+    after = pd.read_csv(out / "audit.csv", dtype=str, keep_default_na=False)
+    assert after.equals(before)
+    now = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    assert now.set_index("student_id").at[cleared["sid"], "case_manager_id"] != cleared["eid"]
+
+
 def test_keep_of_a_plan_folder_needs_the_original(planned, tmp_path, capsys):
     assert main(["plan", str(SAMPLE), "--keep", str(planned), "--out",
                  str(tmp_path / "v2"), "--quiet"]) == 2

@@ -6,6 +6,8 @@ of locks.csv keeps its own words beside it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from optimizer import edge_table, load_district, plan
@@ -58,12 +60,20 @@ def test_a_kept_edit_is_explained_as_the_planners_edit(folder):
     assert (f"This year's case manager {this_year} was replaced by the planner's choice in "
             "the plan workbook") in a.at[moved, "reason_detail"]
     assert "locks.csv" not in a.at[moved, "reason_detail"]
+    # The edit's lock reason is its opening: not said again as a "Lock reason".
+    assert "Lock reason" not in a.at[moved, "reason_detail"]
     # The cleared cell: this year's case manager (the plan's) may not be chosen again.
     gone = district.students[cleared].current_case_manager
     assert a.at[cleared, "case_manager_id"] != gone
     assert (f"This year's case manager {gone} was removed by the planner in the plan workbook"
             in a.at[cleared, "reason_detail"])
     assert "locks.csv" not in a.at[cleared, "reason_detail"]
+    # The short reasons say the edit once, whole (not cut at 160 characters).
+    assert "Cleared in the plan workbook" in a.at[cleared, "reason"]
+    assert "This year's case manager was changed in the plan workbook" in a.at[cleared, "reason"]
+    for sid in (moved, cleared):
+        assert not a.at[sid, "reason"].endswith("…")
+        assert a.at[sid, "reason"].count("plan workbook") <= 2
     # A pin of locks.csv still says so.
     pinned = next(iter(district.pins))
     assert a.at[pinned, "reason_detail"].startswith(
@@ -73,8 +83,9 @@ def test_a_kept_edit_is_explained_as_the_planners_edit(folder):
         pinned, "reason"]
 
 
-def test_the_short_reason_and_the_published_moves_name_the_edit():
-    district = load_district(SAMPLE)
+@pytest.mark.parametrize("folder", [SAMPLE, SERVICES_SAMPLE], ids=["case managers", "services"])
+def test_the_short_reason_and_the_published_moves_name_the_edit(folder):
+    district = load_district(folder)
     rows, (moved, _), cleared, _ = _edits(district)
     kept = keep_edits(district, rows)
     result = plan(kept.district, published=kept.published)
@@ -83,6 +94,7 @@ def test_the_short_reason_and_the_published_moves_name_the_edit():
         a.at[cleared, "reason"]
     # Against the workbook's plan, the two edited students moved because of the edit.
     moves = result.figures["published_plan"]
-    assert moves["moved_because"].get("changed in the plan workbook", 0) >= 2
-    assert "Moved from the published plan (changed in the plan workbook)" in a.at[moved,
-                                                                                  "reason"]
+    assert moves["moved_because"].get("changed in the plan workbook", 0) == 2
+    assert re.search("Moved from the published plan: [^.]*plan workbook",
+                     a.at[moved, "reason_detail"])
+    assert "Moved from the published plan" not in a.at[moved, "reason"]

@@ -30,7 +30,9 @@ from optimizer.planning.result import (
     CASELOAD_COLUMNS,
     CHANGED_IN_WORKBOOK,
     CHANGED_IN_WORKBOOK_WORDS,
+    CLEARED_IN_WORKBOOK,
     HIRING_COLUMNS,
+    KEPT_EDIT,
     LOCK_REASON,
     RANK_LABEL,
     RANK_WORDS,
@@ -170,7 +172,7 @@ def placement_reasons(plan: _Plan, short: list[list[str]] | None = None
             opening = pin_opening(d, lk.student_id, lk.educator_id)
             text = f"{opening} ({lk.student_id} to {lk.educator_id}). " + text
             brief.insert(0, opening)
-            if lk.reason:
+            if lk.reason and opening != KEPT_EDIT:  # (an edit's reason is its opening)
                 lock_notes[s] = f". {LOCK_REASON}{lk.reason}"
         elif rank > best[s]:
             better = [int(ee[k]) for k in range(starts[s], ends[s])
@@ -215,8 +217,13 @@ def published_plan_moves(plan: _Plan, reasons: list[str],
         if reasons[s]:
             reasons[s] += f". Moved from the published plan: {sentence}"
             if short is not None:
-                # First, so that the cap at 160 characters never cuts it.
-                short[s].insert(0, f"Moved from the published plan ({category})")
+                # First, so that the cap at 160 characters never cuts it. A
+                # planner's edit says so once: a chosen case manager opens
+                # with KEPT_EDIT already, a cleared cell here.
+                if category != CHANGED_IN_WORKBOOK:
+                    short[s].insert(0, f"Moved from the published plan ({category})")
+                elif KEPT_EDIT not in short[s]:
+                    short[s].insert(0, CLEARED_IN_WORKBOOK)
     return {"students_in_published_plan": int((published != -1).sum()),
             "moved": int(moved.sum()), "moved_because": why_moved}
 

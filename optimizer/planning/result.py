@@ -56,6 +56,9 @@ KEPT_EDIT = "Kept as edited in the plan workbook"
 #: the category, and its words after "This year's case manager".
 CHANGED_IN_WORKBOOK = "changed in the plan workbook"
 CHANGED_IN_WORKBOOK_WORDS = "was changed in the plan workbook"
+#: The short reason's opening for a student whose case manager the planner
+#: cleared in the plan workbook (one chosen there opens with KEPT_EDIT).
+CLEARED_IN_WORKBOOK = "Cleared in the plan workbook"
 
 
 def pin_opening(district: District, student_id: str, educator_id: str) -> str:
@@ -68,6 +71,8 @@ def pin_opening(district: District, student_id: str, educator_id: str) -> str:
     """
     return (KEPT_EDIT if (student_id, educator_id) in district.edited_locks
             else PINNED_IN_LOCKS)
+
+
 HIRING_COLUMNS = ["school_id", "region", "role", "credential", "students", "fte"]
 
 #: ``services.csv`` of a plan that plans service providers (one row per

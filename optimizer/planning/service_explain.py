@@ -45,7 +45,11 @@ from optimizer.planning.explain import (
 from optimizer.planning.result import (
     ASSIGNMENT_COLUMNS,
     CASELOAD_COLUMNS,
+    CHANGED_IN_WORKBOOK,
+    CHANGED_IN_WORKBOOK_WORDS,
+    CLEARED_IN_WORKBOOK,
     HIRING_COLUMNS,
+    KEPT_EDIT,
     LOCK_REASON,
     RANK_LABEL,
     SERVICE_CASELOAD_COLUMNS,
@@ -244,6 +248,7 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
                       strict=True))
     reasons = []
     short: list[str] = []  # planner words, no ids (reason); the full text is reason_detail
+    edited = sp.district.edited_locks
     labels = {k: v.capitalize() for k, v in RANK_LABEL.items()}
     for s in range(p.n_students):
         e = cm_list[s]
@@ -277,17 +282,25 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
         elif cur:
             text += ". " + _cm_why_not(plan, s, cur, option.get(s, (False, False)))
         moved = published_list[s] != -1 and published_list[s] != e
+        # The planner's edit in the plan workbook (plan --keep): a case manager
+        # chosen there (pinned: the opening says so), or one cleared there.
+        by_choice = opening == KEPT_EDIT
+        cleared = published_list[s] >= 0 and (sid, eid_list[published_list[s]]) in edited
         if moved:
-            text += ". Moved from the published plan"
-        if lk is not None and lk.reason:
+            text += (". Moved from the published plan: changed in the plan workbook"
+                     if by_choice or cleared else ". Moved from the published plan")
+        if lk is not None and lk.reason and not by_choice:  # (an edit's reason is its opening)
             text += f". {LOCK_REASON}{lk.reason}"
         reasons.append(text)
-        parts = [label + (": coordinates, does not serve them" if coordination
+        changed = by_choice or (sid, cur) in edited
+        parts = [CLEARED_IN_WORKBOOK if cleared else "",
+                 label + (": coordinates, does not serve them" if coordination
                           else f": serves their {mine}"),
                  opening,
                  "Keeps this year's case manager" if kept else
+                 f"This year's case manager {CHANGED_IN_WORKBOOK_WORDS}" if cur and changed else
                  "Changes from this year's case manager" if cur else "",
-                 "Moved from the published plan" if moved else ""]
+                 "Moved from the published plan" if moved and not (by_choice or cleared) else ""]
         text = ". ".join(x for x in parts if x)
         short.append(text if len(text) <= SHORT_REASON_MAX else text[:SHORT_REASON_MAX - 1] + "…")
     placed = plan.cm >= 0
@@ -642,12 +655,15 @@ def service_figures(plan: _Plan, sol: ServiceSolution, params: ServiceParams,
     if sp.published_given:
         moved = (p.published_cm != -1) & (plan.cm != p.published_cm)
         gone = moved & (p.published_cm == -2)
+        # Students whose case manager the planner chose or cleared in the plan workbook.
+        by_edit = moved & ~gone & np.isin(p.student_ids, [s for s, _ in d.edited_locks])
         pairs_moved = (p.pair_published != -1) & (plan.provider != p.pair_published)
         published = {"students_in_published_plan": int((p.published_cm != -1).sum()),
                      "moved": int(moved.sum()),
                      "moved_because": {k: v for k, v in (
                          ("no longer on staff", int(gone.sum())),
-                         ("re-planned", int((moved & ~gone).sum()))) if v},
+                         (CHANGED_IN_WORKBOOK, int(by_edit.sum())),
+                         ("re-planned", int((moved & ~gone & ~by_edit).sum()))) if v},
                      "pairs_in_published_plan": int((p.pair_published != -1).sum()),
                      "pairs_moved": int(pairs_moved.sum())}
     return {
