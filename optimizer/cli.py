@@ -254,6 +254,14 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     progress(f"writing {args.out}")
     t0 = time.perf_counter()
     warnings = list(district.warnings)
+    if kept is not None:
+        # The district's files' warnings under their own names: the edits are
+        # applied as a scenario, which names its tables "students (the
+        # planner's edits)" though the planner edited no such file. Any
+        # warning the edits themselves raise is kept as it is.
+        own = {(w.row, w.column, w.value, w.expected) for w in this_year.warnings}
+        warnings = list(this_year.warnings) + [
+            w for w in warnings if (w.row, w.column, w.value, w.expected) not in own]
     out = write_plan(result, args.out, xlsx=not args.no_xlsx, redact=args.redact,
                      inputs=plan_inputs, force=args.force, eligible=eligible,
                      extra_tables={"warnings.csv": warning_table(warnings)})

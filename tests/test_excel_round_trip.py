@@ -283,10 +283,11 @@ def test_keep_reports_an_illegal_edit_and_does_not_apply_it(sheet_values, distri
     assert after.set_index("student_id").loc[bad["sid"], "case_manager_id"] != bad["eid"]
 
 
-def test_a_cleared_cell_is_no_finding_in_the_audit_of_this_year(planned, sheet_values, district,
+def test_a_cleared_cell_is_no_finding_of_this_year(planned, sheet_values, district,
                                                                 tmp_path, capsys):
     """Clearing a student's case manager forbids the plan's choice for next
-    year; this year's assignment to them is no broken rule (audit.csv)."""
+    year; this year's assignment to them is no broken rule (audit.csv), and
+    the district's warnings are its files' (warnings.csv, the terminal)."""
     before = pd.read_csv(planned / "audit.csv", dtype=str, keep_default_na=False)
     cleared = {}
 
@@ -302,9 +303,15 @@ def test_a_cleared_cell_is_no_finding_in_the_audit_of_this_year(planned, sheet_v
     path = _edited(sheet_values, tmp_path, change)
     out = tmp_path / "v2"
     assert main(["plan", str(SAMPLE), "--keep", str(path), "--out", str(out)]) == 0
-    assert "1 found, 1 kept (0 case manager(s) chosen, 1 cleared)" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "1 found, 1 kept (0 case manager(s) chosen, 1 cleared)" in said
     after = pd.read_csv(out / "audit.csv", dtype=str, keep_default_na=False)
     assert after.equals(before)
+    # The district's warnings keep their files' names (the edits touch no such file).
+    assert "the planner's edits" not in said
+    warned = pd.read_csv(out / "warnings.csv", dtype=str, keep_default_na=False)
+    assert warned.equals(pd.read_csv(planned / "warnings.csv", dtype=str,
+                                     keep_default_na=False))
     now = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
     assert now.set_index("student_id").at[cleared["sid"], "case_manager_id"] != cleared["eid"]
 
