@@ -24,7 +24,8 @@ from pathlib import Path
 
 from optimizer.district.model import InputIssue
 
-__all__ = ["CELL_LIMIT", "TextTable", "is_regular_file", "read_csv_strict", "read_text_file"]
+__all__ = ["CELL_LIMIT", "TextTable", "is_regular_file", "parse_csv_strict", "read_csv_strict",
+           "read_text_file"]
 
 #: Longest cell accepted, in characters (the csv module's default limit).
 CELL_LIMIT = 131_072
@@ -91,6 +92,11 @@ def read_csv_strict(path: Path, out: list[InputIssue], label: str | None = None
     text = read_text_file(path, label, out)
     if text is None:
         return None
+    return parse_csv_strict(text, out, label)
+
+
+def parse_csv_strict(text: str, out: list[InputIssue], label: str) -> TextTable | None:
+    """:func:`read_csv_strict` of a file's text (read by :func:`read_text_file`)."""
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     rows: list[list[str]] = []

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,14 @@ import pandas as pd
 
 from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.contract import CONTRACT, FILES, OPTIONAL_FILES
-from optimizer.district.csvread import TextTable, is_regular_file, read_csv_strict, read_text_file
+from optimizer.district.csvread import (
+    CELL_LIMIT,
+    TextTable,
+    is_regular_file,
+    parse_csv_strict,
+    read_csv_strict,
+    read_text_file,
+)
 from optimizer.district.model import InputIssue
 from optimizer.district.textsafe import restore_formula_text
 
@@ -66,10 +75,103 @@ def _check_header(table: str, label: str, header: list[str], out: list[InputIssu
 
 def _read_csv(table: str, path: Path, out: list[InputIssue]) -> pd.DataFrame | None:
     label = path.name
-    text = read_csv_strict(path, out, label)
+    content = read_text_file(path, label, out)
+    if content is None:
+        return None
+    plain = plain_csv_frame(content)
+    if plain is not None:
+        if not _check_header(table, label, list(plain.columns), out):
+            return None
+        return plain
+    text = parse_csv_strict(content, out, label)
     if text is None or not _check_header(table, label, text.header, out):
         return None
     return text_frame(_unguard_rows(text))
+
+
+#: Any white space but a space or a line end (a tab, a no-break space...).
+_OTHER_SPACE = re.compile(r"[^\S \n]")
+
+
+def _edge_space(text: str) -> bool:
+    """Whether a cell of ``text`` (its lines ending in a line feed) may start
+    or end with white space: a space beside a comma or a line end, or any
+    other white space anywhere. (Four substring searches and one for a
+    character class: a regular expression for the edges themselves took
+    0.2-0.3 s on a students.csv of 100,000 rows.)"""
+    return bool(_OTHER_SPACE.search(text)) or text.startswith(" ") or text.endswith(" ") \
+        or any(pair in text for pair in (" ,", ", ", "\n ", " \n"))
+
+
+def plain_csv_frame(text: str) -> pd.DataFrame | None:
+    """:func:`text_frame` of :func:`~optimizer.district.csvread.read_csv_strict`
+    (formula guards undone), by pandas' C parser, for a *plain* file; None for
+    any other, which the strict reader then reads and reports on.
+
+    Plain: no quote, no NUL, no carriage return but in a CRLF line end, no
+    white space that could be at the edge of a cell (read_csv_strict strips
+    it), a header of distinct, non-blank names (none starting with an
+    apostrophe), no line longer than a cell may be, and every line not blank
+    holding the header's number of cells. Such a file has one record per
+    line, so its rows are counted as the strict reader counts them, and its
+    cells are the same text. A students.csv of 100,000 rows: 0.25 s, against
+    0.45-0.6 s for the strict reader's loop in Python and its frame. Files
+    exported with quotes take the strict reader, as before
+    (tests/test_plain_csv.py compares the two).
+
+    Examples
+    --------
+    >>> plain_csv_frame("a,b\\n1,2\\n").to_dict("list")
+    {'a': ['1'], 'b': ['2']}
+    >>> plain_csv_frame('a,b\\n"1",2\\n') is None
+    True
+    """
+    if '"' in text or "\x00" in text:
+        return None
+    if "\r" in text:  # (a carriage return left alone is white space: declined below)
+        text = text.replace("\r\n", "\n")
+    if _edge_space(text):
+        return None
+    # Lines, their cells and their length, from the bytes (a comma or a line
+    # feed is one byte in UTF-8, never part of another character's).
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    ends = np.flatnonzero(data == 10)
+    if len(data) and data[-1] != 10:
+        ends = np.append(ends, len(data))  # (no line end after the last line)
+    starts = np.concatenate([[0], ends[:-1] + 1]) if len(ends) else ends
+    length = ends - starts
+    # Commas per line: a sum per slice (an empty line's "slice" gives the byte
+    # at its start, its own line feed: 0). Not a running count: an array of
+    # 8 bytes per byte of the file, new memory that cost 0.25 s for a
+    # students.csv of 8.6 MB.
+    commas = (np.add.reduceat((data == 44).view(np.uint8), starts, dtype=np.int64)
+              if len(data) else length)
+    blank = commas == length  # commas only, or nothing
+    header = text[:int(ends[0])].split(",") if len(ends) else []
+    if (len(ends) < 2 or "" in header or len(set(header)) != len(header)
+            or any(h.startswith("'") for h in header)
+            or int(length.max()) > CELL_LIMIT):
+        return None
+    blank = blank[1:]
+    # Every row the header's cells; a blank line no more (pandas warns of more).
+    if np.any(commas[1:][~blank] != len(header) - 1) or np.any(commas > len(header) - 1):
+        return None
+    frame = pd.read_csv(io.StringIO(text), dtype=str, na_filter=False, keep_default_na=False,
+                        skip_blank_lines=False, engine="c", index_col=False)
+    if len(frame) != len(blank) or list(frame.columns) != header:
+        return None  # (not read as expected: the strict reader says why)
+    rows = np.arange(2, len(blank) + 2, dtype=np.int64)
+    if blank.any():
+        keep = ~blank
+        frame = frame[keep].reset_index(drop=True)
+        rows = rows[keep]
+    if "'" in text:  # cells the formula guard wrote as '=...: read back as typed
+        for col in frame.columns:
+            guarded = frame[col].str.startswith("'")
+            if guarded.any():
+                frame[col] = frame[col].map(restore_formula_text)
+    frame.attrs["rows"] = rows
+    return frame
 
 
 def text_frame(text: TextTable) -> pd.DataFrame:
