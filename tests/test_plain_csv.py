@@ -27,7 +27,7 @@ _CELL = st.integers(0, 79).flatmap(lambda k: _NOISE if k == 0 else _PLAIN_CELL)
 @st.composite
 def _csv_text(draw):
     width = draw(st.integers(1, 5))
-    header = draw(st.permutations(["id", "name", "a", "b", "c"]))[:width]
+    header = draw(st.permutations(["id", "name", "élève", "名前", "c"]))[:width]
     if draw(st.integers(0, 9)) == 0:  # now and then a name that is not plain
         header[-1] = draw(st.sampled_from(["", " d", "'=h", header[0]]))
     lines = [",".join(header)]
@@ -42,13 +42,18 @@ def _csv_text(draw):
             lines.append(",".join(draw(st.lists(_CELL, min_size=max(n, 0),
                                                 max_size=max(n, 0)))))
     end = draw(st.sampled_from(["\n", "\r\n"]))
-    return end.join(lines) + draw(st.sampled_from(["", end, end + end]))
+    bom = "\ufeff" if draw(st.integers(0, 19)) == 0 else ""  # (a second one, left by the reader)
+    return bom + end.join(lines) + draw(st.sampled_from(["", end, end + end]))
 
 
 def _strict(text):
     out = []
     table = parse_csv_strict(text, out, "t.csv")
     return (None if table is None else text_frame(_unguard_rows(table))), out
+
+
+# Pandas never warns (nor raises) on what it is given: the reader declines first.
+pytestmark = pytest.mark.filterwarnings("error")
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -68,6 +73,7 @@ def test_plain_reader_is_the_strict_reader_or_declines(text):
     ("a,b\n1,2\n\n3,4\n", [2, 4]),               # a blank line is counted, holds nothing
     ("a,b\r\n1,2\r\n,\r\n3,4", [2, 4]),          # CRLF, a line of commas, no last line end
     ("a,b\n1,\n,2\n", [2, 3]),                  # empty cells are cells
+    ("élève,名前\nx,y\n\n", [2]),               # names beyond ASCII (more bytes than letters)
 ])
 def test_plain_files_are_read_with_their_spreadsheet_rows(text, rows):
     plain = plain_csv_frame(text)
@@ -90,6 +96,10 @@ def test_plain_files_are_read_with_their_spreadsheet_rows(text, rows):
     "a,b\n",                   # no rows
     "",                        # nothing
     "a,b\n1,\x002\n",          # a NUL
+    "\ufeffa,b\n1,2\n",        # a byte-order mark left over: pandas would drop it
+    "\ufeff\n\n",              # ... or find no columns
+    "ééé,b\n,\n3,4,5\n",       # a row too long after a name beyond ASCII
+    "ééé,b\n,1,2\n",            # a blank line too long after one
     "a,b\n" + "x" * (CELL_LIMIT + 1) + ",2\n",   # a cell over the limit
 ])
 def test_files_that_are_not_plain_go_to_the_strict_reader(text):

@@ -12,6 +12,7 @@ import hashlib
 import io
 import re
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,11 +109,13 @@ def plain_csv_frame(text: str) -> pd.DataFrame | None:
     (formula guards undone), by pandas' C parser, for a *plain* file; None for
     any other, which the strict reader then reads and reports on.
 
-    Plain: no quote, no NUL, no carriage return but in a CRLF line end, no
-    white space that could be at the edge of a cell (read_csv_strict strips
-    it), a header of distinct, non-blank names (none starting with an
-    apostrophe), no line longer than a cell may be, and every line not blank
-    holding the header's number of cells. Such a file has one record per
+    Plain: no quote, no NUL, no byte-order mark left at the start, no
+    carriage return but in a CRLF line end, no white space that could be at
+    the edge of a cell (read_csv_strict strips it), a header of distinct,
+    non-blank names (none starting with an apostrophe), no line longer (in
+    bytes) than a cell may be (in characters), and every line not blank
+    holding the header's number of cells; and pandas reads it without a
+    warning or an error. Such a file has one record per
     line, so its rows are counted as the strict reader counts them, and its
     cells are the same text. A students.csv of 100,000 rows: 0.25 s, against
     0.45-0.6 s for the strict reader's loop in Python and its frame. Files
@@ -126,8 +129,8 @@ def plain_csv_frame(text: str) -> pd.DataFrame | None:
     >>> plain_csv_frame('a,b\\n"1",2\\n') is None
     True
     """
-    if '"' in text or "\x00" in text:
-        return None
+    if '"' in text or "\x00" in text or text.startswith("\ufeff"):
+        return None  # (a second byte-order mark: pandas would drop it, the strict reader not)
     if "\r" in text:  # (a carriage return left alone is white space: declined below)
         text = text.replace("\r\n", "\n")
     if _edge_space(text):
@@ -147,7 +150,8 @@ def plain_csv_frame(text: str) -> pd.DataFrame | None:
     commas = (np.add.reduceat((data == 44).view(np.uint8), starts, dtype=np.int64)
               if len(data) else length)
     blank = commas == length  # commas only, or nothing
-    header = text[:int(ends[0])].split(",") if len(ends) else []
+    # (From the text, not at the byte offset: a name beyond ASCII takes more bytes.)
+    header = text.split("\n", 1)[0].split(",")
     if (len(ends) < 2 or "" in header or len(set(header)) != len(header)
             or any(h.startswith("'") for h in header)
             or int(length.max()) > CELL_LIMIT):
@@ -156,8 +160,14 @@ def plain_csv_frame(text: str) -> pd.DataFrame | None:
     # Every row the header's cells; a blank line no more (pandas warns of more).
     if np.any(commas[1:][~blank] != len(header) - 1) or np.any(commas > len(header) - 1):
         return None
-    frame = pd.read_csv(io.StringIO(text), dtype=str, na_filter=False, keep_default_na=False,
-                        skip_blank_lines=False, engine="c", index_col=False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # (pandas doubting the file: the strict reader)
+            frame = pd.read_csv(io.StringIO(text), dtype=str, na_filter=False,
+                                keep_default_na=False, skip_blank_lines=False, engine="c",
+                                index_col=False)
+    except (ValueError, Warning):  # pandas' ParserError and EmptyDataError are ValueErrors
+        return None
     if len(frame) != len(blank) or list(frame.columns) != header:
         return None  # (not read as expected: the strict reader says why)
     rows = np.arange(2, len(blank) + 2, dtype=np.int64)
