@@ -123,7 +123,8 @@ def stable_order(labels: np.ndarray) -> np.ndarray:
     spanning fewer than 2**32 take two radix passes, low half then high half
     (a stable sort by the low half, then a stable sort of that order by the
     high half, is the order by the whole). 1.67 million labels in random
-    order below 184: 0.16 s merged, 0.02 s by radix.
+    order below 184: 0.16 s merged, 0.02 s by radix. Labels mostly in order
+    already are merged.
 
     Examples
     --------
@@ -132,6 +133,10 @@ def stable_order(labels: np.ndarray) -> np.ndarray:
     """
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) == 0 or labels.dtype.kind not in "iu":
+        return np.argsort(labels, kind="stable")
+    if np.count_nonzero(labels[1:] < labels[:-1]) * 8 < len(labels):
+        # Mostly in order already: NumPy's merge sort takes the runs as they
+        # are (a million edges by student and cost: 0.008 s, radix 0.06-0.12).
         return np.argsort(labels, kind="stable")
     low, high = int(labels.min()), int(labels.max())
     span = high - low

@@ -76,6 +76,16 @@ def test_stable_order_is_the_stable_sort(seed):
     assert stable_order(values).tolist() == want
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_stable_order_of_labels_mostly_in_order(seed):
+    rng = np.random.default_rng(seed)
+    values = np.sort(rng.integers(0, int(rng.choice([50, 10**6, 2**40])), 5000))
+    swap = rng.integers(0, len(values), int(rng.integers(0, 200)))
+    values[swap] = values[swap[::-1]]  # a few out of place, many ties
+    want = sorted(range(len(values)), key=lambda i: int(values[i]))
+    assert stable_order(values).tolist() == want
+
+
 def test_stable_order_of_other_arrays_is_numpys():
     floats = np.array([0.5, -1.0, 0.5, 2.0])
     assert stable_order(floats).tolist() == [1, 0, 2, 3]
