@@ -115,12 +115,12 @@ def plain_csv_frame(text: str) -> pd.DataFrame | None:
     non-blank names (none starting with an apostrophe), no line longer (in
     bytes) than a cell may be (in characters), and every line not blank
     holding the header's number of cells; and pandas reads it without a
-    warning or an error. Such a file has one record per
-    line, so its rows are counted as the strict reader counts them, and its
-    cells are the same text. A students.csv of 100,000 rows: 0.25 s, against
-    0.45-0.6 s for the strict reader's loop in Python and its frame. Files
-    exported with quotes take the strict reader, as before
-    (tests/test_plain_csv.py compares the two).
+    warning or an error. Such a file has one record per line, so its rows
+    are counted as the strict reader counts them, and its cells are the same
+    text. A students.csv of 100,000 rows: 0.25 s, against 0.45-0.6 s for the
+    strict reader's loop in Python and its frame. Files exported with quotes
+    take the strict reader, as before (tests/test_plain_csv.py compares the
+    two).
 
     Examples
     --------

@@ -29,7 +29,6 @@ from optimizer.rules import decide
 __all__ = ["EDIT_REASON", "Edit", "KeptEdits", "RejectedEdit", "keep_edits"]
 
 
-
 @dataclass(frozen=True)
 class Edit:
     """One change a planner made: ``chosen`` is blank when they cleared the cell."""
