@@ -227,10 +227,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     # This year's assignments are audited against the district's own files:
     # the planner's edits kept below (pins, forbids) are next year's choices.
     this_year = district
+    providers_note = ""
     if args.keep:
         kept = _planner_edits(args.keep, district, published)
         if kept is None:
             return EXIT_BAD_INPUT
+        if district.plans_services and published_services is None:
+            published_services, providers_note = _workbook_providers(args.keep, kept.published)
         district, published = kept.district, published or kept.published
     try:
         params = SolveParams(balance=args.balance, time_limit=args.time_limit,
@@ -281,6 +284,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         print(f"\nPlan written to {out}/ ({files})")
     if kept is None:
         return 0
+    if providers_note:
+        print(providers_note, file=sys.stderr if args.json else sys.stdout)
     return _report_kept(kept, result.assignments, quiet=args.json)
 
 
@@ -314,6 +319,30 @@ def _planner_edits(path: str, district: District,
             ["student_id", "case_manager_id", "planned_case_manager_id", "row"]].itertuples(
             index=False)]
     return keep_edits(district, rows)
+
+
+def _workbook_providers(path: str, planned: Mapping[str, str]
+                        ) -> tuple[dict[tuple[str, str], str] | None, str]:
+    """A service plan's providers for ``plan --keep plan.xlsx``, so that the
+    re-plan keeps them as it keeps the case managers the planner left alone:
+    the services.csv beside the workbook, when that folder's assignments.csv
+    is the plan the workbook holds (every case manager as in its hidden
+    column). Returns them (or None) and a line for the planner."""
+    folder = Path(path).parent if Path(path).is_file() else Path(path)
+    frame = None
+    if (folder / "services.csv").is_file():
+        frame, _ = read_plan_assignments(folder)
+    if frame is not None and dict(zip(frame["student_id"], frame["case_manager_id"],
+                                      strict=True)) == dict(planned):
+        services, problems = read_plan_services(folder)
+        if services is not None and not problems:
+            return (dict(zip(zip(services["student_id"], services["service"], strict=True),
+                             services["provider_id"], strict=True)),
+                    f"\nService providers kept where {folder}/services.csv has them "
+                    "(the plan this workbook came from), as far as the edits allow.")
+    return None, ("\nService providers were planned afresh: the plan this workbook came from "
+                  "was not found beside it. Give its folder with --published PLAN to keep "
+                  "them.")
 
 
 def _report_kept(kept: KeptEdits, assignments: pd.DataFrame, quiet: bool) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 
 from optimizer import edge_table, load_district, plan
@@ -98,3 +99,83 @@ def test_the_short_reason_and_the_published_moves_name_the_edit(folder):
     assert re.search("Moved from the published plan: [^.]*plan workbook",
                      a.at[moved, "reason_detail"])
     assert "Moved from the published plan" not in a.at[moved, "reason"]
+
+
+def _one_edit_workbook(plan_xlsx, target):
+    """The plan's edit sheet with one case manager cleared, saved as ``target``
+    (the sheet alone: what plan --keep reads)."""
+    from openpyxl import Workbook, load_workbook
+
+    from optimizer.outputs.edit_sheet import EDIT_SHEET
+
+    wb = load_workbook(plan_xlsx, read_only=True)
+    values = [list(r) for r in wb[EDIT_SHEET].iter_rows(values_only=True)]
+    wb.close()
+    row = next(v for v in values[1:] if v[3])
+    row[3] = None
+    out = Workbook()
+    out.active.title = EDIT_SHEET
+    for v in values:
+        out.active.append(v)
+    out.save(target)
+    return row[0]
+
+
+def test_keep_of_a_service_plan_keeps_its_providers(tmp_path, capsys):
+    """plan --keep of a service plan's workbook keeps the providers of the
+    plan it came from (services.csv beside it), as it keeps the case
+    managers; a workbook away from its plan says how to keep them."""
+    import json
+
+    from optimizer.cli import main
+
+    first = tmp_path / "p1"
+    assert main(["plan", str(SERVICES_SAMPLE), "--out", str(first), "--quiet"]) == 0
+    _one_edit_workbook(first / "plan.xlsx", first / "edited.xlsx")
+    _one_edit_workbook(first / "plan.xlsx", tmp_path / "elsewhere.xlsx")
+    capsys.readouterr()
+    moves = {}
+    for name, workbook in (("beside", first / "edited.xlsx"),
+                           ("elsewhere", tmp_path / "elsewhere.xlsx")):
+        out = tmp_path / name
+        assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(workbook), "--out",
+                     str(out)]) == 0
+        said = capsys.readouterr().out
+        moves[name] = json.loads((out / "summary.json").read_text())["published_plan"]
+        if name == "beside":
+            assert "Service providers kept where" in said
+        else:
+            assert "Service providers were planned afresh" in said and "--published" in said
+    assert moves["beside"]["pairs_in_published_plan"] > 0
+    assert moves["elsewhere"]["pairs_in_published_plan"] == 0
+    before = pd.read_csv(first / "services.csv", dtype=str, keep_default_na=False)
+    kept = pd.read_csv(tmp_path / "beside" / "services.csv", dtype=str, keep_default_na=False)
+    fresh = pd.read_csv(tmp_path / "elsewhere" / "services.csv", dtype=str,
+                        keep_default_na=False)
+    changed_kept = int((before["provider_id"] != kept["provider_id"]).sum())
+    changed_fresh = int((before["provider_id"] != fresh["provider_id"]).sum())
+    assert changed_kept == moves["beside"]["pairs_moved"]
+    assert changed_kept < changed_fresh
+
+
+def test_keep_uses_no_providers_of_another_plan(tmp_path, capsys):
+    """services.csv beside the workbook is used only when its folder's plan
+    is the one the workbook holds."""
+    import shutil
+
+    from optimizer.cli import main
+
+    first = tmp_path / "p1"
+    assert main(["plan", str(SERVICES_SAMPLE), "--out", str(first), "--quiet"]) == 0
+    other = tmp_path / "other"
+    shutil.copytree(first, other)
+    a = pd.read_csv(other / "assignments.csv", dtype=str, keep_default_na=False)
+    i = a.index[a["case_manager_id"] != ""][0]
+    a.at[i, "case_manager_id"] = a["case_manager_id"][a["case_manager_id"] != a.at[
+        i, "case_manager_id"]].iloc[0]  # another plan: one student elsewhere
+    a.to_csv(other / "assignments.csv", index=False)
+    _one_edit_workbook(first / "plan.xlsx", other / "edited.xlsx")
+    capsys.readouterr()
+    assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(other / "edited.xlsx"), "--out",
+                 str(tmp_path / "p2")]) == 0
+    assert "Service providers were planned afresh" in capsys.readouterr().out
