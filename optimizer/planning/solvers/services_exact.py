@@ -43,9 +43,9 @@ import math
 import time
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from optimizer.arraysets import member, unique
 from optimizer.planning.solvers.services import (
@@ -60,6 +60,9 @@ from optimizer.planning.solvers.services import (
 from optimizer.planning.solvers.services_ahead import Ahead
 from optimizer.planning.solvers.services_components import Part, chunks, restrict, whole
 from optimizer.planning.solvers.services_problem import OWN
+
+if TYPE_CHECKING:  # (CP-SAT itself loads when a part goes to it: 0.1-0.25 s a run)
+    from ortools.sat.python import cp_model
 
 __all__ = ["ExactOutcome", "ExactParams", "solve_exact", "solve_services_exact"]
 
@@ -134,6 +137,8 @@ class _Model:
     """The joint CP-SAT model of a :class:`ServiceProblem` (see the module docstring)."""
 
     def __init__(self, problem: ServiceProblem, params: ServiceParams) -> None:
+        from ortools.sat.python import cp_model
+
         p = problem
         m = cp_model.CpModel()
         n_e = p.n_providers
@@ -269,6 +274,8 @@ def solve_exact(problem: ServiceProblem, params: ServiceParams | None = None, *,
     >>> out.proven, out.objective                       # doctest: +SKIP
     (True, (1, 0, 8000))
     """
+    from ortools.sat.python import cp_model
+
     params = params or ServiceParams()
     model = _Model(problem, params)
     m = model.model
