@@ -137,7 +137,7 @@ class _Model:
     """The joint CP-SAT model of a :class:`ServiceProblem` (see the module docstring)."""
 
     def __init__(self, problem: ServiceProblem, params: ServiceParams) -> None:
-        from ortools.sat.python import cp_model
+        from ortools.sat.python import cp_model  # loaded for a part CP-SAT solves only
 
         p = problem
         m = cp_model.CpModel()
@@ -274,7 +274,7 @@ def solve_exact(problem: ServiceProblem, params: ServiceParams | None = None, *,
     >>> out.proven, out.objective                       # doctest: +SKIP
     (True, (1, 0, 8000))
     """
-    from ortools.sat.python import cp_model
+    from ortools.sat.python import cp_model  # loaded for a part CP-SAT solves only
 
     params = params or ServiceParams()
     model = _Model(problem, params)
