@@ -580,9 +580,7 @@ def sheet_part(ws: Any, level: int | None = None) -> SheetPart:
     finally:
         vars(ws).pop("_write_optimized_sheet_data", None)
         os.unlink(path)
-        if not ws.row_data_fh_closed:
-            ws.row_data_fh.close()
-            ws.row_data_fh_closed = True
+        _close_row_file(ws)
 
 
 #: A worksheet's lists of what XlsxWriter makes parts of its own for (and
@@ -809,10 +807,7 @@ def close_workbook(wb: Any, compresslevel: int | None = None,
             pool.shutdown(wait=True, cancel_futures=True)
         for ws in rows.values():
             vars(ws).pop("_write_optimized_sheet_data", None)
-            if not ws.row_data_fh_closed:
-                ws.row_data_fh.close()
-                ws.row_data_fh_closed = True
-        discard_row_files(wb)
+        discard_row_files(wb)  # (every sheet's row file closed, then removed)
 
 
 def discard_row_files(wb: Any) -> None:
@@ -823,11 +818,16 @@ def discard_row_files(wb: Any) -> None:
     >>> discard_row_files(xlsxwriter.Workbook("never.xlsx"))
     """
     for ws in wb.worksheets():
-        fh = getattr(ws, "row_data_fh", None)
-        if fh is not None and not getattr(ws, "row_data_fh_closed", True):
-            fh.close()
-            ws.row_data_fh_closed = True
+        _close_row_file(ws)
         path = getattr(ws, "row_data_filename", None)
         if path:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
+
+
+def _close_row_file(ws: Any) -> None:
+    """Close a constant-memory sheet's temporary row file, if still open."""
+    fh = getattr(ws, "row_data_fh", None)
+    if fh is not None and not getattr(ws, "row_data_fh_closed", True):
+        fh.close()
+        ws.row_data_fh_closed = True
