@@ -38,6 +38,7 @@ from optimizer.planning.result import (
     RANK_WORDS,
     UNASSIGNED_COLUMNS,
     Result,
+    changed_in_workbook,
     pin_opening,
 )
 from optimizer.planning.solution import Solution
@@ -504,15 +505,12 @@ def _why_not(plan: _Plan, s: int, cm: str,
     new = problem.educator_ids[e_new] if e_new >= 0 else "nobody"
     if cm not in d.educators:
         return "no longer on staff", f"{who} {cm} is no longer on staff"
+    edited = changed_in_workbook(d, sid, cm, who)
+    if edited is not None:
+        return CHANGED_IN_WORKBOOK, edited
     if (sid, cm) in d.forbids:
-        if (sid, cm) in d.edited_locks:  # (the planner cleared it: caseload plan --keep)
-            return CHANGED_IN_WORKBOOK, (f"{who} {cm} was removed by the planner in the "
-                                         "plan workbook")
         return "forbidden", f"{who} {cm} is forbidden in locks.csv"
     if problem.pinned_to[s] >= 0:
-        if (sid, d.pins.get(sid)) in d.edited_locks:
-            return CHANGED_IN_WORKBOOK, (f"{who} {cm} was replaced by the planner's choice in "
-                                         "the plan workbook")
         return "pinned elsewhere", f"{who} {cm} was replaced by the pin"
     decision = decide(d, d.students[sid], d.educators[cm])
     if not decision.eligible:

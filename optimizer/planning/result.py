@@ -73,6 +73,25 @@ def pin_opening(district: District, student_id: str, educator_id: str) -> str:
             else PINNED_IN_LOCKS)
 
 
+def changed_in_workbook(district: District, student_id: str, cm: str, who: str) -> str | None:
+    """Why ``who`` ``cm`` is not the student's case manager when the planner
+    changed it in the plan workbook (``caseload plan --keep``): cleared there
+    (a forbid), or replaced by the one chosen there (a pin); None otherwise,
+    a forbid of locks.csv included.
+
+    Examples
+    --------
+    >>> changed_in_workbook(district, "S1", "E1", "This year's case manager")  # doctest: +SKIP
+    "This year's case manager E1 was removed by the planner in the plan workbook"
+    """
+    if (student_id, cm) in district.forbids:
+        return (f"{who} {cm} was removed by the planner in the plan workbook"
+                if (student_id, cm) in district.edited_locks else None)
+    if (student_id, district.pins.get(student_id)) in district.edited_locks:
+        return f"{who} {cm} was replaced by the planner's choice in the plan workbook"
+    return None
+
+
 HIRING_COLUMNS = ["school_id", "region", "role", "credential", "students", "fte"]
 
 #: ``services.csv`` of a plan that plans service providers (one row per

@@ -56,6 +56,7 @@ from optimizer.planning.result import (
     SERVICE_COLUMNS,
     UNASSIGNED_COLUMNS,
     Result,
+    changed_in_workbook,
     pin_opening,
 )
 from optimizer.planning.service_problem import (
@@ -193,15 +194,12 @@ def _cm_why_not(plan: _Plan, s: int, cm_id: str, option: tuple[bool, bool]) -> s
     sid = str(p.student_ids[s])
     if cm_id not in d.educators:
         return f"This year's case manager {cm_id} is no longer on staff"
+    edited = changed_in_workbook(d, sid, cm_id, "This year's case manager")
+    if edited is not None:
+        return edited
     if (sid, cm_id) in d.forbids:
-        if (sid, cm_id) in d.edited_locks:  # (the planner cleared it: caseload plan --keep)
-            return (f"This year's case manager {cm_id} was removed by the planner in the "
-                    "plan workbook")
         return f"This year's case manager {cm_id} is forbidden in locks.csv"
     if sid in d.pins:
-        if (sid, d.pins[sid]) in d.edited_locks:
-            return (f"This year's case manager {cm_id} was replaced by the planner's choice "
-                    "in the plan workbook")
         return f"This year's case manager {cm_id} was replaced by the pin"
     e = plan.e_pos[cm_id]
     any_option, coordinator = option
