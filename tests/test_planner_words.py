@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 from optimizer.cli import main
-from optimizer.outputs.text import did_you_mean
+from optimizer.district.model import InputIssue
+from optimizer.outputs.text import did_you_mean, format_warnings_grouped, shortened
 from tests.conftest import ROOT, SAMPLE, educator, student
 
 # -- item 9: small things ----------------------------------------------------
@@ -186,6 +187,30 @@ def test_plan_writes_every_warning_and_prints_them_grouped(make_district, tmp_pa
     assert main(["plan", str(folder), "--out", str(out), "--quiet", "--no-xlsx",
                  "--all"]) == 0
     assert capsys.readouterr().out.count("GONE") == 3
+
+
+def test_a_long_warning_is_cut_after_a_sentence_never_inside_a_word():
+    # The derived support level's warning: a long first sentence, then examples
+    # (the terminal cut it at 300 characters, inside "district.toml").
+    first = ("a support_level from the IEP for 223 student(s) whose blank level was "
+             "derived by a local default " + "and so on " * 20 + "set in district.toml "
+             "[support_level_rule] and decides which teachers may teach them")
+    issue = InputIssue("students.csv", None, "support_level", None,
+                       first + ". Examples: S000002 (row 3) is taken as extensive" * 3,
+                       "warning")
+    line = format_warnings_grouped([issue]).splitlines()[1]
+    assert line.endswith("may teach them. …")
+    assert "district.toml [support_level_rule]" in line and "Examples" not in line
+    # Without a sentence end in reach: cut at the last whole word.
+    words = "word " * 100
+    cut = shortened(words, 160)
+    assert cut.endswith("word …") and len(cut) <= 160
+    assert shortened("fits", 160) == "fits"
+    # The grouped line of several warnings of one kind is cut the same way.
+    many = [InputIssue("s.csv", r, "cm", "E9", "an educator_id " + "x" * 8 + words, "warning")
+            for r in (2, 3)]
+    grouped = format_warnings_grouped(many).splitlines()[1]
+    assert grouped.endswith("word …") and " wor …" not in grouped
 
 
 # -- item 2: plain words first; item 1: names --------------------------------

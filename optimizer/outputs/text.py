@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["WARNING_COLUMNS", "did_you_mean", "format_problems", "format_warnings_grouped",
            "group_problems", "warning_table", "graph_summary", "format_graph_summary",
-           "format_table"]
+           "format_table", "shortened"]
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
@@ -104,6 +104,31 @@ def group_problems(problems: list[InputIssue]) -> list[tuple[str, list[InputIssu
     return sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
 
 
+def shortened(text: str, limit: int) -> str:
+    """``text`` for a terminal line of about ``limit`` characters: whole when it
+    fits; else cut after a sentence if one ends between a third of ``limit``
+    and half again as much (a planner reads a whole sentence, the examples
+    after it are in warnings.csv), else at the last word that fits; "…"
+    marks the cut. Never cut inside a word ("set in dist…").
+
+    Examples
+    --------
+    >>> shortened("Short enough.", 20)
+    'Short enough.'
+    >>> shortened("One whole sentence here. Examples: a, b, c, d, e, f", 30)
+    'One whole sentence here. …'
+    >>> shortened("no sentence end in this rather long line of words", 30)
+    'no sentence end in this …'
+    """
+    if len(text) <= limit:
+        return text
+    end = text.find(". ", limit // 3)
+    if 0 <= end < limit * 3 // 2:
+        return text[:end + 1] + " …"
+    cut = text.rfind(" ", 0, limit - 1)
+    return (text[:cut] if cut > limit // 3 else text[:limit - 1]) + " …"
+
+
 def format_warnings_grouped(warnings: list[InputIssue], where: str = "") -> str:
     """Warnings as one line per kind: how many, and one example with its row.
 
@@ -123,9 +148,7 @@ def format_warnings_grouped(warnings: list[InputIssue], where: str = "") -> str:
              f"{len(groups)} kind{'s' if len(groups) != 1 else ''}"
              + (f" ({where})" if where else "") + ":"]
     for _kind_text, group in groups:
-        example = str(group[0])
-        if len(example) > 300:
-            example = example[:297] + "…"
+        example = shortened(str(group[0]), 300)
         if len(group) == 1:
             lines.append(f"  1 × {example}")
             continue
@@ -134,7 +157,7 @@ def format_warnings_grouped(warnings: list[InputIssue], where: str = "") -> str:
             f": '{first.value}'" if first.value is not None else "")
         what = (first.file + (f", column {first.column}" if first.column else "")
                 + f": {first.expected}")
-        lines.append(f"  {len(group)} × {what if len(what) <= 160 else what[:157] + '…'}")
+        lines.append(f"  {len(group)} × {shortened(what, 160)}")
         lines.append(f"      e.g. {at}")
     return "\n".join(lines)
 
