@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["call", "columnwise_lp", "forget", "one_thread_solver", "start"]
+__all__ = ["call", "forget", "one_thread_solver", "pass_columnwise", "start"]
 
 _CHILD: subprocess.Popen[bytes] | None = None
 
@@ -116,25 +116,30 @@ def call(target: str, *args: Any, timeout: float | None = None) -> Any:
     return answer
 
 
-def columnwise_lp(highspy: Any, cost: Any, col_hi: Any, row_hi: Any, start: Any, index: Any,
-                  value: Any) -> Any:
-    """(In the child.) The LP min cost.x, 0 <= x <= col_hi, A x <= row_hi,
-    with A given by columns (``start``, ``index``, ``value``): the shape of
-    every LP the solvers send here."""
+def pass_columnwise(h: Any, highspy: Any, cost: Any, col_hi: Any, row_hi: Any, start: Any,
+                    index: Any, value: Any, integrality: Any = None) -> None:
+    """(In the child.) Give ``h`` the LP min cost.x, 0 <= x <= col_hi,
+    A x <= row_hi, with A given by columns (``start``, ``index``, ``value``):
+    the shape of every LP the solvers send here; ``integrality`` (1 for a
+    whole-number column, per column) makes it a MIP.
+
+    The arrays go to HiGHS as they are (``Highs.passModel``'s array form):
+    filling a ``HighsLp``'s fields instead copied them value by value, 0.48 s
+    of the 121 service LPs at 100,000 students against 0.06 s, for the same
+    model (the same solves, iteration for iteration). HiGHS reads an
+    integrality array even for an LP, so an LP gets one of zeros
+    (continuous)."""
     n_col, n_row = len(cost), len(row_hi)
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_col
-    lp.num_row_ = n_row
-    lp.col_cost_ = np.asarray(cost, dtype=np.float64)
-    lp.col_lower_ = np.zeros(n_col)
-    lp.col_upper_ = np.asarray(col_hi, dtype=np.float64)
-    lp.row_lower_ = np.full(n_row, -highspy.kHighsInf)
-    lp.row_upper_ = np.asarray(row_hi, dtype=np.float64)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.asarray(start, dtype=np.int32)
-    lp.a_matrix_.index_ = np.asarray(index, dtype=np.int32)
-    lp.a_matrix_.value_ = np.asarray(value, dtype=np.float64)
-    return lp
+    kinds = np.zeros(n_col, dtype=np.int32) if integrality is None else integrality
+    status = h.passModel(
+        n_col, n_row, len(index), int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMinimize), 0.0, np.asarray(cost, dtype=np.float64),
+        np.zeros(n_col), np.asarray(col_hi, dtype=np.float64),
+        np.full(n_row, -highspy.kHighsInf), np.asarray(row_hi, dtype=np.float64),
+        np.asarray(start, dtype=np.int32), np.asarray(index, dtype=np.int32),
+        np.asarray(value, dtype=np.float64), np.asarray(kinds, dtype=np.int32))
+    if status == highspy.HighsStatus.kError:
+        raise RuntimeError("HiGHS refused the model")
 
 
 def one_thread_solver(highspy: Any) -> Any:

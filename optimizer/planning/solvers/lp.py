@@ -256,12 +256,11 @@ def _highs_lp(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarra
     import highspy  # only in the child process (see highs_child)
 
     deadline = time.perf_counter() + seconds
-    lp = highs_child.columnwise_lp(highspy, cost, col_hi, row_hi, start, index, value)
     h = highs_child.one_thread_solver(highspy)
     # Presolve only slows this LP down (measured: 1.1 s without, 6.1 s with, on
     # the 20,000-student weighted district; benchmarks/bench_plan.py).
     h.setOptionValue("presolve", "off")
-    h.passModel(lp)
+    highs_child.pass_columnwise(h, highspy, cost, col_hi, row_hi, start, index, value)
 
     def run() -> str:
         left = deadline - time.perf_counter()

@@ -93,9 +93,6 @@ def _highs_mip(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarr
     bound or -inf, that plan's shares or None)."""
     import highspy  # only in the child process (see highs_child)
 
-    lp = highs_child.columnwise_lp(highspy, cost, col_hi, row_hi, start, index, value)
-    lp.integrality_ = ([highspy.HighsVarType.kInteger] * n_x
-                       + [highspy.HighsVarType.kContinuous] * (n_col - n_x))
     h = highs_child.one_thread_solver(highspy)
     # As for the LP, presolve only slows these models (20,000-student weighted
     # district: 8 s with, 3 s without, for the largest component).
@@ -103,7 +100,8 @@ def _highs_mip(n_col: int, start: np.ndarray, index: np.ndarray, value: np.ndarr
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", float(abs_gap))
     h.setOptionValue("time_limit", max(float(seconds), 0.01))
-    h.passModel(lp)
+    whole = (np.arange(n_col) < n_x).astype(np.int32) * int(highspy.HighsVarType.kInteger)
+    highs_child.pass_columnwise(h, highspy, cost, col_hi, row_hi, start, index, value, whole)
     h.setSolution(n_x, np.arange(n_x, dtype=np.int32), np.asarray(x_start, dtype=np.float64))
     h.run()
     status = h.getModelStatus()

@@ -40,7 +40,7 @@ from optimizer.planning.solvers.services_problem import COORDINATOR, OWN, Servic
 class _JointModel:
     """The joint model's columns and rows (see :func:`_service_lp`), column-wise:
     ``start``, ``index``, ``value``; rows bounded above by ``row_hi`` (below by
-    0 or -inf, as :func:`highs_child.columnwise_lp` sets); ``cost`` per column
+    0 or -inf, as :func:`highs_child.pass_columnwise` sets); ``cost`` per column
     (milli-points, LP 3); the first ``n_x`` columns are the service options,
     the next ``n_c`` the case-manager options ``opts`` (indexes in the
     problem's), then ``n_y`` distinct-student links, then the seats."""
@@ -526,10 +526,9 @@ def _highs_levels(n_col: int, start: np.ndarray, index: np.ndarray, value: np.nd
     every = np.arange(n_col, dtype=np.int32)
     xc = np.arange(n_x, dtype=np.int32)
     cc = np.arange(n_x, n_x + n_c, dtype=np.int32)
-    lp = highs_child.columnwise_lp(highspy, np.zeros(n_col), np.ones(n_col), row_hi, start,
-                                   index, value)
     h = highs_child.one_thread_solver(highspy)
-    h.passModel(lp)
+    highs_child.pass_columnwise(h, highspy, np.zeros(n_col), np.ones(n_col), row_hi, start,
+                                index, value)
     integer = (np.arange(n_col) < n_int).astype(np.uint8)  # 1: HighsVarType.kInteger
     h.changeColsIntegrality(n_col, every, integer)
     h.setOptionValue("mip_rel_gap", 0.0)  # (levels: whole counts, exactly)
@@ -785,12 +784,11 @@ def _highs_lexicographic(n_col: int, start: np.ndarray, index: np.ndarray,
     xc = np.concatenate([np.arange(n_x), m_col]).astype(np.int32)
     obj = np.zeros(n_col)
     obj[xc] = -1.0
-    lp = highs_child.columnwise_lp(highspy, obj, col_hi, row_hi, start, index, value)
     h = highs_child.one_thread_solver(highspy)
     # No presolve: on the compact model it removed little and cost a fifth
     # of the time (8 parts at 100,000 students, the cost LP: 3.97 -> 3.18 s).
     h.setOptionValue("presolve", "off")
-    h.passModel(lp)
+    highs_child.pass_columnwise(h, highspy, obj, col_hi, row_hi, start, index, value)
 
     def run(what: str) -> float:
         h.setOptionValue("time_limit", max(1.0, deadline - time.perf_counter()))

@@ -311,9 +311,9 @@ class _Component:
         alike (a seat is a student more or not)."""
         start, index, value, row_hi = self.arrays
         h = highs_child.one_thread_solver(self.highspy)
-        h.passModel(highs_child.columnwise_lp(
-            self.highspy, np.where(self.every < self.n_x, -1.0, 0.0), np.ones(self.n_col),
-            row_hi, start, index, value))
+        highs_child.pass_columnwise(
+            h, self.highspy, np.where(self.every < self.n_x, -1.0, 0.0), np.ones(self.n_col),
+            row_hi, start, index, value)
         if integer:
             h.changeColsIntegrality(self.n_col, self.every,
                                     np.ones(self.n_col, dtype=np.uint8))
