@@ -391,3 +391,65 @@ def test_service_provider_changes_are_listed_when_plans_plan_services():
     assert "comparison_services.csv" in c.tables()
     assert compare(a, a).services.empty and "comparison_services.csv" not in compare(
         a, a).tables()
+
+
+def test_services_without_a_provider_are_a_headline_figure_of_service_plans():
+    # A what-if can leave IEP services without a provider while every student
+    # keeps a case manager: the headline, the terminal and the side-by-side
+    # table must say so (a planner read "students placed 1,900 -> 1,900 (0)"
+    # and nothing about 43 services lost).
+    from dataclasses import replace
+
+    from optimizer.outputs.comparison import side_by_side
+
+    def with_services(served: int, not_served: int, not_planned: int) -> PlanTables:
+        by = {"SPEECH": {"pairs": served + not_served, "served": served,
+                         "not_served": not_served, "not_planned": 0},
+              "AT": {"pairs": not_planned, "served": 0, "not_served": 0,
+                     "not_planned": not_planned}}
+        t = _tables({"S1": "E1", "S2": "E2"})
+        return replace(t, summary={**t.summary, "services": {"by_service": by},
+                                   "best_practice_share": 0.749 if served == 40 else 0.735})
+
+    c = compare(with_services(40, 2, 5), with_services(37, 5, 5), "published plan", "SLP leaves")
+    figures = c.headline.set_index("metric")
+    assert figures.loc["services_served", ["a", "b", "delta"]].tolist() == [40, 37, -3]
+    assert figures.loc["services_unserved", ["a", "b", "delta"]].tolist() == [2, 5, 3]
+    text = c.summary()
+    assert "  IEP services served                40 ->         37   (-3)" in text
+    assert "  IEP services not served             2 ->          5   (+3)" in text
+    # A share's change is in percentage points, not a percentage of it.
+    assert "  best-practice share             74.9% ->      73.5%   (-1.4 points)" in text
+    from optimizer.outputs.comparison import _headline_frame
+    assert "-1.4 points" in set(_headline_frame(c)["change"])
+    table = side_by_side([c]).set_index("metric")
+    assert table.loc["services_unserved"].tolist() == ["IEP services not served", "2", "5"]
+    # Where no one on staff gives a service any more (every SLP leaves), its
+    # services are not "not served" but given by no one: said as such.
+    gone = compare(with_services(40, 2, 5), with_services(0, 0, 47))
+    assert "  IEP services no one gives           5 ->         47   (+42)" in gone.summary()
+    # Plans without services: no service figure anywhere.
+    plain = compare(_tables({"S1": "E1", "S2": "E2"}), _tables({"S1": "E1", "S2": "E2"}))
+    assert not {"services_served", "services_unserved"} & set(plain.headline["metric"])
+    assert "services" not in plain.summary() and "services_served" not in set(
+        side_by_side([plain])["metric"])
+    # A what-if without the figure beside one with it: blank, not an error.
+    plain = compare(_tables({"S1": "E1", "S2": "E2"}), _tables({"S1": "E1", "S2": "E2"}),
+                    "published plan", "Hire")
+    mixed = side_by_side([c, plain]).set_index("metric")
+    assert mixed.loc["services_served", ["SLP leaves", "Hire"]].tolist() == ["37", ""]
+
+
+def test_a_hiring_change_names_the_role_and_the_credential_in_words():
+    # It read "Johnson Early Learning Center SLP SLP: 0.1 -> 0.0 FTE".
+    from dataclasses import replace
+
+    def hiring(fte: float, students: int) -> pd.DataFrame:
+        return pd.DataFrame([{"school_id": "ELM", "region": "North", "role": "SLP",
+                              "credential": "SLP", "service": "SPEECH",
+                              "students": students, "fte": fte}])
+
+    a = replace(_tables({"S1": "E1", "S2": "E2"}), hiring_needs=hiring(0.1, 4))
+    b = replace(_tables({"S1": "E1", "S2": "E2"}), hiring_needs=hiring(0.0, 0))
+    assert "    SLP with SLP at ELM for SPEECH: 0.1 -> 0.0 FTE (4 -> 0 students)" in \
+        compare(a, b).summary().splitlines()

@@ -28,6 +28,12 @@ _METRICS = [
     ("max_load_ratio", "highest load ratio", "{:.2f}"),
     ("std_load_ratio", "std of load ratio", "{:.3f}"),
     ("hiring_fte", "hiring needs (FTE)", "{:.1f}"),
+    # Only when both plans plan service providers (summary.json's "services"):
+    # a what-if can leave services without a provider while every student
+    # still has a case manager.
+    ("services_served", "IEP services served", "{:,.0f}"),
+    ("services_unserved", "IEP services not served", "{:,.0f}"),
+    ("services_not_planned", "IEP services no one gives", "{:,.0f}"),
 ]
 
 #: One row per student whose case manager differs between the plans.
@@ -50,11 +56,20 @@ def _tables(plan: Result | PlanTables) -> PlanTables:
 def _metrics(t: PlanTables) -> dict[str, float]:
     f: Mapping[str, Any] = t.summary  # summary.json: values by key, types per key
     lr = f.get("load_ratio", {})
-    return {"placed": f.get("placed", 0), "unplaced": f.get("unplaced", 0),
-            "best_practice_share": f.get("best_practice_share", 0.0),
-            "continuity_share": f.get("continuity_share", 0.0),
-            "max_load_ratio": lr.get("max", 0.0), "std_load_ratio": lr.get("std", 0.0),
-            "hiring_fte": float(t.hiring_needs["fte"].sum()) if len(t.hiring_needs) else 0.0}
+    out = {"placed": f.get("placed", 0), "unplaced": f.get("unplaced", 0),
+           "best_practice_share": f.get("best_practice_share", 0.0),
+           "continuity_share": f.get("continuity_share", 0.0),
+           "max_load_ratio": lr.get("max", 0.0), "std_load_ratio": lr.get("std", 0.0),
+           "hiring_fte": float(t.hiring_needs["fte"].sum()) if len(t.hiring_needs) else 0.0}
+    by_service = f.get("services", {}).get("by_service")
+    if by_service:
+        # As the plan's own summary counts them: served, not served (some staff
+        # provides the service), and not planned (no one on staff provides it:
+        # where every SLP leaves, speech moves there, not to "not served").
+        out["services_served"] = sum(v["served"] for v in by_service.values())
+        out["services_unserved"] = sum(v["not_served"] for v in by_service.values())
+        out["services_not_planned"] = sum(v["not_planned"] for v in by_service.values())
+    return out
 
 
 def _names(*plans: PlanTables) -> dict[str, str]:
@@ -182,11 +197,16 @@ class Comparison:
             return [f"    … and {hidden:,} more {what} (use --all)"] if hidden > 0 else []
 
         lines = [f"{self.name_b} compared with {self.name_a}", "",
-                 f"  {'':<22} {'before':>10}    {'after':>10}"]
-        for row, (_, label, fmt) in zip(self.headline.itertuples(), _METRICS, strict=True):
+                 f"  {'':<26} {'before':>10}    {'after':>10}"]
+        shown = {key: (label, fmt) for key, label, fmt in _METRICS}
+        for row in self.headline.itertuples():
+            label, fmt = shown[row.metric]
             sign = "+" if row.delta > 0 else ""
-            lines.append(f"  {label:<22} {fmt.format(row.a):>10} -> {fmt.format(row.b):>10}"
-                         f"   ({sign}{fmt.format(row.delta)})")
+            # A share's change is in percentage points (74.9% -> 73.5%: -1.4 points).
+            delta = (f"{row.delta * 100:.1f} points" if fmt.endswith("%}")
+                     else fmt.format(row.delta))
+            lines.append(f"  {label:<26} {fmt.format(row.a):>10} -> {fmt.format(row.b):>10}"
+                         f"   ({sign}{delta})")
         lines.append("")
         lines.append(f"  {len(self.moved):,} student(s) change case manager; "
                      f"{len(self.rosters):,} roster(s) change")
@@ -213,9 +233,13 @@ class Comparison:
             lines.append("  Hiring needs:")
             for r in head(self.hiring).itertuples():
                 where = getattr(r, "school_name", "") or r.school_id or f"region {r.region}"
-                lines.append(f"    {where} {r.role} {r.credential}: {r.fte_a:.1f} -> "
-                             f"{r.fte_b:.1f} FTE ({r.students_a:g} -> {r.students_b:g} "
-                             "students)")
+                service = getattr(r, "service", "")
+                what = f"{r.role} with {r.credential}" if r.credential else str(r.role)
+                lines.append(f"    {what} at {where}"
+                             + (f" for {service}" if isinstance(service, str) and service
+                                else "")
+                             + f": {r.fte_a:.1f} -> {r.fte_b:.1f} FTE ({r.students_a:g} -> "
+                             f"{r.students_b:g} students)")
             lines.extend(more(self.hiring, "hiring rows"))
         if not self.services.empty:
             lines.append(f"  {len(self.services):,} service provider(s) change:")
@@ -349,7 +373,7 @@ def compare(plan_a: Result | PlanTables, plan_b: Result | PlanTables, name_a: st
 
     ma, mb = _metrics(a), _metrics(b)
     headline = pd.DataFrame([{"metric": k, "a": ma[k], "b": mb[k], "delta": mb[k] - ma[k]}
-                             for k, _, _ in _METRICS])
+                             for k, _, _ in _METRICS if k in ma and k in mb])
 
     keys = ["school_id", "region", "role", "credential"]
     if "service" in a.hiring_needs.columns and "service" in b.hiring_needs.columns:

@@ -27,21 +27,25 @@ _LABELS = {"placed": "Students placed", "unplaced": "Students unplaced",
            "best_practice_share": "With the best-practice case manager",
            "continuity_share": "Kept this year's case manager",
            "max_load_ratio": "Highest caseload ÷ cap", "std_load_ratio": "Spread of caseload ÷ cap",
-           "hiring_fte": "Hiring needs (FTE)"}
+           "hiring_fte": "Hiring needs (FTE)", "services_served": "IEP services served",
+           "services_unserved": "IEP services not served",
+           "services_not_planned": "IEP services no one on staff gives"}
 _PERCENT = {"best_practice_share", "continuity_share"}
 
 
 def _fmt(metric: str, value: float) -> str:
     if metric in _PERCENT:
         return f"{value:.1%}"
-    if metric in ("placed", "unplaced"):
+    if metric in ("placed", "unplaced", "services_served", "services_unserved",
+                  "services_not_planned"):
         return f"{value:,.0f}"
     if metric == "hiring_fte":
         return f"{value:.1f}"
     return f"{value:.2f}"
 
 
-#: The rows of the side-by-side table of several what-ifs.
+#: The rows of the side-by-side table of several what-ifs (the services'
+#: only where the plans plan service providers).
 SIDE_BY_SIDE_ROWS = [*_LABELS, "students_moved", "rosters_changed"]
 
 
@@ -56,20 +60,24 @@ def side_by_side(comparisons: Sequence[Comparison]) -> pd.DataFrame:
     if not comparisons:
         return pd.DataFrame(columns=["metric", "figure"])
     base = comparisons[0]
+    figures = [c.headline.set_index("metric") for c in comparisons]
     rows = []
     for metric in SIDE_BY_SIDE_ROWS:
+        if metric in _LABELS and not any(metric in f.index for f in figures):
+            continue  # (a service figure of plans without services)
         row: dict[str, object] = {"metric": metric, "figure": {
             **_LABELS, "students_moved": "Students who change case manager",
             "rosters_changed": "Rosters that change"}[metric]}
         if metric in _LABELS:
-            a = base.headline.set_index("metric")
-            row[base.name_a] = _fmt(metric, float(a.loc[metric, "a"]))
+            row[base.name_a] = (_fmt(metric, float(figures[0].loc[metric, "a"]))
+                                if metric in figures[0].index else "")
         else:
             row[base.name_a] = "0"
-        for c in comparisons:
+        for c, f in zip(comparisons, figures, strict=True):
             if metric in _LABELS:
-                row[c.name_b] = _fmt(metric, float(c.headline.set_index("metric")
-                                                   .loc[metric, "b"]))
+                # (Blank for a plan without the figure: one without services.)
+                row[c.name_b] = _fmt(metric, float(f.loc[metric, "b"])) if metric in f.index \
+                    else ""
             else:
                 row[c.name_b] = f"{len(c.moved if metric == 'students_moved' else c.rosters):,}"
         rows.append(row)
@@ -77,9 +85,14 @@ def side_by_side(comparisons: Sequence[Comparison]) -> pd.DataFrame:
 
 
 def _headline_frame(c: Comparison) -> pd.DataFrame:
+    def change(metric: str, delta: float) -> str:
+        sign = "+" if delta > 0 else ""
+        # A share's change in percentage points, as the terminal says it.
+        return (f"{sign}{delta * 100:.1f} points" if metric in _PERCENT
+                else sign + _fmt(metric, delta))
+
     return pd.DataFrame([{"figure": _LABELS[r.metric], "before": _fmt(r.metric, r.a),
-                          "after": _fmt(r.metric, r.b),
-                          "change": ("+" if r.delta > 0 else "") + _fmt(r.metric, r.delta)}
+                          "after": _fmt(r.metric, r.b), "change": change(r.metric, r.delta)}
                          for r in c.headline.itertuples()])
 
 
