@@ -414,3 +414,29 @@ def test_the_report_headline_survives_a_bare_summary_json(make_district, tmp_pat
     (out / "summary.json").write_text("{}", encoding="utf-8")
     assert main(["report", str(out), "--html", str(tmp_path / "r.html")]) == 0
     assert "students placed" in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def test_this_years_audit_is_said_as_this_years_not_the_plans(make_district, tmp_path,
+                                                              capsys):
+    # A planner read the Audit sheet's "cap exceeded" as the plan breaking a
+    # cap: the summary and the sheet now say the audit is of this year.
+    from openpyxl import load_workbook
+
+    folder = _warning_district(make_district)  # three current case managers gone
+    out = tmp_path / "p"
+    assert main(["plan", str(folder), "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    audit = (out / "audit.csv").read_text(encoding="utf-8").splitlines()[1:]
+    line = next(x for x in printed.splitlines() if x.startswith("  This year, before the plan"))
+    assert line.startswith(f"  This year, before the plan: {len(audit)} problem(s) with "
+                           "today's case managers and providers (") and line.endswith(
+        "; audit.csv)")
+    assert all(f"{kind} " in line for kind in {r.split(",")[0] for r in audit})
+    sheet = load_workbook(out / "plan.xlsx", read_only=True)["Audit (this year)"]
+    assert next(sheet.iter_rows(values_only=True))[0] == "This year's violation"
+    # Nothing to report: no line.
+    clean = make_district(educators=[educator("E1", "RSP", "ES-MMSN")],
+                          students=[student("S1", current_case_manager="E1")])
+    assert main(["plan", str(clean), "--out", str(tmp_path / "q"), "--quiet",
+                 "--no-xlsx"]) == 0
+    assert "This year, before the plan" not in capsys.readouterr().out

@@ -158,12 +158,26 @@ def book(tmp_path_factory):
 
 def test_service_plan_adds_two_sheets_after_rosters(book):
     assert book.sheetnames == ["Summary", "Case managers", "Rosters", *SERVICE_SHEETS,
-                               "Changes", "Unplaced", "Hiring needs", "Audit", EDIT_SHEET]
+                               "Changes", "Unplaced", "Hiring needs", "Audit (this year)",
+                               EDIT_SHEET]
     for name in SERVICE_SHEETS:
         ws = book[name]
         assert ws.freeze_panes == "A2", name
         assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), name
         assert ws.print_title_rows == "$1:$1", name
+
+
+def test_whole_numbers_show_without_a_trailing_point_and_no_figure_is_made_up(book):
+    # FTE and loads were formatted "0.##", which Excel shows as "1." for 1;
+    # the Summary said "Connected components 0" for a service plan, which has
+    # no such figure.
+    ws = book["Case managers"]
+    header = [c.value for c in ws[1]]
+    fte = header.index("FTE") + 1
+    cells = [ws.cell(row=r, column=fte) for r in range(2, ws.max_row + 1)]
+    assert cells and all(c.number_format == "General" for c in cells)
+    summary = [r[0] for r in book["Summary"].iter_rows(values_only=True)]
+    assert "Connected components" not in summary
 
 
 def test_services_sheet_one_row_per_student_and_service(book):
@@ -241,9 +255,11 @@ def test_provider_rosters_print_a_page_per_provider(book):
 def test_case_managers_sheet_shows_service_caseloads(book):
     ws = book["Case managers"]
     header = [c.value for c in ws[1]]
-    assert header[11:] == ["Students served", "Students case-managed",
+    # (No bare "Students" beside them: it was the students case-managed again.)
+    assert "Students" not in header
+    assert header[10:] == ["Students served", "Students case-managed",
                            "Caseload (cap applies)", "IEP minutes a week", "Minutes capacity"]
-    got = {r[0]: r[11:] for r in _rows(ws)}
+    got = {r[0]: r[10:] for r in _rows(ws)}
     assert got == {"E1": [2, 3, 4, 300, None], "E2": [1, 1, 1, 1200, None],
                    "E3": [3, 2, 53, 150, 2250], "E4": [2, 0, 26, 75, 60],
                    "E5": [1, 0, 1, 90, None], "E6": [0, 0, 0, 0, None]}
@@ -500,12 +516,21 @@ def test_service_plan_headline_counts_services_and_hires_to_serve_them():
     assert lines[0] == "All 6 students placed; 100% with the best-practice case manager."
     assert lines[1] == f"{served} of {served + not_served} planned IEP services served, " \
                        f"{not_served} not served."
-    assert lines[2] == ("To serve every planned service: hire 0.1 FTE RSP with ESMM at ELM "
+    # S4's DHH is outside the plan and its hiring needs: the headline says so
+    # (a planner budgeting from the hires alone forgot such services).
+    assert lines[2] == ("Not planned, as no one on staff provides them (a hire or a "
+                        "contract; services.csv): DHH 1.")
+    assert lines[3] == ("To serve every planned service: hire 0.1 FTE RSP with ESMM at ELM "
                         "for SAI of 1 student.")
     # With a student left without a case manager too, the hire says both.
     unplaced = {**t.summary, "placed": 5, "unplaced": 1}
-    assert plain_headline(unplaced, t.hiring_needs, t.assignments)[2].startswith(
+    assert plain_headline(unplaced, t.hiring_needs, t.assignments)[3].startswith(
         "To serve every planned service and place every student: hire ")
+    # Every service planned: no such line.
+    planned = {**t.summary, "services": {**t.summary["services"], "by_service": {
+        k: {**v, "not_planned": 0} for k, v in t.summary["services"]["by_service"].items()}}}
+    assert not any(x.startswith("Not planned") for x in
+                   plain_headline(planned, t.hiring_needs, t.assignments))
     # A plan of case managers only keeps its words.
     plain = make_tables(services=False)
     hiring = pd.DataFrame([{"school_id": "ELM", "region": "North", "role": "RSP",

@@ -63,8 +63,14 @@ def caseload_columns(columns: Sequence[Column], caseloads: pd.DataFrame) -> list
     --------
     >>> caseload_columns([("cap", "Cap", "int")], pd.DataFrame(columns=["cap"]))
     [('cap', 'Cap', 'int')]
+    >>> [h for _, h, _ in caseload_columns([("students", "Students", "int")],
+    ...                                    pd.DataFrame(columns=["served", "case_managed"]))]
+    ['Students served', 'Students case-managed']
     """
-    return [*columns, *(c for c in _CASELOAD_EXTRA if c[0] in caseloads.columns)]
+    # (A service plan's "students" are its students case-managed: said once,
+    # beside those served, not as a bare "Students" a planner read as all.)
+    own = [c for c in columns if not (c[0] == "students" and "case_managed" in caseloads.columns)]
+    return [*own, *(c for c in _CASELOAD_EXTRA if c[0] in caseloads.columns)]
 
 
 def hiring_columns(columns: Sequence[Column], hiring: pd.DataFrame) -> list[Column]:

@@ -7,8 +7,8 @@ straight from there. Every text cell goes
 through :func:`optimizer.outputs.export.neutralize_formula` and is written as a
 string, never a formula; numbers are numbers and dates are dates.
 
-Sheets: Summary, Case managers, Rosters, Changes, Unplaced, Hiring needs, Audit,
-and the sheet a planner edits (:mod:`optimizer.outputs.edit_sheet`); a plan of
+Sheets: Summary, Case managers, Rosters, Changes, Unplaced, Hiring needs, Audit (this
+year), and the sheet a planner edits (:mod:`optimizer.outputs.edit_sheet`); a plan of
 service providers adds Services and Provider rosters after Rosters
 (:mod:`optimizer.outputs.service_sheets`).
 
@@ -69,8 +69,10 @@ from optimizer.planning.result import PlanTables
 
 __all__ = ["SHEETS", "SheetParts", "sheet_parts", "write_workbook"]
 
-SHEETS = ("Summary", "Case managers", "Rosters", "Changes", "Unplaced", "Hiring needs", "Audit",
-          EDIT_SHEET)
+#: This year's assignments that break a rule (audit.csv).
+AUDIT_SHEET = "Audit (this year)"
+SHEETS = ("Summary", "Case managers", "Rosters", "Changes", "Unplaced", "Hiring needs",
+          AUDIT_SHEET, EDIT_SHEET)
 
 # Excel allows at most 1,023 manual page breaks per sheet.
 _MAX_PAGE_BREAKS = 1023
@@ -84,7 +86,9 @@ class _Writer:
         self.date = wb.add_format({"num_format": "yyyy-mm-dd"})
         self.pct = wb.add_format({"num_format": "0.0%"})
         self.ratio = wb.add_format({"num_format": "0.00"})
-        self.num = wb.add_format({"num_format": "0.##"})
+        # FTE and loads: Excel's General shows 1 and 0.5 (with "0.##", a whole
+        # number showed as "1." in Excel; LibreOffice hides the point).
+        self.num = wb.add_format({"num_format": "General"})
         self.bold = wb.add_format({"bold": True})
         self.title = wb.add_format({"bold": True, "font_size": 14})
         # Conditional formats: the load ratio's colours (under 80% green,
@@ -265,7 +269,8 @@ def _summary_rows(tables: PlanTables, created: str | None) -> list[tuple[str, ob
         ("Rule pack", f.get("rule_pack", ""), "text"),
         *[(f"  weight: {k}", ", ".join(map(str, v)) if isinstance(v, list) else v,
            "text" if isinstance(v, list) else "num") for k, v in weights.items()],
-        ("Connected components", f.get("components", 0), "int"),
+        # (A figure of the case-manager solver: a service plan has none, not 0.)
+        *([("Connected components", f["components"], "int")] if "components" in f else []),
     ]
     # Times only when the plan or the caller gives one (SOURCE_DATE_EPOCH).
     if f.get("made_at"):
@@ -541,8 +546,9 @@ def _fill(wb: Any, w: _Writer, tables: PlanTables, names: dict[str, str],
     au = tables.audit.copy()
     au["student_name_"] = _lookup(au["student_id"], student_names)
     au["educator_name_"] = au["educator_id"].map(names).fillna("")
-    w.table("Audit", au, [
-        ("kind", "Violation", "text"), ("student_id", "Student", "text"),
+    # This year's assignments (audit.csv), not the plan's: the sheet says so.
+    w.table(AUDIT_SHEET, au, [
+        ("kind", "This year's violation", "text"), ("student_id", "Student", "text"),
         ("student_name_", "Student name", "text"), ("educator_id", "Educator", "text"),
         ("educator_name_", "Educator name", "text"), ("detail", "Rule", "text")])
     if apart == "edit":

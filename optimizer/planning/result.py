@@ -212,6 +212,12 @@ def plain_headline(figures: Mapping[str, Any], hiring: pd.DataFrame,
         served, not_served = unserved
         lines.append(f"{served:,} of {served + not_served:,} planned IEP services served"
                      + (f", {not_served:,} not served." if not_served else "."))
+        # Services no one on staff may give are outside the plan and its
+        # hiring needs: said here, so that no budget forgets them.
+        outside = _not_planned_services(f)
+        if outside:
+            lines.append(f"Not planned, as no one on staff provides them (a hire or a "
+                         f"contract; services.csv): {outside}.")
     if len(hiring):
         names = _school_names(assignments)
         top = hiring.sort_values(["students", "school_id"], ascending=[False, True])
@@ -233,6 +239,35 @@ def _unserved_services(figures: Mapping[str, Any]) -> tuple[int, int] | None:
     served = sum(int(v.get("served", 0) or 0) for v in by_service.values())
     not_served = sum(int(v.get("not_served", 0) or 0) for v in by_service.values())
     return served, not_served
+
+
+def _audit_lines(audit: pd.DataFrame) -> list[str]:
+    """This year's problems (audit.csv: an assignment that breaks a rule, or
+    a caseload over its cap), counted by kind: said as this year's, so that no
+    planner reads them as the plan's."""
+    if not len(audit) or "kind" not in audit.columns:
+        return []
+    kinds = audit["kind"].value_counts()
+    said = ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items(), key=lambda kv: (-kv[1],
+                                                                                    kv[0])))
+    return [f"  This year, before the plan: {len(audit):,} problem(s) with today's case "
+            f"managers and providers ({said}; audit.csv)"]
+
+
+def _not_planned_services(figures: Mapping[str, Any]) -> str:
+    """A service plan's not-planned service rows, by service, most first
+    ("SAI 66, AT 26"); empty when there are none.
+
+    >>> _not_planned_services({"services": {"by_service": {
+    ...     "AT": {"not_planned": 26}, "SAI": {"not_planned": 66}, "OT": {}}}})
+    'SAI 66, AT 26'
+    """
+    by_service = (figures.get("services") or {}).get("by_service")
+    if not isinstance(by_service, Mapping):
+        return ""
+    counts = [(int(v.get("not_planned", 0) or 0), str(k)) for k, v in by_service.items()]
+    return ", ".join(f"{k} {n:,}" for n, k in sorted(counts, key=lambda c: (-c[0], c[1]))
+                     if n)
 
 
 class Result:
@@ -392,6 +427,7 @@ class Result:
                f"{pub['students_in_published_plan']:,} ("
                + ", ".join(f"{k} {v}" for k, v in sorted(pub["moved_because"].items()))
                + ")"] if (pub := f.get("published_plan")) else []),
+            *_audit_lines(self.audit),
             "",
             "Technical (how the plan was proven):",
             f"  status {self.status} — {self.engine}",
