@@ -73,6 +73,7 @@ from optimizer.outputs.plan_folder import (
 from optimizer.outputs.side_process import SideProcessError, computed_beside
 from optimizer.outputs.text import (
     did_you_mean,
+    format_errors_first,
     format_graph_summary,
     format_problems,
     format_table,
@@ -105,7 +106,7 @@ def _load(path: str, as_json: bool) -> District | None:
                               "warnings": [p.as_dict() for p in exc.warnings]}, indent=2))
         else:
             print(f"The district at {path} has problems; nothing was done.", file=sys.stderr)
-            print(format_problems(exc.problems), file=sys.stderr)
+            print(format_errors_first(exc.problems, limit=None), file=sys.stderr)
         return None
 
 
@@ -119,9 +120,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                          indent=2))
         return EXIT_BAD_INPUT if errors else 0
     if errors:
-        print(format_problems(problems, limit=None if args.all else 50), file=sys.stderr)
-        print(f"\n{args.district}: {len(errors)} error(s) — fix them and run again.",
+        print(format_problems(problems) if args.all else format_errors_first(problems),
               file=sys.stderr)
+        print(f"\n{Path(args.district).resolve()}: {len(errors)} error(s) — fix them and run "
+              "again.", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.all:
         text = format_problems(problems)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from optimizer import InputIssue, load_district
+from optimizer.district.validate import DATE_EXPECTED
 from optimizer.planning.problem import build_problem
 from tests.conftest import educator, student
 
@@ -333,7 +334,7 @@ def test_required_cells_compact_dates_and_caps_settings(make_district):
         ("district.toml", None, "caps.RSP", "True", "a whole number from 0 to 1,000"),
         ("district.toml", None, "caps.NURSE", "10", f"a role: one of {roles}"),
         ("students.csv", 2, "student_id", "", "a value: the student's id (required)"),
-        ("students.csv", 2, "annual_review", "20270115", "a real date as YYYY-MM-DD"),
+        ("students.csv", 2, "annual_review", "20270115", DATE_EXPECTED),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import subprocess
 import sys
 
@@ -92,8 +93,9 @@ CASES = [
      ("students.csv", 2, "support_level", "severe"), "mild_moderate or extensive"),
     ("gen ed over 100", _set("students", 0, gen_ed_pct="120"),
      ("students.csv", 2, "gen_ed_pct", "120"), "a percentage from 0 to 100"),
-    ("bad date", _set("students", 0, annual_review="03/15/2027"),
-     ("students.csv", 2, "annual_review", "03/15/2027"), "YYYY-MM-DD"),
+    # (03/15/2027 is read: M/D/YYYY as Excel saves a date; a 15th month is not.)
+    ("bad date", _set("students", 0, annual_review="15/03/2027"),
+     ("students.csv", 2, "annual_review", "15/03/2027"), "YYYY-MM-DD"),
     ("weight zero", _set("students", 0, weight="0"),
      ("students.csv", 2, "weight", "0"), "a number above 0 and at most 100"),
     ("fte zero", _set("educators", 0, fte="0"),
@@ -125,7 +127,9 @@ CASES = [
     *[(f"date {v}", _set("students", 0, annual_review=v),
        ("students.csv", 2, "annual_review", v), "YYYY-MM-DD")
       for v in ("2026-10-17 garbage!", "2026-10-17T25:00:00", "2026-W42-1", "20261017",
-                "2026-10-17T13:00:00")],
+                "2026-10-17T13:00:00",
+                # Excel's US dates are month/day/year with the year in full.
+                "17/10/2026", "10/17/26", "2/30/2027", "10/17/2026 13:00", "10-17-2026")],
     ("services only separators", _set("students", 0, services=";;"),
      ("students.csv", 2, "services", ";;"), "only separators"),
     ("schools only a separator", _set("educators", 0, schools=";"),
@@ -329,14 +333,24 @@ def test_excel_workbook_missing_sheet(tmp_path):
 
 
 def test_shipped_broken_district_exits_2_without_traceback():
-    """The deliberately broken folder in tests/data: the CLI lists every error
-    and warning, in file order."""
-    r = subprocess.run([sys.executable, "-m", "optimizer.cli", "validate", str(BROKEN)],
+    """The deliberately broken folder in tests/data: with --all the CLI lists
+    every error and warning, in file order; without, the errors then the
+    warnings grouped by kind (50 warnings one by one scrolled the errors off
+    screen in a planner trial)."""
+    expected = (BROKEN / "expected-problems.txt").read_text().strip().splitlines()
+    r = subprocess.run([sys.executable, "-m", "optimizer.cli", "validate", str(BROKEN), "--all"],
                        capture_output=True, text=True)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr + r.stdout
     lines = [ln.strip() for ln in r.stderr.splitlines() if ln.startswith("  ")]
-    assert lines == (BROKEN / "expected-problems.txt").read_text().strip().splitlines()
+    assert lines == expected
+    r = subprocess.run([sys.executable, "-m", "optimizer.cli", "validate", str(BROKEN)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    lines = [ln.strip() for ln in r.stderr.splitlines() if ln.startswith("  ")]
+    warning = expected[-1]  # (the folder's one warning, last)
+    assert lines == [*expected[:-1], f"1 × {warning}"]
+    assert "1 warning of 1 kind:" in r.stderr
 
 
 def test_student_weights_by_support_level(make_district):
@@ -369,3 +383,92 @@ def test_other_load_above_the_cap_is_a_warning_and_plans_still_solve(make_distri
                                                                 "other_load")]
     result = plan(d, SolveParams(time_limit=2))
     assert "E1" not in set(result.assignments["case_manager_id"])
+
+
+@pytest.mark.parametrize("cell, date", [
+    ("10/17/2026", dt.date(2026, 10, 17)), ("1/5/2027", dt.date(2027, 1, 5)),
+    ("01/05/2027", dt.date(2027, 1, 5)), ("10/17/2026 0:00", dt.date(2026, 10, 17)),
+    ("10/17/2026 00:00:00", dt.date(2026, 10, 17)), ("2026-10-17", dt.date(2026, 10, 17))])
+def test_a_date_as_excel_saves_it_in_the_united_states_is_read(make_district, cell, date):
+    # A planner who opens students.csv in Excel and saves it gets M/D/YYYY in
+    # every date cell: 5,709 errors at 1,900 students before (planner trial).
+    tables = copy.deepcopy(base())
+    _set("students", 0, annual_review=cell, triennial_review=cell, birth_date=cell)(tables)
+    d = load_district(make_district(**tables))
+    s = d.students[tables["students"][0]["student_id"]]
+    assert (s.annual_review, s.triennial_review, s.birth_date) == (date, date, date)
+
+
+def test_a_file_that_cannot_be_read_does_not_bury_its_own_problem(make_district, tmp_path):
+    # A planner trial: educators.csv with its header "FTE" dropped the file, and
+    # every educator named in locks.csv and students.csv was then "not in
+    # educators.csv": 8 errors and 1,575 warnings around the one that mattered.
+    tables = copy.deepcopy(base())
+    folder = make_district(**tables)
+    text = (folder / "educators.csv").read_text(encoding="utf-8")
+    (folder / "educators.csv").write_text(text.replace("role", "rolle", 1), encoding="utf-8")
+    (folder / "locks.csv").write_text("student_id,educator_id,kind\nS1,E1,pin\n",
+                                      encoding="utf-8")
+    problems = check_district(folder)
+    mine = [p for p in problems if p.file == "educators.csv"]
+    assert [p.column for p in mine if p.row == 1] == ["role"]
+    line = next(p for p in mine if p.row is None)
+    assert line.severity == "error" and "1 problem(s) in the other files that name " \
+        "educators.csv are not listed" in line.expected
+    assert not [p for p in problems if p.file != "educators.csv" and "educators.csv" in
+                p.expected]
+    # The problems of other files that do not follow from it stay listed: an
+    # unknown student, and a blank educator (blank whatever educators.csv holds).
+    (folder / "locks.csv").write_text("student_id,educator_id,kind\nS9,E1,pin\nS1,,pin\n",
+                                      encoding="utf-8")
+    listed = {(p.file, p.row, p.column) for p in check_district(folder)}
+    assert {("locks.csv", 2, "student_id"), ("locks.csv", 3, "educator_id")} <= listed
+    assert ("locks.csv", 2, "educator_id") not in listed
+    # A workbook district: the unreadable sheet's own label, its knock-ons counted.
+    tables["educators"] = [{**e, "role": ""} | {"rolle": e["role"]} for e in tables["educators"]]
+    for e in tables["educators"]:
+        del e["role"]
+    tables["locks"] = [{"student_id": "S1", "educator_id": "E1", "kind": "pin"}]
+    problems = check_district(_workbook(tmp_path / "d.xlsx", tables))
+    assert [(p.file, p.row) for p in problems if p.severity == "error"] == [
+        ("d.xlsx [educators]", None), ("d.xlsx [educators]", 1)]
+    assert "1 problem(s) in the other files that name educators.csv" in problems[0].expected
+
+
+def test_column_names_in_other_case_and_percent_signs_are_read(make_district):
+    # Excel users type "FTE" and format gen_ed_pct as a percentage ("35%").
+    tables = copy.deepcopy(base())
+    _set("students", 0, gen_ed_pct="35%")(tables)
+    folder = make_district(**tables)
+    for name in ("educators.csv", "students.csv"):
+        lines = (folder / name).read_text(encoding="utf-8").splitlines()
+        head = lines[0].replace("fte", "FTE").replace("student_id", " Student_ID")
+        (folder / name).write_text("\n".join([head, *lines[1:]]) + "\n", encoding="utf-8")
+    d = load_district(folder)
+    assert d.students["S1"].gen_ed_pct == 35
+    assert {e.fte for e in d.educators.values()} == {1.0}
+    # Two columns that both fold to one name: neither is taken for it.
+    lines = (folder / "educators.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "educators.csv").write_text(
+        "\n".join([lines[0] + ",Fte", *(x + ",1" for x in lines[1:])]) + "\n", encoding="utf-8")
+    assert [(p.file, p.column) for p in check_district(folder) if p.severity == "error"] == [
+        ("educators.csv", "fte")]
+    _set("students", 0, gen_ed_pct="135%")(tables)
+    assert [(p.column, p.value) for p in check_district(make_district(**tables))
+            if p.severity == "error"] == [("gen_ed_pct", "135%")]
+
+
+def test_a_list_typed_with_commas_says_the_separator_and_nothing_contrary(make_district):
+    # "SAI, SPEECH" gave the error and a warning that the services "do not
+    # include SAI" (they do): the error now names the separator, the warning goes.
+    tables = copy.deepcopy(base())
+    _set("students", 0, services="SAI, SPEECH", sai_setting="rsp")(tables)
+    problems = check_district(make_district(**tables))
+    mine = [(p.column, p.severity, p.expected) for p in problems if p.row == 2
+            and p.file == "students.csv"]
+    assert len(mine) == 1 and mine[0][:2] == ("services", "error")
+    assert mine[0][2].endswith("(items are separated by ';', not ',')")
+    # A setting without SAI among services that are all read still warns.
+    _set("students", 0, services="SPEECH")(tables)
+    assert [(p.column, p.severity) for p in check_district(make_district(**tables))
+            if p.row == 2 and p.file == "students.csv"] == [("sai_setting", "warning")]

@@ -66,13 +66,13 @@ CONTRACT: dict[str, tuple[Column, ...]] = {
         Column("support_level", False, "mild_moderate or extensive (derived when blank)"),
         Column("services", True, "services on the IEP, ';'-separated names or CALPADS codes"),
         Column("sai_setting", False, "rsp or sdc; required when services include SAI"),
-        Column("gen_ed_pct", False, "share of the day in general education, 0-100"),
+        Column("gen_ed_pct", False, "share of the day in general education, 0-100 (or 50%)"),
         Column("current_case_manager", False, "educator_id of this year's case manager"),
-        Column("annual_review", False, "next annual IEP review, ISO date"),
-        Column("triennial_review", False, "next triennial review, ISO date"),
+        Column("annual_review", False, "next annual IEP review, YYYY-MM-DD or M/D/YYYY"),
+        Column("triennial_review", False, "next triennial review, YYYY-MM-DD or M/D/YYYY"),
         Column("weight", False, "caseload weight, above 0 and at most 100 (default 1)"),
-        Column("birth_date", False, "ISO date; moves preschoolers on and ends adult "
-                                    "transition at 22 in rollover"),
+        Column("birth_date", False, "YYYY-MM-DD or M/D/YYYY; moves preschoolers on and "
+                                    "ends adult transition at 22 in rollover"),
         Column("adult_transition", False, "yes/no: the IEP continues after grade 12 in the "
                                           "adult transition program"),
         Column("name", False, "student's display name for people reading the plan (never "

@@ -57,6 +57,29 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _header_as_named(table: str, header: list[str]) -> list[str]:
+    """The header with each contract column's name where the file spells it
+    in other case or with spaces around it (``FTE``, `` Student_ID``), when
+    that is the only such column and the exact name is absent: a planner
+    typed it so in Excel, and the name is not data (a planner trial's
+    ``FTE`` dropped the whole educators file).
+
+    >>> _header_as_named("educators", ["educator_id", "FTE", "Role "])[1:]
+    ['fte', 'role']
+    >>> _header_as_named("educators", ["fte", "FTE"])
+    ['fte', 'FTE']
+    """
+    folded: dict[str, list[int]] = {}
+    for i, col in enumerate(header):
+        folded.setdefault(col.strip().lower(), []).append(i)
+    out = list(header)
+    for column in CONTRACT[table]:
+        at = folded.get(column.name, [])
+        if column.name not in header and len(at) == 1:
+            out[at[0]] = column.name
+    return out
+
+
 def _check_header(table: str, label: str, header: list[str], out: list[InputIssue]) -> bool:
     seen: set[str] = set()
     ok = True
@@ -81,10 +104,13 @@ def _read_csv(table: str, path: Path, out: list[InputIssue]) -> pd.DataFrame | N
         return None
     plain = plain_csv_frame(content)
     if plain is not None:
+        plain.columns = _header_as_named(table, list(plain.columns))
         if not _check_header(table, label, list(plain.columns), out):
             return None
         return plain
     text = parse_csv_strict(content, out, label)
+    if text is not None:
+        text.header = _header_as_named(table, text.header)
     if text is None or not _check_header(table, label, text.header, out):
         return None
     return text_frame(_unguard_rows(text))
@@ -236,6 +262,7 @@ def _read_workbook(path: Path, raw: RawDistrict) -> None:
         header = rows[0] if rows else []
         while header and header[-1] == "":
             header = header[:-1]
+        header = _header_as_named(table, header)
         if not _check_header(table, label, header, raw.problems):
             continue
         body, numbers = [], []

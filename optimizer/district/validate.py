@@ -43,6 +43,12 @@ __all__ = ["DistrictError", "load_district", "validate_tables", "check_district"
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 #: An ISO date, optionally with the midnight time a spreadsheet adds.
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]00:00(?::00)?)?")
+#: A date as Excel saves a CSV file in the United States (month/day/year,
+#: the year in full), optionally with its midnight time: a planner who opens
+#: students.csv in Excel and saves it gets every date so.
+_US_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})(?: 0?0:00(?::00)?)?")
+#: What a date cell must hold (the problem's "expected").
+DATE_EXPECTED = "a real date as YYYY-MM-DD (or M/D/YYYY, as Excel saves one)"
 
 #: Largest caseload cap, other load and weight accepted: far above any real
 #: caseload, small enough that the planner's arithmetic stays exact.
@@ -172,14 +178,17 @@ class _Table:
         return out
 
     def number(self, name: str, expected: str, ok: Callable[[float], bool],
-               default: float | None) -> list:
+               default: float | None, percent: bool = False) -> list:
         """Plain decimal numbers only (``12``, ``0.5``, ``1e2``): never ``inf``,
-        ``nan``, ``1_000`` or a number too large for a float."""
+        ``nan``, ``1_000`` or a number too large for a float. With
+        ``percent``, a ``%`` may follow the number (``50%``: 50), as Excel
+        saves a cell formatted as a percentage."""
 
         def check(v: str) -> tuple[float | None, list[tuple[str, str, str]]]:
             if v == "":
                 return default, []
-            x = float(v) if _NUMBER.fullmatch(v) else math.nan
+            n = v[:-1] if percent and v.endswith("%") else v
+            x = float(n) if _NUMBER.fullmatch(n) else math.nan
             if not math.isfinite(x) or not ok(x):
                 return default, [(name, v, expected)]
             return x, []
@@ -187,18 +196,24 @@ class _Table:
         return self._each_value(name, check)
 
     def date(self, name: str) -> list:
-        """ISO dates ``YYYY-MM-DD``; a midnight time from a spreadsheet
-        (``YYYY-MM-DD 00:00:00``) is allowed, nothing else after the date."""
+        """ISO dates ``YYYY-MM-DD``, or ``M/D/YYYY`` as Excel saves them in the
+        United States; a midnight time from a spreadsheet
+        (``YYYY-MM-DD 00:00:00``, ``10/17/2026 0:00``) is allowed, nothing
+        else after the date."""
 
         def check(v: str) -> tuple[dt.date | None, list[tuple[str, str, str]]]:
             if v == "":
                 return None, []
             try:
-                if not _DATE.fullmatch(v):
+                if _DATE.fullmatch(v):
+                    return dt.date.fromisoformat(v[:10]), []
+                us = _US_DATE.fullmatch(v)
+                if us is None:
                     raise ValueError(v)
-                return dt.date.fromisoformat(v[:10]), []
+                month, day, year = (int(x) for x in us.groups())
+                return dt.date(year, month, day), []
             except ValueError:
-                return None, [(name, v, "a real date as YYYY-MM-DD")]
+                return None, [(name, v, DATE_EXPECTED)]
 
         return self._each_value(name, check)
 
@@ -223,7 +238,11 @@ class _Table:
                     continue
                 code = lookup(part)
                 if code is None:
-                    problems.append((name, part, f"each item one of {expected}"))
+                    # "SAI, SPEECH": items typed with another separator.
+                    other = next((c for c in ",/|" if c in part), None)
+                    hint = (f" (items are separated by '{LIST_SEPARATOR}', not '{other}')"
+                            if other else "")
+                    problems.append((name, part, f"each item one of {expected}{hint}"))
                 else:
                     got[code] = None
             return tuple(got), problems
@@ -388,11 +407,17 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
     levels = t.lookup("support_level", {lv: lv for lv in pack.support_levels},
                       "a support level: " + " or ".join(pack.support_levels),
                       normalize=str.lower)
+    at = len(t.out)
     services = t.code_list("services", pack.service_of,
                            "the services " + ", ".join(pack.services), required=True)
+    # Rows whose services cell has an item not read (reported just now).
+    unread_rows = {p.row for p in t.out[at:] if p.column == "services"}
+    unread_services = ([int(r) in unread_rows for r in t.rows.tolist()] if unread_rows
+                       else [False] * len(t.rows))
     setting = t.lookup("sai_setting", {"rsp": "rsp", "sdc": "sdc"}, "rsp or sdc",
                        normalize=str.lower)
-    gen_ed = t.number("gen_ed_pct", "a percentage from 0 to 100", lambda x: 0 <= x <= 100, None)
+    gen_ed = t.number("gen_ed_pct", "a percentage from 0 to 100", lambda x: 0 <= x <= 100, None,
+                      percent=True)
     current = t.col("current_case_manager").tolist()
     annual = t.date("annual_review")
     tri = t.date("triennial_review")
@@ -451,7 +476,8 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
         has_sai = not instruction.isdisjoint(services[i])
         if has_sai and setting[i] is None and t.col("sai_setting").iat[i] == "":
             t.add(i, "sai_setting", "", f"rsp or sdc: required because services include {sai}")
-        elif not has_sai and setting[i] is not None:
+        elif not has_sai and setting[i] is not None and not unread_services[i]:
+            # (Not where the services cell has an item not read: it may be SAI.)
             t.add(i, "sai_setting", t.col("sai_setting").iat[i],
                   f"blank: services do not include {sai}, so the setting is ignored", "warning")
         cm = current[i]
@@ -583,7 +609,7 @@ def validate_tables(raw: RawDistrict) -> tuple[District | None, list[InputIssue]
         problems.extend(services_agree(service_rows, students, table("services").label,
                                        st.label, cells, unsure))
 
-    problems = _in_file_order(problems, raw)
+    problems = _in_file_order(_without_knock_ons(problems, raw), raw)
     if any(p.severity == "error" for p in problems):
         return None, problems
     district = District(
@@ -608,6 +634,56 @@ def validate_tables(raw: RawDistrict) -> tuple[District | None, list[InputIssue]
     if any(p.severity == "error" for p in problems):
         return None, problems
     return _with_warnings(district, problems), problems
+
+
+def _without_knock_ons(problems: list[InputIssue], raw: RawDistrict) -> list[InputIssue]:
+    """Problems without those that only follow from a file that could not be
+    read (a missing column, a byte that is not UTF-8): every educator id in
+    locks.csv is "not in educators.csv" when educators.csv was not read, and
+    a planner trial found 8 such errors and 1,575 warnings burying the one
+    line that mattered. They are counted instead, on one line of that file.
+
+    Only a cell's problem in a table that was read, naming the unread file
+    and holding a value, is counted: a blank required cell, district.toml's
+    settings and the unread file's own problems stay listed.
+
+    >>> raw = RawDistrict(name="d", tables={}, labels={}, problems=[])
+    >>> _without_knock_ons([], raw)
+    []
+    """
+    unread: dict[str, str] = {}
+    for name in CONTRACT:
+        if name in raw.tables:
+            continue
+        # Its problems: "educators.csv", or in a workbook "d.xlsx [educators]"
+        # (a sheet that cannot be read) or "d.xlsx" naming it (a missing sheet).
+        label = raw.labels.get(name, f"{name}.csv")
+        own = [p.file for p in problems if p.severity == "error" and (
+            p.file == label or p.file.endswith(f" [{name}]")
+            or (p.row is None and p.value == name and p.file.endswith((".xlsx", ".xlsm"))))]
+        if own:
+            unread[name] = own[0]
+    if not unread:
+        return problems
+    read = set(raw.labels.values())
+    kept: list[InputIssue] = []
+    follows: dict[str, int] = {}
+    for p in problems:
+        # (The rules' texts name a table as "educators.csv", whatever the label.)
+        cause = None
+        if p.file in read and p.row is not None and p.value:
+            cause = next((n for n in unread if f"{n}.csv" in p.expected), None)
+        if cause is None:
+            kept.append(p)
+        else:
+            follows[cause] = follows.get(cause, 0) + 1
+    for name, n in follows.items():
+        kept.append(InputIssue(
+            unread[name], None, None, None,
+            f"a file that can be read first: {n:,} problem(s) in the other files that name "
+            f"{name}.csv are not listed, as they follow from this file's problem(s) "
+            "(validate again once it is fixed)"))
+    return kept
 
 
 def _in_file_order(problems: list[InputIssue], raw: RawDistrict) -> list[InputIssue]:

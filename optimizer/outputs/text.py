@@ -26,7 +26,8 @@ from optimizer.graph import (
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["WARNING_COLUMNS", "did_you_mean", "format_problems", "format_warnings_grouped",
+__all__ = ["WARNING_COLUMNS", "did_you_mean", "format_errors_first", "format_problems",
+           "format_warnings_grouped",
            "group_problems", "warning_table", "graph_summary", "format_graph_summary",
            "format_table", "shortened"]
 
@@ -75,6 +76,29 @@ def format_problems(problems: list[InputIssue], limit: int | None = None) -> str
     return "\n".join(lines)
 
 
+def format_errors_first(problems: list[InputIssue], limit: int | None = 50) -> str:
+    """The errors one per line (the first ``limit``), then the warnings
+    grouped by kind (:func:`format_warnings_grouped`): the errors are what
+    stops a run, and 50 warnings listed one by one scrolled them off screen.
+
+    Examples
+    --------
+    >>> from optimizer.district.model import InputIssue
+    >>> ps = [InputIssue("s.csv", 4, "grade", "13", "a grade code")] + [
+    ...     InputIssue("s.csv", r, "cm", "E9", "an educator_id", "warning") for r in (2, 5)]
+    >>> print(format_errors_first(ps))
+    1 error:
+      s.csv row 4, column grade: '13' — a grade code
+    2 warnings of 1 kind:
+      2 × s.csv, column cm: an educator_id
+          e.g. s.csv row 2: 'E9'
+    """
+    errors = [p for p in problems if p.severity == "error"]
+    text = format_problems(errors, limit)
+    grouped = format_warnings_grouped([p for p in problems if p.severity == "warning"])
+    return "\n".join(x for x in (text, grouped) if x)
+
+
 #: ``warnings.csv`` of a plan folder: every warning about the district's files.
 WARNING_COLUMNS = ["kind", "file", "row", "column", "value", "expected"]
 
@@ -108,8 +132,9 @@ def shortened(text: str, limit: int) -> str:
     """``text`` for a terminal line of about ``limit`` characters: whole when it
     fits; else cut after a sentence if one ends between a third of ``limit``
     and half again as much (a planner reads a whole sentence, the examples
-    after it are in warnings.csv), else at the last word that fits; "…"
-    marks the cut. Never cut inside a word ("set in dist…").
+    after it are in warnings.csv; "e.g." ends none), else at the last word
+    that fits; "…" marks the cut. Inside a word ("set in dist…") only where
+    no space falls in the line's last two thirds.
 
     Examples
     --------
@@ -123,6 +148,8 @@ def shortened(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     end = text.find(". ", limit // 3)
+    while end >= 0 and text[:end + 1].endswith(("e.g.", "i.e.", "etc.")):
+        end = text.find(". ", end + 2)
     if 0 <= end < limit * 3 // 2:
         return text[:end + 1] + " …"
     cut = text.rfind(" ", 0, limit - 1)
