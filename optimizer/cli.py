@@ -182,7 +182,30 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         planned = (str(row["case_manager_id"].iloc[0] or ""), str(reason or ""))
     print(format_explanation(district, args.student, planned=planned, show_all=args.all,
                              educator_id=args.educator))
+    if args.plan:
+        # A service plan: who gives each of the student's services, or why no one
+        # does (a parent asks "who gives my child OT?", not only who manages).
+        services, problems = read_plan_services(args.plan)
+        if problems:
+            print(format_problems(problems), file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if services is not None:
+            print(_services_of(services, args.student, district))
     return 0
+
+
+def _services_of(services: pd.DataFrame, student_id: str, district: District) -> str:
+    """The plan's services.csv rows of one student, in words."""
+    rows = services[services["student_id"] == student_id]
+    if rows.empty:
+        return "\nServices in the plan: none (no IEP service row for this student)."
+    lines = ["", "Services in the plan (services.csv):"]
+    for r in rows.itertuples():
+        who = str(r.provider_id or "")
+        name = district.educators[who].name if who in district.educators else None
+        given = (f"{name} ({who})" if name else who) if who else "no one"
+        lines.append(f"  {r.service}: {given} — {r.reason}")
+    return "\n".join(lines)
 
 
 class _Progress:
@@ -442,8 +465,13 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     violations = audit_current(district)
     with_cm = sum(1 for s in district.students.values() if s.current_case_manager)
-    _print_violations(violations, f"Today's case managers ({with_cm:,} assignments)",
-                      None if args.all else 50, district)
+    what = f"Today's case managers ({with_cm:,} assignments)"
+    if district.service_rows is not None:
+        # (Its providers are audited too: both counts, or the total misleads.)
+        with_provider = sum(1 for r in district.service_rows if r.current_provider)
+        what = (f"Today's case managers and providers ({with_cm:,} case-manager and "
+                f"{with_provider:,} provider assignments)")
+    _print_violations(violations, what, None if args.all else 50, district)
     return 1 if violations else 0
 
 
@@ -655,7 +683,7 @@ def _cmd_rollover(args: argparse.Namespace) -> int:
                                  args.staff_changes])
     print(nxt.summary())
     if args.plan:
-        print(f"\nService providers from the plan {args.plan}: " + (
+        print(f"\nService providers from {Path(args.plan) / 'services.csv'}: " + (
             f"next year's services.csv names its provider as current_provider for "
             f"{nxt.counts()['providers from the plan']:,} row(s) of continuing students"
             if plan_services is not None else
@@ -772,7 +800,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("district", help="district folder or .xlsx workbook")
     e.add_argument("student", help="student_id")
     e.add_argument("educator", nargs="?", help="educator_id: every rule for this one educator")
-    e.add_argument("--plan", metavar="PLAN", help="also show this plan's case manager and why")
+    e.add_argument("--plan", metavar="PLAN",
+                   help="also show this plan's case manager and why (and, for a service "
+                        "plan, who gives each service or why no one does)")
     e.add_argument("--all", action="store_true",
                    help="every rule's verdict for every educator at the school")
     e.set_defaults(func=_cmd_explain)

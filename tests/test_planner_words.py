@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -428,9 +429,9 @@ def test_this_years_audit_is_said_as_this_years_not_the_plans(make_district, tmp
     printed = capsys.readouterr().out
     audit = (out / "audit.csv").read_text(encoding="utf-8").splitlines()[1:]
     line = next(x for x in printed.splitlines() if x.startswith("  This year, before the plan"))
+    # (A plan of case managers only: its providers are not audited.)
     assert line.startswith(f"  This year, before the plan: {len(audit)} problem(s) with "
-                           "today's case managers and providers (") and line.endswith(
-        "; audit.csv)")
+                           "today's case managers (") and line.endswith("; audit.csv)")
     assert all(f"{kind} " in line for kind in {r.split(",")[0] for r in audit})
     sheet = load_workbook(out / "plan.xlsx", read_only=True)["Audit (this year)"]
     assert next(sheet.iter_rows(values_only=True))[0] == "This year's violation"
@@ -440,3 +441,83 @@ def test_this_years_audit_is_said_as_this_years_not_the_plans(make_district, tmp
     assert main(["plan", str(clean), "--out", str(tmp_path / "q"), "--quiet",
                  "--no-xlsx"]) == 0
     assert "This year, before the plan" not in capsys.readouterr().out
+
+
+def test_the_audit_counts_provider_assignments_beside_case_managers(capsys):
+    # Its violations include providers' rows: a heading of 1,575 case-manager
+    # assignments over 572 violations mixed two denominators.
+    services = ROOT / "data" / "sample-services"
+    assert main(["audit", str(services)]) == 1
+    head = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("Today's"))
+    assert head.startswith("Today's case managers and providers (")
+    assert " case-manager and " in head and " provider assignments): " in head
+    assert main(["audit", str(SAMPLE)]) in (0, 1)
+    out = capsys.readouterr().out
+    assert "Today's case managers (" in out and "providers" not in out.split("\n")[0]
+
+
+def test_caps_that_are_local_defaults_are_said_beside_the_hires(make_district, tmp_path,
+                                                                 capsys):
+    # The hires follow from the caps; a planner trial found the report and the
+    # terminal silent on which caps are local figures with no law behind them.
+    folder = make_district(educators=[educator("E1", "RSP", "ES-MMSN"),
+                                      educator("E2", "SDC", "ES-ESN"),
+                                      educator("E3", "PSY", "PPS")],
+                           students=[student("S1")], toml="[caps]\nSDC = 18\n")
+    out = tmp_path / "p"
+    assert main(["plan", str(folder), "--out", str(out), "--no-xlsx"]) == 0
+    printed = capsys.readouterr().out
+    line = next(x for x in printed.splitlines() if "local defaults, not law" in x)
+    caps = {c["role"]: c["kind"] for c in json.loads((out / "summary.json").read_text())["caps"]}
+    local = [r for r, kind in caps.items() if kind.startswith("local")]
+    assert local and all(f"{r} " in line for r in local)
+    # A cap the district set, or one the law sets, is not listed.
+    assert caps["SDC"] == "district setting" and "SDC" not in line and "RSP" not in line
+    assert main(["report", str(out), "--html", str(tmp_path / "r.html")]) == 0
+    assert "local defaults, not law" in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def test_explain_with_a_service_plan_says_who_gives_each_service(make_district, tmp_path,
+                                                                 capsys):
+    # A parent asks "who gives my child OT?": explain answered only who
+    # case-manages. With a service plan it lists each service's provider, or
+    # why there is none, from the plan's services.csv.
+    folder = make_district(educators=[educator("E1", "RSP", "ES-MMSN", name="Rosa Flores"),
+                                      educator("E2", "SLP", "SLP")],
+                           students=[student("S1", services="SAI;SPEECH;OT")],
+                           toml="plan_services = true\n")
+    out = tmp_path / "p"
+    assert main(["plan", str(folder), "--out", str(out), "--quiet", "--no-xlsx"]) == 0
+    capsys.readouterr()
+    assert main(["explain", str(folder), "S1", "--plan", str(out)]) == 0
+    text = capsys.readouterr().out
+    lines = text.split("Services in the plan (services.csv):\n", 1)[1].splitlines()
+    assert lines[0].startswith("  OT: no one — Not planned: no staff provides it")
+    assert lines[1].startswith("  SAI: Rosa Flores (E1) — Served by E1 (RSP)")
+    assert lines[2].startswith("  SPEECH: Teacher E2 (E2) — Served by E2 (SLP)")
+    # A plan of case managers only: nothing about services.
+    plain = make_district(educators=[educator("E1", "RSP", "ES-MMSN")],
+                          students=[student("S1")])
+    assert main(["plan", str(plain), "--out", str(tmp_path / "q"), "--quiet",
+                 "--no-xlsx"]) == 0
+    capsys.readouterr()
+    assert main(["explain", str(plain), "S1", "--plan", str(tmp_path / "q")]) == 0
+    assert "Services in the plan" not in capsys.readouterr().out
+
+
+def test_sai_not_planned_for_a_derived_support_level_says_so(make_district, tmp_path):
+    # A planner trial: 51 of 66 students whose SAI no one on staff may give had
+    # a support level the local default derived; services.csv said nothing.
+    import csv
+    folder = make_district(
+        educators=[educator("E1", "SDC", "ES-MMSN")],
+        students=[student("S1", sai_setting="sdc", gen_ed_pct="10", support_level=""),
+                  student("S2", sai_setting="sdc", gen_ed_pct="10", support_level="extensive")],
+        toml="plan_services = true\n")
+    out = tmp_path / "p"
+    assert main(["plan", str(folder), "--out", str(out), "--quiet", "--no-xlsx"]) == 0
+    rows = {r["student_id"]: r["reason"] for r in
+            csv.DictReader((out / "services.csv").open(encoding="utf-8"))}
+    assert rows["S1"].startswith("Not planned") and rows["S2"].startswith("Not planned")
+    assert "its support level, extensive, was derived by a local default" in rows["S1"]
+    assert "derived" not in rows["S2"]  # (given from the IEP)

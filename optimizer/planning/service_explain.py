@@ -366,14 +366,21 @@ def service_rows(plan: _Plan) -> pd.DataFrame:
     # Where a provider serves from, in words: per (reached by the school rule,
     # school), made once each rather than once per row (170,000 at 100k).
     wheres: dict[tuple[bool, str], str] = {}
+    instruction = {code for code, x in d.rules.services.items() if x.kind == "instruction"}
     for i, (need, q) in enumerate(zip(sp.needs, sp.need_pair.tolist(), strict=True)):
         school = students[need.student_id].school_id
         student_col[i], school_col[i], service_col[i] = need.student_id, school, need.service
         pin = pins.get((need.student_id, need.service)) if pins else None
         if q < 0:
+            s = students[need.student_id]
+            # A derived support level can be what keeps every teacher from SAI
+            # (a planner trial: 51 of 66 such SAI rows): said where it applies.
+            derived = (f"; its support level, {s.support_level}, was derived by a local "
+                       "default and decides who may teach: enter it from the IEP"
+                       if need.service in instruction and s.support_level_derived else "")
             reason_col[i] = (f"Not planned: {NOT_PLANNED} (no educator on staff may give "
-                             f"{need.service} to this student; contracted out or served "
-                             "outside this plan)")
+                             f"{need.service} to this student{derived}; contracted out or "
+                             "served outside this plan)")
             continue
         e = provider_l[q]
         cur = need.current_provider
