@@ -92,3 +92,21 @@ def test_cli_check_and_audit(tmp_path, capsys):
 def test_cli_check_missing_plan(tmp_path, capsys):
     assert main(["check", str(SAMPLE), str(tmp_path)]) == 2
     assert "assignments.csv" in capsys.readouterr().err
+
+
+def test_the_audit_keeps_law_apart_from_local_planning_caps(make_district):
+    # A planner trial read today's PSY and SLP caseloads over 20 and 55 as
+    # breaking the law: PSY's 20 is a local default, and the SLP's 55 caps the
+    # district's average. Over a cap the law sets for one person (RSP 28), or
+    # one the district set itself, is still "cap exceeded".
+    d = load_district(make_district(
+        educators=[educator("R1", "RSP", "ES-MMSN", fte="0.05"),
+                   educator("P1", "PSY", "PPS", fte="0.05"),
+                   educator("R2", "RSP", "ES-MMSN", max_caseload="1")],
+        students=[student(f"S{i}", current_case_manager=cm)
+                  for i, cm in enumerate(["R1", "R1", "P1", "P1", "R2", "R2"])]))
+    kinds = {v.educator_id: v.kind for v in audit_current(d)
+             if v.kind in ("cap exceeded", "over planning cap")}
+    assert kinds == {"R1": "cap exceeded", "P1": "over planning cap", "R2": "cap exceeded"}
+    planning = next(v for v in audit_current(d) if v.kind == "over planning cap")
+    assert planning.detail.endswith("PSY's cap is a local default, not law")

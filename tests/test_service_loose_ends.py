@@ -375,7 +375,11 @@ def test_rollover_of_the_services_sample_carries_the_plans_providers(tmp_path, c
     dropped = {r["student_id"] for r in report if r["event"] == "services dropped"}
     assert dropped == {s for s, _ in planned if s in left}
     assert sum(r["event"] == "provider cleared" for r in report) == cleared
-    n_from_plan = sum(1 for k in planned if k[0] in next_year.students)
+    # The rows that name the plan's provider: not those the plan leaves
+    # unserved, nor those cleared above (it said every continuing row before).
+    n_from_plan = sum(1 for r in next_year.service_rows
+                      if r.student_id in this_year.students and r.current_provider)
+    assert n_from_plan < len(continuing)
     assert (f"next year's services.csv names its provider as current_provider for "
             f"{n_from_plan:,} row(s)") in printed
 

@@ -88,8 +88,9 @@ def test_audit_of_this_years_providers_in_words(make_district):
     assert got == [
         ("average over limit", "", "", "SLP caseloads average 125.0 per FTE (2.5 over 0.02 "
          f"FTE), over 55 ({SLP_AVERAGE})"),
-        ("cap exceeded", "", "S1", "caseload 2.5 (distinct students served or case-managed 2 "
-         "+ other 0.5) over cap 1 (SLP, FTE 0.02)"),
+        ("over planning cap", "", "S1", "caseload 2.5 (distinct students served or "
+         "case-managed 2 + other 0.5) over cap 1 (SLP, FTE 0.02): the law caps the district's "
+         "SLP average, not one person's caseload"),
         ("not on staff", "B", "GONE", "this year's case manager is no longer in educators.csv"),
         ("ineligible provider", "D", "R2", "SPEECH: RSP does not provide SPEECH"),
         ("not on staff", "E", "GONE", "this year's SPEECH provider is no longer in "

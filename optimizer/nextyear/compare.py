@@ -194,7 +194,8 @@ class Comparison:
 
         def more(frame: pd.DataFrame, what: str) -> list[str]:
             hidden = len(frame) - len(head(frame))
-            return [f"    … and {hidden:,} more {what} (use --all)"] if hidden > 0 else []
+            return ([f"    … and {hidden:,} more {what} (--all; in Python, "
+                     "summary(limit=None))"] if hidden > 0 else [])
 
         lines = [f"{self.name_b} compared with {self.name_a}", "",
                  f"  {'':<26} {'before':>10}    {'after':>10}"]

@@ -207,10 +207,12 @@ def _roll_services(services: pd.DataFrame, students: pd.DataFrame, district: Dis
             dropped.setdefault(sid, []).append(rec["service"])
             continue
         key = (sid, pack.service_of(rec["service"]) or rec["service"])
+        # Counted where the plan names a provider and next year keeps them
+        # (not a pair the plan leaves unserved, nor one cleared just below).
+        named = bool(plan_provider.get(key))
         if key in plan_provider:
             rec = dict(rec)
             rec["current_provider"] = plan_provider[key]
-            from_plan += 1
         eid = str(rec.get("current_provider", "")).strip()
         school = school_of[sid]
         if eid in serves and school not in serves[eid]:
@@ -218,10 +220,12 @@ def _roll_services(services: pd.DataFrame, students: pd.DataFrame, district: Dis
             # serve the student's new school cannot continue (one who left
             # stays named, and next year's validation warns).
             rec = {**rec, "current_provider": ""}
+            named = False
             report.append({"student_id": sid, "event": "provider cleared", "from_school": "",
                            "to_school": school, "from_grade": "", "to_grade": "",
                            "detail": f"{rec['service']}: new school not served: {eid} does "
                                      f"not serve {school}"})
+        from_plan += named
         rows.append(rec)
     for sid, names in dropped.items():
         report.append({"student_id": sid, "event": "services dropped", "from_school": "",

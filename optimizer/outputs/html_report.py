@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from optimizer.outputs.service_report import hiring_table_columns, render_service_section
-from optimizer.planning.result import PlanTables, plain_headline
+from optimizer.planning.result import LOCAL_CAPS_WORDS, PlanTables, local_caps, plain_headline
 
 __all__ = ["render_report", "MAX_SCHOOLS_SHOWN"]
 
@@ -233,6 +233,10 @@ def render_report(tables: PlanTables, *, redact: bool = False) -> str:
                               ("students", "Students"), ("fte", "FTE")], hiring))
                    if len(hiring) else "<p class='note'>No hires needed: every student "
                                        "is placed.</p>")
+    # The hires follow from the caps: say which are local figures, not law.
+    local = local_caps(f.get("caps", ()))
+    if local:
+        hiring_html += f"<p class='note'>{_e(LOCAL_CAPS_WORDS)}: {_e(local)}.</p>"
     # Service caseloads against caps ("" when the plan does not plan services).
     services_html = render_service_section(tables, strips=_strips, figure=_figure)
     redacted = " · names redacted" if redact else ""

@@ -28,7 +28,8 @@ __all__ = ["AUDIT_COLUMNS", "audit_table", "Violation", "check_plan", "check_ser
 class Violation:
     # ineligible | cap exceeded | pin broken | forbid used | missing | twice | unknown;
     # providers (audit, service plans): ineligible provider | not on staff | average over
-    # limit | wrong capacity | minutes exceeded
+    # limit | wrong capacity | minutes exceeded; the audit of this year: over planning
+    # cap (a cap that is no law for one person, see _planning_cap)
     kind: str
     student_id: str
     educator_id: str
@@ -139,12 +140,33 @@ def audit_current(district: District) -> list[Violation]:
         if v.kind == "unknown" and v.educator_id:
             v = Violation("not on staff", v.student_id, v.educator_id,
                           "this year's case manager is no longer in educators.csv")
-        out.append(v)
+        out.append(_planning_cap(district, v))
     if district.plans_services:
-        out.extend(_current_provider_violations(district))
+        out.extend(_planning_cap(district, v) for v in _current_provider_violations(district))
     # One order whatever the order of the input rows (a plan's audit.csv is
     # the same bytes for the same district).
     return _audit_order(out)
+
+
+def _planning_cap(district: District, v: Violation) -> Violation:
+    """This year's caseload over a cap that no law sets for one person -- a
+    local default (no state cap), or a law that caps the district's average
+    (the SLP's 55: see "average over limit") -- as "over planning cap", not
+    "cap exceeded": an auditor keeps law apart from local planning figures
+    (a planner trial read four SLPs over 55 as breaking the law, while their
+    average was 41.5). A cap of the person's own (max_caseload) or of the
+    district (district.toml) stays "cap exceeded"."""
+    if v.kind != "cap exceeded":
+        return v
+    e = district.educators[v.educator_id]
+    kind = district.rules.roles[e.role].cap_kind if e.max_caseload is None else ""
+    if kind == "local default":
+        why = f"{e.role}'s cap is a local default, not law"
+    elif kind == "law: average":
+        why = f"the law caps the district's {e.role} average, not one person's caseload"
+    else:
+        return v
+    return Violation("over planning cap", v.student_id, v.educator_id, f"{v.detail}: {why}")
 
 
 def _audit_order(violations: list[Violation]) -> list[Violation]:

@@ -19,7 +19,8 @@ import pandas as pd
 
 from optimizer.district.model import District
 
-__all__ = ["plain_headline", "ASSIGNMENT_COLUMNS", "ASSIGNMENT_DETAIL_COLUMNS", "CASELOAD_COLUMNS",
+__all__ = ["LOCAL_CAPS_WORDS", "local_caps", "plain_headline", "ASSIGNMENT_COLUMNS",
+           "ASSIGNMENT_DETAIL_COLUMNS", "CASELOAD_COLUMNS",
            "HIRING_COLUMNS", "LOCK_REASON", "PlanTables",
            "RANK_LABEL", "RANK_WORDS", "Result", "SERVICE_CASELOAD_COLUMNS", "SERVICE_COLUMNS",
            "UNASSIGNED_COLUMNS"]
@@ -241,7 +242,29 @@ def _unserved_services(figures: Mapping[str, Any]) -> tuple[int, int] | None:
     return served, not_served
 
 
-def _audit_lines(audit: pd.DataFrame) -> list[str]:
+def local_caps(caps: Any) -> str:
+    """The caps in use that are local defaults, not law ("SDC 20, OT 20"):
+    the hires they drive are only as good as those figures.
+
+    >>> local_caps([{"role": "RSP", "cap": 28, "kind": "law"},
+    ...             {"role": "OT", "cap": 20, "kind": "local default"}])
+    'OT 20'
+    """
+    return ", ".join(f"{c['role']} {c['cap']:g}" for c in caps or ()
+                     if str(c.get("kind", "")).startswith("local"))
+
+
+#: What a local default cap is, in a planner's words (summary and report).
+LOCAL_CAPS_WORDS = ("Caps that are local defaults, not law (set the district's own in "
+                    "district.toml)")
+
+
+def _local_cap_lines(caps: Any) -> list[str]:
+    said = local_caps(caps)
+    return [f"  {LOCAL_CAPS_WORDS}: {said}"] if said else []
+
+
+def _audit_lines(audit: pd.DataFrame, services: bool) -> list[str]:
     """This year's problems (audit.csv: an assignment that breaks a rule, or
     a caseload over its cap), counted by kind: said as this year's, so that no
     planner reads them as the plan's."""
@@ -250,8 +273,9 @@ def _audit_lines(audit: pd.DataFrame) -> list[str]:
     kinds = audit["kind"].value_counts()
     said = ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items(), key=lambda kv: (-kv[1],
                                                                                     kv[0])))
-    return [f"  This year, before the plan: {len(audit):,} problem(s) with today's case "
-            f"managers and providers ({said}; audit.csv)"]
+    whose = "case managers and providers" if services else "case managers"
+    return [f"  This year, before the plan: {len(audit):,} problem(s) with today's {whose} "
+            f"({said}; audit.csv)"]
 
 
 def _not_planned_services(figures: Mapping[str, Any]) -> str:
@@ -427,7 +451,8 @@ class Result:
                f"{pub['students_in_published_plan']:,} ("
                + ", ".join(f"{k} {v}" for k, v in sorted(pub["moved_because"].items()))
                + ")"] if (pub := f.get("published_plan")) else []),
-            *_audit_lines(self.audit),
+            *_audit_lines(self.audit, "services" in f),
+            *_local_cap_lines(f.get("caps", ())),
             "",
             "Technical (how the plan was proven):",
             f"  status {self.status} — {self.engine}",
