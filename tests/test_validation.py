@@ -451,8 +451,9 @@ def test_column_names_in_other_case_and_percent_signs_are_read(make_district):
     lines = (folder / "educators.csv").read_text(encoding="utf-8").splitlines()
     (folder / "educators.csv").write_text(
         "\n".join([lines[0] + ",Fte", *(x + ",1" for x in lines[1:])]) + "\n", encoding="utf-8")
-    assert [(p.file, p.column) for p in check_district(folder) if p.severity == "error"] == [
-        ("educators.csv", "fte")]
+    errors = [p for p in check_district(folder) if p.severity == "error"]
+    assert [(p.file, p.column) for p in errors] == [("educators.csv", "fte")]
+    assert errors[0].expected.endswith("(FTE and Fte both spell it: keep one)")
     _set("students", 0, gen_ed_pct="135%")(tables)
     assert [(p.column, p.value) for p in check_district(make_district(**tables))
             if p.severity == "error"] == [("gen_ed_pct", "135%")]

@@ -90,9 +90,13 @@ def _check_header(table: str, label: str, header: list[str], out: list[InputIssu
         seen.add(col)
     for column in CONTRACT[table]:
         if column.required and column.name not in seen:
+            # (Two spellings of one name, "FTE" and "Fte": neither is taken for it.)
+            alike = [c for c in header if c.strip().lower() == column.name]
             out.append(InputIssue(label, 1, column.name, None,
                                f"a column named '{column.name}' ({column.meaning}); "
-                               f"found columns: {', '.join(header) or 'none'}"))
+                               f"found columns: {', '.join(header) or 'none'}"
+                               + (f" ({' and '.join(alike)} both spell it: keep one)"
+                                  if len(alike) > 1 else "")))
             ok = False
     return ok
 
