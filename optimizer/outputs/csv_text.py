@@ -27,7 +27,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from optimizer.district.textsafe import neutralize_formula
+from optimizer.district.textsafe import neutralize_formula, neutralize_texts
 
 __all__ = ["BLOCK_ROWS", "guarded_csv_blocks", "guarded_csv_text"]
 
@@ -73,7 +73,7 @@ def _column_cells(series: pd.Series) -> list[str] | None:
     joined = "\x00".join(found)  # one scan of the column's texts for what is rare
     if "\r" in joined:
         return None  # every cell of the file gets quoted: pandas does that
-    made = [neutralize_formula(v) for v in found]
+    made = neutralize_texts(found)
     if any(ch in joined for ch in _SPECIAL):
         made = [_csv_cell(v) for v in made]
     made.append("")  # code -1: NA, a blank cell
@@ -136,7 +136,8 @@ def _blocks(header: str, columns: list[list[str]], n: int, rows: int) -> Iterato
     yield from ()  # a generator: nothing is made until the first piece is asked for
     first = header + "\n"
     for a in range(0, max(n, 1), rows):
-        lines = map(",".join, zip(*(c[a:a + rows] for c in columns), strict=True))
-        block = "".join(line + "\n" for line in lines)
-        yield first + block
+        lines = "\n".join(map(",".join, zip(*(c[a:a + rows] for c in columns), strict=True)))
+        # (One join, not a string per line: a row is never empty, as a frame
+        # here has two columns or more, so only no rows gives "".)
+        yield first + (lines + "\n" if lines else "")
         first = ""

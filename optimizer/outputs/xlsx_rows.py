@@ -19,7 +19,6 @@ import contextlib
 import functools
 import io
 import math
-import operator
 import os
 import re
 import tempfile
@@ -36,7 +35,13 @@ import pandas as pd
 import xlsxwriter.workbook
 from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
 
-from optimizer.district.textsafe import FORMULA_START, neutralize_formula
+from optimizer.district.textsafe import (
+    FIRST_CHARACTER,
+    LAST_CHARACTER,
+    end_codes,
+    neutralize_formula,
+    neutralize_texts,
+)
 
 __all__ = ["Column", "Distinct", "SheetPart", "close_workbook", "discard_row_files", "distinct",
            "guarded_text", "sheet_part", "spool_rows", "write_rows"]
@@ -96,35 +101,14 @@ def _guard(text: str) -> str | None:
     return neutralize_formula(text) if text else None
 
 
-#: What :func:`~optimizer.district.textsafe.neutralize_formula` guards, as code points.
-_FORMULA_CODES = tuple(ord(c) for c in FORMULA_START)
-
-
-_FIRST, _LAST = operator.itemgetter(slice(0, 1)), operator.itemgetter(slice(-1, None))
-
-
-def _end_codes(texts: list[str], end: Callable[[str], str]) -> np.ndarray:
-    """The code point at one end (``_FIRST`` or ``_LAST``) of each text, 0 for
-    an empty text: one array, without a Python call per text."""
-    ends = list(map(end, texts))  # one character, or "" for an empty text
-    if not all(ends):
-        ends = [e or "\x00" for e in ends]
-    units = "".join(ends).encode("utf-32-le", "surrogatepass")  # one unit a character
-    return np.frombuffer(units, dtype=np.uint32)
+_FIRST, _LAST = FIRST_CHARACTER, LAST_CHARACTER
 
 
 def _guard_all(texts: list[Any]) -> list[str | None]:
-    """:func:`_guard` of each text: a 100,000-student column has ~100,000
-    distinct names or ids, and a few start with a formula character."""
+    """:func:`_guard` of each text (:func:`neutralize_texts`; blank: None)."""
     if not texts or not set(map(type, texts)) <= {str}:
         return [_guard(t) for t in texts]
-    first = _end_codes(texts, _FIRST)
-    hit = np.zeros(len(texts), dtype=bool)
-    for code in _FORMULA_CODES:
-        hit |= first == code
-    out: list[str | None] = list(texts)
-    for i in np.flatnonzero(hit).tolist():
-        out[i] = "'" + texts[i]
+    out: list[str | None] = list(neutralize_texts(texts))
     if not all(texts):
         out = [t or None for t in out]
     return out
@@ -189,8 +173,8 @@ _SPACE = np.array([chr(i).isspace() for i in range(0x3001)] + [False], dtype=boo
 def _not_plain(texts: list[str]) -> np.ndarray:
     """Which texts need XlsxWriter's escapes (or ``xml:space``)."""
     top = len(_SPACE) - 1  # (an empty text's 0 is no space)
-    odd = (_SPACE[np.minimum(_end_codes(texts, _FIRST), top)]
-           | _SPACE[np.minimum(_end_codes(texts, _LAST), top)])
+    odd = (_SPACE[np.minimum(end_codes(texts, _FIRST), top)]
+           | _SPACE[np.minimum(end_codes(texts, _LAST), top)])
     lengths = np.fromiter(map(len, texts), dtype=np.intp, count=len(texts))
     ends = np.cumsum(lengths + 1) - 1  # where each text's "|" falls
     joined = "|".join(texts)
