@@ -110,3 +110,26 @@ def test_the_audit_keeps_law_apart_from_local_planning_caps(make_district):
     assert kinds == {"R1": "cap exceeded", "P1": "over planning cap", "R2": "cap exceeded"}
     planning = next(v for v in audit_current(d) if v.kind == "over planning cap")
     assert planning.detail.endswith("PSY's cap is a local default, not law")
+
+
+def test_a_preschool_slps_own_cap_is_law_in_the_audit(make_district):
+    # The SLP's 55 caps the district's average (a planning cap for one
+    # person), but an SLP serving only preschool has a cap of 40 of their own
+    # in law (EC 56441.7): over it is "cap exceeded".
+    schools = [{"school_id": "ELM", "name": "Elm Elementary", "low_grade": "K",
+                "high_grade": "5"},
+               {"school_id": "PRE", "name": "Little Oaks", "low_grade": "PK",
+                "high_grade": "PK"}]
+    speech = {"services": "SPEECH", "sai_setting": "", "primary": "SLI"}
+    d = load_district(make_district(
+        schools=schools,
+        educators=[educator("K1", "SLP", "SLP", schools="ELM", fte="0.02"),
+                   educator("P1", "SLP", "SLP", schools="PRE", fte="0.025")],
+        students=[student(f"S{i}", current_case_manager="K1", **speech) for i in range(3)]
+        + [student(f"P{i}", current_case_manager="P1", grade="PK", school="PRE", **speech)
+           for i in range(3)]))
+    assert (d.cap("K1"), d.cap("P1")) == (1, 1)
+    assert (d.cap_kind("K1"), d.cap_kind("P1")) == ("law: average", "law")
+    kinds = {v.educator_id: v.kind for v in audit_current(d)
+             if v.kind in ("cap exceeded", "over planning cap")}
+    assert kinds == {"K1": "over planning cap", "P1": "cap exceeded"}

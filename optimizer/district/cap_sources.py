@@ -43,11 +43,8 @@ def cap_rows(district: District) -> list[dict[str, object]]:
                      "source": role.cap_source or "no source given",
                      "educators_with_max_caseload": own.get(code, 0)})
         if role.cap_if_only_preschool is not None:
-            src = role.cap_if_only_preschool_source
-            kind = ("district setting" if src.startswith("district.toml") else
-                    "law" if src else "local default")
             rows.append({"role": f"{code} (only preschool)", "cap": role.cap_if_only_preschool,
-                         "kind": kind,
+                         "kind": role.cap_if_only_preschool_kind,
                          "source": role.cap_if_only_preschool_source or "no source given",
                          "educators_with_max_caseload": 0})
     return rows

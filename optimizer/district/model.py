@@ -292,13 +292,29 @@ class District:
             return int(e.max_caseload)
         role = self.rules.roles[e.role]
         full = role.cap
-        if role.cap_if_only_preschool is not None and all(
-            self.schools[s].low_grade == self.schools[s].high_grade == self.rules.preschool_grade
-            for s in e.schools
-        ):
+        if role.cap_if_only_preschool is not None and self._preschool_cap(e):
             full = role.cap_if_only_preschool
         # Rounded down with a tolerance so 0.8 x 20 (15.999...) still gives 16.
         return int(full * e.fte + 1e-9)
+
+    def cap_kind(self, educator_id: str) -> str:
+        """Where :meth:`cap` comes from, in the words of ``summary.json``'s
+        caps: ``district setting`` (the person's ``max_caseload``), else the
+        kind of the role's cap that applies (the preschool cap's for an SLP
+        serving only preschool): ``law``, ``law: average``, ``local default``
+        or ``district setting``."""
+        e = self.educators[educator_id]
+        if e.max_caseload is not None:
+            return "district setting"
+        role = self.rules.roles[e.role]
+        return role.cap_if_only_preschool_kind if self._preschool_cap(e) else role.cap_kind
+
+    def _preschool_cap(self, e: Educator) -> bool:
+        """Whether the role's preschool cap applies: one is set, and every
+        school the educator serves is a preschool (EC 56441.7)."""
+        return self.rules.roles[e.role].cap_if_only_preschool is not None and all(
+            self.schools[s].low_grade == self.schools[s].high_grade == self.rules.preschool_grade
+            for s in e.schools)
 
     def minutes_capacity(self, educator_id: str) -> float | None:
         """IEP minutes per week the educator can serve: the role's

@@ -159,7 +159,7 @@ def _planning_cap(district: District, v: Violation) -> Violation:
     if v.kind != "cap exceeded":
         return v
     e = district.educators[v.educator_id]
-    kind = district.rules.roles[e.role].cap_kind if e.max_caseload is None else ""
+    kind = district.cap_kind(e.educator_id)
     if kind == "local default":
         why = f"{e.role}'s cap is a local default, not law"
     elif kind == "law: average":

@@ -78,6 +78,15 @@ class Role:
     # no workload limit); prorated by FTE like the cap (issue 10).
     minutes_capacity: float | None = None
 
+    @property
+    def cap_if_only_preschool_kind(self) -> str:
+        """The preschool cap's kind, as :attr:`cap_kind` names the role's:
+        ``district setting`` (set in district.toml), ``law`` (a source given)
+        or ``local default``."""
+        src = self.cap_if_only_preschool_source
+        return ("district setting" if src.startswith("district.toml") else
+                "law" if src else "local default")
+
 
 @dataclass(frozen=True, slots=True)
 class Credential:
