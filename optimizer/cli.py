@@ -44,7 +44,7 @@ from optimizer.outputs.comparison import (
     write_comparison_workbook,
 )
 from optimizer.outputs.edit_sheet import read_edit_sheet, sheet_location
-from optimizer.outputs.explain_text import format_explanation
+from optimizer.outputs.explain_text import format_explanation, format_plan_services
 from optimizer.outputs.export import (
     write_district,
     write_plan,
@@ -190,22 +190,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
             print(format_problems(problems), file=sys.stderr)
             return EXIT_BAD_INPUT
         if services is not None:
-            print(_services_of(services, args.student, district))
+            print(format_plan_services(services, args.student, district))
     return 0
-
-
-def _services_of(services: pd.DataFrame, student_id: str, district: District) -> str:
-    """The plan's services.csv rows of one student, in words."""
-    rows = services[services["student_id"] == student_id]
-    if rows.empty:
-        return "\nServices in the plan: none (no IEP service row for this student)."
-    lines = ["", "Services in the plan (services.csv):"]
-    for r in rows.itertuples():
-        who = str(r.provider_id or "")
-        name = district.educators[who].name if who in district.educators else None
-        given = (f"{name} ({who})" if name else who) if who else "no one"
-        lines.append(f"  {r.service}: {given} — {r.reason}")
-    return "\n".join(lines)
 
 
 class _Progress:

@@ -31,13 +31,14 @@ _LABELS = {"placed": "Students placed", "unplaced": "Students unplaced",
            "services_unserved": "IEP services not served",
            "services_not_planned": "IEP services no one on staff gives"}
 _PERCENT = {"best_practice_share", "continuity_share"}
+#: Figures that are counts of students or services.
+_COUNTS = {"placed", "unplaced", "services_served", "services_unserved", "services_not_planned"}
 
 
 def _fmt(metric: str, value: float) -> str:
     if metric in _PERCENT:
         return f"{value:.1%}"
-    if metric in ("placed", "unplaced", "services_served", "services_unserved",
-                  "services_not_planned"):
+    if metric in _COUNTS:
         return f"{value:,.0f}"
     if metric == "hiring_fte":
         return f"{value:.1f}"

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import pandas as pd
+
 from optimizer.district.model import District, Educator, Student
 from optimizer.rules import Decision, decide, explain
 
-__all__ = ["RANK_WORDS", "RANK_LEGEND", "Glossary", "format_explanation", "rank_word"]
+__all__ = ["RANK_WORDS", "RANK_LEGEND", "Glossary", "format_explanation", "format_plan_services",
+           "rank_word"]
 
 #: The rank of a (student, case manager) pair in words (docs/plan-format.md).
 RANK_WORDS = {0: "best-practice match", 1: "acceptable", 2: "coordinator only"}
@@ -229,4 +232,29 @@ def format_explanation(district: District, student_id: str, *,
         lines.append("")
         lines.append("Rank words: " + "; ".join(RANK_LEGEND) + ".")
         lines.append("Every rule's verdict for every educator: add --all.")
+    return "\n".join(lines)
+
+
+def format_plan_services(services: pd.DataFrame, student_id: str, district: District) -> str:
+    """A service plan's ``services.csv`` rows of one student, in words: who
+    gives each service (name and id), or "no one", and the plan's reason
+    (``caseload explain --plan``: a parent asks who gives their child OT,
+    not only who manages the IEP).
+
+    Examples
+    --------
+    >>> print(format_plan_services(services, "S1", district))   # doctest: +SKIP
+    <BLANKLINE>
+    Services in the plan (services.csv):
+      OT: no one — Not served: every eligible provider is full: ...
+    """
+    rows = services[services["student_id"] == student_id]
+    if rows.empty:
+        return "\nServices in the plan: none (no IEP service row for this student)."
+    lines = ["", "Services in the plan (services.csv):"]
+    for r in rows.itertuples():
+        who = str(r.provider_id or "")
+        name = district.educators[who].name if who in district.educators else None
+        given = (f"{name} ({who})" if name else who) if who else "no one"
+        lines.append(f"  {r.service}: {given} — {r.reason}")
     return "\n".join(lines)
