@@ -527,10 +527,9 @@ def _highs_levels(n_col: int, start: np.ndarray, index: np.ndarray, value: np.nd
     xc = np.arange(n_x, dtype=np.int32)
     cc = np.arange(n_x, n_x + n_c, dtype=np.int32)
     h = highs_child.one_thread_solver(highspy)
+    integer = (np.arange(n_col) < n_int).astype(np.int32)  # 1: HighsVarType.kInteger
     highs_child.pass_columnwise(h, highspy, np.zeros(n_col), np.ones(n_col), row_hi, start,
-                                index, value)
-    integer = (np.arange(n_col) < n_int).astype(np.uint8)  # 1: HighsVarType.kInteger
-    h.changeColsIntegrality(n_col, every, integer)
+                                index, value, integer)
     h.setOptionValue("mip_rel_gap", 0.0)  # (levels: whole counts, exactly)
     x = c = None
 

@@ -313,10 +313,8 @@ class _Component:
         h = highs_child.one_thread_solver(self.highspy)
         highs_child.pass_columnwise(
             h, self.highspy, np.where(self.every < self.n_x, -1.0, 0.0), np.ones(self.n_col),
-            row_hi, start, index, value)
-        if integer:
-            h.changeColsIntegrality(self.n_col, self.every,
-                                    np.ones(self.n_col, dtype=np.uint8))
+            row_hi, start, index, value,
+            np.ones(self.n_col, dtype=np.int32) if integer else None)
         return h
 
     def guided(self, h: Any, floor: int) -> None:
