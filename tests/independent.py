@@ -132,6 +132,9 @@ CA = {
     # case manager serves the student's school unless a district widens it.
     "best_practice_rule": {"related_services_count": True},
     "school_rule": {"region_roles": [], "district_roles": []},
+    # CTC (June 2024): a coordinator needs no specialty area; a district may
+    # also require some education-specialist or service credential.
+    "coordination": {"needs_credential": False},
     "student_weights": {"default": 1.0},
 }
 
@@ -249,7 +252,7 @@ def eligible_pairs(folder: str | Path) -> dict[tuple[str, str], tuple[str, int]]
                 # Another school: only as a coordinator, where [school_rule] reaches.
                 theirs = {region_of[x] for x in _items(e["schools"])} - {""}
                 here = region_of[s["school_id"]]
-                if role["coordinates"] and (
+                if _coordinates(pack, e) and (
                         e["role"] in reach.get("district_roles", [])
                         or (e["role"] in reach.get("region_roles", []) and here in theirs)):
                     out[(s["student_id"], e["educator_id"])] = ("coordination", 2)
@@ -264,7 +267,7 @@ def eligible_pairs(folder: str | Path) -> dict[tuple[str, str], tuple[str, int]]
                     if held & set(pack["services"][x]["credentials"]):
                         capacity = "service"
                         break
-            if capacity is None and role["coordinates"]:
+            if capacity is None and _coordinates(pack, e):
                 capacity = "coordination"
             if capacity is None:
                 continue
@@ -351,21 +354,29 @@ def may_serve(folder: str | Path) -> dict[tuple[str, str], set[str]]:
     return out
 
 
+def _coordinates(pack: dict, e: dict) -> bool:
+    """The role coordinates and, unless the district waives it, the educator
+    holds an education-specialist (teaching) or service credential."""
+    if not pack["roles"][e["role"]]["coordinates"]:
+        return False
+    if not pack["coordination"]["needs_credential"]:
+        return True
+    service_creds = {c for t in pack["services"].values() for c in t["credentials"]}
+    return any(pack["credentials"][c].get("teaching") or c in service_creds
+               for c in _items(e.get("credentials", "")) if c in pack["credentials"])
+
+
 def may_coordinate_services(folder: str | Path) -> set[str]:
-    """Educators who may coordinate in a service plan: the role coordinates
-    and may case-manage, and they hold an education-specialist (teaching) or
-    service credential (the default ``coordinator_needs_credential``)."""
+    """Educators who may coordinate: the role may case-manage and they may
+    coordinate (:func:`_coordinates`)."""
     folder = Path(folder)
     pack = tables(folder)
-    service_creds = {c for t in pack["services"].values() for c in t["credentials"]}
     out = set()
     for e in _rows(folder, "educators"):
         role = pack["roles"][e["role"]]
         flag = e.get("case_manager", "").lower()
         may = role["case_manager"] if not flag else flag in ("yes", "y", "true", "1")
-        held = set(_items(e.get("credentials", "")))
-        if may and role["coordinates"] and any(
-                pack["credentials"][c].get("teaching") or c in service_creds for c in held):
+        if may and _coordinates(pack, e):
             out.add(e["educator_id"])
     return out
 

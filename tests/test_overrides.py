@@ -69,6 +69,8 @@ CASES = [
     ("best_practice table replaced", [educator("E1", "RSP", "ES-MMSN")], [student("S1")],
      '[[best_practice]]\nsai_setting = "sdc"\nrole = "SDC"\n', ("instruction", 0),
      ("instruction", 1)),
+    ("coordination: needs_credential", [educator("E1", "RSP")], [student("S1")],
+     '[coordination]\nneeds_credential = true\n', ("coordination", 2), (None, None)),
     ("support_level_rule threshold", [educator("E1", "SDC", "ES-MMSN")],
      [student("S1", sai_setting="sdc", gen_ed_pct="30")],
      '[support_level_rule]\nsdc_gen_ed_pct_below = 25\n', ("coordination", 2),

@@ -154,6 +154,32 @@ def test_may_coordinate(pair):
     assert not v.ok
 
 
+STRICT = "[coordination]\nneeds_credential = true\n"
+
+
+@pytest.mark.parametrize("credentials, ok", [
+    ("", False),            # none on file: no coordinating under the strict reading
+    ("ES-MMSN", True),      # an education-specialist credential, any specialty
+    ("SLP", True),          # a service credential
+    ("AA-RSP", False),      # an added authorization alone is not a credential to teach
+])
+def test_may_coordinate_with_needs_credential(pair, credentials, ok):
+    d, s, e = pair(educator("E1", "COORD", credentials), student("S1"), toml=STRICT)
+    v = may_coordinate(d.rules, s, e)
+    assert v.ok is ok
+    if not ok:
+        assert "holds no education-specialist or service credential" in v.reason
+    # The same answer from the decision the graph, check, keep and explain use.
+    assert (decide(d, s, e).capacity == "coordination") is ok
+
+
+def test_needs_credential_off_by_default_lets_any_coordinating_role_coordinate(pair):
+    d, s, e = pair(educator("E1", "RSP"), student("S1"))  # an intern, credential not entered
+    assert not d.rules.coordinator_needs_credential
+    got = decide(d, s, e)
+    assert (got.capacity, got.rank) == ("coordination", 2)
+
+
 # ----------------------------------------------------------- the CTC's examples
 
 def test_ctc_speech_only_is_slp(pair):

@@ -329,16 +329,16 @@ def test_each_bad_service_setting_gives_its_exact_error(make_district, toml, exp
 def test_service_settings_reach_the_rule_pack(make_district):
     d = load_district(folder_with(make_district, toml=(
         "plan_services = true\n[minutes_capacity]\nSLP = 2100\n[coordination]\n"
-        "needs_credential = false\n[primary_need_services]\nOI = [\"PT\"]\n")))
+        "needs_credential = true\n[primary_need_services]\nOI = [\"PT\"]\n")))
     assert d.plans_services
     assert d.rules.roles["SLP"].minutes_capacity == 2100
     assert d.minutes_capacity("E2") == 1050  # x 0.5 FTE
     assert d.minutes_capacity("E1") is None  # the pack sets none
-    assert d.rules.coordinator_needs_credential is False
+    assert d.rules.coordinator_needs_credential is True
     assert d.rules.primary_need_services["OI"] == frozenset({"PT"})
     assert d.rules.primary_need_services["HH"] == frozenset({"DHH"})  # merged key by key
     plain = load_district(folder_with(make_district))
-    assert plain.rules.coordinator_needs_credential is True
+    assert plain.rules.coordinator_needs_credential is False  # (the pack's default reading)
     assert all(r.minutes_capacity is None for r in plain.rules.roles.values())
 
 

@@ -234,11 +234,11 @@ def test_rule_pack_errors_word_for_word(over, message):
 
 
 def test_coordination_and_minutes_settings_are_read():
-    pack = load_rule_pack("ca", {"coordination": {"needs_credential": False},
+    pack = load_rule_pack("ca", {"coordination": {"needs_credential": True},
                                  "roles": {"SLP": {"minutes_capacity": 1200}}})
-    assert pack.coordinator_needs_credential is False
+    assert pack.coordinator_needs_credential is True
     assert pack.roles["SLP"].minutes_capacity == 1200.0
-    assert load_rule_pack("ca").coordinator_needs_credential is True
+    assert load_rule_pack("ca").coordinator_needs_credential is False
 
 
 def test_a_pack_without_an_sdc_threshold_uses_forty_percent():

@@ -84,7 +84,7 @@ def test_warnings_word_for_word_in_file_order(make_district):
     got = [(p.file, p.row, p.column, p.value, p.expected, p.severity) for p in problems]
     assert got == [
         ("educators.csv", 2, "credentials", "SLP",
-         "a teaching credential for a RSP teacher: without one they may only coordinate",
+         "a teaching credential for this RSP teacher: without one they may only coordinate",
          "warning"),
         ("educators.csv", 3, "other_load", "25",
          "other load within the cap of 20: this educator can take no case-managed students",

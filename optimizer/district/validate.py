@@ -373,9 +373,19 @@ def _educators(t: _Table, pack: RulePack, schools: Mapping[str, School]) -> dict
         if role and pack.roles[role].teaches and not any(
             pack.credentials[c].teaching for c in creds[i]
         ):
+            # Without one they teach no one; whether they may still coordinate
+            # is the coordination rule's (some service credential, or none needed).
+            coordinates = pack.roles[role].coordinates and (
+                not pack.coordinator_needs_credential or any(
+                    c in svc.credentials for svc in pack.services.values() for c in creds[i]))
             t.add(i, "credentials", t.col("credentials").iat[i],
-                  f"a teaching credential for a {role} teacher: without one they may "
-                  "only coordinate", "warning")
+                  f"a teaching credential for this {role} teacher: without one they "
+                  + ("may only coordinate" if coordinates else
+                     f"teach no one ({role} does not coordinate in this rule pack)"
+                     if not pack.roles[role].coordinates else
+                     "may neither teach nor case-manage (a coordinator needs some "
+                     "education-specialist or service credential: district.toml "
+                     "[coordination] needs_credential)"), "warning")
         out[eid] = Educator(
             educator_id=eid, name=names.iat[i], role=role or "",
             credentials=frozenset(creds[i]), schools=served[i],

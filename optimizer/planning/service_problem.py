@@ -19,9 +19,10 @@ canonical (sorted-id) order, like :mod:`optimizer.planning.problem`:
 * **case-manager options**: today's edge table (:func:`optimizer.graph.edge_table`,
   case-manager pins and forbids applied): ``instruction`` or ``service`` ->
   *own* (usable only when the plan makes them one of the student's
-  providers), and a *coordinator* option (rank 2) for every role that may
-  coordinate, when ``coordinator_needs_credential`` is off or the educator
-  holds some education-specialist or service credential.
+  providers), and a *coordinator* option (rank 2) for every educator who
+  may coordinate (:func:`optimizer.rules.eligibility.may_coordinate`: the
+  role coordinates, and, unless ``coordinator_needs_credential`` is off, the
+  educator holds some education-specialist or service credential).
 * caps (``District.cap``, FTE-prorated), minutes capacities
   (``District.minutes_capacity``), ``other_load`` (rounded up: it counts
   students), current providers and case managers, and a published plan's.
@@ -182,14 +183,6 @@ class _Eligibility:
             need = ", ".join(sorted(pack.services[svc].credentials)) or "a credential"
             return False, f"{svc} needs one of {need}"
         return True, f"holds {', '.join(held)} for {svc}"
-
-
-def _has_coordinator_credential(district: District, e: Educator) -> bool:
-    """Some education-specialist (teaching) or service credential."""
-    pack = district.rules
-    service_creds = {c for svc in pack.services.values() for c in svc.credentials}
-    return any(pack.credentials[c].teaching or c in service_creds for c in e.credentials
-               if c in pack.credentials)
 
 
 def _index(ids: Mapping[str, int], value: str | None) -> int:
@@ -432,11 +425,9 @@ def build_district_service_problem(
     d_rank = np.array([-1 if d.rank is None else d.rank for d in decisions], dtype=np.int64)
     own = d_own[ed_idx] if len(ed_idx) else np.zeros(0, dtype=bool)
     rank = d_rank[ed_idx] if len(ed_idx) else np.zeros(0, dtype=np.int64)
-    # may_coordinate reads the educator's role only (no student).
+    # may_coordinate reads the educator's role and credentials only (no student).
     verdicts = [may_coordinate(pack, None, e) for e in educators]  # type: ignore[arg-type]
-    may_coord = np.array([v.ok and (not pack.coordinator_needs_credential
-                                    or _has_coordinator_credential(district, e))
-                          for v, e in zip(verdicts, educators, strict=True)], dtype=bool)
+    may_coord = np.array([v.ok for v in verdicts], dtype=bool)
     coord = may_coord[ce] if len(ce) else np.zeros(0, dtype=bool)
     cm_texts = tuple([d.reason for d in decisions] + [v.reason for v in verdicts])
     cm_s = np.concatenate([cs[own], cs[coord]])

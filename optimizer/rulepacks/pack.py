@@ -162,11 +162,11 @@ class RulePack:
     # serve: within their regions, or anywhere in the district ([school_rule]).
     region_roles: frozenset[str] = frozenset()
     district_roles: frozenset[str] = frozenset()
-    # Service planning (issue 10): whether a coordinator needs some education
-    # specialist or service credential (the CTC waives only the specialty), and
+    # Whether a coordinator needs some education specialist or service
+    # credential (rules.may_coordinate, in every plan; off by default), and
     # per low-incidence disability the services that address it (a student
     # placed under the secondary disability should have one of them).
-    coordinator_needs_credential: bool = True
+    coordinator_needs_credential: bool = False
     primary_need_services: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # Lookups built once from the tables above (not arguments).
     _grade_pos: Mapping[str, int] = field(init=False, repr=False)
@@ -463,7 +463,7 @@ def _build(raw: Mapping[str, Any]) -> RulePack:
         region_roles=_role_list(raw.get("school_rule", {}), "region_roles", roles),
         district_roles=_role_list(raw.get("school_rule", {}), "district_roles", roles),
         coordinator_needs_credential=_flag(raw.get("coordination", {}), "needs_credential",
-                                           "coordination", True),
+                                           "coordination", False),
         primary_need_services=_primary_needs(raw.get("primary_need_services", {}),
                                              disabilities, services),
     )

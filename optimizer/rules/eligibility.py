@@ -45,6 +45,7 @@ __all__ = [
     "best_practice",
     "decide",
     "explain",
+    "holds_case_manager_credential",
     "holds_service_credential",
     "may_case_manage",
     "may_coordinate",
@@ -305,13 +306,46 @@ def holds_service_credential(pack: RulePack, s: Student, e: Educator) -> Verdict
     return Verdict(name, True, f"authorized for {', '.join(ok)}")
 
 
+def holds_case_manager_credential(pack: RulePack, e: Educator) -> bool:
+    """Whether the educator holds some education-specialist (teaching) or
+    service credential: what a coordinator needs where the rule pack's
+    ``[coordination] needs_credential`` is on (the CTC waives only the
+    specialty area for a coordinator).
+
+    Examples
+    --------
+    >>> holds_case_manager_credential(pack, district.educators["E1"])  # doctest: +SKIP
+    True
+    """
+    memo = _pack_memo(pack)
+    key = ("case manager credential", e.credentials)
+    got = memo.get(key)
+    if got is None:
+        service_credentials = memo.get(("service credentials",))
+        if service_credentials is None:
+            service_credentials = memo[("service credentials",)] = frozenset(
+                c for svc in pack.services.values() for c in svc.credentials)
+        got = memo[key] = any(c in pack.credentials and (pack.credentials[c].teaching
+                                                         or c in service_credentials)
+                              for c in e.credentials)
+    return bool(got)
+
+
 def may_coordinate(pack: RulePack, s: Student, e: Educator) -> Verdict:
-    """The educator's role may case-manage as coordinator only (no specialty needed)."""
+    """The educator's role may case-manage as coordinator only: no specialty
+    area needed, but some education-specialist or service credential where
+    the rule pack's ``[coordination] needs_credential`` says so (the default)."""
     name = "May coordinate"
     role = pack.roles[e.role]
-    if role.coordinates:
-        return Verdict(name, True, f"{role.name} may coordinate: no specialty area needed")
-    return Verdict(name, False, f"{role.name} ({e.role}) may not coordinate in this rule pack")
+    if not role.coordinates:
+        return Verdict(name, False, f"{role.name} ({e.role}) may not coordinate in this rule pack")
+    if pack.coordinator_needs_credential and not holds_case_manager_credential(pack, e):
+        held = ", ".join(sorted(e.credentials)) or "none"
+        return Verdict(name, False, "holds no education-specialist or service credential "
+                                    f"(holds {held}): a coordinator needs one, only the "
+                                    "specialty area is waived (rule pack [coordination] "
+                                    "needs_credential)")
+    return Verdict(name, True, f"{role.name} may coordinate: no specialty area needed")
 
 
 Rule = Callable[[RulePack, "Student", "Educator"], Verdict]
