@@ -20,8 +20,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from optimizer.district.model import District
 from optimizer.district.reader import read_district_files, read_table
 from optimizer.district.scenario_file import ScenarioFileError, read_scenario_file
@@ -35,7 +33,7 @@ from optimizer.district.validate import (
 from optimizer.generator import generate_district
 from optimizer.graph import edge_table, eligible_pairs, school_table
 from optimizer.nextyear.compare import compare
-from optimizer.nextyear.keep import KeptEdits, keep_edits
+from optimizer.nextyear.keep import KeptEdits, keep_edits, unmet_service_edits
 from optimizer.nextyear.rollover import roll_over
 from optimizer.nextyear.whatif import WhatIf, scenario_from_spec, what_if
 from optimizer.outputs.comparison import (
@@ -43,8 +41,17 @@ from optimizer.outputs.comparison import (
     write_comparison_html,
     write_comparison_workbook,
 )
-from optimizer.outputs.edit_sheet import read_edit_sheet, sheet_location
-from optimizer.outputs.explain_text import format_explanation, format_plan_services
+from optimizer.outputs.edit_sheet import (
+    CASE_MANAGER_HEADER,
+    read_edit_sheet,
+    read_services_sheet,
+    sheet_location,
+)
+from optimizer.outputs.explain_text import (
+    format_explanation,
+    format_plan_services,
+    plan_source_note,
+)
 from optimizer.outputs.export import (
     write_district,
     write_plan,
@@ -69,6 +76,7 @@ from optimizer.outputs.plan_folder import (
     read_plan,
     read_plan_assignments,
     read_plan_services,
+    read_plan_sources,
 )
 from optimizer.outputs.side_process import SideProcessError, computed_beside
 from optimizer.outputs.text import (
@@ -91,7 +99,7 @@ from optimizer.planning.check import (
 )
 from optimizer.planning.objective import Objective
 from optimizer.planning.planner import plan
-from optimizer.planning.result import PlanTables
+from optimizer.planning.result import PlanTables, Result
 from optimizer.planning.solvers import SolveParams
 
 EXIT_BAD_INPUT = 2
@@ -180,6 +188,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT
         reason = row["reason"].iloc[0] if "reason" in row else ""
         planned = (str(row["case_manager_id"].iloc[0] or ""), str(reason or ""))
+        note = plan_source_note(read_plan_sources(args.plan), district, args.plan)
+        if note:
+            print(note + "\n")
     print(format_explanation(district, args.student, planned=planned, show_all=args.all,
                              educator_id=args.educator))
     if args.plan:
@@ -217,7 +228,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if district is None:
         return EXIT_BAD_INPUT
     published: Mapping[str, str] | None = None
-    published_services = None
+    published_services: Mapping[tuple[str, str], str] | None = None
     if args.published:
         frame, problems = read_plan_assignments(args.published)
         if frame is None:
@@ -240,11 +251,10 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     this_year = district
     providers_note = ""
     if args.keep:
-        kept = _planner_edits(args.keep, district, published)
-        if kept is None:
+        edited = _planner_edits(args.keep, district, published, published_services)
+        if edited is None:
             return EXIT_BAD_INPUT
-        if district.plans_services and published_services is None:
-            published_services, providers_note = _workbook_providers(args.keep, kept.published)
+        kept, published_services, providers_note = edited
         district, published = kept.district, published or kept.published
     try:
         params = SolveParams(balance=args.balance, time_limit=args.time_limit,
@@ -297,12 +307,20 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         return 0
     if providers_note:
         print(providers_note, file=sys.stderr if args.json else sys.stdout)
-    return _report_kept(kept, result.assignments, quiet=args.json)
+    return _report_kept(kept, result, quiet=args.json)
 
 
-def _planner_edits(path: str, district: District,
-                   published: Mapping[str, str] | None) -> KeptEdits | None:
-    """The planner's edits in a plan workbook (or a plan folder against --published)."""
+def _planner_edits(path: str, district: District, published: Mapping[str, str] | None,
+                   providers: Mapping[tuple[str, str], str] | None
+                   ) -> tuple[KeptEdits, Mapping[tuple[str, str], str] | None, str] | None:
+    """The planner's edits in a plan workbook (or a plan folder against
+    --published): of case managers, and in a service plan of providers (the
+    workbook's Services sheet, or the folder's services.csv, against the
+    plan's providers). Returns the edits kept, the plan's providers (as
+    ``providers``, else those found beside the workbook) and a line for the
+    planner about them; None when the edits cannot be read (printed)."""
+    service_rows: list[tuple[str, str, str, str]] = []
+    note = ""
     if Path(path).is_dir():
         if published is None:
             print(f"--keep {path}: a plan folder does not record what the plan had chosen; "
@@ -316,6 +334,15 @@ def _planner_edits(path: str, district: District,
         rows = [(s, c, published.get(s, ""), f"{path}/assignments.csv row {r}") for s, c, r in
                 zip(frame["student_id"], frame["case_manager_id"], frame.attrs["rows"],
                     strict=True)]
+        if district.plans_services and providers is not None:
+            services, problems = read_plan_services(path)
+            if problems:
+                print(format_problems(problems), file=sys.stderr)
+                return None
+            if services is not None:
+                service_rows = [(s, v, p, f"{path}/services.csv row {r}") for s, v, p, r in zip(
+                    services["student_id"], services["service"], services["provider_id"],
+                    services.attrs["rows"], strict=True)]
     else:
         frame, problems = read_edit_sheet(path)
         if frame is None:
@@ -326,10 +353,27 @@ def _planner_edits(path: str, district: District,
                   "edit)' is gone, so the edits cannot be told apart; use the workbook as "
                   "`caseload plan` wrote it.", file=sys.stderr)
             return None
-        rows = [(s, c, p, f"row {r}") for s, c, p, r in frame[
-            ["student_id", "case_manager_id", "planned_case_manager_id", "row"]].itertuples(
-            index=False)]
-    return keep_edits(district, rows)
+        # Each edit named by sheet, row and column, as `check` names them.
+        column = frame.attrs["columns"][CASE_MANAGER_HEADER]
+        rows = [(s, c, p, f"{frame.attrs['sheet']} row {r}, column {column}")
+                for s, c, p, r in frame[["student_id", "case_manager_id",
+                                         "planned_case_manager_id", "row"]].itertuples(
+                                             index=False)]
+        if district.plans_services:
+            if providers is None:
+                providers, note = _workbook_providers(path, {s: p for s, _c, p, _w in rows})
+            sheet, problems = read_services_sheet(path)
+            if sheet is None and problems:
+                print(format_problems(problems), file=sys.stderr)
+                return None
+            if sheet is not None and providers is not None:
+                where = f"{sheet.attrs['sheet']} row {{}}, column {sheet.attrs['column']}"
+                service_rows = [(s, v, p, where.format(r)) for s, v, p, r in sheet[
+                    ["student_id", "service", "provider_id", "row"]].itertuples(index=False)]
+            elif sheet is not None:
+                note += (" Provider edits on its Services sheet cannot be told apart without "
+                         "that plan, so they were not read.")
+    return keep_edits(district, rows, service_rows, providers), providers, note
 
 
 def _workbook_providers(path: str, planned: Mapping[str, str]
@@ -356,25 +400,43 @@ def _workbook_providers(path: str, planned: Mapping[str, str]
                   "them.")
 
 
-def _report_kept(kept: KeptEdits, assignments: pd.DataFrame, quiet: bool) -> int:
+def _report_kept(kept: KeptEdits, result: Result, quiet: bool) -> int:
     """Which edits were kept, which break a rule; exit 1 when any was not kept."""
+    assignments = result.assignments
     now = dict(zip(assignments["student_id"], assignments["case_manager_id"], strict=True))
-    edited = {e.student_id for e in kept.edits}
+    edited = {e.student_id for e in kept.edits if not e.service}
     moved = sum(1 for s, cm in now.items()
                 if s not in edited and s in kept.published and kept.published[s] != cm)
     out = sys.stderr if quiet else sys.stdout
-    cleared = sum(1 for e in kept.kept if not e.chosen)
+    # Case managers chosen or cleared; providers (a service plan's Services
+    # sheet) counted apart.
+    cm_kept = [e for e in kept.kept if not e.service]
+    cleared = sum(1 for e in cm_kept if not e.chosen)
+    providers = sum(1 for e in kept.edits if e.service)
     how = (" as pins" if not cleared else
-           f" ({len(kept.kept) - cleared} case manager(s) chosen, {cleared} cleared)")
-    print(f"\nYour edits: {len(kept.edits)} found, {len(kept.kept)} kept{how}; "
-          f"{moved} other student(s) moved to make room.", file=out)
+           f" ({len(cm_kept) - cleared} case manager(s) chosen, {cleared} cleared)")
+    # In a service plan, the services that changed provider against the
+    # edited plan (to make room, or to serve the chosen case manager's way).
+    pairs = (result.figures.get("published_plan") or {}).get("pairs_moved") \
+        if "services" in result.figures else None
+    print(f"\nYour edits: {len(kept.edits)} found"
+          + (f" ({providers} of providers)" if providers else "")
+          + f", {len(kept.kept)} kept{how}; "
+          f"{moved} other student(s) moved to make room"
+          + (f"; {pairs} service(s) now given by another provider (services.csv)"
+             if pairs else "") + ".", file=out)
+    unmet = unmet_service_edits(kept, result.services) if "services" in result.figures else []
     if kept.rejected:
         print(f"{len(kept.rejected)} edit(s) break a rule and were NOT kept (those students "
               "were planned like the rest):", file=sys.stderr)
         for r in kept.rejected:
             print(f"  {r}", file=sys.stderr)
-        return 1
-    return 0
+    if unmet:
+        print(f"{len(unmet)} provider edit(s) kept as pins could not be met (services.csv "
+              "says why):", file=sys.stderr)
+        for r in unmet:
+            print(f"  {r}", file=sys.stderr)
+    return 1 if kept.rejected or unmet else 0
 
 
 def _named(v: Violation, district: District) -> str:

@@ -363,3 +363,49 @@ def test_an_edit_against_a_locks_csv_pin_is_rejected(tmp_path):
     d = load_district(folder)
     k = keep_edits(d, [("S1", "E2", "E1", "row 2")])
     assert not k.kept and k.rejected[0].rule == "pin" and "E1" in k.rejected[0].detail
+
+
+def test_a_mistyped_student_id_is_refused_not_passed_over(tmp_path):
+    """A planner's trial retyped a student id in the sheet (S000187 -> S9999999)
+    and `--keep` said "0 found": the row is an edit refused with its rule, and
+    the real student is planned like the rest."""
+    folder = write_district(tmp_path / "d", educators=[educator("E1", "RSP", "ES-MMSN")],
+                            students=[student("S1"), student("S2")])
+    d = load_district(folder)
+    k = keep_edits(d, [("S1", "E1", "E1", "row 2"), ("S9", "E1", "E1", "row 3")])
+    assert [(r.edit.student_id, r.rule) for r in k.rejected] == [("S9", "unknown student")]
+    assert "S9" not in k.published and not k.kept
+    assert str(k.rejected[0]) == ("S9 (row 3): E1 — unknown student: no such student in "
+                                  "students.csv")
+
+
+@pytest.mark.parametrize("typed, hint", [
+    ("e00002", "did you mean 'E00002 — Keiko Khan'?"),     # another case
+    ("Keiko Khan", "did you mean 'E00002 — Keiko Khan'?"),  # the name, not the id
+    ("E0002", "did you mean 'E00002 — Keiko Khan'?"),      # a digit short
+    ("Z", ""),                                             # nothing near
+])
+def test_an_unknown_educator_gets_a_did_you_mean(tmp_path, typed, hint):
+    folder = write_district(tmp_path / "d", educators=[
+        educator("E00002", "RSP", "ES-MMSN", name="Keiko Khan"),
+        educator("E00009", "RSP", "ES-MMSN", name="Omar Diaz")], students=[student("S1")])
+    k = keep_edits(load_district(folder), [("S1", typed, "E00009", "row 2")])
+    (refused,) = k.rejected
+    assert refused.rule == "unknown educator"
+    assert (hint in refused.detail) if hint else "did you mean" not in refused.detail
+    assert "drop-down" in refused.detail
+
+
+def test_keep_names_the_sheet_row_and_column_of_a_refused_edit(sheet_values, tmp_path, capsys):
+    def change(rows):
+        row = next(iter(rows.values()))
+        row[CM_COL - 1].value = "E000O9"  # a letter O for a zero
+        change.row = row[0].row
+
+    path = _edited(sheet_values, tmp_path, change)
+    assert main(["plan", str(SAMPLE), "--keep", str(path), "--out", str(tmp_path / "v"),
+                 "--quiet", "--no-xlsx"]) == 1
+    err = capsys.readouterr().err
+    line = next(x for x in err.splitlines() if "E000O9" in x)
+    assert f"sheet '{EDIT_SHEET}' row {change.row}, column D (Case manager)" in line
+    assert "did you mean 'E00009" in line

@@ -162,7 +162,7 @@ def test_hires_found_once_per_key_are_the_hires_found_per_pair(planned):
 def test_audit_of_providers_found_once_per_facts_is_the_audit_per_row():
     # _current_provider_violations asks the rules once per (service,
     # provider, student facts); asking for every row must say the same.
-    from optimizer.planning.check import _current_provider_violations, _may_provide
+    from optimizer.planning.check import _current_provider_violations, may_provide
     d = load_district(SAMPLE)
     got = [(v.student_id, v.educator_id, str(v)) for v in _current_provider_violations(d)
            if v.kind == "ineligible provider"]
@@ -170,7 +170,7 @@ def test_audit_of_providers_found_once_per_facts_is_the_audit_per_row():
     for need in d.service_needs:
         eid = need.current_provider
         if eid and eid in d.educators:
-            why = _may_provide(d, need.student_id, need.service, eid)
+            why = may_provide(d, need.student_id, need.service, eid)
             if why is not None:
                 expected.append((need.student_id, eid, why))
     assert [(s, e) for s, e, _ in got] == [(s, e) for s, e, _ in expected]

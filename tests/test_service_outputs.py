@@ -489,17 +489,37 @@ def test_rosters_without_minutes_say_nothing_of_minutes():
     assert rows["minutes"].isna().all()
 
 
-def test_no_service_served_gives_empty_rosters_not_an_error(tmp_path):
-    """Every service not planned (no providers on staff): rosters have no rows."""
+def test_no_service_served_leaves_the_case_managers_rosters_not_an_error(tmp_path):
+    """Every service not planned (no providers on staff): the rosters list
+    only whom each case manager case-manages, one block each."""
     t = make_tables()
     s = t.services.assign(provider_id="", reason="Not planned: no staff provides it")
     t = dataclasses.replace(t, services=s)
     rows, starts = service_sheets.provider_rosters(t, NAMES)
-    assert len(rows) == 0 and starts == []
-    wb = load_workbook(write_workbook(t, tmp_path / "x.xlsx"))
-    assert _rows(wb["Provider rosters"]) == []
+    a = t.assignments[t.assignments["case_manager_id"] != ""]
+    listed = rows[rows["student_id"] != "Total"]
+    assert set(listed["relation"]) == {service_sheets.MANAGES}
+    assert sorted(zip(listed["provider_id"], listed["student_id"], strict=True)) == sorted(
+        zip(a["case_manager_id"], a["student_id"], strict=True))
+    assert len(starts) == a["case_manager_id"].nunique() - 1  # (a page break before each but
+    wb = load_workbook(write_workbook(t, tmp_path / "x.xlsx"))  # the first block)
+    assert len(_rows(wb["Provider rosters"])) == len(rows)
     assert len(_rows(wb["Services"])) == len(SERVICES)
     assert "No one serves a service in this plan." in _section(render_report(t))
+
+
+def test_a_case_manager_who_serves_no_one_has_a_roster():
+    """A program specialist who case-manages without serving: their block
+    lists those students, so every caseload in caseloads.csv has a roster."""
+    t = make_tables()
+    served = set(t.services["provider_id"])
+    a = t.assignments.copy()
+    a.loc[0, "case_manager_id"] = "PS1"  # someone who serves nothing
+    assert "PS1" not in served
+    rows, _ = service_sheets.provider_rosters(dataclasses.replace(t, assignments=a), NAMES)
+    block = rows[rows["provider_id"] == "PS1"]
+    assert block["student_id"].tolist()[:-1] == [a.loc[0, "student_id"]]
+    assert block["relation"].tolist()[0] == service_sheets.MANAGES
 
 
 def test_service_plan_headline_counts_services_and_hires_to_serve_them():

@@ -479,3 +479,14 @@ def test_service_plan_assignments_have_short_reasons_and_names(tmp_path):
         assert a.loc[sid, "reason"].split(":")[0] in a.loc[sid, "reason_detail"]
         assert a.loc[sid, "school_name"] == d.schools[d.students[sid].school_id].name
     assert a.loc["B", "case_manager_name"] == d.educators["S1"].name
+
+
+def test_summary_counts_the_educators_its_caseload_figures_cover(tmp_path):
+    """A service plan's caseload line counts the educators its ratios cover:
+    every one who may serve or case-manage someone (R1, S1 and the
+    coordinator C1, at 0 of 30) — not "case managers", which a planner's trial
+    read as those who case-manage."""
+    r = plan(_with_services(load_district(birch(tmp_path)), BIRCH_ROWS))
+    line = next(x for x in r.summary().splitlines() if x.startswith("  Caseloads:"))
+    assert line.endswith("average 67% (spread 0.471; 3 educators who may serve or "
+                         "case-manage)")

@@ -67,8 +67,9 @@ def test_headline_names_the_biggest_hiring_need_first():
                           "best_practice_share": 0.5}, hiring, names)
     assert got == ["9 of 20 students placed, 11 unplaced; 50% with the best-practice "
                    "case manager.",
-                   "To place them: hire 0.4 FTE RSP with ES-MMSN at Oak for 9 students "
-                   "(and 1 more hiring need(s))."]
+                   "To place them: hire 0.5 FTE in all, in 2 hiring needs "
+                   "(hiring_needs.csv); the largest: 0.4 FTE RSP with ES-MMSN at Oak for 9 "
+                   "students."]
 
 
 # ------------------------------------------------------------- rulepacks/pack.py

@@ -453,3 +453,63 @@ def test_a_hiring_change_names_the_role_and_the_credential_in_words():
     b = replace(_tables({"S1": "E1", "S2": "E2"}), hiring_needs=hiring(0.0, 0))
     assert "    SLP with SLP at ELM for SPEECH: 0.1 -> 0.0 FTE (4 -> 0 students)" in \
         compare(a, b).summary().splitlines()
+
+
+def test_headline_figures_are_numbers_in_the_csv_and_the_workbook(shortage, tmp_path, capsys):
+    """A planner's trial found the comparison workbook's Headline holding text
+    ("'+11", "'3,000": the formula guard's apostrophe shown) and the CSV
+    holding float noise (3000.0, 37.300000000000004). The figures are numbers:
+    counts whole, FTE in tenths, a change's sign in the number format."""
+    folder, base = shortage
+    out = tmp_path / "hire"
+    assert main(["whatif", str(folder), str(_scenario(tmp_path, "hire", HIRE)), "--plan",
+                 str(base), "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    headline = {r["metric"]: r for r in _rows(out / "comparison_headline.csv")}
+    placed = headline["placed"]
+    assert placed["a"].isdigit() and placed["b"].isdigit() and placed["delta"].lstrip(
+        "-").isdigit()
+    fte = headline["hiring_fte"]
+    assert all(len(fte[k].split(".")[-1]) <= 1 for k in ("a", "b", "delta"))
+    import openpyxl
+    ws = openpyxl.load_workbook(out / "comparison.xlsx")["Headline"]
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    by_label = {r[0]: r for r in rows}
+    figure = by_label["Students placed"]
+    assert figure[1:] == (int(placed["a"]), int(placed["b"]), int(placed["delta"]))
+    cells = {c.value: c for c in ws["A"]}
+    row = cells["Students placed"].row
+    assert ws.cell(row, 4).number_format.startswith("+")  # shown "+2", stored 2
+    assert not any(isinstance(v, str) and v.startswith("'") for r in rows for v in r)
+    # A share that does not move is "0.0 points", never "-0.0 points".
+    assert "-0.0 points" not in printed
+
+
+def test_signed_changes():
+    from optimizer.nextyear.compare import signed
+    assert [signed(x) for x in ("2", "-2", "0", "-0.0", "0.00", "1,234")] == [
+        "+2", "-2", "0", "0.0", "0.00", "+1,234"]
+
+
+def test_explain_against_a_what_if_plan_says_the_plan_is_not_the_files(
+        shortage, tmp_path, capsys):
+    """A planner's trial explained a student against a what-if's plan and read
+    the district's own options as the plan's, with no word that they differ."""
+    folder, base = shortage
+    out = tmp_path / "hire"
+    assert main(["whatif", str(folder), str(_scenario(tmp_path, "hire", HIRE)), "--plan",
+                 str(base), "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["explain", str(folder), "S1", "--plan", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith(f"Note: {out} was made with changes to the district's files (hire: ")
+    assert "H1" in said.splitlines()[0]
+    # The published plan is the files' own: no note.
+    assert main(["explain", str(folder), "S1", "--plan", str(base)]) == 0
+    assert not capsys.readouterr().out.startswith("Note:")
+    # A file changed since the plan was made is named.
+    students = pd.read_csv(folder / "students.csv", dtype=str, keep_default_na=False)
+    students.loc[len(students)] = {**students.iloc[-1].to_dict(), "student_id": "S7"}
+    students.to_csv(folder / "students.csv", index=False)
+    assert main(["explain", str(folder), "S1", "--plan", str(base)]) == 0
+    assert capsys.readouterr().out.startswith(f"Note: students.csv changed since {base} was made")

@@ -84,6 +84,12 @@ class Student:
         return self.secondary_disability
 
 
+#: The key of :attr:`District.sources` (and so of a plan's summary.json
+#: ``sources``) that names the changes a what-if or the planner's kept edits
+#: made to the files: such a district is not the files' own
+#: (:meth:`optimizer.nextyear.scenario.Scenario.apply`).
+CHANGES_SOURCE = "changes"
+
 #: The reason of the locks ``caseload plan --keep`` makes of the planner's
 #: edits in the plan workbook (:mod:`optimizer.nextyear.keep`): a case manager
 #: chosen there is pinned, one cleared there is forbidden. The plan's reasons
@@ -191,7 +197,8 @@ class District:
     locks: tuple[Lock, ...]
     warnings: tuple[InputIssue, ...] = ()
     settings: Mapping[str, object] = field(default_factory=dict)
-    sources: Mapping[str, str] = field(default_factory=dict)  # file name -> sha256
+    # File name -> sha256 (and CHANGES_SOURCE when a scenario changed them).
+    sources: Mapping[str, str] = field(default_factory=dict)
     # services.csv (or the workbook's services sheet) when given: the single
     # source of truth for the services; None when not given.
     service_rows: tuple[ServiceNeed, ...] | None = None

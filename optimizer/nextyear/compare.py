@@ -18,7 +18,8 @@ import pandas as pd
 
 from optimizer.planning.result import SERVICE_COLUMNS, PlanTables, Result
 
-__all__ = ["Comparison", "compare", "MOVED_COLUMNS", "ROSTER_COLUMNS", "SERVICE_CHANGE_COLUMNS"]
+__all__ = ["Comparison", "compare", "MOVED_COLUMNS", "ROSTER_COLUMNS", "SERVICE_CHANGE_COLUMNS",
+           "signed"]
 
 _METRICS = [
     ("placed", "students placed", "{:,.0f}"),
@@ -70,6 +71,40 @@ def _metrics(t: PlanTables) -> dict[str, float]:
         out["services_unserved"] = sum(v["not_served"] for v in by_service.values())
         out["services_not_planned"] = sum(v["not_planned"] for v in by_service.values())
     return out
+
+
+#: Figures that are counts (written whole), and the tenths of an FTE.
+_WHOLE = {k for k, _, fmt in _METRICS if fmt == "{:,.0f}"}
+_TENTHS = {"hiring_fte"}
+
+
+def _figure(metric: str, value: float) -> int | float:
+    """A headline figure as a plan gives it: a count whole, FTE in tenths,
+    a share or ratio without float noise (six decimals).
+
+    Examples
+    --------
+    >>> _figure("placed", 3000.0), _figure("hiring_fte", 37.300000000000004)
+    (3000, 37.3)
+    """
+    if metric in _WHOLE:
+        return int(round(value))
+    return round(float(value), 1 if metric in _TENTHS else 6) + 0.0  # (+0.0: no -0.0)
+
+
+def signed(change: str) -> str:
+    """A formatted change with its sign: ``+`` when above zero, none at zero
+    (a change that rounds to zero is "0.0", never "-0.0").
+
+    Examples
+    --------
+    >>> signed("1.4"), signed("-11"), signed("-0.0"), signed("0")
+    ('+1.4', '-11', '0.0', '0')
+    """
+    digits = change.lstrip("-")
+    if not digits.strip("0.,"):
+        return digits
+    return change if change.startswith("-") else "+" + change
 
 
 def _names(*plans: PlanTables) -> dict[str, str]:
@@ -202,12 +237,11 @@ class Comparison:
         shown = {key: (label, fmt) for key, label, fmt in _METRICS}
         for row in self.headline.itertuples():
             label, fmt = shown[row.metric]
-            sign = "+" if row.delta > 0 else ""
             # A share's change is in percentage points (74.9% -> 73.5%: -1.4 points).
-            delta = (f"{row.delta * 100:.1f} points" if fmt.endswith("%}")
-                     else fmt.format(row.delta))
+            delta = signed(f"{row.delta * 100:.1f}") + " points" if fmt.endswith("%}") \
+                else signed(fmt.format(row.delta))
             lines.append(f"  {label:<26} {fmt.format(row.a):>10} -> {fmt.format(row.b):>10}"
-                         f"   ({sign}{delta})")
+                         f"   ({delta})")
         lines.append("")
         lines.append(f"  {len(self.moved):,} student(s) change case manager; "
                      f"{len(self.rosters):,} roster(s) change")
@@ -373,8 +407,14 @@ def compare(plan_a: Result | PlanTables, plan_b: Result | PlanTables, name_a: st
     loads = loads.sort_values(["delta", "educator_id"], ignore_index=True)
 
     ma, mb = _metrics(a), _metrics(b)
-    headline = pd.DataFrame([{"metric": k, "a": ma[k], "b": mb[k], "delta": mb[k] - ma[k]}
-                             for k, _, _ in _METRICS if k in ma and k in mb])
+    keys_in = [k for k, _, _ in _METRICS if k in ma and k in mb]
+    # As figures, not float sums: counts whole (3000, not 3000.0), FTE to the
+    # tenth its rows are given in (37.3, not 37.300000000000004).
+    headline = pd.DataFrame({
+        "metric": keys_in,
+        **{col: pd.Series([_figure(k, value(k)) for k in keys_in], dtype=object)
+           for col, value in (("a", ma.__getitem__), ("b", mb.__getitem__),
+                              ("delta", lambda k: mb[k] - ma[k]))}})
 
     keys = ["school_id", "region", "role", "credential"]
     if "service" in a.hiring_needs.columns and "service" in b.hiring_needs.columns:
@@ -385,7 +425,7 @@ def compare(plan_a: Result | PlanTables, plan_b: Result | PlanTables, name_a: st
         columns={"students": "students_b", "fte": "fte_b"})
     hiring = ha.merge(hb, on=keys, how="outer").fillna(
         {"students_a": 0, "students_b": 0, "fte_a": 0.0, "fte_b": 0.0})
-    hiring["fte_delta"] = hiring["fte_b"] - hiring["fte_a"]
+    hiring["fte_delta"] = (hiring["fte_b"] - hiring["fte_a"]).round(1)
     hiring = hiring[(hiring["students_a"] != hiring["students_b"])].reset_index(drop=True)
     hiring.insert(1, "school_name", [school_names.get(str(s), "") if isinstance(s, str) else ""
                                      for s in hiring["school_id"]])

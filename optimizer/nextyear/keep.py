@@ -15,18 +15,33 @@ forbidden there, the credential rules allow the pair
 (:func:`optimizer.rules.decide`); then per educator, the kept edits (with
 locks.csv's pins to them) fit the caseload cap — edits past the cap are
 rejected in row order.
+
+A service plan's providers are edited the same way on the workbook's
+*Services* sheet: a provider changed there becomes a service pin (the plan
+must give that service to the student by that provider), a provider
+cleared a service forbid of the plan's one. Checks: the row is one of the
+plan's services, the educator exists, locks.csv neither pins that service
+to someone else nor forbids this provider for it, and the rules let them
+give it (:func:`optimizer.planning.check.may_provide`). Caps are the
+plan's to keep: a provider chosen beyond their cap is pinned, and the plan
+makes room if it can (:func:`unmet_service_edits` lists those it could not).
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import pandas as pd
+
 from optimizer.district.model import EDIT_REASON, District
 from optimizer.nextyear.scenario import Change, Forbid, Pin, Scenario
+from optimizer.planning.check import may_provide
 from optimizer.rules import decide
 
-__all__ = ["EDIT_REASON", "Edit", "KeptEdits", "RejectedEdit", "keep_edits"]
+__all__ = ["EDIT_REASON", "Edit", "KeptEdits", "RejectedEdit", "keep_edits",
+           "unmet_service_edits"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,7 @@ class Edit:
     planned: str
     chosen: str
     where: str = ""  # e.g. "row 17", for messages
+    service: str = ""  # a provider's edit (Services sheet); blank: the case manager
 
 
 @dataclass(frozen=True)
@@ -50,8 +66,11 @@ class RejectedEdit:
     def __str__(self) -> str:
         e = self.edit
         at = f" ({e.where})" if e.where else ""
-        return (f"{e.student_id}{at}: {e.chosen or 'no case manager'} instead of "
-                f"{e.planned or 'no case manager'} — {self.rule}: {self.detail}")
+        nobody = f"no {e.service} provider" if e.service else "no case manager"
+        what = (e.chosen or nobody) if e.chosen == e.planned else (
+            f"{e.chosen or nobody} instead of {e.planned or nobody}")
+        whose = f"{e.student_id}'s {e.service}" if e.service else e.student_id
+        return f"{whose}{at}: {what} — {self.rule}: {self.detail}"
 
 
 @dataclass(frozen=True)
@@ -65,7 +84,9 @@ class KeptEdits:
     published: Mapping[str, str]
 
 
-def keep_edits(district: District, rows: Sequence[tuple[str, str, str, str]]) -> KeptEdits:
+def keep_edits(district: District, rows: Sequence[tuple[str, str, str, str]],
+               service_rows: Sequence[tuple[str, str, str, str]] = (),
+               providers: Mapping[tuple[str, str], str] | None = None) -> KeptEdits:
     """Turn a planner's edits into pins on a new district.
 
     Parameters
@@ -76,6 +97,10 @@ def keep_edits(district: District, rows: Sequence[tuple[str, str, str, str]]) ->
         (student_id, chosen case manager, the plan's case manager, where)
         per student of the edited plan; rows whose chosen and planned agree
         are not edits.
+    service_rows
+        A service plan's (student_id, service, chosen provider, where) per row
+        of its Services sheet, compared with ``providers``: the plan's
+        provider per (student_id, service), as its services.csv has them.
 
     Returns
     -------
@@ -89,8 +114,11 @@ def keep_edits(district: District, rows: Sequence[tuple[str, str, str, str]]) ->
     >>> k = keep_edits(district, [("S000042", "E00007", "E00012", "row 5")])  # doctest: +SKIP
     >>> plan(k.district, published=k.published)                                # doctest: +SKIP
     """
-    edits = tuple(Edit(s, p, c, w) for s, c, p, w in rows if c != p)
-    published = {s: p for s, _c, p, _w in rows}
+    # A row naming a student the district does not have is an edit too (a
+    # mistyped id), rejected below: never passed over in silence.
+    edits = tuple(Edit(s, p, c, w) for s, c, p, w in rows
+                  if c != p or s not in district.students)
+    published = {s: p for s, _c, p, _w in rows if s in district.students}
     rejected: list[RejectedEdit] = []
     pins: list[Edit] = []
     forbids: list[Edit] = []
@@ -124,12 +152,75 @@ def keep_edits(district: District, rows: Sequence[tuple[str, str, str, str]]) ->
                              if district.pins.get(ed.student_id) != ed.chosen]
     changes += [Forbid(ed.student_id, ed.planned, EDIT_REASON) for ed in forbids
                 if (ed.student_id, ed.planned) not in district.forbids]
+    # A service plan's providers: pins and forbids per (student, service).
+    plan_providers = providers or {}
+    service_edits = tuple(
+        Edit(sid, plan_providers.get((sid, svc), ""), chosen, where, svc)
+        for sid, svc, chosen, where in service_rows
+        if (sid, svc) not in plan_providers or chosen != plan_providers[(sid, svc)])
+    service_kept: list[Edit] = []
+    for ed in service_edits:
+        why = _service_rule_broken(district, ed, plan_providers)
+        if why:
+            rejected.append(RejectedEdit(ed, *why))
+            continue
+        service_kept.append(ed)
+        changes.append(Pin(ed.student_id, ed.chosen, EDIT_REASON, ed.service) if ed.chosen
+                       else Forbid(ed.student_id, ed.planned, EDIT_REASON, ed.service))
     new = Scenario("the planner's edits", tuple(changes)).apply(district) if changes \
         else district
+    edits += service_edits
     order = {ed: i for i, ed in enumerate(edits)}
-    kept = tuple(sorted([*kept_pins, *forbids], key=order.__getitem__))
+    kept = tuple(sorted([*kept_pins, *forbids, *service_kept], key=order.__getitem__))
     return KeptEdits(edits, kept, tuple(sorted(rejected, key=lambda r: order[r.edit])),
                      new, published)
+
+
+def _service_rule_broken(district: District, ed: Edit,
+                         providers: Mapping[tuple[str, str], str]) -> tuple[str, str] | None:
+    sid, svc, eid = ed.student_id, ed.service, ed.chosen
+    if (sid, svc) not in providers:
+        return "unknown service", f"no {svc} for {sid} in the plan's services.csv"
+    locks = [lk for lk in district.locks if lk.student_id == sid and lk.service == svc]
+    pinned = next((lk.educator_id for lk in locks if lk.kind == "pin"), None)
+    if not eid:
+        if pinned and pinned == ed.planned:
+            return "pin", f"locks.csv pins {sid}'s {svc} to {pinned}"
+        return None
+    if eid not in district.educators:
+        return "unknown educator", ("no such educator in educators.csv"
+                                    + _did_you_mean(district, eid)
+                                    + "; type an educator_id who gives " + svc)
+    if pinned and pinned != eid:
+        return "pin", f"locks.csv pins {sid}'s {svc} to {pinned}"
+    if any(lk.kind == "forbid" and lk.educator_id == eid for lk in locks):
+        return "forbid", f"locks.csv forbids {eid} for {sid}'s {svc}"
+    why = may_provide(district, sid, svc, eid)
+    if why is not None:
+        return "may not provide", why
+    return None
+
+
+def unmet_service_edits(kept: KeptEdits, services: pd.DataFrame) -> list[RejectedEdit]:
+    """The providers the planner chose that the plan could not give (the
+    provider full with students who have no one else): each as a
+    RejectedEdit with the plan's reason for that service.
+
+    Examples
+    --------
+    >>> unmet_service_edits(kept, plan(kept.district).services)   # doctest: +SKIP
+    []
+    """
+    got = {(s, v): (p, why) for s, v, p, why in zip(
+        services["student_id"], services["service"], services["provider_id"],
+        services["reason"], strict=True)}
+    out = []
+    for ed in kept.kept:
+        if ed.service and ed.chosen:
+            provider, why = got.get((ed.student_id, ed.service), ("", ""))
+            if provider != ed.chosen:
+                out.append(RejectedEdit(ed, "kept as a pin, not met", why or "not in the plan"))
+    return out
 
 
 def _rule_broken(district: District, ed: Edit) -> tuple[str, str] | None:
@@ -142,7 +233,10 @@ def _rule_broken(district: District, ed: Edit) -> tuple[str, str] | None:
             return "pin", f"locks.csv pins {sid} to {pinned}"
         return None
     if eid not in district.educators:
-        return "unknown educator", "no such educator in educators.csv"
+        return "unknown educator", ("no such educator in educators.csv"
+                                    + _did_you_mean(district, eid)
+                                    + "; choose from the cell's drop-down (or type an "
+                                      "educator_id)")
     if pinned and pinned != eid:
         return "pin", f"locks.csv pins {sid} to {pinned}"
     if (sid, eid) in district.forbids:
@@ -152,3 +246,22 @@ def _rule_broken(district: District, ed: Edit) -> tuple[str, str] | None:
         rules = "; ".join(dict.fromkeys(v.rule for v in d.failed)) or "credential rules"
         return rules, "; ".join(v.reason for v in d.failed)
     return None
+
+
+_LOOKALIKE = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def _did_you_mean(district: District, typed: str) -> str:
+    """' (did you mean ...?)' for an id in another case, a name typed for an
+    id, or an id a character or two off; '' when nothing is near."""
+    ids = list(district.educators)
+    near = [e for e in ids if e.casefold() == typed.casefold()]
+    # A letter typed for the digit it looks like (O for 0, I or l for 1).
+    looks = typed.upper().translate(_LOOKALIKE)
+    near = near or [e for e in ids if e.upper().translate(_LOOKALIKE) == looks]
+    near = near or [e for e, ed in district.educators.items()
+                    if ed.name and ed.name.casefold() == typed.casefold()]
+    near = near or difflib.get_close_matches(typed, ids, n=2, cutoff=0.8)
+    shown = [f"'{e} — {district.educators[e].name}'" if district.educators[e].name
+             else f"'{e}'" for e in near[:2]]
+    return f" (did you mean {' or '.join(shown)}?)" if shown else ""

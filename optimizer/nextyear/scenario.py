@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.district.contract import LIST_SEPARATOR
-from optimizer.district.model import District, InputIssue
+from optimizer.district.model import CHANGES_SOURCE, District, InputIssue
 from optimizer.district.reader import RawDistrict
 from optimizer.district.tables import district_tables
 from optimizer.district.validate import DistrictError, validate_tables
@@ -317,9 +317,14 @@ class Scenario:
         if "services" in tables:
             tables["services"] = _services_follow_students(tables["services"],
                                                            tables["students"])
+        # The files' digests, and the changes made to them: a plan of this
+        # district says in summary.json that it is not the files' own.
+        shown = "; ".join(c.describe() for c in self.changes[:3]) + (
+            f"; and {len(self.changes) - 3:,} more" if len(self.changes) > 3 else "")
+        sources = {**district.sources, CHANGES_SOURCE: f"{self.name}: {shown}"}
         raw = RawDistrict(name=district.name, tables=tables,
                           labels={k: f"{k} ({self.name})" for k in tables},
-                          settings=settings, sources=dict(district.sources))
+                          settings=settings, sources=sources)
         new, problems = validate_tables(raw)
         if new is None:
             raise DistrictError(problems)

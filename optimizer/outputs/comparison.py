@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.district.textsafe import neutralize_formula
-from optimizer.nextyear.compare import Comparison
+from optimizer.nextyear.compare import Comparison, signed
 from optimizer.outputs.outfolder import atomic_file, source_date
 
 __all__ = ["SIDE_BY_SIDE_ROWS", "render_comparison_html", "side_by_side",
@@ -33,6 +33,16 @@ _LABELS = {"placed": "Students placed", "unplaced": "Students unplaced",
 _PERCENT = {"best_practice_share", "continuity_share"}
 #: Figures that are counts of students or services.
 _COUNTS = {"placed", "unplaced", "services_served", "services_unserved", "services_not_planned"}
+
+
+def _number_format(metric: str, change: bool = False) -> str:
+    """The Excel number format of a headline figure (its change: signed, a
+    share's in percentage points), so the workbook holds numbers a planner
+    can sum or chart, shown as the terminal shows them."""
+    if metric in _PERCENT:
+        return '+0.0" points";-0.0" points";0.0" points"' if change else "0.0%"
+    shown = "#,##0" if metric in _COUNTS else "0.0" if metric == "hiring_fte" else "0.00"
+    return f"+{shown};-{shown};{shown}" if change else shown
 
 
 def _fmt(metric: str, value: float) -> str:
@@ -87,10 +97,9 @@ def side_by_side(comparisons: Sequence[Comparison]) -> pd.DataFrame:
 
 def _headline_frame(c: Comparison) -> pd.DataFrame:
     def change(metric: str, delta: float) -> str:
-        sign = "+" if delta > 0 else ""
         # A share's change in percentage points, as the terminal says it.
-        return (f"{sign}{delta * 100:.1f} points" if metric in _PERCENT
-                else sign + _fmt(metric, delta))
+        return (signed(f"{delta * 100:.1f}") + " points" if metric in _PERCENT
+                else signed(_fmt(metric, delta)))
 
     return pd.DataFrame([{"figure": _LABELS[r.metric], "before": _fmt(r.metric, r.a),
                           "after": _fmt(r.metric, r.b), "change": change(r.metric, r.delta)}
@@ -129,8 +138,31 @@ def write_comparison_workbook(c: Comparison, path: str | Path, *,
         head = wb.add_format({"bold": True, "bg_color": "#DDE4EE", "text_wrap": True,
                               "border": 1})
         wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+        formats: dict[str, object] = {}
+
+        def number(metric: str, change: bool) -> object:
+            key = _number_format(metric, change)
+            if key not in formats:
+                formats[key] = wb.add_format({"num_format": key})
+            return formats[key]
+
         for name, frame in sheets:
             ws = wb.add_worksheet(name)
+            if name == "Headline":
+                # Numbers, formatted as the terminal shows them (a share's
+                # change in points), not text: a planner sums and charts them.
+                for col, (header, width) in enumerate((("figure", 40), ("before", 14),
+                                                       ("after", 14), ("change", 16))):
+                    ws.set_column(col, col, width)
+                    ws.write_string(0, col, header, head)
+                ws.freeze_panes(1, 0)
+                for r, row in enumerate(c.headline.itertuples(), 1):
+                    ws.write_string(r, 0, _LABELS[row.metric])
+                    ws.write_number(r, 1, float(row.a), number(row.metric, False))
+                    ws.write_number(r, 2, float(row.b), number(row.metric, False))
+                    delta = float(row.delta) * (100 if row.metric in _PERCENT else 1)
+                    ws.write_number(r, 3, delta, number(row.metric, True))
+                continue
             for col, header in enumerate(frame.columns):
                 width = 60 if header in ("why", "joined", "left") else max(
                     12, min(40, len(str(header)) + 4))

@@ -15,11 +15,11 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from optimizer.district.model import District, Educator, Student
+from optimizer.district.model import CHANGES_SOURCE, District, Educator, Student
 from optimizer.rules import Decision, decide, explain
 
 __all__ = ["RANK_WORDS", "RANK_LEGEND", "Glossary", "format_explanation", "format_plan_services",
-           "rank_word"]
+           "plan_source_note", "rank_word"]
 
 #: The rank of a (student, case manager) pair in words (docs/plan-format.md).
 RANK_WORDS = {0: "best-practice match", 1: "acceptable", 2: "coordinator only"}
@@ -258,3 +258,28 @@ def format_plan_services(services: pd.DataFrame, student_id: str, district: Dist
         given = (f"{name} ({who})" if name else who) if who else "no one"
         lines.append(f"  {r.service}: {given} — {r.reason}")
     return "\n".join(lines)
+
+
+def plan_source_note(plan_sources: Mapping[str, str] | None, district: District,
+                     plan: str) -> str:
+    """A note when a plan was not made from the district's files as they
+    stand: a what-if's (or the planner's kept edits'), or files changed since.
+    ``""`` when they match, or the plan does not record its files.
+
+    Examples
+    --------
+    >>> plan_source_note({"changes": "SLP leaves: E00141 leaves"}, district, "wi")  # doctest: +SKIP
+    "Note: wi was made with changes to the district's files (SLP leaves: E00141 leaves); ..."
+    """
+    if not plan_sources:
+        return ""
+    if CHANGES_SOURCE in plan_sources:
+        return (f"Note: {plan} was made with changes to the district's files "
+                f"({plan_sources[CHANGES_SOURCE]}); the rules below are the district's as "
+                "its files stand, without them.")
+    changed = sorted(name for name in set(plan_sources) | set(district.sources)
+                     if plan_sources.get(name) != district.sources.get(name))
+    if not changed:
+        return ""
+    return (f"Note: {', '.join(changed)} changed since {plan} was made: the plan may not "
+            "follow the rules below (plan again to match them).")

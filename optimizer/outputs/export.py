@@ -196,7 +196,11 @@ def _neutralized(column: pd.Series) -> pd.Series:
     try:
         risky = column.str.startswith(FORMULA_START, na=False).to_numpy(dtype=bool)
     except AttributeError:  # no text in the column at all (pandas refuses .str)
-        return column.map(lambda v: neutralize_formula(v) if isinstance(v, str) else v)
+        # As objects: map() would infer a dtype, making 5 of a column of 5 and
+        # 0.3 a float (5.0).
+        return pd.Series([neutralize_formula(v) if isinstance(v, str) else v
+                          for v in column.to_numpy(dtype=object)],
+                         index=column.index, name=column.name, dtype=object)
     if not risky.any():
         return column
     values = column.to_numpy(dtype=object, copy=True)

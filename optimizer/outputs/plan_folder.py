@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -38,7 +39,7 @@ from optimizer.planning.result import (
 )
 
 __all__ = ["PLAN_TABLE_FILES", "SERVICES_FILE", "PlanFolderError", "read_plan",
-           "read_plan_assignments", "read_plan_services"]
+           "read_plan_assignments", "read_plan_services", "read_plan_sources"]
 
 #: The tables of a plan folder and their files (docs/plan-format.md).
 PLAN_TABLE_FILES = {"assignments": "assignments.csv", "caseloads": "caseloads.csv",
@@ -255,6 +256,24 @@ def _read_summary(folder: Path, out: list[InputIssue]) -> dict | None:
         if bad:
             out.append(InputIssue(name, None, key, json.dumps(v)[:60], bad))
     return data
+
+
+def read_plan_sources(folder: str | Path) -> Mapping[str, str] | None:
+    """The files a plan was made from, as its ``summary.json`` records them
+    (file name -> sha256, and the changes a what-if made under
+    :data:`~optimizer.district.model.CHANGES_SOURCE`); None when the folder
+    has no readable record of them (a hand-made plan).
+
+    Examples
+    --------
+    >>> read_plan_sources("plan")["students.csv"][:8]          # doctest: +SKIP
+    '41c09c0a'
+    """
+    data = _read_summary(Path(folder), [])
+    sources = None if data is None else data.get("sources")
+    if not isinstance(sources, dict):
+        return None
+    return {str(k): str(v) for k, v in sources.items()}
 
 
 def read_plan(folder: str | Path) -> PlanTables:

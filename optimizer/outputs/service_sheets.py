@@ -28,6 +28,8 @@ __all__ = ["SERVICE_SHEETS", "caseload_columns", "has_services", "hiring_columns
 
 #: The sheets a service plan adds, written after Rosters.
 SERVICE_SHEETS = ("Services", "Provider rosters")
+#: Headers of the Services sheet that ``plan --keep`` reads back (edit_sheet.py).
+SERVICE_HEADER, PROVIDER_HEADER = "Service", "Provider"
 
 #: (column, header, kind) of a sheet, as the workbook's table writer takes them.
 Column = tuple[str, str, str]
@@ -147,8 +149,9 @@ def provider_rosters(tables: PlanTables, names: Mapping[str, str],
                      services: pd.DataFrame | None = None) -> tuple[pd.DataFrame, list[int]]:
     """The Provider rosters sheet: per provider, every student on their caseload.
 
-    A provider is an educator who serves at least one (student, service) pair
-    in the plan. Their roster has one row per distinct student they serve (the
+    Every educator with a caseload: who serves at least one (student, service)
+    pair in the plan, or case-manages a student. A roster has one row per
+    distinct student they serve (the
     services they give that student and the minutes, added up) or case-manage
     without serving, with the student's case manager, then a total row: the
     students listed, their IEP minutes a week, and the caseload against the cap
@@ -193,8 +196,10 @@ def provider_rosters(tables: PlanTables, names: Mapping[str, str],
     served["relation"] = np.where(served["case_manager_id"] == served["provider_id"],
                                   SERVES_AND_MANAGES, SERVES)
 
-    # Students a provider case-manages without serving them: a caseload seat too.
-    providers = set(served["provider_id"].tolist())
+    # Students a provider case-manages without serving them: a caseload seat
+    # too; and a case manager who serves no one (a program specialist) has a
+    # roster of those they case-manage, so that every caseload is listed.
+    providers = set(served["provider_id"].tolist()) | (set(cm_of.tolist()) - {""})
     pairs = set(zip(served["provider_id"].tolist(), served["student_id"].tolist(),
                      strict=True))
     managed = pd.DataFrame({"provider_id": cm_of.to_numpy(), "student_id": cm_of.index})
@@ -353,7 +358,7 @@ def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, st
     services = services_frame(tables, names)
     services_sheet = writer.table("Services", named(services), [
         ("student_id", "Student", "text"), ("school_id", "School", "text"),
-        ("service", "Service", "text"), ("provider_id", "Provider", "text"),
+        ("service", SERVICE_HEADER, "text"), ("provider_id", PROVIDER_HEADER, "text"),
         ("provider_name", "Provider name", "text"), ("role", "Role", "text"),
         ("minutes", "IEP minutes a week", "int"), ("kept_current", "Kept current", "bool"),
         ("reason", "Why", "text"),

@@ -21,7 +21,7 @@ from optimizer.rulepacks import RulePack
 from optimizer.rules import RULES, Decision, decide, reaches_school, serves_school
 
 __all__ = ["AUDIT_COLUMNS", "audit_table", "Violation", "check_plan", "check_service_plan",
-           "audit_current"]
+           "audit_current", "may_provide"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,19 +181,25 @@ def _audit_order(violations: list[Violation]) -> list[Violation]:
     return out
 
 
-def _may_provide(district: District, sid: str, service: str, eid: str) -> str | None:
+def may_provide(district: District, sid: str, service: str, eid: str) -> str | None:
     """Why this educator may not give this service to this student (None: they
     may), asking the rules engine about the one pair: the instruction rules
     for SAI, otherwise the role provides it and a credential held authorizes
     it; and the educator serves the student's school (an itinerant also where
-    the district's school rule reaches)."""
+    the district's school rule reaches).
+
+    Examples
+    --------
+    >>> may_provide(district, "S000001", "SPEECH", "E00101")   # doctest: +SKIP
+    'OT does not provide SPEECH'
+    """
     s, e = district.students[sid], district.educators[eid]
     why = _service_refusal(district.rules, s, e, service)
     return why if why is not None else _school_refusal(district, s, e)
 
 
 def _service_refusal(pack: RulePack, s: Student, e: Educator, service: str) -> str | None:
-    """The first half of :func:`_may_provide`: the service's rules, which read
+    """The first half of :func:`may_provide`: the service's rules, which read
     the educator's role and credentials (and, for instruction, the student's
     :data:`_instruction_facts`), never where anyone is."""
     if service not in pack.services:
@@ -216,7 +222,7 @@ def _service_refusal(pack: RulePack, s: Student, e: Educator, service: str) -> s
 
 
 def _school_refusal(district: District, s: Student, e: Educator) -> str | None:
-    """The second half of :func:`_may_provide`: the educator serves the
+    """The second half of :func:`may_provide`: the educator serves the
     student's school, or (itinerant) the school rule reaches it. Reads the
     student's school and the educator alone."""
     pack = district.rules
@@ -245,7 +251,7 @@ def _current_provider_violations(district: District) -> list[Violation]:
         cm = s.current_case_manager
         if cm is not None and cm in district.educators:
             students[cm].add(sid)
-    # The rules read few facts of a pair, in two halves (_may_provide): the
+    # The rules read few facts of a pair, in two halves (may_provide): the
     # service's rules read the provider's role and credentials (and, for
     # instruction, the student's _instruction_facts); the school check reads
     # the provider and the student's school. Each half is asked once per such
@@ -337,7 +343,7 @@ def check_service_plan(district: District, services: pd.DataFrame,
         if sid not in district.students or eid not in district.educators:
             out.append(Violation("unknown", sid, eid, f"{svc}: no such student or educator"))
             continue
-        why = _may_provide(district, sid, svc, eid)
+        why = may_provide(district, sid, svc, eid)
         if why is not None:
             out.append(Violation("ineligible provider", sid, eid, f"{svc}: {why}"))
         students.setdefault(eid, set()).add(sid)

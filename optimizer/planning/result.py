@@ -223,11 +223,16 @@ def plain_headline(figures: Mapping[str, Any], hiring: pd.DataFrame,
         names = _school_names(assignments)
         top = hiring.sort_values(["students", "school_id"], ascending=[False, True])
         r = next(top.itertuples())
-        more = f" (and {len(hiring) - 1} more hiring need(s))" if len(hiring) > 1 else ""
         goal = ("To place them" if unserved is None else
                 "To serve every planned service" + (" and place every student"
                                                     if unplaced else ""))
-        lines.append(f"{goal}: hire {_hire_text(r, names)}{more}.")
+        if len(hiring) > 1:
+            # The total a budget needs first, then the largest need.
+            lines.append(f"{goal}: hire {float(hiring['fte'].sum()):.1f} FTE in all, in "
+                         f"{len(hiring)} hiring needs (hiring_needs.csv); the largest: "
+                         f"{_hire_text(r, names)}.")
+        else:
+            lines.append(f"{goal}: hire {_hire_text(r, names)}.")
     return lines
 
 
@@ -446,7 +451,9 @@ class Result:
             f"{f['with_current_case_manager']:,} who have one on staff "
             f"({f['continuity_share']:.1%})",
             f"  Caseloads: the fullest at {lr['max']:.0%} of its cap, on average "
-            f"{lr['mean']:.0%} (spread {lr['std']:.3f}; {lr['educators']:,} case managers)",
+            f"{lr['mean']:.0%} (spread {lr['std']:.3f}; {lr['educators']:,} "
+            + ("educators who may serve or case-manage" if "services" in f else "case managers")
+            + ")",
             *([f"  Moved from the published plan: {pub['moved']:,} of "
                f"{pub['students_in_published_plan']:,} ("
                + ", ".join(f"{k} {v}" for k, v in sorted(pub["moved_because"].items()))

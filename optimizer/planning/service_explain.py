@@ -34,7 +34,7 @@ import pandas as pd
 from optimizer.arraysets import unique
 from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.cap_sources import cap_rows
-from optimizer.district.model import Educator
+from optimizer.district.model import EDIT_REASON, Educator
 from optimizer.graph import unplaceable_students
 from optimizer.planning.explain import (
     SHORT_REASON_MAX,
@@ -51,6 +51,7 @@ from optimizer.planning.result import (
     HIRING_COLUMNS,
     KEPT_EDIT,
     LOCK_REASON,
+    PINNED_IN_LOCKS,
     RANK_LABEL,
     SERVICE_CASELOAD_COLUMNS,
     SERVICE_COLUMNS,
@@ -405,8 +406,12 @@ def service_rows(plan: _Plan) -> pd.DataFrame:
                 text = (f"Not served: no eligible provider serves school {school} "
                         "(see hiring_needs.csv)")
         if pin is not None:
-            text = (f"Pinned in locks.csv ({pin.student_id} {pin.service} to "
-                    f"{pin.educator_id}). " + text)
+            # A pin from the planner's edit of the workbook's Services sheet
+            # (plan --keep) is said so, not as a row of locks.csv.
+            text = ((f"{KEPT_EDIT} ({pin.student_id} {pin.service} to {pin.educator_id}). "
+                     if pin.reason == EDIT_REASON else
+                     f"{PINNED_IN_LOCKS} ({pin.student_id} {pin.service} to "
+                     f"{pin.educator_id}). ") + text)
         if kept:
             text += ". Keeps this year's provider"
         elif cur:
@@ -414,7 +419,7 @@ def service_rows(plan: _Plan) -> pd.DataFrame:
                                              first_l[q], last_l[q])
         if published_l[q] != -1 and published_l[q] != e:
             text += ". Moved from the published plan"
-        if pin is not None and pin.reason:
+        if pin is not None and pin.reason and pin.reason != EDIT_REASON:
             text += f". {LOCK_REASON}{pin.reason}"
         reason_col[i] = text
     minutes = [nd.minutes for nd in sp.needs]

@@ -1,0 +1,139 @@
+"""A service plan's providers edited in the workbook and kept: ``plan --keep``
+reads the Services sheet's Provider column against the plan's services.csv
+beside it (a planner's trial found such edits silently thrown away)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from optimizer import load_district
+from optimizer.cli import main
+from optimizer.planning.check import may_provide
+from tests.conftest import ROOT
+
+SERVICES_SAMPLE = ROOT / "data" / "sample-services"
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory):
+    out = tmp_path_factory.mktemp("prov") / "plan"
+    assert main(["plan", str(SERVICES_SAMPLE), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def district():
+    return load_district(SERVICES_SAMPLE)
+
+
+def _services(folder):
+    return pd.read_csv(folder / "services.csv", dtype=str, keep_default_na=False)
+
+
+def _edit(planned, target, edits):
+    """plan.xlsx with Services sheet cells set: (student, service) -> text,
+    saved as ``target`` beside the plan's files (so its services.csv is found)."""
+    wb = load_workbook(planned / "plan.xlsx")
+    ws = wb["Services"]
+    head = [c.value for c in ws[1]]
+    s_col, v_col, p_col = (head.index(h) for h in ("Student", "Service", "Provider"))
+    rows = {}
+    for row in ws.iter_rows(min_row=2):
+        key = (row[s_col].value, row[v_col].value)
+        if key in edits:
+            row[p_col].value = edits[key]
+            rows[key] = row[0].row
+    wb.save(target)
+    return rows
+
+
+def _other_provider(district, services, planned):
+    """A served pair and another educator the rules let give it, with room."""
+    loads = pd.read_csv(planned / "caseloads.csv", dtype={"educator_id": str})
+    room = set(loads.loc[loads["load"] < loads["cap"], "educator_id"])
+    for r in services.itertuples():
+        if not r.provider_id or r.service == "SAI":
+            continue
+        for eid in sorted(room):
+            if eid != r.provider_id and may_provide(district, r.student_id, r.service,
+                                                    eid) is None:
+                return (r.student_id, r.service), r.provider_id, eid
+    raise AssertionError("the sample has a service two educators may give")
+
+
+def test_a_provider_changed_on_the_services_sheet_is_kept(planned, district, tmp_path,
+                                                         capsys):
+    before = _services(planned)
+    key, old, new = _other_provider(district, before, planned)
+    _edit(planned, planned / "edited.xlsx", {key: new})
+    out = tmp_path / "kept"
+    capsys.readouterr()
+    assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "edited.xlsx"),
+                 "--out", str(out), "--no-xlsx"]) == 0
+    said = capsys.readouterr().out
+    after = _services(out).set_index(["student_id", "service"])
+    assert after.loc[key, "provider_id"] == new != old
+    assert "Your edits: 1 found (1 of providers), 1 kept as pins;" in said
+    assert after.loc[key, "reason"].startswith("Kept as edited in the plan workbook")
+    assert "locks.csv" not in after.loc[key, "reason"]
+
+
+def test_an_ineligible_or_unknown_provider_is_refused_with_where_and_why(
+        planned, district, tmp_path, capsys):
+    before = _services(planned)
+    served = before[(before["provider_id"] != "") & (before["service"] == "SPEECH")]
+    speech = (served["student_id"].iloc[0], "SPEECH")
+    ot = before[(before["provider_id"] != "") & (before["service"] != "SPEECH")]
+    other = (ot["student_id"].iloc[0], ot["service"].iloc[0])
+    not_slp = next(e for e, ed in district.educators.items() if ed.role == "RSP")
+    rows = _edit(planned, planned / "bad.xlsx", {speech: not_slp, other: "E9999"})
+    capsys.readouterr()
+    assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "bad.xlsx"), "--out",
+                 str(tmp_path / "bad"), "--no-xlsx", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    line = next(x for x in err.splitlines() if f"{speech[0]}'s SPEECH" in x)
+    assert f"sheet 'Services' row {rows[speech]}, column D (Provider)" in line
+    assert "may not provide" in line and "does not provide SPEECH" in line
+    line = next(x for x in err.splitlines() if "E9999" in x)
+    assert f"{other[0]}'s {other[1]}" in line and "unknown educator" in line
+    after = _services(tmp_path / "bad").set_index(["student_id", "service"])
+    assert after.loc[speech, "provider_id"] != not_slp
+
+
+def test_a_cleared_provider_forbids_the_plans_one(planned, district, tmp_path, capsys):
+    before = _services(planned)
+    key, old, _ = _other_provider(district, before, planned)
+    _edit(planned, planned / "cleared.xlsx", {key: None})
+    assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "cleared.xlsx"),
+                 "--out", str(tmp_path / "c"), "--no-xlsx", "--quiet"]) == 0
+    after = _services(tmp_path / "c").set_index(["student_id", "service"])
+    assert after.loc[key, "provider_id"] != old
+
+
+def test_a_provider_chosen_beyond_a_full_caseload_is_said_not_met(planned, district,
+                                                                  tmp_path, capsys):
+    """The plan keeps the choice as a pin and makes room if it can; where it
+    cannot (everyone on that caseload has no one else), the run says so and
+    exits 1, with the plan's reason for that service."""
+    before = _services(planned)
+    loads = pd.read_csv(planned / "caseloads.csv", dtype={"educator_id": str})
+    full = loads.loc[loads["load"] >= loads["cap"], "educator_id"].tolist()
+    choice = next(((r.student_id, r.service), e) for r in before.itertuples()
+                  if r.provider_id and r.service == "SPEECH" for e in full
+                  if e != r.provider_id and may_provide(district, r.student_id, r.service, e)
+                  is None)
+    key, eid = choice
+    _edit(planned, planned / "full.xlsx", {key: eid})
+    code = main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "full.xlsx"), "--out",
+                 str(tmp_path / "f"), "--no-xlsx", "--quiet"])
+    after = _services(tmp_path / "f").set_index(["student_id", "service"])
+    err = capsys.readouterr().err
+    if after.loc[key, "provider_id"] == eid:  # room was made
+        assert code == 0 and "could not be met" not in err
+    else:
+        assert code == 1
+        line = next(x for x in err.splitlines() if f"{key[0]}'s SPEECH" in x)
+        assert "kept as a pin, not met: Kept as edited in the plan workbook" in line
+        assert "Not served" in line
