@@ -34,7 +34,8 @@ def test_missing_twice_unknown_in_order(make_district):
     d = district(make_district)
     assert check(d, [("S1", "E3"), ("S1", "E3"), ("S9", "E3"), ("S2", "E7")]) == [
         ("twice", "S1", "", "appears 2 times in the plan"),
-        ("missing", "S3", "", "student is not in the plan"),
+        ("missing", "S3", "", "no row for this student in the plan (a row deleted, or its "
+         "student id retyped)"),
         ("unknown", "S9", "E3", "no such student in students.csv"),
         ("unknown", "S2", "E7", "no such educator in educators.csv"),
     ]
@@ -53,7 +54,8 @@ def test_ineligible_cap_forbid_and_pin_details(make_district):
         ("pin broken", "S1", "E1", "pinned to E1 but assigned nobody")]
     # A pin for a student left out of the plan is reported as missing only.
     assert check(d, [("S2", "E3"), ("S3", "")]) == [
-        ("missing", "S1", "", "student is not in the plan")]
+        ("missing", "S1", "", "no row for this student in the plan (a row deleted, or its "
+         "student id retyped)")]
 
 
 def test_cap_counts_weights_and_other_load(make_district):

@@ -581,3 +581,14 @@ def test_summary_keeps_the_service_solver_stages_apart_from_wall_time():
     assert stages == [k.removeprefix("services_") for k in runtime
                       if k.startswith("services_") and k != "services_total"]
     assert "joint_flow" in stages
+
+
+@pytest.mark.parametrize("services, title", [(True, "Service and case-manager plan"),
+                                             (False, "Case-manager plan")])
+def test_a_service_plan_is_titled_as_one(tmp_path, services, title):
+    """The Summary sheet and the report said "Case-manager plan" of a plan
+    that chooses providers too (a planner's trial)."""
+    t = make_tables(services)
+    wb = load_workbook(write_workbook(t, tmp_path / "x.xlsx"), read_only=True)
+    assert wb["Summary"]["A1"].value == title
+    assert f"<h1>{title} — Hand</h1>" in render_report(t)

@@ -14,8 +14,15 @@ from typing import Any
 
 import pandas as pd
 
+from optimizer.district.model import CHANGES_SOURCE
 from optimizer.outputs.service_report import hiring_table_columns, render_service_section
-from optimizer.planning.result import LOCAL_CAPS_WORDS, PlanTables, local_caps, plain_headline
+from optimizer.planning.result import (
+    LOCAL_CAPS_WORDS,
+    PlanTables,
+    local_caps,
+    plain_headline,
+    plan_title,
+)
 
 __all__ = ["render_report", "MAX_SCHOOLS_SHOWN"]
 
@@ -249,14 +256,17 @@ def render_report(tables: PlanTables, *, redact: bool = False) -> str:
               "names for the student (e.g. their SAI teacher); acceptable = teaches or serves "
               "the student; coordinator only = coordinates the IEP without teaching or "
               "serving. Hover a dot to see the case manager.")
-    sources = ", ".join(f"{k} ({v[:12]}…)" for k, v in dict(f.get("sources", {})).items())
+    # The files' digests, shortened; a what-if's changes in full.
+    sources = ", ".join(f"{k} ({v})" if k == CHANGES_SOURCE else f"{k} ({v[:12]}…)"
+                        for k, v in dict(f.get("sources", {})).items())
+    title = plan_title(f)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Case-manager plan — {_e(f.get('district', ''))}</title>
+<title>{_e(title)} — {_e(f.get('district', ''))}</title>
 <style>{_STYLE}</style></head>
 <body>
-<h1>Case-manager plan — {_e(f.get('district', ''))}</h1>
+<h1>{_e(title)} — {_e(f.get('district', ''))}</h1>
 <p class="sub">{_e(made)}{_e(redacted)}</p>
 <div class="headline">{''.join(f'<p>{_e(line)}</p>' for line in headline)}</div>
 <div class="cards">{''.join(f'<div class="card"><b>{_e(v)}</b><span>{_e(k)}</span></div>'

@@ -65,7 +65,7 @@ from optimizer.outputs.xlsx_rows import (
     spool_rows,
     write_rows,
 )
-from optimizer.planning.result import PlanTables
+from optimizer.planning.result import PlanTables, plan_title
 
 __all__ = ["SHEETS", "SheetParts", "sheet_parts", "write_workbook"]
 
@@ -445,7 +445,7 @@ def _fill(wb: Any, w: _Writer, tables: PlanTables, names: dict[str, str],
     ws = wb.add_worksheet("Summary")
     ws.set_column(0, 0, 48)
     ws.set_column(1, 1, 70)
-    ws.write_string(0, 0, "Case-manager plan", w.title)
+    ws.write_string(0, 0, plan_title(tables.summary), w.title)
     rows = _summary_rows(tables, created) + service_summary_rows(tables.summary, names)
     for r, (label, value, kind) in enumerate(rows, start=2):
         ws.write_string(r, 0, label, w.bold)

@@ -52,7 +52,8 @@ def _pairs_violations(district: District, pairs: list[tuple[str, str]],
     if require_every_student:
         for sid in district.students:
             if sid not in counts:
-                out.append(Violation("missing", sid, "", "student is not in the plan"))
+                out.append(Violation("missing", sid, "", "no row for this student in the plan (a "
+                                     "row deleted, or its student id retyped)"))
     load: dict[str, float] = {}
     assigned: dict[str, str] = {}
     students, educators, forbids = district.students, district.educators, district.forbids

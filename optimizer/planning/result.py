@@ -19,7 +19,7 @@ import pandas as pd
 
 from optimizer.district.model import District
 
-__all__ = ["LOCAL_CAPS_WORDS", "local_caps", "plain_headline", "ASSIGNMENT_COLUMNS",
+__all__ = ["LOCAL_CAPS_WORDS", "local_caps", "plain_headline", "plan_title", "ASSIGNMENT_COLUMNS",
            "ASSIGNMENT_DETAIL_COLUMNS", "CASELOAD_COLUMNS",
            "HIRING_COLUMNS", "LOCK_REASON", "PlanTables",
            "RANK_LABEL", "RANK_WORDS", "Result", "SERVICE_CASELOAD_COLUMNS", "SERVICE_COLUMNS",
@@ -186,6 +186,17 @@ def _hire_text(r: Any, names: Mapping[str, str]) -> str:
     what = f"{service} of " if isinstance(service, str) and service else ""
     return (f"{r.fte:.1f} FTE {r.role}{cred} at {where} for {what}{r.students:,} "
             f"student{'s' if r.students != 1 else ''}")
+
+
+def plan_title(figures: Mapping[str, Any]) -> str:
+    """What the plan decides, as a title: a plan of providers says so.
+
+    Examples
+    --------
+    >>> plan_title({}), plan_title({"services": {}})
+    ('Case-manager plan', 'Service and case-manager plan')
+    """
+    return "Service and case-manager plan" if "services" in figures else "Case-manager plan"
 
 
 def plain_headline(figures: Mapping[str, Any], hiring: pd.DataFrame,
