@@ -45,6 +45,7 @@ from optimizer.outputs.edit_sheet import (
     CASE_MANAGER_HEADER,
     read_edit_sheet,
     read_services_sheet,
+    services_location,
     sheet_location,
 )
 from optimizer.outputs.explain_text import (
@@ -334,15 +335,20 @@ def _planner_edits(path: str, district: District, published: Mapping[str, str] |
         rows = [(s, c, published.get(s, ""), f"{path}/assignments.csv row {r}") for s, c, r in
                 zip(frame["student_id"], frame["case_manager_id"], frame.attrs["rows"],
                     strict=True)]
-        if district.plans_services and providers is not None:
+        own = providers  # the folder's providers are edits of --published's
+        if district.plans_services:
             services, problems = read_plan_services(path)
             if problems:
                 print(format_problems(problems), file=sys.stderr)
                 return None
-            if services is not None:
+            if services is not None and providers is not None:
                 service_rows = [(s, v, p, f"{path}/services.csv row {r}") for s, v, p, r in zip(
                     services["student_id"], services["service"], services["provider_id"],
                     services.attrs["rows"], strict=True)]
+            elif services is not None:
+                note = (f"\nProvider edits in {path}/services.csv cannot be told apart: the "
+                        "plan given with --published has no services.csv, so they were not "
+                        "read.")
     else:
         frame, problems = read_edit_sheet(path)
         if frame is None:
@@ -359,21 +365,26 @@ def _planner_edits(path: str, district: District, published: Mapping[str, str] |
                 for s, c, p, r in frame[["student_id", "case_manager_id",
                                          "planned_case_manager_id", "row"]].itertuples(
                                              index=False)]
+        own = None
         if district.plans_services:
+            # The Services sheet is compared with the plan the workbook holds
+            # (services.csv beside it), whatever --published gives for stability.
+            own, own_note = _workbook_providers(path, {s: p for s, _c, p, _w in rows})
             if providers is None:
-                providers, note = _workbook_providers(path, {s: p for s, _c, p, _w in rows})
+                providers, note = own, own_note
             sheet, problems = read_services_sheet(path)
             if sheet is None and problems:
                 print(format_problems(problems), file=sys.stderr)
                 return None
-            if sheet is not None and providers is not None:
+            if sheet is not None and own is not None:
                 where = f"{sheet.attrs['sheet']} row {{}}, column {sheet.attrs['column']}"
                 service_rows = [(s, v, p, where.format(r)) for s, v, p, r in sheet[
                     ["student_id", "service", "provider_id", "row"]].itertuples(index=False)]
             elif sheet is not None:
-                note += (" Provider edits on its Services sheet cannot be told apart without "
-                         "that plan, so they were not read.")
-    return keep_edits(district, rows, service_rows, providers), providers, note
+                note += ("\nProvider edits on its Services sheet cannot be told apart without "
+                         "the plan it came from (its services.csv beside it), so they were "
+                         "not read.")
+    return keep_edits(district, rows, service_rows, own), providers, note
 
 
 def _workbook_providers(path: str, planned: Mapping[str, str]
@@ -410,11 +421,11 @@ def _report_kept(kept: KeptEdits, result: Result, quiet: bool) -> int:
     out = sys.stderr if quiet else sys.stdout
     # Case managers chosen or cleared; providers (a service plan's Services
     # sheet) counted apart.
-    cm_kept = [e for e in kept.kept if not e.service]
-    cleared = sum(1 for e in cm_kept if not e.chosen)
+    cleared = sum(1 for e in kept.kept if not e.chosen)
     providers = sum(1 for e in kept.edits if e.service)
+    whom = "" if providers else " case manager(s)"
     how = (" as pins" if not cleared else
-           f" ({len(cm_kept) - cleared} case manager(s) chosen, {cleared} cleared)")
+           f" ({len(kept.kept) - cleared}{whom} chosen, {cleared} cleared)")
     # In a service plan, the services that changed provider against the
     # edited plan (to make room, or to serve the chosen case manager's way).
     pairs = (result.figures.get("published_plan") or {}).get("pairs_moved") \
@@ -480,6 +491,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(format_problems(problems), file=sys.stderr)
         return EXIT_BAD_INPUT
     violations = check_plan(district, frame)
+    provider_findings: list[Violation] = []
+    sheet = None
     if not workbook:  # a plan folder of a service plan: its providers too
         services, problems = read_plan_services(args.plan)
         if problems:
@@ -487,10 +500,21 @@ def _cmd_check(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT
         if services is not None and "capacity" in frame.columns:
             violations += check_service_plan(district, services, frame)
+    elif district.plans_services:  # the workbook's Services sheet, editable too
+        sheet, problems = read_services_sheet(args.plan)
+        if problems:
+            print(format_problems(problems), file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if sheet is not None:
+            provider_findings = check_service_plan(district, sheet, frame,
+                                                   check_capacity=False)
     shown: list[Violation | _Located] = list(violations)
     if workbook:  # each finding where the planner will look for it: sheet, row, column
         shown = [_Located(v, sheet_location(frame, v.student_id, v.educator_id), district)
                  for v in violations]
+        shown += [_Located(v, services_location(sheet, v.student_id, v.educator_id), district)
+                  for v in provider_findings if sheet is not None]
+        violations += provider_findings
     _print_violations(shown, f"Plan {args.plan}", None if args.all else 50,
                       None if workbook else district)
     return 1 if violations else 0

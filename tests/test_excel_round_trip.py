@@ -409,3 +409,23 @@ def test_keep_names_the_sheet_row_and_column_of_a_refused_edit(sheet_values, tmp
     line = next(x for x in err.splitlines() if "E000O9" in x)
     assert f"sheet '{EDIT_SHEET}' row {change.row}, column D (Case manager)" in line
     assert "did you mean 'E00009" in line
+
+
+def test_an_error_cell_is_read_as_its_error_not_as_a_cleared_cell(sheet_values, tmp_path):
+    """A formula the planner typed that evaluates to #N/A: calamine gives an
+    error cell as blank, which would read as "case manager cleared" (a forbid
+    of the plan's one). It is read as its error text, and refused."""
+    from optimizer.outputs.edit_sheet import read_edit_sheet
+
+    def change(rows):
+        row = next(r for r in rows.values() if r[CM_COL - 1].value)
+        row[CM_COL - 1].value = "#N/A"  # openpyxl stores it as an error cell (t="e")
+        change.sid = row[0].value
+
+    path = _edited(sheet_values, tmp_path, change)
+    import zipfile
+    assert b't="e"' in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
+    frame, problems = read_edit_sheet(path)
+    assert not problems
+    got = frame.set_index("student_id").loc[change.sid, "case_manager_id"]
+    assert got == "#N/A"

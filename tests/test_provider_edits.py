@@ -106,10 +106,15 @@ def test_a_cleared_provider_forbids_the_plans_one(planned, district, tmp_path, c
     before = _services(planned)
     key, old, _ = _other_provider(district, before, planned)
     _edit(planned, planned / "cleared.xlsx", {key: None})
+    capsys.readouterr()
     assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "cleared.xlsx"),
-                 "--out", str(tmp_path / "c"), "--no-xlsx", "--quiet"]) == 0
+                 "--out", str(tmp_path / "c"), "--no-xlsx"]) == 0
+    assert "1 kept (0 chosen, 1 cleared)" in capsys.readouterr().out
     after = _services(tmp_path / "c").set_index(["student_id", "service"])
     assert after.loc[key, "provider_id"] != old
+    # Said as the planner's doing, not as a lock of locks.csv (a review).
+    reason = after.loc[key, "reason"]
+    assert "leared in the plan workbook" in reason and "locks.csv" not in reason
 
 
 def test_a_provider_chosen_beyond_a_full_caseload_is_said_not_met(planned, district,
@@ -137,3 +142,53 @@ def test_a_provider_chosen_beyond_a_full_caseload_is_said_not_met(planned, distr
         line = next(x for x in err.splitlines() if f"{key[0]}'s SPEECH" in x)
         assert "kept as a pin, not met: Kept as edited in the plan workbook" in line
         assert "Not served" in line
+
+
+def test_check_of_the_workbook_checks_its_services_sheet(planned, district, tmp_path, capsys):
+    """`check plan.xlsx` of a service plan reads the Services sheet too: an
+    ineligible provider and an unknown one typed there are findings at their
+    sheet, row and column (a review found check silent where --keep refuses)."""
+    assert main(["check", str(SERVICES_SAMPLE), str(planned / "plan.xlsx")]) == 0
+    before = _services(planned)
+    served = before[(before["provider_id"] != "") & (before["service"] == "SPEECH")]
+    speech = (served["student_id"].iloc[0], "SPEECH")
+    not_slp = next(e for e, ed in district.educators.items() if ed.role == "RSP")
+    rows = _edit(planned, tmp_path / "bad.xlsx", {speech: not_slp})
+    capsys.readouterr()
+    assert main(["check", str(SERVICES_SAMPLE), str(tmp_path / "bad.xlsx")]) == 1
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "sheet 'Services'" in x)
+    assert f"sheet 'Services' row {rows[speech]}, column D (Provider)" in line
+    assert "ineligible provider" in line
+    assert speech[0] in line and not_slp in line
+
+
+def test_a_student_or_service_gone_from_the_files_is_refused_not_a_traceback(
+        planned, district, tmp_path):
+    """Edits against a plan whose student or service has since left the
+    district's files are refused with a rule, never a crash (a review)."""
+    from optimizer.nextyear.keep import keep_edits
+    providers = {("S999999", "SPEECH"): "E00092", ("S000001", "TRANSITION"): ""}
+    k = keep_edits(district, [], [("S999999", "SPEECH", "E00093", "row 2"),
+                                  ("S000001", "TRANSITION", "E00093", "row 3")], providers)
+    assert [(r.edit.student_id, r.rule) for r in k.rejected] == [
+        ("S999999", "unknown student"), ("S000001", "unknown service")]
+
+
+def test_the_services_sheet_is_compared_with_its_own_plan_not_published(
+        planned, tmp_path, capsys):
+    """With --published another plan, an unedited workbook has no edits: its
+    Services sheet is read against the plan it came from (a review found 127
+    providers of another plan taken as edits and pinned)."""
+    import shutil
+    other = tmp_path / "district"
+    shutil.copytree(SERVICES_SAMPLE, other)
+    with (other / "district.toml").open("a", encoding="utf-8") as f:
+        f.write("SLP = 20\n")  # (in the file's [caps] table, its last)
+    p2 = tmp_path / "p2"
+    assert main(["plan", str(other), "--out", str(p2), "--quiet"]) == 0
+    assert not _services(p2)["provider_id"].equals(_services(planned)["provider_id"])
+    capsys.readouterr()
+    assert main(["plan", str(other), "--published", str(planned), "--keep",
+                 str(p2 / "plan.xlsx"), "--out", str(tmp_path / "k"), "--no-xlsx"]) == 0
+    assert "Your edits: 0 found" in capsys.readouterr().out

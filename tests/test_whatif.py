@@ -464,7 +464,7 @@ def test_headline_figures_are_numbers_in_the_csv_and_the_workbook(shortage, tmp_
     out = tmp_path / "hire"
     assert main(["whatif", str(folder), str(_scenario(tmp_path, "hire", HIRE)), "--plan",
                  str(base), "--out", str(out), "--quiet"]) == 0
-    printed = capsys.readouterr().out
+    capsys.readouterr()
     headline = {r["metric"]: r for r in _rows(out / "comparison_headline.csv")}
     placed = headline["placed"]
     assert placed["a"].isdigit() and placed["b"].isdigit() and placed["delta"].lstrip(
@@ -481,8 +481,35 @@ def test_headline_figures_are_numbers_in_the_csv_and_the_workbook(shortage, tmp_
     row = cells["Students placed"].row
     assert ws.cell(row, 4).number_format.startswith("+")  # shown "+2", stored 2
     assert not any(isinstance(v, str) and v.startswith("'") for r in rows for v in r)
-    # A share that does not move is "0.0 points", never "-0.0 points".
-    assert "-0.0 points" not in printed
+
+
+def test_a_change_too_small_to_show_is_zero_not_minus_zero(shortage, tmp_path, capsys):
+    """A share 0.04 points down, a spread 0.0004 down: "0.0 points" and
+    "0.000" in the terminal, and stored as 0 in the workbook, whose format
+    picks its sign from the stored number (a review: "-0.0 points")."""
+    import dataclasses
+
+    import openpyxl
+
+    from optimizer.outputs.comparison import write_comparison_workbook
+    from optimizer.outputs.plan_folder import read_plan
+    _folder, base = shortage
+    c = compare(read_plan(base), read_plan(base))
+    h = c.headline.copy()
+    for metric, delta in (("continuity_share", -0.0004), ("std_load_ratio", -0.0004)):
+        i = h.index[h["metric"] == metric][0]
+        h.at[i, "a"], h.at[i, "b"] = 0.5, 0.5 + delta
+        h.at[i, "delta"] = delta
+    c = dataclasses.replace(c, headline=h)
+    text = c.summary()
+    assert "(0.0 points)" in text and "-0.0" not in text and "(0.000)" in text
+    path = write_comparison_workbook(c, tmp_path / "c.xlsx")
+    ws = openpyxl.load_workbook(path)["Headline"]
+    change = {r[0].value: r[3] for r in ws.iter_rows(min_row=2)}
+    for label in ("Kept this year's case manager", "Spread of caseload ÷ cap"):
+        assert change[label].value == 0
+        assert not str(change[label].value).startswith("-")
+    assert change["Spread of caseload ÷ cap"].number_format == "+0.000;-0.000;0.000"
 
 
 def test_signed_changes():
@@ -504,6 +531,12 @@ def test_explain_against_a_what_if_plan_says_the_plan_is_not_the_files(
     said = capsys.readouterr().out
     assert said.startswith(f"Note: {out} was made with changes to the district's files (hire: ")
     assert "H1" in said.splitlines()[0]
+    # The workbook's Summary names the changes as such, not as a file's digest.
+    import openpyxl
+    summary = {r[0]: r[1] for r in openpyxl.load_workbook(out / "plan.xlsx", read_only=True)[
+        "Summary"].iter_rows(values_only=True) if r and r[0]}
+    assert "H1" in summary["Changes to the files (a what-if or kept edits)"]
+    assert not any(str(k).startswith("Input file changes") for k in summary)
     # The published plan is the files' own: no note.
     assert main(["explain", str(folder), "S1", "--plan", str(base)]) == 0
     assert not capsys.readouterr().out.startswith("Note:")

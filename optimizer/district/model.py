@@ -275,6 +275,14 @@ class District:
                          if lk.service is None and lk.reason == EDIT_REASON)
 
     @cached_property
+    def cleared_services(self) -> Mapping[tuple[str, str], str]:
+        """(student_id, service) -> the provider the planner cleared for it in
+        the plan workbook's Services sheet (a service forbid with reason
+        :data:`EDIT_REASON`, ``caseload plan --keep``)."""
+        return {(lk.student_id, lk.service): lk.educator_id for lk in self.locks
+                if lk.kind == "forbid" and lk.service is not None and lk.reason == EDIT_REASON}
+
+    @cached_property
     def service_pins(self) -> Mapping[tuple[str, str], str]:
         """(student_id, service) -> educator_id for every service pin (locks.csv
         rows with a ``service``): that educator must provide that service."""

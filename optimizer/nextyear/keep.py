@@ -159,14 +159,22 @@ def keep_edits(district: District, rows: Sequence[tuple[str, str, str, str]],
         for sid, svc, chosen, where in service_rows
         if (sid, svc) not in plan_providers or chosen != plan_providers[(sid, svc)])
     service_kept: list[Edit] = []
+    needs = {(n.student_id, n.service) for n in district.service_needs}
     for ed in service_edits:
-        why = _service_rule_broken(district, ed, plan_providers)
+        why = _service_rule_broken(district, ed, plan_providers, needs)
         if why:
             rejected.append(RejectedEdit(ed, *why))
             continue
         service_kept.append(ed)
-        changes.append(Pin(ed.student_id, ed.chosen, EDIT_REASON, ed.service) if ed.chosen
-                       else Forbid(ed.student_id, ed.planned, EDIT_REASON, ed.service))
+        key = (ed.student_id, ed.service)
+        # No lock where locks.csv has it already, or where the provider
+        # cleared has left (the plan cannot give them the service anyway).
+        if ed.chosen and district.service_pins.get(key) != ed.chosen:
+            changes.append(Pin(ed.student_id, ed.chosen, EDIT_REASON, ed.service))
+        elif not ed.chosen and ed.planned in district.educators and not any(
+                lk.kind == "forbid" and lk.educator_id == ed.planned
+                and (lk.student_id, lk.service) == key for lk in district.locks):
+            changes.append(Forbid(ed.student_id, ed.planned, EDIT_REASON, ed.service))
     new = Scenario("the planner's edits", tuple(changes)).apply(district) if changes \
         else district
     edits += service_edits
@@ -176,11 +184,16 @@ def keep_edits(district: District, rows: Sequence[tuple[str, str, str, str]],
                      new, published)
 
 
-def _service_rule_broken(district: District, ed: Edit,
-                         providers: Mapping[tuple[str, str], str]) -> tuple[str, str] | None:
+def _service_rule_broken(district: District, ed: Edit, providers: Mapping[tuple[str, str], str],
+                         needs: set[tuple[str, str]]) -> tuple[str, str] | None:
     sid, svc, eid = ed.student_id, ed.service, ed.chosen
+    if sid not in district.students:
+        return "unknown student", "no such student in students.csv"
     if (sid, svc) not in providers:
         return "unknown service", f"no {svc} for {sid} in the plan's services.csv"
+    if (sid, svc) not in needs:
+        return "unknown service", (f"{svc} is no longer among {sid}'s services in the "
+                                   "district's files")
     locks = [lk for lk in district.locks if lk.student_id == sid and lk.service == svc]
     pinned = next((lk.educator_id for lk in locks if lk.kind == "pin"), None)
     if not eid:

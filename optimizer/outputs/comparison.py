@@ -35,14 +35,28 @@ _PERCENT = {"best_practice_share", "continuity_share"}
 _COUNTS = {"placed", "unplaced", "services_served", "services_unserved", "services_not_planned"}
 
 
+#: Decimals a headline figure is shown with (a share's change: in points),
+#: as the terminal shows it (nextyear/compare.py's formats).
+_DECIMALS = {"hiring_fte": 1, "max_load_ratio": 2, "std_load_ratio": 3}
+
+
 def _number_format(metric: str, change: bool = False) -> str:
     """The Excel number format of a headline figure (its change: signed, a
     share's in percentage points), so the workbook holds numbers a planner
     can sum or chart, shown as the terminal shows them."""
     if metric in _PERCENT:
         return '+0.0" points";-0.0" points";0.0" points"' if change else "0.0%"
-    shown = "#,##0" if metric in _COUNTS else "0.0" if metric == "hiring_fte" else "0.00"
+    places = 0 if metric in _COUNTS else _DECIMALS.get(metric, 2)
+    shown = "#,##0" if places == 0 else "0." + "0" * places
     return f"+{shown};-{shown};{shown}" if change else shown
+
+
+def _shown_change(metric: str, delta: float) -> float:
+    """A change as its format shows it, rounded first: Excel picks the sign's
+    section from the stored value, so -0.0004 would show as "-0.0 points"."""
+    if metric in _PERCENT:
+        return round(delta * 100, 1) + 0.0
+    return round(delta, 0 if metric in _COUNTS else _DECIMALS.get(metric, 2)) + 0.0
 
 
 def _fmt(metric: str, value: float) -> str:
@@ -50,9 +64,7 @@ def _fmt(metric: str, value: float) -> str:
         return f"{value:.1%}"
     if metric in _COUNTS:
         return f"{value:,.0f}"
-    if metric == "hiring_fte":
-        return f"{value:.1f}"
-    return f"{value:.2f}"
+    return f"{value:.{_DECIMALS.get(metric, 2)}f}"
 
 
 #: The rows of the side-by-side table of several what-ifs (the services'
@@ -160,8 +172,8 @@ def write_comparison_workbook(c: Comparison, path: str | Path, *,
                     ws.write_string(r, 0, _LABELS[row.metric])
                     ws.write_number(r, 1, float(row.a), number(row.metric, False))
                     ws.write_number(r, 2, float(row.b), number(row.metric, False))
-                    delta = float(row.delta) * (100 if row.metric in _PERCENT else 1)
-                    ws.write_number(r, 3, delta, number(row.metric, True))
+                    ws.write_number(r, 3, _shown_change(row.metric, float(row.delta)),
+                                    number(row.metric, True))
                 continue
             for col, header in enumerate(frame.columns):
                 width = 60 if header in ("why", "joined", "left") else max(

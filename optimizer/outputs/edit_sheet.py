@@ -24,9 +24,12 @@ openpyxl, already the dependency that reads district workbooks).
 
 from __future__ import annotations
 
+import re
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -34,14 +37,19 @@ import pandas as pd
 from optimizer.arraysets import stable_order
 from optimizer.district.model import InputIssue
 from optimizer.district.textsafe import neutralize_formula, restore_formula_text
-from optimizer.outputs.service_sheets import PROVIDER_HEADER, SERVICE_HEADER, SERVICE_SHEETS
+from optimizer.outputs.service_sheets import (
+    MINUTES_HEADER,
+    PROVIDER_HEADER,
+    SERVICE_HEADER,
+    SERVICE_SHEETS,
+)
 from optimizer.outputs.xlsx_rows import Column, distinct, guarded_text, spool_rows, write_rows
 from optimizer.planning.result import RANK_LABEL, PlanTables
 
 __all__ = ["EDIT_SHEET", "LISTS_SHEET", "PLANNED_HEADER", "CASE_MANAGER_HEADER",
            "PROVIDER_HEADER", "SERVICES_SHEET", "choice_label", "edit_sheet_placeholders",
-           "eligible_lists", "read_edit_sheet", "read_services_sheet", "sheet_location",
-           "write_edit_sheet"]
+           "eligible_lists", "read_edit_sheet", "read_services_sheet", "services_location",
+           "sheet_location", "write_edit_sheet"]
 
 EDIT_SHEET = "Edit case managers"
 LISTS_SHEET = "Eligible case managers"
@@ -327,7 +335,58 @@ def _sheet_rows(path: Path, sheet: str, how: str
                                            f"{how}; its sheet '{sheet}' cannot be read ({exc})")
     finally:
         wb.close()
+    # calamine reads an error cell (#N/A, #REF!: a formula the planner typed)
+    # as blank, which would read as a cleared cell: those cells are given
+    # their error text from the sheet's XML, to be refused as what they are.
+    for (r, c), text in _error_cells(path, sheet).items():
+        if r < len(rows):
+            row = rows[r]
+            if c >= len(row):
+                row.extend([""] * (c + 1 - len(row)))
+            row[c] = text
     return rows, names, None
+
+
+_CELL = re.compile(rb"<c\b([^>]*)>(.*?)</c>", re.DOTALL)
+_REF = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
+_VALUE = re.compile(rb"<v>([^<]*)</v>")
+_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_DOC_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _error_cells(path: Path, sheet: str) -> dict[tuple[int, int], str]:
+    """(row, column) from 0 -> the error text of each error cell of ``sheet``
+    in an .xlsx file ({} when it has none, or is not an .xlsx zip)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            book = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+            rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+            target = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_RELS}Relationship")}
+            rid = next((s.get(_DOC_REL) for s in book.iter(f"{_MAIN}sheet")
+                        if s.get("name") == sheet), None)
+            part = target.get(rid, "")
+            if not part:
+                return {}
+            part = part.lstrip("/") if part.startswith("/") else f"xl/{part}"
+            data = zf.read(part)
+    except (zipfile.BadZipFile, KeyError, OSError, ElementTree.ParseError):
+        return {}
+    if b't="e"' not in data:
+        return {}
+    out: dict[tuple[int, int], str] = {}
+    for m in _CELL.finditer(data):
+        attrs = m.group(1)
+        ref = _REF.search(attrs)
+        if b't="e"' not in attrs or ref is None:
+            continue
+        col = 0
+        for ch in ref.group(1):
+            col = col * 26 + ch - 64
+        value = _VALUE.search(m.group(2))
+        out[(int(ref.group(2)) - 1, col - 1)] = (
+            value.group(1).decode("utf-8", "replace") if value else "#ERROR")
+    return out
 
 
 def read_edit_sheet(path: str | Path) -> tuple[pd.DataFrame | None, list[InputIssue]]:
@@ -414,6 +473,24 @@ def read_edit_sheet(path: str | Path) -> tuple[pd.DataFrame | None, list[InputIs
     return frame, []
 
 
+def services_location(sheet: pd.DataFrame, student_id: str, educator_id: str) -> str:
+    """Where a provider's finding is on an edited Services sheet
+    (:func:`read_services_sheet`): the first row giving that student's
+    service by that provider, or the rows naming the provider (a cap).
+
+    Examples
+    --------
+    >>> services_location(sheet, "S000042", "E00101")               # doctest: +SKIP
+    "plan.xlsx, sheet 'Services' row 88, column D (Provider)"
+    """
+    mine = sheet["provider_id"] == educator_id
+    rows = sheet.loc[mine & (sheet["student_id"] == student_id) if student_id else mine,
+                     "row"].tolist()
+    shown = ", ".join(map(str, rows[:10])) + (f" … ({len(rows)} rows)" if len(rows) > 10 else "")
+    return f"{sheet.attrs['sheet']} row{'s' if len(rows) > 1 else ''} {shown}, column " \
+           f"{sheet.attrs['column']}"
+
+
 def sheet_location(frame: pd.DataFrame, student_id: str, educator_id: str = "") -> str:
     """Where a check's finding is on the edited sheet: sheet, row and column.
 
@@ -444,7 +521,8 @@ def read_services_sheet(path: str | Path) -> tuple[pd.DataFrame | None, list[Inp
     -------
     tuple of (DataFrame or None, list of InputIssue)
         Columns ``student_id``, ``service``, ``provider_id`` (the id typed,
-        before an em dash if any; blank for none) and ``row``; None and no
+        before an em dash if any; blank for none), ``minutes`` (IEP minutes a
+        week, NaN where blank or not a number) and ``row``; None and no
         problem when the workbook has no Services sheet (a case-manager
         plan); None with every problem (sheet, row, column, value, expected)
         when a row cannot be read. ``frame.attrs``: ``sheet`` and ``column``
@@ -471,8 +549,9 @@ def read_services_sheet(path: str | Path) -> tuple[pd.DataFrame | None, list[Inp
                                  f"{', '.join(x for x in head if x) or 'none'}")
                       for h in missing]
     at = {h: head.index(h) for h in (STUDENT_HEADER, SERVICE_HEADER, PROVIDER_HEADER)}
+    at_minutes = head.index(MINUTES_HEADER) if MINUTES_HEADER in head else None
     problems: list[InputIssue] = []
-    got: list[tuple[str, str, str, int]] = []
+    got: list[tuple[str, str, str, float, int]] = []
     first: dict[tuple[str, str], int] = {}
     last = max(at.values())
     for r, values in enumerate(rows, start=2):
@@ -494,10 +573,14 @@ def read_services_sheet(path: str | Path) -> tuple[pd.DataFrame | None, list[Inp
                                        f"already on row {first[(sid, svc)]}"))
             continue
         first[(sid, svc)] = r
-        got.append((sid, svc, chosen, r))
+        m = values[at_minutes] if at_minutes is not None and at_minutes < len(values) else None
+        got.append((sid, svc, chosen,
+                    float(m) if isinstance(m, int | float) and not isinstance(m, bool)
+                    else np.nan, r))
     if problems:
         return None, problems
-    frame = pd.DataFrame(got, columns=["student_id", "service", "provider_id", "row"])
+    frame = pd.DataFrame(got, columns=["student_id", "service", "provider_id", "minutes",
+                                       "row"])
     frame.attrs["sheet"] = where
     frame.attrs["column"] = f"{_col_letter(at[PROVIDER_HEADER])} ({PROVIDER_HEADER})"
     return frame, []

@@ -28,8 +28,9 @@ __all__ = ["SERVICE_SHEETS", "caseload_columns", "has_services", "hiring_columns
 
 #: The sheets a service plan adds, written after Rosters.
 SERVICE_SHEETS = ("Services", "Provider rosters")
-#: Headers of the Services sheet that ``plan --keep`` reads back (edit_sheet.py).
-SERVICE_HEADER, PROVIDER_HEADER = "Service", "Provider"
+#: Headers of the Services sheet that ``plan --keep`` and ``check`` read back
+#: (edit_sheet.py).
+SERVICE_HEADER, PROVIDER_HEADER, MINUTES_HEADER = "Service", "Provider", "IEP minutes a week"
 
 #: (column, header, kind) of a sheet, as the workbook's table writer takes them.
 Column = tuple[str, str, str]
@@ -360,7 +361,7 @@ def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, st
         ("student_id", "Student", "text"), ("school_id", "School", "text"),
         ("service", SERVICE_HEADER, "text"), ("provider_id", PROVIDER_HEADER, "text"),
         ("provider_name", "Provider name", "text"), ("role", "Role", "text"),
-        ("minutes", "IEP minutes a week", "int"), ("kept_current", "Kept current", "bool"),
+        ("minutes", MINUTES_HEADER, "int"), ("kept_current", "Kept current", "bool"),
         ("reason", "Why", "text"),
         ("student_name_", "Student name", "text"), ("school_name_", "School name", "text")])
     rows, starts = provider_rosters(tables, names, services)

@@ -37,6 +37,7 @@ import xlsxwriter
 
 from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.cap_sources import CHANGE_HINT
+from optimizer.district.model import CHANGES_SOURCE
 from optimizer.outputs.edit_sheet import (
     EDIT_SHEET,
     LISTS_SHEET,
@@ -292,7 +293,8 @@ def _summary_rows(tables: PlanTables, created: str | None) -> list[tuple[str, ob
                          f"{c['cap']} students — {c['source']}{extra}", "text"))
         rows.append(("  where to change a cap", CHANGE_HINT, "text"))
     for name, digest in dict(f.get("sources", {})).items():
-        rows.append((f"Input file {name} (SHA-256)", digest, "text"))
+        rows.append(("Changes to the files (a what-if or kept edits)" if name == CHANGES_SOURCE
+                     else f"Input file {name} (SHA-256)", digest, "text"))
     return rows
 
 

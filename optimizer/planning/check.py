@@ -316,14 +316,17 @@ def _current_provider_violations(district: District) -> list[Violation]:
 
 
 def check_service_plan(district: District, services: pd.DataFrame,
-                       assignments: pd.DataFrame) -> list[Violation]:
+                       assignments: pd.DataFrame, *,
+                       check_capacity: bool = True) -> list[Violation]:
     """Every violation in a service plan's providers (``services.csv``), from
     the input alone: a provider not eligible for the pair or not at the
     school, a service pin broken or forbid used, a caseload of distinct
     students served or case-managed + other_load over the cap, minutes over a
     minutes capacity, and a case manager whose ``capacity`` is not what the
     plan makes them (``instruction``: the student's SAI provider; ``service``:
-    another of their providers; ``coordination``: none of them).
+    another of their providers; ``coordination``: none of them; not with
+    ``check_capacity=False``: a plan workbook the planner edited has no
+    capacity column, and a changed provider changes it).
 
     Examples
     --------
@@ -362,12 +365,16 @@ def check_service_plan(district: District, services: pd.DataFrame,
             out.append(Violation("pin broken", lk.student_id, lk.educator_id,
                                  f"{lk.service}: pinned to {lk.educator_id} but given by {got}"))
     instruction = set(pack.instruction_services)
+    capacities = (assignments["capacity"].fillna("").astype(str) if check_capacity
+                  else pd.Series([""] * len(assignments), dtype=object))
     for sid, eid, capacity in zip(assignments["student_id"].astype(str),
                                   assignments["case_manager_id"].fillna("").astype(str),
-                                  assignments["capacity"].fillna("").astype(str), strict=True):
+                                  capacities, strict=True):
         if not eid or eid not in district.educators:
             continue
         students.setdefault(eid, set()).add(sid)
+        if not check_capacity:
+            continue
         mine = gives.get(sid, {})
         sai = {mine[x] for x in instruction if x in mine}
         right = ("instruction" if eid in sai else

@@ -368,6 +368,7 @@ def service_rows(plan: _Plan) -> pd.DataFrame:
     # school), made once each rather than once per row (170,000 at 100k).
     wheres: dict[tuple[bool, str], str] = {}
     instruction = {code for code, x in d.rules.services.items() if x.kind == "instruction"}
+    edited_any = bool(d.cleared_services)
     for i, (need, q) in enumerate(zip(sp.needs, sp.need_pair.tolist(), strict=True)):
         school = students[need.student_id].school_id
         student_col[i], school_col[i], service_col[i] = need.student_id, school, need.service
@@ -405,6 +406,13 @@ def service_rows(plan: _Plan) -> pd.DataFrame:
             else:
                 text = (f"Not served: no eligible provider serves school {school} "
                         "(see hiring_needs.csv)")
+        cleared = d.cleared_services.get((need.student_id, need.service)) if edited_any \
+            else None
+        if cleared is not None and cleared != cur:
+            # The planner cleared this service's provider in the workbook: said
+            # first, as the cause of what follows (another provider, or none);
+            # this year's provider cleared is said where it is not kept, below.
+            text = f"{CLEARED_IN_WORKBOOK} ({cleared}). " + text
         if pin is not None:
             # A pin from the planner's edit of the workbook's Services sheet
             # (plan --keep) is said so, not as a row of locks.csv.
@@ -440,10 +448,14 @@ def _provider_why_not(plan: _Plan, q: int, sid: str, svc: str, cur: str, a: int,
     if cur not in sp.district.educators:
         return f"This year's provider {cur} is no longer on staff"
     if cur in sp.pair_forbidden.get((sid, svc), frozenset()):
+        if sp.district.cleared_services.get((sid, svc)) == cur:
+            return f"This year's provider {cur} was cleared in the plan workbook"
         return f"This year's provider {cur} is forbidden in locks.csv"
     pin = sp.pair_pin.get((sid, svc))
     if pin is not None and pin.educator_id != cur:
-        return f"This year's provider {cur} was replaced by the pin"
+        return (f"This year's provider {cur} was replaced by the planner's choice in the plan "
+                "workbook" if pin.reason == EDIT_REASON else
+                f"This year's provider {cur} was replaced by the pin")
     e = plan.e_pos[cur]
     if e not in p.edge_provider[a:b].tolist():
         return (f"This year's provider {cur} may not give {svc} to this student here "

@@ -333,8 +333,8 @@ def holds_case_manager_credential(pack: RulePack, e: Educator) -> bool:
 
 def may_coordinate(pack: RulePack, s: Student, e: Educator) -> Verdict:
     """The educator's role may case-manage as coordinator only: no specialty
-    area needed, but some education-specialist or service credential where
-    the rule pack's ``[coordination] needs_credential`` says so (the default)."""
+    area needed; some education-specialist or service credential only where
+    the rule pack's ``[coordination] needs_credential`` is true (off by default)."""
     name = "May coordinate"
     role = pack.roles[e.role]
     if not role.coordinates:
