@@ -8,6 +8,7 @@ The public API, in the order a plan is made::
     edges = edge_table(district)              # the same edges as a tidy DataFrame
     result = plan(district)                   # optimal plan: Result with tables + summary()
     check_plan(district, result.assignments)  # independent re-check: [] when clean
+    check_service_plan(district, result.services, result.assignments)  # its providers too
     write_plan(result, "plan")                # the plan folder (CSV + summary.json)
 """
 
@@ -25,7 +26,12 @@ if TYPE_CHECKING:  # the names below load on first use (``__getattr__``)
         unplaceable_students,
     )
     from optimizer.outputs.export import write_plan
-    from optimizer.planning.check import Violation, audit_current, check_plan
+    from optimizer.planning.check import (
+        Violation,
+        audit_current,
+        check_plan,
+        check_service_plan,
+    )
     from optimizer.planning.planner import plan
     from optimizer.planning.result import Result
     from optimizer.rulepacks import RulePack, load_rule_pack
@@ -50,6 +56,7 @@ __all__ = [
     "best_practice",
     "build_graph",
     "check_plan",
+    "check_service_plan",
     "check_district",
     "components",
     "decide",
@@ -74,7 +81,8 @@ _WHERE = {
     **dict.fromkeys(("build_graph", "components", "edge_table", "school_table",
                      "unplaceable_students"), "optimizer.graph"),
     "write_plan": "optimizer.outputs.export",
-    **dict.fromkeys(("Violation", "audit_current", "check_plan"), "optimizer.planning.check"),
+    **dict.fromkeys(("Violation", "audit_current", "check_plan", "check_service_plan"),
+                    "optimizer.planning.check"),
     "plan": "optimizer.planning.planner",
     "Result": "optimizer.planning.result",
     **dict.fromkeys(("RulePack", "load_rule_pack"), "optimizer.rulepacks"),

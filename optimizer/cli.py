@@ -33,7 +33,13 @@ from optimizer.district.validate import (
 from optimizer.generator import generate_district
 from optimizer.graph import edge_table, eligible_pairs, school_table
 from optimizer.nextyear.compare import compare
-from optimizer.nextyear.keep import KeptEdits, keep_edits, unmet_service_edits
+from optimizer.nextyear.keep import (
+    KeptEdits,
+    RejectedEdit,
+    edits_table,
+    keep_edits,
+    unmet_service_edits,
+)
 from optimizer.nextyear.rollover import roll_over
 from optimizer.nextyear.whatif import WhatIf, scenario_from_spec, what_if
 from optimizer.outputs.comparison import (
@@ -287,9 +293,17 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         own = {(w.row, w.column, w.value, w.expected) for w in this_year.warnings}
         warnings = list(this_year.warnings) + [
             w for w in warnings if (w.row, w.column, w.value, w.expected) not in own]
+    extra = {"warnings.csv": warning_table(warnings)}
+    unmet = []
+    if kept is not None:
+        # Every edit and what became of it, kept with the plan (a refused edit
+        # printed only to the terminal was lost once it closed).
+        unmet = (unmet_service_edits(kept, result.services) if "services" in result.figures
+                 else [])
+        extra["edits.csv"] = edits_table(kept, unmet)
     out = write_plan(result, args.out, xlsx=not args.no_xlsx, redact=args.redact,
                      inputs=plan_inputs, force=args.force, eligible=eligible,
-                     extra_tables={"warnings.csv": warning_table(warnings)})
+                     extra_tables=extra)
     progress(f"done (write {time.perf_counter() - t0:.2f}s)")
     if args.json:
         print(json.dumps({"plan": str(out), **result.summary_json()}, indent=2, default=str))
@@ -298,6 +312,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         files = ", ".join([*PLAN_TABLE_FILES.values(),
                            *([SERVICES_FILE] if "services" in result.figures else []),
                            "summary.json", "warnings.csv",
+                           *(["edits.csv"] if kept is not None else []),
                            *([] if args.no_xlsx else ["plan.xlsx"])])
         if warnings:
             print("\nAbout the district's files: "
@@ -308,7 +323,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         return 0
     if providers_note:
         print(providers_note, file=sys.stderr if args.json else sys.stdout)
-    return _report_kept(kept, result, quiet=args.json)
+    return _report_kept(kept, result, published_services or {}, unmet, quiet=args.json)
 
 
 def _planner_edits(path: str, district: District, published: Mapping[str, str] | None,
@@ -411,7 +426,9 @@ def _workbook_providers(path: str, planned: Mapping[str, str]
                   "them.")
 
 
-def _report_kept(kept: KeptEdits, result: Result, quiet: bool) -> int:
+def _report_kept(kept: KeptEdits, result: Result,
+                 providers: Mapping[tuple[str, str], str], unmet: Sequence[RejectedEdit],
+                 quiet: bool) -> int:
     """Which edits were kept, which break a rule; exit 1 when any was not kept."""
     assignments = result.assignments
     now = dict(zip(assignments["student_id"], assignments["case_manager_id"], strict=True))
@@ -422,21 +439,24 @@ def _report_kept(kept: KeptEdits, result: Result, quiet: bool) -> int:
     # Case managers chosen or cleared; providers (a service plan's Services
     # sheet) counted apart.
     cleared = sum(1 for e in kept.kept if not e.chosen)
-    providers = sum(1 for e in kept.edits if e.service)
-    whom = "" if providers else " case manager(s)"
+    n_providers = sum(1 for e in kept.edits if e.service)
+    whom = "" if n_providers else " case manager(s)"
     how = (" as pins" if not cleared else
            f" ({len(kept.kept) - cleared}{whom} chosen, {cleared} cleared)")
-    # In a service plan, the services that changed provider against the
-    # edited plan (to make room, or to serve the chosen case manager's way).
-    pairs = (result.figures.get("published_plan") or {}).get("pairs_moved") \
-        if "services" in result.figures else None
+    # In a service plan, the other services that changed provider against the
+    # edited plan (to make room for an edit; the edits themselves not counted).
+    edited_services = {(e.student_id, e.service) for e in kept.edits if e.service}
+    sv = result.services
+    others = sum(1 for s, v, p in zip(sv["student_id"], sv["service"], sv["provider_id"],
+                                      strict=True)
+                 if (s, v) not in edited_services and providers.get((s, v), "")
+                 and providers[(s, v)] != p) if len(sv) else 0
     print(f"\nYour edits: {len(kept.edits)} found"
-          + (f" ({providers} of providers)" if providers else "")
+          + (f" ({n_providers} of providers)" if n_providers else "")
           + f", {len(kept.kept)} kept{how}; "
           f"{moved} other student(s) moved to make room"
-          + (f"; {pairs} service(s) now given by another provider (services.csv)"
-             if pairs else "") + ".", file=out)
-    unmet = unmet_service_edits(kept, result.services) if "services" in result.figures else []
+          + (f", and {others} other service(s) given by another provider (services.csv)"
+             if others else "") + "; every edit and its outcome in edits.csv.", file=out)
     if kept.rejected:
         print(f"{len(kept.rejected)} edit(s) break a rule and were NOT kept (those students "
               "were planned like the rest):", file=sys.stderr)

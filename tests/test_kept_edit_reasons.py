@@ -145,8 +145,8 @@ def test_keep_of_a_service_plan_keeps_its_providers(tmp_path, capsys):
         # The edit's summary counts the services that changed provider too
         # (a planner's trial read "0 other student(s) moved" over 2 moved services).
         n = moves[name]["pairs_moved"]
-        assert (f"; {n} service(s) now given by another provider (services.csv)." in said) \
-            is (n > 0)
+        assert (f", and {n} other service(s) given by another provider (services.csv);"
+                in said) is (n > 0)
         if name == "beside":
             assert "Service providers kept where" in said
         else:

@@ -306,7 +306,7 @@ def test_plan_with_published_plan_and_compare_cli(tmp_path, capsys):
     base = write_plan(plan(load_district(SAMPLE)), tmp_path / "base", xlsx=False)
     assert main(["plan", str(SAMPLE), "--out", str(tmp_path / "again"), "--published",
                  str(base), "--quiet"]) == 0
-    assert "  Moved from the published plan: 0 of 1,900 (" in capsys.readouterr().out
+    assert "  Moved from the published plan: 0 of 1,900" in capsys.readouterr().out.splitlines()
     assert main(["compare", str(base), str(tmp_path / "again")]) == 0
     assert "0 student(s) change case manager" in capsys.readouterr().out
     assert main(["plan", str(SAMPLE), "--out", str(tmp_path / "x"), "--published",
@@ -314,7 +314,7 @@ def test_plan_with_published_plan_and_compare_cli(tmp_path, capsys):
     # --baseline, the former name of --published, still works.
     assert main(["plan", str(SAMPLE), "--out", str(tmp_path / "old"), "--baseline",
                  str(base), "--quiet", "--no-xlsx"]) == 0
-    assert "  Moved from the published plan: 0 of 1,900 (" in capsys.readouterr().out
+    assert "  Moved from the published plan: 0 of 1,900" in capsys.readouterr().out.splitlines()
 
 
 def test_rollover_cli_reports_bad_new_students(tmp_path, capsys):

@@ -495,6 +495,8 @@ def test_explain_with_a_service_plan_says_who_gives_each_service(make_district, 
     assert lines[0].startswith("  OT: no one — Not planned: no staff provides it")
     assert lines[1].startswith("  SAI: Rosa Flores (E1) — Served by E1 (RSP)")
     assert lines[2].startswith("  SPEECH: Teacher E2 (E2) — Served by E2 (SLP)")
+    # The options above read against these providers (a planner's trial).
+    assert lines[3].startswith("  (The case-manager options above are whom the rules allow.")
     # A plan of case managers only: nothing about services.
     plain = make_district(educators=[educator("E1", "RSP", "ES-MMSN")],
                           students=[student("S1")])

@@ -76,6 +76,15 @@ def test_a_provider_changed_on_the_services_sheet_is_kept(planned, district, tmp
     after = _services(out).set_index(["student_id", "service"])
     assert after.loc[key, "provider_id"] == new != old
     assert "Your edits: 1 found (1 of providers), 1 kept as pins;" in said
+    # Every edit and its outcome stay with the plan, not only on the terminal.
+    edits = pd.read_csv(out / "edits.csv", dtype=str, keep_default_na=False)
+    assert edits[["student_id", "service", "plan_had", "chosen", "outcome"]].values.tolist() \
+        == [[key[0], key[1], old, new, "kept"]]
+    # The services moved to make room are counted apart from the edit itself.
+    moved = before.merge(_services(out), on=["student_id", "service"])
+    others = int(((moved["provider_id_x"] != moved["provider_id_y"])
+                  & (moved["provider_id_x"] != "")).sum()) - 1
+    assert (f", and {others} other service(s)" in said) is (others > 0)
     assert after.loc[key, "reason"].startswith("Kept as edited in the plan workbook")
     assert "locks.csv" not in after.loc[key, "reason"]
 
@@ -98,6 +107,9 @@ def test_an_ineligible_or_unknown_provider_is_refused_with_where_and_why(
     assert "may not provide" in line and "does not provide SPEECH" in line
     line = next(x for x in err.splitlines() if "E9999" in x)
     assert f"{other[0]}'s {other[1]}" in line and "unknown educator" in line
+    edits = pd.read_csv(tmp_path / "bad" / "edits.csv", dtype=str, keep_default_na=False)
+    assert sorted(edits["outcome"]) == ["not kept", "not kept"]
+    assert set(edits["rule"]) == {"may not provide", "unknown educator"}
     after = _services(tmp_path / "bad").set_index(["student_id", "service"])
     assert after.loc[speech, "provider_id"] != not_slp
 
@@ -192,3 +204,26 @@ def test_the_services_sheet_is_compared_with_its_own_plan_not_published(
     assert main(["plan", str(other), "--published", str(planned), "--keep",
                  str(p2 / "plan.xlsx"), "--out", str(tmp_path / "k"), "--no-xlsx"]) == 0
     assert "Your edits: 0 found" in capsys.readouterr().out
+
+
+def test_replanning_against_an_edited_plan_says_it_keeps_its_provider(
+        planned, district, tmp_path):
+    """Re-planned against a plan where the planner chose a provider (a what-if
+    on it, or plan --published), the pair stays with that provider, and its
+    reason says so rather than blaming this year's provider's load (a
+    planner's trial read "carries 27/55: moved to serve or balance")."""
+    before = _services(planned)
+    key, old, new = _other_provider(district, before, planned)
+    _edit(planned, planned / "edited2.xlsx", {key: new})
+    v2 = tmp_path / "v2"
+    assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "edited2.xlsx"),
+                 "--out", str(v2), "--no-xlsx", "--quiet"]) == 0
+    v3 = tmp_path / "v3"
+    assert main(["plan", str(SERVICES_SAMPLE), "--published", str(v2), "--out", str(v3),
+                 "--no-xlsx", "--quiet"]) == 0
+    row = _services(v3).set_index(["student_id", "service"]).loc[key]
+    current = {(n.student_id, n.service): n.current_provider for n in district.service_needs}
+    assert row["provider_id"] == new
+    if current[key] and current[key] != new:
+        assert f"Keeps the published plan's provider; this year's, {current[key]}, is not " \
+               "moved back" in row["reason"]

@@ -40,8 +40,8 @@ from optimizer.nextyear.scenario import Change, Forbid, Pin, Scenario
 from optimizer.planning.check import may_provide
 from optimizer.rules import decide
 
-__all__ = ["EDIT_REASON", "Edit", "KeptEdits", "RejectedEdit", "keep_edits",
-           "unmet_service_edits"]
+__all__ = ["EDITS_COLUMNS", "EDIT_REASON", "Edit", "KeptEdits", "RejectedEdit", "edits_table",
+           "keep_edits", "unmet_service_edits"]
 
 
 @dataclass(frozen=True)
@@ -278,3 +278,33 @@ def _did_you_mean(district: District, typed: str) -> str:
     shown = [f"'{e} — {district.educators[e].name}'" if district.educators[e].name
              else f"'{e}'" for e in near[:2]]
     return f" (did you mean {' or '.join(shown)}?)" if shown else ""
+
+
+#: Columns of ``edits.csv``, written in a plan made with ``--keep``: every edit
+#: found, and what became of it.
+EDITS_COLUMNS = ["where", "student_id", "service", "plan_had", "chosen", "outcome", "rule",
+                 "detail"]
+
+
+def edits_table(kept: KeptEdits, unmet: Sequence[RejectedEdit] = ()) -> pd.DataFrame:
+    """Every edit found, in the order found, with its outcome: ``kept``, ``not
+    kept`` (with the rule and why) or ``kept as a pin, not met`` (a provider
+    the plan could not give). So that a refused edit is not lost once the
+    terminal is closed: ``plan --keep`` writes it as ``edits.csv``.
+
+    Examples
+    --------
+    >>> edits_table(keep_edits(district, rows)).columns.tolist()   # doctest: +SKIP
+    ['where', 'student_id', 'service', 'plan_had', 'chosen', 'outcome', 'rule', 'detail']
+    """
+    refused = {id(r.edit): r for r in kept.rejected}
+    not_met = {id(r.edit): r for r in unmet}
+    rows = []
+    for ed in kept.edits:
+        r = refused.get(id(ed)) or not_met.get(id(ed))
+        outcome = ("not kept" if id(ed) in refused else
+                   "kept as a pin, not met" if id(ed) in not_met else "kept")
+        rows.append({"where": ed.where, "student_id": ed.student_id, "service": ed.service,
+                     "plan_had": ed.planned, "chosen": ed.chosen, "outcome": outcome,
+                     "rule": r.rule if r else "", "detail": r.detail if r else ""})
+    return pd.DataFrame(rows, columns=EDITS_COLUMNS)

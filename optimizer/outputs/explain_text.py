@@ -257,6 +257,12 @@ def format_plan_services(services: pd.DataFrame, student_id: str, district: Dist
         name = district.educators[who].name if who in district.educators else None
         given = (f"{name} ({who})" if name else who) if who else "no one"
         lines.append(f"  {r.service}: {given} — {r.reason}")
+    # The case-manager options above are whom the rules allow; an option that
+    # "provides" a service is one only where the plan makes them its provider
+    # (a planner's trial read the list against the plan's providers).
+    lines.append("  (The case-manager options above are whom the rules allow. In a plan of "
+                 "providers, one who teaches or serves the student is an option only where "
+                 "the plan makes them that provider, as listed here.)")
     return "\n".join(lines)
 
 

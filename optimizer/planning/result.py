@@ -466,9 +466,12 @@ class Result:
             + ("educators who may serve or case-manage" if "services" in f else "case managers")
             + ")",
             *([f"  Moved from the published plan: {pub['moved']:,} of "
-               f"{pub['students_in_published_plan']:,} ("
-               + ", ".join(f"{k} {v}" for k, v in sorted(pub["moved_because"].items()))
-               + ")"] if (pub := f.get("published_plan")) else []),
+               f"{pub['students_in_published_plan']:,}"
+               + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(pub["moved_because"].items()))
+                  + ")" if pub["moved_because"] else "")
+               + (f"; services given by another provider: {pub['pairs_moved']:,} of "
+                  f"{pub['pairs_in_published_plan']:,}" if "pairs_moved" in pub else "")]
+              if (pub := f.get("published_plan")) else []),
             *_audit_lines(self.audit, "services" in f),
             *_local_cap_lines(f.get("caps", ())),
             "",

@@ -422,6 +422,12 @@ def service_rows(plan: _Plan) -> pd.DataFrame:
                      f"{pin.educator_id}). ") + text)
         if kept:
             text += ". Keeps this year's provider"
+        elif cur and e >= 0 and published_l[q] == e and cur in plan.e_pos \
+                and plan.e_pos[cur] != e and pin is None:
+            # Re-planned against a published plan: its provider is kept (the
+            # fewest moves), which is why this year's is not, whatever their load.
+            text += (f". Keeps the published plan's provider; this year's, {cur}, is not "
+                     "moved back")
         elif cur:
             text += ". " + _provider_why_not(plan, q, need.student_id, need.service, cur,
                                              first_l[q], last_l[q])
