@@ -227,3 +227,19 @@ def test_replanning_against_an_edited_plan_says_it_keeps_its_provider(
     if current[key] and current[key] != new:
         assert f"Keeps the published plan's provider; this year's, {current[key]}, is not " \
                "moved back" in row["reason"]
+
+
+def test_a_typo_suggests_only_someone_who_may_give_the_service(planned, district):
+    """A provider id typed with a letter O for a zero: suggested when the
+    educator it looks like may give that service, not otherwise (a planner's
+    trial got an SDC teacher suggested for SPEECH)."""
+    from optimizer.nextyear.keep import keep_edits
+    before = _services(planned)
+    key, old, slp = _other_provider(district, before, planned)
+    rsp = next(e for e, ed in district.educators.items() if ed.role == "RSP" and "0" in e)
+    providers = {key: old}
+    for typed_of, suggested in ((slp, True), (rsp, False)):
+        typed = typed_of.replace("0", "O", 1)
+        (refused,) = keep_edits(district, [], [(*key, typed, "row 2")], providers).rejected
+        assert refused.rule == "unknown educator"
+        assert (f"did you mean '{typed_of}" in refused.detail) is suggested

@@ -30,7 +30,7 @@ makes room if it can (:func:`unmet_service_edits` lists those it could not).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -201,8 +201,10 @@ def _service_rule_broken(district: District, ed: Edit, providers: Mapping[tuple[
             return "pin", f"locks.csv pins {sid}'s {svc} to {pinned}"
         return None
     if eid not in district.educators:
+        # Suggested: only someone who may give this service to this student.
         return "unknown educator", ("no such educator in educators.csv"
-                                    + _did_you_mean(district, eid)
+                                    + _did_you_mean(district, eid, lambda e: may_provide(
+                                        district, sid, svc, e) is None)
                                     + "; type an educator_id who gives " + svc)
     if pinned and pinned != eid:
         return "pin", f"locks.csv pins {sid}'s {svc} to {pinned}"
@@ -264,16 +266,18 @@ def _rule_broken(district: District, ed: Edit) -> tuple[str, str] | None:
 _LOOKALIKE = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
-def _did_you_mean(district: District, typed: str) -> str:
+def _did_you_mean(district: District, typed: str,
+                  fits: Callable[[str], bool] | None = None) -> str:
     """' (did you mean ...?)' for an id in another case, a name typed for an
-    id, or an id a character or two off; '' when nothing is near."""
-    ids = list(district.educators)
+    id, or an id a character or two off; '' when nothing is near. ``fits``:
+    only educators it accepts are suggested (those who may give a service)."""
+    ids = [e for e in district.educators if fits is None or fits(e)]
     near = [e for e in ids if e.casefold() == typed.casefold()]
     # A letter typed for the digit it looks like (O for 0, I or l for 1).
     looks = typed.upper().translate(_LOOKALIKE)
     near = near or [e for e in ids if e.upper().translate(_LOOKALIKE) == looks]
-    near = near or [e for e, ed in district.educators.items()
-                    if ed.name and ed.name.casefold() == typed.casefold()]
+    near = near or [e for e in ids if district.educators[e].name
+                    and str(district.educators[e].name).casefold() == typed.casefold()]
     near = near or difflib.get_close_matches(typed, ids, n=2, cutoff=0.8)
     shown = [f"'{e} — {district.educators[e].name}'" if district.educators[e].name
              else f"'{e}'" for e in near[:2]]

@@ -345,7 +345,9 @@ def check_service_plan(district: District, services: pd.DataFrame,
         if not eid:
             continue
         if sid not in district.students or eid not in district.educators:
-            out.append(Violation("unknown", sid, eid, f"{svc}: no such student or educator"))
+            out.append(Violation("unknown", sid, eid, f"{svc}: " + (
+                "no such student in students.csv" if sid not in district.students
+                else "no such educator in educators.csv")))
             continue
         why = may_provide(district, sid, svc, eid)
         if why is not None:

@@ -408,10 +408,9 @@ def service_rows(plan: _Plan) -> pd.DataFrame:
                         "(see hiring_needs.csv)")
         cleared = d.cleared_services.get((need.student_id, need.service)) if edited_any \
             else None
-        if cleared is not None and cleared != cur:
+        if cleared is not None:
             # The planner cleared this service's provider in the workbook: said
-            # first, as the cause of what follows (another provider, or none);
-            # this year's provider cleared is said where it is not kept, below.
+            # first, as the cause of what follows (another provider, or none).
             text = f"{CLEARED_IN_WORKBOOK} ({cleared}). " + text
         if pin is not None:
             # A pin from the planner's edit of the workbook's Services sheet
@@ -428,7 +427,7 @@ def service_rows(plan: _Plan) -> pd.DataFrame:
             # fewest moves), which is why this year's is not, whatever their load.
             text += (f". Keeps the published plan's provider; this year's, {cur}, is not "
                      "moved back")
-        elif cur:
+        elif cur and cur != cleared:  # (this year's cleared: said first, above)
             text += ". " + _provider_why_not(plan, q, need.student_id, need.service, cur,
                                              first_l[q], last_l[q])
         if published_l[q] != -1 and published_l[q] != e:
