@@ -427,7 +427,7 @@ def test_services_without_a_provider_are_a_headline_figure_of_service_plans():
     # Where no one on staff gives a service any more (every SLP leaves), its
     # services are not "not served" but given by no one: said as such.
     gone = compare(with_services(40, 2, 5), with_services(0, 0, 47))
-    assert "  IEP services no one gives           5 ->         47   (+42)" in gone.summary()
+    assert "  IEP services not planned            5 ->         47   (+42)" in gone.summary()
     # Plans without services: no service figure anywhere.
     plain = compare(_tables({"S1": "E1", "S2": "E2"}), _tables({"S1": "E1", "S2": "E2"}))
     assert not {"services_served", "services_unserved"} & set(plain.headline["metric"])
@@ -546,3 +546,22 @@ def test_explain_against_a_what_if_plan_says_the_plan_is_not_the_files(
     students.to_csv(folder / "students.csv", index=False)
     assert main(["explain", str(folder), "S1", "--plan", str(base)]) == 0
     assert capsys.readouterr().out.startswith(f"Note: students.csv changed since {base} was made")
+
+
+def test_the_comparison_workbook_speaks_in_planner_words(shortage, tmp_path, capsys):
+    """Its sheets' headers were raw column names (student_id, students_a,
+    load_b, fte_delta): planner words, with the two plans' names (a trial)."""
+    import openpyxl
+    folder, base = shortage
+    out = tmp_path / "hire"
+    assert main(["whatif", str(folder), str(_scenario(tmp_path, "hire", HIRE)), "--plan",
+                 str(base), "--out", str(out), "--quiet"]) == 0
+    wb = openpyxl.load_workbook(out / "comparison.xlsx", read_only=True)
+    heads = {name: [c.value for c in next(wb[name].iter_rows(max_row=1))]
+             for name in ("Students", "Rosters", "Hiring needs")}
+    assert heads["Students"][:4] == ["Student", "Student name", "School", "School name"]
+    assert {"Students before", "Students after"} <= set(heads["Rosters"])
+    assert "FTE change" in heads["Hiring needs"]
+    assert not any("_" in str(h) for hs in heads.values() for h in hs)
+    # The CSV files keep the documented names.
+    assert _rows(out / "comparison_rosters.csv")[0].keys() >= {"students_a", "students_b"}

@@ -34,7 +34,7 @@ _METRICS = [
     # still has a case manager.
     ("services_served", "IEP services served", "{:,.0f}"),
     ("services_unserved", "IEP services not served", "{:,.0f}"),
-    ("services_not_planned", "IEP services no one gives", "{:,.0f}"),
+    ("services_not_planned", "IEP services not planned", "{:,.0f}"),
 ]
 
 #: One row per student whose case manager differs between the plans.

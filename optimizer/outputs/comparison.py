@@ -29,7 +29,7 @@ _LABELS = {"placed": "Students placed", "unplaced": "Students unplaced",
            "max_load_ratio": "Highest caseload ÷ cap", "std_load_ratio": "Spread of caseload ÷ cap",
            "hiring_fte": "Hiring needs (FTE)", "services_served": "IEP services served",
            "services_unserved": "IEP services not served",
-           "services_not_planned": "IEP services no one on staff gives"}
+           "services_not_planned": "IEP services not planned (no one on staff gives them)"}
 _PERCENT = {"best_practice_share", "continuity_share"}
 #: Figures that are counts of students or services.
 _COUNTS = {"placed", "unplaced", "services_served", "services_unserved", "services_not_planned"}
@@ -118,6 +118,25 @@ def _headline_frame(c: Comparison) -> pd.DataFrame:
                          for r in c.headline.itertuples()])
 
 
+def _headers(c: Comparison) -> dict[str, str]:
+    """The comparison tables' column names in planner words for the workbook
+    (the CSV files keep the names docs/next-year.md gives): "_a" and "_b"
+    are "before" and "after", as on the Headline sheet."""
+    words = {"student_id": "Student", "student_name": "Student name", "school_id": "School",
+             "school_name": "School name", "from_case_manager_id": "From case manager",
+             "from_case_manager": "From (name)", "to_case_manager_id": "To case manager",
+             "to_case_manager": "To (name)", "why": "Why", "educator_id": "Educator",
+             "name": "Name", "role": "Role", "joined": "Joined", "left": "Left",
+             "region": "Region", "credential": "Credential", "service": "Service",
+             "fte_delta": "FTE change", "from_provider_id": "From provider",
+             "to_provider_id": "To provider"}
+    for stem, word in (("students", "Students"), ("load", "Caseload"), ("cap", "Cap"),
+                       ("fte", "FTE")):
+        words[f"{stem}_a"] = f"{word} before"
+        words[f"{stem}_b"] = f"{word} after"
+    return words
+
+
 def write_comparison_workbook(c: Comparison, path: str | Path, *,
                               scenarios: pd.DataFrame | None = None) -> Path:
     """The comparison as a workbook: Headline, Students, Rosters, Hiring needs
@@ -158,6 +177,7 @@ def write_comparison_workbook(c: Comparison, path: str | Path, *,
                 formats[key] = wb.add_format({"num_format": key})
             return formats[key]
 
+        headers = _headers(c)
         for name, frame in sheets:
             ws = wb.add_worksheet(name)
             if name == "Headline":
@@ -179,7 +199,7 @@ def write_comparison_workbook(c: Comparison, path: str | Path, *,
                 width = 60 if header in ("why", "joined", "left") else max(
                     12, min(40, len(str(header)) + 4))
                 ws.set_column(col, col, width, wrap if width == 60 else None)
-                ws.write_string(0, col, str(header), head)
+                ws.write_string(0, col, headers.get(str(header), str(header)), head)
             ws.freeze_panes(1, 0)
             for r, values in enumerate(frame.itertuples(index=False), 1):
                 for col, v in enumerate(values):
