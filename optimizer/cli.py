@@ -198,8 +198,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         note = plan_source_note(read_plan_sources(args.plan), district, args.plan)
         if note:
             print(note + "\n")
-    print(format_explanation(district, args.student, planned=planned, show_all=args.all,
-                             educator_id=args.educator))
+    services = None
     if args.plan:
         # A service plan: who gives each of the student's services, or why no one
         # does (a parent asks "who gives my child OT?", not only who manages).
@@ -207,8 +206,13 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         if problems:
             print(format_problems(problems), file=sys.stderr)
             return EXIT_BAD_INPUT
-        if services is not None:
-            print(format_plan_services(services, args.student, district))
+    # The options are ranked under the plan's providers when it chose them.
+    providers = (None if services is None else
+                 set(services.loc[services["student_id"] == args.student, "provider_id"]) - {""})
+    print(format_explanation(district, args.student, planned=planned, show_all=args.all,
+                             educator_id=args.educator, providers=providers))
+    if services is not None:
+        print(format_plan_services(services, args.student, district))
     return 0
 
 

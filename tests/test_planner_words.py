@@ -495,8 +495,6 @@ def test_explain_with_a_service_plan_says_who_gives_each_service(make_district, 
     assert lines[0].startswith("  OT: no one — Not planned: no staff provides it")
     assert lines[1].startswith("  SAI: Rosa Flores (E1) — Served by E1 (RSP)")
     assert lines[2].startswith("  SPEECH: Teacher E2 (E2) — Served by E2 (SLP)")
-    # The options above read against these providers (a planner's trial).
-    assert lines[3].startswith("  (The case-manager options above are whom the rules allow.")
     # A plan of case managers only: nothing about services.
     plain = make_district(educators=[educator("E1", "RSP", "ES-MMSN")],
                           students=[student("S1")])
@@ -523,3 +521,30 @@ def test_sai_not_planned_for_a_derived_support_level_says_so(make_district, tmp_
     assert rows["S1"].startswith("Not planned") and rows["S2"].startswith("Not planned")
     assert "its support level, extensive, was derived by a local default" in rows["S1"]
     assert "derived" not in rows["S2"]  # (given from the IEP)
+
+
+def test_explain_ranks_options_under_the_plans_providers(make_district, tmp_path, capsys):
+    """A planner's trial read "E3 — best-practice match: provides SPEECH on
+    this IEP" while the plan gave the speech to E2. Against a service plan,
+    an SLP who does not serve the student is a coordinator at most, and says
+    why; the one who does keeps their rank."""
+    folder = make_district(educators=[educator("E2", "SLP", "SLP", name="Ana Kim"),
+                                      educator("E3", "SLP", "SLP", name="Bo Li",
+                                               max_caseload="0")],
+                           students=[student("S1", services="SPEECH", sai_setting="",
+                                             primary="SLI")],
+                           toml="plan_services = true\n")
+    out = tmp_path / "p"
+    assert main(["plan", str(folder), "--out", str(out), "--quiet", "--no-xlsx"]) == 0
+    capsys.readouterr()
+    assert main(["explain", str(folder), "S1", "--plan", str(out)]) == 0
+    text = capsys.readouterr().out
+    options = [x for x in text.splitlines() if x.startswith(("  1.", "  2."))]
+    assert options[0].startswith("  1. Ana Kim (E2, SLP) — best-practice match")
+    assert options[1].startswith("  2. Bo Li (E3, SLP) — coordinator only")
+    assert options[1].endswith("(the plan does not make them this student's teacher or "
+                               "provider)")
+    # Without a plan, both are best-practice matches: the rules alone.
+    assert main(["explain", str(folder), "S1"]) == 0
+    plain = capsys.readouterr().out
+    assert "Bo Li (E3, SLP) — best-practice match" in plain

@@ -11,12 +11,12 @@ appear, from the district's rule pack.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import pandas as pd
 
 from optimizer.district.model import CHANGES_SOURCE, District, Educator, Student
-from optimizer.rules import Decision, decide, explain
+from optimizer.rules import Decision, decide, explain, may_coordinate
 
 __all__ = ["RANK_WORDS", "RANK_LEGEND", "Glossary", "format_explanation", "format_plan_services",
            "plan_source_note", "rank_word"]
@@ -118,7 +118,8 @@ def _why_not_at_all(d: Decision) -> str:
 
 def format_explanation(district: District, student_id: str, *,
                        planned: tuple[str, str] | None = None, show_all: bool = False,
-                       educator_id: str | None = None) -> str:
+                       educator_id: str | None = None,
+                       providers: Collection[str] | None = None) -> str:
     """The ``caseload explain`` text for one student.
 
     Parameters
@@ -133,6 +134,10 @@ def format_explanation(district: District, student_id: str, *,
         Add every rule's verdict for every educator considered.
     educator_id
         Explain this one educator only (every rule's verdict).
+    providers
+        A service plan's providers of this student's services: one who would
+        case-manage as their teacher or provider is that only if the plan
+        makes them so; otherwise they are ranked as a coordinator, and said so.
 
     Returns
     -------
@@ -150,6 +155,17 @@ def format_explanation(district: District, student_id: str, *,
     wanted = [educator_id] if educator_id else at_school
     decisions = {eid: decide(district, s, district.educators[eid])
                  for eid in dict.fromkeys([*at_school, *wanted])}
+    # In a service plan, teaching or serving the student is what the plan
+    # makes of them: one the plan does not make a provider of this student is
+    # a coordinator at most (may_coordinate decides), and is said so.
+    not_theirs: set[str] = set()
+    if providers is not None:
+        for eid, d in list(decisions.items()):
+            if d.eligible and d.capacity != "coordination" and eid not in providers:
+                not_theirs.add(eid)
+                coord = may_coordinate(district.rules, s, district.educators[eid])
+                decisions[eid] = (Decision("coordination", 2, coord.reason, d.failed)
+                                  if coord.ok else Decision(None, None, "", (coord,)))
     eligible = sorted((eid for eid, d in decisions.items() if d.eligible),
                       key=lambda eid: (decisions[eid].rank, eid != s.current_case_manager,
                                        district.educators[eid].name, eid))
@@ -159,7 +175,9 @@ def format_explanation(district: District, student_id: str, *,
         d, e = decisions[eid], district.educators[eid]
         text = (f"{_person(e, g)} — {RANK_WORDS[d.rank or 0]}: "
                 f"{_capacity_words(d, s, e, district, g)}")
-        if d.rank and (why := _why_not_better(d)):
+        if eid in not_theirs:
+            text += " (the plan does not make them this student's teacher or provider)"
+        elif d.rank and (why := _why_not_better(d)):
             text += f" (not better because: {why})"
         return text
 
@@ -257,12 +275,6 @@ def format_plan_services(services: pd.DataFrame, student_id: str, district: Dist
         name = district.educators[who].name if who in district.educators else None
         given = (f"{name} ({who})" if name else who) if who else "no one"
         lines.append(f"  {r.service}: {given} — {r.reason}")
-    # The case-manager options above are whom the rules allow; an option that
-    # "provides" a service is one only where the plan makes them its provider
-    # (a planner's trial read the list against the plan's providers).
-    lines.append("  (The case-manager options above are whom the rules allow. In a plan of "
-                 "providers, one who teaches or serves the student is an option only where "
-                 "the plan makes them that provider, as listed here.)")
     return "\n".join(lines)
 
 
