@@ -127,7 +127,7 @@ def test_check_service_plan_names_every_broken_provider(make_district):
     got = [(v.kind, v.student_id, v.educator_id, v.detail)
            for v in check_service_plan(d, services, assignments)]
     assert got == [
-        ("unknown", "A", "ZZ", "OT: no such student or educator"),
+        ("unknown", "A", "ZZ", "OT: no such educator in educators.csv"),
         ("ineligible provider", "B", "R1", "SPEECH: RSP does not provide SPEECH"),
         ("ineligible provider", "D", "S2", "OT: SLP does not provide OT"),
         ("ineligible provider", "F", "S2", "SPEECH: SPEECH needs one of SLP, SLP-SCA; "
