@@ -82,6 +82,7 @@ from optimizer.outputs.plan_folder import (
     PlanFolderError,
     read_plan,
     read_plan_assignments,
+    read_plan_edits,
     read_plan_services,
     read_plan_sources,
 )
@@ -304,7 +305,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         # printed only to the terminal was lost once it closed).
         unmet = (unmet_service_edits(kept, result.services) if "services" in result.figures
                  else [])
-        extra["edits.csv"] = edits_table(kept, unmet)
+        extra["edits.csv"] = edits_table(kept, unmet, redact=args.redact)
     out = write_plan(result, args.out, xlsx=not args.no_xlsx, redact=args.redact,
                      inputs=plan_inputs, force=args.force, eligible=eligible,
                      extra_tables=extra)
@@ -327,7 +328,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         return 0
     if providers_note:
         print(providers_note, file=sys.stderr if args.json else sys.stdout)
-    return _report_kept(kept, result, published_services or {}, unmet, quiet=args.json)
+    return _report_kept(kept, result, kept.providers, unmet, quiet=args.json)
 
 
 def _planner_edits(path: str, district: District, published: Mapping[str, str] | None,
@@ -530,8 +531,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
             print(format_problems(problems), file=sys.stderr)
             return EXIT_BAD_INPUT
         if sheet is not None:
+            # Minutes from the district's files, not the sheet's editable
+            # column; a service plan's caps count the students served as well,
+            # so that check replaces the case-manager-only one.
+            minutes = {(n.student_id, n.service): n.minutes for n in district.service_needs}
+            sheet = sheet.assign(minutes=[minutes.get(k) for k in zip(
+                sheet["student_id"], sheet["service"], strict=True)])
             provider_findings = check_service_plan(district, sheet, frame,
                                                    check_capacity=False)
+            violations = [v for v in violations if v.kind != "cap exceeded"]
     shown: list[Violation | _Located] = list(violations)
     if workbook:  # each finding where the planner will look for it: sheet, row, column
         shown = [_Located(v, sheet_location(frame, v.student_id, v.educator_id), district)
@@ -678,6 +686,11 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
     base = _read_plan(args.plan)
     if base is None:
         return EXIT_BAD_INPUT
+    # A published plan made with --keep: its edits stay the planner's choices.
+    edits, problems = read_plan_edits(args.plan)
+    if problems:
+        print(format_problems(problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
     scenarios = []
     for spec in specs:
         try:
@@ -698,7 +711,8 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
             runs.append(what_if(district, scenario, base, description=spec.description,
                                 params=SolveParams(time_limit=args.time_limit),
                                 published_name=f"published plan ({args.plan})",
-                                made_at=made.isoformat(timespec="seconds") if made else None))
+                                made_at=made.isoformat(timespec="seconds") if made else None,
+                                edits=edits))
         except ValueError as exc:
             print(f"Cannot plan '{spec.name}': {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -732,6 +746,13 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
     for w, folder in zip(runs, where, strict=True):
         print(f"What-if: {w.scenario.name}" + (f" — {w.description}" if w.description else ""))
         print("  Changes: " + "; ".join(ch.describe() for ch in w.scenario.changes))
+        if edits is not None and len(edits):
+            n = int((edits["outcome"] != "not kept").sum()) - len(w.edits_not_kept)
+            print(f"  The published plan's edits ({args.plan}/edits.csv): {n} kept as the "
+                  f"planner's choices, {len(w.edits_not_kept)} no longer hold here"
+                  + (":" if w.edits_not_kept else "."))
+            for r in w.edits_not_kept:
+                print(f"    {r}")
         print(w.comparison.summary(limit=None if args.all else 8))
         print(f"\nNew plan and comparison written to {folder}/ (comparison.html, "
               "comparison.xlsx, comparison_*.csv)\n")

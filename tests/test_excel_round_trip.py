@@ -429,3 +429,44 @@ def test_an_error_cell_is_read_as_its_error_not_as_a_cleared_cell(sheet_values, 
     assert not problems
     got = frame.set_index("student_id").loc[change.sid, "case_manager_id"]
     assert got == "#N/A"
+
+
+def test_a_formula_without_a_saved_result_and_an_error_after_an_empty_cell(sheet_values,
+                                                                            tmp_path):
+    """Two more cells calamine reads as blank (a review): a formula saved by a
+    tool that does not compute it (openpyxl), and an error cell right after an
+    empty styled cell (<c .../>). Neither may read as a cleared cell."""
+    from openpyxl.styles import Font
+
+    from optimizer.outputs.edit_sheet import read_edit_sheet
+
+    def change(rows):
+        chosen = [r for r in rows.values() if r[CM_COL - 1].value][:2]
+        chosen[0][CM_COL - 1].value = '=HYPERLINK("x","E00001")'
+        chosen[1][CM_COL - 2].value = None  # the cell before: empty, styled below
+        chosen[1][CM_COL - 1].value = "#REF!"
+        change.sids = [r[0].value for r in chosen]
+        change.styled = (chosen[1][0].row, CM_COL - 1)
+
+    path = _edited(sheet_values, tmp_path, change)
+    wb = load_workbook(path)
+    wb.active.cell(*change.styled).font = Font(bold=True)  # written as <c r=".." s="1"/>
+    wb.save(path)
+    frame, problems = read_edit_sheet(path)
+    assert not problems
+    got = frame.set_index("student_id")["case_manager_id"]
+    assert got[change.sids[0]].startswith("#FORMULA")
+    assert got[change.sids[1]] == "#REF!"
+
+
+def test_a_cleared_case_manager_who_has_left_is_kept_as_cleared(tmp_path):
+    """The clear of a case manager no longer on staff needs no forbid, but it
+    is kept, not lost between kept and refused (a review: edits.csv said
+    kept, the terminal did not count it)."""
+    from optimizer.nextyear.keep import edits_table
+    folder = write_district(tmp_path / "d", educators=[educator("E1", "RSP", "ES-MMSN")],
+                            students=[student("S1"), student("S2")])
+    k = keep_edits(load_district(folder), [("S1", "", "E9", "row 2"),
+                                           ("S2", "E1", "E1", "row 3")])
+    assert [e.student_id for e in k.kept] == ["S1"] and not k.rejected
+    assert edits_table(k)["outcome"].tolist() == ["kept"]

@@ -152,7 +152,7 @@ def test_a_provider_chosen_beyond_a_full_caseload_is_said_not_met(planned, distr
     else:
         assert code == 1
         line = next(x for x in err.splitlines() if f"{key[0]}'s SPEECH" in x)
-        assert "kept as a pin, not met: Kept as edited in the plan workbook" in line
+        assert "not met: Kept as edited in the plan workbook" in line
         assert "Not served" in line
 
 
@@ -243,3 +243,69 @@ def test_a_typo_suggests_only_someone_who_may_give_the_service(planned, district
         (refused,) = keep_edits(district, [], [(*key, typed, "row 2")], providers).rejected
         assert refused.rule == "unknown educator"
         assert (f"did you mean '{typed_of}" in refused.detail) is suggested
+
+
+def test_a_what_if_on_an_edited_plan_keeps_the_edits_that_still_hold(
+        planned, district, tmp_path, capsys):
+    """A what-if of a plan made with --keep kept its edits only as published
+    assignments the re-plan may move (a trial): they are pins again, checked
+    under the scenario, and one the scenario makes impossible (its provider
+    leaves) is said so."""
+    before = _services(planned)
+    key, old, new = _other_provider(district, before, planned)
+    key2, old2, new2 = _other_provider(district, before[before["student_id"] != key[0]],
+                                       planned)
+    assert new2 != new  # (the second edit's provider is the one who leaves below)
+    _edit(planned, planned / "edited3.xlsx", {key: new, key2: new2})
+    v2 = tmp_path / "v2"
+    assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "edited3.xlsx"),
+                 "--out", str(v2), "--no-xlsx", "--quiet"]) == 0
+    leaves = tmp_path / "leaves.toml"
+    leaves.write_text(f'name = "leaves"\n[[changes]]\nkind = "leave"\neducator_id = "{new2}"\n',
+                      encoding="utf-8")
+    capsys.readouterr()
+    assert main(["whatif", str(SERVICES_SAMPLE), str(leaves), "--plan", str(v2), "--out",
+                 str(tmp_path / "w"), "--no-xlsx"]) == 0
+    said = capsys.readouterr().out
+    assert f"The published plan's edits ({v2}/edits.csv): 1 kept as the planner's choices, " \
+           "1 no longer hold here:" in said
+    after = _services(tmp_path / "w").set_index(["student_id", "service"])
+    assert after.loc[key, "provider_id"] == new
+    assert after.loc[key, "reason"].startswith("Kept as edited in the plan workbook")
+
+
+def test_replanning_says_the_real_cause_when_this_years_provider_could_not_keep_it(tmp_path):
+    """"Keeps the published plan's provider" only where this year's provider
+    could have kept the pair: one forbidden in locks.csv is said forbidden (a
+    review found 207 rows given the published reason over the real one)."""
+    import shutil
+    d = tmp_path / "d"
+    shutil.copytree(SERVICES_SAMPLE, d)
+    locks = pd.read_csv(d / "locks.csv", dtype=str, keep_default_na=False)
+    locks["service"] = ""
+    locks.loc[len(locks)] = {"student_id": "S000006", "educator_id": "E00096",
+                             "kind": "forbid", "reason": "", "service": "SPEECH"}
+    locks.to_csv(d / "locks.csv", index=False)
+    assert main(["plan", str(d), "--out", str(tmp_path / "p1"), "--no-xlsx", "--quiet"]) == 0
+    assert main(["plan", str(d), "--published", str(tmp_path / "p1"), "--out",
+                 str(tmp_path / "p2"), "--no-xlsx", "--quiet"]) == 0
+    after = _services(tmp_path / "p2")
+    row = after.set_index(["student_id", "service"]).loc[("S000006", "SPEECH")]
+    assert "This year's provider E00096 is forbidden in locks.csv" in row["reason"]
+    assert "not moved back" not in row["reason"]
+
+
+def test_edits_csv_is_redacted_with_the_plan(planned, district, tmp_path):
+    """plan --keep --redact: edits.csv names no one (a review found a
+    did-you-mean's name and a lock's reason in it)."""
+    before = _services(planned)
+    key, old, slp = _other_provider(district, before, planned)
+    typed = slp.replace("0", "O", 1)
+    _edit(planned, planned / "typo.xlsx", {key: typed})
+    out = tmp_path / "r"
+    assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "typo.xlsx"),
+                 "--out", str(out), "--no-xlsx", "--quiet", "--redact"]) == 1
+    text = (out / "edits.csv").read_text("utf-8")
+    assert f"did you mean '{slp}'" in text
+    names = [e.name for e in district.educators.values() if e.name]
+    assert not any(n in text for n in names)

@@ -29,6 +29,7 @@ makes room if it can (:func:`unmet_service_edits` lists those it could not).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ import pandas as pd
 from optimizer.district.model import EDIT_REASON, District
 from optimizer.nextyear.scenario import Change, Forbid, Pin, Scenario
 from optimizer.planning.check import may_provide
+from optimizer.planning.result import LOCK_REASON
 from optimizer.rules import decide
 
 __all__ = ["EDITS_COLUMNS", "EDIT_REASON", "Edit", "KeptEdits", "RejectedEdit", "edits_table",
@@ -82,6 +84,8 @@ class KeptEdits:
     rejected: tuple[RejectedEdit, ...]
     district: District
     published: Mapping[str, str]
+    #: The edited plan's providers the Services sheet was compared with.
+    providers: Mapping[tuple[str, str], str] = dataclasses.field(default_factory=dict)
 
 
 def keep_edits(district: District, rows: Sequence[tuple[str, str, str, str]],
@@ -128,7 +132,7 @@ def keep_edits(district: District, rows: Sequence[tuple[str, str, str, str]],
             rejected.append(RejectedEdit(ed, *why))
         elif ed.chosen:
             pins.append(ed)
-        elif ed.planned in district.educators:
+        else:  # (kept: a forbid, none needed where the one cleared has left)
             forbids.append(ed)
     edited = {ed.student_id for ed in edits}
     load: dict[str, float] = {}
@@ -151,7 +155,8 @@ def keep_edits(district: District, rows: Sequence[tuple[str, str, str, str]],
     changes: list[Change] = [Pin(ed.student_id, ed.chosen, EDIT_REASON) for ed in kept_pins
                              if district.pins.get(ed.student_id) != ed.chosen]
     changes += [Forbid(ed.student_id, ed.planned, EDIT_REASON) for ed in forbids
-                if (ed.student_id, ed.planned) not in district.forbids]
+                if (ed.student_id, ed.planned) not in district.forbids
+                and ed.planned in district.educators]
     # A service plan's providers: pins and forbids per (student, service).
     plan_providers = providers or {}
     service_edits = tuple(
@@ -181,7 +186,7 @@ def keep_edits(district: District, rows: Sequence[tuple[str, str, str, str]],
     order = {ed: i for i, ed in enumerate(edits)}
     kept = tuple(sorted([*kept_pins, *forbids, *service_kept], key=order.__getitem__))
     return KeptEdits(edits, kept, tuple(sorted(rejected, key=lambda r: order[r.edit])),
-                     new, published)
+                     new, published, dict(plan_providers))
 
 
 def _service_rule_broken(district: District, ed: Edit, providers: Mapping[tuple[str, str], str],
@@ -234,7 +239,7 @@ def unmet_service_edits(kept: KeptEdits, services: pd.DataFrame) -> list[Rejecte
         if ed.service and ed.chosen:
             provider, why = got.get((ed.student_id, ed.service), ("", ""))
             if provider != ed.chosen:
-                out.append(RejectedEdit(ed, "kept as a pin, not met", why or "not in the plan"))
+                out.append(RejectedEdit(ed, "not met", why or "not in the plan"))
     return out
 
 
@@ -290,7 +295,8 @@ EDITS_COLUMNS = ["where", "student_id", "service", "plan_had", "chosen", "outcom
                  "detail"]
 
 
-def edits_table(kept: KeptEdits, unmet: Sequence[RejectedEdit] = ()) -> pd.DataFrame:
+def edits_table(kept: KeptEdits, unmet: Sequence[RejectedEdit] = (),
+                redact: bool = False) -> pd.DataFrame:
     """Every edit found, in the order found, with its outcome: ``kept``, ``not
     kept`` (with the rule and why) or ``kept as a pin, not met`` (a provider
     the plan could not give). So that a refused edit is not lost once the
@@ -308,7 +314,25 @@ def edits_table(kept: KeptEdits, unmet: Sequence[RejectedEdit] = ()) -> pd.DataF
         r = refused.get(id(ed)) or not_met.get(id(ed))
         outcome = ("not kept" if id(ed) in refused else
                    "kept as a pin, not met" if id(ed) in not_met else "kept")
+        detail = r.detail if r else ""
+        if redact and detail:
+            detail = _redacted_text(detail, kept.district)
         rows.append({"where": ed.where, "student_id": ed.student_id, "service": ed.service,
                      "plan_had": ed.planned, "chosen": ed.chosen, "outcome": outcome,
-                     "rule": r.rule if r else "", "detail": r.detail if r else ""})
+                     "rule": r.rule if r else "", "detail": detail})
     return pd.DataFrame(rows, columns=EDITS_COLUMNS)
+
+
+def _redacted_text(text: str, district: District) -> str:
+    """``text`` without educator or student names ("E1 — Ana Kim" -> "E1",
+    a name alone -> its id) and with a lock's reason withheld."""
+    at = text.find(LOCK_REASON)
+    if at >= 0:
+        text = text[:at] + LOCK_REASON + "withheld"
+    for eid, e in district.educators.items():
+        if e.name and e.name in text:
+            text = text.replace(f"{eid} — {e.name}", eid).replace(e.name, eid)
+    for sid, st in district.students.items():
+        if st.name and st.name in text:
+            text = text.replace(st.name, sid)
+    return text

@@ -321,7 +321,10 @@ class Scenario:
         # district says in summary.json that it is not the files' own.
         shown = "; ".join(c.describe() for c in self.changes[:3]) + (
             f"; and {len(self.changes) - 3:,} more" if len(self.changes) > 3 else "")
-        sources = {**district.sources, CHANGES_SOURCE: f"{self.name}: {shown}"}
+        # (After a what-if's changes, the planner's edits applied on top say both.)
+        before = district.sources.get(CHANGES_SOURCE)
+        sources = {**district.sources, CHANGES_SOURCE: (f"{before}; then " if before else "")
+                   + f"{self.name}: {shown}"}
         raw = RawDistrict(name=district.name, tables=tables,
                           labels={k: f"{k} ({self.name})" for k in tables},
                           settings=settings, sources=sources)

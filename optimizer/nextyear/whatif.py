@@ -28,6 +28,7 @@ from optimizer.district.model import District, InputIssue
 from optimizer.district.scenario_file import ChangeSpec, ScenarioSpec
 from optimizer.district.validate import DistrictError
 from optimizer.nextyear.compare import Comparison, compare
+from optimizer.nextyear.keep import RejectedEdit, keep_edits
 from optimizer.nextyear.scenario import (
     AddEducator,
     AddStudents,
@@ -198,11 +199,16 @@ class WhatIf:
     district: District
     result: Result
     comparison: Comparison
+    #: The published plan's edits (its edits.csv) that no longer hold under
+    #: the scenario (e.g. the chosen provider leaves), with the rule; the
+    #: others are kept as they were, as pins and forbids.
+    edits_not_kept: tuple[RejectedEdit, ...] = ()
 
 
 def what_if(district: District, scenario: Scenario, published: PlanTables, *,
             description: str = "", params: SolveParams | None = None,
-            published_name: str = "published plan", made_at: str | None = None) -> WhatIf:
+            published_name: str = "published plan", made_at: str | None = None,
+            edits: pd.DataFrame | None = None) -> WhatIf:
     """Apply a scenario, re-plan stably against the published plan, compare.
 
     Parameters
@@ -222,6 +228,11 @@ def what_if(district: District, scenario: Scenario, published: PlanTables, *,
         How the comparison names the published plan.
     made_at
         When the plan was made (ISO time), or None for no time (same bytes).
+    edits
+        The published plan's ``edits.csv`` (a plan made with ``plan --keep``):
+        its kept edits stay the planner's choices in the what-if (pins and
+        forbids, checked again under the scenario), not only its published
+        assignments, which the re-plan may move.
 
     Returns
     -------
@@ -239,6 +250,18 @@ def what_if(district: District, scenario: Scenario, published: PlanTables, *,
     >>> w.comparison.headline                               # doctest: +SKIP
     """
     changed = scenario.apply(district)
+    not_kept: tuple[RejectedEdit, ...] = ()
+    if edits is not None and len(edits):
+        kept_rows = edits[edits["outcome"] != "not kept"]
+        cm = kept_rows[kept_rows["service"] == ""]
+        sv = kept_rows[kept_rows["service"] != ""]
+        again = keep_edits(
+            changed,
+            list(zip(cm["student_id"], cm["chosen"], cm["plan_had"], cm["where"], strict=True)),
+            list(zip(sv["student_id"], sv["service"], sv["chosen"], sv["where"], strict=True)),
+            dict(zip(zip(sv["student_id"], sv["service"], strict=True), sv["plan_had"],
+                     strict=True)))
+        changed, not_kept = again.district, again.rejected
     result = plan(changed, params, published=published, made_at=made_at)
     comparison = compare(published, result, published_name, scenario.name)
-    return WhatIf(scenario, description, changed, result, comparison)
+    return WhatIf(scenario, description, changed, result, comparison, not_kept)

@@ -347,17 +347,23 @@ def _sheet_rows(path: Path, sheet: str, how: str
     return rows, names, None
 
 
-_CELL = re.compile(rb"<c\b([^>]*)>(.*?)</c>", re.DOTALL)
-_REF = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
-_VALUE = re.compile(rb"<v>([^<]*)</v>")
+# A cell, self-closing or not, with any namespace prefix; its reference; its
+# value; whether it holds a formula.
+_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.DOTALL)
+_REF = re.compile(rb"""\br=["']([A-Z]+)([0-9]+)["']""")
+_ERROR = re.compile(rb"""\bt=["']e["']""")
+_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+_FORMULA = re.compile(rb"<(?:\w+:)?f\b")
 _RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _DOC_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
 def _error_cells(path: Path, sheet: str) -> dict[tuple[int, int], str]:
-    """(row, column) from 0 -> the error text of each error cell of ``sheet``
-    in an .xlsx file ({} when it has none, or is not an .xlsx zip)."""
+    """(row, column) from 0 -> the text to read for each cell of ``sheet`` in
+    an .xlsx file that calamine reads as blank though it is not: an error
+    (#N/A, #REF!) and a formula with no saved result (a tool that does not
+    compute formulas saved it) ({} when there is none, or not an .xlsx zip)."""
     try:
         with zipfile.ZipFile(path) as zf:
             book = ElementTree.fromstring(zf.read("xl/workbook.xml"))
@@ -372,20 +378,25 @@ def _error_cells(path: Path, sheet: str) -> dict[tuple[int, int], str]:
             data = zf.read(part)
     except (zipfile.BadZipFile, KeyError, OSError, ElementTree.ParseError):
         return {}
-    if b't="e"' not in data:
+    if not (_ERROR.search(data) or _FORMULA.search(data)):
         return {}
     out: dict[tuple[int, int], str] = {}
+    row, col = 0, -1  # (a cell without r follows the one before it)
     for m in _CELL.finditer(data):
-        attrs = m.group(1)
+        attrs, inner = m.group(1), m.group(2) or b""
         ref = _REF.search(attrs)
-        if b't="e"' not in attrs or ref is None:
-            continue
-        col = 0
-        for ch in ref.group(1):
-            col = col * 26 + ch - 64
-        value = _VALUE.search(m.group(2))
-        out[(int(ref.group(2)) - 1, col - 1)] = (
-            value.group(1).decode("utf-8", "replace") if value else "#ERROR")
+        if ref is not None:
+            col = 0
+            for ch in ref.group(1):
+                col = col * 26 + ch - 64
+            row, col = int(ref.group(2)) - 1, col - 1
+        else:
+            col += 1
+        value = _VALUE.search(inner)
+        if _ERROR.search(attrs):
+            out[(row, col)] = value.group(1).decode("utf-8", "replace") if value else "#ERROR"
+        elif value is None and _FORMULA.search(inner):
+            out[(row, col)] = "#FORMULA (no saved result: open and save it in Excel)"
     return out
 
 
@@ -484,8 +495,12 @@ def services_location(sheet: pd.DataFrame, student_id: str, educator_id: str) ->
     "plan.xlsx, sheet 'Services' row 88, column D (Provider)"
     """
     mine = sheet["provider_id"] == educator_id
-    rows = sheet.loc[mine & (sheet["student_id"] == student_id) if student_id else mine,
-                     "row"].tolist()
+    theirs = sheet["student_id"] == student_id
+    rows = sheet.loc[mine & theirs if student_id else mine, "row"].tolist()
+    if not rows and student_id:  # (a pin broken: the pinned educator is on no row)
+        rows = sheet.loc[theirs, "row"].tolist()
+    if not rows:
+        return f"{sheet.attrs['sheet']}: no row names them"
     shown = ", ".join(map(str, rows[:10])) + (f" … ({len(rows)} rows)" if len(rows) > 10 else "")
     return f"{sheet.attrs['sheet']} row{'s' if len(rows) > 1 else ''} {shown}, column " \
            f"{sheet.attrs['column']}"

@@ -27,6 +27,7 @@ import pandas as pd
 from optimizer.district.csvread import read_csv_strict, read_text_file
 from optimizer.district.model import InputIssue
 from optimizer.district.textsafe import restore_formula_text
+from optimizer.nextyear.keep import EDITS_COLUMNS
 from optimizer.planning.check import AUDIT_COLUMNS
 from optimizer.planning.result import (
     ASSIGNMENT_COLUMNS,
@@ -39,7 +40,7 @@ from optimizer.planning.result import (
 )
 
 __all__ = ["PLAN_TABLE_FILES", "SERVICES_FILE", "PlanFolderError", "read_plan",
-           "read_plan_assignments", "read_plan_services", "read_plan_sources"]
+           "read_plan_assignments", "read_plan_edits", "read_plan_services", "read_plan_sources"]
 
 #: The tables of a plan folder and their files (docs/plan-format.md).
 PLAN_TABLE_FILES = {"assignments": "assignments.csv", "caseloads": "caseloads.csv",
@@ -256,6 +257,34 @@ def _read_summary(folder: Path, out: list[InputIssue]) -> dict | None:
         if bad:
             out.append(InputIssue(name, None, key, json.dumps(v)[:60], bad))
     return data
+
+
+#: The outcomes edits.csv gives (nextyear/keep.edits_table).
+_EDIT_OUTCOMES = ("kept", "not kept", "kept as a pin, not met")
+
+
+def read_plan_edits(folder: str | Path) -> tuple[pd.DataFrame | None, list[InputIssue]]:
+    """A plan's ``edits.csv`` (a plan made with ``plan --keep``): every edit
+    and its outcome, for a what-if to keep them (``whatif --plan``). None and
+    no problem when the plan has none.
+
+    Examples
+    --------
+    >>> edits, problems = read_plan_edits("v2")                 # doctest: +SKIP
+    """
+    path = Path(folder) / "edits.csv"
+    if not path.is_file():
+        return None, []
+    problems: list[InputIssue] = []
+    frame = _read(Path(folder), "edits.csv", EDITS_COLUMNS, problems)
+    if frame is None:
+        return None, problems
+    frame = frame.fillna("")
+    for r, outcome in zip(frame.attrs["rows"], frame["outcome"], strict=True):
+        if outcome not in _EDIT_OUTCOMES:
+            problems.append(InputIssue(frame.attrs["label"], r, "outcome", outcome,
+                                       "one of " + ", ".join(_EDIT_OUTCOMES)))
+    return (None, problems) if problems else (frame, [])
 
 
 def read_plan_sources(folder: str | Path) -> Mapping[str, str] | None:

@@ -34,7 +34,7 @@ import pandas as pd
 from optimizer.arraysets import unique
 from optimizer.district.bulk import without_collector_pauses
 from optimizer.district.cap_sources import cap_rows
-from optimizer.district.model import EDIT_REASON, Educator
+from optimizer.district.model import EDIT_REASON, Educator, ServiceNeed
 from optimizer.graph import unplaceable_students
 from optimizer.planning.explain import (
     SHORT_REASON_MAX,
@@ -421,7 +421,8 @@ def service_rows(plan: _Plan) -> pd.DataFrame:
                      f"{pin.educator_id}). ") + text)
         if kept:
             text += ". Keeps this year's provider"
-        elif cur and e >= 0 and published_l[q] == e and cur in plan.e_pos \
+        elif cur and e >= 0 and published_l[q] == e and _could_keep(plan, q, need, cur,
+                                                                    first_l[q], last_l[q]) \
                 and plan.e_pos[cur] != e and pin is None:
             # Re-planned against a published plan: its provider is kept (the
             # fewest moves), which is why this year's is not, whatever their load.
@@ -444,6 +445,19 @@ def service_rows(plan: _Plan) -> pd.DataFrame:
     frame["minutes"] = _minutes_column(minutes).to_numpy()
     frame["kept_current"] = frame["kept_current"].astype(bool)
     return frame
+
+
+def _could_keep(plan: _Plan, q: int, need: ServiceNeed, cur: str, a: int, b: int) -> bool:
+    """This year's provider could have kept the pair: on staff, not forbidden,
+    one of its options, with room left in the plan. Only then is keeping the
+    published plan's provider the reason this year's is not kept; otherwise
+    :func:`_provider_why_not` says the cause (a review)."""
+    e = plan.e_pos.get(cur)
+    sp = plan.sp
+    return (e is not None and cur not in sp.pair_forbidden.get((need.student_id, need.service),
+                                                               frozenset())
+            and e in sp.problem.edge_provider[a:b].tolist()
+            and int(plan.caseload[e]) < int(sp.problem.cap[e]))
 
 
 def _provider_why_not(plan: _Plan, q: int, sid: str, svc: str, cur: str, a: int,
