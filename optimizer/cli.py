@@ -524,6 +524,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
             print(format_problems(problems), file=sys.stderr)
             return EXIT_BAD_INPUT
         if services is not None and "capacity" in frame.columns:
+            # Its caps count the students served too: that check replaces the
+            # case-manager-only one (two disagreeing counts otherwise).
+            violations = [v for v in violations if v.kind != "cap exceeded"]
             violations += check_service_plan(district, services, frame)
     elif district.plans_services:  # the workbook's Services sheet, editable too
         sheet, problems = read_services_sheet(args.plan)
@@ -719,8 +722,13 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
     table = side_by_side([w.comparison for w in runs]) if len(runs) > 1 else None
 
     def plan_files(w: WhatIf) -> dict:
+        # The published plan's edits as this what-if applied them (its own
+        # edits.csv, so that a plan made from it keeps them too).
+        kept_edits = {} if w.kept_edits is None else {"edits.csv": edits_table(
+            w.kept_edits, unmet_service_edits(w.kept_edits, w.result.services)
+            if "services" in w.result.figures else [])}
         return dict(extra_tables={"warnings.csv": warning_table(list(w.district.warnings)),
-                                  **w.comparison.tables()},
+                                  **w.comparison.tables(), **kept_edits},
                     extra_files={"comparison.xlsx": lambda p, c=w.comparison:
                                  write_comparison_workbook(c, p),
                                  "comparison.html": lambda p, w=w: write_comparison_html(

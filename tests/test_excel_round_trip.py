@@ -470,3 +470,50 @@ def test_a_cleared_case_manager_who_has_left_is_kept_as_cleared(tmp_path):
                                            ("S2", "E1", "E1", "row 3")])
     assert [e.student_id for e in k.kept] == ["S1"] and not k.rejected
     assert edits_table(k)["outcome"].tolist() == ["kept"]
+
+
+def test_redacted_edits_name_no_one_and_eat_no_words(tmp_path):
+    """edits.csv under --redact: names to ids, longest first and whole words
+    (a review: "Al" turned "Alan Park" into "E1an Park"); a typed value that is
+    not an educator id is withheld (it may be a student's name)."""
+    from optimizer.nextyear.keep import edits_table
+    folder = write_district(tmp_path / "d", educators=[
+        educator("E1", "RSP", "ES-MMSN", name="Al"),
+        educator("E2", "RSP", "ES-MMSN", name="Alan Park"),
+        educator("E3", "RSP", "ES-MMSN", name="Sam")], students=[student("S1"), student("S2")])
+    d = load_district(folder)
+    k = keep_edits(d, [("S1", "alan park", "E1", "row 2"), ("S2", "Linh Flores", "E1", "row 3")])
+    table = edits_table(k, redact=True)
+    text = table.to_csv(index=False)
+    assert "did you mean 'E2'?" in text and "Alan" not in text and "Park" not in text
+    assert table["chosen"].tolist() == ["(withheld: not an educator id)"] * 2
+    assert "Linh" not in text
+    plain = edits_table(k)
+    assert "did you mean 'E2 — Alan Park'?" in plain["detail"].iloc[0]
+
+
+def test_an_error_cell_without_a_reference_is_placed_by_its_row(tmp_path):
+    """Cells may leave out r= (the row's own r, or their order, places them):
+    an error there landed in the header row (a review)."""
+    import re
+    import zipfile
+
+    from optimizer.outputs.edit_sheet import _error_cells
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for row in (["a", "b"], ["x", "y"], ["p", "q"]):
+        ws.append(row)
+    path = tmp_path / "t.xlsx"
+    wb.save(path)
+    with zipfile.ZipFile(path) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    sheet = next(n for n in files if n.startswith("xl/worksheets/"))
+    xml = re.sub(r' r="[A-Z]+[0-9]+"', "", files[sheet].decode())
+    xml = xml.replace('<c t="inlineStr"><is><t>q</t></is></c>', '<c t="e"><v>#N/A</v></c>')
+    assert '<c t="e"><v>#N/A</v></c>' in xml
+    files[sheet] = xml.encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    assert _error_cells(path, "S") == {(2, 1): "#N/A"}

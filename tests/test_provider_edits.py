@@ -269,6 +269,10 @@ def test_a_what_if_on_an_edited_plan_keeps_the_edits_that_still_hold(
     said = capsys.readouterr().out
     assert f"The published plan's edits ({v2}/edits.csv): 1 kept as the planner's choices, " \
            "1 no longer hold here:" in said
+    assert f"leaves in this scenario: {new2} leaves in 'leaves'" in said  # not a typo
+    # The what-if's own edits.csv: a plan made from it keeps the edits too.
+    edits = pd.read_csv(tmp_path / "w" / "edits.csv", dtype=str, keep_default_na=False)
+    assert sorted(edits["outcome"]) == ["kept", "not kept"]
     after = _services(tmp_path / "w").set_index(["student_id", "service"])
     assert after.loc[key, "provider_id"] == new
     assert after.loc[key, "reason"].startswith("Kept as edited in the plan workbook")
@@ -309,3 +313,59 @@ def test_edits_csv_is_redacted_with_the_plan(planned, district, tmp_path):
     assert f"did you mean '{slp}'" in text
     names = [e.name for e in district.educators.values() if e.name]
     assert not any(n in text for n in names)
+
+
+def test_a_what_if_that_moves_a_cleared_provider_still_runs(planned, district, tmp_path,
+                                                           capsys):
+    """A provider the planner cleared, then moved to another school by a
+    what-if: the forbid is moot there and kept without a lock; the what-if
+    ran into the district's lock check before (exit 2, a review)."""
+    before = _services(planned)
+    key, old, _ = _other_provider(district, before, planned)
+    _edit(planned, planned / "cleared3.xlsx", {key: None})
+    v2 = tmp_path / "v2"
+    assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "cleared3.xlsx"),
+                 "--out", str(v2), "--no-xlsx", "--quiet"]) == 0
+    here = district.students[key[0]].school_id
+    other = next(sch for sch in district.schools if sch != here)
+    move = tmp_path / "move.toml"
+    move.write_text(f'name = "move"\n[[changes]]\nkind = "move_educator"\n'
+                    f'educator_id = "{old}"\nschools = ["{other}"]\n', encoding="utf-8")
+    capsys.readouterr()
+    assert main(["whatif", str(SERVICES_SAMPLE), str(move), "--plan", str(v2), "--out",
+                 str(tmp_path / "w"), "--no-xlsx"]) == 0
+    assert "1 kept as the planner's choices, 0 no longer hold" in capsys.readouterr().out
+
+
+def test_a_chosen_case_manager_is_not_called_cleared_in_a_what_if(planned, district,
+                                                                  tmp_path, capsys):
+    """In a what-if on a kept plan, the published case manager is the one the
+    planner chose (a pin): its reason said "Cleared in the plan workbook"
+    (a review). Only a forbid is a clear."""
+    from optimizer import edge_table
+    a = pd.read_csv(planned / "assignments.csv", dtype=str, keep_default_na=False)
+    cm = dict(zip(a["student_id"], a["case_manager_id"], strict=True))
+    edges = edge_table(district)
+    by = edges.groupby("student_id")["educator_id"].agg(list)
+    sid, other = next((s, e) for s, es in by.items() for e in es
+                      if cm.get(s) and e != cm[s] and s not in district.pins)
+    wb = load_workbook(planned / "plan.xlsx")
+    ws = wb["Edit case managers"]
+    for row in ws.iter_rows(min_row=2):
+        if row[0].value == sid:
+            row[3].value = other
+    wb.save(planned / "cm.xlsx")
+    v2 = tmp_path / "v2"
+    main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "cm.xlsx"), "--out", str(v2),
+          "--no-xlsx", "--quiet"])
+    chosen = pd.read_csv(v2 / "assignments.csv", dtype=str, keep_default_na=False).set_index(
+        "student_id").loc[sid, "case_manager_id"]
+    hire = tmp_path / "hire.toml"
+    hire.write_text('name = "hire"\n[[changes]]\nkind = "hire"\nrole = "SLP"\n'
+                    'credentials = ["SLP"]\nschools = ["SCH0001"]\n', encoding="utf-8")
+    assert main(["whatif", str(SERVICES_SAMPLE), str(hire), "--plan", str(v2), "--out",
+                 str(tmp_path / "w"), "--no-xlsx", "--quiet"]) == 0
+    after = pd.read_csv(tmp_path / "w" / "assignments.csv", dtype=str,
+                        keep_default_na=False).set_index("student_id").loc[sid]
+    assert after["case_manager_id"] == chosen
+    assert "Cleared in the plan workbook" not in after["reason"]

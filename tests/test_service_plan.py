@@ -13,6 +13,7 @@ import random
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from optimizer import load_district
@@ -443,6 +444,17 @@ def test_caseload_check_of_a_service_plan_finds_broken_providers(tmp_path, capsy
     assert re.search(r"ineligible provider: A / [^\n]*\(S1\)", text)
     assert re.search(r"cap exceeded: [^\n]*\(S1\)", text)
     assert re.search(r"wrong capacity: A / [^\n]*\(R1\)", text)  # R1 no longer gives A's SAI
+    # One cap finding per educator: the service caseload's, not also the
+    # case-manager-only count (a review found two that disagreed).
+    assert len(re.findall(r"cap exceeded: [^\n]*\(S1\)", text)) == 1
+    # A provider row for a service not on the IEP is a finding too.
+    extra = sv.iloc[[0]].assign(student_id="B", service="OT", provider_id="S1")
+    sv = pd.concat([sv, extra], ignore_index=True)
+    sv.to_csv(out / "services.csv", index=False)
+    capsys.readouterr()
+    assert main(["check", str(tmp_path / "birch"), str(out)]) == 1
+    assert re.search(r"not on the IEP: B / [^\n]*OT: not among B's services",
+                     capsys.readouterr().out)
 
 
 def test_cli_plans_the_services_sample_quietly_and_its_plan_checks_clean(tmp_path):

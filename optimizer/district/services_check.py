@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the validator's table helper (no import cycle at run time)
     from optimizer.district.validate import _Table
 
 __all__ = ["check_services_table", "services_agree", "role_provides", "roles_providing",
-           "check_service_lock", "primary_need_warnings"]
+           "check_service_lock", "primary_need_warnings", "service_lock_problem"]
 
 
 def role_provides(pack: RulePack, role: str, service: str, sai_setting: str | None) -> bool:
@@ -170,46 +170,59 @@ def services_agree(rows: tuple[ServiceNeed, ...], students: Mapping[str, Student
     return out
 
 
-def check_service_lock(t: _Table, i: int, pack: RulePack, student: Student,
-                       educator: Educator, service: str) -> bool:
-    """Check one locks.csv row that names a service (row index ``i``): the
-    student has that service on the IEP, the educator's role provides it, the
-    educator serves the student's school and holds a credential the rule pack
-    lists for the service (``services.*.credentials``; SAI's teaching rules
-    are the planner's). Adds the problems to ``t``; True when the lock is usable."""
-    ok = True
+def service_lock_problem(pack: RulePack, student: Student, educator: Educator,
+                         service: str) -> tuple[str, str, str] | None:
+    """Why a lock naming ``service`` cannot be one: (column, value, what was
+    expected), or None when it can: the student has that service on the IEP,
+    the educator's role provides it, the educator serves the student's
+    school and holds a credential the rule pack lists for the service
+    (``services.*.credentials``; SAI's teaching rules are the planner's).
+
+    Examples
+    --------
+    >>> service_lock_problem(pack, student, educator, "SPEECH")   # doctest: +SKIP
+    """
     if service not in student.services:
-        t.add(i, "service", t.col("service").iat[i],
-              f"a service on {student.student_id}'s IEP ("
-              f"{', '.join(sorted(student.services))}): a lock on a service the student "
-              "does not have can never apply")
-        ok = False
-    elif not role_provides(pack, educator.role, service, student.sai_setting):
+        return ("service", service,
+                f"a service on {student.student_id}'s IEP ("
+                f"{', '.join(sorted(student.services))}): a lock on a service the student "
+                "does not have can never apply")
+    if not role_provides(pack, educator.role, service, student.sai_setting):
         setting = (f" in {student.sai_setting}" if service in pack.instruction_services
                    and student.sai_setting else "")
         roles = roles_providing(pack, service, student.sai_setting)
-        t.add(i, "educator_id", educator.educator_id,
-              f"an educator whose role provides {service}{setting} "
-              f"({', '.join(roles) or 'no role in the rule pack'}): "
-              f"{educator.educator_id} is {educator.role or 'without a role'}"
-              # An unknown or blank role is reported on educators.csv already.
-              + (f" ({pack.roles[educator.role].name})" if educator.role in pack.roles
-                 else ""))
-        ok = False
-    elif student.school_id and student.school_id not in educator.schools:
-        t.add(i, "educator_id", educator.educator_id,
-              f"an educator who serves {student.student_id}'s school {student.school_id}: "
-              f"{educator.educator_id} serves {', '.join(educator.schools)}")
-        ok = False
-    elif (pack.services[service].credentials
-          and not pack.services[service].credentials & educator.credentials):
-        t.add(i, "educator_id", educator.educator_id,
-              f"an educator holding a credential for {service} "
-              f"({', '.join(sorted(pack.services[service].credentials))}): "
-              f"{educator.educator_id} holds "
-              f"{', '.join(sorted(educator.credentials)) or 'none'}")
-        ok = False
-    return ok
+        return ("educator_id", educator.educator_id,
+                f"an educator whose role provides {service}{setting} "
+                f"({', '.join(roles) or 'no role in the rule pack'}): "
+                f"{educator.educator_id} is {educator.role or 'without a role'}"
+                # An unknown or blank role is reported on educators.csv already.
+                + (f" ({pack.roles[educator.role].name})" if educator.role in pack.roles
+                   else ""))
+    if student.school_id and student.school_id not in educator.schools:
+        return ("educator_id", educator.educator_id,
+                f"an educator who serves {student.student_id}'s school {student.school_id}: "
+                f"{educator.educator_id} serves {', '.join(educator.schools)}")
+    if (pack.services[service].credentials
+            and not pack.services[service].credentials & educator.credentials):
+        return ("educator_id", educator.educator_id,
+                f"an educator holding a credential for {service} "
+                f"({', '.join(sorted(pack.services[service].credentials))}): "
+                f"{educator.educator_id} holds "
+                f"{', '.join(sorted(educator.credentials)) or 'none'}")
+    return None
+
+
+def check_service_lock(t: _Table, i: int, pack: RulePack, student: Student,
+                       educator: Educator, service: str) -> bool:
+    """Check one locks.csv row that names a service (row index ``i``)
+    (:func:`service_lock_problem`). Adds the problem to ``t``; True when the
+    lock is usable."""
+    problem = service_lock_problem(pack, student, educator, service)
+    if problem is None:
+        return True
+    column, value, expected = problem
+    t.add(i, column, t.col(column).iat[i] if column == "service" else value, expected)
+    return False
 
 
 def primary_need_warnings(district: District, label: str = "students.csv"

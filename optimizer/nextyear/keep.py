@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from optimizer.district.model import EDIT_REASON, District
+from optimizer.district.services_check import service_lock_problem
 from optimizer.nextyear.scenario import Change, Forbid, Pin, Scenario
 from optimizer.planning.check import may_provide
 from optimizer.planning.result import LOCK_REASON
@@ -178,7 +180,11 @@ def keep_edits(district: District, rows: Sequence[tuple[str, str, str, str]],
             changes.append(Pin(ed.student_id, ed.chosen, EDIT_REASON, ed.service))
         elif not ed.chosen and ed.planned in district.educators and not any(
                 lk.kind == "forbid" and lk.educator_id == ed.planned
-                and (lk.student_id, lk.service) == key for lk in district.locks):
+                and (lk.student_id, lk.service) == key for lk in district.locks) and \
+                service_lock_problem(district.rules, district.students[ed.student_id],
+                                     district.educators[ed.planned], ed.service) is None:
+            # (A provider who could not give it any more, moved to another
+            # school say, needs no forbid: the clear is kept without one.)
             changes.append(Forbid(ed.student_id, ed.planned, EDIT_REASON, ed.service))
     new = Scenario("the planner's edits", tuple(changes)).apply(district) if changes \
         else district
@@ -218,6 +224,12 @@ def _service_rule_broken(district: District, ed: Edit, providers: Mapping[tuple[
     why = may_provide(district, sid, svc, eid)
     if why is not None:
         return "may not provide", why
+    # A service pin must also be a lock the district's files could hold (an
+    # itinerant reaching the school only under the school rule cannot be).
+    problem = service_lock_problem(district.rules, district.students[sid],
+                                   district.educators[eid], svc)
+    if problem is not None:
+        return "a service pin", problem[2]
     return None
 
 
@@ -309,30 +321,43 @@ def edits_table(kept: KeptEdits, unmet: Sequence[RejectedEdit] = (),
     """
     refused = {id(r.edit): r for r in kept.rejected}
     not_met = {id(r.edit): r for r in unmet}
+    names = _NameIds(kept.district) if redact else None
     rows = []
     for ed in kept.edits:
         r = refused.get(id(ed)) or not_met.get(id(ed))
         outcome = ("not kept" if id(ed) in refused else
                    "kept as a pin, not met" if id(ed) in not_met else "kept")
-        detail = r.detail if r else ""
-        if redact and detail:
-            detail = _redacted_text(detail, kept.district)
+        detail, chosen = (r.detail if r else ""), ed.chosen
+        if names is not None:
+            detail = names.redacted(detail)
+            # What was typed may be a name, or anything: only an id is kept.
+            if chosen and chosen not in kept.district.educators:
+                chosen = "(withheld: not an educator id)"
         rows.append({"where": ed.where, "student_id": ed.student_id, "service": ed.service,
-                     "plan_had": ed.planned, "chosen": ed.chosen, "outcome": outcome,
+                     "plan_had": ed.planned, "chosen": chosen, "outcome": outcome,
                      "rule": r.rule if r else "", "detail": detail})
     return pd.DataFrame(rows, columns=EDITS_COLUMNS)
 
 
-def _redacted_text(text: str, district: District) -> str:
-    """``text`` without educator or student names ("E1 — Ana Kim" -> "E1",
-    a name alone -> its id) and with a lock's reason withheld."""
-    at = text.find(LOCK_REASON)
-    if at >= 0:
-        text = text[:at] + LOCK_REASON + "withheld"
-    for eid, e in district.educators.items():
-        if e.name and e.name in text:
-            text = text.replace(f"{eid} — {e.name}", eid).replace(e.name, eid)
-    for sid, st in district.students.items():
-        if st.name and st.name in text:
-            text = text.replace(st.name, sid)
-    return text
+class _NameIds:
+    """Educator names to their ids in a text (``E1 — Ana Kim`` -> ``E1``, a
+    name alone -> its id), whole words and longest name first, so that "Al"
+    never eats into "Alan Park"; a lock's reason withheld. The texts of
+    edits.csv are the rules' and the plan's: they name educators, never
+    students (a student's name is only ever typed into ``chosen``)."""
+
+    def __init__(self, district: District) -> None:
+        named = {e.name: eid for eid, e in district.educators.items() if e.name}
+        self.ids = named
+        self.pattern = re.compile(
+            r"(?:\b[A-Za-z0-9_-]+ — )?\b(" + "|".join(
+                re.escape(n) for n in sorted(named, key=len, reverse=True)) + r")\b"
+        ) if named else None
+
+    def redacted(self, text: str) -> str:
+        at = text.find(LOCK_REASON)
+        if at >= 0:
+            text = text[:at] + LOCK_REASON + "withheld"
+        if self.pattern is None or not text:
+            return text
+        return self.pattern.sub(lambda m: self.ids[m.group(1)], text)

@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from optimizer.district.model import District, InputIssue
 from optimizer.district.scenario_file import ChangeSpec, ScenarioSpec
 from optimizer.district.validate import DistrictError
 from optimizer.nextyear.compare import Comparison, compare
-from optimizer.nextyear.keep import RejectedEdit, keep_edits
+from optimizer.nextyear.keep import KeptEdits, RejectedEdit, keep_edits
 from optimizer.nextyear.scenario import (
     AddEducator,
     AddStudents,
@@ -203,6 +204,9 @@ class WhatIf:
     #: the scenario (e.g. the chosen provider leaves), with the rule; the
     #: others are kept as they were, as pins and forbids.
     edits_not_kept: tuple[RejectedEdit, ...] = ()
+    #: Those edits as applied again here (None without an edits.csv): the
+    #: what-if's own edits.csv, so that a plan made from it keeps them too.
+    kept_edits: KeptEdits | None = None
 
 
 def what_if(district: District, scenario: Scenario, published: PlanTables, *,
@@ -251,6 +255,7 @@ def what_if(district: District, scenario: Scenario, published: PlanTables, *,
     """
     changed = scenario.apply(district)
     not_kept: tuple[RejectedEdit, ...] = ()
+    again = None
     if edits is not None and len(edits):
         kept_rows = edits[edits["outcome"] != "not kept"]
         cm = kept_rows[kept_rows["service"] == ""]
@@ -261,7 +266,16 @@ def what_if(district: District, scenario: Scenario, published: PlanTables, *,
             list(zip(sv["student_id"], sv["service"], sv["chosen"], sv["where"], strict=True)),
             dict(zip(zip(sv["student_id"], sv["service"], strict=True), sv["plan_had"],
                      strict=True)))
-        changed, not_kept = again.district, again.rejected
+        # An educator chosen in an edit who leaves in the scenario: said so,
+        # not as a typo with a "did you mean".
+        gone = set(district.educators) - set(changed.educators)
+        not_kept = tuple(
+            RejectedEdit(r.edit, "leaves in this scenario", f"{r.edit.chosen} leaves in "
+                         f"'{scenario.name}'") if r.rule == "unknown educator"
+            and r.edit.chosen in gone else r for r in again.rejected)
+        again = dataclasses.replace(again, rejected=not_kept)
+        changed = again.district
     result = plan(changed, params, published=published, made_at=made_at)
     comparison = compare(published, result, published_name, scenario.name)
-    return WhatIf(scenario, description, changed, result, comparison, not_kept)
+    return WhatIf(scenario, description, changed, result, comparison, not_kept,
+                  again if edits is not None and len(edits) else None)

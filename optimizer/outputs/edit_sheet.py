@@ -351,6 +351,8 @@ def _sheet_rows(path: Path, sheet: str, how: str
 # value; whether it holds a formula.
 _CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.DOTALL)
 _REF = re.compile(rb"""\br=["']([A-Z]+)([0-9]+)["']""")
+_ROW = re.compile(rb"<(?:\w+:)?row\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?row>)", re.DOTALL)
+_ROW_REF = re.compile(rb"""\br=["']([0-9]+)["']""")
 _ERROR = re.compile(rb"""\bt=["']e["']""")
 _VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 _FORMULA = re.compile(rb"<(?:\w+:)?f\b")
@@ -381,22 +383,28 @@ def _error_cells(path: Path, sheet: str) -> dict[tuple[int, int], str]:
     if not (_ERROR.search(data) or _FORMULA.search(data)):
         return {}
     out: dict[tuple[int, int], str] = {}
-    row, col = 0, -1  # (a cell without r follows the one before it)
-    for m in _CELL.finditer(data):
-        attrs, inner = m.group(1), m.group(2) or b""
-        ref = _REF.search(attrs)
-        if ref is not None:
-            col = 0
-            for ch in ref.group(1):
-                col = col * 26 + ch - 64
-            row, col = int(ref.group(2)) - 1, col - 1
-        else:
-            col += 1
-        value = _VALUE.search(inner)
-        if _ERROR.search(attrs):
-            out[(row, col)] = value.group(1).decode("utf-8", "replace") if value else "#ERROR"
-        elif value is None and _FORMULA.search(inner):
-            out[(row, col)] = "#FORMULA (no saved result: open and save it in Excel)"
+    row = -1
+    for rm in _ROW.finditer(data):
+        # A row or a cell without r follows the one before it.
+        r_at = _ROW_REF.search(rm.group(1))
+        row = int(r_at.group(1)) - 1 if r_at else row + 1
+        col = -1
+        for m in _CELL.finditer(rm.group(2) or b""):
+            attrs, inner = m.group(1), m.group(2) or b""
+            ref = _REF.search(attrs)
+            if ref is not None:
+                col = 0
+                for ch in ref.group(1):
+                    col = col * 26 + ch - 64
+                col -= 1
+            else:
+                col += 1
+            value = _VALUE.search(inner)
+            if _ERROR.search(attrs):
+                out[(row, col)] = (value.group(1).decode("utf-8", "replace")
+                                   if value and value.group(1) else "#ERROR")
+            elif (value is None or not value.group(1)) and _FORMULA.search(inner):
+                out[(row, col)] = "#FORMULA (no saved result: open and save it in Excel)"
     return out
 
 

@@ -27,7 +27,6 @@ import pandas as pd
 from optimizer.district.csvread import read_csv_strict, read_text_file
 from optimizer.district.model import InputIssue
 from optimizer.district.textsafe import restore_formula_text
-from optimizer.nextyear.keep import EDITS_COLUMNS
 from optimizer.planning.check import AUDIT_COLUMNS
 from optimizer.planning.result import (
     ASSIGNMENT_COLUMNS,
@@ -276,15 +275,31 @@ def read_plan_edits(folder: str | Path) -> tuple[pd.DataFrame | None, list[Input
     if not path.is_file():
         return None, []
     problems: list[InputIssue] = []
-    frame = _read(Path(folder), "edits.csv", EDITS_COLUMNS, problems)
+    # The columns a what-if reads; where, rule and detail may be gone.
+    frame = _read(Path(folder), "edits.csv", ["student_id", "service", "plan_had", "chosen",
+                                              "outcome"], problems)
     if frame is None:
-        return None, problems
+        return None, _with_hint(problems)
     frame = frame.fillna("")
+    if "where" not in frame.columns:
+        frame["where"] = [f"{frame.attrs['label']} row {r}" for r in frame.attrs["rows"]]
+    frame["outcome"] = frame["outcome"].str.strip().str.lower()
     for r, outcome in zip(frame.attrs["rows"], frame["outcome"], strict=True):
         if outcome not in _EDIT_OUTCOMES:
             problems.append(InputIssue(frame.attrs["label"], r, "outcome", outcome,
                                        "one of " + ", ".join(_EDIT_OUTCOMES)))
-    return (None, problems) if problems else (frame, [])
+    return (None, _with_hint(problems)) if problems else (frame, [])
+
+
+def _with_hint(problems: list[InputIssue]) -> list[InputIssue]:
+    """The problems of an edits.csv, and how to go on without it."""
+    if not problems:
+        return problems
+    first = problems[0]
+    return [*problems, InputIssue(first.file, None, None, None,
+                                  "an edits.csv as `plan --keep` wrote it, or none: remove it "
+                                  "from the plan folder to run the what-if without the "
+                                  "planner's edits")]
 
 
 def read_plan_sources(folder: str | Path) -> Mapping[str, str] | None:

@@ -349,6 +349,11 @@ def check_service_plan(district: District, services: pd.DataFrame,
                 "no such student in students.csv" if sid not in district.students
                 else "no such educator in educators.csv")))
             continue
+        if svc not in district.students[sid].services:
+            # (Counted on the caseload below all the same: the plan gives it.)
+            on_iep = ", ".join(sorted(district.students[sid].services))
+            out.append(Violation("not on the IEP", sid, eid,
+                                 f"{svc}: not among {sid}'s services ({on_iep})"))
         why = may_provide(district, sid, svc, eid)
         if why is not None:
             out.append(Violation("ineligible provider", sid, eid, f"{svc}: {why}"))

@@ -248,6 +248,8 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
     reasons = []
     short: list[str] = []  # planner words, no ids (reason); the full text is reason_detail
     edited = sp.district.edited_locks
+    # (A cleared case manager is a forbid made from an edit; a chosen one a pin.)
+    edited_forbids = {k for k in edited if k in sp.district.forbids}
     labels = {k: v.capitalize() for k, v in RANK_LABEL.items()}
     for s in range(p.n_students):
         e = cm_list[s]
@@ -284,7 +286,8 @@ def assignment_rows(plan: _Plan) -> pd.DataFrame:
         # The planner's edit in the plan workbook (plan --keep): a case manager
         # chosen there (pinned: the opening says so), or one cleared there.
         by_choice = opening == KEPT_EDIT
-        cleared = published_list[s] >= 0 and (sid, eid_list[published_list[s]]) in edited
+        cleared = (published_list[s] >= 0
+                   and (sid, eid_list[published_list[s]]) in edited_forbids)
         if moved:
             text += (". Moved from the published plan: changed in the plan workbook"
                      if by_choice or cleared else ". Moved from the published plan")
