@@ -15,7 +15,7 @@ from optimizer import edge_table, load_district, plan
 from optimizer.cli import main
 from optimizer.nextyear.keep import keep_edits
 from optimizer.outputs.edit_sheet import EDIT_SHEET, LISTS_SHEET, PLANNED_HEADER
-from tests.conftest import SAMPLE, educator, student, write_district
+from tests.conftest import SAMPLE, SCHOOL, educator, student, write_district
 
 CM_COL = 4  # column D: "Case manager"
 
@@ -517,3 +517,22 @@ def test_an_error_cell_without_a_reference_is_placed_by_its_row(tmp_path):
         for name, data in files.items():
             z.writestr(name, data)
     assert _error_cells(path, "S") == {(2, 1): "#N/A"}
+
+
+def test_a_service_pin_to_an_itinerant_reaching_the_school_by_the_rule_is_refused(tmp_path):
+    """The rules let an itinerant give a service at a school of their region
+    ([school_rule] region_roles), but a service lock must name one who serves
+    the school: a pin there is refused with that rule, never a stopped run."""
+    oak = {"school_id": "OAK", "name": "Oak Elementary", "low_grade": "TK", "high_grade": "5",
+           "feeds_into": "", "region": "North"}
+    folder = write_district(
+        tmp_path / "d", schools=[SCHOOL, oak],
+        educators=[educator("D1", "DHH", "ES-DHH", schools="OAK")],
+        students=[student("S1", services="DHH", sai_setting="", primary="HH")],
+        toml='plan_services = true\n[school_rule]\nregion_roles = ["DHH"]\n')
+    d = load_district(folder)
+    from optimizer.planning.check import may_provide
+    assert may_provide(d, "S1", "DHH", "D1") is None  # the rules allow it
+    k = keep_edits(d, [], [("S1", "DHH", "D1", "row 2")], {("S1", "DHH"): ""})
+    (refused,) = k.rejected
+    assert refused.rule == "a service pin" and "serves S1's school ELM" in refused.detail
