@@ -477,6 +477,14 @@ def test_caps_that_are_local_defaults_are_said_beside_the_hires(make_district, t
     assert "local defaults, not law" in (tmp_path / "r.html").read_text(encoding="utf-8")
 
 
+def _explained_against_its_plan(folder, out, capsys, student_id="S1"):
+    """`caseload explain` of one student against the district's own plan."""
+    assert main(["plan", str(folder), "--out", str(out), "--quiet", "--no-xlsx"]) == 0
+    capsys.readouterr()
+    assert main(["explain", str(folder), student_id, "--plan", str(out)]) == 0
+    return capsys.readouterr().out
+
+
 def test_explain_with_a_service_plan_says_who_gives_each_service(make_district, tmp_path,
                                                                  capsys):
     # A parent asks "who gives my child OT?": explain answered only who
@@ -486,11 +494,7 @@ def test_explain_with_a_service_plan_says_who_gives_each_service(make_district, 
                                       educator("E2", "SLP", "SLP")],
                            students=[student("S1", services="SAI;SPEECH;OT")],
                            toml="plan_services = true\n")
-    out = tmp_path / "p"
-    assert main(["plan", str(folder), "--out", str(out), "--quiet", "--no-xlsx"]) == 0
-    capsys.readouterr()
-    assert main(["explain", str(folder), "S1", "--plan", str(out)]) == 0
-    text = capsys.readouterr().out
+    text = _explained_against_its_plan(folder, tmp_path / "p", capsys)
     lines = text.split("Services in the plan (services.csv):\n", 1)[1].splitlines()
     assert lines[0].startswith("  OT: no one — Not planned: no staff provides it")
     assert lines[1].startswith("  SAI: Rosa Flores (E1) — Served by E1 (RSP)")
@@ -498,11 +502,8 @@ def test_explain_with_a_service_plan_says_who_gives_each_service(make_district, 
     # A plan of case managers only: nothing about services.
     plain = make_district(educators=[educator("E1", "RSP", "ES-MMSN")],
                           students=[student("S1")])
-    assert main(["plan", str(plain), "--out", str(tmp_path / "q"), "--quiet",
-                 "--no-xlsx"]) == 0
-    capsys.readouterr()
-    assert main(["explain", str(plain), "S1", "--plan", str(tmp_path / "q")]) == 0
-    assert "Services in the plan" not in capsys.readouterr().out
+    assert "Services in the plan" not in _explained_against_its_plan(plain, tmp_path / "q",
+                                                                     capsys)
 
 
 def test_sai_not_planned_for_a_derived_support_level_says_so(make_district, tmp_path):
@@ -534,11 +535,7 @@ def test_explain_ranks_options_under_the_plans_providers(make_district, tmp_path
                            students=[student("S1", services="SPEECH", sai_setting="",
                                              primary="SLI")],
                            toml="plan_services = true\n")
-    out = tmp_path / "p"
-    assert main(["plan", str(folder), "--out", str(out), "--quiet", "--no-xlsx"]) == 0
-    capsys.readouterr()
-    assert main(["explain", str(folder), "S1", "--plan", str(out)]) == 0
-    text = capsys.readouterr().out
+    text = _explained_against_its_plan(folder, tmp_path / "p", capsys)
     options = [x for x in text.splitlines() if x.startswith(("  1.", "  2."))]
     assert options[0].startswith("  1. Ana Kim (E2, SLP) — best-practice match")
     assert options[1].startswith("  2. Bo Li (E3, SLP) — coordinator only")

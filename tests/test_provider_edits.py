@@ -28,6 +28,12 @@ def district():
     return load_district(SERVICES_SAMPLE)
 
 
+def _keep(workbook, out, *flags):
+    """`caseload plan` of the services sample keeping the edits in ``workbook``."""
+    return main(["plan", str(SERVICES_SAMPLE), "--keep", str(workbook), "--out", str(out),
+                 "--no-xlsx", *flags])
+
+
 def _services(folder):
     return pd.read_csv(folder / "services.csv", dtype=str, keep_default_na=False)
 
@@ -70,8 +76,7 @@ def test_a_provider_changed_on_the_services_sheet_is_kept(planned, district, tmp
     _edit(planned, planned / "edited.xlsx", {key: new})
     out = tmp_path / "kept"
     capsys.readouterr()
-    assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "edited.xlsx"),
-                 "--out", str(out), "--no-xlsx"]) == 0
+    assert _keep(planned / "edited.xlsx", out) == 0
     said = capsys.readouterr().out
     after = _services(out).set_index(["student_id", "service"])
     assert after.loc[key, "provider_id"] == new != old
@@ -99,8 +104,7 @@ def test_an_ineligible_or_unknown_provider_is_refused_with_where_and_why(
     not_slp = next(e for e, ed in district.educators.items() if ed.role == "RSP")
     rows = _edit(planned, planned / "bad.xlsx", {speech: not_slp, other: "E9999"})
     capsys.readouterr()
-    assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "bad.xlsx"), "--out",
-                 str(tmp_path / "bad"), "--no-xlsx", "--quiet"]) == 1
+    assert _keep(planned / "bad.xlsx", tmp_path / "bad", "--quiet") == 1
     err = capsys.readouterr().err
     line = next(x for x in err.splitlines() if f"{speech[0]}'s SPEECH" in x)
     assert f"sheet 'Services' row {rows[speech]}, column D (Provider)" in line
@@ -119,8 +123,7 @@ def test_a_cleared_provider_forbids_the_plans_one(planned, district, tmp_path, c
     key, old, _ = _other_provider(district, before, planned)
     _edit(planned, planned / "cleared.xlsx", {key: None})
     capsys.readouterr()
-    assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "cleared.xlsx"),
-                 "--out", str(tmp_path / "c"), "--no-xlsx"]) == 0
+    assert _keep(planned / "cleared.xlsx", tmp_path / "c") == 0
     assert "1 kept (0 chosen, 1 cleared)" in capsys.readouterr().out
     after = _services(tmp_path / "c").set_index(["student_id", "service"])
     assert after.loc[key, "provider_id"] != old
@@ -143,8 +146,7 @@ def test_a_provider_chosen_beyond_a_full_caseload_is_said_not_met(planned, distr
                   is None)
     key, eid = choice
     _edit(planned, planned / "full.xlsx", {key: eid})
-    code = main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "full.xlsx"), "--out",
-                 str(tmp_path / "f"), "--no-xlsx", "--quiet"])
+    code = _keep(planned / "full.xlsx", tmp_path / "f", "--quiet")
     after = _services(tmp_path / "f").set_index(["student_id", "service"])
     err = capsys.readouterr().err
     if after.loc[key, "provider_id"] == eid:  # room was made
@@ -216,8 +218,7 @@ def test_replanning_against_an_edited_plan_says_it_keeps_its_provider(
     key, old, new = _other_provider(district, before, planned)
     _edit(planned, planned / "edited2.xlsx", {key: new})
     v2 = tmp_path / "v2"
-    assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "edited2.xlsx"),
-                 "--out", str(v2), "--no-xlsx", "--quiet"]) == 0
+    assert _keep(planned / "edited2.xlsx", v2, "--quiet") == 0
     v3 = tmp_path / "v3"
     assert main(["plan", str(SERVICES_SAMPLE), "--published", str(v2), "--out", str(v3),
                  "--no-xlsx", "--quiet"]) == 0
@@ -258,8 +259,7 @@ def test_a_what_if_on_an_edited_plan_keeps_the_edits_that_still_hold(
     assert new2 != new  # (the second edit's provider is the one who leaves below)
     _edit(planned, planned / "edited3.xlsx", {key: new, key2: new2})
     v2 = tmp_path / "v2"
-    assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "edited3.xlsx"),
-                 "--out", str(v2), "--no-xlsx", "--quiet"]) == 0
+    assert _keep(planned / "edited3.xlsx", v2, "--quiet") == 0
     leaves = tmp_path / "leaves.toml"
     leaves.write_text(f'name = "leaves"\n[[changes]]\nkind = "leave"\neducator_id = "{new2}"\n',
                       encoding="utf-8")
@@ -307,8 +307,7 @@ def test_edits_csv_is_redacted_with_the_plan(planned, district, tmp_path):
     typed = slp.replace("0", "O", 1)
     _edit(planned, planned / "typo.xlsx", {key: typed})
     out = tmp_path / "r"
-    assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "typo.xlsx"),
-                 "--out", str(out), "--no-xlsx", "--quiet", "--redact"]) == 1
+    assert _keep(planned / "typo.xlsx", out, "--quiet", "--redact") == 1
     text = (out / "edits.csv").read_text("utf-8")
     assert f"did you mean '{slp}'" in text
     names = [e.name for e in district.educators.values() if e.name]
@@ -324,8 +323,7 @@ def test_a_what_if_that_moves_a_cleared_provider_still_runs(planned, district, t
     key, old, _ = _other_provider(district, before, planned)
     _edit(planned, planned / "cleared3.xlsx", {key: None})
     v2 = tmp_path / "v2"
-    assert main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "cleared3.xlsx"),
-                 "--out", str(v2), "--no-xlsx", "--quiet"]) == 0
+    assert _keep(planned / "cleared3.xlsx", v2, "--quiet") == 0
     here = district.students[key[0]].school_id
     other = next(sch for sch in district.schools if sch != here)
     move = tmp_path / "move.toml"
@@ -356,8 +354,7 @@ def test_a_chosen_case_manager_is_not_called_cleared_in_a_what_if(planned, distr
             row[3].value = other
     wb.save(planned / "cm.xlsx")
     v2 = tmp_path / "v2"
-    main(["plan", str(SERVICES_SAMPLE), "--keep", str(planned / "cm.xlsx"), "--out", str(v2),
-          "--no-xlsx", "--quiet"])
+    _keep(planned / "cm.xlsx", v2, "--quiet")
     chosen = pd.read_csv(v2 / "assignments.csv", dtype=str, keep_default_na=False).set_index(
         "student_id").loc[sid, "case_manager_id"]
     hire = tmp_path / "hire.toml"

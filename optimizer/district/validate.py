@@ -32,7 +32,7 @@ from optimizer.district.services_check import (
 )
 from optimizer.district.settings_check import check_settings
 from optimizer.rulepacks import RulePack, RulePackError, load_rule_pack
-from optimizer.rules import decide
+from optimizer.rules import decide, holds_case_manager_credential
 
 if TYPE_CHECKING:
     from pathlib import Path  # paths are passed on to the reader, never opened here
@@ -376,8 +376,8 @@ def _educators(t: _Table, pack: RulePack, schools: Mapping[str, School]) -> dict
             # Without one they teach no one; whether they may still coordinate
             # is the coordination rule's (some service credential, or none needed).
             coordinates = pack.roles[role].coordinates and (
-                not pack.coordinator_needs_credential or any(
-                    c in svc.credentials for svc in pack.services.values() for c in creds[i]))
+                not pack.coordinator_needs_credential
+                or holds_case_manager_credential(pack, frozenset(creds[i])))
             t.add(i, "credentials", t.col("credentials").iat[i],
                   f"a teaching credential for this {role} teacher: without one they "
                   + ("may only coordinate" if coordinates else

@@ -178,9 +178,8 @@ def keep_edits(district: District, rows: Sequence[tuple[str, str, str, str]],
         # cleared has left (the plan cannot give them the service anyway).
         if ed.chosen and district.service_pins.get(key) != ed.chosen:
             changes.append(Pin(ed.student_id, ed.chosen, EDIT_REASON, ed.service))
-        elif not ed.chosen and ed.planned in district.educators and not any(
-                lk.kind == "forbid" and lk.educator_id == ed.planned
-                and (lk.student_id, lk.service) == key for lk in district.locks) and \
+        elif not ed.chosen and ed.planned in district.educators and \
+                not _service_forbidden(district, *key, ed.planned) and \
                 service_lock_problem(district.rules, district.students[ed.student_id],
                                      district.educators[ed.planned], ed.service) is None:
             # (A provider who could not give it any more, moved to another
@@ -205,8 +204,7 @@ def _service_rule_broken(district: District, ed: Edit, providers: Mapping[tuple[
     if (sid, svc) not in needs:
         return "unknown service", (f"{svc} is no longer among {sid}'s services in the "
                                    "district's files")
-    locks = [lk for lk in district.locks if lk.student_id == sid and lk.service == svc]
-    pinned = next((lk.educator_id for lk in locks if lk.kind == "pin"), None)
+    pinned = district.service_pins.get((sid, svc))
     if not eid:
         if pinned and pinned == ed.planned:
             return "pin", f"locks.csv pins {sid}'s {svc} to {pinned}"
@@ -219,7 +217,7 @@ def _service_rule_broken(district: District, ed: Edit, providers: Mapping[tuple[
                                     + "; type an educator_id who gives " + svc)
     if pinned and pinned != eid:
         return "pin", f"locks.csv pins {sid}'s {svc} to {pinned}"
-    if any(lk.kind == "forbid" and lk.educator_id == eid for lk in locks):
+    if _service_forbidden(district, sid, svc, eid):
         return "forbid", f"locks.csv forbids {eid} for {sid}'s {svc}"
     why = may_provide(district, sid, svc, eid)
     if why is not None:
@@ -231,6 +229,12 @@ def _service_rule_broken(district: District, ed: Edit, providers: Mapping[tuple[
     if problem is not None:
         return "a service pin", problem[2]
     return None
+
+
+def _service_forbidden(district: District, sid: str, svc: str, eid: str) -> bool:
+    """locks.csv (or an edit before) forbids this educator this student's service."""
+    return any(lk.kind == "forbid" and lk.service == svc and lk.student_id == sid
+               and lk.educator_id == eid for lk in district.locks)
 
 
 def unmet_service_edits(kept: KeptEdits, services: pd.DataFrame) -> list[RejectedEdit]:

@@ -306,19 +306,20 @@ def holds_service_credential(pack: RulePack, s: Student, e: Educator) -> Verdict
     return Verdict(name, True, f"authorized for {', '.join(ok)}")
 
 
-def holds_case_manager_credential(pack: RulePack, e: Educator) -> bool:
-    """Whether the educator holds some education-specialist (teaching) or
-    service credential: what a coordinator needs where the rule pack's
+def holds_case_manager_credential(pack: RulePack, credentials: frozenset[str]) -> bool:
+    """Whether these credentials include some education-specialist (teaching)
+    or service credential: what a coordinator needs where the rule pack's
     ``[coordination] needs_credential`` is on (the CTC waives only the
-    specialty area for a coordinator).
+    specialty area for a coordinator). Read by :func:`may_coordinate` and by
+    the validator's warning on a teacher without a teaching credential.
 
     Examples
     --------
-    >>> holds_case_manager_credential(pack, district.educators["E1"])  # doctest: +SKIP
+    >>> holds_case_manager_credential(pack, frozenset({"ES-MMSN"}))  # doctest: +SKIP
     True
     """
     memo = _pack_memo(pack)
-    key = ("case manager credential", e.credentials)
+    key = ("case manager credential", credentials)
     got = memo.get(key)
     if got is None:
         service_credentials = memo.get(("service credentials",))
@@ -327,7 +328,7 @@ def holds_case_manager_credential(pack: RulePack, e: Educator) -> bool:
                 c for svc in pack.services.values() for c in svc.credentials)
         got = memo[key] = any(c in pack.credentials and (pack.credentials[c].teaching
                                                          or c in service_credentials)
-                              for c in e.credentials)
+                              for c in credentials)
     return bool(got)
 
 
@@ -339,7 +340,8 @@ def may_coordinate(pack: RulePack, s: Student, e: Educator) -> Verdict:
     role = pack.roles[e.role]
     if not role.coordinates:
         return Verdict(name, False, f"{role.name} ({e.role}) may not coordinate in this rule pack")
-    if pack.coordinator_needs_credential and not holds_case_manager_credential(pack, e):
+    if pack.coordinator_needs_credential and not holds_case_manager_credential(
+            pack, e.credentials):
         held = ", ".join(sorted(e.credentials)) or "none"
         return Verdict(name, False, "holds no education-specialist or service credential "
                                     f"(holds {held}): a coordinator needs one, only the "
