@@ -17,7 +17,7 @@ import pytest
 
 from optimizer.planning.solvers import services
 from optimizer.planning.solvers.services import ServiceParams, ServiceProblem, solve_services
-from optimizer.planning.solvers.services_ahead import Ahead, can_fork
+from optimizer.planning.solvers.services_ahead import Ahead, Turns, can_fork
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import bench_services  # noqa: E402  (the benchmark's synthetic district generator)
@@ -145,22 +145,89 @@ def test_parts_solved_on_two_cores_give_the_plans_solved_on_one(minutes):
     assert multiprocessing.active_children() == []
 
 
-def test_the_parts_are_split_by_pairs_with_the_largest_in_this_process():
+def test_the_parts_go_largest_first():
     rng = random.Random(5)
     for n in range(1, 40):
         sizes = [rng.choice([1, rng.randint(1, 50), rng.randint(300, 30_000)])
                  for _ in range(n)]
-        mine, theirs = services._split_by_pairs(sizes)
-        assert sorted(mine + theirs) == list(range(n))
-        assert mine == sorted(mine) and theirs == sorted(theirs)
-        # The largest here: a forked child never forks again, and the
-        # largest part is the one that solves a flow in a child of its own.
-        assert max(range(n), key=lambda k: (sizes[k], -k)) in mine
-        # Balanced: the sides differ by at most one part's pairs (the greedy
-        # gives each part to the lighter side, largest first).
-        load = [sum(sizes[k] for k in side) for side in (mine, theirs)]
-        assert abs(load[0] - load[1]) <= max(sizes)
-        assert (len(theirs) >= 1) == (n >= 2)
+        order = services._largest_first(sizes)
+        assert sorted(order) == list(range(n))
+        assert [sizes[k] for k in order] == sorted(sizes, reverse=True)
+        # Equal sizes in index order (the same order on every run).
+        assert all(order[i] < order[i + 1] for i in range(n - 1)
+                   if sizes[order[i]] == sizes[order[i + 1]])
+
+
+@needs_fork
+def test_turns_hand_each_index_to_one_process_only():
+    turns = Turns(400, start=3)
+    # Both processes take turns at once; each index is taken exactly once.
+    child = Ahead(lambda: [k for k in turns if time.sleep(0.0005) is None])
+    mine = [k for k in turns if time.sleep(0.0005) is None]
+    theirs = child.result()
+    assert sorted(mine + theirs) == list(range(3, 400))
+    assert mine and theirs  # (both took some: shared, not one after the other)
+    assert mine == sorted(mine) and theirs == sorted(theirs)
+    assert list(turns) == [] and turns.take() is None
+
+
+def _parts_solved_where(monkeypatch, path: Path, die_after: int | None = None):
+    """Record (process, part size) of every part solved; with ``die_after``,
+    a forked child ends abruptly once it has solved that many parts."""
+    parent, solve_part = os.getpid(), services._solve_part
+
+    def recorded(problem, *args, **kwargs):
+        if os.getpid() != parent and die_after is not None:
+            done = path.read_text().count(f"{os.getpid()} ") if path.exists() else 0
+            if done >= die_after:
+                path.with_suffix(".died").touch()
+                os._exit(3)  # (no answer, no error: as if killed)
+        sol = solve_part(problem, *args, **kwargs)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()} {problem.n_pairs}\n")
+        return sol
+
+    monkeypatch.setattr(services, "_solve_part", recorded)
+
+
+@needs_fork
+@pytest.mark.parametrize("die_after", [None, 0])
+def test_parts_are_shared_by_turns_and_a_failed_childs_parts_solved_here(
+        monkeypatch, tmp_path, die_after):
+    from tests.test_service_components import merged
+    from tests.test_service_planning import to_problem
+
+    rng = random.Random(71)
+    shared = died = 0
+    for i in range(6):
+        spec, _ = merged(rng, minutes=False)
+        problem = to_problem(spec)
+        one = solve_services(problem, ServiceParams(chunk_pairs=1, ahead_pairs=None))
+        log = tmp_path / f"parts{i}.txt"
+        with monkeypatch.context() as m:
+            _parts_solved_where(m, log, die_after)
+            two = solve_services(problem, ServiceParams(chunk_pairs=1, ahead_pairs=1))
+        # The same plan, bound and notes as on one core, whoever solved what.
+        assert np.array_equal(one.provider, two.provider)
+        assert np.array_equal(one.case_manager, two.case_manager)
+        assert dict(one.bound) == dict(two.bound) and one.notes == two.notes
+        rows = [line.split() for line in log.read_text().splitlines()]
+        here = [int(n) for pid, n in rows if int(pid) == os.getpid()]
+        there = [int(n) for pid, n in rows if int(pid) != os.getpid()]
+        died += log.with_suffix(".died").exists()
+        if len(rows) < 2:
+            continue
+        # The largest part is solved here (a forked child never forks again).
+        assert max(int(n) for _, n in rows) in here
+        if die_after is None:
+            shared += bool(there)
+        else:
+            # The child solved at most that many before it ended; the rest here.
+            assert len(there) <= die_after
+        assert len(here) + len(there) >= 2
+    assert die_after is not None or shared >= 3, shared
+    assert die_after is None or died >= 3, died  # (the child did take parts, and died)
+    assert multiprocessing.active_children() == []
 
 
 @needs_fork
@@ -211,4 +278,55 @@ def test_exact_models_on_two_cores_give_the_plans_on_one():
         assert np.array_equal(one.provider, two.provider)
         assert np.array_equal(one.case_manager, two.case_manager)
         assert dict(one.bound) == dict(two.bound) and one.notes == two.notes
+    assert multiprocessing.active_children() == []
+
+
+@needs_fork
+@pytest.mark.parametrize("small_unproven", [False, True])
+def test_the_rest_split_made_meanwhile_is_used_only_when_it_is_the_rest(
+        monkeypatch, small_unproven):
+    # While the small models are shared with a child, this process splits the
+    # large parts for the flow and LP solver. That split is the rest's only
+    # when every small model is proven; otherwise the rest (with the small
+    # parts left open) is split again. Either way: the plan made on one core.
+    from optimizer.planning.solvers import services_exact
+    from optimizer.planning.solvers.services_components import chunks
+    from optimizer.planning.solvers.services_exact import ExactParams, solve_services_exact
+    from tests.test_service_components import merged
+    from tests.test_service_planning import to_problem
+
+    if small_unproven:  # (no small model proven: each goes to the rest)
+        monkeypatch.setattr(services_exact, "solve_exact", lambda *a, **k: None)
+    exact = ExactParams(max_pairs=4, flows_first=not small_unproven)
+    parent, real_split = os.getpid(), services_exact._split
+    splits: list[int] = []
+
+    def counted(problem, params):
+        if os.getpid() == parent:
+            splits.append(problem.n_pairs)
+        return real_split(problem, params)
+
+    rng = random.Random(45)
+    runs = 0
+    for _ in range(8):
+        spec, _ = merged(rng, minutes=False)
+        problem = to_problem(spec)
+        one = solve_services_exact(problem, ServiceParams(chunk_pairs=1, ahead_pairs=None), exact)
+        splits.clear()
+        with monkeypatch.context() as m:
+            m.setattr(services_exact, "_split", counted)
+            two = solve_services_exact(problem, ServiceParams(chunk_pairs=1, ahead_pairs=1),
+                                       exact)
+        assert np.array_equal(one.provider, two.provider)
+        assert np.array_equal(one.case_manager, two.case_manager)
+        assert dict(one.bound) == dict(two.bound) and one.notes == two.notes
+        sizes = [len(part.pairs) for part in chunks(problem, exact.max_pairs)[0]]
+        if max(sizes) <= exact.max_pairs or sum(n <= exact.max_pairs for n in sizes) < 2:
+            continue  # (no large part to split, or no small models to share)
+        runs += 1
+        # Split once (meanwhile) when that was the rest, else a second time.
+        assert len(splits) == (2 if small_unproven else 1), splits
+        if small_unproven:
+            assert splits[1] > splits[0]  # (the rest: the large parts and the small)
+    assert runs >= 3, runs
     assert multiprocessing.active_children() == []

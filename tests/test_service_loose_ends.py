@@ -464,18 +464,18 @@ def test_one_time_budget_for_the_whole_service_solve(monkeypatch):
     problem = to_problem(spec)
     walls: list[float] = []
     limits: list[float] = []
-    real_exact, real_rest = services_exact.solve_exact, services_exact.solve_services
+    real_exact, real_rest = services_exact.solve_exact, services_exact._solve_split
 
     def exact_spy(*args, **kw):
         walls.append(kw["wall_limit"])
         return real_exact(*args, **kw)
 
-    def rest_spy(sub, params):
+    def rest_spy(sub, params, *args):
         limits.append(params.time_limit)
-        return real_rest(sub, params)
+        return real_rest(sub, params, *args)
 
     monkeypatch.setattr(services_exact, "solve_exact", exact_spy)
-    monkeypatch.setattr(services_exact, "solve_services", rest_spy)
+    monkeypatch.setattr(services_exact, "_solve_split", rest_spy)
     sizes = sorted(len(p.pairs) for p in chunks(problem, 1)[0])
     solve_services_exact(problem, ServiceParams(time_limit=7.0, chunk_pairs=1),
                          ExactParams(max_pairs=sizes[0], wall_limit=60.0, flows_first=False))

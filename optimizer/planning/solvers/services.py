@@ -54,6 +54,7 @@ OR-Tools and highspy are imported inside the solver modules only.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -61,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.planning.solvers.services_ahead import Ahead
+from optimizer.planning.solvers.services_ahead import Ahead, Turns
 from optimizer.planning.solvers.services_components import Part, chunks
 from optimizer.planning.solvers.services_flows import (
     _attach_shared,
@@ -158,12 +159,26 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
     ('optimal', (0, 0, 123456))
     """
     params = params or ServiceParams()
-    t0 = time.perf_counter()
-    deadline = t0 + params.time_limit
-    parts: list[Part] = []
-    alone = np.zeros(0, dtype=np.int64)
+    return _solve_split(problem, params, _split(problem, params), time.perf_counter())
+
+
+def _split(problem: ServiceProblem, params: ServiceParams
+           ) -> tuple[list[Part], np.ndarray]:
+    """The parts :func:`solve_services` solves the problem in (chunks of
+    whole components, ``params.chunk_pairs`` service rows each, when
+    ``params.decompose``; none: the problem as one) and the providers in
+    none (their balance is a constant)."""
     if params.decompose and problem.n_students > 1:
-        parts, alone = chunks(problem, params.chunk_pairs)
+        return chunks(problem, params.chunk_pairs)
+    return [], np.zeros(0, dtype=np.int64)
+
+
+def _solve_split(problem: ServiceProblem, params: ServiceParams,
+                 parts_alone: tuple[list[Part], np.ndarray], t0: float) -> ServiceSolution:
+    """:func:`solve_services` with the problem split already (:func:`_split`;
+    ``t0``: when the solve began, for its runtime and time limit)."""
+    deadline = t0 + params.time_limit
+    parts, alone = parts_alone
     if len(parts) <= 1:
         return _solve_all([problem], params, deadline,
                          [parts[0].components if parts else 1])[0]
@@ -423,26 +438,14 @@ def _replanned(problem: ServiceProblem, params: ServiceParams, sol: ServiceSolut
     return _result(problem, params, provider, cm, bound, runtime, notes, dict(sol.extra))
 
 
-def _split_by_pairs(sizes: list[int]) -> tuple[list[int], list[int]]:
-    """The parts (by index) this process solves, and those its forked child
-    solves: largest first, each to the side with fewer pairs so far (ties to
-    this one), so the largest part is solved here. That matters: a forked
-    child never forks again, and a part of ``ahead_pairs`` pairs or more
-    solves a flow in a child of its own (services_ahead). Alternating parts
-    sent the largest to whichever side their count made it: at 100,000
-    students (``bench_services.py --modes count``) the solve took 10.3 s
-    with it in the child, 6.4 s here. Each side in index order.
+def _largest_first(sizes: list[int]) -> list[int]:
+    """The parts' indexes, largest first (ties in index order): the order in
+    which :func:`_solve_parts` hands them out.
 
-    >>> _split_by_pairs([5, 40, 7, 30])
-    ([1], [0, 2, 3])
+    >>> _largest_first([5, 40, 7, 40])
+    [1, 3, 2, 0]
     """
-    load = [0, 0]
-    sides: tuple[list[int], list[int]] = ([], [])
-    for k in sorted(range(len(sizes)), key=lambda k: -sizes[k]):
-        side = int(load[1] < load[0])
-        sides[side].append(k)
-        load[side] += sizes[k]
-    return sorted(sides[0]), sorted(sides[1])
+    return sorted(range(len(sizes)), key=lambda k: (-sizes[k], k))
 
 
 def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline: float,
@@ -450,11 +453,16 @@ def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline
                  solved_here: Callable[[int, ServiceSolution], None] | None = None
                  ) -> list[ServiceSolution]:
     """:func:`_solve_part` of each part. Where there are several parts and at
-    least ``ahead_pairs`` pairs in all, about half the pairs (the parts of
-    :func:`_split_by_pairs`) are solved in a forked child meanwhile
+    least ``ahead_pairs`` pairs in all, a forked child solves parts too
     (services_ahead: the same plans, on two cores; the child has its own
-    HiGHS process). ``solved_here(k, solution)`` is called in this process
-    as each of its own parts is solved, when a child solves the others."""
+    HiGHS process): largest first, each process taking the next part not
+    yet taken (:class:`Turns`), so both end together. The largest part is
+    this process's: a forked child never forks again, and a part of
+    ``ahead_pairs`` pairs or more solves a flow in a child of its own (with
+    it in the child, ``bench_services.py --modes count`` took 10.3 s, here
+    6.4 s). ``solved_here(k, solution)`` is called in this process as each
+    of its own parts is solved, when a child solves the others. A part the
+    child took and did not answer (it failed) is solved here."""
     ks = list(range(len(problems)))
 
     def solve(k: int) -> ServiceSolution:
@@ -463,21 +471,26 @@ def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline
     if (params.ahead_pairs is None or len(ks) < 2
             or sum(p.n_pairs for p in problems) < params.ahead_pairs):
         return [solve(k) for k in ks]
-    mine, theirs = _split_by_pairs([p.n_pairs for p in problems])
-    child = Ahead(lambda: [_plain(solve(k)) for k in theirs])
+    order = _largest_first([p.n_pairs for p in problems])
+    turns = Turns(len(order), start=1)  # (order[0] is this process's)
+    child = Ahead(lambda: [(order[i], _plain(solve(order[i]))) for i in turns])
     try:
-        sols: dict[int, ServiceSolution | None] = {}
-        for k in mine:
-            sols[k] = sol = solve(k)
+        sols: dict[int, ServiceSolution] = {}
+        for i in itertools.chain([0], turns):  # (lazily: one turn at a time)
+            sols[order[i]] = solve(order[i])
             if solved_here is not None and child.forked:
-                solved_here(k, sol)
-        sols.update(zip(theirs, (_unplain(x) for x in child.result()), strict=True))
+                solved_here(order[i], sols[order[i]])
+        for k, plain in child.result():
+            theirs = _unplain(plain)
+            if theirs is None:
+                raise RuntimeError("a part solved in the forked child came back empty")
+            sols[k] = theirs
+        for k in ks:
+            if k not in sols:  # (taken by a child that failed)
+                sols[k] = solve(k)
     finally:
         child.cancel()
-    out = [sols[k] for k in ks]
-    if any(sol is None for sol in out):
-        raise RuntimeError("a part solved in the forked child came back empty")
-    return [sol for sol in out if sol is not None]
+    return [sols[k] for k in ks]
 
 
 def _plain(sol: ServiceSolution | None) -> dict[str, Any] | None:

@@ -84,10 +84,11 @@ class ServiceParams:
     ahead_pairs
         Use a second process (``services_ahead``: the same plan, sooner on two
         cores; Linux only) from this many pairs on: with several parts and at
-        least this many pairs in all, every other part is solved in a forked
-        child; in one part of at least this many pairs (count caps), the plan
-        flow nudged by the first priced flow's discounts is solved in a child
-        while the priced flow runs. None: never.
+        least this many pairs in all, a forked child solves parts too (each
+        process takes the next part not yet taken); in one part of at least
+        this many pairs (count caps), the plan flow nudged by the first
+        priced flow's discounts is solved in a child while the priced flow
+        runs. None: never.
     """
 
     rank: tuple[float, float, float] = (0.0, 10.0, 30.0)
