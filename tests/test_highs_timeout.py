@@ -49,3 +49,30 @@ def test_the_level_mip_waits_a_second_past_highs_own_limit(monkeypatch):
     problem = to_problem(random_spec(random.Random(5)))
     services_lp._level_mip(problem, ServiceParams(), None, 7.0)
     assert asked == [8.0]
+
+
+def test_the_highs_child_loads_neither_pandas_nor_ortools(monkeypatch):
+    # The child starts in every process that needs an LP (the service solve
+    # forks one more): pandas was 0.3 s of each start, through the solver
+    # package's import of the planning problem. OR-Tools must never load
+    # there (its bundled HiGHS clashes with highspy).
+    monkeypatch.setattr(highs_child, "_CHILD", None)  # (a new child, not one used before)
+    try:
+        loaded = highs_child.call("tests.test_highs_timeout:_heavy_modules_after_an_lp")
+    finally:
+        child = highs_child._CHILD
+        if child is not None:
+            assert child.stdin is not None
+            child.stdin.close()
+            child.wait()
+    assert loaded == []
+
+
+def _heavy_modules_after_an_lp() -> list[str]:
+    """(In the child.) Heavy modules loaded once a service LP's module is."""
+    import importlib
+    import sys
+
+    importlib.import_module("optimizer.planning.solvers.services_lp")
+    importlib.import_module("highspy")
+    return sorted(m for m in ("pandas", "ortools") if m in sys.modules)
