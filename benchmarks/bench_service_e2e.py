@@ -9,8 +9,9 @@ Usage::
 
 Generates a synthetic district with services.csv (``caseload generate
 --services``: minutes and this year's providers, about 1.7 service rows a
-student), writes it to CSV files, then times what ``caseload plan`` does with
-them: read and validate, the service problem (rules for every service pair
+student), writes it to CSV files, then times, in a new process as
+``caseload plan`` runs (interpreter start and imports not counted), what it
+does with them: read and validate, the service problem (rules for every service pair
 and case-manager option), the solve, the explanations (with the audit of
 today's providers, computed in a second process from the read on, as
 ``caseload plan`` does), and writing the plan folder's CSVs (and, with
@@ -36,6 +37,8 @@ from __future__ import annotations
 import argparse
 import functools
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -83,7 +86,11 @@ def main() -> None:
     ap.add_argument("--minutes", action="store_true",
                     help="with minute capacities (" + ", ".join(
                         f"{k} {v:,}" for k, v in MINUTES_CAPACITY.items()) + ")")
+    ap.add_argument("--child", metavar="FOLDER", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        timed(args, Path(args.child))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "district"
         write_district(generate_district(args.students, seed=args.seed, services=True), folder)
@@ -91,8 +98,18 @@ def main() -> None:
             with open(folder / "district.toml", "a", encoding="utf-8") as f:
                 f.write("\n[minutes_capacity]\n" + "".join(
                     f"{k} = {v}\n" for k, v in MINUTES_CAPACITY.items()))
-        with open(folder / "services.csv", encoding="utf-8") as f:
-            rows = sum(1 for _ in f) - 1
+        # The stages timed in a new process, as `caseload plan` runs them:
+        # not beside the generator's records and memory (bench_plan.py does
+        # the same).
+        subprocess.run([sys.executable, __file__, *sys.argv[1:], "--child", str(folder)],
+                       check=True)
+
+
+def timed(args: argparse.Namespace, folder: Path) -> None:
+    """The timed stages on the district in ``folder``, printed (in the child)."""
+    with open(folder / "services.csv", encoding="utf-8") as f:
+        rows = sum(1 for _ in f) - 1
+    with tempfile.TemporaryDirectory() as tmp:
         clock = Clock()
         district = load_district(folder)
         clock.lap("read + validate")
@@ -133,7 +150,7 @@ def main() -> None:
         print(f"{'total with the workbook':<28}{sum(r[1] for r in with_xlsx):>9.2f}"
               f"{sum(r[2] for r in with_xlsx):>9.2f}")
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak memory {peak:,.0f} MB (the process, generation included); the largest "
+    print(f"peak memory {peak:,.0f} MB (the process); the largest "
           f"second process {children:,.0f} MB (with the pages it shares with this one)")
     t, b = sol.terms, sol.bound
     print(f"status {sol.status}; unserved pairs {t['unserved']:,} (bound {b['unserved']:,}), "
