@@ -351,3 +351,34 @@ def test_parts_another_xlsxwriter_cannot_take_are_written_here(plans, tmp_path,
     assert parts_used == [0, 2, 0]  # refused, then written in one process
     assert (tmp_path / "one.xlsx").read_bytes() == (tmp_path / "two.xlsx").read_bytes()
     assert list(own_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize("threads", [0, 2])
+def test_a_finished_sheet_is_made_while_the_next_is_written(plans, own_tmp, monkeypatch,
+                                                           threads):
+    # In the second process each finished sheet's member is deflated in a
+    # thread while the next sheet is made (that process is the one the
+    # workbook waits for); the members are the same bytes either way.
+    import threading
+
+    from optimizer.outputs import xlsx_rows
+
+    result, eligible = plans[1]
+    tables = result.tables()
+    monkeypatch.setattr(xlsx_rows, "DEFLATE_THREADS", 0)
+    alone = workbook.sheet_parts(tables, "services")
+    where: list[tuple[str, bool]] = []
+    real = workbook.sheet_part
+
+    def spy(ws, *args, **kwargs):
+        where.append((ws.name, threading.current_thread() is threading.main_thread()))
+        return real(ws, *args, **kwargs)
+
+    monkeypatch.setattr(workbook, "sheet_part", spy)
+    monkeypatch.setattr(xlsx_rows, "DEFLATE_THREADS", threads)
+    made = workbook.sheet_parts(tables, "services")
+    assert made == alone and made is not None and len(made.sheets) == 2
+    # Each sheet's member made once: in the thread as it was finished, or
+    # here at the end without threads.
+    assert where == [("Services", not threads), ("Provider rosters", not threads)]
+    assert list(own_tmp.iterdir()) == []

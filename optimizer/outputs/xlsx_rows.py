@@ -43,8 +43,9 @@ from optimizer.district.textsafe import (
     neutralize_texts,
 )
 
-__all__ = ["Column", "Distinct", "SheetPart", "close_workbook", "discard_row_files", "distinct",
-           "guarded_text", "sheet_part", "spool_rows", "write_rows"]
+__all__ = ["Column", "Distinct", "SheetPart", "close_workbook", "deflate_threads",
+           "discard_row_files", "distinct", "guarded_text", "sheet_part", "spool_rows",
+           "write_rows"]
 
 
 @dataclass(frozen=True)
