@@ -208,6 +208,11 @@ def test_the_service_rows_explained_in_a_child_are_the_same(planned, monkeypatch
     for name in ("services", "assignments", "caseloads", "unassigned", "hiring_needs"):
         pd.testing.assert_frame_equal(getattr(here, name), getattr(ahead, name),
                                       check_exact=True)
+    # The figures too (made in the child with the tables), but the run times.
+    def figures(tables):
+        return {k: v for k, v in tables.summary.items() if k != "runtime_s"}
+
+    assert figures(here) == figures(ahead) and "explain" in ahead.summary["runtime_s"]
     # A child that fails: the rows are made here, the same.
     monkeypatch.setattr(service_explain, "service_rows", _fails_in_a_child(
         service_explain.service_rows, pid))
