@@ -464,7 +464,7 @@ def test_one_time_budget_for_the_whole_service_solve(monkeypatch):
     problem = to_problem(spec)
     walls: list[float] = []
     limits: list[float] = []
-    real_exact, real_rest = services_exact.solve_exact, services_exact._solve_split
+    real_exact, real_rest = services_exact.solve_exact, services_exact._split_solved
 
     def exact_spy(*args, **kw):
         walls.append(kw["wall_limit"])
@@ -475,7 +475,7 @@ def test_one_time_budget_for_the_whole_service_solve(monkeypatch):
         return real_rest(sub, params, *args)
 
     monkeypatch.setattr(services_exact, "solve_exact", exact_spy)
-    monkeypatch.setattr(services_exact, "_solve_split", rest_spy)
+    monkeypatch.setattr(services_exact, "_split_solved", rest_spy)
     sizes = sorted(len(p.pairs) for p in chunks(problem, 1)[0])
     solve_services_exact(problem, ServiceParams(time_limit=7.0, chunk_pairs=1),
                          ExactParams(max_pairs=sizes[0], wall_limit=60.0, flows_first=False))

@@ -52,8 +52,8 @@ from optimizer.planning.solvers.services import (
     ServiceParams,
     ServiceProblem,
     ServiceSolution,
-    _solve_split,
     _split,
+    _split_solved,
     evaluate,
     minutes_served,
     seat_increments,
@@ -485,16 +485,22 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
         else:
             sub = restrict(problem, students, providers, pairs, home)
             split = _split(sub, rest_params)
-        sol = _solve_split(sub, rest_params, split, time.perf_counter())
-        _place(provider, cm, pairs, students, providers, sol.provider, sol.case_manager)
+        # (Its plan is evaluated as part of the whole, below.)
+        solved = _split_solved(sub, rest_params, split, time.perf_counter())
+        if isinstance(solved, ServiceSolution):
+            solved = (solved.provider, solved.case_manager,
+                      {k: int(v) for k, v in solved.bound.items()},
+                      dict(solved.runtime), list(solved.notes), dict(solved.extra))
+        sub_provider, sub_cm, sub_bound, sub_runtime, sub_notes, _ = solved
+        _place(provider, cm, pairs, students, providers, sub_provider, sub_cm)
         for key in bound:
-            bound[key] += int(sol.bound[key])
+            bound[key] += int(sub_bound[key])
         bound["unplaced"] -= int(len(home) - np.count_nonzero(home))
-        for key, seconds in sol.runtime.items():
+        for key, seconds in sub_runtime.items():
             runtime[key] = runtime.get(key, 0.0) + seconds
         notes.append(f"the other parts ({len(students):,} students): "
                      "by the flow and LP solver, as follows")
-        notes.extend(sol.notes)
+        notes.extend(sub_notes)
     runtime["total"] = time.perf_counter() - t0
     terms = evaluate(problem, params, provider, cm)
     levels_met = (terms["unserved"] == bound["unserved"]
