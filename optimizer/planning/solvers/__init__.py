@@ -97,7 +97,7 @@ def solve(problem: PlanningProblem, params: SolveParams | None = None) -> Soluti
     params = params or SolveParams()
     runtime = dict(problem.timings)
     started = t0 = time.perf_counter()
-    from optimizer.planning.problem import component_labels
+    from optimizer.planning.problem import component_labels  # (pandas: see the top)
 
     labels = component_labels(problem)
     s_lab = labels[0]
