@@ -366,3 +366,33 @@ def test_a_chosen_case_manager_is_not_called_cleared_in_a_what_if(planned, distr
                         keep_default_na=False).set_index("student_id").loc[sid]
     assert after["case_manager_id"] == chosen
     assert "Cleared in the plan workbook" not in after["reason"]
+
+
+def test_an_edit_refused_by_the_scenarios_own_pin_names_the_scenario(planned, district,
+                                                                       tmp_path, capsys):
+    """A what-if whose scenario pins a student the planner had given another
+    case manager: the edit no longer holds, and the pin is the scenario's,
+    not locks.csv's (it said "locks.csv pins ...": a review)."""
+    from optimizer import edge_table
+    a = pd.read_csv(planned / "assignments.csv", dtype=str, keep_default_na=False)
+    cm = dict(zip(a["student_id"], a["case_manager_id"], strict=True))
+    by = edge_table(district).groupby("student_id")["educator_id"].agg(list)
+    sid, chosen, pinned = next((s, e, f) for s, es in by.items() for e in es for f in es
+                               if cm.get(s) and cm[s] not in (e, f) and e != f
+                               and s not in district.pins)
+    wb = load_workbook(planned / "plan.xlsx")
+    for row in wb["Edit case managers"].iter_rows(min_row=2):
+        if row[0].value == sid:
+            row[3].value = chosen
+    wb.save(planned / "cm-pinned.xlsx")
+    v2 = tmp_path / "v2"
+    assert _keep(planned / "cm-pinned.xlsx", v2, "--quiet") == 0
+    scenario = tmp_path / "pin.toml"
+    scenario.write_text(f'name = "pin it"\n[[changes]]\nkind = "pin"\nstudent_id = "{sid}"\n'
+                        f'educator_id = "{pinned}"\n', encoding="utf-8")
+    capsys.readouterr()
+    assert main(["whatif", str(SERVICES_SAMPLE), str(scenario), "--plan", str(v2), "--out",
+                 str(tmp_path / "w"), "--no-xlsx"]) == 0
+    said = capsys.readouterr().out
+    assert f"pin: 'pin it' pins {sid} to {pinned}" in said, said
+    assert "locks.csv pins" not in said

@@ -91,6 +91,22 @@ def _near(value: str, choices: Iterable[str]) -> str:
     return (" (did you mean " + " or ".join(f"'{c}'" for c in near) + "?)") if near else ""
 
 
+def _scenario_lock_named(r: RejectedEdit, district: District,
+                         scenario: Scenario) -> RejectedEdit:
+    """``r`` with "locks.csv" named as the scenario where the pin or forbid
+    that refused the edit is one the scenario adds, not one of the files'."""
+    if r.rule not in ("pin", "forbid"):
+        return r
+    service = r.edit.service or ""
+    ours = {(ch.kind, ch.student_id, ch.service or "") for ch in scenario.changes
+            if isinstance(ch, Pin)}
+    theirs = {(lk.kind, lk.student_id, lk.service or "") for lk in district.locks}
+    key = (r.rule, r.edit.student_id, service)
+    if key not in ours or key in theirs:
+        return r
+    return dataclasses.replace(r, detail=r.detail.replace("locks.csv", f"'{scenario.name}'", 1))
+
+
 def _hire_id(district: District, given: str | None, taken: set[str]) -> str:
     if given:
         return given
@@ -267,12 +283,14 @@ def what_if(district: District, scenario: Scenario, published: PlanTables, *,
             dict(zip(zip(sv["student_id"], sv["service"], strict=True), sv["plan_had"],
                      strict=True)))
         # An educator chosen in an edit who leaves in the scenario: said so,
-        # not as a typo with a "did you mean".
+        # not as a typo with a "did you mean"; a pin or forbid the scenario
+        # adds, named as the scenario's, not as locks.csv's.
         gone = set(district.educators) - set(changed.educators)
         not_kept = tuple(
             RejectedEdit(r.edit, "leaves in this scenario", f"{r.edit.chosen} leaves in "
                          f"'{scenario.name}'") if r.rule == "unknown educator"
-            and r.edit.chosen in gone else r for r in again.rejected)
+            and r.edit.chosen in gone else _scenario_lock_named(r, district, scenario)
+            for r in again.rejected)
         again = dataclasses.replace(again, rejected=not_kept)
         changed = again.district
     result = plan(changed, params, published=published, made_at=made_at)
