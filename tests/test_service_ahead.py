@@ -128,8 +128,8 @@ def test_a_solver_error_stops_the_child(monkeypatch):
 @needs_fork
 @pytest.mark.parametrize("minutes", [False, True])
 def test_parts_solved_on_two_cores_give_the_plans_solved_on_one(minutes):
-    # Every other part in a forked child (with minute capacities the child
-    # runs its own HiGHS process: the parent's answers only the parent).
+    # Parts shared by turns with a forked child (with minute capacities the
+    # child runs its own HiGHS process: the parent's answers only the parent).
     from tests.test_service_components import merged
     from tests.test_service_planning import to_problem
 
@@ -261,8 +261,8 @@ def test_no_fork_while_another_thread_runs():
 
 @needs_fork
 def test_exact_models_on_two_cores_give_the_plans_on_one():
-    # CP-SAT's small parts, every other model in a forked child: one worker,
-    # a fixed seed and a work limit give the same outcome in either process.
+    # CP-SAT's small parts, the models shared by turns with a forked child: one
+    # worker, a fixed seed and a work limit give the same outcome in either process.
     from optimizer.planning.solvers.services_exact import ExactParams, solve_services_exact
     from tests.test_service_components import merged
     from tests.test_service_planning import to_problem
@@ -330,3 +330,36 @@ def test_the_rest_split_made_meanwhile_is_used_only_when_it_is_the_rest(
             assert splits[1] > splits[0]  # (the rest: the large parts and the small)
     assert runs >= 3, runs
     assert multiprocessing.active_children() == []
+
+
+def test_turns_without_semaphores_stay_in_this_process(monkeypatch):
+    # Where fork works but the system gives no semaphores (some containers),
+    # the counter is this process's own and no child is forked for the work.
+    class NoSemaphores:
+        def Value(self, *args):
+            raise OSError("no semaphores here")
+
+    monkeypatch.setattr(multiprocessing, "get_context", lambda *args: NoSemaphores())
+    turns = Turns(4)
+    assert not turns.shared
+    assert list(turns) == [0, 1, 2, 3] and turns.take() is None
+
+
+@needs_fork
+def test_a_child_that_dies_holding_the_counter_ends_the_turns(monkeypatch):
+    # Killed in the microseconds it holds the lock: the turns end (None) after
+    # LOCK_WAIT, not a wait for ever; the caller then does the rest itself.
+    monkeypatch.setattr(Turns, "LOCK_WAIT", 0.3)
+    turns = Turns(10)
+    assert turns.shared and turns.take() == 0
+
+    def die_holding_it():
+        turns._next.get_lock().acquire()
+        os._exit(0)
+
+    child = multiprocessing.get_context("fork").Process(target=die_holding_it)
+    child.start()
+    child.join()
+    started = time.perf_counter()
+    assert turns.take() is None
+    assert 0.3 <= time.perf_counter() - started < 5

@@ -258,3 +258,27 @@ def test_an_error_while_the_service_rows_are_made_leaves_no_child(planned, monke
     with pytest.raises(RuntimeError, match="stopped here"):
         service_explain.explain_service_plan(sp, sol, params, audit=audit_table(sp.district))
     assert time.monotonic() - start < 30 and multiprocessing.active_children() == []
+
+
+def test_the_explain_runtime_is_both_processes(planned, monkeypatch):
+    # The figures are made in the child after the service rows; the time of
+    # explaining they report is the whole of it, this process's rows too.
+    import time
+
+    from optimizer.planning import service_explain
+    from optimizer.planning.check import audit_table
+
+    sp, sol = planned
+    params = service_params(Objective.from_settings(sp.district.rules.objective), 30.0)
+    real = service_explain.assignment_rows
+
+    def slow(plan):
+        time.sleep(0.4)
+        return real(plan)
+
+    monkeypatch.setattr(service_explain, "assignment_rows", slow)
+    for ahead in (0, 10**9):  # in a child, and here
+        monkeypatch.setattr(service_explain, "SERVICE_ROWS_AHEAD", ahead)
+        result = service_explain.explain_service_plan(sp, sol, params,
+                                                      audit=audit_table(sp.district))
+        assert result.figures["runtime_s"]["explain"] >= 0.4

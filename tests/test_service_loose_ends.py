@@ -13,6 +13,7 @@ import itertools
 import json
 import random
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -464,20 +465,51 @@ def test_one_time_budget_for_the_whole_service_solve(monkeypatch):
     problem = to_problem(spec)
     walls: list[float] = []
     limits: list[float] = []
+    deadlines: list[float] = []
     real_exact, real_rest = services_exact.solve_exact, services_exact._split_solved
+    real_split = services_exact._split
 
     def exact_spy(*args, **kw):
         walls.append(kw["wall_limit"])
         return real_exact(*args, **kw)
 
-    def rest_spy(sub, params, *args):
+    def rest_spy(sub, params, split, t0):
         limits.append(params.time_limit)
-        return real_rest(sub, params, *args)
+        deadlines.append(t0 + params.time_limit)
+        return real_rest(sub, params, split, t0)
+
+    def slow_split(*args):  # (the rest's split counts in the time limit too)
+        time.sleep(0.3)
+        return real_split(*args)
 
     monkeypatch.setattr(services_exact, "solve_exact", exact_spy)
     monkeypatch.setattr(services_exact, "_split_solved", rest_spy)
+    monkeypatch.setattr(services_exact, "_split", slow_split)
     sizes = sorted(len(p.pairs) for p in chunks(problem, 1)[0])
+    started = time.perf_counter()
     solve_services_exact(problem, ServiceParams(time_limit=7.0, chunk_pairs=1),
                          ExactParams(max_pairs=sizes[0], wall_limit=60.0, flows_first=False))
     assert walls and all(0 < w <= 7.0 for w in walls)
     assert limits and all(0 <= t <= 7.0 for t in limits)
+    # The rest's deadline is the solve's: 7 s from its start, the 0.3 s split
+    # inside (0.1 s: from `started` to the solve's own clock).
+    assert deadlines and all(d <= started + 7.0 + 0.1 for d in deadlines)
+
+
+def test_the_split_counts_in_the_components_runtime(monkeypatch):
+    # solve_services' clock starts before the problem is split into parts:
+    # the split is in its time limit and its "components" runtime.
+    from optimizer.planning.solvers import services
+
+    rng = random.Random(13)
+    problem = to_problem(merged(rng, minutes=False)[0])
+    real = services.chunks
+
+    def slow(*args):
+        time.sleep(0.3)
+        return real(*args)
+
+    monkeypatch.setattr(services, "chunks", slow)
+    sol = services.solve_services(problem, ServiceParams(chunk_pairs=1))
+    assert len(real(problem, 1)[0]) > 1  # (several parts: the runtime of the split is kept)
+    assert sol.runtime["components"] >= 0.3

@@ -159,7 +159,8 @@ def solve_services(problem: ServiceProblem, params: ServiceParams | None = None
     ('optimal', (0, 0, 123456))
     """
     params = params or ServiceParams()
-    return _solve_split(problem, params, _split(problem, params), time.perf_counter())
+    t0 = time.perf_counter()  # (the split counts in the time limit)
+    return _solve_split(problem, params, _split(problem, params), t0)
 
 
 def _split(problem: ServiceProblem, params: ServiceParams
@@ -273,10 +274,12 @@ def _solve_all(problems: list[ServiceProblem], params: ServiceParams, deadline: 
     def to_prove(k: int, sol: ServiceSolution) -> bool:
         return params.lp_bound and apart(sol) and problems[k].n_pairs <= params.lp_max_pairs
 
-    # A part of this process whose levels stay apart gets its MIP in a forked
-    # child as soon as it is solved, while the other parts are solved (with
-    # minute capacities at 100,000 students, a 1,935-pair part's MIP took
-    # 10 s, after every part had been solved: most of a core idle).
+    # A part whose levels stay apart gets its MIP in a forked child as soon
+    # as this process has it: its own parts as solved, while the other parts
+    # are solved (with minute capacities at 100,000 students, a 1,935-pair
+    # part's MIP took 10 s, after every part had been solved: most of a core
+    # idle); the child's when they come back (_solve_parts), so that which
+    # parts go this way does not depend on which process solved which.
     early: dict[int, tuple[ServiceSolution, Ahead]] = {}
 
     def start_early(k: int, sol: ServiceSolution) -> None:
@@ -475,9 +478,11 @@ def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline
     this process's: a forked child never forks again, and a part of
     ``ahead_pairs`` pairs or more solves a flow in a child of its own (with
     it in the child, ``bench_services.py --modes count`` took 10.3 s, here
-    6.4 s). ``solved_here(k, solution)`` is called in this process as each
-    of its own parts is solved, when a child solves the others. A part the
-    child took and did not answer (it failed) is solved here."""
+    6.4 s). When a child shares the parts, ``solved_here(k, solution)`` is
+    called in this process for every part: for its own as each is solved,
+    for the child's when they come back, so which parts are told never
+    depends on which process solved which (the turns do). A part the child
+    took and did not answer (it failed) is solved here."""
     ks = list(range(len(problems)))
 
     def solve(k: int) -> ServiceSolution:
@@ -488,13 +493,16 @@ def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline
         return [solve(k) for k in ks]
     order = _largest_first([p.n_pairs for p in problems])
     turns = Turns(len(order), start=1)  # (order[0] is this process's)
-    child = Ahead(lambda: [(order[i], _plain(solve(order[i]))) for i in turns])
+    child = Ahead(lambda: [(order[i], _plain(solve(order[i]))) for i in turns],
+                  fork=turns.shared)
     try:
         sols: dict[int, ServiceSolution] = {}
+        tell = solved_here if child.forked else None
         for i in itertools.chain([0], turns):  # (lazily: one turn at a time)
             sols[order[i]] = solve(order[i])
-            if solved_here is not None and child.forked:
-                solved_here(order[i], sols[order[i]])
+            if tell is not None:
+                tell(order[i], sols[order[i]])
+        told = set(sols)
         for k, plain in child.result():
             theirs = _unplain(plain)
             if theirs is None:
@@ -503,6 +511,8 @@ def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline
         for k in ks:
             if k not in sols:  # (taken by a child that failed)
                 sols[k] = solve(k)
+            if tell is not None and k not in told:
+                tell(k, sols[k])
     finally:
         child.cancel()
     return [sols[k] for k in ks]

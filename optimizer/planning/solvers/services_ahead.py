@@ -122,11 +122,16 @@ class Turns:
     Work shared this way ends on both cores at about the same time, where a
     split fixed in advance (by pairs, say) leaves one core idle at the end
     whenever the other's parts take longer than their size says: at 100,000
-    students the two halves of the service parts ended 0.5 s apart. Each
+    students the two halves of the service parts ended 0.5-1.6 s apart. Each
     index's work must give the same answer in either process (as Ahead's).
 
-    Without fork the counter is this process's own; a child that fails
-    leaves the indexes it took unanswered, and the caller does them itself.
+    The counter is shared (:attr:`shared`) where a child can be forked and
+    the system gives semaphores; otherwise it is this process's own, and a
+    child must not be forked for the work (``Ahead(..., fork=turns.shared)``).
+    A child that fails leaves the indexes it took unanswered: the caller does
+    them itself. One that dies holding the counter's lock (killed in the few
+    microseconds it holds it) ends the turns for both: :meth:`take` gives
+    None after :data:`LOCK_WAIT` seconds, and the caller does the rest itself.
 
     Examples
     --------
@@ -137,19 +142,36 @@ class Turns:
     []
     """
 
+    #: Seconds :meth:`take` waits for the counter's lock (held for a few
+    #: microseconds at a time: a longer wait means its holder died).
+    LOCK_WAIT = 10.0
+
     def __init__(self, n: int, start: int = 0) -> None:
         self._n = n
-        # (A shared integer and its lock, made before the fork; a plain cell without one.)
-        self._next: Any = (multiprocessing.get_context("fork").Value("q", start)
-                           if can_fork() else _Cell(start))
+        self._next: Any = _Cell(start)
+        if can_fork():
+            # (A shared integer and its lock, made before the fork.)
+            with contextlib.suppress(OSError):  # (no semaphores here: not shared)
+                self._next = multiprocessing.get_context("fork").Value("q", start)
+
+    @property
+    def shared(self) -> bool:
+        """Whether a forked child takes its turns from the same counter."""
+        return not isinstance(self._next, _Cell)
 
     def take(self) -> int | None:
-        """The next index not yet taken, or None when all are."""
-        with self._next.get_lock():
+        """The next index not yet taken, or None when all are (or the lock's
+        holder died)."""
+        lock = self._next.get_lock()
+        if not lock.acquire(timeout=self.LOCK_WAIT):
+            return None
+        try:
             k = int(self._next.value)
             if k >= self._n:
                 return None
             self._next.value = k + 1
+        finally:
+            lock.release()
         return k
 
     def __iter__(self) -> Iterator[int]:
@@ -162,5 +184,11 @@ class _Cell:
     def __init__(self, value: int) -> None:
         self.value = value
 
-    def get_lock(self) -> contextlib.nullcontext[None]:
-        return contextlib.nullcontext()
+    def get_lock(self) -> _Cell:
+        return self
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass

@@ -418,7 +418,7 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
     if (params.ahead_pairs is not None and n_small > 1
             and sum(len(part.pairs) for part in small) >= params.ahead_pairs):
         turns = Turns(n_small)
-        child = Ahead(lambda: [(k, run(k)) for k in turns])
+        child = Ahead(lambda: [(k, run(k)) for k in turns], fork=turns.shared)
         try:
             if large and child.forked:
                 # Meanwhile, the large parts' problem split for the flow and
@@ -478,7 +478,8 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
         "minutes": minutes, "components": n_comp, "exact_parts": proven_components}
     if rest:
         students, providers, pairs, home = _rest_rows(rest)
-        left = params.time_limit - (time.perf_counter() - t0)
+        now = time.perf_counter()  # (the rest's split, when made here, counts in its time)
+        left = params.time_limit - (now - t0)
         rest_params = dataclasses.replace(params, time_limit=max(left, 0.0))
         if ahead_split is not None and len(rest) == len(large):  # (then rest is large)
             sub, split = ahead_split
@@ -486,7 +487,7 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
             sub = restrict(problem, students, providers, pairs, home)
             split = _split(sub, rest_params)
         # (Its plan is evaluated as part of the whole, below.)
-        solved = _split_solved(sub, rest_params, split, time.perf_counter())
+        solved = _split_solved(sub, rest_params, split, now)
         if isinstance(solved, ServiceSolution):
             solved = (solved.provider, solved.case_manager,
                       {k: int(v) for k, v in solved.bound.items()},
