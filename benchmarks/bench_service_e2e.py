@@ -104,9 +104,13 @@ def main() -> None:
         # The stages timed in a new process, as `caseload plan` runs them:
         # not beside the generator's records and memory (bench_plan.py does
         # the same).
-        runs = [subprocess.run([sys.executable, __file__, *sys.argv[1:], "--child",
-                                str(folder)], check=True, capture_output=True,
-                               text=True).stdout for _ in range(max(1, args.repeat))]
+        runs = []
+        for _ in range(max(1, args.repeat)):
+            run = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--child",
+                                  str(folder)], capture_output=True, text=True)
+            if run.returncode:
+                sys.exit(f"the timed run failed:\n{run.stdout}{run.stderr}")
+            runs.append(run.stdout)
     # (The last line of each run: its totals, without and with the workbook.)
     totals = [[float(x) for x in out.strip().splitlines()[-1].split()[1:]] for out in runs]
     best = min(range(len(runs)), key=lambda k: totals[k][-1])
