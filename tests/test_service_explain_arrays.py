@@ -282,3 +282,31 @@ def test_the_explain_runtime_is_both_processes(planned, monkeypatch):
         result = service_explain.explain_service_plan(sp, sol, params,
                                                       audit=audit_table(sp.district))
         assert result.figures["runtime_s"]["explain"] >= 0.4
+
+
+def test_a_full_provider_who_counts_the_student_already_could_keep_the_pair():
+    # "Keeps the published plan's provider" needs this year's provider to have
+    # room for the pair: under their cap, or counting the student already
+    # (serving another of their services, or their case manager), as the
+    # pair then takes no seat more. At the cap without either: no room.
+    from types import SimpleNamespace
+
+    from optimizer.district.model import ServiceNeed
+    from optimizer.planning.service_explain import _could_keep
+
+    problem = SimpleNamespace(edge_provider=np.array([0, 1]), cap=np.array([2, 2]),
+                              pair_student=np.array([0, 0]), n_providers=2)
+    sp = SimpleNamespace(problem=problem, pair_forbidden={})
+    need = ServiceNeed("S1", "SPEECH", 30.0, "E1", 2)
+
+    def plan(caseload, serves=(), cm=(-1,)):
+        return SimpleNamespace(sp=sp, e_pos={"E0": 0, "E1": 1}, caseload=np.array(caseload),
+                               serves=set(serves), cm=np.array(cm))
+
+    assert _could_keep(plan([0, 1]), 0, need, "E1", 0, 2)  # under the cap
+    assert not _could_keep(plan([0, 2]), 0, need, "E1", 0, 2)  # full, the student new to them
+    assert _could_keep(plan([0, 2], serves={0 * 2 + 1}), 0, need, "E1", 0, 2)  # serves them
+    assert _could_keep(plan([0, 2], cm=(1,)), 0, need, "E1", 0, 2)  # their case manager
+    assert not _could_keep(plan([0, 1]), 0, need, "E1", 0, 1)  # not one of the pair's options
+    sp.pair_forbidden = {("S1", "SPEECH"): frozenset({"E1"})}
+    assert not _could_keep(plan([0, 1]), 0, need, "E1", 0, 2)  # forbidden

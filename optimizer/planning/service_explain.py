@@ -452,15 +452,21 @@ def service_rows(plan: _Plan) -> pd.DataFrame:
 
 def _could_keep(plan: _Plan, q: int, need: ServiceNeed, cur: str, a: int, b: int) -> bool:
     """This year's provider could have kept the pair: on staff, not forbidden,
-    one of its options, with room left in the plan. Only then is keeping the
-    published plan's provider the reason this year's is not kept; otherwise
-    :func:`_provider_why_not` says the cause (a review)."""
+    one of its options, with room for it in the plan -- under their cap, or
+    counting the student already (serving another of their services, or
+    their case manager: the pair takes no seat more). Only then is keeping
+    the published plan's provider the reason this year's is not kept;
+    otherwise :func:`_provider_why_not` says the cause (a review). (Minute
+    capacities are not weighed here.)"""
     e = plan.e_pos.get(cur)
     sp = plan.sp
-    return (e is not None and cur not in sp.pair_forbidden.get((need.student_id, need.service),
-                                                               frozenset())
-            and e in sp.problem.edge_provider[a:b].tolist()
-            and int(plan.caseload[e]) < int(sp.problem.cap[e]))
+    p = sp.problem
+    if (e is None or cur in sp.pair_forbidden.get((need.student_id, need.service), frozenset())
+            or e not in p.edge_provider[a:b].tolist()):
+        return False
+    s = int(p.pair_student[q])
+    return (int(plan.caseload[e]) < int(p.cap[e]) or s * p.n_providers + e in plan.serves
+            or int(plan.cm[s]) == e)
 
 
 def _provider_why_not(plan: _Plan, q: int, sid: str, svc: str, cur: str, a: int,
