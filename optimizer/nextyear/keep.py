@@ -30,7 +30,6 @@ makes room if it can (:func:`unmet_service_edits` lists those it could not).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ import pandas as pd
 
 from optimizer.district.model import EDIT_REASON, District
 from optimizer.district.services_check import service_lock_problem
+from optimizer.district.suggest import nearest
 from optimizer.nextyear.scenario import Change, Forbid, Pin, Scenario
 from optimizer.planning.check import may_provide
 from optimizer.planning.result import LOCK_REASON
@@ -293,13 +293,12 @@ def _did_you_mean(district: District, typed: str,
     id, or an id a character or two off; '' when nothing is near. ``fits``:
     only educators it accepts are suggested (those who may give a service)."""
     ids = [e for e in district.educators if fits is None or fits(e)]
-    near = [e for e in ids if e.casefold() == typed.casefold()]
-    # A letter typed for the digit it looks like (O for 0, I or l for 1).
-    looks = typed.upper().translate(_LOOKALIKE)
-    near = near or [e for e in ids if e.upper().translate(_LOOKALIKE) == looks]
-    near = near or [e for e in ids if district.educators[e].name
-                    and str(district.educators[e].name).casefold() == typed.casefold()]
-    near = near or difflib.get_close_matches(typed, ids, n=2, cutoff=0.8)
+    names = {e: str(district.educators[e].name) for e in ids if district.educators[e].name}
+    near = nearest(typed, ids, n=2, cutoff=0.8, alike=(
+        # A letter typed for the digit it looks like (O for 0, I or l for 1).
+        lambda x: x.upper().translate(_LOOKALIKE),
+        # A name typed for the id (what was typed is no id: it stays itself).
+        lambda x: names.get(x, x).casefold()))
     shown = [f"'{e} — {district.educators[e].name}'" if district.educators[e].name
              else f"'{e}'" for e in near[:2]]
     return f" (did you mean {' or '.join(shown)}?)" if shown else ""

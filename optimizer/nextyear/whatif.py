@@ -18,7 +18,6 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ import pandas as pd
 
 from optimizer.district.model import District, InputIssue
 from optimizer.district.scenario_file import ChangeSpec, ScenarioSpec
+from optimizer.district.suggest import nearest
 from optimizer.district.validate import DistrictError
 from optimizer.nextyear.compare import Comparison, compare
 from optimizer.nextyear.keep import KeptEdits, RejectedEdit, keep_edits
@@ -85,9 +85,7 @@ class RemoveStudents(Change):
 
 
 def _near(value: str, choices: Iterable[str]) -> str:
-    choices = list(choices)
-    same = [c for c in choices if c.casefold() == value.casefold()]
-    near = same or difflib.get_close_matches(value, choices, n=2, cutoff=0.6)
+    near = nearest(value, choices, n=2)
     return (" (did you mean " + " or ".join(f"'{c}'" for c in near) + "?)") if near else ""
 
 

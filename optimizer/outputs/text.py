@@ -6,7 +6,6 @@ the CLI prints (or dumps as JSON) and notebooks display.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.district.model import District, InputIssue
+from optimizer.district.suggest import nearest
 from optimizer.graph import (
     component_summary,
     components_with_students,
@@ -44,10 +44,8 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     " Did you mean 'plan'?"
     """
     choices = sorted(set(choices))
-    same = [c for c in choices if c.casefold() == value.casefold()]
-    near = same or difflib.get_close_matches(value, choices, n=3, cutoff=0.6)
-    if not near:
-        near = difflib.get_close_matches(value.upper(), choices, n=3, cutoff=0.6)
+    # (Then as typed in capitals: ids are.)
+    near = nearest(value, choices) or nearest(value.upper(), choices)
     if not near:
         return ""
     return " Did you mean " + " or ".join(f"'{c}'" for c in near) + "?"
