@@ -18,24 +18,44 @@ import pandas as pd
 
 from optimizer.planning.result import SERVICE_COLUMNS, PlanTables, Result
 
-__all__ = ["Comparison", "compare", "MOVED_COLUMNS", "ROSTER_COLUMNS", "SERVICE_CHANGE_COLUMNS",
-           "signed"]
+__all__ = ["Comparison", "HEADLINE_METRICS", "HeadlineMetric", "compare", "MOVED_COLUMNS",
+           "ROSTER_COLUMNS", "SERVICE_CHANGE_COLUMNS", "signed"]
 
-_METRICS = [
-    ("placed", "students placed", "{:,.0f}"),
-    ("unplaced", "students unplaced", "{:,.0f}"),
-    ("best_practice_share", "best-practice share", "{:.1%}"),
-    ("continuity_share", "continuity share", "{:.1%}"),
-    ("max_load_ratio", "highest load ratio", "{:.2f}"),
-    ("std_load_ratio", "std of load ratio", "{:.3f}"),
-    ("hiring_fte", "hiring needs (FTE)", "{:.1f}"),
+@dataclass(frozen=True)
+class HeadlineMetric:
+    """A headline figure of a comparison: its key (``headline``'s ``metric``),
+    its words on the terminal, its kind -- ``"count"`` (whole), ``"share"``
+    (a percentage, its change in points) or ``"number"`` -- and a number's
+    decimals. The one table of how each figure is shown: the terminal here,
+    the comparison workbook and page (outputs/comparison.py)."""
+
+    key: str
+    label: str
+    kind: str
+    places: int = 0
+
+    @property
+    def format(self) -> str:
+        """The figure's format string (``str.format``)."""
+        return {"count": "{:,.0f}", "share": "{:.1%}"}.get(self.kind, f"{{:.{self.places}f}}")
+
+
+#: The headline figures, in the order shown.
+HEADLINE_METRICS = (
+    HeadlineMetric("placed", "students placed", "count"),
+    HeadlineMetric("unplaced", "students unplaced", "count"),
+    HeadlineMetric("best_practice_share", "best-practice share", "share"),
+    HeadlineMetric("continuity_share", "continuity share", "share"),
+    HeadlineMetric("max_load_ratio", "highest load ratio", "number", 2),
+    HeadlineMetric("std_load_ratio", "std of load ratio", "number", 3),
+    HeadlineMetric("hiring_fte", "hiring needs (FTE)", "number", 1),
     # Only when both plans plan service providers (summary.json's "services"):
     # a what-if can leave services without a provider while every student
     # still has a case manager.
-    ("services_served", "IEP services served", "{:,.0f}"),
-    ("services_unserved", "IEP services not served", "{:,.0f}"),
-    ("services_not_planned", "IEP services not planned", "{:,.0f}"),
-]
+    HeadlineMetric("services_served", "IEP services served", "count"),
+    HeadlineMetric("services_unserved", "IEP services not served", "count"),
+    HeadlineMetric("services_not_planned", "IEP services not planned", "count"),
+)
 
 #: One row per student whose case manager differs between the plans.
 MOVED_COLUMNS = ["student_id", "student_name", "school_id", "school_name",
@@ -74,7 +94,7 @@ def _metrics(t: PlanTables) -> dict[str, float]:
 
 
 #: Figures that are counts (written whole), and the tenths of an FTE.
-_WHOLE = {k for k, _, fmt in _METRICS if fmt == "{:,.0f}"}
+_WHOLE = {m.key for m in HEADLINE_METRICS if m.kind == "count"}
 _TENTHS = {"hiring_fte"}
 
 
@@ -234,14 +254,14 @@ class Comparison:
 
         lines = [f"{self.name_b} compared with {self.name_a}", "",
                  f"  {'':<26} {'before':>10}    {'after':>10}"]
-        shown = {key: (label, fmt) for key, label, fmt in _METRICS}
+        shown = {m.key: m for m in HEADLINE_METRICS}
         for row in self.headline.itertuples():
-            label, fmt = shown[row.metric]
+            m = shown[row.metric]
             # A share's change is in percentage points (74.9% -> 73.5%: -1.4 points).
-            delta = signed(f"{row.delta * 100:.1f}") + " points" if fmt.endswith("%}") \
-                else signed(fmt.format(row.delta))
-            lines.append(f"  {label:<26} {fmt.format(row.a):>10} -> {fmt.format(row.b):>10}"
-                         f"   ({delta})")
+            delta = signed(f"{row.delta * 100:.1f}") + " points" if m.kind == "share" \
+                else signed(m.format.format(row.delta))
+            lines.append(f"  {m.label:<26} {m.format.format(row.a):>10} -> "
+                         f"{m.format.format(row.b):>10}   ({delta})")
         lines.append("")
         lines.append(f"  {len(self.moved):,} student(s) change case manager; "
                      f"{len(self.rosters):,} roster(s) change")
@@ -407,7 +427,7 @@ def compare(plan_a: Result | PlanTables, plan_b: Result | PlanTables, name_a: st
     loads = loads.sort_values(["delta", "educator_id"], ignore_index=True)
 
     ma, mb = _metrics(a), _metrics(b)
-    keys_in = [k for k, _, _ in _METRICS if k in ma and k in mb]
+    keys_in = [m.key for m in HEADLINE_METRICS if m.key in ma and m.key in mb]
     # As figures, not float sums: counts whole (3000, not 3000.0), FTE to the
     # tenth its rows are given in (37.3, not 37.300000000000004).
     headline = pd.DataFrame({

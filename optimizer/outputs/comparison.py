@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.district.textsafe import neutralize_formula
-from optimizer.nextyear.compare import Comparison, signed
+from optimizer.nextyear.compare import HEADLINE_METRICS, Comparison, signed
 from optimizer.outputs.outfolder import atomic_file, source_date
 
 __all__ = ["SIDE_BY_SIDE_ROWS", "render_comparison_html", "side_by_side",
@@ -30,14 +30,12 @@ _LABELS = {"placed": "Students placed", "unplaced": "Students unplaced",
            "hiring_fte": "Hiring needs (FTE)", "services_served": "IEP services served",
            "services_unserved": "IEP services not served",
            "services_not_planned": "IEP services not planned (no one on staff gives them)"}
-_PERCENT = {"best_practice_share", "continuity_share"}
-#: Figures that are counts of students or services.
-_COUNTS = {"placed", "unplaced", "services_served", "services_unserved", "services_not_planned"}
-
-
-#: Decimals a headline figure is shown with (a share's change: in points),
-#: as the terminal shows it (nextyear/compare.py's formats).
-_DECIMALS = {"hiring_fte": 1, "max_load_ratio": 2, "std_load_ratio": 3}
+#: How each headline figure is shown, from the terminal's table
+#: (nextyear/compare.py HEADLINE_METRICS): shares (their changes in points),
+#: counts of students or services, and the decimals of the other numbers.
+_PERCENT = {m.key for m in HEADLINE_METRICS if m.kind == "share"}
+_COUNTS = {m.key for m in HEADLINE_METRICS if m.kind == "count"}
+_DECIMALS = {m.key: m.places for m in HEADLINE_METRICS if m.kind == "number"}
 
 
 def _number_format(metric: str, change: bool = False) -> str:
