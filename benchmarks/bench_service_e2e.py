@@ -6,6 +6,7 @@ Usage::
     .venv/bin/python benchmarks/bench_service_e2e.py                  # 100,000 students
     .venv/bin/python benchmarks/bench_service_e2e.py --students 20000 --xlsx
     .venv/bin/python benchmarks/bench_service_e2e.py --minutes --time-limit 60
+    .venv/bin/python benchmarks/bench_service_e2e.py --xlsx --repeat 5   # least and median
 
 Generates a synthetic district with services.csv (``caseload generate
 --services``: minutes and this year's providers, about 1.7 service rows a
