@@ -34,6 +34,25 @@ def _keep(workbook, out, *flags):
                  "--no-xlsx", *flags])
 
 
+def _what_if(scenario_toml, plan, out, *flags):
+    """`caseload whatif` of the services sample with this scenario file's text,
+    against ``plan`` (a kept plan, its edits.csv beside it)."""
+    scenario = out.parent / f"{out.name}.toml"
+    scenario.write_text(scenario_toml, encoding="utf-8")
+    return main(["whatif", str(SERVICES_SAMPLE), str(scenario), "--plan", str(plan), "--out",
+                 str(out), "--no-xlsx", *flags])
+
+
+def _edit_case_manager(planned, target, sid, eid):
+    """plan.xlsx with the student's case manager set to ``eid`` on the edit
+    sheet, saved as ``target`` beside the plan's files."""
+    wb = load_workbook(planned / "plan.xlsx")
+    for row in wb["Edit case managers"].iter_rows(min_row=2):
+        if row[0].value == sid:
+            row[3].value = eid
+    wb.save(target)
+
+
 def _services(folder):
     return pd.read_csv(folder / "services.csv", dtype=str, keep_default_na=False)
 
@@ -260,12 +279,9 @@ def test_a_what_if_on_an_edited_plan_keeps_the_edits_that_still_hold(
     _edit(planned, planned / "edited3.xlsx", {key: new, key2: new2})
     v2 = tmp_path / "v2"
     assert _keep(planned / "edited3.xlsx", v2, "--quiet") == 0
-    leaves = tmp_path / "leaves.toml"
-    leaves.write_text(f'name = "leaves"\n[[changes]]\nkind = "leave"\neducator_id = "{new2}"\n',
-                      encoding="utf-8")
     capsys.readouterr()
-    assert main(["whatif", str(SERVICES_SAMPLE), str(leaves), "--plan", str(v2), "--out",
-                 str(tmp_path / "w"), "--no-xlsx"]) == 0
+    assert _what_if(f'name = "leaves"\n[[changes]]\nkind = "leave"\neducator_id = "{new2}"\n',
+                    v2, tmp_path / "w") == 0
     said = capsys.readouterr().out
     assert f"The published plan's edits ({v2}/edits.csv): 1 kept as the planner's choices, " \
            "1 no longer hold here:" in said
@@ -326,12 +342,9 @@ def test_a_what_if_that_moves_a_cleared_provider_still_runs(planned, district, t
     assert _keep(planned / "cleared3.xlsx", v2, "--quiet") == 0
     here = district.students[key[0]].school_id
     other = next(sch for sch in district.schools if sch != here)
-    move = tmp_path / "move.toml"
-    move.write_text(f'name = "move"\n[[changes]]\nkind = "move_educator"\n'
-                    f'educator_id = "{old}"\nschools = ["{other}"]\n', encoding="utf-8")
     capsys.readouterr()
-    assert main(["whatif", str(SERVICES_SAMPLE), str(move), "--plan", str(v2), "--out",
-                 str(tmp_path / "w"), "--no-xlsx"]) == 0
+    assert _what_if(f'name = "move"\n[[changes]]\nkind = "move_educator"\n'
+                    f'educator_id = "{old}"\nschools = ["{other}"]\n', v2, tmp_path / "w") == 0
     assert "1 kept as the planner's choices, 0 no longer hold" in capsys.readouterr().out
 
 
@@ -347,21 +360,14 @@ def test_a_chosen_case_manager_is_not_called_cleared_in_a_what_if(planned, distr
     by = edges.groupby("student_id")["educator_id"].agg(list)
     sid, other = next((s, e) for s, es in by.items() for e in es
                       if cm.get(s) and e != cm[s] and s not in district.pins)
-    wb = load_workbook(planned / "plan.xlsx")
-    ws = wb["Edit case managers"]
-    for row in ws.iter_rows(min_row=2):
-        if row[0].value == sid:
-            row[3].value = other
-    wb.save(planned / "cm.xlsx")
+    _edit_case_manager(planned, planned / "cm.xlsx", sid, other)
     v2 = tmp_path / "v2"
     _keep(planned / "cm.xlsx", v2, "--quiet")
     chosen = pd.read_csv(v2 / "assignments.csv", dtype=str, keep_default_na=False).set_index(
         "student_id").loc[sid, "case_manager_id"]
-    hire = tmp_path / "hire.toml"
-    hire.write_text('name = "hire"\n[[changes]]\nkind = "hire"\nrole = "SLP"\n'
-                    'credentials = ["SLP"]\nschools = ["SCH0001"]\n', encoding="utf-8")
-    assert main(["whatif", str(SERVICES_SAMPLE), str(hire), "--plan", str(v2), "--out",
-                 str(tmp_path / "w"), "--no-xlsx", "--quiet"]) == 0
+    assert _what_if('name = "hire"\n[[changes]]\nkind = "hire"\nrole = "SLP"\n'
+                    'credentials = ["SLP"]\nschools = ["SCH0001"]\n', v2, tmp_path / "w",
+                    "--quiet") == 0
     after = pd.read_csv(tmp_path / "w" / "assignments.csv", dtype=str,
                         keep_default_na=False).set_index("student_id").loc[sid]
     assert after["case_manager_id"] == chosen
@@ -380,19 +386,12 @@ def test_an_edit_refused_by_the_scenarios_own_pin_names_the_scenario(planned, di
     sid, chosen, pinned = next((s, e, f) for s, es in by.items() for e in es for f in es
                                if cm.get(s) and cm[s] not in (e, f) and e != f
                                and s not in district.pins)
-    wb = load_workbook(planned / "plan.xlsx")
-    for row in wb["Edit case managers"].iter_rows(min_row=2):
-        if row[0].value == sid:
-            row[3].value = chosen
-    wb.save(planned / "cm-pinned.xlsx")
+    _edit_case_manager(planned, planned / "cm-pinned.xlsx", sid, chosen)
     v2 = tmp_path / "v2"
     assert _keep(planned / "cm-pinned.xlsx", v2, "--quiet") == 0
-    scenario = tmp_path / "pin.toml"
-    scenario.write_text(f'name = "pin it"\n[[changes]]\nkind = "pin"\nstudent_id = "{sid}"\n'
-                        f'educator_id = "{pinned}"\n', encoding="utf-8")
     capsys.readouterr()
-    assert main(["whatif", str(SERVICES_SAMPLE), str(scenario), "--plan", str(v2), "--out",
-                 str(tmp_path / "w"), "--no-xlsx"]) == 0
+    assert _what_if(f'name = "pin it"\n[[changes]]\nkind = "pin"\nstudent_id = "{sid}"\n'
+                    f'educator_id = "{pinned}"\n', v2, tmp_path / "w") == 0
     said = capsys.readouterr().out
     assert f"pin: 'pin it' pins {sid} to {pinned}" in said, said
     assert "locks.csv pins" not in said
