@@ -66,7 +66,7 @@ def test_random_tables_give_the_bytes_pandas_writes(frame, tmp_path):
     assert text is not None  # text, integer, float and boolean columns are covered
     assert text.encode("utf-8") == _pandas_bytes(frame, tmp_path / "t.csv")
     pieces = list(guarded_csv_blocks(frame, rows=3))  # written a few rows at a time
-    assert "".join(pieces) == text and len(pieces) == max(1, -(-len(frame) // 3))
+    assert b"".join(pieces) == text.encode("utf-8") and len(pieces) == max(1, -(-len(frame) // 3))
 
 
 def test_what_it_does_not_cover_is_left_to_pandas():

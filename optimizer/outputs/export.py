@@ -114,7 +114,7 @@ def _write_guarded_csv(frame: pd.DataFrame, path: Path) -> None:
     if blocks is None:
         _write_csv(_safe(frame), path)
         return
-    with path.open("w", encoding="utf-8", newline="") as f:
+    with path.open("wb") as f:
         f.writelines(blocks)
 
 
