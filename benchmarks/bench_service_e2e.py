@@ -27,7 +27,9 @@ a shared machine; with ``--xlsx`` the total with the workbook too), peak memory
 sheets, the audit, the solver's), and what the solver proved: status, the two
 levels (pairs unserved, students without a case manager) of the plan against
 its bound, the gap on the cost level, and the gap on the weighted objective
-(points, as a MIP solver reports it).
+(points, as a MIP solver reports it). Apart from the stages: the time to read
+the plan folder back as ``caseload plan --published`` does (its
+assignments.csv and services.csv).
 
 The stages call the same functions as ``optimizer.planning.service_plan.plan_services``,
 in the same order; the plan written is the one ``caseload plan`` writes.
@@ -50,6 +52,7 @@ from optimizer import load_district
 from optimizer.generator import generate_district
 from optimizer.graph import eligible_pairs
 from optimizer.outputs.export import write_district, write_plan
+from optimizer.outputs.plan_folder import read_plan_assignments, read_plan_services
 from optimizer.outputs.side_process import computed_beside
 from optimizer.planning.check import audit_table
 from optimizer.planning.objective import Objective
@@ -156,7 +159,14 @@ def timed(args: argparse.Namespace, folder: Path) -> None:
             write_plan(result, Path(tmp) / "plan-xlsx", xlsx=True,
                        eligible=eligible_pairs(district))
             clock.lap("write CSVs + workbook")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # Not a stage of the plan (nor in its peak): what `caseload plan
+        # --published` (a re-plan against this plan) reads of it, its
+        # assignments and providers.
+        tr = time.perf_counter()
+        read_plan_assignments(Path(tmp) / "plan")
+        read_plan_services(Path(tmp) / "plan")
+        read_back = time.perf_counter() - tr
     p = sp.problem
     print(f"{args.students:,} students, {rows:,} service rows ({p.n_pairs:,} planned), "
           f"{len(p.edge_pair):,} provider options, {len(p.cm_student):,} case-manager "
@@ -171,6 +181,8 @@ def timed(args: argparse.Namespace, folder: Path) -> None:
         with_xlsx = [r for r in clock.rows if r[0] != "write CSVs"]
         print(f"{'total with the workbook':<28}{sum(r[1] for r in with_xlsx):>9.2f}"
               f"{sum(r[2] for r in with_xlsx):>9.2f}")
+    print(f"reading the plan folder back (--published: its assignments.csv and "
+          f"services.csv): {read_back:.2f} s, not in the totals")
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak memory {peak:,.0f} MB (the process); the largest "
           f"second process {children:,.0f} MB (with the pages it shares with this one)")

@@ -30,7 +30,7 @@ from optimizer.district.csvread import (
     read_text_file,
 )
 from optimizer.district.model import InputIssue
-from optimizer.district.textsafe import restore_formula_text
+from optimizer.district.textsafe import restore_formula_rows, restore_formula_text
 
 __all__ = ["RawDistrict", "read_district_files", "read_table"]
 
@@ -373,8 +373,5 @@ def _unguard_rows(text: TextTable) -> TextTable:
     # Cells the formula-injection guard wrote as '=… (rollover, exports) read
     # back as typed, so a district written by the tool reads as it was.
     text.header = [restore_formula_text(c) for c in text.header]
-    # Only a row with a quote somewhere can hold such a cell: the others are
-    # kept as they are, without looking at each of their cells.
-    text.rows = [[restore_formula_text(c) if c.startswith("'") else c for c in r]
-                 if "'" in "".join(r) else r for r in text.rows]
+    text.rows = restore_formula_rows(text.rows)
     return text
