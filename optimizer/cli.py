@@ -242,6 +242,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     published: Mapping[str, str] | None = None
     published_services: Mapping[tuple[str, str], str] | None = None
     if args.published:
+        progress(f"reading the published plan {args.published}")
         frame, problems = read_plan_assignments(args.published)
         if frame is None:
             print(format_problems(problems), file=sys.stderr)
@@ -683,9 +684,11 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
         print("The scenario file(s) have problems; nothing was done.", file=sys.stderr)
         print(format_problems(problems), file=sys.stderr)
         return EXIT_BAD_INPUT
+    progress(f"reading and validating {args.district}")
     district = _load(args.district, False)
     if district is None:
         return EXIT_BAD_INPUT
+    progress(f"reading the published plan {args.plan}")
     base = _read_plan(args.plan)
     if base is None:
         return EXIT_BAD_INPUT
@@ -712,7 +715,8 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
                  "re-planning against the published plan")
         try:
             runs.append(what_if(district, scenario, base, description=spec.description,
-                                params=SolveParams(time_limit=args.time_limit),
+                                params=SolveParams(time_limit=args.time_limit,
+                                                   progress=progress),
                                 published_name=f"published plan ({args.plan})",
                                 made_at=made.isoformat(timespec="seconds") if made else None,
                                 edits=edits))

@@ -22,6 +22,7 @@ from optimizer.planning.result import Result
 from optimizer.planning.service_explain import explain_service_plan
 from optimizer.planning.service_problem import build_district_service_problem, service_params
 from optimizer.planning.solvers import SolveParams
+from optimizer.planning.solvers.heartbeat import heartbeat
 from optimizer.planning.solvers.services_exact import ExactParams, solve_services_exact
 
 __all__ = ["plan_services"]
@@ -76,7 +77,8 @@ def plan_services(district: District, params: SolveParams | None = None,
     sparams = service_params(objective, params.time_limit)
     # Small independent parts are proven exactly by CP-SAT, the others by the
     # flow and LP solver (docs/service-exact.md).
-    sol = solve_services_exact(sp.problem, sparams, ExactParams())
+    with heartbeat(params.progress, "solving"):  # (a line now and then: heartbeat.py)
+        sol = solve_services_exact(sp.problem, sparams, ExactParams())
     say(f"{sol.status}; explaining the plan")
     return explain_service_plan(sp, sol, sparams,
                                 audit=audit_table(district) if audit is None else audit(),

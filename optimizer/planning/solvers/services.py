@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 
+from optimizer.planning.solvers.heartbeat import beat
 from optimizer.planning.solvers.services_ahead import Ahead, Turns
 from optimizer.planning.solvers.services_components import Part, chunks
 from optimizer.planning.solvers.services_flows import (
@@ -490,7 +491,7 @@ def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline
 
     if (params.ahead_pairs is None or len(ks) < 2
             or sum(p.n_pairs for p in problems) < params.ahead_pairs):
-        return [solve(k) for k in ks]
+        return [_beaten(solve(k)) for k in ks]
     order = _largest_first([p.n_pairs for p in problems])
     turns = Turns(len(order), start=1)  # (order[0] is this process's)
     child = Ahead(lambda: [(order[i], _plain(solve(order[i]))) for i in turns],
@@ -500,6 +501,7 @@ def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline
         tell = solved_here if child.forked else None
         for i in itertools.chain([0], turns):  # (lazily: one turn at a time)
             sols[order[i]] = solve(order[i])
+            beat()
             if tell is not None:
                 tell(order[i], sols[order[i]])
         told = set(sols)
@@ -516,6 +518,13 @@ def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline
     finally:
         child.cancel()
     return [sols[k] for k in ks]
+
+
+def _beaten(sol: ServiceSolution) -> ServiceSolution:
+    """``sol``, once :func:`~optimizer.planning.solvers.heartbeat.beat` has
+    said the solve goes on (if it is time to)."""
+    beat()
+    return sol
 
 
 def _plain(sol: ServiceSolution | None) -> dict[str, Any] | None:
@@ -600,6 +609,7 @@ def _stages(problem: ServiceProblem, params: ServiceParams, deadline: float,
     bounds: list[tuple[int, int, int]] = []  # (served, placed, cost) lower bounds
 
     def consider(cand: np.ndarray, source: str) -> None:
+        beat()  # (a line now and then on a long solve: heartbeat.py)
         # A relaxed flow may have skipped a shared seat: drop the excess, then
         # serve what is left open where seats remain.
         cand = _within_caps(problem, cand, edge_cost)

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from optimizer.arraysets import member, unique
+from optimizer.planning.solvers.heartbeat import beat
 from optimizer.planning.solvers.services import (
     ServiceParams,
     ServiceProblem,
@@ -398,6 +399,7 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
     wall_limit = min(exact.wall_limit, params.time_limit)
 
     def run(k: int) -> ExactOutcome | None:
+        beat()  # (a line now and then on a long solve: heartbeat.py)
         left = wall_limit - (time.perf_counter() - t0)
         if left <= 0:
             return None
