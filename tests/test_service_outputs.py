@@ -538,8 +538,8 @@ def test_service_plan_headline_counts_services_and_hires_to_serve_them():
                        f"{not_served} not served."
     # S4's DHH is outside the plan and its hiring needs: the headline says so
     # (a planner budgeting from the hires alone forgot such services).
-    assert lines[2] == ("Not planned, as no one on staff provides them (a hire or a "
-                        "contract; services.csv): DHH 1.")
+    assert lines[2] == ("Not planned, as no one on staff may give them to these students "
+                        "(a hire or a contract; not in the hiring needs; services.csv): DHH 1.")
     assert lines[3] == ("To serve every planned service: hire 0.1 FTE RSP with ESMM at ELM "
                         "for SAI of 1 student.")
     # With a student left without a case manager too, the hire says both.

@@ -228,8 +228,11 @@ def plain_headline(figures: Mapping[str, Any], hiring: pd.DataFrame,
         # hiring needs: said here, so that no budget forgets them.
         outside = _not_planned_services(f)
         if outside:
-            lines.append(f"Not planned, as no one on staff provides them (a hire or a "
-                         f"contract; services.csv): {outside}.")
+            # (For these students: a district with SAI teachers may still have
+            # none who may teach a given student, e.g. at an extensive level.)
+            lines.append(f"Not planned, as no one on staff may give them to these students "
+                         f"(a hire or a contract; not in the hiring needs; services.csv): "
+                         f"{outside}.")
     if len(hiring):
         names = _school_names(assignments)
         top = hiring.sort_values(["students", "school_id"], ascending=[False, True])
