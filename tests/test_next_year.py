@@ -28,6 +28,7 @@ from optimizer.nextyear.scenario import (
     SetSchools,
 )
 from optimizer.outputs.export import write_district, write_plan, write_rollover
+from optimizer.outputs.plan_folder import read_plan
 from tests.conftest import SAMPLE, educator, student
 
 YEAR = dt.date(2027, 9, 1)
@@ -277,6 +278,22 @@ def test_compare_lists_moves_and_load_changes(sample):
     assert c.loads["delta"].sum() == pytest.approx(-slp.other_load)
     assert slp.educator_id in set(c.loads["educator_id"])
     assert "change case manager" in c.summary()
+
+
+def test_compared_hiring_needs_count_whole_students(tmp_path):
+    # A need in one plan only: its count in the other is 0, not 0.0 (and its
+    # own not 285.0) in comparison_hiring.csv, as a planner's trial found.
+    d = load_district(SAMPLE.parent / "sample-services")
+    base = plan(d)
+    published = read_plan(write_plan(base, tmp_path / "base", xlsx=False))
+    busiest = base.caseloads.sort_values(["students", "educator_id"]).iloc[-1]
+    after = plan(Scenario("x", (RemoveEducator(busiest.educator_id),)).apply(d),
+                 published=base)
+    hiring = compare(published, after).hiring
+    assert len(hiring) and ((hiring["students_a"] == 0) | (hiring["students_b"] == 0)).any()
+    for col in ("students_a", "students_b"):
+        assert hiring[col].dtype == "int64"
+        assert all("." not in v for v in hiring[col].astype(str))
 
 
 @pytest.mark.parametrize("n, seed", [(900, 21), (1500, 22), (2500, 23)])

@@ -445,6 +445,11 @@ def compare(plan_a: Result | PlanTables, plan_b: Result | PlanTables, name_a: st
         columns={"students": "students_b", "fte": "fte_b"})
     hiring = ha.merge(hb, on=keys, how="outer").fillna(
         {"students_a": 0, "students_b": 0, "fte_a": 0.0, "fte_b": 0.0})
+    for col in ("students_a", "students_b"):
+        # Counts, whole again (a need in one plan only left a gap, made the
+        # column float and wrote "285.0" beside "245"); as read if not whole.
+        if (hiring[col] == hiring[col].round()).all():
+            hiring[col] = hiring[col].astype("int64")
     hiring["fte_delta"] = (hiring["fte_b"] - hiring["fte_a"]).round(1)
     hiring = hiring[(hiring["students_a"] != hiring["students_b"])].reset_index(drop=True)
     hiring.insert(1, "school_name", [school_names.get(str(s), "") if isinstance(s, str) else ""
