@@ -565,3 +565,20 @@ def test_the_comparison_workbook_speaks_in_planner_words(shortage, tmp_path, cap
     assert not any("_" in str(h) for hs in heads.values() for h in hs)
     # The CSV files keep the documented names.
     assert _rows(out / "comparison_rosters.csv")[0].keys() >= {"students_a", "students_b"}
+
+
+def test_a_what_ifs_audit_is_the_changed_districts_made_beside(tmp_path):
+    # The audit is computed in a second process during the re-plan (what_if):
+    # the same table as here, of the district after the scenario.
+    from optimizer import plan
+    from optimizer.nextyear.scenario import RemoveEducator, Scenario
+    from optimizer.nextyear.whatif import what_if
+    from optimizer.planning.check import audit_table
+    from tests.conftest import ROOT
+
+    d = load_district(ROOT / "data" / "sample-services")
+    base = plan(d)
+    leaver = base.caseloads.sort_values(["students", "educator_id"]).iloc[-1].educator_id
+    w = what_if(d, Scenario("leaves", (RemoveEducator(leaver),)), base.tables())
+    assert w.result.audit.equals(audit_table(w.district))
+    assert not w.result.audit.equals(audit_table(d))  # (the leaver's students: not on staff)

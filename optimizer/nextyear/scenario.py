@@ -270,11 +270,12 @@ def _services_follow_students(services: pd.DataFrame, students: pd.DataFrame) ->
     in the district go; a student with no rows (added by the scenario) gets
     one per service in their ``services`` cell, with no minutes and no provider.
     A provider who left stays named (a "no longer on staff" warning)."""
-    ids = set(students["student_id"])
+    ids = set(students["student_id"].tolist())  # (lists: see compare._column_map)
     kept = services[services["student_id"].isin(ids)]
-    have = set(kept["student_id"])
+    have = set(kept["student_id"].tolist())
     new = [{"student_id": sid, "service": item.strip(), "minutes": "", "current_provider": ""}
-           for sid, cell in zip(students["student_id"], students["services"], strict=True)
+           for sid, cell in zip(students["student_id"].tolist(), students["services"].tolist(),
+                                strict=True)
            if sid not in have for item in str(cell).split(LIST_SEPARATOR) if item.strip()]
     if not new:
         return kept.reset_index(drop=True)

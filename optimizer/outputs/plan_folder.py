@@ -390,13 +390,13 @@ def read_plan(folder: str | Path) -> PlanTables:
                                         "true or false"))
     cl = frames.get("caseloads")
     if a is not None and cl is not None:  # every case manager is one of the plan's educators
-        known = set(cl["educator_id"])
+        known = set(cl["educator_id"].tolist())
         rows, label = a.attrs["rows"], a.attrs["label"]
         for i, cm in enumerate(a["case_manager_id"].tolist()):
             if cm and cm not in known:
                 problems.append(InputIssue(label, rows[i], "case_manager_id", cm,
                                         "an educator_id listed in caseloads.csv"))
-    services = _read_services(folder, set(a["student_id"]) if a is not None else None,
+    services = _read_services(folder, set(a["student_id"].tolist()) if a is not None else None,
                               problems)
     summary = _read_summary(folder, problems)
     if problems or a is None or summary is None:
