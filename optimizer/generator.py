@@ -451,8 +451,9 @@ def _fill_current_case_managers(rng: np.random.Generator, students: pd.DataFrame
     pick = rng.random(len(students))
     entry_grades = {_K12[0], "K", "6", "9", _A, _PK}
     out = []
-    for i, (sch, grade, role) in enumerate(zip(students["school_id"], students["grade"],
-                                               students["_bp_role"], strict=True)):
+    for i, (sch, grade, role) in enumerate(zip(students["school_id"].tolist(),
+                                               students["grade"].tolist(),
+                                               students["_bp_role"].tolist(), strict=True)):
         if grade in entry_grades and u[i] < 0.6:
             out.append("")  # new to this school: no case manager yet
             continue

@@ -349,8 +349,8 @@ def _service_changes(a: PlanTables, b: PlanTables) -> pd.DataFrame:
     m = m[m["provider_id_a"].astype(str) != m["provider_id_b"].astype(str)]
     why = [rb or (f"no longer served ({ra})" if ra else "no longer served")
            if not pb else rb or "a new provider"
-           for pb, ra, rb in zip(m["provider_id_b"], m["reason_a"], m["reason_b"],
-                                 strict=True)]
+           for pb, ra, rb in zip(m["provider_id_b"].tolist(), m["reason_a"].tolist(),
+                                 m["reason_b"].tolist(), strict=True)]
     out = pd.DataFrame({"student_id": m["student_id"],
                         "school_id": m["school_id_b"].fillna(m["school_id_a"]),
                         "service": m["service"], "from_provider_id": m["provider_id_a"],

@@ -177,8 +177,9 @@ def _plan_providers(plan: pd.DataFrame, label: str, district: District,
         return {}
     out: dict[tuple[str, str], str] = {}
     cells = plan[["student_id", "service", "provider_id"]].astype(object).fillna("").astype(str)
-    for i, (sid, svc, eid) in enumerate(zip(cells["student_id"], cells["service"],
-                                            cells["provider_id"], strict=True)):
+    for i, (sid, svc, eid) in enumerate(zip(cells["student_id"].tolist(),
+                                            cells["service"].tolist(),
+                                            cells["provider_id"].tolist(), strict=True)):
         code = district.rules.service_of(svc)
         if sid not in district.students:
             problems.append(InputIssue(label, i + 2, "student_id", sid,
@@ -197,7 +198,9 @@ def _roll_services(services: pd.DataFrame, students: pd.DataFrame, district: Dis
                    serves: dict[str, set[str]]) -> pd.DataFrame:
     """Next year's services.csv rows (every column kept): see :func:`roll_over`."""
     pack = district.rules
-    school_of = dict(zip(students["student_id"], students["school_id"], strict=True))
+    # (Python lists: a text column's cells one at a time cost 2 µs each.)
+    school_of = dict(zip(students["student_id"].tolist(), students["school_id"].tolist(),
+                         strict=True))
     rows: list[dict] = []
     dropped: dict[str, list[str]] = {}
     from_plan = 0
@@ -238,7 +241,8 @@ def _roll_services(services: pd.DataFrame, students: pd.DataFrame, district: Dis
                                  "provider"})
     # Students with no rows (incoming students): rows from their services cell.
     have = {r["student_id"] for r in rows}
-    for sid, cell in zip(students["student_id"], students["services"].fillna(""), strict=True):
+    for sid, cell in zip(students["student_id"].tolist(),
+                         students["services"].fillna("").tolist(), strict=True):
         if sid in have or sid in district.students:
             continue
         items = [x.strip() for x in str(cell).split(LIST_SEPARATOR) if x.strip()]
@@ -407,9 +411,9 @@ def roll_over(raw: RawDistrict, district: District, *,
                                    incoming.reindex(columns=cols)], ignore_index=True)
         next_students = next_students.fillna("")
 
-    kept_ids = set(next_students["student_id"])
-    new_school_of = dict(zip(next_students["student_id"], next_students["school_id"],
-                             strict=True))
+    kept_ids = set(next_students["student_id"].tolist())
+    new_school_of = dict(zip(next_students["student_id"].tolist(),
+                             next_students["school_id"].tolist(), strict=True))
     locks = raw.tables.get("locks", pd.DataFrame(columns=[c.name for c in CONTRACT["locks"]]))
     keep = []
     for rec in locks.to_dict("records"):

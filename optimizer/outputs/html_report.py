@@ -172,8 +172,8 @@ def render_report(tables: PlanTables, *, redact: bool = False) -> str:
     cl = tables.caseloads
     lr = f.get("load_ratio", {})
     placed = a[a["case_manager_id"] != ""]
-    on_staff = set(cl["educator_id"])
-    school_name = (dict(zip(a["school_id"], a["school_name"], strict=True))
+    on_staff = set(cl["educator_id"].tolist())
+    school_name = (dict(zip(a["school_id"].tolist(), a["school_name"].tolist(), strict=True))
                    if "school_name" in a.columns else {})
     by_school = a.groupby("school_id", sort=True)
     school_rows = []
