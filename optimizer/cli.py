@@ -836,8 +836,12 @@ def _cmd_rollover(args: argparse.Namespace) -> int:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
 
+    progress = _Progress(False)  # (100,000 students take several seconds)
+    progress(f"generating {args.students:,} synthetic students"
+             + (" with services" if args.services else ""))
     gen = generate_district(args.students, seed=args.seed, name=args.name,
                             services=args.services)
+    progress(f"writing {args.out}")
     out = write_district(gen, args.out, force=args.force)
     counts = ", ".join(f"{len(v):,} {k}" for k, v in gen.tables.items())
     print(f"Wrote {out}: {counts}.")

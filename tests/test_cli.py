@@ -100,6 +100,7 @@ def test_edge_export_neutralizes_formulas(make_district, tmp_path):
 def test_generate_writes_a_valid_district(tmp_path):
     r = run("generate", str(tmp_path / "g"), "--students", "400", "--seed", "3")
     assert r.returncode == 0, r.stderr
+    assert "generating 400 synthetic students" in r.stderr  # progress (slow at 100,000)
     assert main(["validate", str(tmp_path / "g")]) == 0
 
 
