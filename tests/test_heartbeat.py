@@ -28,10 +28,16 @@ def test_it_speaks_when_it_is_time_and_only_inside(monkeypatch):
     assert len(lines) == 2 and all(li.startswith("solving: still working (") for li in lines)
 
 
-def test_no_say_means_no_heartbeat(monkeypatch):
+def test_no_say_means_no_heartbeat_even_inside_another(monkeypatch):
     monkeypatch.setattr(heartbeat, "EVERY", 0.0)
+    lines: list[str] = []
     with heartbeat.heartbeat(None, "solving"):
         beat()  # (nothing to say it with)
+    with heartbeat.heartbeat(lines.append, "outer"):
+        with heartbeat.heartbeat(None, "quiet part"):
+            beat()  # silenced within
+        beat()  # the outer one again
+    assert len(lines) == 1 and lines[0].startswith("outer: still working (")
 
 
 def _beat_in_child() -> None:

@@ -104,6 +104,28 @@ def test_a_child_not_needed_is_stopped():
     assert time.perf_counter() - started < 10
 
 
+def _fails() -> int:
+    raise ZeroDivisionError("no")
+
+
+@pytest.mark.skipif(not can_fork(), reason="needs fork")
+@pytest.mark.parametrize("work", [lambda: 42, _fails], ids=["a value", "an error"])
+def test_a_child_whose_parent_stopped_listening_ends_quietly(work, capfd):
+    # The parent closed its end (it was stopped, or its plan failed): the
+    # child's answer has nowhere to go, and it ends without a traceback.
+    from optimizer.planning.solvers import services_ahead
+
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    receive.close()
+    child = context.Process(target=services_ahead._child, args=(send, work))
+    child.start()
+    send.close()
+    child.join()
+    assert child.exitcode == 0
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_a_solver_error_stops_the_child(monkeypatch):
     # An error after the child started (here: in the plan step) must not leave it running.
     problem = ServiceProblem.from_arrays(**bench_services.generate(1500, 7))

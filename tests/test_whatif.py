@@ -567,18 +567,41 @@ def test_the_comparison_workbook_speaks_in_planner_words(shortage, tmp_path, cap
     assert _rows(out / "comparison_rosters.csv")[0].keys() >= {"students_a", "students_b"}
 
 
-def test_a_what_ifs_audit_is_the_changed_districts_made_beside(tmp_path):
+def test_a_what_ifs_audit_is_the_changed_districts_made_beside(monkeypatch):
     # The audit is computed in a second process during the re-plan (what_if):
     # the same table as here, of the district after the scenario.
+    import multiprocessing
+
     from optimizer import plan
+    from optimizer.nextyear import whatif
     from optimizer.nextyear.scenario import RemoveEducator, Scenario
     from optimizer.nextyear.whatif import what_if
     from optimizer.planning.check import audit_table
+    from optimizer.planning.solvers.services_ahead import can_fork
     from tests.conftest import ROOT
 
     d = load_district(ROOT / "data" / "sample-services")
     base = plan(d)
     leaver = base.caseloads.sort_values(["students", "educator_id"]).iloc[-1].educator_id
+    started = []
+
+    class Recorded(whatif.Ahead):  # the audit's second process, as what_if starts it
+        def __init__(self, work, fork=True):
+            super().__init__(work, fork)
+            started.append(self.forked)  # (whether it forked, before its result)
+
+    monkeypatch.setattr(whatif, "Ahead", Recorded)
     w = what_if(d, Scenario("leaves", (RemoveEducator(leaver),)), base.tables())
+    assert started == [can_fork()]
     assert w.result.audit.equals(audit_table(w.district))
     assert not w.result.audit.equals(audit_table(d))  # (the leaver's students: not on staff)
+    assert not multiprocessing.active_children()  # (the audit's child ended)
+
+    # A re-plan that fails: the child is stopped all the same, the error raised.
+    def broken(*args, **kwargs):
+        raise ValueError("no plan")
+
+    monkeypatch.setattr(whatif, "plan", broken)
+    with pytest.raises(ValueError, match="no plan"):
+        what_if(d, Scenario("leaves", (RemoveEducator(leaver),)), base.tables())
+    assert len(started) == 2 and not multiprocessing.active_children()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -41,6 +42,11 @@ def can_fork() -> bool:
 
 
 def _child(send: Connection, work: Callable[[], Any]) -> None:
+    # Default actions: Ctrl-C or SIGTERM ends the child without a traceback
+    # (the parent's handlers would raise into its work; the parent computes
+    # what the child did not answer), as outputs/side_process.py's children.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # The parent's HiGHS process answers the parent only: were both to write
     # to its pipes, the requests would interleave. Here a new one starts
     # when needed (and ends with this process, its pipe closed).
@@ -48,7 +54,9 @@ def _child(send: Connection, work: Callable[[], Any]) -> None:
     try:
         send.send(("ok", work()))
     except BaseException as exc:  # reported to the parent, which computes it itself
-        send.send(("error", repr(exc)))
+        # (Not at all when the parent stopped listening: a broken pipe, no traceback.)
+        with contextlib.suppress(OSError):
+            send.send(("error", repr(exc)))
     finally:
         send.close()
 
