@@ -266,6 +266,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     this_year = district
     providers_note = ""
     if args.keep:
+        progress(f"reading the planner's edits in {args.keep}")
         edited = _planner_edits(args.keep, district, published, published_services)
         if edited is None:
             return EXIT_BAD_INPUT

@@ -96,7 +96,8 @@ def test_a_provider_changed_on_the_services_sheet_is_kept(planned, district, tmp
     out = tmp_path / "kept"
     capsys.readouterr()
     assert _keep(planned / "edited.xlsx", out) == 0
-    said = capsys.readouterr().out
+    said, progress = capsys.readouterr()
+    assert f"reading the planner's edits in {planned / 'edited.xlsx'}" in progress
     after = _services(out).set_index(["student_id", "service"])
     assert after.loc[key, "provider_id"] == new != old
     assert "Your edits: 1 found (1 of providers), 1 kept as pins;" in said
