@@ -386,9 +386,10 @@ def _planner_edits(path: str, district: District, published: Mapping[str, str] |
         # Each edit named by sheet, row and column, as `check` names them.
         column = frame.attrs["columns"][CASE_MANAGER_HEADER]
         rows = [(s, c, p, f"{frame.attrs['sheet']} row {r}, column {column}")
-                for s, c, p, r in frame[["student_id", "case_manager_id",
-                                         "planned_case_manager_id", "row"]].itertuples(
-                                             index=False)]
+                for s, c, p, r in zip(frame["student_id"].tolist(),
+                                      frame["case_manager_id"].tolist(),
+                                      frame["planned_case_manager_id"].tolist(),
+                                      frame["row"].tolist(), strict=True)]
         own = None
         if district.plans_services:
             # The Services sheet is compared with the plan the workbook holds
@@ -402,8 +403,9 @@ def _planner_edits(path: str, district: District, published: Mapping[str, str] |
                 return None
             if sheet is not None and own is not None:
                 where = f"{sheet.attrs['sheet']} row {{}}, column {sheet.attrs['column']}"
-                service_rows = [(s, v, p, where.format(r)) for s, v, p, r in sheet[
-                    ["student_id", "service", "provider_id", "row"]].itertuples(index=False)]
+                service_rows = [(s, v, p, where.format(r)) for s, v, p, r in zip(
+                    sheet["student_id"].tolist(), sheet["service"].tolist(),
+                    sheet["provider_id"].tolist(), sheet["row"].tolist(), strict=True)]
             elif sheet is not None:
                 note += ("\nProvider edits on its Services sheet cannot be told apart without "
                          "the plan it came from (its services.csv beside it), so they were "
