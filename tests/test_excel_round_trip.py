@@ -536,3 +536,33 @@ def test_a_service_pin_to_an_itinerant_reaching_the_school_by_the_rule_is_refuse
     k = keep_edits(d, [], [("S1", "DHH", "D1", "row 2")], {("S1", "DHH"): ""})
     (refused,) = k.rejected
     assert refused.rule == "a service pin" and "serves S1's school ELM" in refused.detail
+
+
+_XML_PIECES = ["<f>", "<f/>", "<f ", "<x:f>", ":f", "<formula>", "<fill>", "<c", ' t="e"',
+               " t='e'", ' fmt="e"', "t=", '"e"', "f", "<", ":", ">", " ", "a", "_", "1", "\n"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_quick_looks_before_the_cell_patterns_miss_nothing(seed):
+    """The sheet is searched for error cells and formulas by cheap substring
+    tests first (0.6 s and 0.4 s less on a 100,000-row sheet): wherever the
+    exact patterns match, the quick looks must too."""
+    import random
+
+    from optimizer.outputs.edit_sheet import (
+        _ERROR,
+        _ERROR_LOOSE,
+        _FORMULA,
+        _may_hold_formula,
+    )
+    rng = random.Random(seed)
+    for _ in range(3000):
+        data = "".join(rng.choice(_XML_PIECES) for _ in range(rng.randint(0, 8))).encode()
+        if _FORMULA.search(data):
+            assert _may_hold_formula(data), data
+        if _ERROR.search(data):
+            assert _ERROR_LOOSE.search(data), data
+    # And what they let through, by hand:
+    assert not _may_hold_formula(b'<cfRule><formula>$D2="Total"</formula></cfRule>')
+    assert _may_hold_formula(b"<c><f>SUM(A1)</f></c>") and _may_hold_formula(b"<x:f/>")
+    assert _may_hold_formula(b"<f")  # (at the very end)

@@ -356,6 +356,25 @@ _ROW_REF = re.compile(rb"""\br=["']([0-9]+)["']""")
 _ERROR = re.compile(rb"""\bt=["']e["']""")
 _VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 _FORMULA = re.compile(rb"<(?:\w+:)?f\b")
+# What every match of _ERROR holds, without its word boundary: searched first,
+# as a boundary is tried at every byte (0.6 s against 0.06 on a 93 MB sheet).
+_ERROR_LOOSE = re.compile(rb"""t=["']e["']""")
+#: The bytes \w matches in a bytes pattern (letters, digits, underscore).
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _may_hold_formula(data: bytes) -> bool:
+    """False only where _FORMULA cannot match: no "<f" or ":f" that ends a word
+    (a sheet's few "<formula>" of conditional formats do not), found by
+    substring search, not by trying the pattern at every "<" (0.4 s on 93 MB)."""
+    for needle in (b"<f", b":f"):
+        at = data.find(needle)
+        while at >= 0:
+            after = at + len(needle)
+            if after == len(data) or data[after] not in _WORD_BYTES:
+                return True
+            at = data.find(needle, after)
+    return False
 _RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _DOC_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
@@ -380,7 +399,8 @@ def _error_cells(path: Path, sheet: str) -> dict[tuple[int, int], str]:
             data = zf.read(part)
     except (zipfile.BadZipFile, KeyError, OSError, ElementTree.ParseError):
         return {}
-    if not (_ERROR.search(data) or _FORMULA.search(data)):
+    if not ((_ERROR_LOOSE.search(data) and _ERROR.search(data))
+            or (_may_hold_formula(data) and _FORMULA.search(data))):
         return {}
     out: dict[tuple[int, int], str] = {}
     row = -1
