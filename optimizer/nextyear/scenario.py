@@ -89,7 +89,20 @@ class AddEducator(Change):
                                         ignore_index=True)
 
     def describe(self) -> str:
-        return f"add {self.role} {self.educator_id} at {', '.join(self.schools)}"
+        """What the change does, in a line (an itinerant at many schools: the
+        first few named, as a region's 17 schools filled the what-if's line).
+
+        >>> AddEducator("H1", "OT", ("S1", "S2", "S3", "S4", "S5")).describe()
+        'add OT H1 at 5 schools (S1, S2, S3, …)'
+        """
+        if len(self.schools) <= _SCHOOLS_NAMED + 1:
+            return f"add {self.role} {self.educator_id} at {', '.join(self.schools)}"
+        return (f"add {self.role} {self.educator_id} at {len(self.schools)} schools "
+                f"({', '.join(self.schools[:_SCHOOLS_NAMED])}, …)")
+
+
+#: Schools a hire's one-line description names before it counts the rest.
+_SCHOOLS_NAMED = 3
 
 
 @dataclass(frozen=True)
