@@ -18,7 +18,9 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from optimizer.district.model import District
 from optimizer.district.reader import read_district_files, read_table
@@ -367,50 +369,77 @@ def _planner_edits(path: str, district: District, published: Mapping[str, str] |
                 return None
             if services is not None and providers is not None:
                 service_rows = [(s, v, p, f"{path}/services.csv row {r}") for s, v, p, r in zip(
-                    services["student_id"], services["service"], services["provider_id"],
-                    services.attrs["rows"], strict=True)]
+                    services["student_id"].tolist(), services["service"].tolist(),
+                    services["provider_id"].tolist(), services.attrs["rows"], strict=True)]
             elif services is not None:
                 note = (f"\nProvider edits in {path}/services.csv cannot be told apart: the "
                         "plan given with --published has no services.csv, so they were not "
                         "read.")
     else:
-        frame, problems = read_edit_sheet(path)
-        if frame is None:
+        # A service plan's Services sheet parsed in a thread meanwhile: calamine
+        # parses without holding the interpreter (at 100,000 students the two
+        # sheets took 3.4 s one after the other, 1.9 s together). The thread
+        # ends with this block, before the solve forks.
+        with ThreadPoolExecutor(1) as pool:
+            services_sheet = (pool.submit(read_services_sheet, path)
+                              if district.plans_services else None)
+            read = _workbook_edits(path, district, providers, services_sheet)
+        if read is None:
+            return None
+        rows, service_rows, own, providers, note = read
+    return keep_edits(district, rows, service_rows, own), providers, note
+
+
+def _workbook_edits(path: str, district: District,
+                    providers: Mapping[tuple[str, str], str] | None,
+                    services_sheet: Future[Any] | None
+                    ) -> tuple[list[tuple[str, str, str, str]], list[tuple[str, str, str, str]],
+                               Mapping[tuple[str, str], str] | None,
+                               Mapping[tuple[str, str], str] | None, str] | None:
+    """(:func:`_planner_edits` of a workbook.) The case-manager edits, the
+    provider edits, the workbook's own plan's providers, the providers to
+    keep stable and a note; None when the edits cannot be read (printed).
+    ``services_sheet``: the Services sheet being read (a service plan)."""
+    service_rows: list[tuple[str, str, str, str]] = []
+    note = ""
+    frame, problems = read_edit_sheet(path)
+    if frame is None:
+        print(format_problems(problems), file=sys.stderr)
+        return None
+    if not frame.attrs["has_planned"]:
+        print(f"{frame.attrs['sheet']}: the hidden column 'Plan's case manager (do not "
+              "edit)' is gone, so the edits cannot be told apart; use the workbook as "
+              "`caseload plan` wrote it.", file=sys.stderr)
+        return None
+    # Each edit named by sheet, row and column, as `check` names them.
+    column = frame.attrs["columns"][CASE_MANAGER_HEADER]
+    rows = [(s, c, p, f"{frame.attrs['sheet']} row {r}, column {column}")
+            for s, c, p, r in zip(frame["student_id"].tolist(),
+                                  frame["case_manager_id"].tolist(),
+                                  frame["planned_case_manager_id"].tolist(),
+                                  frame["row"].tolist(), strict=True)]
+    own = None
+    if district.plans_services:
+        # The Services sheet is compared with the plan the workbook holds
+        # (services.csv beside it), whatever --published gives for stability.
+        own, own_note = _workbook_providers(path, {s: p for s, _c, p, _w in rows})
+        if providers is None:
+            providers, note = own, own_note
+        assert services_sheet is not None  # (started when the district plans services)
+        sheet, problems = services_sheet.result()
+        if sheet is None and problems:
             print(format_problems(problems), file=sys.stderr)
             return None
-        if not frame.attrs["has_planned"]:
-            print(f"{frame.attrs['sheet']}: the hidden column 'Plan's case manager (do not "
-                  "edit)' is gone, so the edits cannot be told apart; use the workbook as "
-                  "`caseload plan` wrote it.", file=sys.stderr)
-            return None
-        # Each edit named by sheet, row and column, as `check` names them.
-        column = frame.attrs["columns"][CASE_MANAGER_HEADER]
-        rows = [(s, c, p, f"{frame.attrs['sheet']} row {r}, column {column}")
-                for s, c, p, r in zip(frame["student_id"].tolist(),
-                                      frame["case_manager_id"].tolist(),
-                                      frame["planned_case_manager_id"].tolist(),
-                                      frame["row"].tolist(), strict=True)]
-        own = None
-        if district.plans_services:
-            # The Services sheet is compared with the plan the workbook holds
-            # (services.csv beside it), whatever --published gives for stability.
-            own, own_note = _workbook_providers(path, {s: p for s, _c, p, _w in rows})
-            if providers is None:
-                providers, note = own, own_note
-            sheet, problems = read_services_sheet(path)
-            if sheet is None and problems:
-                print(format_problems(problems), file=sys.stderr)
-                return None
-            if sheet is not None and own is not None:
-                where = f"{sheet.attrs['sheet']} row {{}}, column {sheet.attrs['column']}"
-                service_rows = [(s, v, p, where.format(r)) for s, v, p, r in zip(
-                    sheet["student_id"].tolist(), sheet["service"].tolist(),
-                    sheet["provider_id"].tolist(), sheet["row"].tolist(), strict=True)]
-            elif sheet is not None:
-                note += ("\nProvider edits on its Services sheet cannot be told apart without "
-                         "the plan it came from (its services.csv beside it), so they were "
-                         "not read.")
-    return keep_edits(district, rows, service_rows, own), providers, note
+        if sheet is not None and own is not None:
+            where = f"{sheet.attrs['sheet']} row {{}}, column {sheet.attrs['column']}"
+            service_rows = [(s, v, p, where.format(r)) for s, v, p, r in zip(
+                sheet["student_id"].tolist(), sheet["service"].tolist(),
+                sheet["provider_id"].tolist(), sheet["row"].tolist(), strict=True)]
+        elif sheet is not None:
+            note += ("\nProvider edits on its Services sheet cannot be told apart without "
+                     "the plan it came from (its services.csv beside it), so they were "
+                     "not read.")
+    return rows, service_rows, own, providers, note
 
 
 def _workbook_providers(path: str, planned: Mapping[str, str]

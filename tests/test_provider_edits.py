@@ -396,3 +396,25 @@ def test_an_edit_refused_by_the_scenarios_own_pin_names_the_scenario(planned, di
     said = capsys.readouterr().out
     assert f"pin: 'pin it' pins {sid} to {pinned}" in said, said
     assert "locks.csv pins" not in said
+
+
+def test_the_services_sheet_read_beside_leaves_no_thread_for_the_solve(
+        planned, tmp_path, monkeypatch):
+    # plan --keep parses the Services sheet in a thread while it reads the
+    # edit sheet; the thread must be gone when the plan is made, as the
+    # service solver forks only from a process with one thread (can_fork).
+    import threading
+
+    from optimizer import cli
+
+    seen: list[int] = []
+    real = cli.plan
+    before = threading.active_count()  # (1 in `caseload plan`)
+
+    def counting(*args, **kwargs):
+        seen.append(threading.active_count())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "plan", counting)
+    assert _keep(planned / "plan.xlsx", tmp_path / "kept") == 0
+    assert seen == [before]
