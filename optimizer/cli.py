@@ -548,7 +548,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     workbook = Path(args.plan).is_file()
     read = read_edit_sheet if workbook else read_plan_assignments
-    frame, problems = read(args.plan)
+    # A service plan's Services sheet parsed meanwhile, as `plan --keep` does.
+    with ThreadPoolExecutor(1) as pool:
+        services_sheet = (pool.submit(read_services_sheet, args.plan)
+                          if workbook and district.plans_services else None)
+        frame, problems = read(args.plan)
+        services_read = None if services_sheet is None else services_sheet.result()
     if frame is None:
         print(format_problems(problems), file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -565,8 +570,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
             # case-manager-only one (two disagreeing counts otherwise).
             violations = [v for v in violations if v.kind != "cap exceeded"]
             violations += check_service_plan(district, services, frame)
-    elif district.plans_services:  # the workbook's Services sheet, editable too
-        sheet, problems = read_services_sheet(args.plan)
+    elif services_read is not None:  # the workbook's Services sheet, editable too
+        sheet, problems = services_read
         if problems:
             print(format_problems(problems), file=sys.stderr)
             return EXIT_BAD_INPUT
