@@ -487,11 +487,13 @@ def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline
     ks = list(range(len(problems)))
 
     def solve(k: int) -> ServiceSolution:
-        return _solve_part(problems[k], params, deadline, components[k])
+        sol = _solve_part(problems[k], params, deadline, components[k])
+        beat()  # (a line now and then on a long solve; quiet in a child: heartbeat.py)
+        return sol
 
     if (params.ahead_pairs is None or len(ks) < 2
             or sum(p.n_pairs for p in problems) < params.ahead_pairs):
-        return [_beaten(solve(k)) for k in ks]
+        return [solve(k) for k in ks]
     order = _largest_first([p.n_pairs for p in problems])
     turns = Turns(len(order), start=1)  # (order[0] is this process's)
     child = Ahead(lambda: [(order[i], _plain(solve(order[i]))) for i in turns],
@@ -501,7 +503,6 @@ def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline
         tell = solved_here if child.forked else None
         for i in itertools.chain([0], turns):  # (lazily: one turn at a time)
             sols[order[i]] = solve(order[i])
-            beat()
             if tell is not None:
                 tell(order[i], sols[order[i]])
         told = set(sols)
@@ -518,13 +519,6 @@ def _solve_parts(problems: list[ServiceProblem], params: ServiceParams, deadline
     finally:
         child.cancel()
     return [sols[k] for k in ks]
-
-
-def _beaten(sol: ServiceSolution) -> ServiceSolution:
-    """``sol``, once :func:`~optimizer.planning.solvers.heartbeat.beat` has
-    said the solve goes on (if it is time to)."""
-    beat()
-    return sol
 
 
 def _plain(sol: ServiceSolution | None) -> dict[str, Any] | None:
