@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
@@ -592,3 +593,76 @@ def test_a_service_plan_is_titled_as_one(tmp_path, services, title):
     wb = load_workbook(write_workbook(t, tmp_path / "x.xlsx"), read_only=True)
     assert wb["Summary"]["A1"].value == title
     assert f"<h1>{title} — Hand</h1>" in render_report(t)
+
+
+def _rosters_by_loops(t: PlanTables, names: dict[str, str]) -> list[tuple]:
+    """The rosters' student rows worked out one service row at a time, in
+    plain Python (an oracle apart from provider_rosters' arrays): (role,
+    provider, student, school, grade, disability, services, minutes, case
+    manager, relation), by role, provider, school and student."""
+    a = {r["student_id"]: r for r in t.assignments.fillna("").to_dict("records")}
+    role = {e: r for e, r in zip(t.caseloads["educator_id"], t.caseloads["role"].fillna(""),
+                                 strict=True)}
+    served: dict[tuple[str, str], list[tuple[str, str, float]]] = {}
+    for r in sorted(t.services.to_dict("records"),
+                    key=lambda r: (r["student_id"], r["service"], r["provider_id"])):
+        if r["provider_id"]:
+            role.setdefault(r["provider_id"], r["role"])
+            served.setdefault((r["provider_id"], r["student_id"]), []).append(
+                (r["service"], r["school_id"], float(r["minutes"])))
+    rows = []
+    for (p, sid), given in served.items():
+        given.sort(key=lambda g: g[0])
+        minutes = [m for _, _, m in given if m == m]
+        cm = a[sid]["case_manager_id"] if sid in a else ""
+        rows.append((role.get(p, ""), p, sid, given[0][1] or a[sid]["school_id"],
+                     a[sid]["grade"], a[sid]["primary_disability"],
+                     ";".join(g[0] for g in given), sum(minutes) if minutes else None, cm,
+                     service_sheets.SERVES_AND_MANAGES if cm == p else service_sheets.SERVES))
+    for sid, r in a.items():
+        cm = r["case_manager_id"]
+        if cm and (cm, sid) not in served:
+            rows.append((role.get(cm, ""), cm, sid, r["school_id"], r["grade"],
+                         r["primary_disability"], "", None, cm, service_sheets.MANAGES))
+    return sorted(rows, key=lambda r: (r[0], r[1], r[3], r[2]))
+
+
+@pytest.fixture(scope="module")
+def generated_plan(tmp_path_factory):
+    from optimizer import load_district, plan
+    from optimizer.generator import generate_district
+    from optimizer.outputs.export import write_district
+
+    folder = write_district(generate_district(500, seed=11, services=True),
+                            tmp_path_factory.mktemp("g") / "g")
+    return plan(load_district(folder)).tables()
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_rosters_of_a_generated_plan_match_a_row_by_row_count(generated_plan, shuffle):
+    """Every served (provider, student) once, with its services joined and
+    minutes added; every case-managed student not served by their case
+    manager once more; in role, provider, school, student order, then one
+    total row closing each provider's block (whatever the services' order)."""
+    t = generated_plan
+    if shuffle:
+        t = dataclasses.replace(t, services=t.services.sample(frac=1, random_state=3),
+                                assignments=t.assignments.sample(frac=1, random_state=4))
+    names = workbook._names(t, False)
+    rows, starts = service_sheets.provider_rosters(t, names)
+    students = rows[rows["total"] == 0]
+    got = [(r.role, r.provider_id, r.student_id, r.school_id, r.grade, r.primary_disability,
+            r.service, None if r.minutes != r.minutes else r.minutes, r.case_manager_id,
+            r.relation) for r in students.itertuples()]
+    expected = _rosters_by_loops(t, names)
+    assert len(got) > 300 and sum(";" in r[6] for r in got) >= 2  # (joined services too)
+    assert got == expected
+    assert (rows["provider_name"] == rows["provider_id"].map(names).fillna("")).all()
+    assert (rows["cm_name"] == rows["case_manager_id"].map(names).fillna("")).all()
+    # A total row closes each block, and a page break opens every block but the first.
+    blocks = np.split(np.arange(len(rows)), starts)
+    assert len(blocks) == rows["provider_id"].nunique()
+    for block in blocks:
+        ids = rows["provider_id"].to_numpy()[block]
+        assert len(set(ids)) == 1 and rows["total"].to_numpy()[block].tolist() == (
+            [0] * (len(block) - 1) + [1])
