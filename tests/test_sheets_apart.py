@@ -22,7 +22,9 @@ from optimizer import load_district, plan
 from optimizer.generator import generate_district
 from optimizer.graph import edge_table
 from optimizer.outputs import export, side_process, workbook
+from optimizer.outputs.edit_sheet import EDIT_SHEET, LISTS_SHEET
 from optimizer.outputs.export import write_district, write_plan
+from optimizer.outputs.service_sheets import SERVICE_SHEETS
 from optimizer.outputs.xlsx_rows import (
     close_workbook,
     discard_row_files,
@@ -188,14 +190,25 @@ def plans(tmp_path_factory):
     return out
 
 
+class _Used(list):
+    """Per workbook written here, the number of sheets made in the second
+    process (``own``: the names of this process's sheets whose members were
+    made before the close)."""
+
+    own: list[list[str]]
+
+
 @pytest.fixture
-def parts_used(monkeypatch) -> list[int]:
+def parts_used(monkeypatch) -> _Used:
     """The number of sheets made apart that each workbook written here took."""
-    used: list[int] = []
+    used = _Used()
+    used.own = []
     real = workbook.close_workbook
 
     def counted(wb, *args, parts=(), **kwargs):
-        used.append(len(parts))
+        # A placeholder (no rows) stands for a sheet of the second process.
+        used.append(sum(ws.dim_rowmin is None for ws, _ in parts))
+        used.own.append([ws.name for ws, _ in parts if ws.dim_rowmin is not None])
         return real(wb, *args, parts=parts, **kwargs)
 
     monkeypatch.setattr(workbook, "close_workbook", counted)
@@ -219,22 +232,42 @@ def test_the_sheets_made_apart_give_the_same_files(which, redact, lists, made, p
     monkeypatch.setattr(export, "SHEETS_APART_ROWS", 0)
     write_plan(result, tmp_path / "two", eligible=eligible, redact=redact)
     # One process, then the service sheets (or the edit sheet and its lists)
-    # made in the second: this one never makes them.
+    # made in the second: this one never makes them. Its own table sheets
+    # are made into members as they are finished (before the close), and
+    # only where the second process makes some.
     assert parts_used == [0, made]
+    assert parts_used.own[0] == [] and "Rosters" in parts_used.own[1]
+    assert not set(parts_used.own[1]) & {*SERVICE_SHEETS, EDIT_SHEET, LISTS_SHEET}
     one, two = _files(tmp_path / "one"), _files(tmp_path / "two")
     assert ("services.csv" in two) == (which < 2) and len(two["plan.xlsx"]) > 10_000
     assert one == two
     assert list(own_tmp.iterdir()) == []
 
 
+def _csvs_written_here(monkeypatch) -> list[str]:
+    """The CSV files this process writes (a forked child's calls are its own)."""
+    here: list[str] = []
+    real = export._write_guarded_csv
+
+    def spy(frame, path):
+        here.append(path.name)
+        return real(frame, path)
+
+    monkeypatch.setattr(export, "_write_guarded_csv", spy)
+    return here
+
+
 @needs_fork
-@pytest.mark.parametrize("which", [1, 2], ids=["services", "case-managers"])
-@pytest.mark.parametrize("failure", ["error", "misfit"])
+@pytest.mark.parametrize(("which", "failure"),
+                         [(1, "error"), (1, "misfit"), (1, "csv"), (2, "error"), (2, "misfit")],
+                         ids=["services-error", "services-misfit", "services-csv-cut-short",
+                              "case-managers-error", "case-managers-misfit"])
 def test_the_sheets_are_written_here_when_the_second_process_fails(
         failure, which, plans, tmp_path, own_tmp, parts_used, monkeypatch):
     result, eligible = plans[which]
     write_plan(result, tmp_path / "one", eligible=eligible)
     real = workbook.sheet_parts
+    planner = os.getpid()
 
     def failing(*args, **kwargs):
         if failure == "error":
@@ -242,14 +275,45 @@ def test_the_sheets_are_written_here_when_the_second_process_fails(
         # Sheets whose cells number formats otherwise than this workbook.
         return dataclasses.replace(real(*args, **kwargs), formats=())
 
-    monkeypatch.setattr(workbook, "sheet_parts", failing)
+    if failure == "csv":  # services.csv cut short in the second process
+        real_csv = export._write_guarded_csv
+
+        def cut(frame, path):
+            real_csv(frame.head(3), path)
+            if os.getpid() != planner:
+                raise OSError("disk full")
+            real_csv(frame, path)
+
+        monkeypatch.setattr(export, "_write_guarded_csv", cut)
+    else:
+        monkeypatch.setattr(workbook, "sheet_parts", failing)
+    here = _csvs_written_here(monkeypatch)
     monkeypatch.setattr(export, "SHEETS_APART_ROWS", 0)
     forks = forks_counted(monkeypatch)
     write_plan(result, tmp_path / "two", eligible=eligible)
-    # Tried in a second process, then written here without its sheets.
+    # Tried in a second process, then written here without its sheets; a
+    # service plan's services.csv too, unless the second process got past
+    # it (its sheets then failed to fit).
     assert len(forks) == 1 and parts_used == [0, 0]
+    assert ("services.csv" in here) == (which == 1 and failure != "misfit")
     assert _files(tmp_path / "one") == _files(tmp_path / "two")
     assert list(own_tmp.iterdir()) == []
+
+
+@needs_fork
+@pytest.mark.parametrize("which", [1, 2], ids=["services", "case-managers"])
+def test_services_csv_is_written_beside_the_service_sheets(which, plans, tmp_path,
+                                                          monkeypatch):
+    """With the service sheets in the second process, services.csv is
+    written there too (this process was the one waited for); else here."""
+    result, eligible = plans[which]
+    write_plan(result, tmp_path / "one", eligible=eligible)
+    here = _csvs_written_here(monkeypatch)
+    monkeypatch.setattr(export, "SHEETS_APART_ROWS", 0)
+    write_plan(result, tmp_path / "two", eligible=eligible)
+    assert "assignments.csv" in here and "services.csv" not in here
+    one, two = _files(tmp_path / "one"), _files(tmp_path / "two")
+    assert one == two and ("services.csv" in two) == (which == 1)
 
 
 def test_small_plans_make_their_sheets_in_one_process(plans, tmp_path, parts_used,

@@ -284,21 +284,31 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
         if side_process is None and os.environ.get("CASELOAD_WORKBOOK_PROCESS") != "1":
             fork = False  # (with the variable: where side_process.can_fork() says so)
         apart = _sheets_apart(tables) if xlsx and side_process is None else None
-        made_apart = None
+        made_apart: Callable[[], Any] | None = None
+        services_csv = "services" in tables.summary  # only a plan that plans service providers
+        services_apart = False
         if apart is not None and fork is False:
             # The workbook's largest sheets (Services and Provider rosters, or
             # else the edit sheet and its lists) made in a second process while
             # this one writes the CSVs and the other sheets (the same bytes;
             # written here if that fails). Its temporary files in a folder
             # this process removes, after the child is stopped (a killed
-            # child cleans up nothing).
-            from optimizer.outputs.workbook import sheet_parts  # (see below)
-
+            # child cleans up nothing). With the service sheets, services.csv
+            # too: this process was the one waited for (100,000 students: its
+            # CSVs and sheets about 3.5 s of CPU, the second's 3.2 s; the file
+            # 0.4 s), and is written here again if the second process fails.
+            services_apart = apart == "services" and services_csv
             scratch = stack.enter_context(tempfile.TemporaryDirectory())
-            made_apart = _or_none(stack.enter_context(computed_beside(
-                functools.partial(sheet_parts, tables, apart, redact=redact, eligible=eligible,
-                                  folder=scratch),
+            made_beside = _or_none(stack.enter_context(computed_beside(
+                functools.partial(_made_apart, tables, apart, redact, eligible, scratch,
+                                  tmp / SERVICES_FILE if services_apart else None),
                 f"plan.xlsx's {apart} sheets")))
+
+            def sheets_made() -> Any:
+                made = made_beside()
+                return None if made is None else made[1]
+
+            made_apart = sheets_made
         # The whole workbook in a second process while this one writes the
         # CSVs, where asked (side_process.py: same bytes, its error raised
         # here, nothing renamed into place unless both finished).
@@ -310,7 +320,7 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
               else contextlib.nullcontext()):
             for table, name in PLAN_TABLE_FILES.items():
                 _write_guarded_csv(getattr(tables, table), tmp / name)
-            if "services" in tables.summary:  # only a plan that plans service providers
+            if services_csv and not services_apart:
                 _write_guarded_csv(tables.services, tmp / SERVICES_FILE)
             (tmp / "summary.json").write_text(plan_summary_json(tables.summary),
                                               encoding="utf-8")
@@ -318,7 +328,23 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
                 _write_guarded_csv(frame, tmp / name)
             for name, writer in (extra_files or {}).items():
                 writer(tmp / name)
+        if services_apart and made_beside() is None:  # (the second process failed)
+            _write_guarded_csv(tables.services, tmp / SERVICES_FILE)
     return target
+
+
+def _made_apart(tables: PlanTables, apart: Literal["services", "edit"], redact: bool,
+                eligible: pd.DataFrame | None, scratch: str, services_csv: Path | None
+                ) -> tuple[bool, Any]:
+    """(In the second process of :func:`write_plan`.) ``services.csv`` when
+    ``services_csv`` names it, then the workbook's sheets made apart
+    (:func:`optimizer.outputs.workbook.sheet_parts`); the True first says
+    that it got this far."""
+    from optimizer.outputs.workbook import sheet_parts  # (see _write_plan_workbook)
+
+    if services_csv is not None:
+        _write_guarded_csv(tables.services, services_csv)
+    return True, sheet_parts(tables, apart, redact=redact, eligible=eligible, folder=scratch)
 
 
 #: Bytes of a workbook sheet's rows kept in memory when the workbook is written

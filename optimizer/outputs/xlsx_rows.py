@@ -773,6 +773,13 @@ def close_workbook(wb: Any, compresslevel: int | None = None,
     made = {member.get(id(ws), ""): part for ws, part in parts}
     if "" in made or len(made) < len(parts):
         raise ValueError("a part made elsewhere for a sheet not in this workbook, or twice")
+    for ws in sheets:
+        if (member[id(ws)] in made and ws.dim_rowmin is not None
+                and getattr(ws, "row_data_fh_closed", False)):
+            # A sheet of this workbook whose part sheet_part made (its rows
+            # closed): the XML XlsxWriter assembles for it is dropped, so its
+            # rows are not copied (there are none left to copy).
+            ws._write_optimized_sheet_data = functools.partial(_mark_rows, ws, {})
     if os.linesep == "\n":
         for ws in sheets:
             if member[id(ws)] in made:
@@ -790,7 +797,7 @@ def close_workbook(wb: Any, compresslevel: int | None = None,
         module.ZipFile = real
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-        for ws in rows.values():
+        for ws in sheets:
             vars(ws).pop("_write_optimized_sheet_data", None)
         discard_row_files(wb)  # (every sheet's row file closed, then removed)
 
