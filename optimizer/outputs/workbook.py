@@ -422,7 +422,13 @@ def _write(tables: PlanTables, names: dict[str, str], created: str | None,
             placeholders, formats = _fill(wb, w, tables, names, created, eligible, apart)
             # Asked for last: the second process made them meanwhile.
             made = made_apart()
-            parts = [(ws, own[ws.name].result()) for ws in wb.worksheets() if ws.name in own]
+            parts = []
+            for ws in wb.worksheets():
+                if ws.name in own:
+                    # (A sheet with parts of its own is refused before it is
+                    # touched: it is then zipped at the close, as before.)
+                    with contextlib.suppress(ValueError):
+                        parts.append((ws, own[ws.name].result()))
         if made is None or not made.fits(placeholders, formats):
             raise _NotMadeApart
         for ws, (settings, _) in zip(placeholders, made.sheets, strict=True):
