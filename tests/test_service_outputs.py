@@ -29,6 +29,7 @@ SLP average: (53 + 26) / (1 + 0.5) = 52.67 per FTE, against 55.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import shutil
 import subprocess
@@ -608,23 +609,27 @@ def _rosters_by_loops(t: PlanTables, names: dict[str, str]) -> list[tuple]:
                     key=lambda r: (r["student_id"], r["service"], r["provider_id"])):
         if r["provider_id"]:
             role.setdefault(r["provider_id"], r["role"])
+            minutes = float(r["minutes"]) if r["minutes"] not in ("", None) else NAN
             served.setdefault((r["provider_id"], r["student_id"]), []).append(
-                (r["service"], r["school_id"], float(r["minutes"])))
+                (r["service"], r["school_id"], minutes))
     rows = []
     for (p, sid), given in served.items():
         given.sort(key=lambda g: g[0])
         minutes = [m for _, _, m in given if m == m]
-        cm = a[sid]["case_manager_id"] if sid in a else ""
-        rows.append((role.get(p, ""), p, sid, given[0][1] or a[sid]["school_id"],
-                     a[sid]["grade"], a[sid]["primary_disability"],
-                     ";".join(g[0] for g in given), sum(minutes) if minutes else None, cm,
+        of = a.get(sid, {})
+        cm = of.get("case_manager_id", "")
+        # A blank school: the student's in assignments (none there: NA, last).
+        school = given[0][1] or of.get("school_id")
+        rows.append((role.get(p, ""), p, sid, school, of.get("grade", ""),
+                     of.get("primary_disability", ""), ";".join(g[0] for g in given),
+                     math.fsum(minutes) if minutes else None, cm,
                      service_sheets.SERVES_AND_MANAGES if cm == p else service_sheets.SERVES))
     for sid, r in a.items():
         cm = r["case_manager_id"]
         if cm and (cm, sid) not in served:
             rows.append((role.get(cm, ""), cm, sid, r["school_id"], r["grade"],
                          r["primary_disability"], "", None, cm, service_sheets.MANAGES))
-    return sorted(rows, key=lambda r: (r[0], r[1], r[3], r[2]))
+    return sorted(rows, key=lambda r: (r[0], r[1], r[3] is None, r[3] or "", r[2]))
 
 
 @pytest.fixture(scope="module")
@@ -638,23 +643,51 @@ def generated_plan(tmp_path_factory):
     return plan(load_district(folder)).tables()
 
 
-@pytest.mark.parametrize("shuffle", [False, True])
-def test_rosters_of_a_generated_plan_match_a_row_by_row_count(generated_plan, shuffle):
+def _odd_rows(t: PlanTables) -> PlanTables:
+    """The plan with what a hand-edited or read-back plan may hold: a
+    served student missing from assignments.csv, a service row with a blank
+    school, three services of one student by one provider whose minutes a
+    running sum adds inexactly, and every number as text ('' when blank)."""
+    s = t.services.copy()
+    served = s[s["provider_id"] != ""]
+    first = served.iloc[0]
+    extra = [first.to_dict() | {"service": code, "minutes": m}
+             for code, m in (("ZZ1", 29.2), ("ZZ2", 39.2))]
+    extra.append(served.iloc[1].to_dict() | {"student_id": "S-NOT-ASSIGNED", "school_id": ""})
+    s.loc[first.name, "minutes"] = 6.9
+    s.loc[served.index[2], "school_id"] = ""
+    s = pd.concat([s, pd.DataFrame(extra)], ignore_index=True)
+    s["minutes"] = s["minutes"].map(lambda m: "" if m != m else f"{m:g}")
+    s["kept_current"] = s["kept_current"].map({True: "true", False: "false"})
+    return dataclasses.replace(t, services=s)
+
+
+@pytest.mark.parametrize("variant", ["as planned", "shuffled", "odd rows read back"])
+def test_rosters_of_a_generated_plan_match_a_row_by_row_count(generated_plan, variant):
     """Every served (provider, student) once, with its services joined and
     minutes added; every case-managed student not served by their case
     manager once more; in role, provider, school, student order, then one
-    total row closing each provider's block (whatever the services' order)."""
+    total row closing each provider's block (whatever the rows' order)."""
     t = generated_plan
-    if shuffle:
+    if variant == "shuffled":
         t = dataclasses.replace(t, services=t.services.sample(frac=1, random_state=3),
                                 assignments=t.assignments.sample(frac=1, random_state=4))
+    elif variant == "odd rows read back":
+        t = _odd_rows(t)
     names = workbook._names(t, False)
     rows, starts = service_sheets.provider_rosters(t, names)
     students = rows[rows["total"] == 0]
-    got = [(r.role, r.provider_id, r.student_id, r.school_id, r.grade, r.primary_disability,
+    got = [(r.role, r.provider_id, r.student_id,
+            None if r.school_id != r.school_id else r.school_id, r.grade, r.primary_disability,
             r.service, None if r.minutes != r.minutes else r.minutes, r.case_manager_id,
             r.relation) for r in students.itertuples()]
     expected = _rosters_by_loops(t, names)
+    if variant == "odd rows read back":
+        # Not in assignments: no school to fall back on (NA), no grade, no case manager.
+        (ghost,) = [r for r in got if r[2] == "S-NOT-ASSIGNED"]
+        assert ghost[3] is None and ghost[4:6] == ("", "") and ghost[8] == ""
+        # 6.9 + 29.2 + 39.2 added exactly (NumPy's sum gives 75.30000000000001).
+        assert [r[7] for r in got if "ZZ1" in r[6]] == [75.3]
     assert len(got) > 300 and sum(";" in r[6] for r in got) >= 2  # (joined services too)
     assert got == expected
     assert (rows["provider_name"] == rows["provider_id"].map(names).fillna("")).all()

@@ -452,21 +452,39 @@ def test_a_finished_sheet_is_made_while_the_next_is_written(plans, own_tmp, monk
 def test_a_sheet_of_this_process_that_cannot_be_a_part_is_zipped_at_the_close(
         plans, tmp_path, own_tmp, parts_used, monkeypatch):
     """This process's own sheets become members as they are finished; one
-    that sheet_part refuses (parts of its own) is zipped at the close as
-    before, and the workbook is the same."""
+    with parts of its own (here: said so of Rosters) is zipped at the close
+    as before, and the workbook is the same."""
     result, eligible = plans[1]
     write_plan(result, tmp_path / "one", eligible=eligible)
-    real = workbook.sheet_part
-
-    def refusing(ws, *args, **kwargs):
-        if ws.name == "Rosters":
-            raise ValueError("sheet 'Rosters' cannot be made apart from its workbook")
-        return real(ws, *args, **kwargs)
-
-    monkeypatch.setattr(workbook, "sheet_part", refusing)
+    real = workbook.may_be_part
+    monkeypatch.setattr(workbook, "may_be_part", lambda ws: ws.name != "Rosters" and real(ws))
     monkeypatch.setattr(export, "SHEETS_APART_ROWS", 0)
     write_plan(result, tmp_path / "two", eligible=eligible)
     assert parts_used == [0, 2]
     assert "Rosters" not in parts_used.own[1] and "Case managers" in parts_used.own[1]
+    assert _files(tmp_path / "one") == _files(tmp_path / "two")
+    assert list(own_tmp.iterdir()) == []
+
+
+@needs_fork
+def test_a_part_of_this_process_that_fails_writes_the_workbook_in_one_process(
+        plans, tmp_path, own_tmp, parts_used, monkeypatch):
+    """A sheet's member that fails while it is made (after the sheet was
+    taken) is not guessed at: the workbook is written again in this process,
+    as when the second process's sheets do not fit; the same files."""
+    result, eligible = plans[1]
+    write_plan(result, tmp_path / "one", eligible=eligible)
+    real = workbook.sheet_part
+    planner = os.getpid()
+
+    def failing(ws, *args, **kwargs):
+        if ws.name == "Rosters" and os.getpid() == planner:
+            raise UnicodeEncodeError("utf-8", "x", 0, 1, "a cell that cannot be written")
+        return real(ws, *args, **kwargs)
+
+    monkeypatch.setattr(workbook, "sheet_part", failing)
+    monkeypatch.setattr(export, "SHEETS_APART_ROWS", 0)
+    write_plan(result, tmp_path / "two", eligible=eligible)
+    assert parts_used == [0, 0]  # (the refused try never reached the close)
     assert _files(tmp_path / "one") == _files(tmp_path / "two")
     assert list(own_tmp.iterdir()) == []

@@ -64,6 +64,7 @@ from optimizer.outputs.xlsx_rows import (
     discard_row_files,
     distinct,
     guarded_text,
+    may_be_part,
     sheet_part,
     spool_rows,
     write_rows,
@@ -416,19 +417,20 @@ def _write(tables: PlanTables, names: dict[str, str], created: str | None,
         # deflated alone.
         own: dict[str, Future[SheetPart]] = {}
         with ThreadPoolExecutor(1) if deflate_threads() else contextlib.nullcontext() as pool:
-            if pool is not None:
-                w.finished = lambda ws: own.__setitem__(ws.name, pool.submit(
-                    sheet_part, ws, DEFLATE_LEVEL))
+            def finished(ws: Any) -> None:
+                # (A sheet with parts of its own is zipped at the close, as before.)
+                if pool is not None and may_be_part(ws):
+                    own[ws.name] = pool.submit(sheet_part, ws, DEFLATE_LEVEL)
+
+            w.finished = finished
             placeholders, formats = _fill(wb, w, tables, names, created, eligible, apart)
             # Asked for last: the second process made them meanwhile.
             made = made_apart()
-            parts = []
-            for ws in wb.worksheets():
-                if ws.name in own:
-                    # (A sheet with parts of its own is refused before it is
-                    # touched: it is then zipped at the close, as before.)
-                    with contextlib.suppress(ValueError):
-                        parts.append((ws, own[ws.name].result()))
+            try:
+                parts = [(ws, own[ws.name].result()) for ws in wb.worksheets()
+                         if ws.name in own]
+            except ValueError as exc:  # (as close_workbook's, below: written again here)
+                raise _NotMadeApart from exc
         if made is None or not made.fits(placeholders, formats):
             raise _NotMadeApart
         for ws, (settings, _) in zip(placeholders, made.sheets, strict=True):

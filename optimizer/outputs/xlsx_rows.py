@@ -44,8 +44,8 @@ from optimizer.district.textsafe import (
 )
 
 __all__ = ["Column", "Distinct", "SheetPart", "close_workbook", "deflate_threads",
-           "discard_row_files", "distinct", "guarded_text", "sheet_part", "spool_rows",
-           "write_rows"]
+           "discard_row_files", "distinct", "guarded_text", "may_be_part", "sheet_part",
+           "spool_rows", "write_rows"]
 
 
 @dataclass(frozen=True)
@@ -547,8 +547,7 @@ def sheet_part(ws: Any, level: int | None = None) -> SheetPart:
     >>> part = sheet_part(ws, 1)   # doctest: +SKIP
     """
     rows = _spooled_rows(ws)
-    if (rows is None or any(getattr(ws, a, None) for a in _PARTS_OF_A_SHEET)
-            or getattr(getattr(ws, "embedded_images", None), "images", None)):
+    if rows is None or not may_be_part(ws):
         raise ValueError(f"sheet {ws.name!r} cannot be made apart from its workbook")
     if level is None:
         level = zlib.Z_DEFAULT_COMPRESSION
@@ -566,6 +565,21 @@ def sheet_part(ws: Any, level: int | None = None) -> SheetPart:
         vars(ws).pop("_write_optimized_sheet_data", None)
         os.unlink(path)
         _close_row_file(ws)
+
+
+def may_be_part(ws: Any) -> bool:
+    """Whether :func:`sheet_part` takes the sheet as it is now: its rows kept
+    by :func:`spool_rows`, and nothing XlsxWriter numbers across the workbook
+    at close (:data:`_PARTS_OF_A_SHEET`, embedded images).
+
+    Examples
+    --------
+    >>> may_be_part(ws)   # doctest: +SKIP
+    True
+    """
+    return (_spooled_rows(ws) is not None
+            and not any(getattr(ws, a, None) for a in _PARTS_OF_A_SHEET)
+            and not getattr(getattr(ws, "embedded_images", None), "images", None))
 
 
 #: A worksheet's lists of what XlsxWriter makes parts of its own for (and
