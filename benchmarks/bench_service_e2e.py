@@ -24,9 +24,11 @@ psychologists 1,800: illustrative), so the plan keeps providers within them.
 Printed: wall and CPU seconds of each stage (CPU is the steadier figure on
 a shared machine; with ``--xlsx`` the total with the workbook too), peak memory
 (of this process, and of the largest second process: the workbook's service
-sheets, the audit, the solver's), and what the solver proved: status, the two
-levels (pairs unserved, students without a case manager) of the plan against
-its bound, the gap on the cost level, and the gap on the weighted objective
+sheets, the audit, the solver's), the kernel's share of the CPU and the page
+faults (a slow phase of the machine shows there), and what the solver
+proved: status, the two levels (pairs unserved, students without a case
+manager) of the plan against its bound, the gap on the cost level, and the
+gap on the weighted objective
 (points, as a MIP solver reports it). Apart from the stages: the time to read
 the plan folder back as ``caseload plan --published`` does (its
 assignments.csv and services.csv).
@@ -186,6 +188,16 @@ def timed(args: argparse.Namespace, folder: Path) -> None:
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak memory {peak:,.0f} MB (the process); the largest "
           f"second process {children:,.0f} MB (with the pages it shares with this one)")
+    # How much of the CPU the kernel took, mostly for page faults: on a
+    # virtual machine whose host takes idle memory back, a first touch of a
+    # page costs several times what it does on a machine of its own (here a
+    # 1 GB array took 6 s to fill cold and 0.2 s warm): a large part of the
+    # spread between runs (5.6-9.1 kernel seconds in four runs, 2 December).
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"kernel (system) CPU {me.ru_stime + kids.ru_stime:.2f} s of "
+          f"{me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime:.2f} s (this process and "
+          f"its ended children); {me.ru_minflt + kids.ru_minflt:,} minor page faults")
     t, b = sol.terms, sol.bound
     print(f"status {sol.status}; unserved pairs {t['unserved']:,} (bound {b['unserved']:,}), "
           f"without a case manager {t['unplaced']:,} (bound {b['unplaced']:,}); "
