@@ -418,3 +418,38 @@ def test_the_services_sheet_read_beside_leaves_no_thread_for_the_solve(
     monkeypatch.setattr(cli, "plan", counting)
     assert _keep(planned / "plan.xlsx", tmp_path / "kept") == 0
     assert seen == [before]
+
+
+@pytest.mark.parametrize("how", ["beside", "no fork", "beside fails"])
+def test_the_plan_beside_the_workbook_is_read_in_a_second_process(
+        planned, tmp_path, monkeypatch, capsys, how):
+    """plan --keep plan.xlsx of a service plan reads the plan folder beside
+    the workbook (its case managers and providers) in a second process while
+    it reads the sheets; read here where there is no fork or that process
+    fails, with the same plan and the same words."""
+    import os
+
+    from optimizer import cli
+    from optimizer.outputs import side_process
+
+    planner = os.getpid()
+    real = cli._plan_beside
+    where = tmp_path / "read in"
+
+    def spy(folder):
+        here = os.getpid() == planner
+        if how == "beside fails" and not here:
+            raise RuntimeError("a bug in the second process")
+        where.write_text("this process" if here else "a second process")
+        return real(folder)
+
+    monkeypatch.setattr(cli, "_plan_beside", spy)
+    if how == "no fork":
+        monkeypatch.setattr(side_process, "can_fork", lambda: False)
+    capsys.readouterr()
+    assert _keep(planned / "plan.xlsx", tmp_path / "kept") == 0
+    said = capsys.readouterr().out
+    assert "Service providers kept where" in said and "Your edits: 0 found" in said
+    assert where.read_text() == ("a second process" if how == "beside" else "this process")
+    cols = ["student_id", "service", "provider_id"]
+    assert _services(tmp_path / "kept")[cols].equals(_services(planned)[cols])
