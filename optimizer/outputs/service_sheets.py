@@ -198,9 +198,10 @@ def provider_rosters(tables: PlanTables, names: Mapping[str, str],
     """
     # In arrays of positions, not by pandas' maps, groupbys and sorts keyed by
     # texts: about 1.0 -> 0.45 s at 100,000 students (170,000 service rows),
-    # in the second process the workbook waits for; the same frame (compared
-    # whole at 100,000 students; a test counts a generated plan's rows one by
-    # one).
+    # in the second process the workbook waits for. The same frame (compared
+    # whole at 100,000 students, whole minutes; a test counts a generated
+    # plan's rows one by one), but three or more services' fractional minutes
+    # are now added exactly.
     s = services_frame(tables, names) if services is None else services
     s = s[s["provider_id"] != ""]
     prov = s["provider_id"].to_numpy(dtype=object)
@@ -256,7 +257,7 @@ def provider_rosters(tables: PlanTables, names: Mapping[str, str],
     only = cm_of[:-1] != ""
     only[at[manages & (at >= 0)]] = False
     only_at = np.flatnonzero(only)
-    n_served, n_only = len(starts), len(only_at)
+    n_only = len(only_at)
     school = np.concatenate([s["school_id"].to_numpy(dtype=object)[order][starts],
                              info["school_id"][only_at]])
     row_at = np.concatenate([at, only_at])
@@ -274,7 +275,6 @@ def provider_rosters(tables: PlanTables, names: Mapping[str, str],
                                     np.full(n_only, MANAGES)]).astype(object),
         **{c: np.append(info[c], "")[row_at] for c in ("grade", "primary_disability")},
     })
-    assert len(rows) == n_served + n_only
 
     cl = tables.caseloads
     cl_ids = _text(cl["educator_id"])
