@@ -488,3 +488,18 @@ def test_a_part_of_this_process_that_fails_writes_the_workbook_in_one_process(
     assert parts_used == [0, 0]  # (the refused try never reached the close)
     assert _files(tmp_path / "one") == _files(tmp_path / "two")
     assert list(own_tmp.iterdir()) == []
+
+
+def test_the_second_process_is_asked_once_whatever_its_answer():
+    """write_plan asks for the sheets made apart, then again whether
+    services.csv was written there: a failed child is not waited for twice."""
+    calls: list[int] = []
+
+    def failed():
+        calls.append(1)
+        raise side_process.SideProcessError("the sheets were not made")
+
+    get = export._or_none(failed)
+    assert get() is None and get() is None and calls == [1]
+    made = export._or_none(lambda: calls.append(2) or "parts")
+    assert made() == made() == "parts" and calls == [1, 2]

@@ -391,12 +391,18 @@ def _sheets_apart(tables: PlanTables) -> Literal["services", "edit"] | None:
 def _or_none(made: Callable[[], Any]) -> Callable[[], Any]:
     """``made()``, or None when the second process failed: its sheets are then
     written in this one, where an error in them is raised as it would be
-    without a second process."""
+    without a second process. Asked once; later calls give the same answer
+    (write_plan asks again for services.csv, and a failed child is not
+    waited for twice)."""
+    answer: list[Any] = []
+
     def get() -> Any:
-        try:
-            return made()
-        except (SideProcessError, OSError):
-            return None
+        if not answer:
+            try:
+                answer.append(made())
+            except (SideProcessError, OSError):
+                answer.append(None)
+        return answer[0]
     return get
 
 
