@@ -503,3 +503,22 @@ def test_the_second_process_is_asked_once_whatever_its_answer():
     assert get() is None and get() is None and calls == [1]
     made = export._or_none(lambda: calls.append(2) or "parts")
     assert made() == made() == "parts" and calls == [1, 2]
+
+
+@needs_fork
+def test_a_callers_own_services_csv_is_not_raced_by_the_second_process(
+        plans, tmp_path, monkeypatch):
+    """A caller that writes a services.csv of its own (extra_tables) gets it,
+    as in one process: the second process then leaves that file alone."""
+    import pandas as pd
+
+    result, eligible = plans[1]
+    own = {"services.csv": pd.DataFrame({"note": ["the caller's own"]})}
+    monkeypatch.setattr(export, "SHEETS_APART_ROWS", 10**9)
+    write_plan(result, tmp_path / "one", eligible=eligible, extra_tables=own)
+    here = _csvs_written_here(monkeypatch)
+    monkeypatch.setattr(export, "SHEETS_APART_ROWS", 0)
+    write_plan(result, tmp_path / "two", eligible=eligible, extra_tables=own)
+    assert here.count("services.csv") == 2  # (ours, then the caller's, both here)
+    one, two = _files(tmp_path / "one"), _files(tmp_path / "two")
+    assert one == two and b"the caller's own" in two["services.csv"]

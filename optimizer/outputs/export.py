@@ -297,7 +297,11 @@ def write_plan(result: Result, folder: str | Path, *, xlsx: bool = True,
             # too: this process was the one waited for (100,000 students: its
             # CSVs and sheets about 3.5 s of CPU, the second's 3.2 s; the file
             # 0.4 s), and is written here again if the second process fails.
-            services_apart = apart == "services" and services_csv
+            # (Not when the caller gives a services.csv of its own: written
+            # here after ours, as before, not raced by the second process.)
+            services_apart = (apart == "services" and services_csv
+                              and SERVICES_FILE not in {*(extra_tables or {}),
+                                                        *(extra_files or {})})
             scratch = stack.enter_context(tempfile.TemporaryDirectory())
             made_beside = _or_none(stack.enter_context(computed_beside(
                 functools.partial(_made_apart, tables, apart, redact, eligible, scratch,
