@@ -49,6 +49,7 @@ test: lint browser
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_graph.py
 	$(BIN)/python benchmarks/bench_plan.py
+	$(BIN)/python benchmarks/bench_service_e2e.py --xlsx --repeat 3 --json benchmarks/results.json
 	$(BIN)/python benchmarks/bench_stability.py
 
 # Mutation score of the rules, planning, check and validation code: prints the

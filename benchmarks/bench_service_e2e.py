@@ -7,6 +7,9 @@ Usage::
     .venv/bin/python benchmarks/bench_service_e2e.py --students 20000 --xlsx
     .venv/bin/python benchmarks/bench_service_e2e.py --minutes --time-limit 60
     .venv/bin/python benchmarks/bench_service_e2e.py --xlsx --repeat 5   # least and median
+    # what `make bench` runs (its figures into results.json, under services_e2e):
+    .venv/bin/python benchmarks/bench_service_e2e.py --xlsx --repeat 3 \
+        --json benchmarks/results.json
 
 Generates a synthetic district with services.csv (``caseload generate
 --services``: minutes and this year's providers, about 1.7 service rows a
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import resource
 import subprocess
 import sys
@@ -95,6 +99,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1,
                     help="time the stages this many times (each in a new process): the "
                          "run with the least total is printed, and every run's totals")
+    ap.add_argument("--json", metavar="PATH", type=Path,
+                    help="also put the figures in this JSON file, under services_e2e "
+                         "(make bench: benchmarks/results.json; its other keys are kept)")
     ap.add_argument("--child", metavar="FOLDER", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -117,10 +124,13 @@ def main() -> None:
             if run.returncode:
                 sys.exit(f"the timed run failed:\n{run.stdout}{run.stderr}")
             runs.append(run.stdout)
-    # (The last line of each run: its totals, without and with the workbook.)
+    # (The last line of each run: its totals, without and with the workbook;
+    # the one before, its figures for --json.)
     totals = [[float(x) for x in out.strip().splitlines()[-1].split()[1:]] for out in runs]
     best = min(range(len(runs)), key=lambda k: totals[k][-1])
-    print("\n".join(runs[best].strip().splitlines()[:-1]))
+    *shown, figures_line, _ = runs[best].strip().splitlines()
+    print("\n".join(shown))
+    figures = json.loads(figures_line.removeprefix("figures "))
     if len(runs) > 1:
         # A shared machine's speed varies by a third from minute to minute
         # (the same read took 1.8 s, then 2.9 s): the least of several runs
@@ -130,6 +140,15 @@ def main() -> None:
             seconds = sorted(t[k] for t in totals)
             print(f"{len(runs)} runs, {what}: " + ", ".join(f"{t[k]:.2f}" for t in totals)
                   + f" s; least {seconds[0]:.2f}, median {seconds[len(seconds) // 2]:.2f}")
+    if args.json is not None:
+        # Beside bench_plan.py's figures (it keeps this key when it rewrites the file).
+        old = json.loads(args.json.read_text(encoding="utf-8")) if args.json.exists() else {}
+        figures["runs_total_s"] = [round(t[0], 3) for t in totals]
+        if args.xlsx:
+            figures["runs_with_workbook_s"] = [round(t[1], 3) for t in totals]
+        old["services_e2e"] = figures
+        args.json.write_text(json.dumps(old, indent=2) + "\n", encoding="utf-8")
+        print(f"Figures written to {args.json} (services_e2e)")
 
 
 def timed(args: argparse.Namespace, folder: Path) -> None:
@@ -209,6 +228,19 @@ def timed(args: argparse.Namespace, folder: Path) -> None:
     print(f"objective {total:,.1f} points, bound {bound:,.1f}: gap {(total - bound) / total:.4%}"
           f" on the points; cost {t['cost'] / 1000:,.1f}, at the bound's levels at least "
           f"{b['cost'] / 1000:,.1f} ({(t['cost'] - b['cost']) / max(1, t['cost']):.2%} apart)")
+    print("figures " + json.dumps({
+        "students": args.students, "seed": args.seed, "service_rows": rows,
+        "workbook": args.xlsx, "minutes": args.minutes,
+        "stages": [{"stage": stage, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3)}
+                   for stage, wall, cpu in clock.rows],
+        "total_s": round(sum(r[1] for r in main_rows), 3),
+        **({"total_with_workbook_s": round(sum(r[1] for r in with_xlsx), 3)}
+           if args.xlsx else {}),
+        "peak_mb": round(peak), "kernel_cpu_s": round(me.ru_stime + kids.ru_stime, 3),
+        "minor_page_faults": me.ru_minflt + kids.ru_minflt, "status": sol.status,
+        "unserved_pairs": [t["unserved"], b["unserved"]],
+        "without_case_manager": [t["unplaced"], b["unplaced"]],
+        "cost_gap": sol.gap}))
     print("totals", f"{sum(r[1] for r in main_rows):.3f}",
           *([f"{sum(r[1] for r in with_xlsx):.3f}"] if args.xlsx else []))
 
