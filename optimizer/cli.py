@@ -108,7 +108,7 @@ from optimizer.planning.check import (
     check_service_plan,
 )
 from optimizer.planning.objective import Objective
-from optimizer.planning.planner import plan
+from optimizer.planning.planner import case_managers_of, plan, providers_of
 from optimizer.planning.result import PlanTables, Result
 from optimizer.planning.solvers import SolveParams
 
@@ -249,18 +249,14 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         if frame is None:
             print(format_problems(problems), file=sys.stderr)
             return EXIT_BAD_INPUT
-        # (Python lists: a text column's cells one at a time cost 2 µs each.)
-        published = dict(zip(frame["student_id"].tolist(), frame["case_manager_id"].tolist(),
-                             strict=True))
+        published = case_managers_of(frame)
         if district.plans_services:  # keep the published plan's providers stable too
             services, problems = read_plan_services(args.published)
             if problems:
                 print(format_problems(problems), file=sys.stderr)
                 return EXIT_BAD_INPUT
             if services is not None:
-                published_services = dict(zip(zip(services["student_id"].tolist(),
-                                                   services["service"].tolist(), strict=True),
-                                               services["provider_id"].tolist(), strict=True))
+                published_services = providers_of(services)
     eligible = None if args.no_xlsx else eligible_pairs(district)
     kept = None
     # This year's assignments are audited against the district's own files:
@@ -463,13 +459,9 @@ def _plan_beside(folder: Path) -> _PlanBeside:
     """The case managers and providers of the plan folder ``folder`` (for
     :func:`_workbook_providers`; read in a second process meanwhile)."""
     frame, _ = read_plan_assignments(folder)
-    managers = None if frame is None else dict(zip(
-        frame["student_id"].tolist(), frame["case_manager_id"].tolist(), strict=True))
     services, problems = read_plan_services(folder)
-    providers = None if services is None or problems else dict(zip(
-        zip(services["student_id"].tolist(), services["service"].tolist(), strict=True),
-        services["provider_id"].tolist(), strict=True))
-    return managers, providers
+    return (None if frame is None else case_managers_of(frame),
+            None if services is None or problems else providers_of(services))
 
 
 def _or_here(beside: Callable[[], _PlanBeside], work: Callable[[], _PlanBeside]

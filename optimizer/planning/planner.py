@@ -20,18 +20,44 @@ from optimizer.planning.result import PlanTables, Result
 from optimizer.planning.service_plan import plan_services
 from optimizer.planning.solvers import SolveParams, solve
 
-__all__ = ["plan"]
+__all__ = ["case_managers_of", "plan", "providers_of"]
+
+
+def case_managers_of(assignments: pd.DataFrame) -> dict[str, str]:
+    """student_id -> case_manager_id of a plan's assignments (blank: none), as
+    a published plan is kept stable by.
+
+    Examples
+    --------
+    >>> case_managers_of(pd.DataFrame({"student_id": ["S1"], "case_manager_id": ["E1"]}))
+    {'S1': 'E1'}
+    """
+    # (Python lists: a text column's cells one at a time cost 2 µs each, and a
+    # district has 100,000 students and 170,000 services.)
+    return dict(zip(assignments["student_id"].tolist(),
+                    assignments["case_manager_id"].fillna("").tolist(), strict=True))
+
+
+def providers_of(services: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(student_id, service) -> provider_id of a service plan's services
+    (blank: none).
+
+    Examples
+    --------
+    >>> providers_of(pd.DataFrame({"student_id": ["S1"], "service": ["SPEECH"],
+    ...                            "provider_id": ["E3"]}))
+    {('S1', 'SPEECH'): 'E3'}
+    """
+    return dict(zip(zip(services["student_id"].astype(str).tolist(),
+                        services["service"].astype(str).tolist(), strict=True),
+                    services["provider_id"].fillna("").astype(str).tolist(), strict=True))
 
 
 def _published_mapping(published: Result | PlanTables | Mapping[str, str] | None
                        ) -> Mapping[str, str] | None:
     if published is None or isinstance(published, Mapping):
         return published
-    a = published.assignments
-    # (Python lists: a text column's cells one at a time cost 2 µs each, and a
-    # district has 100,000 students and 170,000 services.)
-    return dict(zip(a["student_id"].tolist(), a["case_manager_id"].fillna("").tolist(),
-                    strict=True))
+    return case_managers_of(published.assignments)
 
 
 def _published_services(published: Result | PlanTables | Mapping[str, str] | None
@@ -41,11 +67,7 @@ def _published_services(published: Result | PlanTables | Mapping[str, str] | Non
     if published is None or isinstance(published, Mapping):
         return None
     sv = published.services
-    if not len(sv):
-        return None
-    return dict(zip(zip(sv["student_id"].astype(str).tolist(), sv["service"].astype(str).tolist(),
-                        strict=True),
-                    sv["provider_id"].fillna("").astype(str).tolist(), strict=True))
+    return providers_of(sv) if len(sv) else None
 
 
 def plan(district: District, params: SolveParams | None = None,
