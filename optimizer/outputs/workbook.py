@@ -26,7 +26,7 @@ import datetime as dt
 import math
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -409,20 +409,13 @@ def _write(tables: PlanTables, names: dict[str, str], created: str | None,
             _fill(wb, w, tables, names, created, eligible)
             close_workbook(wb, DEFLATE_LEVEL)
             return
-        # This process's large sheets made into their members (deflated) in a
-        # thread as each is finished, as sheet_parts does in the second
-        # process: the close then only zips. Before, they were deflated at the
-        # close, after the second process's sheets had come: 0.3-0.5 s at
-        # 100,000 students in which that process had ended and this one
-        # deflated alone.
-        own: dict[str, Future[SheetPart]] = {}
-        with ThreadPoolExecutor(1) if deflate_threads() else contextlib.nullcontext() as pool:
-            def finished(ws: Any) -> None:
-                # (A sheet with parts of its own is zipped at the close, as before.)
-                if pool is not None and may_be_part(ws):
-                    own[ws.name] = pool.submit(sheet_part, ws, DEFLATE_LEVEL)
-
-            w.finished = finished
+        # This process's large sheets made into their members as each is
+        # finished, as sheet_parts does in the second process: the close then
+        # only zips. Before, they were deflated at the close, after the second
+        # process's sheets had come: 0.3-0.5 s at 100,000 students in which
+        # that process had ended and this one deflated alone. (A sheet with
+        # parts of its own is zipped at the close, as before.)
+        with _members_as_finished(w) as own:
             placeholders, formats = _fill(wb, w, tables, names, created, eligible, apart)
             # Asked for last: the second process made them meanwhile.
             made = made_apart()
@@ -650,30 +643,40 @@ def sheet_parts(tables: PlanTables, apart: Literal["services", "edit"], *, redac
         # Never closed: its temporary files go with the folder.
         wb = xlsxwriter.Workbook(os.path.join(tmp, "unused.xlsx"), {**_OPTIONS, "tmpdir": tmp})
         w = _Writer(wb)
-        # A finished sheet's member is made (its XML deflated) in a thread while
-        # the next sheet is made: zlib lets go of the interpreter, and this
-        # process is the one the workbook waits for (at 100,000 students the
-        # Services sheet's member, 0.4 s, then overlaps the rosters).
-        made: dict[str, tuple[dict[str, Any], Future[SheetPart]]] = {}
-        with ThreadPoolExecutor(1) if deflate_threads() else contextlib.nullcontext() as pool:
-
-            def finished(ws: Any) -> None:
-                assert pool is not None
-                made[ws.name] = ({a: getattr(ws, a) for a in _READ_AT_CLOSE},
-                                 pool.submit(sheet_part, ws, DEFLATE_LEVEL))
-
-            if pool is not None:
-                w.finished = finished
-            try:
+        # This process is the one the workbook waits for: at 100,000 students
+        # the Services sheet's member (0.4 s) is made while the rosters are.
+        try:
+            with _members_as_finished(w) as made:
                 sheets, formats = _fill(wb, w, tables, names, created, eligible, apart,
                                         only=True)
                 parts = tuple(
-                    (made[ws.name][0], made[ws.name][1].result()) if ws.name in made else
-                    ({a: getattr(ws, a) for a in _READ_AT_CLOSE}, sheet_part(ws, DEFLATE_LEVEL))
+                    ({a: getattr(ws, a) for a in _READ_AT_CLOSE},
+                     made[ws.name].result() if ws.name in made
+                     else sheet_part(ws, DEFLATE_LEVEL))
                     for ws in sheets)
-                return SheetParts(tuple(ws.name for ws in sheets), parts, formats)
-            finally:
-                for _, future in made.values():
-                    with contextlib.suppress(BaseException):
-                        future.result()  # (its files in use until it ends)
-                discard_row_files(wb)
+            return SheetParts(tuple(ws.name for ws in sheets), parts, formats)
+        finally:
+            discard_row_files(wb)  # (after the threads: their files were in use)
+
+
+@contextlib.contextmanager
+def _members_as_finished(w: _Writer) -> Iterator[dict[str, Future[SheetPart]]]:
+    """Within the block, each sheet the table writer finishes that may be a
+    part (:func:`~optimizer.outputs.xlsx_rows.may_be_part`) is made into its
+    zip member (:func:`~optimizer.outputs.xlsx_rows.sheet_part`, its XML
+    deflated) in a thread while the next sheet is written: zlib lets go of
+    the interpreter. The members by sheet name; none where there is no
+    second core (:func:`~optimizer.outputs.xlsx_rows.deflate_threads`). The
+    thread has ended when the block is left."""
+    made: dict[str, Future[SheetPart]] = {}
+    with ThreadPoolExecutor(1) if deflate_threads() else contextlib.nullcontext() as pool:
+
+        def finished(ws: Any) -> None:
+            if pool is not None and may_be_part(ws):
+                made[ws.name] = pool.submit(sheet_part, ws, DEFLATE_LEVEL)
+
+        w.finished = finished
+        try:
+            yield made
+        finally:
+            w.finished = None
