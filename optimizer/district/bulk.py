@@ -1,4 +1,6 @@
-"""Building a large district's records without the cyclic garbage collector's pauses.
+"""Building a large district's records fast: without the cyclic garbage
+collector's pauses, and frozen records made without a call per field
+(:func:`frozen_maker`).
 
 Reading and validating 100,000 students makes a few million small objects (rows,
 cells, records) and frees almost none of them. CPython's cyclic collector is
@@ -11,13 +13,14 @@ afterwards (it then runs as usual). Reference counting frees everything as befor
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["collector_paused", "without_collector_pauses"]
+__all__ = ["collector_paused", "frozen_maker", "without_collector_pauses"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -54,3 +57,54 @@ def without_collector_pauses(function: Callable[P, R]) -> Callable[P, R]:
             return function(*args, **kwargs)
 
     return wrapper
+
+
+T = TypeVar("T")
+
+
+def frozen_maker(cls: type[T]) -> Callable[..., T]:
+    """A function that makes ``cls`` records (a frozen dataclass with slots)
+    as ``cls(...)`` does, at about a fifth of the cost.
+
+    A frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__``, a call per field: 100,000 students of 19 fields
+    took 0.41 s to make, a fifth of reading students.csv, against 0.05 s for
+    the same class unfrozen. The maker fills a mutable twin with the same
+    slots by its plain ``__init__``, then makes it a ``cls`` by assigning its
+    ``__class__`` (Python allows that between classes of the same slots)
+    as its ``__init__`` ends.
+    The record is then a ``cls`` in every way: equal to, hashed and printed
+    as the one ``cls(...)`` makes, and frozen.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> @dataclasses.dataclass(frozen=True, slots=True)
+    ... class Pair:
+    ...     a: int
+    ...     b: str | None = None
+    >>> make = frozen_maker(Pair)
+    >>> make(1, b="x") == Pair(1, "x"), type(make(1)) is Pair
+    (True, True)
+    >>> make(1).a = 2
+    Traceback (most recent call last):
+    dataclasses.FrozenInstanceError: cannot assign to field 'a'
+    """
+    params = getattr(cls, "__dataclass_params__", None)
+    if params is None or not params.frozen or "__slots__" not in cls.__dict__:
+        raise TypeError(f"{cls.__name__} is not a frozen dataclass with slots")
+    fields = []
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]  # (a dataclass: checked above)
+        if f.default_factory is not dataclasses.MISSING or not f.init:
+            raise TypeError(f"{cls.__name__}.{f.name}: only plain fields and defaults")
+        fields.append((f.name, f.type) if f.default is dataclasses.MISSING
+                      else (f.name, f.type, dataclasses.field(default=f.default)))
+
+    def made(record: Any) -> None:  # (the twin's __post_init__)
+        record.__class__ = cls  # (the same slots: allowed, and nothing is copied)
+
+    # (The twin itself is the maker: its __init__ then __post_init__, without a
+    # function of ours around it, which took half of what the maker saves.)
+    return dataclasses.make_dataclass(
+        f"_{cls.__name__}Draft", fields, slots=True, eq=False, repr=False,
+        match_args=False, namespace={"__post_init__": made})

