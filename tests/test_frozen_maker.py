@@ -4,6 +4,7 @@ and so is every student and service row of a district read from its files."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import pickle
 
@@ -30,6 +31,7 @@ def test_a_made_record_is_the_frozen_class_in_every_way():
     assert make("a", count=2, note=None) == plain  # keywords and defaults as the class's
     assert made != _Row("a", 3) and make("b") != plain
     assert pickle.loads(pickle.dumps(made)) == plain
+    assert copy.copy(made) == plain and copy.deepcopy(made) == plain
     assert dataclasses.replace(made, count=5) == _Row("a", 5)
     assert dataclasses.asdict(made) == {"name": "a", "count": 2, "note": None}
     with pytest.raises(dataclasses.FrozenInstanceError):
