@@ -241,54 +241,55 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     district = _load(args.district, args.json)
     if district is None:
         return EXIT_BAD_INPUT
-    published: Mapping[str, str] | None = None
-    published_services: Mapping[tuple[str, str], str] | None = None
-    if args.published:
-        progress(f"reading the published plan {args.published}")
-        frame, problems = read_plan_assignments(args.published)
-        if frame is None:
-            print(format_problems(problems), file=sys.stderr)
-            return EXIT_BAD_INPUT
-        published = case_managers_of(frame)
-        if district.plans_services:  # keep the published plan's providers stable too
-            services, problems = read_plan_services(args.published)
-            if problems:
+    # This year's assignments are audited against the district's own files
+    # (the planner's edits kept below, pins and forbids, are next year's
+    # choices), on the second core from here on: while this one reads a
+    # published plan or kept edits, lists the eligible pairs for the
+    # workbook's drop-downs and builds the problem (the service solve uses
+    # both cores itself). Leaving early (bad input) stops it.
+    this_year = district
+    audit_work = functools.partial(audit_table, this_year)
+    with computed_beside(audit_work, "the audit of this year's case managers") as audit:
+        published: Mapping[str, str] | None = None
+        published_services: Mapping[tuple[str, str], str] | None = None
+        if args.published:
+            progress(f"reading the published plan {args.published}")
+            frame, problems = read_plan_assignments(args.published)
+            if frame is None:
                 print(format_problems(problems), file=sys.stderr)
                 return EXIT_BAD_INPUT
-            if services is not None:
-                published_services = providers_of(services)
-    eligible = None if args.no_xlsx else eligible_pairs(district)
-    kept = None
-    # This year's assignments are audited against the district's own files:
-    # the planner's edits kept below (pins, forbids) are next year's choices.
-    this_year = district
-    providers_note = ""
-    if args.keep:
-        progress(f"reading the planner's edits in {args.keep}")
-        edited = _planner_edits(args.keep, district, published, published_services)
-        if edited is None:
-            return EXIT_BAD_INPUT
-        kept, published_services, providers_note = edited
-        district, published = kept.district, published or kept.published
-    try:
-        params = SolveParams(balance=args.balance, time_limit=args.time_limit,
-                             progress=progress)
-        objective = None
-        if args.change_weight is not None:
-            objective = Objective.from_settings({**district.rules.objective,
-                                                 "change": args.change_weight})
-        made = source_date()
-        # This year's audit needs only the district: the second core checks it
-        # during the rules and the solve (with services, while the service
-        # problem is built: the service solve uses both cores itself).
-        audit_work = functools.partial(audit_table, this_year)
-        with computed_beside(audit_work, "the audit of this year's case managers") as audit:
+            published = case_managers_of(frame)
+            if district.plans_services:  # keep the published plan's providers stable too
+                services, problems = read_plan_services(args.published)
+                if problems:
+                    print(format_problems(problems), file=sys.stderr)
+                    return EXIT_BAD_INPUT
+                if services is not None:
+                    published_services = providers_of(services)
+        eligible = None if args.no_xlsx else eligible_pairs(district)
+        kept = None
+        providers_note = ""
+        if args.keep:
+            progress(f"reading the planner's edits in {args.keep}")
+            edited = _planner_edits(args.keep, district, published, published_services)
+            if edited is None:
+                return EXIT_BAD_INPUT
+            kept, published_services, providers_note = edited
+            district, published = kept.district, published or kept.published
+        try:
+            params = SolveParams(balance=args.balance, time_limit=args.time_limit,
+                                 progress=progress)
+            objective = None
+            if args.change_weight is not None:
+                objective = Objective.from_settings({**district.rules.objective,
+                                                     "change": args.change_weight})
+            made = source_date()
             result = plan(district, params, objective, published,
                           made_at=made.isoformat(timespec="seconds") if made else None,
                           published_services=published_services, audit=audit)
-    except ValueError as exc:
-        print(f"Cannot plan: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        except ValueError as exc:
+            print(f"Cannot plan: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     progress(f"writing {args.out}")
     t0 = time.perf_counter()
     warnings = list(district.warnings)
