@@ -55,13 +55,63 @@ def test_only_frozen_dataclasses_with_slots_and_plain_fields():
     class Factory:
         a: list[int] = dataclasses.field(default_factory=list)
 
-    for cls in (Open, NoSlots, Factory, int):
+    # What the twin's __init__ would skip or change: each refused, not made wrong.
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Checked:
+        a: int
+
+        def __post_init__(self) -> None:
+            if self.a < 0:
+                raise ValueError("negative")
+
+    @dataclasses.dataclass(frozen=True, slots=True, init=False)
+    class OwnInit:
+        a: int
+
+        def __init__(self, a: int) -> None:
+            object.__setattr__(self, "a", 2 * a)
+
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+    class KeywordsOnly:
+        a: int
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class InitOnly:
+        a: int
+        scale: dataclasses.InitVar[int] = 1
+
+    @dataclasses.dataclass(frozen=True, slots=True, weakref_slot=True)
+    class Weak:
+        a: int
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Derived(_Row):
+        extra: int = 0
+
+    for cls in (Open, NoSlots, Factory, int, Checked, OwnInit, KeywordsOnly, InitOnly, Weak,
+                Derived):
         with pytest.raises(TypeError):
             frozen_maker(cls)
 
 
-def test_a_read_district_holds_the_records_the_classes_make():
-    district = load_district(ROOT / "data" / "sample-services")
+def test_a_wrong_call_names_the_class():
+    with pytest.raises(TypeError, match="_Row"):
+        frozen_maker(_Row)(nope=1)
+
+
+def test_a_read_district_holds_the_records_the_classes_make(monkeypatch):
+    # The same district read with the classes' own __init__: the same records,
+    # field for field, in the same order.
+    import optimizer.district.services_check as services_check
+    import optimizer.district.validate as validate
+
+    folder = ROOT / "data" / "sample-services"
+    district = load_district(folder)
+    monkeypatch.setattr(validate, "_make_student", Student)
+    monkeypatch.setattr(services_check, "_make_need", ServiceNeed)
+    plain = load_district(folder)
+    assert list(district.students.items()) == list(plain.students.items())
+    assert district.service_rows == plain.service_rows
     students = list(district.students.values())
     needs = list(district.service_rows or ())
     assert students and needs

@@ -83,7 +83,7 @@ def test_the_workbook_written_beside_gives_the_same_files(folder, tmp_path, monk
 def test_the_cli_forks_for_the_workbook_and_not_without_it(district, tmp_path, monkeypatch):
     forks = forks_counted(monkeypatch)
     assert main(["plan", str(district), "--out", str(tmp_path / "a"), "--quiet"]) == 0
-    # This year's audit during the solve, then the workbook.
+    # This year's audit from the read on (during the solve too), then the workbook.
     assert len(forks) == 2 and (tmp_path / "a" / "plan.xlsx").stat().st_size > 0
     assert main(["plan", str(district), "--out", str(tmp_path / "b"), "--quiet",
                  "--no-xlsx"]) == 0
@@ -230,7 +230,7 @@ def test_this_years_audit_is_computed_beside_the_solve(folder, tmp_path, monkeyp
     monkeypatch.setattr("optimizer.planning.service_plan.audit_table", not_here)
     forks = forks_counted(monkeypatch)
     assert main(["plan", str(folder), "--out", str(tmp_path / "two"), "--quiet"]) == 0
-    assert len(forks) == 2  # the audit during the solve, then the workbook
+    assert len(forks) == 2  # the audit from the read on, then the workbook
     monkeypatch.setattr(side_process, "can_fork", lambda: False)
     assert main(["plan", str(folder), "--out", str(tmp_path / "one"), "--quiet"]) == 0
     assert len(forks) == 2

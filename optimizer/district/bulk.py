@@ -93,18 +93,29 @@ def frozen_maker(cls: type[T]) -> Callable[..., T]:
     params = getattr(cls, "__dataclass_params__", None)
     if params is None or not params.frozen or "__slots__" not in cls.__dict__:
         raise TypeError(f"{cls.__name__} is not a frozen dataclass with slots")
+    declared = cls.__dataclass_fields__  # type: ignore[attr-defined]  # (a dataclass)
     fields = []
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]  # (a dataclass: checked above)
-        if f.default_factory is not dataclasses.MISSING or not f.init:
+        if f.default_factory is not dataclasses.MISSING or not f.init or f.kw_only:
             raise TypeError(f"{cls.__name__}.{f.name}: only plain fields and defaults")
         fields.append((f.name, f.type) if f.default is dataclasses.MISSING
                       else (f.name, f.type, dataclasses.field(default=f.default)))
+    # Only what the twin's __init__ does as cls's own would, and the same
+    # layout (else the __class__ assignment fails, or skips the class's code).
+    if (not params.init or "__post_init__" in dir(cls) or len(declared) != len(fields)
+            or cls.__bases__ != (object,)
+            or tuple(cls.__dict__["__slots__"]) != tuple(f[0] for f in fields)):
+        raise TypeError(f"{cls.__name__}: an __init__ of its own, __post_init__, init-only "
+                        "or class variables, a base class or slots beyond its fields")
 
     def made(record: Any) -> None:  # (the twin's __post_init__)
         record.__class__ = cls  # (the same slots: allowed, and nothing is copied)
 
     # (The twin itself is the maker: its __init__ then __post_init__, without a
     # function of ours around it, which took half of what the maker saves.)
-    return dataclasses.make_dataclass(
-        f"_{cls.__name__}Draft", fields, slots=True, eq=False, repr=False,
-        match_args=False, namespace={"__post_init__": made})
+    twin = dataclasses.make_dataclass(
+        cls.__name__, fields, slots=True, eq=False, repr=False, match_args=False,
+        namespace={"__post_init__": made})
+    # (Named as cls, so that a wrong call's TypeError names the class.)
+    twin.__module__, twin.__qualname__ = cls.__module__, cls.__qualname__
+    return twin

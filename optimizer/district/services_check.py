@@ -60,8 +60,12 @@ def _service_list(pack: RulePack) -> str:
     return "a service name or CALPADS code: " + ", ".join(codes)
 
 
-#: ServiceNeed(...) without a call per field (a large district has 170,000 rows).
-_make_need = frozen_maker(ServiceNeed)
+#: ServiceNeed(...) without a call per field (a large district has 170,000 rows);
+#: type-checked as ServiceNeed(...) is.
+if TYPE_CHECKING:
+    _make_need = ServiceNeed
+else:
+    _make_need = frozen_maker(ServiceNeed)
 
 
 def check_services_table(t: _Table, pack: RulePack, students: Mapping[str, Student],
