@@ -524,6 +524,19 @@ def test_a_case_manager_who_serves_no_one_has_a_roster():
     assert block["relation"].tolist()[0] == service_sheets.MANAGES
 
 
+def test_a_name_given_as_na_or_missing_is_a_blank_cell_on_the_rosters():
+    """A provider or case manager whose name is NA (a table read with gaps) or
+    not known at all: a blank name, never "nan", on the Provider rosters."""
+    t = make_tables()
+    rows, _ = service_sheets.provider_rosters(t, {**NAMES, "E1": NAN, "E2": None})
+    for who in ("E1", "E2"):
+        assert set(rows.loc[rows["provider_id"] == who, "provider_name"]) == {""}
+        assert set(rows.loc[rows["case_manager_id"] == who, "cm_name"]) <= {""}
+    rows, _ = service_sheets.provider_rosters(t, {})
+    assert set(rows["provider_name"]) == {""} and set(rows["cm_name"]) == {""}
+    assert rows["provider_name"].map(type).eq(str).all()
+
+
 def test_service_plan_headline_counts_services_and_hires_to_serve_them():
     """The hand district's 12 service rows: S4's DHH not planned, S5's SAI not
     served, 10 served; the one hiring need serves S5's SAI. Everyone has a

@@ -112,12 +112,14 @@ def _numbers(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series.where(series.astype(str) != ""), errors="coerce")
 
 
-def _looked_up(ids: pd.Series, mapping: Mapping[str, str]) -> np.ndarray:
-    """``mapping.get(str(i), "")`` for each id, looked up once per distinct id
-    (a 170,000-row sheet has ~100,000 students and ~2,000 schools)."""
-    codes, uniques = pd.factorize(ids.to_numpy(dtype=object), use_na_sentinel=False)
-    found = np.array([mapping.get(str(u), "") for u in uniques] + [""], dtype=object)
-    return found.take(codes)
+def _looked_up(ids: pd.Series | np.ndarray, mapping: Mapping[str, str]) -> np.ndarray:
+    """``mapping.get(str(i))`` for each id, blank where it has none (or an NA
+    value), looked up once per distinct id (a 170,000-row sheet has ~100,000
+    students and ~2,000 schools)."""
+    codes, uniques = pd.factorize(np.asarray(ids, dtype=object), use_na_sentinel=False)
+    found = [mapping.get(str(u)) for u in uniques.tolist()]
+    return np.array(["" if v is None or v != v else v for v in found] + [""],
+                    dtype=object).take(codes)
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -137,7 +139,7 @@ def services_frame(tables: PlanTables, names: Mapping[str, str]) -> pd.DataFrame
         s[col] = _text(s[col])
     s = s.sort_values(["student_id", "service", "provider_id"], kind="stable",
                       ignore_index=True)
-    s["provider_name"] = s["provider_id"].map(names).fillna("")
+    s["provider_name"] = _looked_up(s["provider_id"], names)
     s["kept_current"] = _flags(s["kept_current"])
     s["minutes"] = _numbers(s["minutes"])
     return s
@@ -159,15 +161,6 @@ def _sort_codes(values: np.ndarray) -> np.ndarray:
     rank[sorted(range(len(distinct)), key=distinct.__getitem__)] = np.arange(len(distinct))
     rank[-1] = len(distinct)  # NA (code -1) last
     return rank.take(codes)
-
-
-def _each_distinct(values: np.ndarray, mapping: Mapping[str, str]) -> np.ndarray:
-    """``mapping.get(v)`` for each value, blank where it has none (or NA),
-    looked up once per distinct value."""
-    codes, uniques = pd.factorize(values)
-    found = [mapping.get(u) for u in uniques.tolist()]
-    return np.array(["" if v is None or v != v else v for v in found] + [""],
-                    dtype=object).take(codes)
 
 
 def provider_rosters(tables: PlanTables, names: Mapping[str, str],
@@ -282,7 +275,7 @@ def provider_rosters(tables: PlanTables, names: Mapping[str, str],
     role_of.update({p: r for p, r in zip(s["provider_id"].tolist(), s["role"].tolist(),
                                           strict=True)
                     if p not in role_of})
-    rows["role"] = _each_distinct(rows["provider_id"].to_numpy(), role_of)
+    rows["role"] = _looked_up(rows["provider_id"], role_of)
     rows["total"] = 0
     totals = _total_rows(rows, cl, cl_ids)
     rows = pd.concat([rows, totals], ignore_index=True)
@@ -290,8 +283,8 @@ def provider_rosters(tables: PlanTables, names: Mapping[str, str],
                      else rows[c].to_numpy()
                      for c in ("student_id", "school_id", "total", "provider_id", "role")])
     rows = rows.take(by).reset_index(drop=True)
-    rows["provider_name"] = _each_distinct(rows["provider_id"].to_numpy(), names)
-    rows["cm_name"] = _each_distinct(rows["case_manager_id"].to_numpy(), names)
+    rows["provider_name"] = _looked_up(rows["provider_id"], names)
+    rows["cm_name"] = _looked_up(rows["case_manager_id"], names)
     provider = rows["provider_id"].to_numpy()
     start = np.flatnonzero(provider[1:] != provider[:-1]) + 1
     return rows, start.tolist()
