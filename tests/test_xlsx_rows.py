@@ -5,7 +5,10 @@ rich-text look-alikes, blanks, formats, dates, negative zero."""
 from __future__ import annotations
 
 import datetime as dt
+import io
+import random
 import zipfile
+import zlib
 from pathlib import Path
 
 import xlsxwriter
@@ -243,20 +246,78 @@ def test_rows_zipped_from_memory_give_the_bytes_xlsxwriter_closes_with(tmp_path,
         assert not any(f.exists() for f in temp_files)  # XlsxWriter's files removed
         return Path(path).read_bytes()
 
+    def members(data: bytes) -> list[tuple[str, bytes]]:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            assert z.testzip() is None  # every member's CRC-32 as its header says
+            return [(i.filename, z.read(i)) for i in z.infolist()]
+
+    made_by_isal = set()
     for spool in (1 << 22, 1000):  # rows in memory; rolled over to a file
         plain = book(tmp_path / "plain.xlsx", spool, ours=False)
-        # Deflated as zipped, or beforehand in threads; None: as many as
-        # xlsx_rows.deflate_threads() says (2 on two cores or more).
-        for threads in (0, 2, None):
-            deflated_in_threads.clear()
-            fast = book(tmp_path / "fast.xlsx", spool, ours=True, threads=threads)
-            with zipfile.ZipFile(tmp_path / "fast.xlsx") as z:
-                assert z.read("xl/worksheets/sheet1.xml").count(b"line\nbreak_x000D_") == 3000
-                assert b"<sheetData/>" in z.read("xl/worksheets/sheet2.xml")
-            assert fast == plain
-            in_threads = xlsx_rows.deflate_threads() if threads is None else threads
-            assert len(deflated_in_threads) == (2 if in_threads else 0)  # sheets A and B
+        # With zlib (FAST_DEFLATE off), the very bytes XlsxWriter closes with;
+        # with ISA-L, the same members holding the same XML, and the same
+        # bytes whichever way the sheets were deflated.
+        for fast_deflate in (False, True):
+            monkeypatch.setattr(xlsx_rows, "FAST_DEFLATE", fast_deflate)
+            # Deflated as zipped, or beforehand in threads; None: as many as
+            # xlsx_rows.deflate_threads() says (2 on two cores or more).
+            for threads in (0, 2, None):
+                deflated_in_threads.clear()
+                fast = book(tmp_path / "fast.xlsx", spool, ours=True, threads=threads)
+                with zipfile.ZipFile(tmp_path / "fast.xlsx") as z:
+                    assert z.read("xl/worksheets/sheet1.xml").count(b"line\nbreak_x000D_") == 3000
+                    assert b"<sheetData/>" in z.read("xl/worksheets/sheet2.xml")
+                if fast_deflate:
+                    assert members(fast) == members(plain)
+                    made_by_isal.add(fast)
+                else:
+                    assert fast == plain
+                in_threads = xlsx_rows.deflate_threads() if threads is None else threads
+                assert len(deflated_in_threads) == (2 if in_threads else 0)  # sheets A and B
     assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile  # put back after the close
+    # One workbook for all six ways (ISA-L's output would depend on the pieces
+    # it is given: the XML goes to it in fixed blocks), other than zlib's.
+    assert len(made_by_isal) == 1
+    assert made_by_isal != {plain}
+
+
+def test_a_large_sheet_deflates_to_the_same_bytes_however_its_xml_is_cut():
+    """The deflater of the spooled sheets gives one raw deflate stream of the
+    XML, the same bytes whatever pieces the XML comes in (ISA-L's own output
+    depends on them), several blocks long here."""
+    from optimizer.outputs import xlsx_rows
+
+    rng = random.Random(7)
+    xml = b"".join(f'<row r="{i}"><c t="inlineStr"><is><t>S{rng.randrange(10 ** 6)}</t>'
+                   f"</is></c></row>".encode() for i in range(120_000))
+    assert len(xml) > 3 * xlsx_rows._BLOCK
+
+    def deflated(cuts: list[int]) -> bytes:
+        packer = xlsx_rows._deflater(1)
+        out, at = [], 0
+        for cut in [*cuts, len(xml)]:
+            out.append(packer.compress(xml[at:cut]))
+            at = cut
+        return b"".join(out) + packer.flush()
+
+    whole = deflated([])
+    assert zlib.decompress(whole, -15) == xml
+    for _ in range(5):
+        cuts = sorted(rng.sample(range(1, len(xml)), rng.randrange(1, 40)))
+        assert deflated(cuts) == whole
+    assert deflated(list(range(65536, len(xml), 65536))) == whole
+    if xlsx_rows.isal_zlib is not None:  # (the dependency: ISA-L's stream, not zlib's)
+        packer = zlib.compressobj(1, zlib.DEFLATED, -15)
+        assert whole != packer.compress(xml) + packer.flush()
+
+
+def test_level_0_stores_the_sheets_as_zlib_does():
+    from optimizer.outputs import xlsx_rows
+
+    packer = xlsx_rows._deflater(0)
+    stored = packer.compress(b"<row/>" * 1000) + packer.flush()
+    plain = zlib.compressobj(0, zlib.DEFLATED, -15)
+    assert stored == plain.compress(b"<row/>" * 1000) + plain.flush()
 
 
 def test_the_sheets_are_deflated_in_two_threads_only_where_two_cores_may_run(monkeypatch):
