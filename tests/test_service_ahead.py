@@ -5,6 +5,7 @@ the solve."""
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import random
@@ -263,6 +264,36 @@ def test_the_parent_keeps_its_own_highs_process():
                           highs_child._CHILD is not parent_highs)).result() == (10.0, True)
     assert highs_child._CHILD is parent_highs
     assert highs_child.call("math:hypot", 5.0, 12.0) == 13.0
+
+
+def test_highs_starts_with_the_solve_of_a_district_large_enough(monkeypatch):
+    # From ahead_pairs pairs (a district with parts for the LP), HiGHS's
+    # process is started as the solve starts, before the parts are split;
+    # below, or with the LP off, only when an LP is asked for.
+    import types
+
+    from optimizer.planning.solvers import services_exact
+    from optimizer.planning.solvers.services_exact import ExactParams, solve_services_exact
+    from tests.test_service_components import merged
+    from tests.test_service_planning import to_problem
+
+    events = []
+    # (Only this call of the solver's: the LPs' own calls start it as before.)
+    monkeypatch.setattr(services_exact, "highs_child",
+                        types.SimpleNamespace(start=lambda: events.append("HiGHS started")))
+    real_chunks = services_exact.chunks
+    monkeypatch.setattr(services_exact, "chunks",
+                        lambda *a: (events.append("parts split"), real_chunks(*a))[1])
+    problem = to_problem(merged(random.Random(3), minutes=False)[0])
+    exact = ExactParams(max_pairs=4)
+    for params, started in ((ServiceParams(ahead_pairs=problem.n_pairs), True),
+                            (ServiceParams(ahead_pairs=problem.n_pairs + 1), False),
+                            (ServiceParams(ahead_pairs=None), False),
+                            (ServiceParams(ahead_pairs=1, lp_bound=False), False)):
+        events.clear()
+        solve_services_exact(problem, dataclasses.replace(params, chunk_pairs=1), exact)
+        assert events[:2] == (["HiGHS started", "parts split"] if started else ["parts split"])
+        assert events.count("HiGHS started") == started
 
 
 @needs_fork

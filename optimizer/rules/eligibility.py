@@ -447,6 +447,7 @@ class RuleCache:
         self.by_profile: dict[tuple, Decision] = {}
         self.by_facts: dict[tuple, Decision] = {}
         self.bp_cache: dict[tuple, tuple[str, str] | None] = {}
+        self.gate_cache: dict[tuple[str, bool | None], bool] = {}
 
     @staticmethod
     def student_profile(s: Student) -> tuple:
@@ -458,8 +459,14 @@ class RuleCache:
         return (e.role, e.credentials, e.case_manager)
 
     def may_case_manage(self, e: Educator) -> bool:
-        """The gate depends on the educator alone, so it is decided once each."""
-        return may_case_manage(self.pack, None, e).ok  # type: ignore[arg-type]
+        """The gate reads the educator's role and own case_manager mark alone,
+        so it is decided once for each such pair (a Verdict made for every
+        pair whose facts are looked up cost 0.1 s at 100,000 students)."""
+        key = (e.role, e.case_manager)
+        ok = self.gate_cache.get(key)
+        if ok is None:
+            ok = self.gate_cache[key] = may_case_manage(self.pack, None, e).ok  # type: ignore[arg-type]
+        return ok
 
     def _best_practice(self, s: Student) -> tuple[str, str] | None:
         key = (s.sai_setting, _matched_services(self.pack, s))

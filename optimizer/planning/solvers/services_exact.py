@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from optimizer.arraysets import member, unique
+from optimizer.planning.solvers import highs_child
 from optimizer.planning.solvers.heartbeat import beat
 from optimizer.planning.solvers.services import (
     ServiceParams,
@@ -375,6 +376,12 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
     if exact.max_pairs <= 0 or problem.n_students == 0:
         return solve_services(problem, params)
     t0 = time.perf_counter()
+    if (params.lp_bound and params.ahead_pairs is not None
+            and problem.n_pairs >= params.ahead_pairs):
+        # A district this large has parts for the LP: HiGHS's process starts
+        # now, its imports (a quarter of a second) overlapping the split below
+        # instead of holding up this process's first LP.
+        highs_child.start()
     if params.decompose and problem.n_students > 1:
         parts, alone = chunks(problem, exact.max_pairs)
     else:
