@@ -59,6 +59,23 @@ def test_may_case_manage_by_role_and_override(pair):
                    student("S1")).ok
 
 
+def test_the_rule_cache_decides_the_gate_per_role_and_mark(make_district):
+    # Decided once per (role, case_manager mark): educators of one role with
+    # other marks are each decided as the rule says, asked in any order.
+    from optimizer.rules import rule_cache
+
+    staff = [educator("E1", "RSP", "ES-MMSN"), educator("E2", "RSP", "ES-MMSN", case_manager="no"),
+             educator("E3", "OT", "OT-LIC"), educator("E4", "OT", "OT-LIC", case_manager="yes"),
+             educator("E5", "RSP", "ES-MMSN", case_manager="yes")]
+    d = load_district(make_district(educators=staff, students=[student("S1")]))
+    cache = rule_cache(d.rules)
+    for eid in ["E2", "E1", "E4", "E3", "E5", "E1", "E2", "E3", "E4"]:
+        e = d.educators[eid]
+        assert cache.may_case_manage(e) == may_case_manage(d.rules, None, e).ok
+    assert [cache.may_case_manage(d.educators[f"E{i}"]) for i in range(1, 6)] == [
+        True, False, False, True, True]
+
+
 def test_teaches_sai_setting(pair):
     assert verdict(pair, teaches_sai_setting, educator("E1", "RSP"), student("S1")).ok
     v = verdict(pair, teaches_sai_setting, educator("E1", "RSP"),
