@@ -140,8 +140,11 @@ def main() -> None:
                    help="no eligibility drop-downs (as bench_plan.py writes it)")
     p.add_argument("--deflate-threads", type=int, default=xlsx_rows.DEFLATE_THREADS,
                    help="threads deflating the large sheets at close (0: as zipped)")
+    p.add_argument("--zlib", action="store_true",
+                   help="deflate the large sheets by zlib, not ISA-L (xlsx_rows.FAST_DEFLATE)")
     args = p.parse_args()
     xlsx_rows.DEFLATE_THREADS = args.deflate_threads
+    xlsx_rows.FAST_DEFLATE = not args.zlib
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
             run(n, Path(tmp), args.services, not args.no_dropdowns)

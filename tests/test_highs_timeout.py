@@ -28,6 +28,25 @@ def test_a_call_past_its_timeout_stops_the_child_and_the_next_call_works():
     assert highs_child.call("math:hypot", 5.0, 12.0, timeout=30.0) == 13.0
 
 
+def test_a_child_started_just_before_gets_the_start_allowance_too(monkeypatch):
+    # start() ahead of the first call (services_exact does, as a large solve
+    # starts): the child may still be importing, so a timed call waits
+    # _START_SECONDS more until the child has answered once, as when the
+    # call itself starts it.
+    old = highs_child._CHILD
+    if old is not None and old.poll() is None:
+        old.stdin.close()
+        old.wait()
+    waits = []
+    real_select = highs_child.select.select
+    monkeypatch.setattr(highs_child.select, "select",
+                        lambda r, w, x, wait: (waits.append(wait), real_select(r, w, x, wait))[1])
+    highs_child.start()
+    assert highs_child.call("math:hypot", 3.0, 4.0, timeout=30.0) == 5.0
+    assert highs_child.call("math:hypot", 6.0, 8.0, timeout=30.0) == 10.0
+    assert waits == [30.0 + highs_child._START_SECONDS, 30.0]
+
+
 def test_an_answer_in_time_is_the_answer():
     assert highs_child.call("math:hypot", 3.0, 4.0, timeout=30.0) == 5.0
     assert highs_child.call("math:hypot", 6.0, 8.0) == 10.0  # (no timeout: as before)

@@ -664,8 +664,8 @@ def _members_as_finished(w: _Writer) -> Iterator[dict[str, Future[SheetPart]]]:
     """Within the block, each sheet the table writer finishes that may be a
     part (:func:`~optimizer.outputs.xlsx_rows.may_be_part`) is made into its
     zip member (:func:`~optimizer.outputs.xlsx_rows.sheet_part`, its XML
-    deflated) in a thread while the next sheet is written: zlib lets go of
-    the interpreter. The members by sheet name; none where there is no
+    deflated) in a thread while the next sheet is written: the deflater
+    (ISA-L or zlib) lets go of the interpreter. The members by sheet name; none where there is no
     second core (:func:`~optimizer.outputs.xlsx_rows.deflate_threads`). The
     thread has ended when the block is left."""
     made: dict[str, Future[SheetPart]] = {}

@@ -45,8 +45,8 @@ from optimizer.district.textsafe import (
 
 try:
     # ISA-L's deflate (python-isal): the large sheets' XML, about 370 MB at
-    # 100,000 students with services, deflated 3.5-4x faster than by zlib at
-    # the same level and as small (see _Deflater).
+    # 100,000 students with services, deflated 3.4-4.3x faster than by zlib
+    # at level 1 and no larger (see _Deflater).
     import isal.isal_zlib as _isal_zlib
     isal_zlib: Any = _isal_zlib
 except ImportError:  # (a platform without its wheel: zlib, the same XML)
@@ -531,8 +531,11 @@ def _deflate_sheet(path: str, rows: BinaryIO, level: int,
     return b"".join(out), crc, size
 
 
-#: Deflate the large sheets with ISA-L where it is installed (a dependency;
-#: False: zlib, as ``ZipFile`` deflates every other member).
+#: Deflate the large sheets with ISA-L at level 1 where it is installed (a
+#: dependency; False: zlib, as ``ZipFile`` deflates every other member, and
+#: the very bytes XlsxWriter writes). ISA-L's bytes, like zlib's, may differ
+#: with the library's version and the processor's instructions: the same
+#: plan on the same machine gives the same workbook.
 FAST_DEFLATE = True
 
 #: The large sheets' XML goes to ISA-L in blocks of this size, whatever
@@ -541,23 +544,23 @@ _BLOCK = 1 << 20
 
 
 class _Deflater:
-    """A raw deflate stream of a large sheet's XML, as ``ZipFile`` would make
-    it with zlib, but by ISA-L: ``benchmarks/bench_workbook.py`` measures it.
+    """A raw deflate stream of a large sheet's XML at level 1, as ``ZipFile``
+    would make it with zlib, but by ISA-L (``benchmarks/bench_workbook.py
+    --zlib`` writes the workbook without it, for comparison).
 
     On the 100,000-student plan's two largest sheets (105 and 89 MB of XML),
     zlib at level 1 took 0.55 and 0.34 s, ISA-L at level 1 0.16 and 0.08 s,
-    and made 0.5 % and 5 % fewer bytes. ISA-L's output depends on how the
-    input is cut into calls, so the XML is passed on in fixed blocks: the
-    same XML gives the same bytes whichever way the sheet was made (in one
-    process or two, deflated as zipped or beforehand in a thread). ISA-L
-    lets go of the interpreter while it deflates, as zlib does.
+    and made 0.5 % and 5 % fewer bytes. (At zlib's default level ISA-L's
+    most, its level 3, made about 6 % more bytes than zlib: other levels
+    stay with zlib.) ISA-L's output depends on how the input is cut into
+    calls, so the XML is passed on in fixed blocks: the same XML gives the
+    same bytes whichever way the sheet was made (in one process or two,
+    deflated as zipped or beforehand in a thread). ISA-L lets go of the
+    interpreter while it deflates, as zlib does.
     """
 
-    def __init__(self, level: int) -> None:
-        # zlib's 1 (fastest) is ISA-L's 1; its default (6) and above its 3
-        # (the most it has); 2-5 its 2.
-        isal_level = 1 if level == 1 else 3 if level < 0 or level >= 6 else 2
-        self._packer = isal_zlib.compressobj(isal_level, zlib.DEFLATED, -15)
+    def __init__(self) -> None:
+        self._packer = isal_zlib.compressobj(1, zlib.DEFLATED, -15)
         self._pending = bytearray()
 
     def compress(self, data: bytes) -> bytes:
@@ -575,12 +578,17 @@ class _Deflater:
 
 
 def _deflater(level: int) -> Any:
-    """The raw deflate stream a large sheet's member is made with: ISA-L's
-    (:class:`_Deflater`) where installed and :data:`FAST_DEFLATE`, else zlib's
-    at ``level`` (and at level 0, zlib's stored blocks)."""
-    if FAST_DEFLATE and isal_zlib is not None and level != 0:
-        return _Deflater(level)
+    """The raw deflate stream a large sheet's member is made with at
+    ``level``: at level 1 ISA-L's (:class:`_Deflater`) where installed and
+    :data:`FAST_DEFLATE`, else zlib's."""
+    if level == 1 and FAST_DEFLATE and isal_zlib is not None:
+        return _Deflater()
     return zlib.compressobj(level, zlib.DEFLATED, -15)
+
+
+def _zip_level(compresslevel: int | None) -> int:
+    """The deflate level of a ``ZipFile``'s ``compresslevel`` (None: zlib's default)."""
+    return zlib.Z_DEFAULT_COMPRESSION if compresslevel is None else compresslevel
 
 
 @dataclass(frozen=True)
@@ -611,8 +619,7 @@ def sheet_part(ws: Any, level: int | None = None) -> SheetPart:
     rows = _spooled_rows(ws)
     if rows is None or not may_be_part(ws):
         raise ValueError(f"sheet {ws.name!r} cannot be made apart from its workbook")
-    if level is None:
-        level = zlib.Z_DEFAULT_COMPRESSION
+    level = _zip_level(level)
     ws._write_single_row()  # the row still open, as XlsxWriter writes it at close
     ws.row_data_fh.flush()  # (that row too, in the bytes read below)
     fd, path = tempfile.mkstemp(dir=ws.tmpdir)
@@ -720,10 +727,11 @@ class _Spliced:
 
 
 #: Threads deflating the large sheets beforehand at close; 0: each as it is
-#: zipped; None: :func:`deflate_threads` decides. zlib lets go of the
-#: interpreter while it deflates, so a second core does half the work:
+#: zipped; None: :func:`deflate_threads` decides. The deflater lets go of
+#: the interpreter while it deflates, so a second core does half the work:
 #: ``benchmarks/bench_workbook.py 100000 --services --deflate-threads 2`` on
-#: a quiet 2-core machine, the zip 1.11 -> 0.60 s and the workbook 6.37 ->
+#: a quiet 2-core machine, with zlib (before ISA-L, which deflates in about
+#: a quarter of the time), the zip 1.11 -> 0.60 s and the workbook 6.37 ->
 #: 5.60 s (without services 2.68 -> 2.47 s). Where no core is free the
 #: threads only wait (on the shared machine, before: close 0.47 s with none,
 #: 0.45-0.92 s with 2).
@@ -769,7 +777,7 @@ class _PartsZip(zipfile.ZipFile):
     def _start_deflating(self) -> None:
         """At the first member: every sheet's XML is written; deflate the large ones."""
         self.deflating = {}
-        level = self._level()
+        level = _zip_level(self.compresslevel)
         if self.pool is None or self.compression != zipfile.ZIP_DEFLATED:
             return
         for member, ws in self.sheet_rows.items():
@@ -806,11 +814,8 @@ class _PartsZip(zipfile.ZipFile):
         if isinstance(getattr(dest, "_compressor", None), _ZLIB_COMPRESSOR):
             # Deflated beforehand, or now as zipped: by the same deflater.
             dest._compressor = (_AlreadyDeflated(deflated) if deflated is not None
-                                else _deflater(self._level()))
+                                else _deflater(_zip_level(self.compresslevel)))
         return _Spliced(dest, rows)
-
-    def _level(self) -> int:
-        return zlib.Z_DEFAULT_COMPRESSION if self.compresslevel is None else self.compresslevel
 
 
 def close_workbook(wb: Any, compresslevel: int | None = None,

@@ -27,6 +27,7 @@ import numpy as np
 __all__ = ["call", "forget", "one_thread_solver", "pass_columnwise", "start"]
 
 _CHILD: subprocess.Popen[bytes] | None = None
+_ANSWERED = False  # whether the child has answered since it was started
 
 #: Added to a call's timeout when it starts the child: Python, NumPy and the
 #: target's modules are imported before the answer (about a second).
@@ -52,6 +53,8 @@ def start() -> subprocess.Popen[bytes]:
             [sys.executable, "-c",
              "from optimizer.planning.solvers.highs_child import _serve; _serve()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        global _ANSWERED
+        _ANSWERED = False
     return child
 
 
@@ -85,9 +88,12 @@ def call(target: str, *args: Any, timeout: float | None = None) -> Any:
     >>> call("math:hypot", 3.0, 4.0)                       # doctest: +SKIP
     5.0
     """
-    global _CHILD
-    if timeout is not None and (_CHILD is None or _CHILD.poll() is not None):
-        timeout += _START_SECONDS  # (a new child imports its modules first)
+    global _CHILD, _ANSWERED
+    if timeout is not None and (_CHILD is None or _CHILD.poll() is not None
+                                or not _ANSWERED):
+        # (A new child, or one start() began that has not answered yet,
+        # imports its modules first.)
+        timeout += _START_SECONDS
     child = start()
     assert child.stdin is not None and child.stdout is not None  # both are PIPE
     data = pickle.dumps((target, args), protocol=pickle.HIGHEST_PROTOCOL)
@@ -111,6 +117,7 @@ def call(target: str, *args: Any, timeout: float | None = None) -> Any:
         _CHILD = None
         raise RuntimeError("the HiGHS process ended without an answer")
     ok, answer = pickle.loads(child.stdout.read(struct.unpack("<Q", head)[0]))
+    _ANSWERED = True
     if not ok:
         raise RuntimeError(answer)
     return answer

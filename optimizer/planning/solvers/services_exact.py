@@ -379,8 +379,9 @@ def solve_services_exact(problem: ServiceProblem, params: ServiceParams | None =
     if (params.lp_bound and params.ahead_pairs is not None
             and problem.n_pairs >= params.ahead_pairs):
         # A district this large has parts for the LP: HiGHS's process starts
-        # now, its imports (a quarter of a second) overlapping the split below
-        # instead of holding up this process's first LP.
+        # now, its imports (0.2-0.3 s on a warm machine, about a second on a
+        # cold one) overlapping the split below instead of holding up this
+        # process's first LP.
         highs_child.start()
     if params.decompose and problem.n_students > 1:
         parts, alone = chunks(problem, exact.max_pairs)
