@@ -665,9 +665,10 @@ def _members_as_finished(w: _Writer) -> Iterator[dict[str, Future[SheetPart]]]:
     part (:func:`~optimizer.outputs.xlsx_rows.may_be_part`) is made into its
     zip member (:func:`~optimizer.outputs.xlsx_rows.sheet_part`, its XML
     deflated) in a thread while the next sheet is written: the deflater
-    (ISA-L or zlib) lets go of the interpreter. The members by sheet name; none where there is no
-    second core (:func:`~optimizer.outputs.xlsx_rows.deflate_threads`). The
-    thread has ended when the block is left."""
+    (ISA-L or zlib) lets go of the interpreter. The members by sheet name;
+    none where there is no second core
+    (:func:`~optimizer.outputs.xlsx_rows.deflate_threads`). The thread has
+    ended when the block is left."""
     made: dict[str, Future[SheetPart]] = {}
     with ThreadPoolExecutor(1) if deflate_threads() else contextlib.nullcontext() as pool:
 

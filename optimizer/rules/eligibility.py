@@ -460,8 +460,9 @@ class RuleCache:
 
     def may_case_manage(self, e: Educator) -> bool:
         """The gate reads the educator's role and own case_manager mark alone,
-        so it is decided once for each such pair (a Verdict made for every
-        pair whose facts are looked up cost 0.1 s at 100,000 students)."""
+        so it is decided once for each such pair, not once for each pair
+        whose facts are looked up (17,642 Verdicts for the derived-level
+        warnings alone at 100,000 students)."""
         key = (e.role, e.case_manager)
         ok = self.gate_cache.get(key)
         if ok is None:
