@@ -24,8 +24,8 @@ from optimizer.district.bulk import without_collector_pauses
 from optimizer.planning.result import PlanTables
 
 __all__ = ["SERVICE_SHEETS", "caseload_columns", "has_services", "hiring_columns",
-           "provider_rosters", "service_sheet_placeholders", "service_summary_rows",
-           "services_frame", "write_service_sheets"]
+           "looked_up", "provider_rosters", "service_sheet_placeholders",
+           "service_summary_rows", "services_frame", "write_service_sheets"]
 
 #: The sheets a service plan adds, written after Rosters.
 SERVICE_SHEETS = ("Services", "Provider rosters")
@@ -112,10 +112,17 @@ def _numbers(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series.where(series.astype(str) != ""), errors="coerce")
 
 
-def _looked_up(ids: pd.Series | np.ndarray, mapping: Mapping[str, str]) -> np.ndarray:
-    """``mapping.get(str(i))`` for each id, blank where it has none (or an NA
-    value), looked up once per distinct id (a 170,000-row sheet has ~100,000
-    students and ~2,000 schools)."""
+def looked_up(ids: pd.Series | np.ndarray, mapping: Mapping[str, Any]) -> np.ndarray:
+    """``mapping.get(str(i))`` for each id (a name, a role), blank where it
+    has none (or an NA value), looked up once per distinct id (a 170,000-row
+    sheet has ~100,000 students, ~2,000 schools and ~6,000 staff). The
+    workbook's sheets name their ids by it too.
+
+    Examples
+    --------
+    >>> looked_up(pd.Series(["E1", None, "E9", "E1"]), {"E1": "Ana Ruiz"}).tolist()
+    ['Ana Ruiz', '', '', 'Ana Ruiz']
+    """
     codes, uniques = pd.factorize(np.asarray(ids, dtype=object), use_na_sentinel=False)
     found = [mapping.get(str(u)) for u in uniques.tolist()]
     return np.array(["" if v is None or v != v else v for v in found] + [""],
@@ -139,7 +146,7 @@ def services_frame(tables: PlanTables, names: Mapping[str, str]) -> pd.DataFrame
         s[col] = _text(s[col])
     s = s.sort_values(["student_id", "service", "provider_id"], kind="stable",
                       ignore_index=True)
-    s["provider_name"] = _looked_up(s["provider_id"], names)
+    s["provider_name"] = looked_up(s["provider_id"], names)
     s["kept_current"] = _flags(s["kept_current"])
     s["minutes"] = _numbers(s["minutes"])
     return s
@@ -275,7 +282,7 @@ def provider_rosters(tables: PlanTables, names: Mapping[str, str],
     role_of.update({p: r for p, r in zip(s["provider_id"].tolist(), s["role"].tolist(),
                                           strict=True)
                     if p not in role_of})
-    rows["role"] = _looked_up(rows["provider_id"], role_of)
+    rows["role"] = looked_up(rows["provider_id"], role_of)
     rows["total"] = 0
     totals = _total_rows(rows, cl, cl_ids)
     rows = pd.concat([rows, totals], ignore_index=True)
@@ -283,8 +290,8 @@ def provider_rosters(tables: PlanTables, names: Mapping[str, str],
                      else rows[c].to_numpy()
                      for c in ("student_id", "school_id", "total", "provider_id", "role")])
     rows = rows.take(by).reset_index(drop=True)
-    rows["provider_name"] = _looked_up(rows["provider_id"], names)
-    rows["cm_name"] = _looked_up(rows["case_manager_id"], names)
+    rows["provider_name"] = looked_up(rows["provider_id"], names)
+    rows["cm_name"] = looked_up(rows["case_manager_id"], names)
     provider = rows["provider_id"].to_numpy()
     start = np.flatnonzero(provider[1:] != provider[:-1]) + 1
     return rows, start.tolist()
@@ -408,8 +415,8 @@ def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, st
 
     def named(frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.copy()
-        frame["student_name_"] = _looked_up(frame["student_id"], student_names)
-        frame["school_name_"] = _looked_up(frame["school_id"], school_names)
+        frame["student_name_"] = looked_up(frame["student_id"], student_names)
+        frame["school_name_"] = looked_up(frame["school_id"], school_names)
         return frame
 
     services = services_frame(tables, names)

@@ -52,6 +52,7 @@ from optimizer.outputs.service_sheets import (
     caseload_columns,
     has_services,
     hiring_columns,
+    looked_up,
     service_sheet_placeholders,
     service_summary_rows,
     write_service_sheets,
@@ -223,12 +224,6 @@ def _column_map(frame: pd.DataFrame, key: str, value: str) -> dict[str, str]:
         return {}
     return dict(zip(frame[key].astype(str).tolist(), frame[value].fillna("").astype(str).tolist(),
                     strict=True))
-
-
-def _lookup(ids: pd.Series, mapping: Mapping[str, str]) -> list[str]:
-    """The name of each id (blank when unknown or the id is blank)."""
-    names = distinct(ids, lambda i: mapping.get(i, "") if isinstance(i, str) else "").take()
-    return ["" if v is None else v for v in names]  # None: an NA id
 
 
 def _school_list(schools: pd.Series, school_names: Mapping[str, str]) -> pd.Series:
@@ -508,9 +503,9 @@ def _fill(wb: Any, w: _Writer, tables: PlanTables, names: dict[str, str],
     # students of every school together, not split into a block per school.
     placed = a[a["case_manager_id"] != ""].sort_values(
         ["case_manager_id", "school_id", "student_id"], kind="stable").copy()
-    placed["cm_name"] = placed["case_manager_id"].map(names).fillna("")
-    placed["school_name_"] = _lookup(placed["school_id"], school_names)
-    placed["student_name_"] = _lookup(placed["student_id"], student_names)
+    placed["cm_name"] = looked_up(placed["case_manager_id"], names)
+    placed["school_name_"] = looked_up(placed["school_id"], school_names)
+    placed["student_name_"] = looked_up(placed["student_id"], student_names)
     change = (placed["case_manager_id"] != placed["case_manager_id"].shift()).to_numpy()
     breaks = (np.flatnonzero(change[1:]) + 2).tolist()  # the sheet row of a new block
     # A printable roster: who, and when their reviews fall (capacity and
@@ -531,10 +526,10 @@ def _fill(wb: Any, w: _Writer, tables: PlanTables, names: dict[str, str],
         write_service_sheets(w, tables, names)
 
     changed = a[a["case_manager_id"] != a["current_case_manager_id"]].copy()
-    changed["from_name"] = changed["current_case_manager_id"].map(names).fillna("")
-    changed["to_name"] = changed["case_manager_id"].map(names).fillna("")
-    changed["school_name_"] = _lookup(changed["school_id"], school_names)
-    changed["student_name_"] = _lookup(changed["student_id"], student_names)
+    changed["from_name"] = looked_up(changed["current_case_manager_id"], names)
+    changed["to_name"] = looked_up(changed["case_manager_id"], names)
+    changed["school_name_"] = looked_up(changed["school_id"], school_names)
+    changed["student_name_"] = looked_up(changed["student_id"], student_names)
     if "reason_detail" not in changed.columns:
         changed["reason_detail"] = ""
     w.table("Changes", changed, [
@@ -547,27 +542,27 @@ def _fill(wb: Any, w: _Writer, tables: PlanTables, names: dict[str, str],
         ("reason_detail", "Full reason", "text"),
     ])
     un = tables.unassigned.copy()
-    un["school_name_"] = _lookup(un["school_id"], school_names)
-    un["student_name_"] = _lookup(un["student_id"], student_names)
+    un["school_name_"] = looked_up(un["school_id"], school_names)
+    un["student_name_"] = looked_up(un["student_id"], student_names)
     un_cols = [("student_id", "Student", "text"), ("student_name_", "Student name", "text"),
                ("school_id", "School", "text"), ("school_name_", "School name", "text"),
                ("reason", "Why", "text")]
     if "reason_detail" not in un.columns:
-        un["reason_detail"] = un["student_id"].map(
-            _column_map(tables.assignments, "student_id", "reason_detail")).fillna("")
+        un["reason_detail"] = looked_up(
+            un["student_id"], _column_map(tables.assignments, "student_id", "reason_detail"))
     if un["reason_detail"].astype(str).str.len().any():
         un_cols.append(("reason_detail", "Full reason", "text"))
     w.table("Unplaced", un, un_cols)
     hn = tables.hiring_needs.copy()
-    hn["school_name_"] = _lookup(hn["school_id"], school_names)
+    hn["school_name_"] = looked_up(hn["school_id"], school_names)
     w.table("Hiring needs", hn, hiring_columns([
         ("school_id", "School", "text"), ("school_name_", "School name", "text"),
         ("region", "Region", "text"),
         ("role", "Role", "text"), ("credential", "Credential", "text"),
         ("students", "Students", "int"), ("fte", "FTE", "num")], tables.hiring_needs))
     au = tables.audit.copy()
-    au["student_name_"] = _lookup(au["student_id"], student_names)
-    au["educator_name_"] = au["educator_id"].map(names).fillna("")
+    au["student_name_"] = looked_up(au["student_id"], student_names)
+    au["educator_name_"] = looked_up(au["educator_id"], names)
     # This year's assignments (audit.csv), not the plan's: the sheet says so.
     w.table(AUDIT_SHEET, au, [
         ("kind", "This year's violation", "text"), ("student_id", "Student", "text"),
