@@ -46,14 +46,13 @@ def start() -> subprocess.Popen[bytes]:
     >>> start().poll() is None                              # doctest: +SKIP
     True
     """
-    global _CHILD
+    global _CHILD, _ANSWERED
     child = _CHILD
     if child is None or child.poll() is not None:
         child = _CHILD = subprocess.Popen(
             [sys.executable, "-c",
              "from optimizer.planning.solvers.highs_child import _serve; _serve()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        global _ANSWERED
         _ANSWERED = False
     return child
 
