@@ -23,7 +23,7 @@ import pandas as pd
 from optimizer.district.bulk import without_collector_pauses
 from optimizer.planning.result import PlanTables
 
-__all__ = ["SERVICE_SHEETS", "caseload_columns", "has_services", "hiring_columns",
+__all__ = ["SERVICE_SHEETS", "caseload_columns", "column_map", "has_services", "hiring_columns",
            "looked_up", "provider_rosters", "service_sheet_placeholders",
            "service_summary_rows", "services_frame", "write_service_sheets"]
 
@@ -110,6 +110,22 @@ def _numbers(series: pd.Series) -> pd.Series:
         # made to find none took 0.06 s at 100,000 students).
         return pd.to_numeric(series, errors="coerce")
     return pd.to_numeric(series.where(series.astype(str) != ""), errors="coerce")
+
+
+def column_map(frame: pd.DataFrame, key: str, value: str) -> dict[str, str]:
+    """key -> value (as text, NA blank) from a table that carries both; empty
+    when it lacks either (a plan without names, or redacted).
+
+    Examples
+    --------
+    >>> column_map(pd.DataFrame({"school_id": ["ELM"], "school_name": [None]}),
+    ...            "school_id", "school_name")
+    {'ELM': ''}
+    """
+    if value not in frame.columns or key not in frame.columns or not len(frame):
+        return {}
+    return dict(zip(frame[key].astype(str).tolist(), frame[value].fillna("").astype(str).tolist(),
+                    strict=True))
 
 
 def looked_up(ids: pd.Series | np.ndarray, mapping: Mapping[str, Any]) -> np.ndarray:
@@ -408,10 +424,8 @@ def write_service_sheets(writer: Any, tables: PlanTables, names: Mapping[str, st
         return []
     a = tables.assignments
     # Names a person reads, from assignments.csv (blank when absent or redacted).
-    student_names = (dict(zip(a["student_id"].astype(str).tolist(), a["student_name"].fillna("")
-                              .astype(str).tolist(), strict=True)) if "student_name" in a else {})
-    school_names = (dict(zip(a["school_id"].astype(str).tolist(), a["school_name"].fillna("")
-                             .astype(str).tolist(), strict=True)) if "school_name" in a else {})
+    student_names = column_map(a, "student_id", "student_name")
+    school_names = column_map(a, "school_id", "school_name")
 
     def named(frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.copy()

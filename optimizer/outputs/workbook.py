@@ -50,6 +50,7 @@ from optimizer.outputs.redaction import redacted
 from optimizer.outputs.service_sheets import (
     SERVICE_SHEETS,
     caseload_columns,
+    column_map,
     has_services,
     hiring_columns,
     looked_up,
@@ -216,14 +217,6 @@ def _names(tables: PlanTables, redact: bool) -> dict[str, str]:
     if redact or "name" not in cl.columns:
         return {e: e for e in cl["educator_id"]}
     return dict(zip(cl["educator_id"].tolist(), cl["name"].tolist(), strict=True))
-
-
-def _column_map(frame: pd.DataFrame, key: str, value: str) -> dict[str, str]:
-    """key -> value from a table that carries both (empty when it lacks ``value``)."""
-    if value not in frame.columns or key not in frame.columns or not len(frame):
-        return {}
-    return dict(zip(frame[key].astype(str).tolist(), frame[value].fillna("").astype(str).tolist(),
-                    strict=True))
 
 
 def _school_list(schools: pd.Series, school_names: Mapping[str, str]) -> pd.Series:
@@ -457,8 +450,8 @@ def _fill(wb: Any, w: _Writer, tables: PlanTables, names: dict[str, str],
     formats: tuple[Any, ...] = ()
     # Names a person reads, beside the ids (from assignments.csv; blank when
     # the plan has none; student names are blank after redaction).
-    school_names = _column_map(tables.assignments, "school_id", "school_name")
-    student_names = _column_map(tables.assignments, "student_id", "student_name")
+    school_names = column_map(tables.assignments, "school_id", "school_name")
+    student_names = column_map(tables.assignments, "student_id", "student_name")
     ws = wb.add_worksheet("Summary")
     ws.set_column(0, 0, 48)
     ws.set_column(1, 1, 70)
@@ -549,7 +542,7 @@ def _fill(wb: Any, w: _Writer, tables: PlanTables, names: dict[str, str],
                ("reason", "Why", "text")]
     if "reason_detail" not in un.columns:
         un["reason_detail"] = looked_up(
-            un["student_id"], _column_map(tables.assignments, "student_id", "reason_detail"))
+            un["student_id"], column_map(tables.assignments, "student_id", "reason_detail"))
     if un["reason_detail"].astype(str).str.len().any():
         un_cols.append(("reason_detail", "Full reason", "text"))
     w.table("Unplaced", un, un_cols)
