@@ -62,12 +62,13 @@ def _children_cpu() -> float:
 def measure(folder: str, out: str, quality: bool) -> dict:
     """(Child process.) One district, CSV in -> plan folder out, every stage timed."""
     t0, c0, kids0 = time.perf_counter(), time.process_time(), _children_cpu()
-    from optimizer.district.validate import load_district
+    from optimizer.district.validate import load_district_deferred
     from optimizer.graph import eligible_pairs
     from optimizer.outputs.export import write_plan
     from optimizer.outputs.side_process import computed_beside
+    from optimizer.outputs.text import warning_table
     from optimizer.outputs.workbook import write_workbook
-    from optimizer.planning.check import audit_table
+    from optimizer.planning.check import audit_and_warning
     from optimizer.planning.explain import explain_plan
     from optimizer.planning.greedy import greedy_assignment
     from optimizer.planning.problem import build_problem
@@ -75,23 +76,29 @@ def measure(folder: str, out: str, quality: bool) -> dict:
     from optimizer.planning.solvers import flow, pooled, solve
 
     t_import = time.perf_counter()
-    district = load_district(folder)
+    district, later = load_district_deferred(folder)
     t_read = time.perf_counter()
     # This year's assignments checked (audit.csv) in a second process during
-    # the rules and the solve, as `caseload plan` does (side_process.py);
-    # audit_s is the wait for it after the solve.
-    with computed_beside(functools.partial(audit_table, district), "the audit") as audit:
+    # the rules and the solve, as `caseload plan` does (side_process.py),
+    # with the derived-level warning the read left; audit_s is the wait for
+    # them after the solve.
+    with computed_beside(functools.partial(audit_and_warning, district, later),
+                         "the audit") as beside:
         problem = build_problem(district)
         cs = time.process_time()
         solution = solve(problem)
         solve_cpu = time.process_time() - cs
         ta = time.perf_counter()
-        audited = audit()
+        audited, found = beside()
+        # warnings.csv, as `caseload plan` writes it (the district stays the
+        # one planned, whose eligible pairs are cached for the workbook).
+        warnings = {"warnings.csv": warning_table(
+            list(district.warnings if later is None else later.warnings(found)))}
         audit_s = time.perf_counter() - ta
         result = explain_plan(problem, solution, audit=audited)
     t_solve = time.perf_counter()
     cpu_solved = time.process_time()
-    write_plan(result, out, xlsx=False)
+    write_plan(result, out, xlsx=False, extra_tables=warnings)
     t_write = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu_csv = time.process_time() - c0 + _children_cpu() - kids0  # (the audit's process too)
@@ -103,7 +110,7 @@ def measure(folder: str, out: str, quality: bool) -> dict:
     # CASELOAD_WORKBOOK_PROCESS=1). CPU: this process and the second.
     tw, cw, kids = time.perf_counter(), time.process_time(), _children_cpu()
     eligible = eligible_pairs(district)
-    write_plan(result, out + "-xlsx", eligible=eligible)
+    write_plan(result, out + "-xlsx", eligible=eligible, extra_tables=warnings)
     write_wb_s = time.perf_counter() - tw
     cpu_write_wb = time.process_time() - cw
     cpu_workbook_child = _children_cpu() - kids

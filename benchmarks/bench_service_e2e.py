@@ -54,13 +54,14 @@ from pathlib import Path
 
 from bench_services import cpu_seconds  # (this folder: the scripts run from it)
 
-from optimizer import load_district
+from optimizer.district.validate import load_district_deferred
 from optimizer.generator import generate_district
 from optimizer.graph import eligible_pairs
 from optimizer.outputs.export import write_district, write_plan
 from optimizer.outputs.plan_folder import read_plan_assignments, read_plan_services
 from optimizer.outputs.side_process import computed_beside
-from optimizer.planning.check import audit_table
+from optimizer.outputs.text import warning_table
+from optimizer.planning.check import audit_and_warning
 from optimizer.planning.objective import Objective
 from optimizer.planning.service_explain import explain_service_plan
 from optimizer.planning.service_problem import build_district_service_problem, service_params
@@ -157,28 +158,34 @@ def timed(args: argparse.Namespace, folder: Path) -> None:
         rows = sum(1 for _ in f) - 1
     with tempfile.TemporaryDirectory() as tmp:
         clock = Clock()
-        district = load_district(folder)
+        district, later = load_district_deferred(folder)
         clock.lap("read + validate")
         # This year's audit in a second process from here on, as `caseload
-        # plan` computes it (its CPU seconds count once it has ended).
-        with computed_beside(functools.partial(audit_table, district), "the audit") as audit:
+        # plan` computes it (its CPU seconds count once it has ended), with
+        # the derived-level warning the read left for it.
+        work = functools.partial(audit_and_warning, district, later)
+        with computed_beside(work, "the audit") as beside:
             objective = Objective.from_settings(district.rules.objective)
             sp = build_district_service_problem(district, objective, None, None)
             clock.lap("service problem (rules)")
             params = service_params(objective, args.time_limit)
             sol = solve_services_exact(sp.problem, params, ExactParams())
             clock.lap("solve")
-            result = explain_service_plan(sp, sol, params, audit=audit(),
+            result = explain_service_plan(sp, sol, params, audit=beside()[0],
                                           balance_mode=SolveParams().balance, made_at=None,
                                           runtime=dict(sp.timings))
+            # warnings.csv, as `caseload plan` writes it (the district stays
+            # the one planned, whose eligible pairs are cached for the workbook).
+            warnings = {"warnings.csv": warning_table(
+                list(district.warnings if later is None else later.warnings(beside()[1])))}
             clock.lap("audit (beside) + explain")
-        write_plan(result, Path(tmp) / "plan", xlsx=False)
+        write_plan(result, Path(tmp) / "plan", xlsx=False, extra_tables=warnings)
         clock.lap("write CSVs")
         if args.xlsx:
             # With the edit sheet's drop-downs, as `caseload plan` writes it
             # (the eligible pairs' ids: the rules' edges are cached by now).
             write_plan(result, Path(tmp) / "plan-xlsx", xlsx=True,
-                       eligible=eligible_pairs(district))
+                       eligible=eligible_pairs(district), extra_tables=warnings)
             clock.lap("write CSVs + workbook")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         # Not a stage of the plan (nor in its peak): what `caseload plan

@@ -246,7 +246,7 @@ def test_a_bug_in_the_audit_process_is_one_message_and_exit_1(district, tmp_path
     def broken(district):
         return {}["no such rule"]
 
-    monkeypatch.setattr("optimizer.cli.audit_table", broken)
+    monkeypatch.setattr("optimizer.planning.check.audit_table", broken)
     assert main(["plan", str(district), "--out", str(tmp_path / "p"), "--quiet"]) == 1
     assert capsys.readouterr().err.strip() == (
         "Nothing written: computing the audit of this year's case managers failed: "

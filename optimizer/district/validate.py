@@ -37,7 +37,8 @@ from optimizer.rules import decide, holds_case_manager_credential
 if TYPE_CHECKING:
     from pathlib import Path  # paths are passed on to the reader, never opened here
 
-__all__ = ["DistrictError", "load_district", "validate_tables", "check_district"]
+__all__ = ["DeferredWarnings", "DistrictError", "check_district", "load_district",
+           "load_district_deferred", "validate_tables"]
 
 #: A plain decimal number as typed in a cell (no inf/nan, no digit separators).
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -612,7 +613,6 @@ def _locks(t: _Table, pack: RulePack, students: Mapping[str, Student],
     return tuple(out)
 
 
-@without_collector_pauses  # many records, no cycles: see district/bulk.py
 def validate_tables(raw: RawDistrict) -> tuple[District | None, list[InputIssue]]:
     """Check every table and build the District.
 
@@ -627,6 +627,64 @@ def validate_tables(raw: RawDistrict) -> tuple[District | None, list[InputIssue]
         The district when there is no error (warnings are also stored on it),
         and every problem found, errors and warnings, in file order.
     """
+    district, problems, _ = _validate(raw, defer=False)
+    return district, problems
+
+
+@dataclasses.dataclass(frozen=True)
+class DeferredWarnings:
+    """The one warning :func:`load_district_deferred` leaves to be found later:
+    students whose derived support level decides who may teach them
+    (:func:`~optimizer.district.derived_levels.derived_level_warnings`).
+
+    It reads the rules for the teachers of every such student, about 0.3 s at
+    100,000 students, a fifth of the read, and no plan depends on it (a
+    warning never stops, and the plan reads no warning). ``caseload plan``
+    finds it in the second process that audits this year's case managers,
+    while this one applies the rules and solves, and puts it in its place
+    with :meth:`warnings`: the district's warnings are then exactly those
+    :func:`load_district` gives.
+
+    Attributes
+    ----------
+    label
+        The students file's name as the planner knows it.
+    before, after
+        The problems found before and after it, in the order found (the
+        warnings are put in file order once it is in, as
+        :func:`validate_tables` does: equal places keep that order).
+    labels
+        The files' names, for the file order.
+    """
+
+    label: str
+    before: tuple[InputIssue, ...]
+    after: tuple[InputIssue, ...]
+    labels: Mapping[str, str]
+
+    def find(self, district: District) -> list[InputIssue]:
+        """The deferred warning for ``district`` (the one loaded with it)."""
+        return derived_level_warnings(district, self.label)
+
+    def warnings(self, found: list[InputIssue]) -> tuple[InputIssue, ...]:
+        """The district's warnings with ``found`` (from :meth:`find`) among them,
+        in file order: ``load_district(...).warnings``."""
+        problems = _in_file_order([*self.before, *found, *self.after], self.labels)
+        return tuple(p for p in problems if p.severity == "warning")
+
+    def merged(self, district: District, found: list[InputIssue]) -> District:
+        """``district`` with :meth:`warnings`: the district :func:`load_district`
+        gives. (A new District: caches keyed by the district, such as its
+        eligible pairs, start again for it; ``caseload plan`` takes only
+        :meth:`warnings`.)"""
+        return dataclasses.replace(district, warnings=self.warnings(found))
+
+
+@without_collector_pauses  # many records, no cycles: see district/bulk.py
+def _validate(raw: RawDistrict, defer: bool
+              ) -> tuple[District | None, list[InputIssue], DeferredWarnings | None]:
+    """:func:`validate_tables`; with ``defer``, without the derived-level
+    warning where the district has no error (then :class:`DeferredWarnings`)."""
     problems = list(raw.problems)
     pack = _rule_pack_from_settings(raw.settings, problems)
 
@@ -656,9 +714,9 @@ def validate_tables(raw: RawDistrict) -> tuple[District | None, list[InputIssue]
         problems.extend(services_agree(service_rows, students, table("services").label,
                                        st.label, cells, unsure))
 
-    problems = _in_file_order(_without_knock_ons(problems, raw), raw)
+    problems = _in_file_order(_without_knock_ons(problems, raw), raw.labels)
     if any(p.severity == "error" for p in problems):
-        return None, problems
+        return None, problems, None
     district = District(
         name=str(raw.settings.get("name", raw.name)), rules=pack,
         schools=MappingProxyType(schools), educators=MappingProxyType(educators),
@@ -668,19 +726,27 @@ def validate_tables(raw: RawDistrict) -> tuple[District | None, list[InputIssue]
     )
     # Pins must be allowed by some rule; checked here, once the rules can run.
     problems.extend(_check_pins(district, raw.labels))
-    problems.extend(derived_level_warnings(district, raw.labels.get("students",
-                                                                    "students.csv")))
-    problems.extend(primary_need_warnings(district, raw.labels.get("students", "students.csv")))
+    students_label = raw.labels.get("students", "students.csv")
+    at = len(problems)
+    if not defer:
+        problems.extend(derived_level_warnings(district, students_label))
+    problems.extend(primary_need_warnings(district, students_label))
     if raw.settings.get("plan_services") is False and service_rows is not None:
         problems.append(InputIssue(
             "district.toml", None, "plan_services", "false",
             f"true or unset: {raw.labels.get('services', 'services.csv')} is given, so the "
             "plan chooses service providers anyway (remove it to plan case managers only)",
             "warning"))
-    problems = _in_file_order(problems, raw)
+    if defer and any(p.severity == "error" for p in problems):
+        # (A refused district's report lists every warning: found here.)
+        problems[at:at] = derived_level_warnings(district, students_label)
+        defer = False
+    later = (DeferredWarnings(students_label, tuple(problems[:at]), tuple(problems[at:]),
+                              MappingProxyType(dict(raw.labels))) if defer else None)
+    problems = _in_file_order(problems, raw.labels)
     if any(p.severity == "error" for p in problems):
-        return None, problems
-    return _with_warnings(district, problems), problems
+        return None, problems, None
+    return _with_warnings(district, problems), problems, later
 
 
 def _without_knock_ons(problems: list[InputIssue], raw: RawDistrict) -> list[InputIssue]:
@@ -733,11 +799,13 @@ def _without_knock_ons(problems: list[InputIssue], raw: RawDistrict) -> list[Inp
     return kept
 
 
-def _in_file_order(problems: list[InputIssue], raw: RawDistrict) -> list[InputIssue]:
+def _in_file_order(problems: list[InputIssue], labels: Mapping[str, str]
+                   ) -> list[InputIssue]:
     """Sort problems as a planner reads the files: file by file, row by row,
-    column by column (district.toml and file-level problems first)."""
+    column by column (district.toml and file-level problems first);
+    ``labels``: the files' names by table (``RawDistrict.labels``)."""
     label_rank = {label: i + 1 for i, label in enumerate(
-        raw.labels.get(t, f"{t}.csv") for t in CONTRACT)}
+        labels.get(t, f"{t}.csv") for t in CONTRACT)}
     col_rank = {c.name: i for cols in CONTRACT.values() for i, c in enumerate(cols)}
 
     def key(p: InputIssue) -> tuple:
@@ -835,3 +903,25 @@ def load_district(path: str | Path) -> District:
     if district is None:
         raise DistrictError(problems)
     return district
+
+
+def load_district_deferred(path: str | Path) -> tuple[District, DeferredWarnings | None]:
+    """:func:`load_district`, its derived-level warning left to be found later
+    (:class:`DeferredWarnings`; None: nothing left). ``caseload plan`` finds it
+    on its second core while it plans.
+
+    Raises
+    ------
+    DistrictError
+        As :func:`load_district`, with the same problems.
+
+    Examples
+    --------
+    >>> d, later = load_district_deferred("data/sample")                # doctest: +SKIP
+    >>> later.merged(d, later.find(d)) == load_district("data/sample")  # doctest: +SKIP
+    True
+    """
+    district, problems, later = _validate(read_district_files(path), defer=True)
+    if district is None:
+        raise DistrictError(problems)
+    return district, later

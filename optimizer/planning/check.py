@@ -16,12 +16,13 @@ from operator import attrgetter
 import pandas as pd
 
 from optimizer.district.bulk import without_collector_pauses
-from optimizer.district.model import District, Educator, Student
+from optimizer.district.model import District, Educator, InputIssue, Student
+from optimizer.district.validate import DeferredWarnings
 from optimizer.rulepacks import RulePack
 from optimizer.rules import RULES, Decision, decide, reaches_school, serves_school
 
-__all__ = ["AUDIT_COLUMNS", "audit_table", "Violation", "check_plan", "check_service_plan",
-           "audit_current", "may_provide"]
+__all__ = ["AUDIT_COLUMNS", "audit_and_warning", "audit_table", "Violation", "check_plan",
+           "check_service_plan", "audit_current", "may_provide"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,3 +426,20 @@ def audit_table(district: District) -> pd.DataFrame:
     return pd.DataFrame([{"kind": v.kind, "student_id": v.student_id,
                           "educator_id": v.educator_id, "detail": v.detail}
                          for v in audit_current(district)], columns=AUDIT_COLUMNS)
+
+
+def audit_and_warning(district: District, later: DeferredWarnings | None
+                      ) -> tuple[pd.DataFrame, list[InputIssue]]:
+    """What ``caseload plan`` computes in its second process while it plans:
+    this year's audit (:func:`audit_table`, for ``plan(..., audit=)``) and
+    the derived-level warning the read left
+    (:func:`~optimizer.district.validate.load_district_deferred`; none when
+    ``later`` is None), for :meth:`DeferredWarnings.merged`.
+
+    Examples
+    --------
+    >>> d, later = load_district_deferred("data/sample")          # doctest: +SKIP
+    >>> audit, found = audit_and_warning(d, later)                # doctest: +SKIP
+    >>> d = later.merged(d, found)                                # doctest: +SKIP
+    """
+    return audit_table(district), [] if later is None else later.find(district)
