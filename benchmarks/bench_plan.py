@@ -92,8 +92,7 @@ def measure(folder: str, out: str, quality: bool) -> dict:
         audited, found = beside()
         # warnings.csv, as `caseload plan` writes it (the district stays the
         # one planned, whose eligible pairs are cached for the workbook).
-        warnings = {"warnings.csv": warning_table(
-            list(district.warnings if later is None else later.warnings(found)))}
+        warnings = {"warnings.csv": warning_table(list(later.warnings(found)))}
         audit_s = time.perf_counter() - ta
         result = explain_plan(problem, solution, audit=audited)
     t_solve = time.perf_counter()

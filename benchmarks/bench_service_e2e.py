@@ -176,8 +176,7 @@ def timed(args: argparse.Namespace, folder: Path) -> None:
                                           runtime=dict(sp.timings))
             # warnings.csv, as `caseload plan` writes it (the district stays
             # the one planned, whose eligible pairs are cached for the workbook).
-            warnings = {"warnings.csv": warning_table(
-                list(district.warnings if later is None else later.warnings(beside()[1])))}
+            warnings = {"warnings.csv": warning_table(list(later.warnings(beside()[1])))}
             clock.lap("audit (beside) + explain")
         write_plan(result, Path(tmp) / "plan", xlsx=False, extra_tables=warnings)
         clock.lap("write CSVs")

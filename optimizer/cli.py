@@ -121,25 +121,31 @@ EXIT_BAD_INPUT = 2
 
 
 def _load(path: str, as_json: bool) -> District | None:
-    loaded = _load_deferred(path, as_json, defer=False)
-    return None if loaded is None else loaded[0]
-
-
-def _load_deferred(path: str, as_json: bool, defer: bool = True
-                   ) -> tuple[District, DeferredWarnings | None] | None:
-    """The district, and its derived-level warning left for later with ``defer``
-    (:func:`~optimizer.district.validate.load_district_deferred`); None after
-    printing its problems."""
     try:
-        return load_district_deferred(path) if defer else (load_district(path), None)
+        return load_district(path)
     except DistrictError as exc:
-        if as_json:
-            print(json.dumps({"ok": False, "errors": [p.as_dict() for p in exc.errors],
-                              "warnings": [p.as_dict() for p in exc.warnings]}, indent=2))
-        else:
-            print(f"The district at {path} has problems; nothing was done.", file=sys.stderr)
-            print(format_errors_first(exc.problems, limit=None), file=sys.stderr)
+        _refused(path, exc, as_json)
         return None
+
+
+def _load_deferred(path: str, as_json: bool) -> tuple[District, DeferredWarnings] | None:
+    """:func:`_load`, the derived-level warning left for later
+    (:func:`~optimizer.district.validate.load_district_deferred`)."""
+    try:
+        return load_district_deferred(path)
+    except DistrictError as exc:
+        _refused(path, exc, as_json)
+        return None
+
+
+def _refused(path: str, exc: DistrictError, as_json: bool) -> None:
+    """Every problem of a district that cannot be planned, as JSON or words."""
+    if as_json:
+        print(json.dumps({"ok": False, "errors": [p.as_dict() for p in exc.errors],
+                          "warnings": [p.as_dict() for p in exc.warnings]}, indent=2))
+    else:
+        print(f"The district at {path} has problems; nothing was done.", file=sys.stderr)
+        print(format_errors_first(exc.problems, limit=None), file=sys.stderr)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -311,8 +317,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             print(f"Cannot plan: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         # The district's warnings, the one the read left among them again.
-        files_say = (list(this_year.warnings) if later is None
-                     else list(later.warnings(audited()[1])))
+        files_say = list(later.warnings(audited()[1]))
     progress(f"writing {args.out}")
     t0 = time.perf_counter()
     warnings = files_say if kept is None else list(district.warnings)

@@ -18,6 +18,7 @@ from optimizer.cli import main
 from optimizer.district import derived_levels
 from optimizer.district.validate import DistrictError, load_district_deferred
 from optimizer.outputs import side_process
+from optimizer.outputs.text import format_problems
 from tests.conftest import ROOT, SAMPLE, TINY
 
 SERVICES = ROOT / "data" / "sample-services"
@@ -92,23 +93,28 @@ def _about_files(printed: str) -> str:
     return about[:about.index("Plan written to")]
 
 
+@pytest.mark.skipif(not side_process.can_fork(), reason="no fork here (not Linux, or one core)")
 @pytest.mark.parametrize("folder", [SAMPLE, SERVICES], ids=["sample", "services"])
 def test_caseload_plan_finds_the_warning_beside_with_the_same_output(
         folder, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
     pids = _spy(monkeypatch)
     out_two = tmp_path / "two"
-    assert main(["plan", str(folder), "--out", str(out_two)]) == 0
+    assert main(["plan", str(folder), "--out", str(out_two), "--all"]) == 0
     two_text = _about_files(capsys.readouterr().out).replace(str(out_two), "OUT")
-    # Looked for once, and in the second process where the platform forks
-    # (a spy in the child cannot tell this one, so none is seen here).
-    assert pids == ([] if side_process.can_fork() else [os.getpid()])
+    # Looked for in the second process (a spy there cannot tell this one:
+    # none is seen here).
+    assert pids == []
     monkeypatch.setattr(side_process, "can_fork", lambda: False)
     out_one = tmp_path / "one"
-    assert main(["plan", str(folder), "--out", str(out_one)]) == 0
+    assert main(["plan", str(folder), "--out", str(out_one), "--all"]) == 0
     one_text = _about_files(capsys.readouterr().out).replace(str(out_one), "OUT")
-    assert pids[-1:] == [os.getpid()]
+    assert pids == [os.getpid()]  # here, once, without a second process
     assert one_text == two_text and DERIVED in one_text
+    # Every warning, in the order load_district gives them (--all prints them
+    # as they are, not grouped).
+    every = format_problems(list(load_district(folder).warnings))
+    assert one_text == "About the district's files: " + every + "\n\n"
     files = {p.name: p.read_bytes() for p in out_one.iterdir()}
     assert files == {p.name: p.read_bytes() for p in out_two.iterdir()}
     assert DERIVED.encode() in files["warnings.csv"]

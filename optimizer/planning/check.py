@@ -428,18 +428,19 @@ def audit_table(district: District) -> pd.DataFrame:
                          for v in audit_current(district)], columns=AUDIT_COLUMNS)
 
 
-def audit_and_warning(district: District, later: DeferredWarnings | None
+def audit_and_warning(district: District, later: DeferredWarnings
                       ) -> tuple[pd.DataFrame, list[InputIssue]]:
     """What ``caseload plan`` computes in its second process while it plans:
     this year's audit (:func:`audit_table`, for ``plan(..., audit=)``) and
     the derived-level warning the read left
-    (:func:`~optimizer.district.validate.load_district_deferred`; none when
-    ``later`` is None), for :meth:`DeferredWarnings.merged`.
+    (:func:`~optimizer.district.validate.load_district_deferred`), for
+    :meth:`DeferredWarnings.warnings`.
 
     Examples
     --------
     >>> d, later = load_district_deferred("data/sample")          # doctest: +SKIP
     >>> audit, found = audit_and_warning(d, later)                # doctest: +SKIP
-    >>> d = later.merged(d, found)                                # doctest: +SKIP
+    >>> later.warnings(found) == load_district("data/sample").warnings  # doctest: +SKIP
+    True
     """
-    return audit_table(district), [] if later is None else later.find(district)
+    return audit_table(district), later.find(district)
