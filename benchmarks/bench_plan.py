@@ -25,7 +25,7 @@ Everything is written to ``benchmarks/results.json``.
   process during the rules and the solve, as ``caseload plan`` does it: its
   column is the wait for it after the solve), with the ratio of the total (CSV
   in -> CSVs out, and with the workbook) to the bare min-cost flow solve on the
-  same arcs (issue 12 target: under 3x).
+  same arcs, the median of three runs (issue 12 target: under 3x).
 * **Weighted** students (``[student_weights] extensive = 1.5``) on 20k and
   100k: solve time, status and proven gap (targets: 15 s and 60 s, gap under
   0.5 %).
