@@ -122,9 +122,9 @@ def measure(folder: str, out: str, quality: bool) -> dict:
     write_workbook(result.tables(), Path(out) / "plan.xlsx", eligible=eligible)
     workbook_alone_s, workbook_alone_cpu = time.perf_counter() - ts, time.process_time() - cs
     # The bare solve: the planner's min-cost flow network (pooled.py), nothing
-    # else; three times, the median kept: one run moved between 1.17 and
-    # 2.57 s at 100,000 students from one bench to the next (the machine's
-    # phase), and the ratio with it.
+    # else; three times, the median kept, so that one slow run does not make
+    # the ratio (a single run took 1.17-2.57 s at 100,000 students from one
+    # bench to the next; three runs in a row share the machine's phase).
     bare_runs: list[tuple[float, float]] = []
     for _ in range(BARE_FLOW_RUNS):
         tb, cb = time.perf_counter(), time.process_time()
@@ -300,7 +300,7 @@ def _print_stages(rows: list[dict]) -> None:
           "(one arc per pair, flow.py: no tie rule), wall (CPU) seconds:")
     for r in rows:
         print(f"{r['students']:>9,} students: solve stage {r['solve_s']:.2f} s "
-              f"({r['cpu_solve_s']:.2f}); pooled {r['bare_flow_s']:.2f} s "
+              f"({r['cpu_solve_s']:.2f}); pooled {r['bare_flow_s']:.2f} s (median) "
               f"({r['bare_flow_cpu_s']:.2f}) vs plain {r['plain_flow_s']:.2f} s "
               f"({r['plain_flow_cpu_s']:.2f}); same points: {r['plain_same_points']}, "
               f"{r['plain_pairs_differ']:,} students with another (tied) case manager "
